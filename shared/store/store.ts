@@ -1,0 +1,58 @@
+import type { BundleFile } from './keys.js';
+
+/** One issued certificate, as PEM text. `privkey` never leaves the store and the agent. */
+export interface CertificateBundle {
+  cert: string;
+  chain: string;
+  fullchain: string;
+  privkey: string;
+}
+
+export interface ManifestFile {
+  key: string;
+  sha256: string;
+}
+
+/** certificates/<name>/current.json: the pointer readers follow. */
+export interface Manifest {
+  version: 1;
+  name: string;
+  serial: string;
+  identifiers: string[];
+  profile: string | undefined;
+  keyType: string;
+  notBefore: string;
+  notAfter: string;
+  issuedAt: string;
+  certId: string | undefined;
+  files: Record<BundleFile, ManifestFile>;
+}
+
+export type ManifestInput = Omit<Manifest, 'version' | 'files' | 'name' | 'serial'>;
+
+/**
+ * Port: where certificates live. `putBundle` writes the serial's files, reads them back to
+ * verify their hashes, and only then replaces the manifest, so a crash at any point leaves
+ * the previous certificate current.
+ */
+export interface CertificateStore {
+  /** Human-readable location, e.g. "s3://bucket" or a directory path. */
+  readonly location: string;
+  putBundle(name: string, serial: string, bundle: CertificateBundle, meta: ManifestInput): Promise<Manifest>;
+  getManifest(name: string): Promise<Manifest | undefined>;
+  readFile(key: string): Promise<string>;
+  /** Serials stored for a certificate, oldest first. */
+  listSerials(name: string): Promise<string[]>;
+}
+
+/** Port: the small object store for ACME account keys and HTTP-01 tokens. */
+export interface ObjectStore {
+  get(key: string): Promise<string | undefined>;
+  /** Writes the object; `secret` objects are encrypted with the configured KMS key. */
+  put(
+    key: string,
+    body: string,
+    options?: { secret?: boolean; ifAbsent?: boolean; contentType?: string },
+  ): Promise<void>;
+  delete(key: string): Promise<void>;
+}
