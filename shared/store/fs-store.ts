@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { CertkeeperError, ConflictError, ValidationError } from '../model/errors.js';
+import {
+  ObjectCertificateStore,
+  type ListableObjectStore,
+  type ListedObject,
+} from './object-certificate-store.js';
+
+export interface FsStoreOptions {
+  /** Directory holding the key layout of keys.ts; created (mode 0700) on first write. */
+  root: string;
+}
+
+const DIR_MODE = 0o700;
+const SECRET_MODE = 0o600;
+const PUBLIC_MODE = 0o644;
+const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * ObjectStore on a local directory, for local mode without AWS. Writes are atomic (temp file,
+ * fsync, rename), so a reader or a crash never sees half a file; secret objects are 0600 and
+ * directories 0700. `put(..., {ifAbsent: true})` throws ConflictError when the key exists.
+ */
+export class FsObjectStore implements ListableObjectStore {
+  readonly location: string;
+  private readonly root: string;
+
+  constructor(options: FsStoreOptions) {
+    this.root = resolve(options.root);
+    this.location = this.root;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const path = this.pathFor(key);
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw fsError(err, 'read', path);
+    }
+  }
+
+  async put(
+    key: string,
+    body: string,
+    options: { secret?: boolean; ifAbsent?: boolean } = {},
+  ): Promise<void> {
+    const path = this.pathFor(key);
+    const dir = dirname(path);
+    const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      const file = await open(temp, 'wx', options.secret ? SECRET_MODE : PUBLIC_MODE);
+      try {
+        await file.writeFile(body, 'utf8');
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      // link() creates the name only if it is free, atomically: the filesystem's If-None-Match.
+      if (options.ifAbsent) await link(temp, path);
+      else await rename(temp, path);
+      await syncDirectory(dir);
+    } catch (err) {
+      if (options.ifAbsent && errno(err) === 'EEXIST') throw new ConflictError(`${path} already exists`);
+      throw fsError(err, 'write', path);
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.pathFor(key);
+    try {
+      await rm(path, { force: true });
+    } catch (err) {
+      throw fsError(err, 'delete', path);
+    }
+  }
+
+  async list(prefix: string): Promise<ListedObject[]> {
+    // Walk the deepest directory the prefix names, then filter on the whole prefix.
+    const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const found: ListedObject[] = [];
+    const walk = async (relative: string): Promise<void> => {
+      const dir = relative === '' ? this.root : this.pathFor(relative.slice(0, -1));
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (errno(err) === 'ENOENT') return;
+        throw fsError(err, 'list', dir);
+      }
+      for (const entry of entries) {
+        const key = `${relative}${entry.name}`;
+        if (entry.isDirectory()) await walk(`${key}/`);
+        else if (entry.isFile() && !TEMP_FILE.test(entry.name) && key.startsWith(prefix)) {
+          found.push({ key, lastModified: (await stat(join(dir, entry.name))).mtime });
+        }
+      }
+    };
+    await walk(dirKey);
+    return found;
+  }
+
+  /** Keys are slash-separated relative names; anything that could leave the root is refused. */
+  private pathFor(key: string): string {
+    const segments = key.split('/');
+    if (segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\\') || s.includes('\0'))) {
+      throw new ValidationError('key', `"${key}" is not a relative object key`, 'use the keys from keys.ts');
+    }
+    return join(this.root, ...segments);
+  }
+}
+
+/** CertificateStore on a local directory: see ObjectCertificateStore for the write protocol. */
+export class FsCertificateStore extends ObjectCertificateStore {
+  constructor(options: FsStoreOptions) {
+    super(new FsObjectStore(options));
+  }
+}
+
+/** Makes the rename itself durable; not every platform can open a directory, which is fine. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Best effort: the data was already fsynced; only the directory entry may lag.
+  } finally {
+    await handle?.close();
+  }
+}
+
+const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | null)?.code;
+
+function fsError(err: unknown, action: string, path: string): CertkeeperError {
+  if (err instanceof CertkeeperError) return err;
+  const code = errno(err) ?? 'error';
+  const permission = code === 'EACCES' || code === 'EPERM';
+  return new CertkeeperError('internal', `could not ${action} ${path} (${code})`, {
+    // A full disk or a busy file can clear by itself; a permission problem cannot.
+    retryable: !permission,
+    fix: permission
+      ? `give the user certkeeper runs as access to ${path}`
+      : 'check the store directory: free space, mount and ownership',
+    cause: err,
+  });
+}
