@@ -1,0 +1,141 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { callAws, isAwsNotFound, isAwsPreconditionFailed, type AwsCallContext } from '../aws/errors.js';
+import type { Clock } from '../model/clock.js';
+import { ConflictError } from '../model/errors.js';
+import {
+  ObjectCertificateStore,
+  type ListableObjectStore,
+  type ListedObject,
+} from './object-certificate-store.js';
+
+export interface S3StoreOptions {
+  bucket: string;
+  /**
+   * KMS key (id, ARN or alias) for private keys and other secret objects. When absent they
+   * are still SSE-KMS encrypted, with the account's AWS-managed key (aws/s3).
+   */
+  kmsKeyId?: string;
+  /** Used to date throttling errors; defaults to the system clock. */
+  clock?: Clock;
+}
+
+/**
+ * ObjectStore on one S3 bucket. The client comes from the composition root, which owns the
+ * endpoint, region and path-style settings. `put(..., {ifAbsent: true})` throws ConflictError
+ * when the key already exists.
+ */
+export class S3ObjectStore implements ListableObjectStore {
+  readonly location: string;
+  private readonly bucket: string;
+  private readonly kmsKeyId: string | undefined;
+  private readonly clock: Clock | undefined;
+
+  constructor(
+    private readonly client: S3Client,
+    options: S3StoreOptions,
+  ) {
+    this.bucket = options.bucket;
+    this.kmsKeyId = options.kmsKeyId;
+    this.clock = options.clock;
+    this.location = `s3://${options.bucket}`;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    // A missing key reads as AccessDenied without s3:ListBucket, hence that permission here.
+    const ctx = this.ctx('GetObject', key, ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt']);
+    return callAws(ctx, async () => {
+      try {
+        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+        return (await out.Body?.transformToString('utf-8')) ?? '';
+      } catch (err) {
+        if (isAwsNotFound(err)) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  async put(
+    key: string,
+    body: string,
+    options: { secret?: boolean; ifAbsent?: boolean; contentType?: string } = {},
+  ): Promise<void> {
+    const input: PutObjectCommandInput = {
+      Bucket: this.bucket,
+      Key: key,
+      Body: body,
+      ContentType: options.contentType ?? contentTypeFor(key),
+    };
+    if (options.secret) {
+      input.ServerSideEncryption = 'aws:kms';
+      if (this.kmsKeyId) input.SSEKMSKeyId = this.kmsKeyId;
+    }
+    if (options.ifAbsent) input.IfNoneMatch = '*';
+    const permissions = options.secret ? ['s3:PutObject', 'kms:GenerateDataKey'] : ['s3:PutObject'];
+    await callAws(this.ctx('PutObject', key, permissions), async () => {
+      try {
+        await this.client.send(new PutObjectCommand(input));
+      } catch (err) {
+        if (options.ifAbsent && isAwsPreconditionFailed(err)) {
+          throw new ConflictError(`${this.location}/${key} already exists`);
+        }
+        throw err;
+      }
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    // S3 answers 204 for a key that is already gone, so this is idempotent by itself.
+    await callAws(this.ctx('DeleteObject', key), () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })),
+    );
+  }
+
+  async list(prefix: string): Promise<ListedObject[]> {
+    const found: ListedObject[] = [];
+    let token: string | undefined;
+    do {
+      const page = await callAws(this.ctx('ListObjectsV2', prefix, ['s3:ListBucket']), () =>
+        this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        ),
+      );
+      for (const o of page.Contents ?? []) {
+        if (o.Key) found.push({ key: o.Key, lastModified: o.LastModified ?? new Date(0) });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return found;
+  }
+
+  private ctx(operation: string, key: string, permissions?: string[]): AwsCallContext & { client: S3Client } {
+    return {
+      service: 'S3',
+      operation,
+      resource: `${this.location}/${key}`,
+      permissions,
+      clock: this.clock,
+      client: this.client,
+    };
+  }
+}
+
+/** CertificateStore on an S3 bucket: see ObjectCertificateStore for the write protocol. */
+export class S3CertificateStore extends ObjectCertificateStore {
+  constructor(client: S3Client, options: S3StoreOptions) {
+    super(new S3ObjectStore(client, options));
+  }
+}
+
+/** Every object gets a Content-Type, so nothing downloads as binary/octet-stream by accident. */
+export function contentTypeFor(key: string): string {
+  if (key.endsWith('.pem')) return 'application/x-pem-file';
+  if (key.endsWith('.json')) return 'application/json';
+  return 'text/plain; charset=utf-8';
+}

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConflictError, IntegrityError, NotFoundError, UnreachableError } from '../../shared/model/errors.js';
+import { bundleFileKey, manifestKey } from '../../shared/store/keys.js';
+import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
+import { fakeBundle, fakeMeta } from '../unit/store/fixtures.js';
+
+const endpoint = process.env.MOTO_ENDPOINT ?? 'http://127.0.0.1:5000';
+const region = process.env.AWS_REGION ?? 'us-east-1';
+const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+const s3Client = (url = endpoint) =>
+  new S3Client({ endpoint: url, region, credentials, forcePathStyle: true, maxAttempts: 1 });
+
+/** moto's KMS, reached with a bare JSON request: the repo carries no KMS client. */
+async function createKmsKey(): Promise<string> {
+  const res = await fetch(`${endpoint}/`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-amz-json-1.1',
+      'X-Amz-Target': 'TrentService.CreateKey',
+      // moto routes by the credential scope; it does not check the signature.
+      Authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${region}/kms/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify({ Description: 'certkeeper store test' }),
+  });
+  const body = (await res.json()) as { KeyMetadata: { Arn: string } };
+  return body.KeyMetadata.Arn;
+}
+
+/** Records every command the client sends and can fail the next manifest write. */
+function instrument(client: S3Client) {
+  const calls: string[] = [];
+  const state = { failManifest: false };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const key = (args.input as { Key?: string }).Key ?? '';
+      calls.push(`${context.commandName.replace(/Command$/, '')} ${key}`);
+      if (state.failManifest && context.commandName === 'PutObjectCommand' && key.endsWith('current.json')) {
+        throw Object.assign(new Error('We encountered an internal error'), {
+          name: 'InternalError',
+          $fault: 'server',
+          $metadata: { httpStatusCode: 500 },
+        });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'certkeeperRecorder' },
+  );
+  return { calls, state };
+}
+
+let bucket: string;
+let kmsKeyId: string;
+beforeAll(async () => {
+  bucket = `certkeeper-store-${randomUUID().slice(0, 8)}`;
+  await s3Client().send(new CreateBucketCommand({ Bucket: bucket }));
+  kmsKeyId = await createKmsKey();
+});
+
+describe('S3CertificateStore against moto', () => {
+  it('writes and verifies the four files before the manifest, which it writes last', async () => {
+    const client = s3Client();
+    const { calls } = instrument(client);
+    const store = new S3CertificateStore(client, { bucket, kmsKeyId });
+    const manifest = await store.putBundle('web', 'AA01', fakeBundle('a'), fakeMeta());
+
+    const manifestWrite = calls.indexOf(`PutObject ${manifestKey('web')}`);
+    expect(manifestWrite).toBe(calls.length - 1);
+    for (const file of ['cert', 'chain', 'fullchain', 'privkey'] as const) {
+      const key = bundleFileKey('web', 'AA01', file);
+      expect(calls.indexOf(`PutObject ${key}`)).toBeLessThan(manifestWrite);
+      expect(calls.indexOf(`GetObject ${key}`)).toBeLessThan(manifestWrite);
+    }
+    expect(await store.getManifest('web')).toEqual(manifest);
+    expect(store.location).toBe(`s3://${bucket}`);
+  });
+
+  it('keeps the previous manifest when the manifest write fails', async () => {
+    const client = s3Client();
+    const { state } = instrument(client);
+    const store = new S3CertificateStore(client, { bucket, kmsKeyId });
+    await store.putBundle('keep', 'AA01', fakeBundle('a'), fakeMeta());
+    state.failManifest = true;
+    const err = await store.putBundle('keep', 'BB02', fakeBundle('b'), fakeMeta()).catch((e: unknown) => e);
+    expect((err as { retryable?: boolean }).retryable).toBe(true);
+    expect((err as Error).message).toContain(`s3://${bucket}/${manifestKey('keep')}`);
+    expect((await store.getManifest('keep'))?.serial).toBe('AA01');
+    expect(await store.listSerials('keep')).toEqual(['AA01', 'BB02']);
+  });
+
+  it('encrypts private keys with the configured KMS key and labels every object', async () => {
+    const client = s3Client();
+    await new S3CertificateStore(client, { bucket, kmsKeyId }).putBundle(
+      'kms',
+      'AA01',
+      fakeBundle('a'),
+      fakeMeta(),
+    );
+    const head = (key: string) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const key = await head(bundleFileKey('kms', 'AA01', 'privkey'));
+    expect(key.ServerSideEncryption).toBe('aws:kms');
+    expect(key.SSEKMSKeyId).toBe(kmsKeyId);
+    expect(key.ContentType).toBe('application/x-pem-file');
+    const cert = await head(bundleFileKey('kms', 'AA01', 'cert'));
+    expect(cert.SSEKMSKeyId).toBeUndefined();
+    expect((await head(manifestKey('kms'))).ContentType).toBe('application/json');
+  });
+
+  it('accepts an identical re-put and refuses different content for a stored serial', async () => {
+    const store = new S3CertificateStore(s3Client(), { bucket, kmsKeyId });
+    await store.putBundle('again', 'AA01', fakeBundle('a'), fakeMeta());
+    await expect(store.putBundle('again', 'AA01', fakeBundle('a'), fakeMeta())).resolves.toMatchObject({
+      serial: 'AA01',
+    });
+    const err = await store.putBundle('again', 'AA01', fakeBundle('b'), fakeMeta()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect(await store.readFile(bundleFileKey('again', 'AA01', 'cert'))).toBe(fakeBundle('a').cert);
+  });
+
+  it('returns undefined without a manifest and detects a corrupt one', async () => {
+    const client = s3Client();
+    const store = new S3CertificateStore(client, { bucket });
+    expect(await store.getManifest('none')).toBeUndefined();
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: manifestKey('bad'), Body: '{"version":1,' }),
+    );
+    const err = await store.getManifest('bad').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as Error).message).toContain(manifestKey('bad'));
+    await expect(store.readFile('certificates/none/AA01/cert.pem')).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('S3ObjectStore against moto', () => {
+  it('creates only when absent (ConflictError otherwise) and encrypts secrets', async () => {
+    const client = s3Client();
+    const objects = new S3ObjectStore(client, { bucket, kmsKeyId });
+    const key = `accounts/pebble/${randomUUID()}.json`;
+    await objects.put(key, '{"k":1}', { ifAbsent: true, secret: true });
+    await expect(objects.put(key, '{"k":2}', { ifAbsent: true })).rejects.toBeInstanceOf(ConflictError);
+    expect(await objects.get(key)).toBe('{"k":1}');
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    expect(head.ServerSideEncryption).toBe('aws:kms');
+    await objects.delete(key);
+    await objects.delete(key);
+    expect(await objects.get(key)).toBeUndefined();
+  });
+
+  it('reports a missing bucket as NotFoundError and a dead endpoint as UnreachableError', async () => {
+    const missing = new S3ObjectStore(s3Client(), {
+      bucket: `certkeeper-missing-${randomUUID().slice(0, 8)}`,
+    });
+    await expect(missing.get('x')).rejects.toBeInstanceOf(NotFoundError);
+    const dead = new S3ObjectStore(s3Client('http://127.0.0.1:9'), { bucket });
+    const err = await dead.get('x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnreachableError);
+    expect((err as Error).message).toContain('127.0.0.1:9');
+  });
+});
