@@ -35,8 +35,9 @@ function instrument(client: S3Client) {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const key = (args.input as { Key?: string }).Key ?? '';
-      calls.push(`${context.commandName.replace(/Command$/, '')} ${key}`);
-      if (state.failManifest && context.commandName === 'PutObjectCommand' && key.endsWith('current.json')) {
+      const command = (context.commandName ?? '').replace(/Command$/, '');
+      calls.push(`${command} ${key}`);
+      if (state.failManifest && command === 'PutObject' && key.endsWith('current.json')) {
         throw Object.assign(new Error('We encountered an internal error'), {
           name: 'InternalError',
           $fault: 'server',
