@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { ValidationError } from '../model/errors.js';
+import { NAME_PATTERN } from '../model/spec.js';
+
+/** One unit of issuer work: renew (or first issue) one certificate. */
+export const workMessage = z.object({
+  certificate: z.string().regex(NAME_PATTERN, 'is not a certificate name'),
+  reason: z.enum(['missing', 'renewal-time', 'retry', 'manual']).default('manual'),
+  force: z.boolean().default(false),
+});
+export type WorkMessage = z.infer<typeof workMessage>;
+export type WorkMessageInput = z.input<typeof workMessage>;
+
+/** Parses an SQS body; anything else is a ValidationError naming the problem. */
+export function parseWorkMessage(body: string): WorkMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new ValidationError('message body', 'is not JSON', 'send {"certificate": "<name>"}');
+  }
+  const parsed = workMessage.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.length ? `message.${issue.path.join('.')}` : 'message';
+    throw new ValidationError(field, issue?.message ?? 'is invalid', 'send {"certificate": "<name>"}');
+  }
+  return parsed.data;
+}
+
+/** Port: where the scheduler puts work for the issuer. */
+export interface WorkQueue {
+  enqueue(messages: readonly WorkMessageInput[]): Promise<void>;
+}
