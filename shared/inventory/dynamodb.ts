@@ -21,13 +21,14 @@ import {
 } from '../dynamo/table.js';
 import { leaseLost } from '../lock/lease.js';
 import type { Lease } from '../lock/lock.js';
-import { parseStored } from '../lock/stored.js';
+import { parseStored, parseStoredJson } from '../lock/stored.js';
 import { systemClock } from '../model/clock.js';
-import { ConflictError, NotFoundError } from '../model/errors.js';
+import { ConflictError } from '../model/errors.js';
 import type { CertificateSpec } from '../model/spec.js';
 import { type CertificateState, initialState, type InventoryRecord } from '../model/state.js';
 import type { Inventory } from './inventory.js';
-import { parseStoredSpec, parseStoredState, serializeSpec, serializeState } from './record.js';
+import { certificateGone, newerFence } from './refusals.js';
+import { storedSpecFor, storedState, toStoredSpec, toStoredState } from './record.js';
 
 const certItem = z.object({ pk: stringAttribute, spec: stringAttribute, state: stringAttribute });
 
@@ -94,8 +95,8 @@ export class DynamoInventory implements Inventory {
           UpdateExpression: 'SET #spec = :spec, #state = if_not_exists(#state, :initial)',
           ExpressionAttributeNames: { '#spec': 'spec', '#state': 'state' },
           ExpressionAttributeValues: {
-            ':spec': S(serializeSpec(spec)),
-            ':initial': S(serializeState(initialState(this.clock.now()))),
+            ':spec': S(JSON.stringify(toStoredSpec(spec))),
+            ':initial': S(JSON.stringify(toStoredState(initialState(this.clock.now())))),
           },
         }),
       ),
@@ -110,7 +111,7 @@ export class DynamoInventory implements Inventory {
    * tokens older than the last write should the lock item ever have been tampered with.
    */
   async putState(name: string, state: CertificateState, lease: Lease): Promise<void> {
-    const json = serializeState(state);
+    const json = JSON.stringify(toStoredState(state));
     const dueAt = state.nextAttemptAt && new Date(state.nextAttemptAt).toISOString();
     const request = {
       operation: 'TransactWriteItems',
@@ -197,21 +198,14 @@ export class DynamoInventory implements Inventory {
 
 function toRecord(item: Record<string, AttributeValue>): InventoryRecord {
   const where = `DynamoDB item ${item[PARTITION_KEY]?.S ?? '(without pk)'}`;
-  const raw = parseStored(certItem, item, where);
+  const raw = parseStored(certItem, item, { where });
   const name = raw.pk.slice(CERT_KEY_PREFIX.length);
-  return { spec: parseStoredSpec(raw.spec, name, where), state: parseStoredState(raw.state, where) };
+  return {
+    spec: parseStoredJson(storedSpecFor(name), raw.spec, { where: `${where} (spec)` }),
+    state: parseStoredJson(storedState, raw.state, { where: `${where} (state)` }),
+  };
 }
 
 /** The lease was current, but the certificate item refused: removed, or a newer token wrote. */
-function refusedByCertificate(name: string, lease: Lease, old: Record<string, AttributeValue> | undefined) {
-  if (!old) {
-    return new NotFoundError(
-      `certificate ${name} is no longer in the inventory, so its state was not written`,
-      `declare it again if it should still be renewed`,
-    );
-  }
-  return new ConflictError(
-    `the state of ${name} was written under a newer lease (fence ${old['fence']?.N ?? '?'}) ` +
-      `than this one (${lease.fencingToken}), so this write was refused`,
-  );
-}
+const refusedByCertificate = (name: string, lease: Lease, old: Record<string, AttributeValue> | undefined) =>
+  old ? newerFence(name, old['fence']?.N ?? '?', lease.fencingToken) : certificateGone(name);

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { KEY_TYPES } from '../model/keys.js';
 import { CHALLENGE_TYPES, type CertificateSpec, NAME_PATTERN, zodToValidationError } from '../model/spec.js';
 import type { CertificateState, CertificateStatus } from '../model/state.js';
-import { parseStoredJson } from '../lock/stored.js';
 
 /**
  * Schemas for spec and state as stored by the inventory adapters (JSON). They check the
@@ -74,31 +73,23 @@ const storedState: z.ZodType<CertificateState> = z.object({
   updatedAt: time,
 });
 
-/** Parses a stored spec and checks that it belongs to the item it was found under. */
-export const parseStoredSpec = (json: string, name: string, where: string): CertificateSpec =>
-  parseStoredJson(
-    storedSpec.refine((spec) => spec.name === name, {
-      message: `does not match the item name "${name}"`,
-      path: ['name'],
-    }),
-    json,
-    `${where} (spec)`,
-  );
+/** The stored spec of the item for `name`: one stored under another name is corrupted too. */
+export const storedSpecFor = (name: string) =>
+  storedSpec.refine((spec) => spec.name === name, {
+    message: `does not match the item name "${name}"`,
+    path: ['name'],
+  });
 
-export const parseStoredState = (json: string, where: string): CertificateState =>
-  parseStoredJson(storedState, json, `${where} (state)`);
+export { storedState };
 
 /**
- * JSON for storage, validated with the read schemas first: a value that would come back as
- * "corrupted" is refused at the write, where the bug that produced it still is.
+ * Spec and state as they are stored, validated with the read schemas first: a value that
+ * would come back as "corrupted" is refused at the write, where the bug that produced it is.
  */
-export function serializeSpec(spec: CertificateSpec): string {
-  return JSON.stringify(validForWrite(storedSpec, spec, 'spec'));
-}
-
-export function serializeState(state: CertificateState): string {
-  return JSON.stringify(validForWrite(storedState, state, 'state'));
-}
+export const toStoredSpec = (spec: CertificateSpec): CertificateSpec =>
+  validForWrite(storedSpec, spec, 'spec');
+export const toStoredState = (state: CertificateState): CertificateState =>
+  validForWrite(storedState, state, 'state');
 
 function validForWrite<S extends z.ZodType>(schema: S, value: unknown, field: string): z.output<S> {
   const parsed = schema.safeParse(value);

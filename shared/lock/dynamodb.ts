@@ -70,7 +70,12 @@ export class DynamoLeaseLock implements LeaseLock {
           },
           ReturnValues: 'ALL_NEW',
         });
-        const item = parseStored(acquiredItem, out.Attributes, `DynamoDB item ${lockKey(name)}`);
+        const where = `DynamoDB item ${lockKey(name)} in ${this.table.tableName}`;
+        const item = parseStored(acquiredItem, out.Attributes, {
+          where,
+          // A restarted counter is seeded from the clock, above every earlier token.
+          fix: `delete ${where}; the next acquisition recreates it`,
+        });
         return { name, owner: item.owner, fencingToken: item.fence, expiresAt: new Date(item.expiresAt) };
       },
       // Held by someone else and not expired: busy, which is not an error.

@@ -2,8 +2,8 @@ import { ConflictError, ValidationError } from '../model/errors.js';
 import { NAME_PATTERN } from '../model/spec.js';
 import type { Lease } from './lock.js';
 
-/** Refuses a lease duration that would make an instantly expired or never-expiring lock. */
-export function checkLeaseRequest(name: string, ttlMs: number): void {
+/** Names become DynamoDB keys and file names: only declared certificate names are accepted. */
+export function checkName(name: string): void {
   if (!NAME_PATTERN.test(name)) {
     throw new ValidationError(
       'name',
@@ -11,6 +11,11 @@ export function checkLeaseRequest(name: string, ttlMs: number): void {
       'use the name the certificate was declared with',
     );
   }
+}
+
+/** Refuses a lease duration that would make an instantly expired or never-expiring lock. */
+export function checkLeaseRequest(name: string, ttlMs: number): void {
+  checkName(name);
   if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
     throw new ValidationError(
       'ttlMs',
