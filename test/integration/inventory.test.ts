@@ -1,0 +1,198 @@
+/**
+ * DynamoInventory against DynamoDB Local: the fenced state write is a transaction whose
+ * condition must hold atomically, which only DynamoDB Local reproduces locally.
+ */
+import {
+  DeleteItemCommand,
+  DeleteTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+} from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { certKey, createTable, DUE_INDEX_NAME, DUE_SHARD, lockKey } from '../../shared/dynamo/table.js';
+import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
+import { DynamoLeaseLock } from '../../shared/lock/dynamodb.js';
+import { ManualClock, MINUTE, SECOND } from '../../shared/model/clock.js';
+import { ConflictError, IntegrityError, NotFoundError } from '../../shared/model/errors.js';
+import { parseCertificateSpec } from '../../shared/model/spec.js';
+import { type CertificateState, initialState } from '../../shared/model/state.js';
+import { dynamodbClient, uniqueName } from '../support/peers.js';
+
+const TTL = 30 * SECOND;
+const tableName = uniqueName('inventory-test');
+const admin = dynamodbClient();
+
+/** A worker: its own client, lock and inventory, on the shared table and clock. */
+function worker(clock: ManualClock) {
+  const table = { client: dynamodbClient(), tableName, clock };
+  return { lock: new DynamoLeaseLock(table), inventory: new DynamoInventory(table) };
+}
+
+const spec = (name: string, identifiers = [`${name}.example.com`]) =>
+  parseCertificateSpec({ name, identifiers });
+const state = (
+  clock: ManualClock,
+  status: CertificateState['status'],
+  extra: Partial<CertificateState> = {},
+) => ({
+  status,
+  attempts: 0,
+  updatedAt: clock.now().toISOString(),
+  ...extra,
+});
+
+beforeAll(() => createTable(admin, tableName));
+afterAll(async () => {
+  await admin.send(new DeleteTableCommand({ TableName: tableName }));
+  admin.destroy();
+});
+
+describe('DynamoInventory', () => {
+  it('stores, lists (certificates only, sorted) and removes specs, starting them pending', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const { inventory, lock } = worker(clock);
+    await inventory.putSpec(spec('zeta'));
+    await inventory.putSpec(parseCertificateSpec({ name: 'alpha', identifiers: ['203.0.113.10'] }));
+    await lock.acquire('alpha', TTL); // a lock item in the same table is not a certificate
+
+    expect(await inventory.get('zeta')).toEqual({ spec: spec('zeta'), state: initialState(clock.now()) });
+    expect(await inventory.get('missing')).toBeUndefined();
+    const listed = await inventory.list();
+    expect(listed.map((r) => r.spec.name)).toEqual(['alpha', 'zeta']);
+    expect(listed[0]?.spec.profile).toBe('shortlived');
+
+    await inventory.remove('zeta');
+    await inventory.remove('alpha');
+    expect(await inventory.list()).toEqual([]);
+  });
+
+  it('keeps the state when the spec of an existing certificate changes', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const { inventory, lock } = worker(clock);
+    await inventory.putSpec(spec('keep'));
+    const written = state(clock, 'valid', { lastSuccessAt: clock.now().toISOString() });
+    await inventory.putState('keep', written, (await lock.acquire('keep', TTL))!);
+    clock.advance(MINUTE);
+    const changed = spec('keep', ['keep.example.com', 'www.keep.example.com']);
+    await inventory.putSpec(changed);
+    expect(await inventory.get('keep')).toEqual({ spec: changed, state: written });
+  });
+
+  it("refuses a late holder's state after a takeover and keeps the new holder's", async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const late = worker(clock);
+    const current = worker(clock);
+    await current.inventory.putSpec(spec('fenced'));
+    const oldLease = (await late.lock.acquire('fenced', TTL))!;
+    clock.advance(TTL + 1); // the late worker is paused past its expiry...
+    const newLease = (await current.lock.acquire('fenced', TTL))!;
+    const renewed = state(clock, 'valid');
+    await current.inventory.putState('fenced', renewed, newLease);
+
+    // ...and wakes up believing it still holds the lease.
+    const stale = late.inventory.putState('fenced', state(clock, 'failing', { attempts: 3 }), oldLease);
+    await expect(stale).rejects.toThrow(ConflictError);
+    await expect(stale).rejects.toThrow(/lease for fenced was lost/);
+    expect((await current.inventory.get('fenced'))?.state).toEqual(renewed);
+    const item = await certItem('fenced');
+    expect(item?.['fence']?.N).toBe(String(newLease.fencingToken));
+  });
+
+  it('refuses a token older than the last state write even if the lock item lost its counter', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const { inventory, lock } = worker(clock);
+    await inventory.putSpec(spec('counter'));
+    const first = (await lock.acquire('counter', TTL))!;
+    await inventory.putState('counter', state(clock, 'valid'), first);
+    // The lock item disappears and a clock running behind restarts the counter lower.
+    await admin.send(new DeleteItemCommand({ TableName: tableName, Key: { pk: { S: lockKey('counter') } } }));
+    clock.advance(-MINUTE);
+    const lower = (await lock.acquire('counter', TTL))!;
+    expect(lower.fencingToken).toBeLessThan(first.fencingToken);
+    await expect(inventory.putState('counter', state(clock, 'failing'), lower)).rejects.toThrow(
+      /written under a newer lease/,
+    );
+  });
+
+  it('refuses a state write for a certificate removed meanwhile, without recreating it', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const { inventory, lock } = worker(clock);
+    await inventory.putSpec(spec('gone'));
+    const lease = (await lock.acquire('gone', TTL))!;
+    await inventory.remove('gone');
+    await expect(inventory.putState('gone', state(clock, 'valid'), lease)).rejects.toThrow(NotFoundError);
+    expect(await certItem('gone')).toBeUndefined();
+  });
+
+  it('puts a certificate in the due index while its state names the next attempt', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const { inventory, lock } = worker(clock);
+    await inventory.putSpec(spec('due'));
+    const lease = (await lock.acquire('due', TTL))!;
+    await inventory.putState(
+      'due',
+      state(clock, 'failing', { nextAttemptAt: '2026-03-01T06:00:00+00:00' }),
+      lease,
+    );
+    expect(await dueNames('2026-03-01T06:00:00.000Z')).toContain('due');
+    expect(await dueNames('2026-03-01T05:59:59.999Z')).not.toContain('due');
+
+    await inventory.putState('due', state(clock, 'valid'), lease);
+    expect(await dueNames('2099-01-01T00:00:00.000Z')).not.toContain('due');
+  });
+
+  it('lets state writes and renewals by the same holder interleave', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const { inventory, lock } = worker(clock);
+    await inventory.putSpec(spec('busy'));
+    const lease = (await lock.acquire('busy', TTL))!;
+    await Promise.all([
+      ...Array.from({ length: 5 }, () => lock.renew(lease, TTL)),
+      ...Array.from({ length: 5 }, (_, attempts) =>
+        inventory.putState('busy', state(clock, 'failing', { attempts }), lease),
+      ),
+    ]);
+    expect((await inventory.get('busy'))?.state.status).toBe('failing');
+  });
+
+  it('reports a damaged item as an IntegrityError naming it', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const { inventory } = worker(clock);
+    await admin.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          pk: { S: certKey('broken') },
+          spec: { S: JSON.stringify(spec('broken')) },
+          state: { S: '{"status":"odd"}' },
+        },
+      }),
+    );
+    await expect(inventory.get('broken')).rejects.toThrow(IntegrityError);
+    await expect(inventory.list()).rejects.toThrow(
+      /DynamoDB item cert#broken \(state\) is corrupted: status/,
+    );
+    await inventory.remove('broken');
+  });
+});
+
+async function certItem(name: string) {
+  const out = await admin.send(
+    new GetItemCommand({ TableName: tableName, Key: { pk: { S: certKey(name) } }, ConsistentRead: true }),
+  );
+  return out.Item;
+}
+
+/** What the scheduler's future due query will see: certificates due at or before `at`. */
+async function dueNames(at: string): Promise<string[]> {
+  const out = await admin.send(
+    new QueryCommand({
+      TableName: tableName,
+      IndexName: DUE_INDEX_NAME,
+      KeyConditionExpression: 'dueShard = :shard AND dueAt <= :at',
+      ExpressionAttributeValues: { ':shard': { S: DUE_SHARD }, ':at': { S: at } },
+    }),
+  );
+  return (out.Items ?? []).map((item) => item['pk']?.S?.replace(/^cert#/, '') ?? '');
+}

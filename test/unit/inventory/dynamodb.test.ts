@@ -1,0 +1,70 @@
+/**
+ * The retry of a fenced state write cancelled by a concurrent write. DynamoDB Local
+ * serialises transactions and never reports TransactionConflict, so a scripted client
+ * stands in for DynamoDB here; everything else is tested against DynamoDB Local.
+ */
+import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it, vi } from 'vitest';
+import { DynamoInventory } from '../../../shared/inventory/dynamodb.js';
+import type { Lease } from '../../../shared/lock/lock.js';
+import { ManualClock } from '../../../shared/model/clock.js';
+import { CertkeeperError, ConflictError } from '../../../shared/model/errors.js';
+
+const clock = new ManualClock('2026-03-01T00:00:00Z');
+const lease: Lease = {
+  name: 'web',
+  owner: 'me',
+  fencingToken: 7,
+  expiresAt: new Date('2026-03-01T00:01:00Z'),
+};
+const state = { status: 'valid' as const, attempts: 0, updatedAt: clock.now().toISOString() };
+
+const cancelled = (lockCode: string, certCode: string) =>
+  new TransactionCanceledException({
+    message: 'Transaction cancelled',
+    $metadata: {},
+    CancellationReasons: [{ Code: lockCode }, { Code: certCode }],
+  });
+
+function inventoryAnswering(...answers: unknown[]) {
+  const send = vi.fn();
+  for (const answer of answers) {
+    if (answer instanceof Error) send.mockRejectedValueOnce(answer);
+    else send.mockResolvedValueOnce(answer);
+  }
+  const client = { send } as unknown as DynamoDBClient;
+  return { send, inventory: new DynamoInventory({ client, tableName: 't', clock }) };
+}
+
+describe('DynamoInventory.putState under concurrent writes', () => {
+  it('retries a transaction cancelled by a conflicting write', async () => {
+    const { send, inventory } = inventoryAnswering(cancelled('TransactionConflict', 'None'), {});
+    await inventory.putState('web', state, lease);
+    expect(send).toHaveBeenCalledTimes(2);
+  });
+
+  it('gives up with a retryable ConflictError after repeated collisions', async () => {
+    const conflict = cancelled('None', 'TransactionConflict');
+    const { send, inventory } = inventoryAnswering(conflict, conflict, conflict, conflict);
+    await expect(inventory.putState('web', state, lease)).rejects.toThrow(
+      /collided with other writes 4 times/,
+    );
+    expect(send).toHaveBeenCalledTimes(4);
+  });
+
+  it('does not retry a lost lease', async () => {
+    const { send, inventory } = inventoryAnswering(cancelled('ConditionalCheckFailed', 'None'));
+    const err = await inventory.putState('web', state, lease).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect((err as ConflictError).message).toMatch(/lease for web was lost \(fencing token 7\)/);
+    expect(send).toHaveBeenCalledTimes(1);
+  });
+
+  it('passes other cancellations on, translated, naming the item', async () => {
+    const { send, inventory } = inventoryAnswering(cancelled('ValidationError', 'None'));
+    const err = await inventory.putState('web', state, lease).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CertkeeperError);
+    expect((err as Error).message).toContain('DynamoDB TransactWriteItems on t item cert#web');
+    expect(send).toHaveBeenCalledTimes(1);
+  });
+});
