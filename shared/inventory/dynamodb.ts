@@ -22,7 +22,7 @@ import {
 import { leaseLost } from '../lock/lease.js';
 import type { Lease } from '../lock/lock.js';
 import { parseStored, parseStoredJson } from '../lock/stored.js';
-import { systemClock } from '../model/clock.js';
+import { type Clock, systemClock } from '../model/clock.js';
 import { ConflictError } from '../model/errors.js';
 import type { CertificateSpec } from '../model/spec.js';
 import { type CertificateState, initialState, type InventoryRecord } from '../model/state.js';
@@ -42,7 +42,7 @@ const TRANSACTION_ATTEMPTS = 4;
  * answer with the state from before that renewal.
  */
 export class DynamoInventory implements Inventory {
-  private readonly clock;
+  private readonly clock: Clock;
 
   constructor(private readonly table: DynamoTableOptions) {
     this.clock = table.clock ?? systemClock;

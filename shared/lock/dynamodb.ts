@@ -5,7 +5,7 @@ import {
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
-import { DAY, systemClock } from '../model/clock.js';
+import { type Clock, DAY, systemClock } from '../model/clock.js';
 import { type DynamoTableOptions, sendDynamo } from '../dynamo/call.js';
 import { epochSeconds, integerAttribute, N, S, stringAttribute } from '../dynamo/item.js';
 import { lockKey, PARTITION_KEY } from '../dynamo/table.js';
@@ -37,7 +37,7 @@ const acquiredItem = z.object({
  * write is conditional on the token still being current (DynamoInventory.putState).
  */
 export class DynamoLeaseLock implements LeaseLock {
-  private readonly clock;
+  private readonly clock: Clock;
 
   constructor(private readonly table: DynamoTableOptions) {
     this.clock = table.clock ?? systemClock;
