@@ -1,0 +1,54 @@
+import { lookup, Resolver } from 'node:dns/promises';
+import { UnreachableError } from '../../model/errors.js';
+
+/** Port: asks DNS for the TXT records at a name; each record as its character-strings. */
+export interface TxtResolver {
+  /** What is being asked, for messages: "127.0.0.1:5353". */
+  readonly servers: readonly string[];
+  /** [] when the name or the type has no records. */
+  resolveTxt(fqdn: string): Promise<string[][]>;
+}
+
+/** Answers that mean "nothing there (yet)" rather than a failed query. */
+const EMPTY_ANSWER = new Set(['ENODATA', 'ENOTFOUND']);
+
+/**
+ * Queries the given servers directly ("192.0.2.1", "127.0.0.1:5353", "[2001:db8::1]:53"),
+ * not the system resolver, so that no cache between us and the zone hides a fresh record.
+ */
+export class NameserverTxtResolver implements TxtResolver {
+  private readonly resolver: Resolver;
+
+  constructor(
+    readonly servers: readonly string[],
+    options: { timeoutMs?: number; tries?: number } = {},
+  ) {
+    this.resolver = new Resolver({ timeout: options.timeoutMs ?? 3_000, tries: options.tries ?? 2 });
+    this.resolver.setServers([...servers]);
+  }
+
+  async resolveTxt(fqdn: string): Promise<string[][]> {
+    try {
+      return await this.resolver.resolveTxt(fqdn);
+    } catch (err) {
+      if (EMPTY_ANSWER.has((err as NodeJS.ErrnoException).code ?? '')) return [];
+      throw err;
+    }
+  }
+}
+
+/** A resolver for a zone's authoritative servers, given their host names (from the provider). */
+export async function authoritativeResolver(nameServerHosts: readonly string[]): Promise<TxtResolver> {
+  // One unresolvable name server should not stop the check; the others answer for the zone.
+  const lookups = await Promise.allSettled(nameServerHosts.map((host) => lookup(host, { all: true })));
+  const addresses = lookups.flatMap((r) => (r.status === 'fulfilled' ? r.value.map((a) => a.address) : []));
+  if (addresses.length === 0) {
+    const failed = lookups.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    throw new UnreachableError(
+      `could not resolve the addresses of the zone's name servers (${nameServerHosts.join(', ')})`,
+      'check outbound DNS from where certkeeper runs, or configure explicit nameservers for the propagation check',
+      failed?.reason,
+    );
+  }
+  return new NameserverTxtResolver([...new Set(addresses)]);
+}
