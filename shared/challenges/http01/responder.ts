@@ -1,0 +1,74 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { asCertkeeperError } from '../../model/errors.js';
+import { type Log, silentLog } from '../../model/log.js';
+import { http01Key, TOKEN_PATTERN } from '../../store/keys.js';
+import type { ObjectStore } from '../../store/store.js';
+
+export interface Http01ResponderOptions {
+  store: ObjectStore;
+  /** Defaults to all interfaces, as the CA connects from outside. */
+  host?: string;
+  /** 80 in production; 0 picks a free port. */
+  port: number;
+  log?: Log;
+}
+
+export interface Http01Responder {
+  readonly address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+const CHALLENGE_PATH = /^\/\.well-known\/acme-challenge\/([^/?#]+)$/;
+
+/**
+ * Serves `/.well-known/acme-challenge/<token>` from the object store (RFC 8555 §8.3) and 404
+ * for anything else, so it can sit on port 80 without exposing the rest of the store.
+ */
+export async function startHttp01Responder(options: Http01ResponderOptions): Promise<Http01Responder> {
+  const log = options.log ?? silentLog;
+  const server = createServer((req, res) => {
+    respond(options.store, req, res).catch((err: unknown) => {
+      log.error('http-01 responder could not read the store', { error: asCertkeeperError(err).message });
+      if (!res.headersSent) send(res, 500, 'store unavailable\n');
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  return {
+    address: { host: bound.address, port: bound.port },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // Keep-alive connections (the CA's validators) must not hold the shutdown open.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function respond(store: ObjectStore, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '').split('?')[0] ?? '';
+  const token = CHALLENGE_PATH.exec(path)?.[1];
+  if ((req.method !== 'GET' && req.method !== 'HEAD') || !token || !TOKEN_PATTERN.test(token)) {
+    return send(res, 404, 'not found\n');
+  }
+  const keyAuthorization = await store.get(http01Key(token));
+  if (keyAuthorization === undefined) return send(res, 404, 'not found\n');
+  send(res, 200, keyAuthorization, req.method === 'HEAD');
+}
+
+function send(res: ServerResponse, status: number, body: string, headOnly = false): void {
+  res.writeHead(status, {
+    'Content-Type': status === 200 ? 'application/octet-stream' : 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
+  res.end(headOnly ? undefined : body);
+}

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ChangeResourceRecordSetsCommand,
+  CreateHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
+import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
+import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
+import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
+import { startHttp01Responder } from '../../shared/challenges/http01/responder.js';
+import { S3Http01Solver } from '../../shared/challenges/http01/s3.js';
+import type { Challenge } from '../../shared/challenges/solver.js';
+import { NotFoundError, ValidationError } from '../../shared/model/errors.js';
+import { parseIdentifier } from '../../shared/model/identifiers.js';
+import { http01Key } from '../../shared/store/keys.js';
+import { S3ObjectStore } from '../../shared/store/s3-store.js';
+
+const endpoint = process.env.MOTO_ENDPOINT ?? 'http://127.0.0.1:5000';
+const dnsServer = process.env.TEST_DNS_SERVER ?? '127.0.0.1:5353';
+const config = {
+  endpoint,
+  region: process.env.AWS_REGION ?? 'us-east-1',
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+};
+const route53 = new Route53Client(config);
+
+// Other test files share moto and the DNS server: every name here lives under a fresh domain.
+const parent = `ck${randomUUID().slice(0, 8)}.test`;
+const domain = `example.${parent}`;
+const zoneIds: Record<string, string> = {};
+
+async function createZone(name: string, privateZone = false): Promise<string> {
+  const out = await route53.send(
+    new CreateHostedZoneCommand({
+      Name: name,
+      CallerReference: randomUUID(),
+      ...(privateZone
+        ? { HostedZoneConfig: { PrivateZone: true }, VPC: { VPCRegion: 'us-east-1', VPCId: 'vpc-12345678' } }
+        : {}),
+    }),
+  );
+  return out.HostedZone!.Id!.replace('/hostedzone/', '');
+}
+
+async function txtValues(
+  zoneId: string,
+  name: string,
+): Promise<{ ttl?: number; values: string[] } | undefined> {
+  const out = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId }));
+  const set = out.ResourceRecordSets?.find((r) => r.Type === 'TXT' && r.Name === `${name}.`);
+  return set && { ttl: set.TTL, values: (set.ResourceRecords ?? []).map((r) => r.Value!) };
+}
+
+const dns01 = (name: string): Challenge => ({
+  type: 'dns-01',
+  identifier: parseIdentifier(name),
+  token: randomUUID().replaceAll('-', ''),
+  value: randomUUID().replaceAll('-', '_'),
+});
+
+const provider = () => new Route53DnsProvider(route53, { pollIntervalMs: 100 });
+const solver = () =>
+  new Dns01Solver({
+    provider: provider(),
+    nameservers: [dnsServer],
+    propagationTimeoutMs: 15_000,
+    pollIntervalMs: 200,
+  });
+
+beforeAll(async () => {
+  zoneIds[parent] = await createZone(parent);
+  zoneIds[domain] = await createZone(domain);
+  zoneIds[`private.${parent}`] = await createZone(`private.${parent}`, true);
+});
+
+describe('Route53DnsProvider against moto', () => {
+  it('picks the zone with the longest matching name, skipping private zones', async () => {
+    const p = provider();
+    expect(await p.findZone(`_acme-challenge.www.${domain}`)).toEqual({ id: zoneIds[domain], name: domain });
+    expect(await p.findZone(`_acme-challenge.${domain}.`)).toEqual({ id: zoneIds[domain], name: domain });
+    expect((await p.findZone(`_acme-challenge.other.${parent}`)).id).toBe(zoneIds[parent]);
+    expect((await p.findZone(`_acme-challenge.host.private.${parent}`)).id).toBe(zoneIds[parent]);
+  });
+
+  it('says which zone is missing and how to fix it', async () => {
+    const err = await provider()
+      .findZone(`_acme-challenge.example.nozone-${randomUUID().slice(0, 8)}.invalid`)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect((err as Error).message).toMatch(/^no Route53 hosted zone for _acme-challenge\.example\.nozone-/);
+    expect((err as NotFoundError).fix).toContain('hostedZoneId');
+  });
+
+  it('refuses to guess between two public zones of the same name', async () => {
+    const twin = `twin.${parent}`;
+    await createZone(twin);
+    await createZone(twin);
+    await expect(provider().findZone(`_acme-challenge.${twin}`)).rejects.toBeInstanceOf(ValidationError);
+  });
+});
+
+describe('Dns01Solver against moto and the test DNS server', () => {
+  it('publishes apex and wildcard values side by side, and removes each independently', async () => {
+    const record = `_acme-challenge.${domain}`;
+    const apex = dns01(domain);
+    const wildcard = dns01(`*.${domain}`);
+    const s = solver();
+
+    await s.present([apex, wildcard]);
+    expect(await txtValues(zoneIds[domain]!, record)).toEqual({
+      ttl: 60,
+      values: [`"${apex.value}"`, `"${wildcard.value}"`],
+    });
+    await s.waitReady([apex, wildcard]);
+    const served = (await new NameserverTxtResolver([dnsServer]).resolveTxt(record)).map((r) => r.join(''));
+    expect(served.sort()).toEqual([apex.value, wildcard.value].sort());
+
+    await s.cleanup([apex]);
+    expect((await txtValues(zoneIds[domain]!, record))?.values).toEqual([`"${wildcard.value}"`]);
+    await s.cleanup([wildcard]);
+    expect(await txtValues(zoneIds[domain]!, record)).toBeUndefined();
+    await s.cleanup([apex, wildcard]);
+    expect(s.lastCleanupErrors).toEqual([]);
+  });
+
+  it('keeps values another writer put at the same name', async () => {
+    const record = `_acme-challenge.shared.${domain}`;
+    await route53.send(
+      new ChangeResourceRecordSetsCommand({
+        HostedZoneId: zoneIds[domain],
+        ChangeBatch: {
+          Changes: [
+            {
+              Action: 'CREATE',
+              ResourceRecordSet: {
+                Name: record,
+                Type: 'TXT',
+                TTL: 300,
+                ResourceRecords: [{ Value: '"foreign"' }],
+              },
+            },
+          ],
+        },
+      }),
+    );
+    const ours = dns01(`shared.${domain}`);
+    const s = solver();
+    await s.present([ours]);
+    await s.waitReady([ours]);
+    expect((await txtValues(zoneIds[domain]!, record))?.values).toEqual(['"foreign"', `"${ours.value}"`]);
+    await s.cleanup([ours]);
+    // The set took our short TTL while our value was in it; the foreign value stays.
+    expect(await txtValues(zoneIds[domain]!, record)).toEqual({ ttl: 60, values: ['"foreign"'] });
+  });
+
+  it('writes into an explicit hosted zone, and fails clearly when no zone exists', async () => {
+    const ours = dns01(`pinned.${domain}`);
+    const pinned = solver().withHostedZone(zoneIds[domain]);
+    await pinned.present([ours]);
+    expect((await txtValues(zoneIds[domain]!, `_acme-challenge.pinned.${domain}`))?.values).toEqual([
+      `"${ours.value}"`,
+    ]);
+    await pinned.cleanup([ours]);
+
+    const orphan = dns01(`www.nozone-${randomUUID().slice(0, 8)}.invalid`);
+    const s = solver();
+    await expect(s.present([orphan])).rejects.toBeInstanceOf(NotFoundError);
+    await s.cleanup([orphan]);
+    expect(s.lastCleanupErrors[0]).toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('S3Http01Solver and the responder against moto', () => {
+  it('serves the key authorization from S3 and 404s after cleanup', async () => {
+    const s3 = new S3Client({ ...config, forcePathStyle: true });
+    const bucket = `certkeeper-http01-${randomUUID().slice(0, 8)}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const store = new S3ObjectStore(s3, { bucket });
+    const token = randomUUID().replaceAll('-', '');
+    const challenge: Challenge = {
+      type: 'http-01',
+      identifier: parseIdentifier('192.0.2.10'),
+      token,
+      value: `${token}.thumbprint`,
+    };
+    const http01 = new S3Http01Solver({ store });
+    const responder = await startHttp01Responder({ store, host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${responder.address.port}/.well-known/acme-challenge/${token}`;
+    try {
+      await http01.present([challenge]);
+      await http01.waitReady([challenge]);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: http01Key(token) }));
+      expect(head.ContentType).toMatch(/^text\/plain/);
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(challenge.value);
+      await http01.cleanup([challenge]);
+      expect((await fetch(url)).status).toBe(404);
+    } finally {
+      await responder.close();
+    }
+  });
+});
