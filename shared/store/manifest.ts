@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { IntegrityError, ValidationError } from '../model/errors.js';
-import { NAME_PATTERN } from '../model/spec.js';
+import { NAME_PATTERN, zodToValidationError } from '../model/spec.js';
 import { BUNDLE_FILES, type BundleFile, bundleFileKey } from './keys.js';
 import type { CertificateBundle, Manifest, ManifestFile, ManifestInput } from './store.js';
 
@@ -98,8 +98,20 @@ export function buildManifest(
   };
 }
 
-/** Refuses a bundle that cannot be what it claims before anything is written. */
-export function assertBundle(name: string, serial: string, bundle: CertificateBundle): void {
+const manifestInputSchema = manifestSchema.omit({ version: true, name: true, serial: true, files: true });
+
+/**
+ * Refuses a bundle or metadata that cannot be what they claim before anything is written:
+ * a manifest the readers would later call corrupt must not be stored in the first place.
+ */
+export function assertBundle(
+  name: string,
+  serial: string,
+  bundle: CertificateBundle,
+  meta: ManifestInput,
+): void {
+  const parsedMeta = manifestInputSchema.safeParse(meta);
+  if (!parsedMeta.success) throw zodToValidationError(parsedMeta.error, 'meta');
   if (!NAME_PATTERN.test(name)) {
     throw new ValidationError(
       'name',

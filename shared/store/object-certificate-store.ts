@@ -39,7 +39,7 @@ export class ObjectCertificateStore implements CertificateStore {
     bundle: CertificateBundle,
     meta: ManifestInput,
   ): Promise<Manifest> {
-    assertBundle(name, serial, bundle);
+    assertBundle(name, serial, bundle, meta);
     const entries = BUNDLE_FILES.map((file): [BundleFile, ManifestFile] => [
       file,
       { key: bundleFileKey(name, serial, file), sha256: sha256Hex(bundle[file]) },

@@ -122,6 +122,9 @@ describe('FsCertificateStore', () => {
     await expect(store.putBundle('web', '../x', fakeBundle('a'), fakeMeta())).rejects.toBeInstanceOf(
       ValidationError,
     );
+    await expect(
+      store.putBundle('web', 'AA01', fakeBundle('a'), fakeMeta({ notAfter: 'next month' })),
+    ).rejects.toThrow('meta.notAfter');
     await expect(readdir(root)).resolves.toEqual([]);
   });
 
