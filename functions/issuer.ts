@@ -1,0 +1,44 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { asCertkeeperError } from '../shared/model/errors.js';
+import { parseWorkMessage } from '../shared/queue/queue.js';
+import { renewCertificate } from '../shared/renew.js';
+import { runtime } from './runtime.js';
+
+/**
+ * SQS batch -> one renewal per message -> partial batch response. A renewal that failed
+ * and recorded its failure in the inventory is done from SQS's point of view (the
+ * scheduler retries it at the recorded time); only messages that could not be handled at
+ * all (malformed, unknown certificate, state not writable) are returned as failures, so
+ * SQS redelivers them and finally moves them to the dead-letter queue.
+ */
+export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const rt = await runtime();
+  const results = await Promise.allSettled(
+    event.Records.map(async (record) => {
+      const message = parseWorkMessage(record.body);
+      const outcome = await renewCertificate(rt.renewDeps, message.certificate, { force: message.force });
+      rt.log.info('renewal outcome', {
+        messageId: record.messageId,
+        ...outcome,
+        error: outcome.status === 'failed' ? outcome.error.describe() : undefined,
+      });
+      rt.metrics.addMetric(
+        outcome.status === 'failed' ? 'RenewalsFailed' : 'RenewalsOk',
+        MetricUnit.Count,
+        1,
+      );
+    }),
+  );
+  const batchItemFailures = results.flatMap((r, i) => {
+    if (r.status === 'fulfilled') return [];
+    const error = asCertkeeperError(r.reason);
+    rt.log.error('message not processed', {
+      messageId: event.Records[i]!.messageId,
+      error: error.describe(),
+    });
+    return [{ itemIdentifier: event.Records[i]!.messageId }];
+  });
+  rt.metrics.publishStoredMetrics();
+  return { batchItemFailures };
+};

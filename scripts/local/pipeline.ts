@@ -1,0 +1,87 @@
+/**
+ * Drives the real handlers the way AWS would: an EventBridge scheduled event to the
+ * scheduler, then the messages it queued, received from SQS and handed to the issuer as an
+ * SQS event (what the Lambda event source mapping does), deleting those it reports done.
+ */
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { ScheduledEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { handler as issuer } from '../../functions/issuer.js';
+import { handler as scheduler } from '../../functions/scheduler.js';
+
+export function scheduledEvent(at = new Date()): ScheduledEvent {
+  return {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: at.toISOString(),
+    region: 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:000000000000:rule/certkeeper-tick'],
+    detail: {},
+  };
+}
+
+export function sqsEvent(
+  messages: readonly Pick<Message, 'MessageId' | 'Body' | 'ReceiptHandle'>[],
+): SQSEvent {
+  return {
+    Records: messages.map((m): SQSRecord => ({
+      messageId: m.MessageId ?? crypto.randomUUID(),
+      receiptHandle: m.ReceiptHandle ?? '',
+      body: m.Body ?? '',
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: String(Date.now()),
+        SenderId: 'certkeeper-scheduler',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:certkeeper-issuer',
+      awsRegion: 'us-east-1',
+    })),
+  };
+}
+
+/** Receives up to `max` messages, stopping at the first empty short poll. */
+export async function receiveAll(sqs: SQSClient, queueUrl: string, max = 100): Promise<Message[]> {
+  const out: Message[] = [];
+  while (out.length < max) {
+    const got = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    if (!got.Messages?.length) break;
+    out.push(...got.Messages);
+  }
+  return out;
+}
+
+export interface TickResult {
+  scheduled: { checked: number; enqueued: string[] };
+  issuer: SQSBatchResponse;
+}
+
+/** One scheduler tick, then the issuer on everything it queued. */
+export async function runTick(sqs: SQSClient, queueUrl: string): Promise<TickResult> {
+  const scheduled = await scheduler(scheduledEvent());
+  const messages = await receiveAll(sqs, queueUrl);
+  const response = messages.length ? await issuer(sqsEvent(messages)) : { batchItemFailures: [] };
+  const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+  const done = messages.filter((m) => !failed.has(m.MessageId!));
+  for (let i = 0; i < done.length; i += 10) {
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
+  }
+  return { scheduled, issuer: response };
+}
