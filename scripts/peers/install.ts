@@ -1,0 +1,280 @@
+/**
+ * `install`: Pebble (go install), moto server (Python venv) and DynamoDB Local (Maven
+ * Central, with its sqlite4java native libraries) into the cache directory. Idempotent:
+ * each part is checked and skipped when already there at the pinned version.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import {
+  DYNAMODB_LOCAL_ARTIFACT,
+  DYNAMODB_LOCAL_VERSION,
+  MOTO_VERSION,
+  PEBBLE_MODULE,
+  PEBBLE_VERSION,
+  cachePaths,
+  repoRoot,
+  type CachePaths,
+} from './config.js';
+import { exec, execOk, log, withFileLock } from './util.js';
+
+const MINUTE = 60_000;
+const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
+const DYNAMODB_MARKER = '.installed';
+const DYNAMODB_MARKER_TEXT = `${DYNAMODB_LOCAL_ARTIFACT}\n`;
+const LAUNCHER_SOURCE = join(repoRoot, 'scripts', 'peers', 'LocalhostDynamoDB.java');
+const LAUNCHER_MARKER = '.source-sha256';
+
+export interface InstallStatus {
+  readonly pebble: boolean;
+  readonly moto: boolean;
+  readonly dynamodb: boolean;
+}
+
+/** What is already installed at the pinned versions (cheap checks, no network). */
+export async function installStatus(paths: CachePaths = cachePaths()): Promise<InstallStatus> {
+  const [pebble, moto] = await Promise.all([pebbleInstalled(paths), motoInstalled(paths)]);
+  return { pebble, moto, dynamodb: dynamodbInstalled(paths) && launcherCurrent(paths) };
+}
+
+export async function install(paths: CachePaths = cachePaths()): Promise<void> {
+  mkdirSync(paths.home, { recursive: true });
+  await withFileLock(join(paths.home, '.install.lock'), 'the peers install lock', 15 * MINUTE, async () => {
+    const status = await installStatus(paths);
+    const started = Date.now();
+    // Independent downloads: run them side by side.
+    await Promise.all([
+      status.pebble ? undefined : installPebble(paths),
+      status.moto ? undefined : installMoto(paths),
+      status.dynamodb ? undefined : installDynamodb(paths),
+    ]);
+    if (status.pebble && status.moto && status.dynamodb) {
+      log(`everything installed in ${paths.home}`);
+    } else {
+      log(`install done in ${((Date.now() - started) / 1000).toFixed(1)}s (${paths.home})`);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Pebble
+
+async function pebbleInstalled(paths: CachePaths): Promise<boolean> {
+  if (!existsSync(paths.pebble)) return false;
+  // Pebble built by `go install` reports "dev" for -version; the module version is in the
+  // build info, which `go version -m` prints.
+  const info = await exec(goCommand(), ['version', '-m', paths.pebble], { timeoutMs: 30_000 }).catch(
+    () => undefined,
+  );
+  if (info === undefined || info.code !== 0) {
+    log(`cannot check the Pebble version (no go toolchain?): using ${paths.pebble} as is`);
+    return true;
+  }
+  return new RegExp(`\\smod\\s+${escapeRegExp(PEBBLE_MODULE)}\\s+${escapeRegExp(PEBBLE_VERSION)}\\s`).test(
+    info.stdout,
+  );
+}
+
+/** `go` from PATH, else the usual install location of the official tarball. */
+function goCommand(): string {
+  const onPath = (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, 'go')));
+  return onPath || !existsSync('/usr/local/go/bin/go') ? 'go' : '/usr/local/go/bin/go';
+}
+
+async function installPebble(paths: CachePaths): Promise<void> {
+  log(`installing Pebble ${PEBBLE_VERSION} with go install (needs Go >= 1.24)`);
+  const gobin = join(paths.home, 'bin');
+  mkdirSync(gobin, { recursive: true });
+  await execOk(goCommand(), ['install', `${PEBBLE_MODULE}/cmd/pebble@${PEBBLE_VERSION}`], {
+    env: { ...process.env, GOBIN: gobin, CGO_ENABLED: '0' },
+    timeoutMs: 15 * MINUTE,
+    what: `go install pebble@${PEBBLE_VERSION}`,
+  });
+  if (!(await pebbleInstalled(paths))) throw new Error(`Pebble is not at ${paths.pebble} after go install`);
+  log('Pebble installed');
+}
+
+// ---------------------------------------------------------------------------------------
+// moto
+
+async function motoInstalled(paths: CachePaths): Promise<boolean> {
+  if (!existsSync(paths.motoServer) || !existsSync(paths.venvPython)) return false;
+  const probe = await exec(
+    paths.venvPython,
+    ['-c', "import importlib.metadata as m, flask, flask_cors; print(m.version('moto'))"],
+    { timeoutMs: 60_000 },
+  ).catch(() => undefined);
+  return probe !== undefined && probe.code === 0 && probe.stdout.trim() === MOTO_VERSION;
+}
+
+async function installMoto(paths: CachePaths): Promise<void> {
+  log(`installing moto[server]==${MOTO_VERSION} into ${paths.venv}`);
+  const python = process.env.CERTKEEPER_PYTHON ?? 'python3';
+  // --clear repairs a venv whose interpreter went away; a healthy one is only upgraded.
+  const healthy =
+    existsSync(paths.venvPython) &&
+    (await exec(paths.venvPython, ['-c', 'pass'], { timeoutMs: 30_000 }).catch(() => undefined))?.code === 0;
+  if (!healthy) {
+    await execOk(python, ['-m', 'venv', '--clear', paths.venv], {
+      timeoutMs: 5 * MINUTE,
+      what: 'creating the moto venv',
+    });
+  }
+  await execOk(
+    paths.venvPython,
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', `moto[server]==${MOTO_VERSION}`],
+    { timeoutMs: 15 * MINUTE, what: `pip install moto[server]==${MOTO_VERSION}` },
+  );
+  if (!(await motoInstalled(paths)))
+    throw new Error(`moto ${MOTO_VERSION} is not in ${paths.venv} after pip install`);
+  log('moto installed');
+}
+
+// ---------------------------------------------------------------------------------------
+// DynamoDB Local
+
+function dynamodbInstalled(paths: CachePaths): boolean {
+  try {
+    return (
+      readFileSync(join(paths.dynamodbDir, DYNAMODB_MARKER), 'utf8') === DYNAMODB_MARKER_TEXT &&
+      existsSync(join(paths.dynamodbDir, `DynamoDBLocal-${DYNAMODB_LOCAL_VERSION}.jar`))
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** The sqlite4java native library for this platform, as Maven names it. */
+function nativeLibPrefix(): string | undefined {
+  if (process.platform === 'linux' && process.arch === 'x64') return 'libsqlite4java-linux-amd64';
+  if (process.platform === 'linux' && process.arch === 'ia32') return 'libsqlite4java-linux-i386';
+  if (process.platform === 'darwin') return 'libsqlite4java-osx';
+  return undefined;
+}
+
+async function installDynamodb(paths: CachePaths): Promise<void> {
+  if (!dynamodbInstalled(paths)) await installDynamodbJars(paths);
+  if (!launcherCurrent(paths)) await compileLauncher(paths);
+}
+
+async function installDynamodbJars(paths: CachePaths): Promise<void> {
+  log(`installing DynamoDB Local ${DYNAMODB_LOCAL_VERSION} from Maven Central (needs Java 17 and mvn)`);
+  await checkJava();
+  const staging = `${paths.dynamodbDir}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    // A throwaway pom whose only dependency is DynamoDB Local: copy-dependencies then lays
+    // the jar, every transitive jar and the sqlite4java native libraries (.so/.dylib/.dll
+    // artifacts) flat in one directory, which is both the classpath and java.library.path.
+    const [groupId, artifactId, version] = DYNAMODB_LOCAL_ARTIFACT.split(':');
+    const pomDir = join(staging, 'pom');
+    mkdirSync(pomDir);
+    writeFileSync(
+      join(pomDir, 'pom.xml'),
+      `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.certkeeper</groupId>
+  <artifactId>dynamodb-local-peer</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>${groupId}</groupId>
+      <artifactId>${artifactId}</artifactId>
+      <version>${version}</version>
+    </dependency>
+  </dependencies>
+</project>
+`,
+    );
+    await execOk(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-f',
+        join(pomDir, 'pom.xml'),
+        `${DEPENDENCY_PLUGIN}:copy-dependencies`,
+        `-DoutputDirectory=${staging}`,
+        '-DincludeScope=runtime',
+      ],
+      { timeoutMs: 15 * MINUTE, what: `mvn copy-dependencies of ${DYNAMODB_LOCAL_ARTIFACT}` },
+    );
+    rmSync(pomDir, { recursive: true, force: true });
+    const files = readdirSync(staging);
+    if (!files.includes(`DynamoDBLocal-${DYNAMODB_LOCAL_VERSION}.jar`)) {
+      throw new Error(`DynamoDBLocal-${DYNAMODB_LOCAL_VERSION}.jar missing after mvn copy-dependencies`);
+    }
+    const prefix = nativeLibPrefix();
+    if (prefix === undefined || !files.some((f) => f.startsWith(prefix))) {
+      log(
+        `warning: no sqlite4java native library for ${process.platform}/${process.arch} on Maven Central; ` +
+          'DynamoDB Local will fail to store anything',
+      );
+    }
+    writeFileSync(join(staging, DYNAMODB_MARKER), DYNAMODB_MARKER_TEXT);
+    rmSync(paths.dynamodbDir, { recursive: true, force: true });
+    renameSync(staging, paths.dynamodbDir);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  log('DynamoDB Local installed');
+}
+
+function launcherSourceHash(): string {
+  return createHash('sha256').update(readFileSync(LAUNCHER_SOURCE)).digest('hex');
+}
+
+/** The compiled launcher matches scripts/peers/LocalhostDynamoDB.java. */
+export function launcherCurrent(paths: CachePaths): boolean {
+  try {
+    return (
+      readFileSync(join(paths.dynamodbLauncherDir, LAUNCHER_MARKER), 'utf8') === launcherSourceHash() &&
+      existsSync(join(paths.dynamodbLauncherDir, 'LocalhostDynamoDB.class'))
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Compiles LocalhostDynamoDB.java (binds DynamoDB Local to 127.0.0.1) against the jars.
+ * Without a javac (a JRE only), start falls back to DynamoDB Local's own ServerRunner,
+ * which listens on every interface, and says so.
+ */
+async function compileLauncher(paths: CachePaths): Promise<void> {
+  const outDir = paths.dynamodbLauncherDir;
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const hash = launcherSourceHash();
+  const result = await exec(
+    'javac',
+    ['-nowarn', '-d', outDir, '-cp', join(paths.dynamodbDir, '*'), LAUNCHER_SOURCE],
+    { timeoutMs: 5 * MINUTE },
+  ).catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
+  if (result.code !== 0) {
+    rmSync(outDir, { recursive: true, force: true });
+    log(
+      'warning: cannot compile the DynamoDB Local launcher (is a JDK with javac installed?); ' +
+        `DynamoDB Local will listen on all interfaces:\n${result.stderr.trim()}`,
+    );
+    return;
+  }
+  writeFileSync(join(outDir, LAUNCHER_MARKER), hash);
+}
+
+async function checkJava(): Promise<void> {
+  const result = await exec('java', ['-version'], { timeoutMs: 60_000 }).catch((err: Error) => {
+    throw new Error(`DynamoDB Local needs Java 17 or newer: ${err.message}`);
+  });
+  const match = /version "(\d+)/.exec(result.stderr + result.stdout);
+  const major = match?.[1] === undefined ? NaN : Number.parseInt(match[1], 10);
+  if (!(major >= 17)) {
+    throw new Error(`DynamoDB Local needs Java 17 or newer; java -version says:\n${result.stderr.trim()}`);
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
