@@ -71,9 +71,12 @@ export class Route53DnsProvider implements DnsProvider {
     const longest = Math.max(...candidates.map((z) => z.name.length));
     const best = candidates.filter((z) => z.name.length === longest);
     if (best.length === 0) {
+      // Name the domain the operator declared, not the challenge label in front of it.
+      const domain = name.replace(/^_acme-challenge\./, '');
+      const privateOnly = matching.length ? ' (only private zones match, which the CA cannot query)' : '';
       throw new NotFoundError(
-        `no Route53 hosted zone for ${name}${matching.length ? ' (only private zones match, which the CA cannot query)' : ''}`,
-        `create a public hosted zone for ${name} or a parent domain in this account, or set hostedZoneId in the certificate's spec`,
+        `no Route53 hosted zone for ${domain}${privateOnly}`,
+        `create a public hosted zone for ${domain} or a parent domain in this account, or set hostedZoneId in the certificate's spec`,
       );
     }
     if (best.length > 1) {
