@@ -1,0 +1,23 @@
+/** The ACME client layer: the CertificateAuthority port and its acme-client adapter. */
+export type {
+  AcmeDirectoryInfo,
+  CertificateAuthority,
+  IssuedCertificate,
+  OrderRequest,
+  OrderStep,
+  RenewalInfo,
+  RevocationReason,
+} from './ca.js';
+export { REVOCATION_REASONS } from './ca.js';
+export {
+  AcmeAccount,
+  AcmeAccounts,
+  DEFAULT_POLLING,
+  accountIdFor,
+  type AccountSettings,
+  type ExternalAccountBinding,
+  type PollingOptions,
+} from './account.js';
+export { AcmeCertificateAuthority, checkProfile, type AcmeCaOptions } from './client.js';
+export { parseDirectory } from './directory.js';
+export { configureTransport, installTransport, trustCaForOrigin, type TransportPolicy } from './transport.js';

@@ -1,0 +1,223 @@
+import { Agent } from 'node:https';
+import acme from 'acme-client';
+import type { AxiosError, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import { systemClock } from '../model/clock.js';
+import { AcmeProblemError, CertkeeperError, RetryLaterError, UnreachableError } from '../model/errors.js';
+
+/**
+ * The HTTP policy under acme-client. acme-client sends every request through one shared
+ * axios instance (`acme.axios`) whose interceptors retry 429/5xx and network errors up to
+ * five times, sleeping for whatever Retry-After says (hours, for a rate limit) and 5-25 s
+ * between network retries, then lose the cause of a network failure. Inside a Lambda that is
+ * wrong, so we replace those interceptors once with ours:
+ *
+ * - trust: an explicit CA certificate per origin (Pebble's HTTPS API), never a global
+ *   switch and never NODE_EXTRA_CA_CERTS;
+ * - RFC 8555 §6.1: a User-Agent naming certkeeper (Pebble rejects requests without one);
+ * - RFC 8555 §6.6 / §6.7: 429 and 5xx answers are retried only while Retry-After is short;
+ *   a longer one becomes RetryLaterError carrying the time, for the scheduler;
+ * - RFC 8555 §6.7: any other problem document becomes AcmeProblemError (type URN, detail,
+ *   status, subproblems), except badNonce, which acme-client retries itself with the fresh
+ *   nonce (RFC 8555 §6.5) and must therefore see as a response;
+ * - a peer that cannot be reached becomes UnreachableError naming the URL and the likely fix.
+ *
+ * The policy is process-wide because acme.axios is; certkeeper is its only user.
+ */
+export interface TransportPolicy {
+  /** Longest Retry-After (or backoff) slept through in-process. */
+  maxInlineWaitMs: number;
+  /** Retries of a 429/5xx answer or a transient network error. */
+  maxRetries: number;
+  /** Backoff before the first retry when the CA gave no Retry-After; doubles each time. */
+  retryBaseMs: number;
+  /** Per-request timeout; acme-client sets none. */
+  timeoutMs: number;
+}
+
+const DEFAULT_POLICY: TransportPolicy = {
+  maxInlineWaitMs: 5_000,
+  maxRetries: 2,
+  retryBaseMs: 1_000,
+  timeoutMs: 30_000,
+};
+
+let policy: TransportPolicy = { ...DEFAULT_POLICY };
+let installed = false;
+const agents = new Map<string, Agent>();
+
+const PROBLEM_PREFIX = 'urn:ietf:params:acme:error:';
+const BAD_NONCE = `${PROBLEM_PREFIX}badNonce`;
+const USER_AGENT_PREFIX = 'certkeeper';
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+]);
+
+type RetryConfig = InternalAxiosRequestConfig & { certkeeperAttempt?: number };
+
+/** Adjusts the policy (tests shorten the waits). Returns the previous one. */
+export function configureTransport(changes: Partial<TransportPolicy>): TransportPolicy {
+  const previous = policy;
+  policy = { ...policy, ...changes };
+  return previous;
+}
+
+/**
+ * Trusts `caPem` (PEM, one or more certificates) for HTTPS requests to the origin of `url`
+ * only; other origins keep the system roots.
+ */
+export function trustCaForOrigin(url: string, caPem: string): void {
+  installTransport();
+  agents.set(new URL(url).origin, new Agent({ ca: caPem, keepAlive: true }));
+}
+
+export function installTransport(): void {
+  if (installed) return;
+  installed = true;
+  acme.axios.interceptors.request.clear();
+  acme.axios.interceptors.response.clear();
+  acme.axios.interceptors.request.use(prepare);
+  acme.axios.interceptors.response.use(onResponse, onError);
+}
+
+/** A plain GET through the same policy (directory, ARI): the body and headers, any status. */
+export async function httpGet(url: string): Promise<AxiosResponse<unknown>> {
+  installTransport();
+  return acme.axios.get(url, { validateStatus: () => true, headers: { Accept: 'application/json' } });
+}
+
+function prepare(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
+  const url = requestUrl(config);
+  const agent = url ? agents.get(url.origin) : undefined;
+  if (agent) config.httpsAgent = agent;
+  if (!config.timeout) config.timeout = policy.timeoutMs;
+  const current = String(config.headers.get('User-Agent') ?? '');
+  if (!current.startsWith(USER_AGENT_PREFIX)) {
+    config.headers.set('User-Agent', `${USER_AGENT_PREFIX} ${current || 'node'}`.trim());
+  }
+  return config;
+}
+
+async function onResponse(response: AxiosResponse): Promise<AxiosResponse> {
+  const config = response.config as RetryConfig;
+  const status = response.status;
+  const problem = problemOf(response);
+
+  if (status === 429 || status >= 500) {
+    const attempt = config.certkeeperAttempt ?? 0;
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+    if (retryAfterMs !== undefined && retryAfterMs > policy.maxInlineWaitMs) {
+      throw new RetryLaterError(
+        `${describeUrl(config)} answered ${status}${problem ? ` ${shortType(problem.type)}: ${problem.detail}` : ''}`,
+        new Date(systemClock.now().getTime() + retryAfterMs),
+        problem?.type,
+      );
+    }
+    if (attempt < policy.maxRetries) {
+      const waitMs = Math.min(retryAfterMs ?? policy.retryBaseMs * 2 ** attempt, policy.maxInlineWaitMs);
+      await sleep(waitMs);
+      config.certkeeperAttempt = attempt + 1;
+      return acme.axios.request(config);
+    }
+  }
+
+  if (problem && problem.type !== BAD_NONCE) {
+    throw new AcmeProblemError(problem.type, problem.detail, status);
+  }
+  if (!problem && status >= 500) {
+    throw new AcmeProblemError(
+      `${PROBLEM_PREFIX}serverInternal`,
+      `${describeUrl(config)} answered HTTP ${status}`,
+      status,
+    );
+  }
+  return response;
+}
+
+async function onError(error: AxiosError): Promise<AxiosResponse> {
+  if (error instanceof CertkeeperError) throw error;
+  const config = error.config as RetryConfig | undefined;
+  if (!config || error.response) throw error;
+  const code = errorCode(error);
+  const attempt = config.certkeeperAttempt ?? 0;
+  if (TRANSIENT_CODES.has(code) && attempt < policy.maxRetries) {
+    await sleep(Math.min(policy.retryBaseMs * 2 ** attempt, policy.maxInlineWaitMs));
+    config.certkeeperAttempt = attempt + 1;
+    return acme.axios.request(config);
+  }
+  const where = describeUrl(config);
+  // The cause is a plain summary: the axios error carries the signed request body.
+  throw new UnreachableError(
+    `cannot reach ${where}: ${code || 'error'} ${error.message}`.trim(),
+    fixFor(code, where),
+    new Error(`${code}: ${error.message}`),
+  );
+}
+
+function fixFor(code: string, where: string): string {
+  if (code === 'ECONNREFUSED') return `check the directory URL (${where}) and that the CA is listening there`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `check the host name in ${where} and DNS resolution from this network`;
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code)) {
+    return "the CA's HTTPS certificate is not trusted: for a private CA (e.g. Pebble) pass its CA certificate as caPem";
+  }
+  if (TRANSIENT_CODES.has(code))
+    return 'the CA did not answer in time; check egress (NAT gateway, security groups) and retry later';
+  return 'check the directory URL and network access to the CA';
+}
+
+interface Problem {
+  type: string;
+  detail: string;
+}
+
+/** RFC 8555 §6.7 problem document, subproblems (§6.7.1) folded into the detail. */
+function problemOf(response: AxiosResponse): Problem | undefined {
+  if (response.status < 400) return undefined;
+  const data = response.data as { type?: unknown; detail?: unknown; subproblems?: unknown } | undefined;
+  if (!data || typeof data !== 'object' || typeof data.type !== 'string') return undefined;
+  let detail = typeof data.detail === 'string' ? data.detail : '';
+  if (Array.isArray(data.subproblems) && data.subproblems.length > 0) {
+    const parts = (
+      data.subproblems as { type?: string; detail?: string; identifier?: { value?: string } }[]
+    ).map((p) => `${p.identifier?.value ?? '?'}: ${p.detail ?? ''} (${shortType(p.type ?? '')})`);
+    detail = `${detail}; ${parts.join('; ')}`;
+  }
+  return { type: data.type, detail };
+}
+
+/** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. */
+export function parseRetryAfter(header: unknown, now: Date = systemClock.now()): number | undefined {
+  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now.getTime());
+}
+
+function errorCode(error: AxiosError): string {
+  const cause = (error as { cause?: { code?: unknown } }).cause;
+  const code = error.code ?? (typeof cause?.code === 'string' ? cause.code : '');
+  return String(code);
+}
+
+function requestUrl(config: InternalAxiosRequestConfig): URL | undefined {
+  try {
+    return new URL(config.url ?? '', config.baseURL);
+  } catch {
+    return undefined;
+  }
+}
+
+function describeUrl(config: InternalAxiosRequestConfig): string {
+  const url = requestUrl(config);
+  return url ? `${url.origin}${url.pathname}` : 'the ACME server';
+}
+
+const shortType = (type: string): string => type.replace(PROBLEM_PREFIX, '');
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

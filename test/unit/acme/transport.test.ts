@@ -1,0 +1,242 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import acme from 'acme-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fetchRenewalInfo } from '../../../shared/acme/ari.js';
+import { parseDirectory } from '../../../shared/acme/directory.js';
+import { checkProfile } from '../../../shared/acme/client.js';
+import { configureTransport, installTransport } from '../../../shared/acme/transport.js';
+import {
+  AcmeProblemError,
+  CertkeeperError,
+  RetryLaterError,
+  UnreachableError,
+  ValidationError,
+} from '../../../shared/model/errors.js';
+
+type Reply = { status: number; headers?: Record<string, string>; body?: unknown };
+
+/** A scripted HTTP peer: answers each request with the next reply, recording headers. */
+let server: Server;
+let base: string;
+let script: Reply[] = [];
+const seen: IncomingHttpHeaders[] = [];
+
+beforeAll(async () => {
+  installTransport();
+  configureTransport({ retryBaseMs: 10, maxInlineWaitMs: 2_000, timeoutMs: 2_000 });
+  server = createServer((req, res) => {
+    seen.push(req.headers);
+    const reply = script.shift() ?? {
+      status: 500,
+      body: { type: 'urn:ietf:params:acme:error:serverInternal' },
+    };
+    const json = reply.body !== undefined;
+    res.writeHead(reply.status, {
+      ...(json
+        ? { 'Content-Type': reply.status >= 400 ? 'application/problem+json' : 'application/json' }
+        : {}),
+      ...reply.headers,
+    });
+    res.end(json ? JSON.stringify(reply.body) : undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterEach(() => {
+  script = [];
+  seen.length = 0;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const get = (path = '/x') => acme.axios.get(`${base}${path}`, { validateStatus: () => true });
+
+describe('acme-client transport', () => {
+  it('sends a User-Agent naming certkeeper (RFC 8555 §6.1)', async () => {
+    script = [{ status: 200, body: {} }];
+    await get();
+    expect(seen[0]?.['user-agent']).toMatch(/^certkeeper node-acme-client\/5\.4\.0$/);
+  });
+
+  it('retries a 503 with a short Retry-After and returns the later answer', async () => {
+    script = [
+      {
+        status: 503,
+        headers: { 'Retry-After': '0' },
+        body: { type: 'urn:ietf:params:acme:error:serverInternal' },
+      },
+      { status: 200, body: { ok: true } },
+    ];
+    const response = await get();
+    expect(response.data).toEqual({ ok: true });
+    expect(seen).toHaveLength(2);
+  });
+
+  it('turns a long Retry-After into RetryLaterError without sleeping', async () => {
+    script = [
+      {
+        status: 429,
+        headers: { 'Retry-After': '3600' },
+        body: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many certificates' },
+      },
+    ];
+    const started = Date.now();
+    const error = await get().catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(error).toBeInstanceOf(RetryLaterError);
+    const retryAt = (error as RetryLaterError).retryAt.getTime();
+    expect(retryAt).toBeGreaterThan(Date.now() + 3_500_000);
+    expect((error as RetryLaterError).problemType).toBe('urn:ietf:params:acme:error:rateLimited');
+    expect((error as Error).message).toContain('too many certificates');
+    expect(seen).toHaveLength(1);
+  });
+
+  it('accepts an HTTP-date Retry-After', async () => {
+    const at = new Date(Date.now() + 2 * 3600_000);
+    script = [{ status: 503, headers: { 'Retry-After': at.toUTCString() } }];
+    const error = await get().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetryLaterError);
+    expect(Math.abs((error as RetryLaterError).retryAt.getTime() - at.getTime())).toBeLessThan(2_000);
+  });
+
+  it('gives up on repeated 5xx after the bounded retries, as a retryable problem', async () => {
+    script = [{ status: 500 }, { status: 502 }, { status: 500 }, { status: 200 }];
+    const error = await get().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AcmeProblemError);
+    expect((error as AcmeProblemError).retryable).toBe(true);
+    expect(seen).toHaveLength(3);
+  });
+
+  it('turns a problem document into AcmeProblemError with subproblems', async () => {
+    script = [
+      {
+        status: 400,
+        body: {
+          type: 'urn:ietf:params:acme:error:rejectedIdentifier',
+          detail: 'Some identifiers were rejected',
+          subproblems: [
+            {
+              type: 'urn:ietf:params:acme:error:rejectedIdentifier',
+              detail: 'not a public address',
+              identifier: { type: 'ip', value: '10.0.0.1' },
+            },
+          ],
+        },
+      },
+    ];
+    const error = (await get().catch((e: unknown) => e)) as AcmeProblemError;
+    expect(error).toBeInstanceOf(AcmeProblemError);
+    expect(error.type).toBe('urn:ietf:params:acme:error:rejectedIdentifier');
+    expect(error.status).toBe(400);
+    expect(error.detail).toContain('10.0.0.1: not a public address (rejectedIdentifier)');
+    expect(error.retryable).toBe(false);
+  });
+
+  it('lets badNonce through for acme-client to retry with the fresh nonce (RFC 8555 §6.5)', async () => {
+    script = [{ status: 400, body: { type: 'urn:ietf:params:acme:error:badNonce', detail: 'stale' } }];
+    const response = await get();
+    expect(response.status).toBe(400);
+  });
+
+  it('turns a refused connection into UnreachableError naming the URL and a fix', async () => {
+    const error = (await acme.axios
+      .get('http://127.0.0.1:1/dir')
+      .catch((e: unknown) => e)) as UnreachableError;
+    expect(error).toBeInstanceOf(UnreachableError);
+    expect(error.message).toContain('http://127.0.0.1:1/dir');
+    expect(error.message).toContain('ECONNREFUSED');
+    expect(error.fix).toMatch(/listening/);
+    expect(error.retryable).toBe(true);
+  });
+});
+
+describe('directory parsing', () => {
+  const minimal = {
+    newNonce: 'https://ca.test/nonce',
+    newAccount: 'https://ca.test/account',
+    newOrder: 'https://ca.test/order',
+  };
+
+  it('ignores unknown keys and reads profiles and renewalInfo', () => {
+    const dir = parseDirectory('https://ca.test/dir', {
+      ...minimal,
+      renewalInfo: 'https://ca.test/ari',
+      'vendor-extra': { anything: [1, 2] },
+      meta: {
+        profiles: { classic: 'The default', shortlived: 'Six days' },
+        termsOfService: 'https://ca.test/tos',
+        somethingNew: true,
+      },
+    });
+    expect(dir.renewalInfo).toBe('https://ca.test/ari');
+    expect(dir.profiles).toEqual({ classic: 'The default', shortlived: 'Six days' });
+    expect(dir.termsOfService).toBe('https://ca.test/tos');
+    expect(dir.externalAccountRequired).toBe(false);
+  });
+
+  it('refuses a body that is not a directory, naming the URL', () => {
+    expect(() => parseDirectory('https://ca.test/oops', { hello: 'world' })).toThrow(
+      /https:\/\/ca\.test\/oops/,
+    );
+  });
+
+  it('checks a requested profile against the directory', () => {
+    const dir = parseDirectory('https://ca.test/dir', {
+      ...minimal,
+      meta: { profiles: { classic: '', shortlived: '' } },
+    });
+    expect(() => checkProfile(undefined, dir)).not.toThrow();
+    expect(() => checkProfile('shortlived', dir)).not.toThrow();
+    const error = (() => {
+      try {
+        checkProfile('nope', dir);
+      } catch (e) {
+        return e as ValidationError;
+      }
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error?.field).toBe('profile');
+    expect(error?.message).toBe('profile: "nope" is not offered by the CA; offered: classic, shortlived');
+    expect(() => checkProfile('classic', parseDirectory('https://ca.test/dir', minimal))).toThrow(
+      /advertises no profiles/,
+    );
+  });
+});
+
+describe('ARI renewalInfo (RFC 9773 §4.2)', () => {
+  const now = new Date();
+
+  it('GETs <renewalInfo>/<certID> and reads the window, explanation and Retry-After', async () => {
+    script = [
+      {
+        status: 200,
+        headers: { 'Retry-After': '21600' },
+        body: {
+          suggestedWindow: { start: '2027-01-02T04:00:00Z', end: '2027-01-03T04:00:00Z' },
+          explanationURL: 'https://ca.test/why',
+        },
+      },
+    ];
+    const info = await fetchRenewalInfo(`${base}/ari/`, 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE', now);
+    expect(info.suggestedWindow.start.toISOString()).toBe('2027-01-02T04:00:00.000Z');
+    expect(info.suggestedWindow.end.toISOString()).toBe('2027-01-03T04:00:00.000Z');
+    expect(info.explanationURL).toBe('https://ca.test/why');
+    expect(info.retryAfter?.getTime()).toBe(now.getTime() + 21_600_000);
+  });
+
+  it('refuses a window that ends before it starts', async () => {
+    script = [
+      {
+        status: 200,
+        body: { suggestedWindow: { start: '2027-01-03T00:00:00Z', end: '2027-01-02T00:00:00Z' } },
+      },
+    ];
+    const error = await fetchRenewalInfo(base, 'a.b', now).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CertkeeperError);
+    expect((error as CertkeeperError).retryable).toBe(true);
+  });
+});
