@@ -3,9 +3,8 @@ import {
   ChangeResourceRecordSetsCommand,
   CreateHostedZoneCommand,
   ListResourceRecordSetsCommand,
-  Route53Client,
 } from '@aws-sdk/client-route-53';
-import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
@@ -17,18 +16,13 @@ import { NotFoundError, ValidationError } from '../../shared/model/errors.js';
 import { parseIdentifier } from '../../shared/model/identifiers.js';
 import { http01Key } from '../../shared/store/keys.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
+import { peers, route53Client, s3Client, uniqueName } from '../support/peers.js';
 
-const endpoint = process.env.MOTO_ENDPOINT ?? 'http://127.0.0.1:5000';
-const dnsServer = process.env.TEST_DNS_SERVER ?? '127.0.0.1:5353';
-const config = {
-  endpoint,
-  region: process.env.AWS_REGION ?? 'us-east-1',
-  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-};
-const route53 = new Route53Client(config);
+const dnsServer = peers().dnsServer;
+const route53 = route53Client();
 
 // Other test files share moto and the DNS server: every name here lives under a fresh domain.
-const parent = `ck${randomUUID().slice(0, 8)}.test`;
+const parent = `${uniqueName('ck')}.test`;
 const domain = `example.${parent}`;
 const zoneIds: Record<string, string> = {};
 
@@ -177,8 +171,8 @@ describe('Dns01Solver against moto and the test DNS server', () => {
 
 describe('S3Http01Solver and the responder against moto', () => {
   it('serves the key authorization from S3 and 404s after cleanup', async () => {
-    const s3 = new S3Client({ ...config, forcePathStyle: true });
-    const bucket = `certkeeper-http01-${randomUUID().slice(0, 8)}`;
+    const s3 = s3Client();
+    const bucket = uniqueName('certkeeper-http01');
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const store = new S3ObjectStore(s3, { bucket });
     const token = randomUUID().replaceAll('-', '');

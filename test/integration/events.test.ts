@@ -1,25 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
-  SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import type { CertificateEvent } from '../../shared/model/events.js';
+import { snsClient, sqsClient, uniqueName } from '../support/peers.js';
 
-const endpoint = process.env.MOTO_ENDPOINT ?? 'http://127.0.0.1:5000';
-const config = {
-  endpoint,
-  region: process.env.AWS_REGION ?? 'us-east-1',
-  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-};
-const sns = new SNSClient(config);
-const sqs = new SQSClient(config);
+const sns = snsClient();
+const sqs = sqsClient();
 
 const event = (
   certificate: string,
@@ -36,9 +29,7 @@ const event = (
 });
 
 async function subscribedQueue(topicArn: string, attributes: Record<string, string>): Promise<string> {
-  const { QueueUrl } = await sqs.send(
-    new CreateQueueCommand({ QueueName: `events-${randomUUID().slice(0, 8)}` }),
-  );
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('events') }));
   const { Attributes } = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
   );
@@ -67,8 +58,7 @@ async function drain(queueUrl: string): Promise<Message[]> {
 
 let topicArn: string;
 beforeAll(async () => {
-  topicArn = (await sns.send(new CreateTopicCommand({ Name: `certkeeper-${randomUUID().slice(0, 8)}` })))
-    .TopicArn!;
+  topicArn = (await sns.send(new CreateTopicCommand({ Name: uniqueName('certkeeper') }))).TopicArn!;
 });
 
 describe('SnsPublisher against moto', () => {

@@ -1,32 +1,29 @@
-import { randomUUID } from 'node:crypto';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, IntegrityError, NotFoundError, UnreachableError } from '../../shared/model/errors.js';
 import { bundleFileKey, manifestKey } from '../../shared/store/keys.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
+import { peers, s3Client, uniqueName } from '../support/peers.js';
 import { fakeBundle, fakeMeta } from '../unit/store/fixtures.js';
 
-const endpoint = process.env.MOTO_ENDPOINT ?? 'http://127.0.0.1:5000';
-const region = process.env.AWS_REGION ?? 'us-east-1';
-const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
-const s3Client = (url = endpoint) =>
-  new S3Client({ endpoint: url, region, credentials, forcePathStyle: true, maxAttempts: 1 });
-
-/** moto's KMS, reached with a bare JSON request: the repo carries no KMS client. */
+/** moto's KMS: a real key, so the SSE-KMS headers name something that exists. */
 async function createKmsKey(): Promise<string> {
-  const res = await fetch(`${endpoint}/`, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/x-amz-json-1.1',
-      'X-Amz-Target': 'TrentService.CreateKey',
-      // moto routes by the credential scope; it does not check the signature.
-      Authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${region}/kms/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: JSON.stringify({ Description: 'certkeeper store test' }),
-  });
-  const body = (await res.json()) as { KeyMetadata: { Arn: string } };
-  return body.KeyMetadata.Arn;
+  const { region, motoEndpoint } = peers();
+  const kms = new KMSClient({ endpoint: motoEndpoint, region, credentials: s3Client().config.credentials });
+  const out = await kms.send(new CreateKeyCommand({ Description: 'certkeeper store test' }));
+  return out.KeyMetadata!.Arn!;
 }
+
+/** Nothing listens on the discard port of 127.0.0.1: connections are refused at once. */
+const deadS3 = () =>
+  new S3Client({
+    endpoint: 'http://127.0.0.1:9',
+    region: peers().region,
+    forcePathStyle: true,
+    maxAttempts: 1,
+    credentials: s3Client().config.credentials,
+  });
 
 /** Records every command the client sends and can fail the next manifest write. */
 function instrument(client: S3Client) {
@@ -54,7 +51,7 @@ function instrument(client: S3Client) {
 let bucket: string;
 let kmsKeyId: string;
 beforeAll(async () => {
-  bucket = `certkeeper-store-${randomUUID().slice(0, 8)}`;
+  bucket = uniqueName('certkeeper-store');
   await s3Client().send(new CreateBucketCommand({ Bucket: bucket }));
   kmsKeyId = await createKmsKey();
 });
@@ -137,7 +134,7 @@ describe('S3ObjectStore against moto', () => {
   it('creates only when absent (ConflictError otherwise) and encrypts secrets', async () => {
     const client = s3Client();
     const objects = new S3ObjectStore(client, { bucket, kmsKeyId });
-    const key = `accounts/pebble/${randomUUID()}.json`;
+    const key = `accounts/pebble/${uniqueName('account')}.json`;
     await objects.put(key, '{"k":1}', { ifAbsent: true, secret: true });
     await expect(objects.put(key, '{"k":2}', { ifAbsent: true })).rejects.toBeInstanceOf(ConflictError);
     expect(await objects.get(key)).toBe('{"k":1}');
@@ -150,10 +147,10 @@ describe('S3ObjectStore against moto', () => {
 
   it('reports a missing bucket as NotFoundError and a dead endpoint as UnreachableError', async () => {
     const missing = new S3ObjectStore(s3Client(), {
-      bucket: `certkeeper-missing-${randomUUID().slice(0, 8)}`,
+      bucket: uniqueName('certkeeper-missing'),
     });
     await expect(missing.get('x')).rejects.toBeInstanceOf(NotFoundError);
-    const dead = new S3ObjectStore(s3Client('http://127.0.0.1:9'), { bucket });
+    const dead = new S3ObjectStore(deadS3(), { bucket });
     const err = await dead.get('x').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnreachableError);
     expect((err as Error).message).toContain('127.0.0.1:9');
