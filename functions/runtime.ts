@@ -121,6 +121,7 @@ export function buildRuntime(environment: NodeJS.ProcessEnv): Runtime {
       ca,
       solverFor,
       events,
+      bucket: env.CERTKEEPER_BUCKET,
       log,
     },
   };

@@ -40,6 +40,8 @@ export interface RenewDeps {
   /** The solver for a certificate's challenge (DNS-01 needs its zone override). */
   solverFor(spec: CertificateSpec): ChallengeSolver | undefined;
   events: EventPublisher;
+  /** The bucket named in events, so subscribers can fetch the manifest (absent locally). */
+  bucket?: string;
   log: Log;
   /** How long a lease lasts before another worker may take over; renewed while working. */
   leaseTtlMs?: number;
@@ -260,7 +262,7 @@ async function publish(
     identifiers: identifierValues(spec.identifiers),
     serial: state.current?.serial,
     notAfter: state.current?.notAfter,
-    bucket: deps.store.location,
+    bucket: deps.bucket,
     manifestKey: state.current?.manifestKey,
     at: now(deps),
     ...extra,

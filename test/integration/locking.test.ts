@@ -1,0 +1,54 @@
+/**
+ * Concurrency on the real lock (DynamoDB Local) through the real issuer: many invocations
+ * for one certificate place exactly one ACME order.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as issuer } from '../../functions/issuer.js';
+import { buildRuntime } from '../../functions/runtime.js';
+import { declareCertificate } from '../../shared/certificates.js';
+import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
+import { renewCertificate } from '../../shared/renew.js';
+import type { LocalStack } from '../../scripts/local/stack.js';
+import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
+import { listKeys, recordAcmeRequests, useLocalStack } from '../support/stack.js';
+
+const acmeRequests = recordAcmeRequests();
+let stack: LocalStack;
+
+beforeAll(async () => {
+  stack = await useLocalStack('locking', ['lock.test']);
+  const inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
+  await declareCertificate(inventory, { name: 'race', identifiers: ['race.lock.test'], profile: 'classic' });
+});
+
+const serials = async () =>
+  (await listKeys(stack, 'certificates/race/')).filter((k) => k.endsWith('/cert.pem'));
+
+describe('8 concurrent issuer invocations for one certificate', () => {
+  it('place exactly one ACME order and store one certificate', async () => {
+    const before = acmeRequests.count('/order-plz');
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        issuer(sqsEvent([{ MessageId: `m${i}`, Body: JSON.stringify({ certificate: 'race' }) }])),
+      ),
+    );
+    expect(responses.every((r) => r.batchItemFailures.length === 0)).toBe(true);
+    expect(acmeRequests.count('/order-plz') - before).toBe(1);
+    expect(await serials()).toHaveLength(1);
+    const events = (await receiveAll(stack.clients.sqs, stack.tapQueueUrl)).map((m) => JSON.parse(m.Body!));
+    expect(events.map((e) => e.type)).toEqual(['certificate.issued']);
+  });
+
+  it('report busy from every worker but the lease holder', async () => {
+    // Eight separate runtimes (cold starts), as eight Lambda instances would be.
+    const workers = Array.from({ length: 8 }, () => buildRuntime(process.env).renewDeps);
+    const before = acmeRequests.count('/order-plz');
+    const outcomes = await Promise.all(
+      workers.map((deps) => renewCertificate(deps, 'race', { force: true })),
+    );
+    const statuses = outcomes.map((o) => o.status).sort();
+    expect(statuses).toEqual(['busy', 'busy', 'busy', 'busy', 'busy', 'busy', 'busy', 'renewed']);
+    expect(acmeRequests.count('/order-plz') - before).toBe(1);
+    expect(await serials()).toHaveLength(2);
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * A local stack per test file (bucket, table, queue, topic, zones on the real peers), with
+ * the handlers' environment pointed at it, and a counter of the ACME requests this process
+ * sends to Pebble.
+ */
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import acme from 'acme-client';
+import { resetRuntime } from '../../functions/runtime.js';
+import { installTransport } from '../../shared/acme/transport.js';
+import { createLocalStack, type LocalStack } from '../../scripts/local/stack.js';
+import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
+import type { ObjectStore } from '../../shared/store/store.js';
+import { peers, uniqueName } from './peers.js';
+
+export async function useLocalStack(prefix: string, zones: string[] = []): Promise<LocalStack> {
+  const p = peers();
+  const stack = await createLocalStack(
+    {
+      motoEndpoint: p.motoEndpoint,
+      dynamodbEndpoint: p.dynamodbEndpoint,
+      directoryUrl: p.pebble.directoryUrl,
+      acmeCaPath: p.pebble.caCertPath,
+      dnsServer: p.dnsServer,
+    },
+    { id: uniqueName(prefix).slice(0, 40), zones },
+  );
+  pointHandlersAt(stack.env);
+  return stack;
+}
+
+/** Sets the handlers' environment and forgets the cached runtime (a cold start). */
+export function pointHandlersAt(env: Record<string, string>): void {
+  Object.assign(process.env, env, { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' });
+  resetRuntime();
+}
+
+/** Every key under a prefix of the stack's bucket. */
+export async function listKeys(stack: LocalStack, prefix: string): Promise<string[]> {
+  const out = await stack.clients.s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key!).sort();
+}
+
+export interface AcmeRequestLog {
+  /** Requests sent since the counter was installed, as "METHOD path". */
+  readonly requests: string[];
+  count(pathPart: string, method?: string): number;
+}
+
+/**
+ * Records the HTTP requests this process sends through acme-client (to Pebble), so a test
+ * can say how many orders or registrations actually went out.
+ */
+export function recordAcmeRequests(): AcmeRequestLog {
+  installTransport();
+  const requests: string[] = [];
+  acme.axios.interceptors.request.use((config) => {
+    requests.push(
+      `${(config.method ?? 'get').toUpperCase()} ${new URL(config.url ?? '', 'https://x').pathname}`,
+    );
+    return config;
+  });
+  return {
+    requests,
+    count: (pathPart, method = 'POST') =>
+      requests.filter((r) => r.startsWith(`${method} `) && r.includes(pathPart)).length,
+  };
+}
+
+/**
+ * Serves http-01 tokens from `store` on Pebble's http port. Test files running side by side
+ * share that one port, so wait for it to be free; close the responder promptly.
+ */
+export async function serveHttp01OnPebblePort(
+  store: ObjectStore,
+  timeoutMs = 120_000,
+): Promise<Http01Responder> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await startHttp01Responder({ store, host: '127.0.0.1', port: peers().pebble.httpPort });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > deadline) throw err;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+}
