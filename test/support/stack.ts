@@ -41,28 +41,30 @@ export async function listKeys(stack: LocalStack, prefix: string): Promise<strin
 }
 
 export interface AcmeRequestLog {
-  /** Requests sent since the counter was installed, as "METHOD path". */
-  readonly requests: string[];
+  /** Successful answers since the counter was installed, as "METHOD path status". */
+  readonly answers: string[];
+  /** How many requests to a path the CA accepted (badNonce retries are not counted twice). */
   count(pathPart: string, method?: string): number;
 }
 
 /**
- * Records the HTTP requests this process sends through acme-client (to Pebble), so a test
- * can say how many orders or registrations actually went out.
+ * Records the requests this process sent through acme-client that the CA (Pebble)
+ * accepted, so a test can say how many orders or registrations actually took effect.
  */
 export function recordAcmeRequests(): AcmeRequestLog {
   installTransport();
-  const requests: string[] = [];
-  acme.axios.interceptors.request.use((config) => {
-    requests.push(
-      `${(config.method ?? 'get').toUpperCase()} ${new URL(config.url ?? '', 'https://x').pathname}`,
+  const answers: string[] = [];
+  acme.axios.interceptors.response.use((response) => {
+    const { method, url } = response.config;
+    answers.push(
+      `${(method ?? 'get').toUpperCase()} ${new URL(url ?? '', 'https://x').pathname} ${response.status}`,
     );
-    return config;
+    return response;
   });
   return {
-    requests,
+    answers,
     count: (pathPart, method = 'POST') =>
-      requests.filter((r) => r.startsWith(`${method} `) && r.includes(pathPart)).length,
+      answers.filter((r) => r.startsWith(`${method} `) && r.includes(pathPart) && / 2\d\d$/.test(r)).length,
   };
 }
 
