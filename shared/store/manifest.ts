@@ -1,12 +1,9 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { IntegrityError, ValidationError } from '../model/errors.js';
 import { NAME_PATTERN, zodToValidationError } from '../model/spec.js';
 import { BUNDLE_FILES, type BundleFile, bundleFileKey } from './keys.js';
 import type { CertificateBundle, Manifest, ManifestFile, ManifestInput } from './store.js';
 
-// TODO(pki): switch to shared/pki's sha256Hex once it lands; same output (lower-case hex).
-export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Serials become key segments: hex as CAs write them, nothing that could escape a prefix. */
 const SERIAL_PATTERN = /^[0-9A-Za-z]{1,64}$/;

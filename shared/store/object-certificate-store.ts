@@ -1,6 +1,7 @@
 import { ConflictError, IntegrityError, NotFoundError } from '../model/errors.js';
 import { BUNDLE_FILES, type BundleFile, bundleFileKey, certificatePrefix, manifestKey } from './keys.js';
-import { assertBundle, buildManifest, parseManifest, sha256Hex } from './manifest.js';
+import { sha256Hex } from '../pki/hash.js';
+import { assertBundle, buildManifest, parseManifest } from './manifest.js';
 import type {
   CertificateBundle,
   CertificateStore,
