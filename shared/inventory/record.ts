@@ -63,6 +63,21 @@ const storedState: z.ZodType<CertificateState> = z.object({
       profile: text.optional(),
     })
     .optional(),
+  ari: z
+    .object({
+      certId: text,
+      windowStart: time,
+      windowEnd: time,
+      selectedAt: time,
+      explanationURL: text.optional(),
+      lastPolledAt: time,
+      nextPollAt: time,
+      lastError: z.string().optional(),
+    })
+    .optional(),
+  alertsSent: z.object({ serial: text, kinds: z.array(z.enum(['third', 'day'])) }).optional(),
+  reissue: z.boolean().optional(),
+  dueAt: time.optional(),
   attempts: z.number().int().nonnegative(),
   lastError: z
     .object({ code: z.string(), type: z.string().optional(), detail: z.string(), at: time })

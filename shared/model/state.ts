@@ -29,9 +29,41 @@ export interface LastError {
   at: string;
 }
 
+/** RFC 9773 renewal information for the current certificate, as last polled. */
+export interface AriState {
+  /** The certID the window belongs to; a new certificate starts afresh. */
+  certId: string;
+  windowStart: string;
+  windowEnd: string;
+  /**
+   * The renewal time picked uniformly at random inside the window (RFC 9773 §4.2), kept
+   * for as long as the CA suggests the same window so polls do not reshuffle it.
+   */
+  selectedAt: string;
+  explanationURL?: string;
+  lastPolledAt: string;
+  /** Next poll: Retry-After clamped to [1 min, 24 h], or about 6 h after an error. */
+  nextPollAt: string;
+  /** Why the last poll failed; the previous window (if any) stays in force. */
+  lastError?: string;
+}
+
+/** Expiry warnings: at 1/3 of the lifetime left while renewal fails, and under 24 h left. */
+export type ExpiryAlert = 'third' | 'day';
+
 export interface CertificateState {
   status: CertificateStatus;
   current?: CurrentCertificate;
+  ari?: AriState;
+  /** Expiry warnings already published for the serial named here. */
+  alertsSent?: { serial: string; kinds: ExpiryAlert[] };
+  /** The spec changed since the current certificate was issued: reissue now. */
+  reissue?: boolean;
+  /**
+   * The earliest time anything is due (renewal, retry, ARI poll, expiry warning); the
+   * scheduler's due index is keyed on it. Absent for retired certificates.
+   */
+  dueAt?: string;
   /** Consecutive failed attempts; reset on success or spec change. */
   attempts: number;
   lastError?: LastError;
@@ -43,9 +75,11 @@ export interface CertificateState {
   updatedAt: string;
 }
 
+/** A newly declared certificate is due at once. */
 export const initialState = (now: Date): CertificateState => ({
   status: 'pending',
   attempts: 0,
+  dueAt: now.toISOString(),
   updatedAt: now.toISOString(),
 });
 

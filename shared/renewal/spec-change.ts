@@ -1,0 +1,44 @@
+import type { CertificateSpec } from '../model/spec.js';
+import type { CertificateState } from '../model/state.js';
+
+/**
+ * A changed spec resets the failure count (the failures may have been the old spec's
+ * fault) and makes the certificate due now. When the change touches what the certificate
+ * itself says (names, key type, profile), the one in place no longer fits: reissue.
+ */
+export function stateAfterSpecChange(
+  state: CertificateState,
+  before: CertificateSpec,
+  after: CertificateSpec,
+  now: Date,
+): CertificateState {
+  if (sameSpec(before, after)) return state;
+  const at = now.toISOString();
+  return {
+    ...state,
+    status: state.status === 'failing' ? (state.current ? 'valid' : 'pending') : state.status,
+    attempts: 0,
+    nextAttemptAt: undefined,
+    reissue: state.current ? state.reissue || changesCertificate(before, after) : undefined,
+    dueAt: at,
+    updatedAt: at,
+  };
+}
+
+export function sameSpec(a: CertificateSpec, b: CertificateSpec): boolean {
+  return JSON.stringify(normal(a)) === JSON.stringify(normal(b));
+}
+
+function changesCertificate(a: CertificateSpec, b: CertificateSpec): boolean {
+  const names = (s: CertificateSpec) =>
+    s.identifiers
+      .map((i) => `${i.type}:${i.value}`)
+      .sort()
+      .join(',');
+  return names(a) !== names(b) || a.keyType !== b.keyType || a.profile !== b.profile;
+}
+
+const normal = (s: CertificateSpec) => ({
+  ...s,
+  identifiers: [...s.identifiers].sort((x, y) => x.value.localeCompare(y.value)),
+});
