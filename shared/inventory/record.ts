@@ -66,9 +66,9 @@ const storedState: z.ZodType<CertificateState> = z.object({
   ari: z
     .object({
       certId: text,
-      windowStart: time,
-      windowEnd: time,
-      selectedAt: time,
+      windowStart: time.optional(),
+      windowEnd: time.optional(),
+      selectedAt: time.optional(),
       explanationURL: text.optional(),
       lastPolledAt: time,
       nextPollAt: time,

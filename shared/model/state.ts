@@ -33,13 +33,14 @@ export interface LastError {
 export interface AriState {
   /** The certID the window belongs to; a new certificate starts afresh. */
   certId: string;
-  windowStart: string;
-  windowEnd: string;
+  /** The suggested window; absent until a poll succeeds for this certID. */
+  windowStart?: string;
+  windowEnd?: string;
   /**
    * The renewal time picked uniformly at random inside the window (RFC 9773 §4.2), kept
    * for as long as the CA suggests the same window so polls do not reshuffle it.
    */
-  selectedAt: string;
+  selectedAt?: string;
   explanationURL?: string;
   lastPolledAt: string;
   /** Next poll: Retry-After clamped to [1 min, 24 h], or about 6 h after an error. */
