@@ -4,7 +4,6 @@ import { NAME_PATTERN, zodToValidationError } from '../model/spec.js';
 import { BUNDLE_FILES, type BundleFile, bundleFileKey } from './keys.js';
 import type { CertificateBundle, Manifest, ManifestFile, ManifestInput } from './store.js';
 
-
 /** Serials become key segments: hex as CAs write them, nothing that could escape a prefix. */
 const SERIAL_PATTERN = /^[0-9A-Za-z]{1,64}$/;
 
