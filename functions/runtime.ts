@@ -40,21 +40,29 @@ export interface Runtime {
   renewDeps: RenewDeps;
 }
 
+/** What tests may replace; Lambdas always run on the system clock and Math.random. */
+export interface RuntimeOverrides {
+  clock?: Clock;
+  random?: () => number;
+}
+
 let current: Promise<Runtime> | undefined;
+let overrides: RuntimeOverrides = {};
 
 export function runtime(): Promise<Runtime> {
-  current ??= Promise.resolve().then(() => buildRuntime(process.env));
+  current ??= Promise.resolve().then(() => buildRuntime(process.env, overrides));
   return current;
 }
 
-/** Tests re-point the handlers at other peers; Lambdas never call this. */
-export function resetRuntime(): void {
+/** Tests re-point the handlers at other peers (or another clock); Lambdas never call this. */
+export function resetRuntime(next: RuntimeOverrides = {}): void {
   current = undefined;
+  overrides = next;
 }
 
-export function buildRuntime(environment: NodeJS.ProcessEnv): Runtime {
+export function buildRuntime(environment: NodeJS.ProcessEnv, options: RuntimeOverrides = {}): Runtime {
   const env = parseRuntimeEnv(environment);
-  const clock = systemClock;
+  const clock = options.clock ?? systemClock;
   const log = toLog(new Logger({ serviceName: 'certkeeper' }));
   const metrics = new Metrics({ namespace: 'certkeeper', serviceName: 'certkeeper' });
   const region = env.AWS_REGION;
@@ -123,6 +131,7 @@ export function buildRuntime(environment: NodeJS.ProcessEnv): Runtime {
       events,
       bucket: env.CERTKEEPER_BUCKET,
       log,
+      random: options.random,
     },
   };
 }

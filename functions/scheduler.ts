@@ -1,10 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ScheduledEvent } from 'aws-lambda';
-import { scheduleDue } from '../shared/schedule.js';
+import { type ScheduleResult, scheduleDue } from '../shared/schedule.js';
 import { runtime } from './runtime.js';
 
 /** EventBridge tick -> the certificates that are due -> one SQS message each. */
-export const handler = async (event: ScheduledEvent): Promise<{ checked: number; enqueued: string[] }> => {
+export const handler = async (event: ScheduledEvent): Promise<ScheduleResult> => {
   const rt = await runtime();
   rt.log.info('tick', { scheduledAt: event.time });
   const result = await scheduleDue({ ...rt, queue: rt.queue() });

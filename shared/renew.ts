@@ -8,7 +8,6 @@ import { MINUTE } from './model/clock.js';
 import {
   AcmeProblemError,
   type CertkeeperError,
-  ConflictError,
   IntegrityError,
   NotFoundError,
   RetryLaterError,
@@ -18,7 +17,7 @@ import type { CertificateEvent, EventType } from './model/events.js';
 import { identifierValues } from './model/identifiers.js';
 import type { Log } from './model/log.js';
 import type { CertificateSpec } from './model/spec.js';
-import type { CertificateState, InventoryRecord } from './model/state.js';
+import type { CertificateState, InventoryRecord, LastError } from './model/state.js';
 import {
   certId,
   createCsr,
@@ -27,7 +26,10 @@ import {
   parseCertificate,
   splitPemChain,
 } from './pki/index.js';
-import { dueReason } from './renewal/policy.js';
+import { expiryAlertDue, recordAlert } from './renewal/alerts.js';
+import { applyRenewalInfo, ariPollFailed, type Random } from './renewal/ari.js';
+import { FAILING_AFTER, nextRetryAt } from './renewal/backoff.js';
+import { ariPollDue, computeDueAt, renewalDue } from './renewal/policy.js';
 import { manifestKey } from './store/keys.js';
 import type { CertificateStore, Manifest } from './store/store.js';
 
@@ -45,6 +47,8 @@ export interface RenewDeps {
   log: Log;
   /** How long a lease lasts before another worker may take over; renewed while working. */
   leaseTtlMs?: number;
+  /** Source of jitter and ARI window picks; tests pass a fixed one. */
+  random?: Random;
 }
 
 export interface RenewOptions {
@@ -55,16 +59,25 @@ export interface RenewOptions {
 export type RenewOutcome =
   | { status: 'issued' | 'renewed'; name: string; serial: string; notAfter: string; manifestKey: string }
   | { status: 'busy'; name: string }
-  | { status: 'not-due'; name: string }
+  /** Nothing to renew; an ARI poll or an expiry warning may have happened. */
+  | { status: 'not-due'; name: string; dueAt: string | undefined }
   | { status: 'failed'; name: string; error: CertkeeperError; retryAt?: string };
 
 const DEFAULT_LEASE_TTL = 5 * MINUTE;
 
+/** One pass over a certificate: what changed, what to announce, what to report. */
+interface Pass {
+  state: CertificateState;
+  events: CertificateEvent[];
+  outcome: RenewOutcome;
+}
+
 /**
- * The one place that sequences a renewal (see the README's architecture notes):
- * lock, re-check, order, store, record, announce, release. A failure at any step leaves
- * the previous certificate served (the manifest is replaced only after the new files are
- * stored and verified) and the state retryable.
+ * The one place that sequences work on a certificate (see the README's architecture
+ * notes): lock, re-read, poll ARI if due, renew if due, warn if expiry nears, record,
+ * announce, release. A failure at any step leaves the previous certificate served (the
+ * manifest is replaced only after the new files are stored and verified) and the state
+ * retryable at a time the policy chose.
  */
 export async function renewCertificate(
   deps: RenewDeps,
@@ -81,16 +94,23 @@ export async function renewCertificate(
 
   const lease = await deps.lock.acquire(name, ttl);
   if (!lease) return { status: 'busy', name };
-  const keepAlive = new LeaseKeeper(deps, lease, ttl);
+  const keeper = new LeaseKeeper(deps, lease, ttl);
   try {
     // Re-read after locking: another worker may have finished this renewal meanwhile.
     const record = await deps.inventory.get(name);
     if (!record) throw new NotFoundError(`certificate "${name}" was removed`, 'declare it again');
-    if (!options.force && !dueReason(record.state, deps.clock.now())) return { status: 'not-due', name };
-    return await attempt(deps, record, keepAlive);
+    const pass = await tend(deps, record, keeper, options);
+    // State first, then events (DESIGN: a subscriber never hears of a state not recorded).
+    if (
+      JSON.stringify({ ...pass.state, updatedAt: '' }) !== JSON.stringify({ ...record.state, updatedAt: '' })
+    ) {
+      await deps.inventory.putState(name, pass.state, keeper.lease);
+    }
+    for (const event of pass.events) await deps.events.publish(event);
+    return pass.outcome;
   } finally {
-    keepAlive.stop();
-    await deps.lock.release(keepAlive.lease).catch((err: unknown) =>
+    keeper.stop();
+    await deps.lock.release(keeper.lease).catch((err: unknown) =>
       deps.log.warn('lease release failed; it will expire on its own', {
         certificate: name,
         error: String(err),
@@ -99,9 +119,47 @@ export async function renewCertificate(
   }
 }
 
-async function attempt(deps: RenewDeps, record: InventoryRecord, keeper: LeaseKeeper): Promise<RenewOutcome> {
-  const { spec, state } = record;
-  const log = deps.log;
+async function tend(
+  deps: RenewDeps,
+  record: InventoryRecord,
+  keeper: LeaseKeeper,
+  options: RenewOptions,
+): Promise<Pass> {
+  const { spec } = record;
+  const now = deps.clock.now();
+  let state = record.state;
+  // A poll may move the renewal time into the past, so it comes first.
+  if (!options.force && ariPollDue(state, now)) state = await pollAri(deps, state, now);
+
+  let pass: Pass;
+  if (options.force || renewalDue(spec, state, now)) {
+    pass = await attempt(deps, spec, state, keeper, now);
+  } else {
+    pass = { state, events: [], outcome: { status: 'not-due', name: spec.name, dueAt: undefined } };
+  }
+
+  let next = pass.state;
+  const warning = expiryAlertDue(next, now);
+  if (warning) {
+    next = recordAlert(next, warning);
+    pass.events.push(event(deps, 'certificate.expiring', spec, next, { warning }));
+  }
+  if (next.current && new Date(next.current.notAfter) <= now && next.status === 'valid') {
+    next = { ...next, status: 'expired' };
+  }
+  const dueAt = computeDueAt(spec, next, now)?.toISOString();
+  next = { ...next, dueAt, updatedAt: now.toISOString() };
+  const outcome = pass.outcome.status === 'not-due' ? { ...pass.outcome, dueAt } : pass.outcome;
+  return { state: next, events: pass.events, outcome };
+}
+
+async function attempt(
+  deps: RenewDeps,
+  spec: CertificateSpec,
+  state: CertificateState,
+  keeper: LeaseKeeper,
+  now: Date,
+): Promise<Pass> {
   try {
     const solver = deps.solverFor(spec);
     if (!solver) {
@@ -112,23 +170,28 @@ async function attempt(deps: RenewDeps, record: InventoryRecord, keeper: LeaseKe
     }
     const keyPem = generateKey(spec.keyType);
     const csrPem = await createCsr(spec.identifiers, keyPem);
-    log.info('ordering certificate', {
+    // RFC 9773 §5: name the predecessor so the CA can exempt the order from rate limits.
+    const replaces =
+      state.current?.certId && (await deps.ca.directory()).renewalInfo ? state.current.certId : undefined;
+    deps.log.info('ordering certificate', {
       certificate: spec.name,
       identifiers: identifierValues(spec.identifiers),
+      replaces,
     });
     const issued = await deps.ca.issue(
       {
         identifiers: spec.identifiers,
         profile: spec.profile,
         csrPem,
+        replaces,
         resumeOrderUrl: state.orderUrl,
-        // Persist the order URL at once so an interrupted attempt resumes it (RFC 8555 §7.4)
-        // instead of placing a second order for the same renewal.
+        // Persist the order URL at once so an interrupted attempt (a Lambda timeout)
+        // resumes it (RFC 8555 §7.4) instead of placing a second order for this renewal.
         onOrder: async (orderUrl) => {
           if (orderUrl !== state.orderUrl) {
             await deps.inventory.putState(
               spec.name,
-              { ...state, orderUrl, updatedAt: now(deps) },
+              { ...state, orderUrl, updatedAt: now.toISOString() },
               keeper.lease,
             );
           }
@@ -136,9 +199,9 @@ async function attempt(deps: RenewDeps, record: InventoryRecord, keeper: LeaseKe
       },
       solver,
     );
-    const manifest = await storeBundle(deps, spec, keyPem, issued.fullchainPem);
+    const manifest = await storeBundle(deps, spec, keyPem, issued.fullchainPem, now);
     const renewed = state.current !== undefined;
-    const next: CertificateState = {
+    let next: CertificateState = {
       status: 'valid',
       current: {
         serial: manifest.serial,
@@ -149,25 +212,126 @@ async function attempt(deps: RenewDeps, record: InventoryRecord, keeper: LeaseKe
         profile: spec.profile,
       },
       attempts: 0,
-      lastSuccessAt: now(deps),
-      updatedAt: now(deps),
+      lastSuccessAt: now.toISOString(),
+      updatedAt: now.toISOString(),
     };
-    await deps.inventory.putState(spec.name, next, keeper.lease);
-    await publish(deps, renewed ? 'certificate.renewed' : 'certificate.issued', spec, next);
-    log.info('certificate stored', {
+    // Ask the CA at once when it wants the new certificate renewed (RFC 9773 §4.3).
+    if (ariPollDue(next, now)) next = await pollAri(deps, next, now);
+    deps.log.info('certificate stored', {
       certificate: spec.name,
       serial: manifest.serial,
       notAfter: manifest.notAfter,
     });
     return {
-      status: renewed ? 'renewed' : 'issued',
-      name: spec.name,
-      serial: manifest.serial,
-      notAfter: manifest.notAfter,
-      manifestKey: next.current!.manifestKey,
+      state: next,
+      events: [event(deps, renewed ? 'certificate.renewed' : 'certificate.issued', spec, next)],
+      outcome: {
+        status: renewed ? 'renewed' : 'issued',
+        name: spec.name,
+        serial: manifest.serial,
+        notAfter: manifest.notAfter,
+        manifestKey: manifestKey(spec.name),
+      },
     };
   } catch (thrown) {
-    return recordFailure(deps, record, keeper.lease, asCertkeeperError(thrown));
+    return failure(deps, spec, state, asCertkeeperError(thrown), now);
+  }
+}
+
+/**
+ * Records a failed attempt: backoff (or the CA's Retry-After, never slept through), the
+ * error with its ACME problem, `failing` after FAILING_AFTER in a row. The certificate in
+ * place is untouched. An event goes out when something changed for a person reading it:
+ * the first failure, a different error, or the turn to `failing`; not on every retry.
+ */
+function failure(
+  deps: RenewDeps,
+  spec: CertificateSpec,
+  state: CertificateState,
+  error: CertkeeperError,
+  now: Date,
+): Pass {
+  const attempts = state.attempts + 1;
+  const retryAt =
+    error instanceof RetryLaterError
+      ? error.retryAt
+      : nextRetryAt(
+          attempts,
+          now,
+          state.current && new Date(state.current.notAfter),
+          deps.random ?? Math.random,
+        );
+  const problemType =
+    error instanceof AcmeProblemError
+      ? error.type
+      : error instanceof RetryLaterError
+        ? error.problemType
+        : undefined;
+  const lastError: LastError = {
+    code: error.code,
+    type: problemType,
+    detail: error.message,
+    at: now.toISOString(),
+  };
+  const next: CertificateState = {
+    ...state,
+    status: attempts >= FAILING_AFTER ? 'failing' : state.status,
+    attempts,
+    lastError,
+    nextAttemptAt: retryAt.toISOString(),
+    // A refused order cannot be resumed; keep the URL only while the CA asked us to wait.
+    orderUrl: error instanceof RetryLaterError ? state.orderUrl : undefined,
+  };
+  deps.log.warn('renewal failed', {
+    certificate: spec.name,
+    attempt: attempts,
+    code: error.code,
+    error: error.message,
+    nextAttemptAt: next.nextAttemptAt,
+  });
+  const changed =
+    attempts === 1 ||
+    errorSignature(state.lastError) !== errorSignature(lastError) ||
+    (next.status === 'failing' && state.status !== 'failing');
+  return {
+    state: next,
+    events: changed
+      ? [
+          event(deps, 'certificate.renewal_failed', spec, next, {
+            attempt: attempts,
+            nextAttemptAt: next.nextAttemptAt,
+            error: { type: problemType, detail: error.message },
+          }),
+        ]
+      : [],
+    outcome: { status: 'failed', name: spec.name, error, retryAt: next.nextAttemptAt },
+  };
+}
+
+/** Two failures are "the same" for announcing purposes when their code and problem type match. */
+const errorSignature = (e: LastError | undefined): string => (e ? `${e.code}|${e.type ?? ''}` : '');
+
+/**
+ * RFC 9773 §4.2: an unauthenticated GET of the renewal information. Never throws: a failed
+ * poll is recorded and retried later, and never stands in the way of a due renewal.
+ */
+async function pollAri(deps: RenewDeps, state: CertificateState, now: Date): Promise<CertificateState> {
+  const id = state.current?.certId;
+  if (!id) return state;
+  const random = deps.random ?? Math.random;
+  try {
+    if (!(await deps.ca.directory()).renewalInfo) {
+      return {
+        ...state,
+        ari: ariPollFailed(state.ari, id, 'the CA offers no renewal information', now, random),
+      };
+    }
+    const info = await deps.ca.getRenewalInfo(id);
+    return { ...state, ari: applyRenewalInfo(state.ari, id, info, now, random) };
+  } catch (err) {
+    const message = asCertkeeperError(err).message;
+    deps.log.warn('ARI poll failed', { certId: id, error: message });
+    return { ...state, ari: ariPollFailed(state.ari, id, message, now, random) };
   }
 }
 
@@ -176,6 +340,7 @@ async function storeBundle(
   spec: CertificateSpec,
   keyPem: string,
   fullchain: string,
+  now: Date,
 ): Promise<Manifest> {
   const { leaf, chain } = splitPemChain(fullchain);
   // The CA returned a certificate for the CSR we sent; checking the pair here keeps a
@@ -194,79 +359,31 @@ async function storeBundle(
       keyType: spec.keyType,
       notBefore: info.notBefore.toISOString(),
       notAfter: info.notAfter.toISOString(),
-      issuedAt: now(deps),
+      issuedAt: now.toISOString(),
       certId: certIdOrUndefined(leaf),
     },
   );
 }
 
-/**
- * Records the failure and announces it. The certificate in place is untouched. The
- * renewal engine decides backoff; here a Retry-After from the CA is honoured as the next
- * attempt time, never slept through.
- */
-async function recordFailure(
-  deps: RenewDeps,
-  record: InventoryRecord,
-  lease: Lease,
-  error: CertkeeperError,
-): Promise<RenewOutcome> {
-  const { spec, state } = record;
-  const retryAt = error instanceof RetryLaterError ? error.retryAt.toISOString() : undefined;
-  const problemType =
-    error instanceof AcmeProblemError
-      ? error.type
-      : error instanceof RetryLaterError
-        ? error.problemType
-        : undefined;
-  const next: CertificateState = {
-    ...state,
-    attempts: state.attempts + 1,
-    lastError: { code: error.code, type: problemType, detail: error.message, at: now(deps) },
-    nextAttemptAt: retryAt,
-    // A refused order cannot be resumed; keep the URL only when the CA asked us to wait.
-    orderUrl: retryAt ? state.orderUrl : undefined,
-    updatedAt: now(deps),
-  };
-  deps.log.warn('renewal failed', {
-    certificate: spec.name,
-    attempt: next.attempts,
-    code: error.code,
-    error: error.message,
-    retryable: error.retryable,
-  });
-  try {
-    await deps.inventory.putState(spec.name, next, lease);
-  } catch (err) {
-    // A lost lease means another worker owns the certificate now; its state wins.
-    if (err instanceof ConflictError) return { status: 'failed', name: spec.name, error, retryAt };
-    throw err;
-  }
-  await publish(deps, 'certificate.renewal_failed', spec, next, {
-    attempt: next.attempts,
-    error: { type: problemType, detail: error.message },
-  });
-  return { status: 'failed', name: spec.name, error, retryAt };
-}
-
-async function publish(
+function event(
   deps: RenewDeps,
   type: EventType,
   spec: CertificateSpec,
   state: CertificateState,
   extra: Partial<CertificateEvent> = {},
-): Promise<void> {
-  await deps.events.publish({
+): CertificateEvent {
+  return {
     type,
     certificate: spec.name,
     identifiers: identifierValues(spec.identifiers),
+    status: state.status,
     serial: state.current?.serial,
     notAfter: state.current?.notAfter,
     bucket: deps.bucket,
     manifestKey: state.current?.manifestKey,
-    at: now(deps),
+    at: deps.clock.now().toISOString(),
     ...extra,
-  });
+  };
 }
 
 function certIdOrUndefined(leaf: string): string | undefined {
@@ -277,8 +394,6 @@ function certIdOrUndefined(leaf: string): string | undefined {
     return undefined;
   }
 }
-
-const now = (deps: RenewDeps): string => deps.clock.now().toISOString();
 
 /**
  * Keeps the lease alive while an order waits on validation, so a slow CA does not hand

@@ -5,14 +5,19 @@ import type { WorkQueue } from './queue/queue.js';
 import { dueReason } from './renewal/policy.js';
 
 export interface ScheduleResult {
+  /** Certificates whose dueAt has passed. */
   checked: number;
+  /** Inventory items the due query read (its cost). */
+  itemsRead: number;
   enqueued: string[];
 }
 
 /**
- * One scheduler tick: every certificate that has no valid certificate or has reached its
- * renewal time becomes one issuer message. The issuer re-checks under the lock, so a
- * message sent twice costs a read, never a second order.
+ * One scheduler tick: the due index yields the certificates whose `dueAt` has passed, and
+ * each becomes one issuer message, so a tick costs in proportion to the due items, not the
+ * inventory. The issuer decides under the lease what is actually due (renewal, ARI poll,
+ * expiry warning) and recomputes `dueAt`, so a message sent twice costs a read, never a
+ * second order. Ends with the heartbeat that an alarm watches.
  */
 export async function scheduleDue(deps: {
   inventory: Inventory;
@@ -21,12 +26,14 @@ export async function scheduleDue(deps: {
   log: Log;
 }): Promise<ScheduleResult> {
   const now = deps.clock.now();
-  const records = await deps.inventory.list();
-  const due = records.flatMap((r) => {
-    const reason = dueReason(r.state, now);
-    return reason ? [{ certificate: r.spec.name, reason }] : [];
-  });
-  await deps.queue.enqueue(due);
-  deps.log.info('scheduler tick', { checked: records.length, due: due.length });
-  return { checked: records.length, enqueued: due.map((d) => d.certificate) };
+  const { records, itemsRead } = await deps.inventory.listDue(now);
+  // A passed dueAt the policy no longer agrees with is stale: the issuer's pass corrects it.
+  const messages = records.map((r) => ({
+    certificate: r.spec.name,
+    reason: dueReason(r.spec, r.state, now) ?? 'recheck',
+  }));
+  await deps.queue.enqueue(messages);
+  await deps.inventory.recordTick(now, { checked: records.length, enqueued: messages.length });
+  deps.log.info('scheduler tick', { due: records.length, itemsRead });
+  return { checked: records.length, itemsRead, enqueued: messages.map((m) => m.certificate) };
 }

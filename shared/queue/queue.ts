@@ -5,7 +5,8 @@ import { NAME_PATTERN } from '../model/spec.js';
 /** One unit of issuer work: renew (or first issue) one certificate. */
 export const workMessage = z.object({
   certificate: z.string().regex(NAME_PATTERN, 'is not a certificate name'),
-  reason: z.enum(['missing', 'renewal-time', 'retry', 'manual']).default('manual'),
+  /** Why the scheduler sent it (for logs); the issuer re-decides under the lease. */
+  reason: z.string().max(40).default('manual'),
   force: z.boolean().default(false),
 });
 export type WorkMessage = z.infer<typeof workMessage>;

@@ -1,38 +1,61 @@
+import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState } from '../model/state.js';
-import { DAY } from '../model/clock.js';
+import { expiryAlertDue, nextExpiryAlertAt } from './alerts.js';
+import { renewalTime } from './timing.js';
 
 /**
- * Pure renewal timing. This is the seam the renewal engine (ARI, overrides, backoff)
- * grows from; today it holds the defaults certbot and lego use when a CA gives no ARI:
- * renew at 2/3 of the lifetime, or at 1/2 when the lifetime is 10 days or less so a
- * 160-hour certificate still has days of slack for retries.
+ * What a certificate needs now, decided from its spec and state alone (pure; the clock is
+ * an argument). The issuer acts on it under the lease; the scheduler uses `dueAt` to find
+ * the certificates worth a message at all.
  */
-export function defaultRenewalTime(notBefore: Date, notAfter: Date): Date {
-  const lifetime = notAfter.getTime() - notBefore.getTime();
-  const fraction = lifetime <= 10 * DAY ? 1 / 2 : 2 / 3;
-  return new Date(notBefore.getTime() + lifetime * fraction);
-}
+export type RenewalReason = 'missing' | 'reissue' | 'renewal-time' | 'retry';
+export type DueReason = RenewalReason | 'ari-poll' | 'expiry-warning';
 
-export type DueReason = 'missing' | 'renewal-time' | 'retry';
-
-/**
- * Whether a certificate should be worked on now, and why. A certificate with no current
- * certificate is due at once; a scheduled retry (backoff or Retry-After) holds it back.
- */
-export function dueReason(state: CertificateState, now: Date): DueReason | undefined {
+export function renewalDue(
+  spec: CertificateSpec,
+  state: CertificateState,
+  now: Date,
+): RenewalReason | undefined {
   if (state.status === 'retired') return undefined;
+  // A backoff or a CA's Retry-After holds every kind of renewal back.
   if (state.nextAttemptAt && new Date(state.nextAttemptAt) > now) return undefined;
-  if (!state.current) return state.attempts > 0 ? 'retry' : 'missing';
-  const at = defaultRenewalTime(new Date(state.current.notBefore), new Date(state.current.notAfter));
-  if (now >= at) return state.attempts > 0 ? 'retry' : 'renewal-time';
+  const retry = state.attempts > 0;
+  if (!state.current) return retry ? 'retry' : 'missing';
+  if (state.reissue) return 'reissue';
+  if (now >= renewalTime(spec, state.current, state.ari)) return retry ? 'retry' : 'renewal-time';
   return undefined;
 }
 
-/** When the certificate will next need attention (for display and the due index). */
-export function nextDueAt(state: CertificateState): Date | undefined {
+/** RFC 9773 §4.3: poll when the certificate has a certID and the last answer's time is up. */
+export function ariPollDue(state: CertificateState, now: Date): boolean {
+  const certId = state.current?.certId;
+  if (!certId || state.status === 'retired') return false;
+  if (!state.ari || state.ari.certId !== certId) return true;
+  return new Date(state.ari.nextPollAt) <= now;
+}
+
+/** The first reason a message should be sent for this certificate now, if any. */
+export function dueReason(spec: CertificateSpec, state: CertificateState, now: Date): DueReason | undefined {
+  return (
+    renewalDue(spec, state, now) ??
+    (ariPollDue(state, now) ? 'ari-poll' : undefined) ??
+    (expiryAlertDue(state, now) ? 'expiry-warning' : undefined)
+  );
+}
+
+/**
+ * The earliest moment anything will be due: renewal (not before a scheduled retry), the
+ * next ARI poll, the next expiry warning. Stored as `state.dueAt` and indexed, so a
+ * scheduler tick reads only the certificates that need work.
+ */
+export function computeDueAt(spec: CertificateSpec, state: CertificateState, now: Date): Date | undefined {
   if (state.status === 'retired') return undefined;
-  const retry = state.nextAttemptAt ? new Date(state.nextAttemptAt) : undefined;
-  if (!state.current) return retry ?? new Date(0);
-  const renewal = defaultRenewalTime(new Date(state.current.notBefore), new Date(state.current.notAfter));
-  return retry && retry > renewal ? retry : renewal;
+  const hold = state.nextAttemptAt ? new Date(state.nextAttemptAt) : undefined;
+  const renewal = !state.current || state.reissue ? now : renewalTime(spec, state.current, state.ari);
+  const candidates = [
+    hold && hold > renewal ? hold : renewal,
+    state.current?.certId ? (ariPollDue(state, now) ? now : new Date(state.ari!.nextPollAt)) : undefined,
+    nextExpiryAlertAt(state),
+  ].filter((d): d is Date => d !== undefined);
+  return new Date(Math.min(...candidates.map((d) => d.getTime())));
 }

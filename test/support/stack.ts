@@ -5,7 +5,7 @@
  */
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import acme from 'acme-client';
-import { resetRuntime } from '../../functions/runtime.js';
+import { resetRuntime, type RuntimeOverrides } from '../../functions/runtime.js';
 import { installTransport } from '../../shared/acme/transport.js';
 import { createLocalStack, type LocalStack } from '../../scripts/local/stack.js';
 import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
@@ -29,9 +29,9 @@ export async function useLocalStack(prefix: string, zones: string[] = []): Promi
 }
 
 /** Sets the handlers' environment and forgets the cached runtime (a cold start). */
-export function pointHandlersAt(env: Record<string, string>): void {
+export function pointHandlersAt(env: Record<string, string>, overrides: RuntimeOverrides = {}): void {
   Object.assign(process.env, env, { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' });
-  resetRuntime();
+  resetRuntime(overrides);
 }
 
 /** Every key under a prefix of the stack's bucket. */
