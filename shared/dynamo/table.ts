@@ -16,10 +16,12 @@ import { callAws } from '../aws/errors.js';
  * Items, all under the string partition key `pk`:
  * - `cert#<name>`: `spec` (S, JSON of CertificateSpec), `state` (S, JSON of
  *   CertificateState), `fence` (N, fencing token of the last state write), and, only while
- *   the state names a next attempt, `dueShard` (S, always "due") + `dueAt` (S, ISO-8601 UTC
- *   from `toISOString()`, which sorts lexicographically in time order) for `due-index`.
+ *   the state has a `dueAt` (every certificate but a retired one), `dueShard` (S, always
+ *   "due") + `dueAt` (S, `dueIndexTime(state.dueAt)`) for `due-index`.
  * - `lock#<name>`: `owner` (S, absent when free), `expiresAt` (N, epoch ms), `fence` (N,
  *   counter, never reset by us), `ttl` (N, epoch seconds; DynamoDB TTL cleanup only).
+ * - `meta#scheduler`: the scheduler's heartbeat, `at` (S, ISO-8601), `checked` and
+ *   `enqueued` (N) of the last completed tick.
  *
  * Spec and state are JSON strings rather than maps: no marshalling layer, and the item is
  * validated with zod on every read anyway.
@@ -36,6 +38,14 @@ export const DUE_AT_ATTRIBUTE = 'dueAt';
 export const certKey = (name: string): string => `cert#${name}`;
 export const lockKey = (name: string): string => `lock#${name}`;
 export const CERT_KEY_PREFIX = certKey('');
+/** Not a certificate: `list()` skips it by the `cert#` prefix, the due index by its absence. */
+export const SCHEDULER_KEY = 'meta#scheduler';
+
+/**
+ * The `dueAt` sort key: ISO-8601 UTC with milliseconds, fixed width, so string order is
+ * time order. A state may carry another offset ("+00:00"), which would not compare.
+ */
+export const dueIndexTime = (at: string | Date): string => new Date(at).toISOString();
 
 /** Key schema in the SDK's words; CDK: `partitionKey: { name: PARTITION_KEY, type: STRING }`. */
 export const KEY_SCHEMA: KeySchemaElement[] = [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }];

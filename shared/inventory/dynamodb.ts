@@ -3,21 +3,26 @@ import {
   type AttributeValue,
   DeleteItemCommand,
   GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
   ScanCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import { type DynamoTableOptions, sendDynamo, translateDynamoError } from '../dynamo/call.js';
-import { cancellationReasons, N, S, stringAttribute } from '../dynamo/item.js';
+import { cancellationReasons, integerAttribute, N, S, stringAttribute } from '../dynamo/item.js';
 import {
   CERT_KEY_PREFIX,
   certKey,
   DUE_AT_ATTRIBUTE,
+  DUE_INDEX_NAME,
   DUE_SHARD,
   DUE_SHARD_ATTRIBUTE,
+  dueIndexTime,
   lockKey,
   PARTITION_KEY,
+  SCHEDULER_KEY,
 } from '../dynamo/table.js';
 import { leaseLost } from '../lock/lease.js';
 import type { Lease } from '../lock/lock.js';
@@ -26,14 +31,19 @@ import { type Clock, systemClock } from '../model/clock.js';
 import { ConflictError } from '../model/errors.js';
 import type { CertificateSpec } from '../model/spec.js';
 import { type CertificateState, initialState, type InventoryRecord } from '../model/state.js';
-import type { Inventory } from './inventory.js';
+import { sameSpec, stateAfterSpecChange } from '../renewal/spec-change.js';
+import type { DueRecords, Inventory, SchedulerTick } from './inventory.js';
 import { certificateGone, newerFence } from './refusals.js';
 import { storedSpecFor, storedState, toStoredSpec, toStoredState } from './record.js';
 
 const certItem = z.object({ pk: stringAttribute, spec: stringAttribute, state: stringAttribute });
+const tickItem = z.object({ at: stringAttribute, checked: integerAttribute, enqueued: integerAttribute });
 
-/** A concurrent write to the same items (our own lease renewal, typically) cancels a transaction. */
-const TRANSACTION_ATTEMPTS = 4;
+/**
+ * A concurrent write to the same item (our own lease renewal cancelling a transaction, a
+ * state write landing between putSpec's read and write) is retried this many times.
+ */
+const WRITE_ATTEMPTS = 4;
 
 /**
  * Inventory on the `cert#<name>` items of the deployment table (see dynamo/table.ts).
@@ -49,16 +59,10 @@ export class DynamoInventory implements Inventory {
   }
 
   async get(name: string): Promise<InventoryRecord | undefined> {
-    const key = certKey(name);
-    const out = await sendDynamo(this.table, { operation: 'GetItem', key }, () =>
-      this.table.client.send(
-        new GetItemCommand({ TableName: this.table.tableName, Key: this.key(name), ConsistentRead: true }),
-      ),
-    );
-    return out.Item ? toRecord(out.Item) : undefined;
+    return (await this.read(name))?.record;
   }
 
-  /** Every certificate, sorted by name. A Scan: the due-index query replaces it for the scheduler. */
+  /** Every certificate, sorted by name. A Scan of the whole table: the scheduler uses listDue. */
   async list(): Promise<InventoryRecord[]> {
     const records: InventoryRecord[] = [];
     let start: Record<string, AttributeValue> | undefined;
@@ -67,6 +71,7 @@ export class DynamoInventory implements Inventory {
         this.table.client.send(
           new ScanCommand({
             TableName: this.table.tableName,
+            // Lock and meta items share the table; only `cert#` items are certificates.
             FilterExpression: 'begins_with(#pk, :prefix)',
             ExpressionAttributeNames: { '#pk': PARTITION_KEY },
             ExpressionAttributeValues: { ':prefix': S(CERT_KEY_PREFIX) },
@@ -75,32 +80,60 @@ export class DynamoInventory implements Inventory {
           }),
         ),
       );
-      records.push(...(out.Items ?? []).map(toRecord));
+      records.push(...(out.Items ?? []).map((item) => toRecord(item).record));
       start = out.LastEvaluatedKey;
     } while (start);
     return records.sort((a, b) => a.spec.name.localeCompare(b.spec.name));
   }
 
   /**
-   * One unconditional UpdateItem: the spec is replaced, the state kept when present. Not
-   * fenced, on purpose: declaring a certificate is the operator's act, not a worker's.
+   * Read, compare, then one UpdateItem conditional on the item still being what was read:
+   * absent, or the same spec and state strings. The condition covers the state as well as
+   * the spec because the new state is derived from the old one: a renewal's state write
+   * landing in between would otherwise be overwritten by a stale copy. A lost race reads
+   * again. Not fenced, on purpose: declaring a certificate is the operator's act.
    */
   async putSpec(spec: CertificateSpec): Promise<void> {
+    const json = JSON.stringify(toStoredSpec(spec));
     const key = certKey(spec.name);
-    await sendDynamo(this.table, { operation: 'UpdateItem', key }, () =>
-      this.table.client.send(
-        new UpdateItemCommand({
-          TableName: this.table.tableName,
-          Key: this.key(spec.name),
-          UpdateExpression: 'SET #spec = :spec, #state = if_not_exists(#state, :initial)',
-          ExpressionAttributeNames: { '#spec': 'spec', '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':spec': S(JSON.stringify(toStoredSpec(spec))),
-            ':initial': S(JSON.stringify(toStoredState(initialState(this.clock.now())))),
-          },
-        }),
-      ),
-    );
+    await untilWritten(`declaring ${spec.name}`, 'try again', async () => {
+      const stored = await this.read(spec.name);
+      if (stored && sameSpec(stored.record.spec, spec)) return true;
+      const now = this.clock.now();
+      const state = stored
+        ? stateAfterSpecChange(stored.record.state, stored.record.spec, spec, now)
+        : initialState(now);
+      const update = stateUpdate(state, { spec: S(json) });
+      const condition: {
+        expression: string;
+        names: Record<string, string>;
+        values: Record<string, AttributeValue>;
+      } = stored
+        ? {
+            expression: '#spec = :readSpec AND #state = :readState',
+            names: {},
+            values: { ':readSpec': S(stored.spec), ':readState': S(stored.state) },
+          }
+        : { expression: 'attribute_not_exists(#pk)', names: { '#pk': PARTITION_KEY }, values: {} };
+      return sendDynamo(
+        this.table,
+        { operation: 'UpdateItem', key },
+        async () => {
+          await this.table.client.send(
+            new UpdateItemCommand({
+              TableName: this.table.tableName,
+              Key: this.key(spec.name),
+              UpdateExpression: update.UpdateExpression,
+              ConditionExpression: condition.expression,
+              ExpressionAttributeNames: { ...update.ExpressionAttributeNames, ...condition.names },
+              ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...condition.values },
+            }),
+          );
+          return true;
+        },
+        () => false,
+      );
+    });
   }
 
   /**
@@ -111,8 +144,7 @@ export class DynamoInventory implements Inventory {
    * tokens older than the last write should the lock item ever have been tampered with.
    */
   async putState(name: string, state: CertificateState, lease: Lease): Promise<void> {
-    const json = JSON.stringify(toStoredState(state));
-    const dueAt = state.nextAttemptAt && new Date(state.nextAttemptAt).toISOString();
+    const update = stateUpdate(state, { fence: N(lease.fencingToken) });
     const request = {
       operation: 'TransactWriteItems',
       key: certKey(name),
@@ -133,32 +165,18 @@ export class DynamoInventory implements Inventory {
           Update: {
             TableName: this.table.tableName,
             Key: this.key(name),
-            // Only a state that names its next attempt enters the sparse due index.
-            UpdateExpression: dueAt
-              ? 'SET #state = :state, #fence = :fence, #dueShard = :shard, #dueAt = :dueAt'
-              : 'SET #state = :state, #fence = :fence REMOVE #dueShard, #dueAt',
+            ...update,
             ConditionExpression:
               'attribute_exists(#pk) AND (attribute_not_exists(#fence) OR #fence <= :fence)',
-            ExpressionAttributeNames: {
-              '#pk': PARTITION_KEY,
-              '#state': 'state',
-              '#fence': 'fence',
-              '#dueShard': DUE_SHARD_ATTRIBUTE,
-              '#dueAt': DUE_AT_ATTRIBUTE,
-            },
-            ExpressionAttributeValues: {
-              ':state': S(json),
-              ':fence': N(lease.fencingToken),
-              ...(dueAt ? { ':shard': S(DUE_SHARD), ':dueAt': S(dueAt) } : {}),
-            },
+            ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#pk': PARTITION_KEY },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
         },
       ],
     });
 
-    for (let attempt = 1; ; attempt++) {
-      const written = await sendDynamo(
+    await untilWritten(`writing the state of ${name}`, 'the lease is still held, try again', () =>
+      sendDynamo(
         this.table,
         request,
         async () => {
@@ -172,15 +190,8 @@ export class DynamoInventory implements Inventory {
           if (lock?.Code === 'TransactionConflict' || cert?.Code === 'TransactionConflict') return false;
           throw await translateDynamoError(this.table, request, err);
         },
-      );
-      if (written) return;
-      if (attempt === TRANSACTION_ATTEMPTS) {
-        throw new ConflictError(
-          `writing the state of ${name} collided with other writes ${attempt} times; the lease is still held, try again`,
-        );
-      }
-      await sleep(50 * attempt * (1 + Math.random()));
-    }
+      ),
+    );
   }
 
   async remove(name: string): Promise<void> {
@@ -191,19 +202,134 @@ export class DynamoInventory implements Inventory {
     );
   }
 
+  /**
+   * One Query on the sparse `due-index` (`dueShard = "due" AND dueAt <= now`): it holds
+   * only certificates with a dueAt, in dueAt order, so a tick reads the items that are due
+   * rather than the whole inventory. The index projects every attribute: no second read.
+   */
+  async listDue(now: Date, limit?: number): Promise<DueRecords> {
+    const records: InventoryRecord[] = [];
+    let itemsRead = 0;
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const request = { operation: 'Query', key: `${CERT_KEY_PREFIX}* in ${DUE_INDEX_NAME}` };
+      const out = await sendDynamo(this.table, request, () =>
+        this.table.client.send(
+          new QueryCommand({
+            TableName: this.table.tableName,
+            IndexName: DUE_INDEX_NAME,
+            KeyConditionExpression: '#shard = :shard AND #dueAt <= :now',
+            ExpressionAttributeNames: { '#shard': DUE_SHARD_ATTRIBUTE, '#dueAt': DUE_AT_ATTRIBUTE },
+            ExpressionAttributeValues: { ':shard': S(DUE_SHARD), ':now': S(dueIndexTime(now)) },
+            ExclusiveStartKey: start,
+            ...(limit === undefined ? {} : { Limit: limit - records.length }),
+          }),
+        ),
+      );
+      itemsRead += out.ScannedCount ?? 0;
+      records.push(...(out.Items ?? []).map((item) => toRecord(item).record));
+      start = out.LastEvaluatedKey;
+    } while (start && (limit === undefined || records.length < limit));
+    return { records, itemsRead };
+  }
+
+  /** Unconditional: the last tick to finish wins, and ticks are minutes apart. */
+  async recordTick(at: Date, summary: { checked: number; enqueued: number }): Promise<void> {
+    await sendDynamo(this.table, { operation: 'PutItem', key: SCHEDULER_KEY }, () =>
+      this.table.client.send(
+        new PutItemCommand({
+          TableName: this.table.tableName,
+          Item: {
+            [PARTITION_KEY]: S(SCHEDULER_KEY),
+            at: S(at.toISOString()),
+            checked: N(summary.checked),
+            enqueued: N(summary.enqueued),
+          },
+        }),
+      ),
+    );
+  }
+
+  async lastTick(): Promise<SchedulerTick | undefined> {
+    const out = await sendDynamo(this.table, { operation: 'GetItem', key: SCHEDULER_KEY }, () =>
+      this.table.client.send(
+        new GetItemCommand({
+          TableName: this.table.tableName,
+          Key: { [PARTITION_KEY]: S(SCHEDULER_KEY) },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    if (!out.Item) return undefined;
+    const where = `DynamoDB item ${SCHEDULER_KEY}`;
+    return parseStored(tickItem, out.Item, { where, fix: `delete ${where}; the next tick writes it again` });
+  }
+
+  /** The record with the strings it was parsed from, for putSpec's condition. */
+  private async read(name: string): Promise<StoredItem | undefined> {
+    const out = await sendDynamo(this.table, { operation: 'GetItem', key: certKey(name) }, () =>
+      this.table.client.send(
+        new GetItemCommand({ TableName: this.table.tableName, Key: this.key(name), ConsistentRead: true }),
+      ),
+    );
+    return out.Item ? toRecord(out.Item) : undefined;
+  }
+
   private key(name: string): Record<string, AttributeValue> {
     return { [PARTITION_KEY]: S(certKey(name)) };
   }
 }
 
-function toRecord(item: Record<string, AttributeValue>): InventoryRecord {
+interface StoredItem {
+  record: InventoryRecord;
+  /** The `spec` and `state` strings as stored. */
+  spec: string;
+  state: string;
+}
+
+function toRecord(item: Record<string, AttributeValue>): StoredItem {
   const where = `DynamoDB item ${item[PARTITION_KEY]?.S ?? '(without pk)'}`;
   const raw = parseStored(certItem, item, { where });
   const name = raw.pk.slice(CERT_KEY_PREFIX.length);
-  return {
+  const record = {
     spec: parseStoredJson(storedSpecFor(name), raw.spec, { where: `${where} (spec)` }),
     state: parseStoredJson(storedState, raw.state, { where: `${where} (state)` }),
   };
+  return { record, spec: raw.spec, state: raw.state };
+}
+
+/**
+ * The UpdateItem parts that write `state`, plus `also` (attribute -> value), and keep the
+ * sparse due index in step with it: `dueShard` and `dueAt` while the state has a dueAt,
+ * removed when it has none, so a retired certificate leaves the index.
+ */
+function stateUpdate(state: CertificateState, also: Record<string, AttributeValue>) {
+  // Validated first: a malformed dueAt is refused here, not turned into a bad sort key.
+  const stored = toStoredState(state);
+  const set: Record<string, AttributeValue> = { state: S(JSON.stringify(stored)), ...also };
+  const remove: string[] = [];
+  if (stored.dueAt === undefined) remove.push(DUE_SHARD_ATTRIBUTE, DUE_AT_ATTRIBUTE);
+  else {
+    set[DUE_SHARD_ATTRIBUTE] = S(DUE_SHARD);
+    set[DUE_AT_ATTRIBUTE] = S(dueIndexTime(stored.dueAt));
+  }
+  const assignments = Object.keys(set).map((a) => `#${a} = :${a}`);
+  return {
+    UpdateExpression: `SET ${assignments.join(', ')}${remove.length > 0 ? ` REMOVE #${remove.join(', #')}` : ''}`,
+    ExpressionAttributeNames: Object.fromEntries([...Object.keys(set), ...remove].map((a) => [`#${a}`, a])),
+    ExpressionAttributeValues: Object.fromEntries(Object.entries(set).map(([a, v]) => [`:${a}`, v])),
+  };
+}
+
+/** Runs `write` until it reports success, backing off between collisions; gives up after a few. */
+async function untilWritten(what: string, advice: string, write: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    if (await write()) return;
+    if (attempt === WRITE_ATTEMPTS) {
+      throw new ConflictError(`${what} collided with other writes ${attempt} times; ${advice}`);
+    }
+    await sleep(50 * attempt * (1 + Math.random()));
+  }
 }
 
 /** The lease was current, but the certificate item refused: removed, or a newer token wrote. */

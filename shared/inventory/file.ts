@@ -5,10 +5,11 @@ import { checkName } from '../lock/lease.js';
 import type { Lease } from '../lock/lock.js';
 import { parseStoredJson } from '../lock/stored.js';
 import { type Clock, systemClock } from '../model/clock.js';
-import type { CertificateSpec } from '../model/spec.js';
+import { type CertificateSpec, NAME_PATTERN } from '../model/spec.js';
 import { type CertificateState, initialState, type InventoryRecord } from '../model/state.js';
+import { sameSpec, stateAfterSpecChange } from '../renewal/spec-change.js';
 import { FsObjectStore } from '../store/fs-store.js';
-import type { Inventory } from './inventory.js';
+import type { DueRecords, Inventory, SchedulerTick } from './inventory.js';
 import { certificateGone, newerFence } from './refusals.js';
 import { storedSpecFor, storedState, toStoredSpec, toStoredState } from './record.js';
 
@@ -21,6 +22,13 @@ export interface FileInventoryOptions {
 }
 
 const RECORD_FILE = /^(.+)\.json$/;
+/** The heartbeat; no certificate name starts with "_", so it cannot clash with a record. */
+const TICK_FILE = '_scheduler.json';
+const tickFile = z.object({
+  at: z.iso.datetime({ offset: true }),
+  checked: z.number().int(),
+  enqueued: z.number().int(),
+});
 
 interface StoredRecord extends InventoryRecord {
   /** Fencing token of the last state write, as on the DynamoDB item. */
@@ -51,26 +59,31 @@ export class FileInventory implements Inventory {
     return record && { spec: record.spec, state: record.state };
   }
 
-  /** Every certificate, sorted by name; files that are not records (temp files) are skipped. */
+  /**
+   * Every certificate, sorted by name; files that are not records (temp files, guards, the
+   * heartbeat) are skipped.
+   */
   async list(): Promise<InventoryRecord[]> {
     const names = (await this.store.list(''))
       .map(({ key }) => RECORD_FILE.exec(key)?.[1])
-      .filter((name): name is string => name !== undefined)
+      .filter((name): name is string => name !== undefined && NAME_PATTERN.test(name))
       .sort();
     const records = await Promise.all(names.map((name) => this.get(name)));
     // A file removed between the listing and the read is simply gone.
     return records.filter((r): r is InventoryRecord => r !== undefined);
   }
 
+  /** The read, the comparison and the write run under the name's guard, as one step. */
   async putSpec(spec: CertificateSpec): Promise<void> {
     const stored = toStoredSpec(spec);
     return this.lock.exclusive(spec.name, async () => {
       const existing = await this.read(spec.name);
-      await this.write({
-        ...existing,
-        spec: stored,
-        state: existing?.state ?? initialState(this.clock.now()),
-      });
+      if (existing && sameSpec(existing.spec, stored)) return;
+      const now = this.clock.now();
+      const state = existing
+        ? stateAfterSpecChange(existing.state, existing.spec, stored, now)
+        : initialState(now);
+      await this.write({ ...existing, spec: stored, state: toStoredState(state) });
     });
   }
 
@@ -89,6 +102,40 @@ export class FileInventory implements Inventory {
 
   async remove(name: string): Promise<void> {
     return this.lock.exclusive(name, () => this.store.delete(`${name}.json`));
+  }
+
+  /**
+   * Reads every record and keeps those due: a local inventory is small, and there is no
+   * index to keep in step with the state (its own `dueAt` is the key).
+   */
+  async listDue(now: Date, limit?: number): Promise<DueRecords> {
+    const all = await this.list();
+    // Compared as times: a stored dueAt may carry any offset. Retired ones have none.
+    const due = all.flatMap((record) => {
+      const at = record.state.dueAt === undefined ? undefined : Date.parse(record.state.dueAt);
+      return at !== undefined && at <= now.getTime() ? [{ record, at }] : [];
+    });
+    const records = due
+      .sort((a, b) => a.at - b.at)
+      .slice(0, limit)
+      .map((d) => d.record);
+    return { records, itemsRead: all.length };
+  }
+
+  async recordTick(at: Date, summary: { checked: number; enqueued: number }): Promise<void> {
+    const tick: SchedulerTick = {
+      at: at.toISOString(),
+      checked: summary.checked,
+      enqueued: summary.enqueued,
+    };
+    await this.store.put(TICK_FILE, `${JSON.stringify(tick, null, 2)}\n`);
+  }
+
+  async lastTick(): Promise<SchedulerTick | undefined> {
+    const text = await this.store.get(TICK_FILE);
+    if (text === undefined) return undefined;
+    const where = resolve(this.dir, TICK_FILE);
+    return parseStoredJson(tickFile, text, { where, fix: `delete ${where}; the next tick writes it again` });
   }
 
   private async read(name: string): Promise<StoredRecord | undefined> {

@@ -7,10 +7,9 @@ import {
   DeleteTableCommand,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certKey, createTable, DUE_INDEX_NAME, DUE_SHARD, lockKey } from '../../shared/dynamo/table.js';
+import { certKey, createTable, lockKey } from '../../shared/dynamo/table.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { DynamoLeaseLock } from '../../shared/lock/dynamodb.js';
 import { ManualClock, MINUTE, SECOND } from '../../shared/model/clock.js';
@@ -54,7 +53,9 @@ describe('DynamoInventory', () => {
     const { inventory, lock } = worker(clock);
     await inventory.putSpec(spec('zeta'));
     await inventory.putSpec(parseCertificateSpec({ name: 'alpha', identifiers: ['203.0.113.10'] }));
-    await lock.acquire('alpha', TTL); // a lock item in the same table is not a certificate
+    // Lock and heartbeat items in the same table are not certificates.
+    await lock.acquire('alpha', TTL);
+    await inventory.recordTick(clock.now(), { checked: 2, enqueued: 2 });
 
     expect(await inventory.get('zeta')).toEqual({ spec: spec('zeta'), state: initialState(clock.now()) });
     expect(await inventory.get('missing')).toBeUndefined();
@@ -65,18 +66,6 @@ describe('DynamoInventory', () => {
     await inventory.remove('zeta');
     await inventory.remove('alpha');
     expect(await inventory.list()).toEqual([]);
-  });
-
-  it('keeps the state when the spec of an existing certificate changes', async () => {
-    const clock = new ManualClock('2026-03-01T00:00:00Z');
-    const { inventory, lock } = worker(clock);
-    await inventory.putSpec(spec('keep'));
-    const written = state(clock, 'valid', { lastSuccessAt: clock.now().toISOString() });
-    await inventory.putState('keep', written, (await lock.acquire('keep', TTL))!);
-    clock.advance(MINUTE);
-    const changed = spec('keep', ['keep.example.com', 'www.keep.example.com']);
-    await inventory.putSpec(changed);
-    expect(await inventory.get('keep')).toEqual({ spec: changed, state: written });
   });
 
   it("refuses a late holder's state after a takeover and keeps the new holder's", async () => {
@@ -125,23 +114,6 @@ describe('DynamoInventory', () => {
     expect(await certItem('gone')).toBeUndefined();
   });
 
-  it('puts a certificate in the due index while its state names the next attempt', async () => {
-    const clock = new ManualClock('2026-03-01T00:00:00Z');
-    const { inventory, lock } = worker(clock);
-    await inventory.putSpec(spec('due'));
-    const lease = (await lock.acquire('due', TTL))!;
-    await inventory.putState(
-      'due',
-      state(clock, 'failing', { nextAttemptAt: '2026-03-01T06:00:00+00:00' }),
-      lease,
-    );
-    expect(await dueNames('2026-03-01T06:00:00.000Z')).toContain('due');
-    expect(await dueNames('2026-03-01T05:59:59.999Z')).not.toContain('due');
-
-    await inventory.putState('due', state(clock, 'valid'), lease);
-    expect(await dueNames('2099-01-01T00:00:00.000Z')).not.toContain('due');
-  });
-
   it('lets state writes and renewals by the same holder interleave', async () => {
     const clock = new ManualClock('2026-03-01T00:00:00Z');
     const { inventory, lock } = worker(clock);
@@ -182,17 +154,4 @@ async function certItem(name: string) {
     new GetItemCommand({ TableName: tableName, Key: { pk: { S: certKey(name) } }, ConsistentRead: true }),
   );
   return out.Item;
-}
-
-/** What the scheduler's future due query will see: certificates due at or before `at`. */
-async function dueNames(at: string): Promise<string[]> {
-  const out = await admin.send(
-    new QueryCommand({
-      TableName: tableName,
-      IndexName: DUE_INDEX_NAME,
-      KeyConditionExpression: 'dueShard = :shard AND dueAt <= :at',
-      ExpressionAttributeValues: { ':shard': { S: DUE_SHARD }, ':at': { S: at } },
-    }),
-  );
-  return (out.Items ?? []).map((item) => item['pk']?.S?.replace(/^cert#/, '') ?? '');
 }

@@ -1,14 +1,20 @@
 /**
- * The retry of a fenced state write cancelled by a concurrent write. DynamoDB Local
- * serialises transactions and never reports TransactionConflict, so a scripted client
- * stands in for DynamoDB here; everything else is tested against DynamoDB Local.
+ * Retries of writes that collide with concurrent ones: a fenced state write cancelled by a
+ * concurrent write (DynamoDB Local serialises transactions and never reports
+ * TransactionConflict), and a declaration outrun again and again. A scripted client stands
+ * in for DynamoDB here; everything else is tested against DynamoDB Local.
  */
-import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
 import { DynamoInventory } from '../../../shared/inventory/dynamodb.js';
 import type { Lease } from '../../../shared/lock/lock.js';
 import { ManualClock } from '../../../shared/model/clock.js';
 import { CertkeeperError, ConflictError } from '../../../shared/model/errors.js';
+import { parseCertificateSpec } from '../../../shared/model/spec.js';
 
 const clock = new ManualClock('2026-03-01T00:00:00Z');
 const lease: Lease = {
@@ -66,5 +72,36 @@ describe('DynamoInventory.putState under concurrent writes', () => {
     expect(err).toBeInstanceOf(CertkeeperError);
     expect((err as Error).message).toContain('DynamoDB TransactWriteItems on t item cert#web');
     expect(send).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('DynamoInventory.putSpec under concurrent writes', () => {
+  const declared = parseCertificateSpec({ name: 'web', identifiers: ['web.example.com'] });
+  const item = {
+    Item: {
+      pk: { S: 'cert#web' },
+      spec: { S: JSON.stringify(declared) },
+      state: { S: JSON.stringify(state) },
+    },
+  };
+  const outrun = () =>
+    new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+  const changed = parseCertificateSpec({ name: 'web', identifiers: ['web.example.com', 'www.example.com'] });
+
+  it('reads again and retries when the item changed after it was read', async () => {
+    const { send, inventory } = inventoryAnswering(item, outrun(), item, {});
+    await inventory.putSpec(changed);
+    expect(send).toHaveBeenCalledTimes(4);
+  });
+
+  it('gives up with a retryable ConflictError when outrun every time', async () => {
+    const { send, inventory } = inventoryAnswering(
+      ...Array.from({ length: 4 }, () => [item, outrun()]).flat(),
+    );
+    const err = await inventory.putSpec(changed).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect((err as ConflictError).retryable).toBe(true);
+    expect((err as Error).message).toMatch(/declaring web collided with other writes 4 times/);
+    expect(send).toHaveBeenCalledTimes(8);
   });
 });

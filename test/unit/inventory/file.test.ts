@@ -13,6 +13,7 @@ import {
 } from '../../../shared/model/errors.js';
 import { parseCertificateSpec } from '../../../shared/model/spec.js';
 import { type CertificateState, initialState } from '../../../shared/model/state.js';
+import { describeDueInventory, T0 } from './due-contract.js';
 
 const TTL = 30 * SECOND;
 let root: string;
@@ -47,17 +48,6 @@ describe('FileInventory', () => {
     await inventory.remove('web');
     expect(await inventory.get('web')).toBeUndefined();
     expect((await inventory.list()).map((r) => r.spec.name)).toEqual(['api']);
-  });
-
-  it('keeps the state when the spec of an existing certificate changes', async () => {
-    await inventory.putSpec(spec('web'));
-    const lease = (await lock.acquire('web', TTL))!;
-    const written = state('valid');
-    await inventory.putState('web', written, lease);
-    clock.advance(SECOND);
-    const changed = spec('web', ['web.example.com', 'www.example.com']);
-    await inventory.putSpec(changed);
-    expect(await inventory.get('web')).toEqual({ spec: changed, state: written });
   });
 
   it("refuses a late holder's state after a takeover and keeps the new holder's", async () => {
@@ -99,6 +89,19 @@ describe('FileInventory', () => {
     await expect(inventory.putState('web', bad, lease)).rejects.toBeInstanceOf(ValidationError);
   });
 
+  it('reads every record to find the due ones, and names a damaged heartbeat', async () => {
+    await inventory.putSpec(spec('web'));
+    await inventory.putSpec(spec('api'));
+    const due = await inventory.listDue(clock.now(), 1);
+    expect(due.records.map((r) => r.spec.name)).toEqual(['api']);
+    expect(due.itemsRead).toBe(2);
+
+    await inventory.recordTick(clock.now(), { checked: 2, enqueued: 2 });
+    const file = join(root, 'inventory', '_scheduler.json');
+    await writeFile(file, '{"at":"noon"}');
+    await expect(inventory.lastTick()).rejects.toThrow(`${file} is corrupted: at`);
+  });
+
   it('reports a damaged or misplaced record as an IntegrityError naming the file', async () => {
     await inventory.putSpec(spec('web'));
     const file = join(root, 'inventory', 'web.json');
@@ -109,4 +112,16 @@ describe('FileInventory', () => {
     await writeFile(file, '{');
     await expect(inventory.get('web')).rejects.toThrow(/not JSON/);
   });
+});
+
+describeDueInventory('FileInventory', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'certkeeper-due-'));
+  const clock = new ManualClock(T0);
+  const lock = new FileLeaseLock({ dir: join(dir, 'locks'), clock });
+  return {
+    inventory: new FileInventory({ dir: join(dir, 'inventory'), lock, clock }),
+    lock,
+    clock,
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
 });
