@@ -299,25 +299,46 @@ function toRecord(item: Record<string, AttributeValue>): StoredItem {
 }
 
 /**
- * The UpdateItem parts that write `state`, plus `also` (attribute -> value), and keep the
- * sparse due index in step with it: `dueShard` and `dueAt` while the state has a dueAt,
- * removed when it has none, so a retired certificate leaves the index.
+ * What writing `state` sets on the certificate item, and what it removes: the sparse
+ * due-index pair follows `state.dueAt`, present while there is one, removed when there is
+ * none, so a retired certificate leaves the index.
  */
-function stateUpdate(state: CertificateState, also: Record<string, AttributeValue>) {
+function stateAttributes(state: CertificateState): { set: Record<string, AttributeValue>; remove: string[] } {
   // Validated first: a malformed dueAt is refused here, not turned into a bad sort key.
   const stored = toStoredState(state);
-  const set: Record<string, AttributeValue> = { state: S(JSON.stringify(stored)), ...also };
-  const remove: string[] = [];
-  if (stored.dueAt === undefined) remove.push(DUE_SHARD_ATTRIBUTE, DUE_AT_ATTRIBUTE);
-  else {
-    set[DUE_SHARD_ATTRIBUTE] = S(DUE_SHARD);
-    set[DUE_AT_ATTRIBUTE] = S(dueIndexTime(stored.dueAt));
-  }
+  const set = { state: S(JSON.stringify(stored)) };
+  if (stored.dueAt === undefined) return { set, remove: [DUE_SHARD_ATTRIBUTE, DUE_AT_ATTRIBUTE] };
+  return {
+    set: { ...set, [DUE_SHARD_ATTRIBUTE]: S(DUE_SHARD), [DUE_AT_ATTRIBUTE]: S(dueIndexTime(stored.dueAt)) },
+    remove: [],
+  };
+}
+
+/** The UpdateItem parts that write `state` (see stateAttributes) plus `also` (attribute -> value). */
+function stateUpdate(state: CertificateState, also: Record<string, AttributeValue>) {
+  const { set: written, remove } = stateAttributes(state);
+  const set = { ...written, ...also };
   const assignments = Object.keys(set).map((a) => `#${a} = :${a}`);
   return {
     UpdateExpression: `SET ${assignments.join(', ')}${remove.length > 0 ? ` REMOVE #${remove.join(', #')}` : ''}`,
     ExpressionAttributeNames: Object.fromEntries([...Object.keys(set), ...remove].map((a) => [`#${a}`, a])),
     ExpressionAttributeValues: Object.fromEntries(Object.entries(set).map(([a, v]) => [`:${a}`, v])),
+  };
+}
+
+/**
+ * A whole certificate item as the adapter would leave it after declaring `spec` and
+ * writing `state` (no fence yet), for bulk loads such as bench/scheduler-tick.ts that
+ * cannot afford a lease and a transaction per item.
+ */
+export function certificateItem(
+  spec: CertificateSpec,
+  state: CertificateState,
+): Record<string, AttributeValue> {
+  return {
+    [PARTITION_KEY]: S(certKey(spec.name)),
+    spec: S(JSON.stringify(toStoredSpec(spec))),
+    ...stateAttributes(state).set,
   };
 }
 
