@@ -49,7 +49,9 @@ const WRITE_ATTEMPTS = 4;
  * Inventory on the `cert#<name>` items of the deployment table (see dynamo/table.ts).
  * Reads are strongly consistent: a worker that just took the lease re-reads the state to
  * see whether another worker already renewed, and an eventually consistent read could
- * answer with the state from before that renewal.
+ * answer with the state from before that renewal. The one exception is listDue: a global
+ * secondary index offers only eventual consistency, which the scheduler can live with
+ * (the issuer re-reads under the lease, and a missed item is due again at the next tick).
  */
 export class DynamoInventory implements Inventory {
   private readonly clock: Clock;
