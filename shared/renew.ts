@@ -30,6 +30,7 @@ import { expiryAlertDue, recordAlert } from './renewal/alerts.js';
 import { applyRenewalInfo, ariPollFailed, type Random } from './renewal/ari.js';
 import { FAILING_AFTER, nextRetryAt } from './renewal/backoff.js';
 import { ariPollDue, computeDueAt, renewalDue } from './renewal/policy.js';
+import { sameSpec, stateAfterSpecChange } from './renewal/spec-change.js';
 import { manifestKey } from './store/keys.js';
 import type { CertificateStore, Manifest } from './store/store.js';
 
@@ -100,11 +101,16 @@ export async function renewCertificate(
     const record = await deps.inventory.get(name);
     if (!record) throw new NotFoundError(`certificate "${name}" was removed`, 'declare it again');
     const pass = await tend(deps, record, keeper, options);
+    // An operator may have changed the spec while we worked (putSpec is not fenced): carry
+    // its reset over rather than overwrite it with a state made for the old spec.
+    const latest = await deps.inventory.get(name);
+    const state =
+      latest && !sameSpec(latest.spec, record.spec)
+        ? stateAfterSpecChange(pass.state, record.spec, latest.spec, deps.clock.now())
+        : pass.state;
     // State first, then events (DESIGN: a subscriber never hears of a state not recorded).
-    if (
-      JSON.stringify({ ...pass.state, updatedAt: '' }) !== JSON.stringify({ ...record.state, updatedAt: '' })
-    ) {
-      await deps.inventory.putState(name, pass.state, keeper.lease);
+    if (JSON.stringify({ ...state, updatedAt: '' }) !== JSON.stringify({ ...record.state, updatedAt: '' })) {
+      await deps.inventory.putState(name, state, keeper.lease);
     }
     for (const event of pass.events) await deps.events.publish(event);
     return pass.outcome;

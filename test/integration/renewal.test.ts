@@ -28,8 +28,11 @@ const orderReplaces: (string | undefined)[] = [];
 function watchNewOrders(): void {
   installTransport();
   acme.axios.interceptors.request.use((config) => {
-    if (config.method === 'post' && /order-plz/.test(config.url ?? '') && typeof config.data === 'string') {
-      const jws = JSON.parse(config.data) as { payload: string };
+    if (config.method === 'post' && /order-plz/.test(config.url ?? '')) {
+      // Request interceptors run before axios serialises the body.
+      const jws = (typeof config.data === 'string' ? JSON.parse(config.data) : config.data) as {
+        payload: string;
+      };
       const payload = JSON.parse(Buffer.from(jws.payload, 'base64url').toString()) as { replaces?: string };
       orderReplaces.push(payload.replaces);
     }
@@ -82,6 +85,7 @@ describe('renewal driven by ARI', () => {
   let firstSerial: string;
 
   it('issues, then asks Pebble for the renewal window at once and records a time inside it', async () => {
+    clock.set(Date.now()); // declared on the system clock just now
     const tick = await runTick(stack.clients.sqs, stack.queueUrl);
     expect(tick.scheduled.enqueued).toEqual(['ari']);
     const s = await state();
