@@ -260,7 +260,9 @@ function failure(
   const attempts = state.attempts + 1;
   const retryAt =
     error instanceof RetryLaterError
-      ? error.retryAt
+      ? error.delayMs !== undefined
+        ? new Date(now.getTime() + error.delayMs)
+        : error.retryAt
       : nextRetryAt(
           attempts,
           now,

@@ -115,9 +115,11 @@ async function onResponse(response: AxiosResponse): Promise<AxiosResponse> {
         `${describeUrl(config)} answered ${status}${problem ? ` ${shortType(problem.type)}: ${problem.detail}` : ''}`,
         new Date(systemClock.now().getTime() + retryAfterMs),
         problem?.type,
+        undefined,
+        retryAfterMs,
       );
     }
-    if (attempt < policy.maxRetries) {
+    if (attempt < policy.maxRetries && resendable(config)) {
       const waitMs = Math.min(retryAfterMs ?? policy.retryBaseMs * 2 ** attempt, policy.maxInlineWaitMs);
       await sleep(waitMs);
       config.certkeeperAttempt = attempt + 1;
@@ -144,7 +146,7 @@ async function onError(error: AxiosError): Promise<AxiosResponse> {
   if (!config || error.response) throw error;
   const code = errorCode(error);
   const attempt = config.certkeeperAttempt ?? 0;
-  if (TRANSIENT_CODES.has(code) && attempt < policy.maxRetries) {
+  if (TRANSIENT_CODES.has(code) && attempt < policy.maxRetries && resendable(config)) {
     await sleep(Math.min(policy.retryBaseMs * 2 ** attempt, policy.maxInlineWaitMs));
     config.certkeeperAttempt = attempt + 1;
     return acme.axios.request(config);
@@ -156,6 +158,17 @@ async function onError(error: AxiosError): Promise<AxiosResponse> {
     fixFor(code, where),
     new Error(`${code}: ${error.message}`),
   );
+}
+
+/**
+ * Only unsigned GET/HEAD requests are resent inline. A POST carries a JWS whose nonce the
+ * server may already have consumed (RFC 8555 §6.5): resending it earns badNonce at best,
+ * so a failed POST fails the attempt and the scheduled retry (which resumes the order)
+ * signs afresh.
+ */
+function resendable(config: InternalAxiosRequestConfig): boolean {
+  const method = (config.method ?? 'get').toLowerCase();
+  return method === 'get' || method === 'head';
 }
 
 function fixFor(code: string, where: string): string {

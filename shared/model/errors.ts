@@ -83,13 +83,19 @@ export class AcmeProblemError extends CertkeeperError {
 export class RetryLaterError extends CertkeeperError {
   readonly retryAt: Date;
   readonly problemType: string | undefined;
-  constructor(message: string, retryAt: Date, problemType?: string, cause?: unknown) {
+  /**
+   * The wait as the peer stated it (Retry-After in seconds), when it did: callers that run
+   * on their own clock (tests, replays) add it to their "now" instead of trusting retryAt.
+   */
+  readonly delayMs: number | undefined;
+  constructor(message: string, retryAt: Date, problemType?: string, cause?: unknown, delayMs?: number) {
     super('retry-later', `${message} (retry after ${retryAt.toISOString()})`, {
       retryable: true,
       cause,
     });
     this.retryAt = retryAt;
     this.problemType = problemType;
+    this.delayMs = delayMs;
   }
 }
 

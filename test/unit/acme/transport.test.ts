@@ -103,6 +103,35 @@ describe('acme-client transport', () => {
     expect(Math.abs((error as RetryLaterError).retryAt.getTime() - at.getTime())).toBeLessThan(2_000);
   });
 
+  it('never resends a signed POST inline: its nonce may be spent (RFC 8555 §6.5)', async () => {
+    script = [
+      {
+        status: 503,
+        headers: { 'Retry-After': '0' },
+        body: { type: 'urn:ietf:params:acme:error:serverInternal' },
+      },
+      { status: 200, body: { ok: true } },
+    ];
+    const error = await acme.axios
+      .post(`${base}/new-order`, { payload: 'x' }, { validateStatus: () => true })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AcmeProblemError);
+    expect((error as AcmeProblemError).retryable).toBe(true);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('states the Retry-After as a delay, for callers on their own clock', async () => {
+    script = [
+      {
+        status: 429,
+        headers: { 'Retry-After': '3600' },
+        body: { type: 'urn:ietf:params:acme:error:rateLimited' },
+      },
+    ];
+    const error = await get().catch((e: unknown) => e);
+    expect((error as RetryLaterError).delayMs).toBe(3_600_000);
+  });
+
   it('gives up on repeated 5xx after the bounded retries, as a retryable problem', async () => {
     script = [{ status: 500 }, { status: 502 }, { status: 500 }, { status: 200 }];
     const error = await get().catch((e: unknown) => e);

@@ -257,7 +257,12 @@ describe('what is due, and when', () => {
     });
     expect(computeDueAt(s, held, T0)).toEqual(at(90 * HOUR));
     // ...unless an expiry warning comes first: failures and 1/3 of the lifetime left.
-    const failing = { ...held, nextAttemptAt: iso(150 * HOUR), ari: ari({ nextPollAt: iso(140 * HOUR) }) };
+    const failing = {
+      ...held,
+      attempts: 3,
+      nextAttemptAt: iso(150 * HOUR),
+      ari: ari({ nextPollAt: iso(140 * HOUR) }),
+    };
     expect(computeDueAt(s, failing, T0)).toEqual(at(SHORTLIVED - SHORTLIVED / 3));
     expect(computeDueAt(s, { status: 'pending', attempts: 0, updatedAt: iso(0) }, at(5))).toEqual(at(5));
     expect(computeDueAt(s, { ...valid(cert(SHORTLIVED)), status: 'retired' }, T0)).toBeUndefined();
@@ -266,10 +271,12 @@ describe('what is due, and when', () => {
 
 describe('expiry warnings', () => {
   const current = cert(SHORTLIVED);
-  it('warn at 1/3 of the lifetime left only while renewal is failing', () => {
+  it('warn at 1/3 of the lifetime left only while renewal keeps failing (3 in a row)', () => {
     const third = at(SHORTLIVED - SHORTLIVED / 3);
     expect(expiryAlertDue(valid(current), third)).toBeUndefined();
-    expect(expiryAlertDue(valid(current, { attempts: 2 }), third)).toBe('third');
+    expect(expiryAlertDue(valid(current, { attempts: 2 }), third)).toBeUndefined();
+    expect(expiryAlertDue(valid(current, { attempts: 3 }), third)).toBe('third');
+    expect(expiryAlertDue(valid(current, { attempts: 3 }), at(SHORTLIVED / 2))).toBeUndefined();
   });
   it('warn with under 24 h left, once per serial', () => {
     const late = at(SHORTLIVED - 20 * HOUR);
@@ -283,7 +290,8 @@ describe('expiry warnings', () => {
   });
   it('on 90-day certificates the day warning is due 24 h before expiry', () => {
     expect(nextExpiryAlertAt(valid(cert(CLASSIC)))).toEqual(at(CLASSIC - DAY));
-    expect(nextExpiryAlertAt(valid(cert(CLASSIC), { attempts: 1 }))).toEqual(at(CLASSIC - CLASSIC / 3));
+    expect(nextExpiryAlertAt(valid(cert(CLASSIC), { attempts: 1 }))).toEqual(at(CLASSIC - DAY));
+    expect(nextExpiryAlertAt(valid(cert(CLASSIC), { attempts: 3 }))).toEqual(at(CLASSIC - CLASSIC / 3));
   });
 });
 
