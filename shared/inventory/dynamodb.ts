@@ -138,6 +138,44 @@ export class DynamoInventory implements Inventory {
     });
   }
 
+  async amendState(
+    name: string,
+    amend: (record: InventoryRecord) => CertificateState | undefined,
+  ): Promise<CertificateState | undefined> {
+    let written: CertificateState | undefined;
+    await untilWritten(`changing the state of ${name}`, 'try again', async () => {
+      written = undefined;
+      const stored = await this.read(name);
+      const state = stored && amend(stored.record);
+      if (!stored || !state) return true;
+      const update = stateUpdate(toStoredState(state), {});
+      const done = await sendDynamo(
+        this.table,
+        { operation: 'UpdateItem', key: certKey(name) },
+        async () => {
+          await this.table.client.send(
+            new UpdateItemCommand({
+              TableName: this.table.tableName,
+              Key: this.key(name),
+              UpdateExpression: update.UpdateExpression,
+              ConditionExpression: '#state = :readState',
+              ExpressionAttributeNames: update.ExpressionAttributeNames,
+              ExpressionAttributeValues: {
+                ...update.ExpressionAttributeValues,
+                ':readState': S(stored.state),
+              },
+            }),
+          );
+          return true;
+        },
+        () => false,
+      );
+      if (done) written = state;
+      return done;
+    });
+    return written;
+  }
+
   /**
    * The fenced write: one transaction that checks the lease item still names this owner and
    * fencing token, and writes the state stamped with the token. A worker whose lease expired

@@ -87,6 +87,19 @@ export class FileInventory implements Inventory {
     });
   }
 
+  async amendState(
+    name: string,
+    amend: (record: InventoryRecord) => CertificateState | undefined,
+  ): Promise<CertificateState | undefined> {
+    return this.lock.exclusive(name, async () => {
+      const existing = await this.read(name);
+      const state = existing && amend({ spec: existing.spec, state: existing.state });
+      if (!existing || !state) return undefined;
+      await this.write({ ...existing, state: toStoredState(state) });
+      return state;
+    });
+  }
+
   /** Fenced like DynamoInventory.putState: the lease check and the write happen under one guard. */
   async putState(name: string, state: CertificateState, lease: Lease): Promise<void> {
     const stored = toStoredState(state);

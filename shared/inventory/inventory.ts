@@ -42,6 +42,16 @@ export interface Inventory {
    * of it when absent: retired). Throws ConflictError when the lease is no longer held.
    */
   putState(name: string, state: CertificateState, lease: Lease): Promise<void>;
+  /**
+   * An operator's change to the state (retire, revive), unfenced and optimistic: `amend`
+   * sees the stored record and returns the new state, or undefined to leave it; the write
+   * happens only if nothing changed the item in between (re-read and retried otherwise).
+   * Returns the state written, or undefined when the certificate is absent or unchanged.
+   */
+  amendState(
+    name: string,
+    amend: (record: InventoryRecord) => CertificateState | undefined,
+  ): Promise<CertificateState | undefined>;
   remove(name: string): Promise<void>;
   /**
    * The certificates due at `now` (`state.dueAt <= now`), earliest first, at most `limit`.

@@ -42,3 +42,22 @@ const normal = (s: CertificateSpec) => ({
   ...s,
   identifiers: [...s.identifiers].sort((x, y) => x.value.localeCompare(y.value)),
 });
+
+/** Removed from the config: out of the due index, files and keys kept. */
+export function retiredState(state: CertificateState, now: Date): CertificateState | undefined {
+  if (state.status === 'retired') return undefined;
+  return {
+    ...state,
+    status: 'retired',
+    dueAt: undefined,
+    nextAttemptAt: undefined,
+    updatedAt: now.toISOString(),
+  };
+}
+
+/** Declared again after retirement: due at once, failures forgotten. */
+export function revivedState(state: CertificateState, now: Date): CertificateState | undefined {
+  if (state.status !== 'retired') return undefined;
+  const at = now.toISOString();
+  return { ...state, status: state.current ? 'valid' : 'pending', attempts: 0, dueAt: at, updatedAt: at };
+}

@@ -1,0 +1,65 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { syncCertificates } from '../shared/certificates.js';
+import { DynamoInventory } from '../shared/inventory/dynamodb.js';
+import { systemClock } from '../shared/model/clock.js';
+import { ValidationError } from '../shared/model/errors.js';
+import { parseCertificateSpec } from '../shared/model/spec.js';
+
+/**
+ * CloudFormation custom resource (behind the CDK Provider framework): on every deploy the
+ * certificates declared in certkeeper.config.json are written to the inventory and the ones
+ * removed are retired. Deleting the stack changes nothing: the table and the bucket are
+ * retained, and so is every certificate and key.
+ */
+const logger = new Logger({ serviceName: 'certkeeper-inventory-sync' });
+const env = z.object({ CERTKEEPER_TABLE: z.string().min(3), AWS_REGION: z.string().default('us-east-1') });
+
+export const handler = async (
+  event: CloudFormationCustomResourceEvent,
+): Promise<{ PhysicalResourceId: string; Data?: Record<string, number> }> => {
+  const physicalId = 'certkeeper-inventory';
+  if (event.RequestType === 'Delete') return { PhysicalResourceId: physicalId };
+  const { CERTKEEPER_TABLE, AWS_REGION } = env.parse(process.env);
+  const specs = parseDeclared(event.ResourceProperties['Certificates']);
+  const inventory = new DynamoInventory({
+    client: new DynamoDBClient({ region: AWS_REGION }),
+    tableName: CERTKEEPER_TABLE,
+  });
+  const result = await syncCertificates(inventory, specs, systemClock);
+  logger.info('inventory synchronised', { ...result });
+  return {
+    PhysicalResourceId: physicalId,
+    Data: {
+      Declared: result.declared.length,
+      Revived: result.revived.length,
+      Retired: result.retired.length,
+    },
+  };
+};
+
+/** The specs as the stack wrote them (JSON); validated again, as any input crossing a boundary. */
+function parseDeclared(raw: unknown) {
+  let list: unknown;
+  try {
+    list = JSON.parse(String(raw ?? '[]'));
+  } catch {
+    throw new ValidationError('Certificates', 'is not JSON', 'redeploy: the stack writes this property');
+  }
+  if (!Array.isArray(list)) throw new ValidationError('Certificates', 'is not a list', 'redeploy');
+  return list.map((spec: unknown, i) => parseCertificateSpec(toInput(spec), `Certificates[${i}]`));
+}
+
+/** A stored CertificateSpec carries typed identifiers; the input schema takes strings. */
+function toInput(spec: unknown): unknown {
+  if (typeof spec !== 'object' || spec === null) return spec;
+  const s = spec as { identifiers?: unknown };
+  const identifiers = Array.isArray(s.identifiers)
+    ? s.identifiers.map((i: unknown) => (typeof i === 'object' && i !== null && 'value' in i ? i.value : i))
+    : s.identifiers;
+  return Object.fromEntries(
+    Object.entries({ ...s, identifiers }).filter(([, v]) => v !== undefined && v !== null),
+  );
+}
