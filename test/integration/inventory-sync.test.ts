@@ -35,7 +35,7 @@ function cfnEvent(
       ...base,
       RequestType: 'Update',
       PhysicalResourceId: 'certkeeper-inventory',
-      OldResourceProperties: {},
+      OldResourceProperties: { ServiceToken: 'x' },
     };
   }
   return { ...base, RequestType: 'Delete', PhysicalResourceId: 'certkeeper-inventory' };
