@@ -23,11 +23,11 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
         ...outcome,
         error: outcome.status === 'failed' ? outcome.error.describe() : undefined,
       });
-      rt.metrics.addMetric(
-        outcome.status === 'failed' ? 'RenewalsFailed' : 'RenewalsOk',
-        MetricUnit.Count,
-        1,
-      );
+      if (outcome.status === 'failed') rt.metrics.addMetric('RenewalsFailed', MetricUnit.Count, 1);
+      if (outcome.status === 'issued' || outcome.status === 'renewed') {
+        rt.metrics.addMetric('RenewalsOk', MetricUnit.Count, 1);
+      }
+      if (outcome.ariPolled) rt.metrics.addMetric('AriPolls', MetricUnit.Count, 1);
     }),
   );
   const batchItemFailures = results.flatMap((r, i) => {

@@ -57,12 +57,16 @@ export interface RenewOptions {
   force?: boolean;
 }
 
-export type RenewOutcome =
+export type RenewOutcome = (
   | { status: 'issued' | 'renewed'; name: string; serial: string; notAfter: string; manifestKey: string }
   | { status: 'busy'; name: string }
   /** Nothing to renew; an ARI poll or an expiry warning may have happened. */
   | { status: 'not-due'; name: string; dueAt: string | undefined }
-  | { status: 'failed'; name: string; error: CertkeeperError; retryAt?: string };
+  | { status: 'failed'; name: string; error: CertkeeperError; retryAt?: string }
+) & {
+  /** This pass asked the CA for renewal information (for the AriPolls metric). */
+  ariPolled?: boolean;
+};
 
 const DEFAULT_LEASE_TTL = 5 * MINUTE;
 
@@ -113,7 +117,8 @@ export async function renewCertificate(
       await deps.inventory.putState(name, state, keeper.lease);
     }
     for (const event of pass.events) await deps.events.publish(event);
-    return pass.outcome;
+    const ariPolled = state.ari?.lastPolledAt !== record.state.ari?.lastPolledAt;
+    return { ...pass.outcome, ariPolled };
   } finally {
     keeper.stop();
     await deps.lock.release(keeper.lease).catch((err: unknown) =>

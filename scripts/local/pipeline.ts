@@ -12,6 +12,7 @@ import {
 import type { ScheduledEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { handler as issuer } from '../../functions/issuer.js';
 import { handler as scheduler } from '../../functions/scheduler.js';
+import type { ScheduleResult } from '../../shared/schedule.js';
 
 export function scheduledEvent(at = new Date()): ScheduledEvent {
   return {
@@ -64,13 +65,14 @@ export async function receiveAll(sqs: SQSClient, queueUrl: string, max = 100): P
 }
 
 export interface TickResult {
-  scheduled: { checked: number; enqueued: string[] };
+  scheduled: ScheduleResult;
   issuer: SQSBatchResponse;
 }
 
 /** One scheduler tick, then the issuer on everything it queued. */
 export async function runTick(sqs: SQSClient, queueUrl: string): Promise<TickResult> {
-  const scheduled = await scheduler(scheduledEvent());
+  // A scheduled event (not the stats input) always yields the tick's result.
+  const scheduled = (await scheduler(scheduledEvent())) as ScheduleResult;
   const messages = await receiveAll(sqs, queueUrl);
   const response = messages.length ? await issuer(sqsEvent(messages)) : { batchItemFailures: [] };
   const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));

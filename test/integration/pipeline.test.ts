@@ -11,6 +11,8 @@ import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as issuer } from '../../functions/issuer.js';
+import { handler as scheduler } from '../../functions/scheduler.js';
+import type { InventoryStats } from '../../shared/stats.js';
 import { declareCertificate } from '../../shared/certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { CertificateEvent } from '../../shared/model/events.js';
@@ -196,6 +198,17 @@ describe('one scheduler tick through the handlers', () => {
     expect(acmeRequests.count('/order-plz')).toBe(ordersBefore + 1);
     expect(acmeRequests.count('/sign-me-up')).toBe(before);
     expect(await listKeys(stack, 'accounts/')).toHaveLength(1);
+  });
+
+  it('the hourly stats run counts certificates by status and finds the nearest expiry', async () => {
+    const stats = (await scheduler({ action: 'stats' })) as InventoryStats;
+    expect(stats.byStatus).toMatchObject({ valid: 3, pending: 0, failing: 0 });
+    const soonest = (await inventory.list()).reduce((a, b) =>
+      a.state.current!.notAfter <= b.state.current!.notAfter ? a : b,
+    );
+    expect(stats.soonest).toBe(soonest.spec.name);
+    const hours = (Date.parse(soonest.state.current!.notAfter) - Date.now()) / 3_600_000;
+    expect(Math.abs(stats.minHoursToExpiry! - hours)).toBeLessThan(0.1);
   });
 
   it('leaves certificates that are not due alone on the next tick', async () => {
