@@ -31,3 +31,6 @@ export function accountKey(directoryUrl: string, accountId: string): string {
 
 /** RFC 8555 §8.3: tokens are base64url; anything else is not ours to serve or store. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,256}$/;
+
+/** S3 object tag on a replaced serial's files; the bucket's lifecycle rule expires them. */
+export const SUPERSEDED_TAG = 'certkeeper:superseded';

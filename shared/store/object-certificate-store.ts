@@ -21,6 +21,11 @@ export interface ListableObjectStore extends ObjectStore {
   readonly location: string;
   /** Every object whose key starts with `prefix`, in no particular order. */
   list(prefix: string): Promise<ListedObject[]>;
+  /**
+   * Marks an object superseded, where the backend can expire it later (an S3 lifecycle
+   * rule on the tag); backends without lifecycle keep it.
+   */
+  markSuperseded?(key: string): Promise<void>;
 }
 
 /**
@@ -57,8 +62,21 @@ export class ObjectCertificateStore implements CertificateStore {
       meta,
       Object.fromEntries(entries) as Record<BundleFile, ManifestFile>,
     );
+    const previous = await this.getManifest(name).catch(() => undefined);
     await this.objects.put(manifestKey(name), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (previous && previous.serial !== serial) await this.supersede(previous);
     return manifest;
+  }
+
+  /**
+   * Tags the replaced serial's files so the bucket's lifecycle rule removes them (and the
+   * old private key) some weeks later, after every agent has moved on. Best effort: the
+   * new certificate is already current, and an untagged old serial only costs storage.
+   */
+  private async supersede(previous: Manifest): Promise<void> {
+    const mark = this.objects.markSuperseded?.bind(this.objects);
+    if (!mark) return;
+    await Promise.all(Object.values(previous.files).map((f) => mark(f.key).catch(() => undefined)));
   }
 
   async getManifest(name: string): Promise<Manifest | undefined> {

@@ -3,6 +3,7 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -14,6 +15,7 @@ import {
   type ListableObjectStore,
   type ListedObject,
 } from './object-certificate-store.js';
+import { SUPERSEDED_TAG } from './keys.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -88,6 +90,18 @@ export class S3ObjectStore implements ListableObjectStore {
         throw err;
       }
     });
+  }
+
+  async markSuperseded(key: string): Promise<void> {
+    await callAws(this.ctx('PutObjectTagging', key, ['s3:PutObjectTagging']), () =>
+      this.client.send(
+        new PutObjectTaggingCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Tagging: { TagSet: [{ Key: SUPERSEDED_TAG, Value: 'true' }] },
+        }),
+      ),
+    );
   }
 
   async delete(key: string): Promise<void> {

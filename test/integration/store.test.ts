@@ -1,8 +1,14 @@
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, IntegrityError, NotFoundError, UnreachableError } from '../../shared/model/errors.js';
-import { bundleFileKey, manifestKey } from '../../shared/store/keys.js';
+import { bundleFileKey, manifestKey, SUPERSEDED_TAG } from '../../shared/store/keys.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import { peers, s3Client, uniqueName } from '../support/peers.js';
 import { fakeBundle, fakeMeta } from '../unit/store/fixtures.js';
@@ -72,6 +78,21 @@ describe('S3CertificateStore against moto', () => {
     }
     expect(await store.getManifest('web')).toEqual(manifest);
     expect(store.location).toBe(`s3://${bucket}`);
+  });
+
+  it('tags the replaced serial superseded (for the lifecycle rule) and leaves the current one alone', async () => {
+    const store = new S3CertificateStore(s3Client(), { bucket, kmsKeyId });
+    await store.putBundle('tagged', 'BB01', fakeBundle('old'), fakeMeta());
+    await store.putBundle('tagged', 'BB02', fakeBundle('new'), fakeMeta());
+    const tags = async (serial: string) =>
+      (
+        await s3Client().send(
+          new GetObjectTaggingCommand({ Bucket: bucket, Key: bundleFileKey('tagged', serial, 'privkey') }),
+        )
+      ).TagSet;
+    expect(await tags('BB01')).toEqual([{ Key: SUPERSEDED_TAG, Value: 'true' }]);
+    expect(await tags('BB02')).toEqual([]);
+    expect((await store.getManifest('tagged'))?.serial).toBe('BB02');
   });
 
   it('keeps the previous manifest when the manifest write fails', async () => {
