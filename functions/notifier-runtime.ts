@@ -7,7 +7,7 @@ import type { Log } from '../shared/model/log.js';
 import { type NotifierConfig, parseNotifierEnv } from '../shared/notify/config.js';
 import { SnsEmailTarget } from '../shared/notify/email.js';
 import type { NotifyDeps } from '../shared/notify/notify.js';
-import { CachedSecretReader, SecretsManagerReader } from '../shared/notify/secrets.js';
+import { CachedSecretReader, SecretsManagerReader } from '../shared/aws/secrets.js';
 import { SlackTarget } from '../shared/notify/slack.js';
 import type { NotificationTarget } from '../shared/notify/target.js';
 import { TelegramTarget } from '../shared/notify/telegram.js';

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { AcmeAccounts, AcmeCertificateAuthority } from '../shared/acme/index.js';
+import { SecretsManagerReader } from '../shared/aws/secrets.js';
 import { Dns01Solver } from '../shared/challenges/dns01/solver.js';
 import { Route53DnsProvider } from '../shared/challenges/dns01/route53.js';
 import { S3Http01Solver } from '../shared/challenges/http01/s3.js';
@@ -50,8 +52,20 @@ let current: Promise<Runtime> | undefined;
 let overrides: RuntimeOverrides = {};
 
 export function runtime(): Promise<Runtime> {
-  current ??= Promise.resolve().then(() => buildRuntime(process.env, overrides));
+  if (!current) {
+    current = withSecrets(process.env).then((env) => buildRuntime(env, overrides));
+    // A failed cold start (a secret unreadable) is not cached: the next invocation retries.
+    current.catch(() => (current = undefined));
+  }
   return current;
+}
+
+/** Resolves the EAB HMAC key from Secrets Manager when the stack gave its ARN. */
+async function withSecrets(env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
+  const arn = env.CERTKEEPER_EAB_HMAC_SECRET_ARN;
+  if (!arn || env.CERTKEEPER_EAB_HMAC_KEY) return env;
+  const reader = new SecretsManagerReader(new SecretsManagerClient({ region: env.AWS_REGION }));
+  return { ...env, CERTKEEPER_EAB_HMAC_KEY: await reader.read(arn) };
 }
 
 /** Tests re-point the handlers at other peers (or another clock); Lambdas never call this. */

@@ -153,7 +153,12 @@ async function tend(
   const warning = expiryAlertDue(next, now);
   if (warning) {
     next = recordAlert(next, warning);
-    pass.events.push(event(deps, 'certificate.expiring', spec, next, { warning }));
+    // Say why it has not renewed: the failure count and the CA's last answer.
+    const why =
+      next.attempts > 0 && next.lastError
+        ? { attempt: next.attempts, error: { type: next.lastError.type, detail: next.lastError.detail } }
+        : {};
+    pass.events.push(event(deps, 'certificate.expiring', spec, next, { warning, ...why }));
   }
   if (next.current && new Date(next.current.notAfter) <= now && next.status === 'valid') {
     next = { ...next, status: 'expired' };

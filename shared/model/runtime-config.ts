@@ -21,6 +21,8 @@ export const runtimeEnv = z.object({
   CERTKEEPER_KMS_KEY_ID: optional,
   CERTKEEPER_EAB_KID: optional,
   CERTKEEPER_EAB_HMAC_KEY: optional,
+  /** Where the deployed stack keeps the EAB HMAC key; read once per cold start. */
+  CERTKEEPER_EAB_HMAC_SECRET_ARN: optional,
   /** PEM of a CA to trust for the ACME directory's TLS (private CAs, Pebble in tests). */
   CERTKEEPER_ACME_CA_PEM: optional,
   /** host:port list used instead of the zone's name servers for the DNS-01 visibility check. */

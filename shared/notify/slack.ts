@@ -1,6 +1,6 @@
 import type { NotificationMessage } from './format.js';
 import { originOnly, postJson } from './http.js';
-import type { SecretReader } from './secrets.js';
+import type { SecretReader } from '../aws/secrets.js';
 import { NotificationError, type NotificationTarget, severityMark } from './target.js';
 
 export interface SlackOptions {

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../../shared/model/errors.js';
 import type { NotificationMessage } from '../../../shared/notify/format.js';
-import { CachedSecretReader, type SecretReader } from '../../../shared/notify/secrets.js';
+import { CachedSecretReader, type SecretReader } from '../../../shared/aws/secrets.js';
 import { SlackTarget } from '../../../shared/notify/slack.js';
 import { NotificationError } from '../../../shared/notify/target.js';
 import { TelegramTarget } from '../../../shared/notify/telegram.js';

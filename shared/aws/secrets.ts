@@ -1,10 +1,11 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { callAws } from '../aws/errors.js';
+import { callAws } from './errors.js';
 import { ValidationError } from '../model/errors.js';
 
 /**
- * Port: reads one secret's text by ARN. The credentials of the chat targets (Telegram bot
- * token, Slack webhook URL) live in Secrets Manager, never in the Lambda's environment.
+ * Port: reads one secret's text by ARN. Credentials (the Telegram bot token, the Slack
+ * webhook URL, the ACME EAB HMAC key) live in Secrets Manager, never in a Lambda's
+ * environment.
  */
 export interface SecretReader {
   read(arn: string): Promise<string>;
