@@ -332,6 +332,22 @@ export class CertkeeperIssuer extends Construct {
     this.eventsTopic = topic('Events', 'certkeeper certificate events');
     this.alarmsTopic = topic('Alarms', 'certkeeper alarms');
     this.notificationsTopic = topic('Notifications', 'certkeeper notifications');
+    // A topic policy replaces SNS's default one, which is what lets CloudWatch publish; say
+    // so explicitly, for this account's alarms only.
+    this.alarmsTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmsTopic.topicArn],
+        conditions: {
+          ArnLike: {
+            'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${stack.region}:${stack.account}:alarm:*`,
+          },
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        },
+      }),
+    );
     for (const address of props.alerts?.email ?? []) {
       this.notificationsTopic.addSubscription(new subscriptions.EmailSubscription(address));
     }
