@@ -3,7 +3,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { asCertkeeperError } from '../shared/model/errors.js';
 import { parseWorkMessage } from '../shared/queue/queue.js';
 import { renewCertificate } from '../shared/renew.js';
-import { runtime } from './runtime.js';
+import { issuerRuntime } from './issuer-runtime.js';
 
 /**
  * SQS batch -> one renewal per message -> partial batch response. A renewal that failed
@@ -13,7 +13,7 @@ import { runtime } from './runtime.js';
  * SQS redelivers them and finally moves them to the dead-letter queue.
  */
 export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const rt = await runtime();
+  const rt = await issuerRuntime();
   const results = await Promise.allSettled(
     event.Records.map(async (record) => {
       const message = parseWorkMessage(record.body);

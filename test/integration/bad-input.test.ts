@@ -5,7 +5,7 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as issuer } from '../../functions/issuer.js';
-import { runtime } from '../../functions/runtime.js';
+import { issuerRuntime } from '../../functions/issuer-runtime.js';
 import { declareCertificate } from '../../shared/certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { NotFoundError, UnreachableError, ValidationError } from '../../shared/model/errors.js';
@@ -29,7 +29,7 @@ beforeAll(async () => {
   stack = await useLocalStack('badinput', ['keep.test']);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, { name: 'keep', identifiers: ['keep.test'], profile: 'classic' });
-  const first = await renewCertificate((await runtime()).renewDeps, 'keep');
+  const first = await renewCertificate((await issuerRuntime()).renewDeps, 'keep');
   expect(first.status).toBe('issued');
   keysBefore = await listKeys(stack, '');
 });
@@ -81,7 +81,7 @@ describe('declarations the CA would refuse are refused before anything is writte
 
 describe('renewals that cannot succeed fail clearly and keep the current certificate', () => {
   it('an unknown certificate name', async () => {
-    const error = await renewCertificate((await runtime()).renewDeps, 'nope').catch((e: unknown) => e);
+    const error = await renewCertificate((await issuerRuntime()).renewDeps, 'nope').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotFoundError);
     expect((error as NotFoundError).message).toContain('"nope"');
     const response = await issuer(
@@ -93,7 +93,7 @@ describe('renewals that cannot succeed fail clearly and keep the current certifi
 
   it('a profile the CA does not offer names the profile and what is offered', async () => {
     await inventory.putSpec({ ...(await inventory.get('keep'))!.spec, profile: 'gold' });
-    const outcome = await renewCertificate((await runtime()).renewDeps, 'keep', { force: true });
+    const outcome = await renewCertificate((await issuerRuntime()).renewDeps, 'keep', { force: true });
     expect(outcome.status).toBe('failed');
     const error = outcome.status === 'failed' ? outcome.error : undefined;
     expect(error?.message).toMatch(/"gold" is not offered.*classic.*shortlived/);
@@ -108,7 +108,7 @@ describe('renewals that cannot succeed fail clearly and keep the current certifi
       identifiers: ['www.nozone.test'],
       profile: 'classic',
     });
-    const outcome = await renewCertificate((await runtime()).renewDeps, 'nozone');
+    const outcome = await renewCertificate((await issuerRuntime()).renewDeps, 'nozone');
     expect(outcome.status).toBe('failed');
     expect(outcome.status === 'failed' && outcome.error.message).toMatch(/hosted zone.*nozone\.test/);
     expect(await listKeys(stack, 'certificates/nozone/')).toEqual([]);
@@ -118,7 +118,7 @@ describe('renewals that cannot succeed fail clearly and keep the current certifi
   it('the CA directory unreachable', async () => {
     pointHandlersAt({ ...stack.env, CERTKEEPER_DIRECTORY_URL: 'https://127.0.0.1:1/dir' });
     try {
-      const outcome = await renewCertificate((await runtime()).renewDeps, 'keep', { force: true });
+      const outcome = await renewCertificate((await issuerRuntime()).renewDeps, 'keep', { force: true });
       expect(outcome.status).toBe('failed');
       const error = outcome.status === 'failed' ? outcome.error : undefined;
       expect(error).toBeInstanceOf(UnreachableError);

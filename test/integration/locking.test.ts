@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as issuer } from '../../functions/issuer.js';
-import { buildRuntime } from '../../functions/runtime.js';
+import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
 import { declareCertificate } from '../../shared/certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { renewCertificate } from '../../shared/renew.js';
@@ -41,7 +41,7 @@ describe('8 concurrent issuer invocations for one certificate', () => {
 
   it('report busy from every worker but the lease holder', async () => {
     // Eight separate runtimes (cold starts), as eight Lambda instances would be.
-    const workers = Array.from({ length: 8 }, () => buildRuntime(process.env).renewDeps);
+    const workers = Array.from({ length: 8 }, () => buildIssuerRuntime(process.env).renewDeps);
     const before = acmeRequests.count('/order-plz');
     const outcomes = await Promise.all(
       workers.map((deps) => renewCertificate(deps, 'race', { force: true })),

@@ -3,7 +3,7 @@
  * next attempt, once the lease has expired, resumes that order instead of placing another.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildRuntime } from '../../functions/runtime.js';
+import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
 import type { ChallengeSolver } from '../../shared/challenges/solver.js';
 import { declareCertificate } from '../../shared/certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
@@ -29,7 +29,7 @@ beforeAll(async () => {
 describe('an attempt cut off mid-order', () => {
   it('is resumed by the next worker after the lease expires, with no second order', async () => {
     const clock = new ManualClock(Date.now() + MINUTE);
-    const frozen = buildRuntime(process.env, { clock }).renewDeps;
+    const frozen = buildIssuerRuntime(process.env, { clock }).renewDeps;
     let presented!: () => void;
     const reachedPresent = new Promise<void>((resolve) => (presented = resolve));
     // A solver that never finishes presenting: the Lambda is frozen here until its timeout.
@@ -50,7 +50,7 @@ describe('an attempt cut off mid-order', () => {
     expect(acmeRequests.count('/order-plz') - ordersBefore).toBe(1);
 
     // Before the lease expires another worker is turned away...
-    const next = buildRuntime(process.env, { clock }).renewDeps;
+    const next = buildIssuerRuntime(process.env, { clock }).renewDeps;
     expect((await renewCertificate(next, 'slow')).status).toBe('busy');
     // ...after it, the worker takes over and continues the same order.
     clock.advance(3 * MINUTE);

@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { AcmeAccounts, AcmeCertificateAuthority } from '../shared/acme/index.js';
+import { SecretsManagerReader } from '../shared/aws/secrets.js';
+import { Dns01Solver } from '../shared/challenges/dns01/solver.js';
+import { Route53DnsProvider } from '../shared/challenges/dns01/route53.js';
+import { S3Http01Solver } from '../shared/challenges/http01/s3.js';
+import type { ChallengeSolver } from '../shared/challenges/solver.js';
+import type { EventPublisher } from '../shared/events/publisher.js';
+import { SnsPublisher } from '../shared/events/sns.js';
+import { DynamoLeaseLock } from '../shared/lock/dynamodb.js';
+import type { CertificateSpec } from '../shared/model/spec.js';
+import type { RenewDeps } from '../shared/renew.js';
+import { S3CertificateStore, S3ObjectStore } from '../shared/store/s3-store.js';
+import { buildRuntime, type Runtime, runtime, type RuntimeOverrides } from './runtime.js';
+
+/** The shared runtime plus everything a renewal needs. */
+export interface IssuerRuntime extends Runtime {
+  renewDeps: RenewDeps;
+}
+
+const built = new WeakMap<Runtime, Promise<IssuerRuntime>>();
+
+/** Once per cold start (and per resetRuntime in tests), like runtime(). */
+export function issuerRuntime(): Promise<IssuerRuntime> {
+  return runtime().then((core) => {
+    let issuer = built.get(core);
+    if (!issuer) {
+      issuer = withSecrets(process.env).then((env) => withRenewal(core, env));
+      // A secret that could not be read is not cached: the next invocation retries.
+      issuer.catch(() => built.delete(core));
+      built.set(core, issuer);
+    }
+    return issuer;
+  });
+}
+
+/** Synchronous composition for tests that want several independent workers. */
+export function buildIssuerRuntime(env: NodeJS.ProcessEnv, overrides: RuntimeOverrides = {}): IssuerRuntime {
+  return withRenewal(buildRuntime(env, overrides), env);
+}
+
+/** Resolves the EAB HMAC key from Secrets Manager when the stack gave its ARN. */
+async function withSecrets(env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
+  const arn = env.CERTKEEPER_EAB_HMAC_SECRET_ARN;
+  if (!arn || env.CERTKEEPER_EAB_HMAC_KEY) return env;
+  const reader = new SecretsManagerReader(new SecretsManagerClient({ region: env.AWS_REGION }));
+  return { ...env, CERTKEEPER_EAB_HMAC_KEY: await reader.read(arn) };
+}
+
+function withRenewal(core: Runtime, rawEnv: NodeJS.ProcessEnv): IssuerRuntime {
+  const { clock, log, inventory } = core;
+  const env = {
+    ...core.env,
+    CERTKEEPER_EAB_HMAC_KEY: rawEnv.CERTKEEPER_EAB_HMAC_KEY ?? core.env.CERTKEEPER_EAB_HMAC_KEY,
+  };
+  const region = env.AWS_REGION;
+  const s3 = new S3Client({ region, forcePathStyle: env.CERTKEEPER_S3_FORCE_PATH_STYLE });
+  const storeOptions = { bucket: env.CERTKEEPER_BUCKET, kmsKeyId: env.CERTKEEPER_KMS_KEY_ID, clock };
+  const objects = new S3ObjectStore(s3, storeOptions);
+  const events: EventPublisher = env.CERTKEEPER_TOPIC_ARN
+    ? new SnsPublisher(new SNSClient({ region }), { topicArn: env.CERTKEEPER_TOPIC_ARN, clock })
+    : { publish: async (event) => log.info('event (no topic configured)', { event }) };
+
+  const ca = new AcmeCertificateAuthority({
+    directoryUrl: env.CERTKEEPER_DIRECTORY_URL,
+    accounts: new AcmeAccounts(objects, { clock }),
+    email: env.CERTKEEPER_CONTACT,
+    eab:
+      env.CERTKEEPER_EAB_KID && env.CERTKEEPER_EAB_HMAC_KEY
+        ? { kid: env.CERTKEEPER_EAB_KID, hmacKey: env.CERTKEEPER_EAB_HMAC_KEY }
+        : undefined,
+    caPem: readPem(env.CERTKEEPER_ACME_CA_PEM),
+    clock,
+    warn: (message, extra) => log.warn(message, extra),
+  });
+
+  const route53 = new Route53DnsProvider(new Route53Client({ region }));
+  const http01 = new S3Http01Solver({ store: objects });
+  const nameservers = env.CERTKEEPER_DNS_RESOLVERS?.split(',').map((s) => s.trim());
+  const solverFor = (spec: CertificateSpec): ChallengeSolver =>
+    spec.challenge === 'http-01'
+      ? http01
+      : new Dns01Solver({ provider: route53, hostedZoneId: spec.hostedZoneId, nameservers, log });
+
+  return {
+    ...core,
+    env,
+    renewDeps: {
+      clock,
+      inventory,
+      lock: new DynamoLeaseLock({
+        client: new DynamoDBClient({ region }),
+        tableName: env.CERTKEEPER_TABLE,
+        clock,
+      }),
+      store: new S3CertificateStore(s3, storeOptions),
+      ca,
+      solverFor,
+      events,
+      bucket: env.CERTKEEPER_BUCKET,
+      log,
+      random: core.overrides.random,
+    },
+  };
+}
+
+/** The ACME server's CA, given inline as PEM or as a file path. */
+function readPem(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  return value.startsWith('-----BEGIN') ? value : readFileSync(value, 'utf8');
+}
