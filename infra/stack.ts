@@ -1,14 +1,44 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
+import type { DeploymentConfig } from '../shared/model/config.js';
+import { CertkeeperIssuer, type FunctionName, pascal } from './issuer.js';
+
+export interface CertkeeperStackProps extends StackProps {
+  /** The parsed certkeeper.config.json (`parseDeploymentConfig`). */
+  readonly config: DeploymentConfig;
+  /** The bundled Lambdas (`Code.fromAsset` of scripts/build.ts's output in the app). */
+  readonly lambdaCode: Readonly<Record<FunctionName, lambda.Code>>;
+}
 
 /**
- * The certkeeper stack. The core pipeline runs against local peers; the resources
- * (bucket, table, queues, functions, schedule, topics, alarms) arrive with the
- * infrastructure issue through a reusable construct.
+ * The certkeeper stack: one CertkeeperIssuer and the outputs an operator needs to wire
+ * servers and alerts to it.
  */
 export class CertkeeperStack extends Stack {
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  readonly issuer: CertkeeperIssuer;
+
+  constructor(scope: Construct, id: string, props: CertkeeperStackProps) {
     super(scope, id, props);
-    new CfnOutput(this, 'CertkeeperVersion', { value: '0.1.0', description: 'certkeeper release deployed' });
+    const { config, lambdaCode } = props;
+    this.issuer = new CertkeeperIssuer(this, 'Issuer', { ...config, lambdaCode });
+
+    const out = (name: string, value: string, description: string): CfnOutput =>
+      new CfnOutput(this, name, { value, description });
+    out('CertkeeperVersion', '0.1.0', 'certkeeper release deployed');
+    out('BucketName', this.issuer.bucket.bucketName, 'certificates, HTTP-01 tokens and ACME accounts');
+    out('TableName', this.issuer.table.tableName, 'inventory, leases and the due index');
+    out('IssuerQueueUrl', this.issuer.queue.queueUrl, 'renewal work for the issuer');
+    out('DeadLetterQueueUrl', this.issuer.deadLetterQueue.queueUrl, 'issuer messages that failed 5 times');
+    out('KeyArn', this.issuer.key.keyArn, 'KMS key of the bucket, table, queues and topics');
+    out('EventsTopicArn', this.issuer.eventsTopic.topicArn, 'certificate events (issued, renewed, ...)');
+    out('AlarmsTopicArn', this.issuer.alarmsTopic.topicArn, 'CloudWatch alarm notifications');
+    out('NotificationsTopicArn', this.issuer.notificationsTopic.topicArn, 'alerts for people (email)');
+    out('DashboardName', this.issuer.dashboard.dashboardName, 'CloudWatch dashboard');
+    for (const agent of this.issuer.agents) {
+      const id = `Agent${pascal(agent.name)}`;
+      out(`${id}PolicyArn`, agent.policy.managedPolicyArn, `attach to the role of server ${agent.name}`);
+      out(`${id}QueueUrl`, agent.queue.queueUrl, `events for server ${agent.name}`);
+    }
   }
 }

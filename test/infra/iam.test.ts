@@ -1,0 +1,219 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DUE_INDEX_NAME } from '../../shared/dynamo/table.js';
+import {
+  exampleConfigInput,
+  fullConfigInput,
+  resourcesOf,
+  roleStatements,
+  synth,
+  type Synthesized,
+} from './support.js';
+
+type Statement = Record<string, unknown>;
+const actionsOf = (st: Statement): string[] => [st.Action].flat() as string[];
+const resourceText = (st: Statement): string => JSON.stringify(st.Resource);
+/** Every action a role may take, with the resources (as JSON) it may take it on. */
+const grants = (statements: Statement[]): Map<string, string[]> => {
+  const map = new Map<string, string[]>();
+  for (const st of statements) {
+    expect(st.Effect).toBe('Allow');
+    for (const action of actionsOf(st)) map.set(action, [...(map.get(action) ?? []), resourceText(st)]);
+  }
+  return map;
+};
+/** The actions of one service a role may take, sorted. */
+const serviceActions = (g: Map<string, string[]>, service: string): string[] =>
+  [...g.keys()].filter((a) => a.startsWith(`${service}:`)).sort();
+const statementWith = (statements: Statement[], action: string): Statement => {
+  const found = statements.find((st) => actionsOf(st).includes(action));
+  expect(found, action).toBeDefined();
+  return found!;
+};
+
+describe('least privilege, example config', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synth();
+  });
+
+  it('issuer: Route53 changes only to _acme-challenge TXT records in the configured zone', () => {
+    const statements = roleStatements(s.template, 'Issuer');
+    const change = statementWith(statements, 'route53:ChangeResourceRecordSets');
+    expect(actionsOf(change)).toEqual(['route53:ChangeResourceRecordSets']);
+    expect(resourceText(change)).toContain(':route53:::hostedzone/Z0123456789EXAMPLE');
+    expect(change.Condition).toEqual({
+      'ForAllValues:StringLike': {
+        'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_acme-challenge.*'],
+      },
+      'ForAllValues:StringEquals': {
+        'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+        'route53:ChangeResourceRecordSetsActions': ['CREATE', 'UPSERT', 'DELETE'],
+      },
+    });
+    const read = statementWith(statements, 'route53:ListResourceRecordSets');
+    expect(actionsOf(read).sort()).toEqual(['route53:GetHostedZone', 'route53:ListResourceRecordSets']);
+    expect(resourceText(read)).toContain('hostedzone/Z0123456789EXAMPLE');
+    expect(statementWith(statements, 'route53:ListHostedZones').Resource).toBe('*');
+    expect(resourceText(statementWith(statements, 'route53:GetChange'))).toContain(':route53:::change/*');
+    // No cross-account role configured: no sts at all.
+    expect(grants(statements).has('sts:AssumeRole')).toBe(false);
+  });
+
+  it('issuer: S3 by prefix, deletes only challenge tokens, lists only its prefixes', () => {
+    const statements = roleStatements(s.template, 'Issuer');
+    const g = grants(statements);
+    for (const action of ['s3:GetObject', 's3:PutObject']) {
+      const resources = g.get(action)!.join();
+      expect(resources).toContain('/certificates/*');
+      expect(resources).toContain('/challenges/http-01/*');
+      expect(resources).toContain('/accounts/*');
+      expect(resources).not.toMatch(/Arn"\]\},"\/\*"/); // never the whole bucket
+    }
+    expect(g.get('s3:DeleteObject')!.join()).toMatch(/challenges\/http-01\/\*/);
+    expect(g.get('s3:DeleteObject')!.join()).not.toMatch(/certificates|accounts/);
+    expect(g.get('s3:PutObjectTagging')!.join()).toMatch(/\/certificates\/\*/);
+    const list = statementWith(statements, 's3:ListBucket');
+    expect(list.Condition).toEqual({
+      StringLike: { 's3:prefix': ['certificates/*', 'challenges/http-01/*', 'accounts/*'] },
+    });
+    expect([...g.keys()].filter((a) => a.includes('*'))).toEqual([]);
+  });
+
+  it('issuer: its table (no index, no delete), its key, publish to the events topic only, consume its queue', () => {
+    const g = grants(roleStatements(s.template, 'Issuer'));
+    expect(serviceActions(g, 'dynamodb')).toEqual([
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(g.get('dynamodb:GetItem')!.join()).toMatch(/IssuerTable.*"Arn"\]\}$/);
+    expect(g.get('sns:Publish')).toHaveLength(1);
+    expect(g.get('sns:Publish')![0]).toMatch(/^\{"Ref":"IssuerEvents[0-9A-F]{8}"\}$/);
+    for (const action of ['kms:Decrypt', 'kms:GenerateDataKey']) {
+      expect(g.get(action)!.every((r) => /IssuerKey/.test(r))).toBe(true);
+    }
+    expect(g.get('sqs:ReceiveMessage')!.join()).toMatch(/IssuerIssuerQueue/);
+    expect(g.has('sqs:SendMessage')).toBe(false);
+    expect(g.has('secretsmanager:GetSecretValue')).toBe(false);
+  });
+
+  it('scheduler: queries the due index, writes the heartbeat, sends to the queue; no S3', () => {
+    const g = grants(roleStatements(s.template, 'Scheduler'));
+    expect(g.get('dynamodb:Query')!.join()).toContain(`/index/${DUE_INDEX_NAME}`);
+    expect(g.has('dynamodb:PutItem')).toBe(true);
+    expect(g.has('dynamodb:Scan')).toBe(true); // the hourly stats
+    expect(g.has('dynamodb:DeleteItem')).toBe(false);
+    expect(g.get('sqs:SendMessage')!.join()).toMatch(/IssuerIssuerQueue/);
+    expect(
+      [...g.keys()].filter((a) => a.startsWith('s3:') || a.startsWith('sns:') || a.startsWith('route53:')),
+    ).toEqual([]);
+  });
+
+  it('inventory-sync: reads and updates its table, never deletes; notifier: publishes to notifications only', () => {
+    const sync = grants(roleStatements(s.template, 'InventorySync'));
+    expect(serviceActions(sync, 'dynamodb')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Scan',
+      'dynamodb:UpdateItem',
+    ]);
+    const notifier = grants(roleStatements(s.template, 'Notifier'));
+    expect(notifier.get('sns:Publish')!.join()).toMatch(/IssuerNotifications/);
+    expect([...notifier.keys()].filter((a) => /^(s3|dynamodb|sqs|secretsmanager):/.test(a))).toEqual([]);
+  });
+
+  it('agents: a queue per agent with its certificates only, and a read-only policy', () => {
+    s.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'sqs',
+      RawMessageDelivery: true,
+      FilterPolicy: { certificate: ['web-1'] },
+      Endpoint: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerAgentWeb1Queue'), 'Arn'] },
+    });
+    s.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'sqs',
+      FilterPolicy: { certificate: ['site'] },
+      Endpoint: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerAgentProxyQueue'), 'Arn'] },
+    });
+    s.template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+
+    const policies = resourcesOf(s.template, 'AWS::IAM::ManagedPolicy');
+    expect(policies).toHaveLength(2);
+    const [, web1] = policies.find(([id]) => id.startsWith('IssuerAgentWeb1Policy'))!;
+    const statements = (web1.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+    const g = grants(statements);
+    expect([...g.keys()].sort()).toEqual([
+      'kms:Decrypt',
+      's3:GetObject',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:ReceiveMessage',
+    ]);
+    const objects = g.get('s3:GetObject')!.join();
+    expect(objects).toContain('/certificates/web-1/*');
+    expect(objects).toContain('/challenges/http-01/*');
+    expect(objects).not.toContain('/certificates/site/');
+    expect(statementWith(statements, 'kms:Decrypt').Condition).toEqual({
+      StringEquals: {
+        'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+      },
+    });
+    expect(g.get('sqs:ReceiveMessage')!.join()).toMatch(/IssuerAgentWeb1Queue/);
+  });
+});
+
+describe('least privilege, every option on', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synth(fullConfigInput());
+  });
+
+  it('issuer: both zones, assumes only the configured zone role, reads only the EAB secret', () => {
+    const statements = roleStatements(s.template, 'Issuer');
+    const change = resourceText(statementWith(statements, 'route53:ChangeResourceRecordSets'));
+    expect(change).toContain('hostedzone/Z0123456789EXAMPLE');
+    expect(change).toContain('hostedzone/Z0OTHERACCOUNTZONE');
+    expect(statementWith(statements, 'sts:AssumeRole').Resource).toBe(
+      'arn:aws:iam::210987654321:role/certkeeper-dns',
+    );
+    expect(statementWith(statements, 'secretsmanager:GetSecretValue').Resource).toBe(
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:certkeeper/eab-AbC123',
+    );
+  });
+
+  it('notifier: reads only the Telegram and Slack secrets', () => {
+    const secrets = statementWith(roleStatements(s.template, 'Notifier'), 'secretsmanager:GetSecretValue');
+    expect([secrets.Resource].flat().sort()).toEqual([
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:certkeeper/slack-AbC123',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:certkeeper/telegram-AbC123',
+    ]);
+  });
+
+  it('widens a partial secret ARN by its six-character suffix only', () => {
+    const input = fullConfigInput();
+    input.alerts = { slackWebhookSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack' };
+    const { template } = synth(input);
+    expect(
+      statementWith(roleStatements(template, 'Notifier'), 'secretsmanager:GetSecretValue').Resource,
+    ).toBe('arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack-??????');
+  });
+
+  it('a certificate naming its own zone adds that zone; no DNS-01 at all grants no Route53', () => {
+    const withZone = exampleConfigInput();
+    withZone.hostedZones = [];
+    withZone.certificates = [
+      { name: 'web-1', identifiers: ['203.0.113.10'] },
+      { name: 'site', identifiers: ['example.com'], hostedZoneId: 'ZCERTZONE' },
+    ];
+    const zoned = roleStatements(synth(withZone).template, 'Issuer');
+    expect(resourceText(statementWith(zoned, 'route53:ChangeResourceRecordSets'))).toContain(
+      'hostedzone/ZCERTZONE',
+    );
+
+    const ipOnly = exampleConfigInput();
+    ipOnly.hostedZones = [];
+    ipOnly.agents = [];
+    ipOnly.certificates = [{ name: 'web-1', identifiers: ['203.0.113.10'] }];
+    const statements = roleStatements(synth(ipOnly).template, 'Issuer');
+    expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('route53:'))).toEqual([]);
+  });
+});
