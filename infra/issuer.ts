@@ -542,7 +542,10 @@ export class CertkeeperIssuer extends Construct {
     // For the store to mark a replaced serial for expiry (SUPERSEDED_TAG).
     allow(issuer, ['s3:PutObjectTagging'], [this.bucket.arnForObjects(`${CERTIFICATES_PREFIX}*`)]);
     // Listing a certificate's serials; also what makes a missing key read as 404, not 403.
-    allow(issuer, ['s3:ListBucket'], [this.bucket.bucketArn], { StringLike: { 's3:prefix': prefixes } });
+    // Unconditioned on purpose: S3 decides 404-vs-403 for a GetObject of a missing key by
+    // the ListBucket grant, and a prefix condition (which a GetObject carries no value for)
+    // would turn a first issuance's "no account yet" / "no manifest yet" into AccessDenied.
+    allow(issuer, ['s3:ListBucket'], [this.bucket.bucketArn]);
     const reason =
       'Object wildcards are limited to the certkeeper prefixes (certificates/*, challenges/http-01/*, accounts/*); object keys are not known at deploy time.';
     NagSuppressions.addResourceSuppressions(
