@@ -13,6 +13,16 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
+      // `import { z }` makes esbuild keep all of zod (every locale, ~450 KB) in each Lambda;
+      // the namespace import lets it keep only what is used.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "ImportDeclaration[source.value='zod'][importKind!='type'] > ImportSpecifier[imported.name='z']",
+          message: "Use import * as z from 'zod' (bundle size).",
+        },
+      ],
     },
   },
 );

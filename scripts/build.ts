@@ -64,31 +64,6 @@ const REQUIRE_BANNER = [
 ].join('\n');
 
 /**
- * zod's entry point exports `z` as a namespace re-export (`export * as z`). esbuild keeps the
- * whole namespace for `import { z } from 'zod'` (every schema type, the JSON-schema code and
- * all ~50 locales: ~450 KB minified), while `import * as z from 'zod'` (the same bindings:
- * zod's index re-exports everything `z` holds) lets it keep only what is used (~75 KB). The
- * source says `import { z }`; this rewrites that exact import in first-party files at bundle
- * time, so the build does not depend on every author (or future Lambda) using the other form.
- * Any other way of importing zod is left as written.
- */
-const ZOD_NAMED_Z = /^import\s*\{\s*z\s*\}\s*from\s*(['"])zod\1\s*;?/gm;
-
-const zodNamespaceImport: esbuild.Plugin = {
-  name: 'zod-namespace-import',
-  setup(build) {
-    build.onLoad({ filter: /\.ts$/ }, async (args) => {
-      if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
-      const source = await readFile(args.path, 'utf8');
-      const contents = source.replace(ZOD_NAMED_Z, "import * as z from 'zod';");
-      return contents === source
-        ? undefined
-        : { contents, loader: 'ts', resolveDir: path.dirname(args.path) };
-    });
-  },
-};
-
-/**
  * Small modules that stand in for dependencies certkeeper ships but never runs. Each is a
  * whole-module replacement, scoped to one importer, so it is listed with why it is safe:
  *
@@ -331,7 +306,7 @@ export async function buildLambdas(options: BuildOptions = {}): Promise<BuiltLam
     sourcemap: options.sourcemap ? 'linked' : false,
     metafile: true,
     logLevel: 'silent',
-    plugins: [zodNamespaceImport, literalSchemaKeys, standIns, axiosModuleBuild, packageVersionOnly],
+    plugins: [literalSchemaKeys, standIns, axiosModuleBuild, packageVersionOnly],
   });
 
   const built: BuiltLambda[] = [];

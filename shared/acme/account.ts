@@ -1,5 +1,5 @@
 import acme from 'acme-client';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Clock, systemClock } from '../model/clock.js';
 import { ConflictError, IntegrityError } from '../model/errors.js';
 import { generateKey } from '../pki/keys.js';

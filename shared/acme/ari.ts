@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CertkeeperError } from '../model/errors.js';
 import type { RenewalInfo } from './ca.js';
 import { httpGet, parseRetryAfter } from './transport.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CertkeeperError, UnreachableError } from '../model/errors.js';
 import type { AcmeDirectoryInfo } from './ca.js';
 import { httpGet } from './transport.js';

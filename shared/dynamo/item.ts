@@ -1,5 +1,5 @@
 import type { AttributeValue, CancellationReason } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Explicit attribute values: the items are small enough that a marshalling layer adds nothing. */
 export const S = (value: string): AttributeValue => ({ S: value });

@@ -9,7 +9,7 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type DynamoTableOptions, sendDynamo, translateDynamoError } from '../dynamo/call.js';
 import { cancellationReasons, integerAttribute, N, S, stringAttribute } from '../dynamo/item.js';
 import {

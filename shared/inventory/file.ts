@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FileLeaseLock } from '../lock/file.js';
 import { checkName } from '../lock/lease.js';
 import type { Lease } from '../lock/lock.js';

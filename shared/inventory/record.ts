@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { KEY_TYPES } from '../model/keys.js';
 import { CHALLENGE_TYPES, type CertificateSpec, NAME_PATTERN, zodToValidationError } from '../model/spec.js';
 import type { CertificateState, CertificateStatus } from '../model/state.js';

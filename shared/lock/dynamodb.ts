@@ -4,7 +4,7 @@ import {
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Clock, DAY, systemClock } from '../model/clock.js';
 import { type DynamoTableOptions, sendDynamo } from '../dynamo/call.js';
 import { epochSeconds, integerAttribute, N, S, stringAttribute } from '../dynamo/item.js';

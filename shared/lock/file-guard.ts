@@ -3,7 +3,7 @@ import { link, readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CertkeeperError, ConflictError } from '../model/errors.js';
 import type { FsObjectStore } from '../store/fs-store.js';
 import { parseStoredJson } from './stored.js';

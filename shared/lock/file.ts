@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Clock, systemClock } from '../model/clock.js';
 import { FsObjectStore } from '../store/fs-store.js';
 import { FileGuard } from './file-guard.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from './errors.js';
 import { type Identifier, isWildcard, parseIdentifiers } from './identifiers.js';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from './keys.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../model/errors.js';
 import { EVENT_TYPES, type EventType } from '../model/events.js';
 import { zodToValidationError } from '../model/spec.js';

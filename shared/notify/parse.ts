@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../model/errors.js';
 import { type CertificateEvent, EVENT_TYPES } from '../model/events.js';
 import { zodToValidationError } from '../model/spec.js';

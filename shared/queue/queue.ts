@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../model/errors.js';
 import { NAME_PATTERN } from '../model/spec.js';
 

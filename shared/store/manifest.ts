@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { IntegrityError, ValidationError } from '../model/errors.js';
 import { NAME_PATTERN, zodToValidationError } from '../model/spec.js';
 import { BUNDLE_FILES, type BundleFile, bundleFileKey } from './keys.js';
