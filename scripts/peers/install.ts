@@ -1,7 +1,8 @@
 /**
  * `install`: Pebble (go install), moto server (Python venv) and DynamoDB Local (Maven
- * Central, with its sqlite4java native libraries) into the cache directory. Idempotent:
- * each part is checked and skipped when already there at the pinned version.
+ * Central, with its sqlite4java native libraries) into the cache directory, and nginx from
+ * the OS packages when it is missing (see nginx.ts). Idempotent: each part is checked and
+ * skipped when already there at the pinned version.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import {
   repoRoot,
   type CachePaths,
 } from './config.js';
+import { installNginx, nginxInstalled } from './nginx.js';
 import { exec, execOk, log, withFileLock } from './util.js';
 
 const MINUTE = 60_000;
@@ -29,12 +31,18 @@ export interface InstallStatus {
   readonly pebble: boolean;
   readonly moto: boolean;
   readonly dynamodb: boolean;
+  readonly nginx: boolean;
 }
 
 /** What is already installed at the pinned versions (cheap checks, no network). */
 export async function installStatus(paths: CachePaths = cachePaths()): Promise<InstallStatus> {
   const [pebble, moto] = await Promise.all([pebbleInstalled(paths), motoInstalled(paths)]);
-  return { pebble, moto, dynamodb: dynamodbInstalled(paths) && launcherCurrent(paths) };
+  return {
+    pebble,
+    moto,
+    dynamodb: dynamodbInstalled(paths) && launcherCurrent(paths),
+    nginx: nginxInstalled(),
+  };
 }
 
 export async function install(paths: CachePaths = cachePaths()): Promise<void> {
@@ -47,8 +55,9 @@ export async function install(paths: CachePaths = cachePaths()): Promise<void> {
       status.pebble ? undefined : installPebble(paths),
       status.moto ? undefined : installMoto(paths),
       status.dynamodb ? undefined : installDynamodb(paths),
+      status.nginx ? undefined : installNginx(),
     ]);
-    if (status.pebble && status.moto && status.dynamodb) {
+    if (status.pebble && status.moto && status.dynamodb && status.nginx) {
       log(`everything installed in ${paths.home}`);
     } else {
       log(`install done in ${((Date.now() - started) / 1000).toFixed(1)}s (${paths.home})`);

@@ -1,0 +1,69 @@
+/**
+ * The nginx the agent's end-to-end tests stand behind (test/support/nginx.ts) behaves as they
+ * assume: it serves the files it was started with, a reload picks up replaced files, and a
+ * reload with a key that does not fit fails (so an agent sees it) while the old pair stays served.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../scripts/peers/util.js';
+import { startNginx, type Nginx } from '../support/nginx.js';
+import { selfSigned, type SelfSigned } from './pki.js';
+
+const sh = (command: string) => promisify(execFile)('/bin/sh', ['-c', command]);
+const HOUR = 3_600_000;
+
+describe('a private nginx', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'certkeeper-nginx-test-'));
+  const certPath = join(dir, 'fullchain.pem');
+  const keyPath = join(dir, 'privkey.pem');
+  let first: SelfSigned;
+  let second: SelfSigned;
+  let nginx: Nginx;
+
+  const install = (pair: SelfSigned, key = pair.key): void => {
+    writeFileSync(certPath, pair.cert);
+    writeFileSync(keyPath, key, { mode: 0o600 });
+  };
+
+  beforeAll(async () => {
+    const valid = [new Date(Date.now() - HOUR), new Date(Date.now() + HOUR)] as const;
+    [first, second] = await Promise.all([
+      selfSigned(['127.0.0.1'], ...valid),
+      selfSigned(['127.0.0.1'], ...valid),
+    ]);
+    install(first);
+    nginx = await startNginx({ certPath, keyPath, httpPort: 0 });
+  });
+
+  afterAll(() => nginx?.stop());
+
+  it('serves the certificate it was started with, on its own ports', async () => {
+    expect(await nginx.servedSerial()).toBe(first.serial);
+    expect(nginx.httpPort).toBeGreaterThan(0);
+    const res = await fetch(`http://127.0.0.1:${nginx.httpPort}/.well-known/acme-challenge/none`);
+    expect(res.status).toBe(404);
+  });
+
+  it('picks up replaced files on reloadCommand', async () => {
+    install(second);
+    await sh(nginx.reloadCommand);
+    await nginx.waitForSerial(second.serial);
+  });
+
+  it('fails reloadCommand when the key does not fit, and keeps serving the old pair', async () => {
+    install(first, second.key);
+    await expect(sh(nginx.reloadCommand)).rejects.toThrow(/key values mismatch|SSL_CTX_use_PrivateKey/);
+    expect(await nginx.servedSerial()).toBe(second.serial);
+  });
+
+  it('stops: the master exits and the port is closed', async () => {
+    const pid = Number(readFileSync(join(nginx.prefix, 'nginx.pid'), 'utf8').trim());
+    await nginx.stop();
+    expect(isAlive(pid)).toBe(false);
+    await expect(nginx.servedSerial()).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
