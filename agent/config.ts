@@ -1,0 +1,235 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import * as z from 'zod';
+import { ValidationError } from '../shared/model/errors.js';
+import { parseIdentifiers } from '../shared/model/identifiers.js';
+import { NAME_PATTERN, zodToValidationError } from '../shared/model/spec.js';
+
+/**
+ * The agent's configuration file (one per server, e.g. /etc/certkeeper/agent.json). Every
+ * error names the file, the field and the fix, because the agent usually starts under
+ * systemd where that one log line is all an operator gets.
+ */
+export const DEFAULT_STATE_FILE = '/var/lib/certkeeper/agent.json';
+
+/** Cert files default to world-readable: they are public; the key is always 0600. */
+export const DEFAULT_CERT_MODE = 0o644;
+export const KEY_MODE = 0o600;
+
+const path = z.string().min(1, 'must be a file path');
+/** A user or group: a name as in /etc/passwd, or a numeric id. */
+const principal = z.union([
+  z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'must be a user or group name or a numeric id'),
+  z.number().int().min(0),
+]);
+// JSON has no octal literals: "0640" (a string) is what people mean; a number is taken as
+// the mode's value (0o640 written from code), and one above 0o777 is refused rather than
+// guessed at (644 in JSON is almost certainly meant as "0644").
+const mode = z.union([
+  z
+    .string()
+    .regex(/^0?[0-7]{3}$/, 'must be an octal mode such as "0644"')
+    .transform((s) => parseInt(s, 8)),
+  z.number().int().min(0).max(0o777, 'must be at most 0o777; write the mode as a string, e.g. "0644"'),
+]);
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, 'must be "host:port"');
+
+const verifySchema = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    /** Server name to send; defaults to the certificate's first DNS name (none for IPs). */
+    sni: z.string().min(1).optional(),
+    timeoutSeconds: z.number().positive().max(600).default(20),
+  })
+  .strict();
+
+const targetSchema = z
+  .object({
+    fullchain: path,
+    key: path,
+    chain: path.optional(),
+    cert: path.optional(),
+    owner: principal.optional(),
+    group: principal.optional(),
+    mode: mode.optional(),
+    /** What the leaf must name; defaults to the manifest's identifiers. */
+    identifiers: z.array(z.string()).min(1, 'list at least one DNS name or IP address').optional(),
+    /** Overrides the top-level `verify` for this certificate (one listener per certificate). */
+    verify: verifySchema.optional(),
+  })
+  .strict();
+
+export const agentConfigSchema = z
+  .object({
+    bucket: z.string().min(3, 'must be the certificate bucket name (the stack output BucketName)'),
+    region: z.string().min(1).optional(),
+    certificates: z
+      .record(
+        z.string().regex(NAME_PATTERN, 'must be a certificate name as declared in the stack'),
+        targetSchema,
+      )
+      .refine((r) => Object.keys(r).length > 0, 'list at least one certificate'),
+    reload: z
+      .object({
+        /** Each runs through /bin/sh -c, in order; the first failure stops the rest. */
+        commands: z
+          .array(z.string().min(1))
+          .min(1, 'list at least one command, e.g. "systemctl reload nginx"'),
+        timeoutSeconds: z.number().positive().max(3600).default(30),
+      })
+      .strict()
+      .optional(),
+    verify: verifySchema.optional(),
+    queueUrl: z.string().url('must be the agent queue URL (the stack output Agent<Name>QueueUrl)').optional(),
+    pollIntervalSeconds: z.number().int().min(1).max(86_400).default(300),
+    http01Listen: hostPort.optional(),
+    fallbackSelfSigned: z.boolean().default(false),
+    stateFile: path.default(DEFAULT_STATE_FILE),
+    prometheusTextfile: path.optional(),
+    trustedCaFile: path.optional(),
+  })
+  .strict();
+
+export type AgentConfigInput = z.input<typeof agentConfigSchema>;
+type Parsed = z.output<typeof agentConfigSchema>;
+export type VerifyConfig = z.output<typeof verifySchema>;
+
+/** One certificate's install targets, with paths absolute and defaults filled. */
+export interface CertificateTarget extends Omit<Parsed['certificates'][string], 'mode'> {
+  name: string;
+  mode: number;
+}
+
+export interface AgentConfig extends Omit<Parsed, 'certificates' | 'http01Listen'> {
+  certificates: Record<string, CertificateTarget>;
+  http01Listen: { host: string; port: number } | undefined;
+  /** Where the file was read from, for messages. */
+  source: string;
+}
+
+/** Command-line flags that win over the file. */
+export type AgentConfigOverrides = Partial<Omit<AgentConfigInput, 'certificates'>>;
+
+/** Reads and validates a config file; relative paths in it are relative to the file. */
+export function loadAgentConfig(file: string, overrides: AgentConfigOverrides = {}): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ValidationError(
+      file,
+      `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      'pass --config with the path of the agent config (see agent/examples/agent.config.json)',
+    );
+  }
+  let input: unknown;
+  try {
+    input = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(
+      file,
+      `is not valid JSON (${(err as Error).message})`,
+      'correct the JSON syntax',
+    );
+  }
+  const merged =
+    typeof input === 'object' && input !== null
+      ? { ...input, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) }
+      : input;
+  return parseAgentConfig(merged, file, dirname(resolve(file)));
+}
+
+/** Validates an already-parsed config; `baseDir` anchors relative paths. */
+export function parseAgentConfig(
+  input: unknown,
+  source = 'agent config',
+  baseDir = process.cwd(),
+): AgentConfig {
+  try {
+    return parse(input, source, baseDir);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    // Name the file once, in front, the way the deployment config does.
+    throw new ValidationError(
+      `${source}: ${err.field}`,
+      err.message.slice(err.field.length + 2),
+      err.fix ?? '',
+    );
+  }
+}
+
+function parse(input: unknown, source: string, baseDir: string): AgentConfig {
+  const parsed = agentConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const e = zodToValidationError(parsed.error, 'config');
+    throw new ValidationError(
+      e.field.replace(/^config\./, ''),
+      e.message.slice(e.field.length + 2),
+      e.fix ?? '',
+    );
+  }
+  const raw = parsed.data;
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const seen = new Map<string, string>();
+  const certificates: Record<string, CertificateTarget> = {};
+  for (const [name, t] of Object.entries(raw.certificates)) {
+    const field = `certificates.${name}`;
+    if (t.identifiers) parseIdentifiers(t.identifiers, `${field}.identifiers`);
+    const target: CertificateTarget = {
+      ...t,
+      name,
+      fullchain: abs(t.fullchain),
+      key: abs(t.key),
+      chain: t.chain === undefined ? undefined : abs(t.chain),
+      cert: t.cert === undefined ? undefined : abs(t.cert),
+      mode: t.mode ?? DEFAULT_CERT_MODE,
+    };
+    // Two targets on one path would overwrite each other (and could put the key in a 0644 file).
+    for (const kind of ['fullchain', 'key', 'chain', 'cert'] as const) {
+      const p = target[kind];
+      if (p === undefined) continue;
+      const other = seen.get(p);
+      if (other) {
+        throw new ValidationError(
+          `${field}.${kind}`,
+          `"${p}" is also ${other}`,
+          'give every file its own path',
+        );
+      }
+      seen.set(p, `${field}.${kind}`);
+    }
+    certificates[name] = target;
+  }
+  return {
+    ...raw,
+    certificates,
+    stateFile: abs(raw.stateFile),
+    prometheusTextfile: raw.prometheusTextfile === undefined ? undefined : abs(raw.prometheusTextfile),
+    trustedCaFile: raw.trustedCaFile === undefined ? undefined : abs(raw.trustedCaFile),
+    http01Listen: raw.http01Listen === undefined ? undefined : parseListen(raw.http01Listen, 'http01Listen'),
+    source,
+  };
+}
+
+/** "0.0.0.0:80", "[::]:80", "localhost:8402" → host and port. */
+export function parseListen(text: string, field: string): { host: string; port: number } {
+  const i = text.lastIndexOf(':');
+  const host = text.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(text.slice(i + 1));
+  if (
+    i <= 0 ||
+    !Number.isInteger(port) ||
+    port < 0 ||
+    port > 65535 ||
+    (host.includes(':') && isIP(host) !== 6)
+  ) {
+    throw new ValidationError(
+      field,
+      `"${text}" is not host:port`,
+      'write it as "0.0.0.0:80", "[::]:80" or "127.0.0.1:8402"',
+    );
+  }
+  return { host, port };
+}

@@ -1,0 +1,33 @@
+import { asCertkeeperError } from '../shared/model/errors.js';
+import type { EventType } from '../shared/model/events.js';
+import { parseNotification } from '../shared/notify/parse.js';
+
+/** What one message on the agent's queue asks of it. */
+export type QueueMessage =
+  | { kind: 'certificate'; certificate: string; type: EventType; serial: string | undefined }
+  | { kind: 'other' }
+  | { kind: 'malformed'; error: string };
+
+/**
+ * Reads one SQS message body: a certificate event as the issuer publishes it (raw SNS
+ * delivery), or the same wrapped in SNS's envelope when a subscription was made without
+ * raw delivery. Anything else is malformed; the caller deletes it, so it cannot block.
+ */
+export function parseQueueMessage(body: string | undefined): QueueMessage {
+  if (!body) return { kind: 'malformed', error: 'the message has no body' };
+  let text = body;
+  try {
+    const json = JSON.parse(body) as { Type?: unknown; Message?: unknown } | null;
+    if (json?.Type === 'Notification' && typeof json.Message === 'string') text = json.Message;
+  } catch {
+    // Not JSON: parseNotification says so below.
+  }
+  try {
+    const parsed = parseNotification(text);
+    if (parsed.kind !== 'certificate') return { kind: 'other' };
+    const { certificate, type, serial } = parsed.event;
+    return { kind: 'certificate', certificate, type, serial };
+  } catch (err) {
+    return { kind: 'malformed', error: asCertkeeperError(err).describe() };
+  }
+}

@@ -1,0 +1,69 @@
+import { isIP } from 'node:net';
+import { connect } from 'node:tls';
+import { CertkeeperError } from '../shared/model/errors.js';
+
+export interface ServedCheck {
+  host: string;
+  port: number;
+  /** Server name to send; none for an IP (RFC 6066 §3 forbids IP addresses in SNI). */
+  sni: string | undefined;
+  timeoutSeconds: number;
+}
+
+/** Short enough that a reload is seen promptly, long enough not to hammer the server. */
+const RETRY_MS = 250;
+
+/**
+ * Waits until the server presents the certificate with `serial`: a reload is asynchronous
+ * (nginx's old workers serve the old certificate for a moment), so "reload exited 0" is not
+ * proof. The check trusts nothing it reads (rejectUnauthorized false): it only compares the
+ * serial, and the chain was verified before install.
+ */
+export async function waitUntilServed(check: ServedCheck, serial: string): Promise<void> {
+  const deadline = Date.now() + check.timeoutSeconds * 1000;
+  let seen = 'nothing';
+  for (;;) {
+    const left = deadline - Date.now();
+    try {
+      const served = await servedSerial(check, Math.max(100, Math.min(left, 5000)));
+      if (sameSerial(served, serial)) return;
+      seen = `serial ${served}`;
+    } catch (err) {
+      seen = `an error (${(err as Error).message})`;
+    }
+    if (Date.now() + RETRY_MS >= deadline) break;
+    await new Promise((r) => setTimeout(r, RETRY_MS));
+  }
+  throw new CertkeeperError(
+    'internal',
+    `${check.host}:${check.port}${check.sni ? ` (SNI ${check.sni})` : ''} did not serve serial ${serial} within ${check.timeoutSeconds} s: last saw ${seen}`,
+    {
+      retryable: true,
+      fix: 'check that the reload commands make the server load the installed files (paths in its config), and that verify.host/port/sni name that server',
+    },
+  );
+}
+
+/** The serial of the certificate the server presents, as upper-case hex. */
+export function servedSerial(check: Omit<ServedCheck, 'timeoutSeconds'>, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: check.host,
+      port: check.port,
+      servername: check.sni && isIP(check.sni) === 0 ? check.sni : undefined,
+      rejectUnauthorized: false,
+    });
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no TLS handshake within ${timeoutMs} ms`)));
+    socket.once('secureConnect', () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.end();
+      if (serial) resolve(serial.toUpperCase());
+      else reject(new Error('the server presented no certificate'));
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Serials compare as numbers: one side may carry a leading zero byte the other dropped. */
+export const sameSerial = (a: string, b: string): boolean =>
+  a.replace(/^0+/, '').toUpperCase() === b.replace(/^0+/, '').toUpperCase();

@@ -1,0 +1,58 @@
+import * as z from 'zod';
+import { IntegrityError } from '../shared/model/errors.js';
+import { readIfExists, writeFileAtomic } from './files.js';
+
+/**
+ * What the agent knows about each certificate between runs (default
+ * /var/lib/certkeeper/agent.json). `serial` is only ever a CA-issued certificate that
+ * verified and was installed: a self-signed fallback sets `fallback` and clears `serial`,
+ * so the next real certificate always replaces it.
+ */
+const timestamp = z.iso.datetime({ offset: true });
+const certificateState = z.object({
+  serial: z.string().optional(),
+  notAfter: timestamp.optional(),
+  installedAt: timestamp.optional(),
+  lastCheck: timestamp.optional(),
+  /** The last failure, as a person should read it (message and fix); cleared on success. */
+  lastError: z.string().optional(),
+  fallback: z.boolean().optional(),
+  /** When the self-signed fallback on disk expires. */
+  fallbackNotAfter: timestamp.optional(),
+  /** The identifiers of the last manifest read, for the fallback's SANs. */
+  identifiers: z.array(z.string()).optional(),
+});
+const stateSchema = z.object({
+  version: z.literal(1),
+  certificates: z.record(z.string(), certificateState),
+});
+
+export type CertificateState = z.infer<typeof certificateState>;
+export type AgentState = z.infer<typeof stateSchema>;
+
+export const emptyState = (): AgentState => ({ version: 1, certificates: {} });
+
+/** Reads the state file; a missing file is an empty state, a damaged one an IntegrityError. */
+export async function readState(file: string): Promise<AgentState> {
+  const text = await readIfExists(file);
+  if (text === undefined) return emptyState();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = stateSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new IntegrityError(
+      `the agent state file ${file} is damaged`,
+      'delete it: the agent rebuilds it on its next check (and reinstalls the current certificates)',
+    );
+  }
+  return parsed.data;
+}
+
+/** The state holds no secrets, but nothing else needs to read it either. */
+export async function writeState(file: string, state: AgentState): Promise<void> {
+  await writeFileAtomic({ path: file, content: `${JSON.stringify(state, null, 2)}\n`, mode: 0o640 });
+}

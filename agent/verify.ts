@@ -1,0 +1,95 @@
+import { rootCertificates } from 'node:tls';
+import { IntegrityError } from '../shared/model/errors.js';
+import {
+  type ParsedCertificate,
+  keyMatchesCertificate,
+  parseCertificate,
+  pemBlocks,
+  sha256Hex,
+  splitPemChain,
+  verifyChain,
+} from '../shared/pki/index.js';
+import { BUNDLE_FILES, type BundleFile } from '../shared/store/keys.js';
+import type { Manifest } from '../shared/store/store.js';
+import { sameSerial } from './served.js';
+
+export interface VerifyOptions {
+  /** What the leaf must name, exactly (config identifiers, else the manifest's). */
+  identifiers: readonly string[];
+  /** Trust anchors (PEM). */
+  roots: readonly string[];
+  now: Date;
+}
+
+/**
+ * Everything that must hold before a downloaded bundle may replace what a server serves.
+ * The first failure throws an IntegrityError saying which check and what to do; nothing in
+ * a message comes from the key file.
+ */
+export function verifyBundle(
+  manifest: Manifest,
+  files: Record<BundleFile, string>,
+  options: VerifyOptions,
+): ParsedCertificate {
+  const refuse = (problem: string, fix: string): never => {
+    throw new IntegrityError(`refused serial ${manifest.serial} of ${manifest.name}: ${problem}`, fix);
+  };
+  const refetch =
+    'renew the certificate, or restore the objects from a bucket version; the installed one stays';
+
+  for (const file of BUNDLE_FILES) {
+    if (sha256Hex(files[file]) !== manifest.files[file].sha256) {
+      refuse(`${manifest.files[file].key} does not match the sha256 in the manifest`, refetch);
+    }
+  }
+  const { leaf, chain } = splitPemChain(files.fullchain);
+  // cert.pem and chain.pem are installed too: they must be the same certificates.
+  if (pemBlocks(files.cert, 'CERTIFICATE').join('') !== leaf) {
+    refuse('cert.pem is not the first certificate of fullchain.pem', refetch);
+  }
+  if (pemBlocks(files.chain, 'CERTIFICATE').join('') !== chain.join('')) {
+    refuse('chain.pem is not the rest of fullchain.pem', refetch);
+  }
+  const parsed = parseCertificate(leaf);
+  if (!sameSerial(parsed.serialHex, manifest.serial)) {
+    refuse(`the certificate's serial is ${parsed.serialHex}, not the manifest's`, refetch);
+  }
+  if (!keyMatchesCertificate(files.privkey, leaf)) {
+    refuse('the private key does not belong to the certificate', refetch);
+  }
+  if (parsed.notAfter <= options.now || parsed.notBefore > options.now) {
+    refuse(
+      parsed.notAfter <= options.now
+        ? `the certificate expired at ${parsed.notAfter.toISOString()}`
+        : `the certificate is not valid before ${parsed.notBefore.toISOString()}`,
+      "check that the issuer renews it (its state and events) and that this server's clock is right (NTP)",
+    );
+  }
+  try {
+    verifyChain(leaf, chain, options.roots, options.now);
+  } catch (err) {
+    refuse(
+      (err as Error).message,
+      'if the CA is private (or a test CA), put its root in the file trustedCaFile names; otherwise fetch the bundle again',
+    );
+  }
+  const names = [...parsed.dnsNames, ...parsed.ipAddresses];
+  const want = normalise(options.identifiers);
+  const got = normalise(names);
+  if (want.join(',') !== got.join(',')) {
+    refuse(
+      `the certificate names ${got.join(', ') || 'nothing'}, expected ${want.join(', ')}`,
+      'make certificates.<name>.identifiers in the agent config match the certificate declared in the stack',
+    );
+  }
+  return parsed;
+}
+
+/** DNS names compare case-insensitively; order and duplicates do not matter. */
+const normalise = (names: readonly string[]): string[] =>
+  [...new Set(names.map((n) => n.toLowerCase()))].sort();
+
+/** Node's bundled Mozilla roots plus those in `extraPem` (a private or test CA). */
+export function trustedRoots(extraPem: string | undefined): string[] {
+  return [...rootCertificates, ...(extraPem ? pemBlocks(extraPem, 'CERTIFICATE') : [])];
+}
