@@ -1,0 +1,153 @@
+import type { Command } from 'commander';
+import { createAgent, type SyncReport } from '../../agent/agent.js';
+import { agentS3Client } from '../../agent/aws.js';
+import { loadAgentConfig } from '../../agent/config.js';
+import { startAgentHttp01 } from '../../agent/http01.js';
+import { consoleLog } from '../../agent/log.js';
+import { type AgentStatus, EXIT, agentStatus, writePrometheusTextfile } from '../../agent/status.js';
+import { S3ObjectStore } from '../../shared/store/s3-store.js';
+
+const EXIT_CODES = `
+Exit codes:
+  0  agent: stopped by SIGTERM/SIGINT, or with --once every certificate is installed and current
+     status: every certificate is installed with more than 24 hours left
+  1  agent --once: a certificate was refused, rolled back, replaced by the fallback, or failed
+     status: a certificate is expired, has less than 24 hours left, or was never installed
+  2  the command could not run: bad usage, an invalid config file, the HTTP-01 port taken,
+     an unreadable state file`;
+
+const EXAMPLES = `
+Examples:
+  certkeeper agent --config /etc/certkeeper/agent.json
+  certkeeper agent --config /etc/certkeeper/agent.json --once
+  certkeeper agent --config agent.json --http01-listen 127.0.0.1:8402 --fallback-self-signed
+  certkeeper agent status --config /etc/certkeeper/agent.json --prometheus /var/lib/node_exporter/certkeeper.prom`;
+
+interface AgentOptions {
+  config?: string;
+  http01Listen?: string;
+  fallbackSelfSigned?: boolean;
+  once?: boolean;
+}
+
+interface StatusOptions {
+  config: string;
+  json?: boolean;
+  prometheus?: string;
+}
+
+export function registerAgentCommand(program: Command): void {
+  const agent = program
+    .command('agent')
+    .description(
+      "Install this server's certificates from the bucket and keep them current: on each event from the agent queue and every pollIntervalSeconds, verify, install atomically, reload, roll back on failure; optionally answer HTTP-01 challenges",
+    )
+    // Not requiredOption: commander would then demand it before dispatching to `status`.
+    .option('--config <path>', 'the agent config file (JSON; see agent/README.md)')
+    .option(
+      '--http01-listen <host:port>',
+      'answer HTTP-01 challenges on this address (overrides http01Listen)',
+    )
+    .option(
+      '--fallback-self-signed',
+      'write a self-signed certificate when none can be installed and the one on disk is missing or expired',
+    )
+    .option('--once', 'check every certificate once and exit (no queue, no HTTP-01 responder)')
+    .enablePositionalOptions()
+    .addHelpText('after', `${EXIT_CODES}\n${EXAMPLES}`)
+    .action(async (options: AgentOptions) => {
+      process.exitCode = await runAgent(options);
+    });
+
+  agent
+    .command('status')
+    .description(
+      'Show what the agent installed (from its state file) and whether any certificate needs attention',
+    )
+    .requiredOption('--config <path>', 'the agent config file')
+    .option('--json', 'print the status as JSON')
+    .option('--prometheus <file>', 'also write the metrics in the node_exporter textfile format to this file')
+    .addHelpText('after', EXIT_CODES)
+    .action(async (options: StatusOptions) => {
+      process.exitCode = await runStatus(options);
+    });
+}
+
+async function runAgent(options: AgentOptions): Promise<number> {
+  if (!options.config) {
+    process.stderr.write('certkeeper agent: --config <path> is required (the agent config file)\n');
+    return EXIT.usage;
+  }
+  const config = loadAgentConfig(options.config, {
+    http01Listen: options.http01Listen,
+    fallbackSelfSigned: options.fallbackSelfSigned ? true : undefined,
+  });
+  const log = consoleLog();
+  const s3 = agentS3Client(config);
+  const agent = createAgent(config, { s3, log });
+  if (options.once) {
+    const report = await agent.syncOnce();
+    printReport(report);
+    return report.certificates.every((c) => c.action === 'installed' || c.action === 'unchanged')
+      ? EXIT.ok
+      : EXIT.attention;
+  }
+  // Started before the first check: a certificate being issued may need it right away.
+  const responder = config.http01Listen
+    ? await startAgentHttp01(config, new S3ObjectStore(s3, { bucket: config.bucket }), log)
+    : undefined;
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals): void => {
+    log.info(`${signal} received: finishing the current check, then stopping`);
+    controller.abort();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  log.info('agent started', {
+    config: config.source,
+    certificates: Object.keys(config.certificates),
+    queue: config.queueUrl ?? 'none (periodic checks only)',
+    pollIntervalSeconds: config.pollIntervalSeconds,
+  });
+  try {
+    await agent.run({ signal: controller.signal });
+  } finally {
+    await responder?.close();
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+  return EXIT.ok;
+}
+
+async function runStatus(options: StatusOptions): Promise<number> {
+  const config = loadAgentConfig(options.config);
+  const status = await agentStatus(config.stateFile, new Date(), Object.keys(config.certificates));
+  if (options.prometheus) await writePrometheusTextfile(options.prometheus, status);
+  process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+  return status.exitCode;
+}
+
+function printReport(report: SyncReport): void {
+  for (const c of report.certificates) {
+    process.stdout.write(
+      `${c.name}: ${c.action}${c.serial ? ` (serial ${c.serial})` : ''}${c.error ? `\n  ${c.error}` : ''}\n`,
+    );
+  }
+}
+
+export function formatStatus(status: AgentStatus): string {
+  const lines = status.certificates.map((c) => {
+    const left =
+      c.secondsLeft === undefined
+        ? ''
+        : c.secondsLeft <= 0
+          ? `, expired ${c.notAfter}`
+          : `, expires ${c.notAfter} (${Math.floor(c.secondsLeft / 3600)} h left)`;
+    return [
+      `${c.name}: ${c.problem ? `NEEDS ATTENTION (${c.problem})` : 'ok'}${c.serial ? `, serial ${c.serial}` : ''}${left}`,
+      `  last check ${c.lastCheck ?? 'never'}${c.installedAt ? `, installed ${c.installedAt}` : ''}${c.fallback ? ', self-signed fallback on disk' : ''}`,
+      ...(c.lastError ? [`  last error: ${c.lastError}`] : []),
+    ].join('\n');
+  });
+  return `${lines.join('\n') || 'no certificates configured'}\n`;
+}
