@@ -66,10 +66,8 @@ export const agentConfigSchema = z
     bucket: z.string().min(3, 'must be the certificate bucket name (the stack output BucketName)'),
     region: z.string().min(1).optional(),
     certificates: z
-      .record(
-        z.string().regex(NAME_PATTERN, 'must be a certificate name as declared in the stack'),
-        targetSchema,
-      )
+      // Names are checked in parse(): zod reports a bad record key without saying why.
+      .record(z.string(), targetSchema)
       .refine((r) => Object.keys(r).length > 0, 'list at least one certificate'),
     reload: z
       .object({
@@ -176,6 +174,13 @@ function parse(input: unknown, source: string, baseDir: string): AgentConfig {
   const certificates: Record<string, CertificateTarget> = {};
   for (const [name, t] of Object.entries(raw.certificates)) {
     const field = `certificates.${name}`;
+    if (!NAME_PATTERN.test(name)) {
+      throw new ValidationError(
+        field,
+        'is not a certificate name',
+        'use the name declared in the stack config: lower-case letters, digits, ".", "_" or "-"',
+      );
+    }
     if (t.identifiers) parseIdentifiers(t.identifiers, `${field}.identifiers`);
     const target: CertificateTarget = {
       ...t,

@@ -31,7 +31,7 @@ export async function writeFileAtomic(spec: FileSpec): Promise<void> {
   try {
     await rename(temp, spec.path);
   } catch (err) {
-    await rm(temp, { force: true });
+    await discard(temp);
     throw fileError(err, 'replace', spec.path);
   }
   await syncDirectory(dirname(spec.path));
@@ -55,10 +55,13 @@ async function writeTemp(spec: FileSpec): Promise<string> {
     }
     return temp;
   } catch (err) {
-    await rm(temp, { force: true });
+    await discard(temp);
     throw fileError(err, 'write', spec.path);
   }
 }
+
+/** Removes a temp file; a cleanup that fails must not hide the error that called it. */
+const discard = (path: string): Promise<void> => rm(path, { force: true }).catch(() => undefined);
 
 /** What an install replaced, to put it back. */
 export interface Installed {
@@ -77,7 +80,7 @@ export async function installFiles(files: readonly FileSpec[]): Promise<Installe
   try {
     for (const f of files) temps.push(await writeTemp(f));
   } catch (err) {
-    await Promise.all(temps.map((t) => rm(t, { force: true })));
+    await Promise.all(temps.map(discard));
     throw err;
   }
   // Per replaced file, whether it had a previous version: what a rollback must put back.
@@ -91,7 +94,7 @@ export async function installFiles(files: readonly FileSpec[]): Promise<Installe
       hadPrevious.push(had);
     }
   } catch (err) {
-    await Promise.all(temps.slice(hadPrevious.length).map((t) => rm(t, { force: true })));
+    await Promise.all(temps.slice(hadPrevious.length).map(discard));
     await restoreFiles({ files: files.slice(0, hadPrevious.length), hadPrevious }).catch(() => undefined);
     throw err;
   }
@@ -107,7 +110,7 @@ export async function restoreFiles(installed: Installed): Promise<void> {
       const temp = tempName(f.path);
       await linkOrCopy(`${f.path}${PREVIOUS_SUFFIX}`, temp);
       await rename(temp, f.path).catch(async (err: unknown) => {
-        await rm(temp, { force: true });
+        await discard(temp);
         throw fileError(err, 'restore', f.path);
       });
     } else {
@@ -127,7 +130,7 @@ async function keepPrevious(path: string): Promise<boolean> {
     throw fileError(err, 'keep a copy of', path);
   }
   await rename(temp, `${path}${PREVIOUS_SUFFIX}`).catch(async (err: unknown) => {
-    await rm(temp, { force: true });
+    await discard(temp);
     throw fileError(err, 'keep a copy of', path);
   });
   return true;
