@@ -4,6 +4,12 @@ import { Command, CommanderError } from 'commander';
 import { CertkeeperError } from '../shared/model/errors.js';
 import { EXIT } from '../agent/status.js';
 import { registerAgentCommand } from './commands/agent.js';
+import * as certificates from './commands/certificates.js';
+import * as doctor from './commands/doctor.js';
+import * as exportCommand from './commands/export.js';
+import * as local from './commands/local.js';
+import * as renew from './commands/renew.js';
+import * as revoke from './commands/revoke.js';
 
 /**
  * The certkeeper command line: a registry of commands, each in cli/commands/. Commands set
@@ -17,6 +23,8 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
+  for (const commands of [certificates, renew, revoke, exportCommand, doctor, local])
+    commands.register(program);
   registerAgentCommand(program);
   return program;
 }
