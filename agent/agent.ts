@@ -367,7 +367,13 @@ class CertkeeperAgent implements Agent {
     now: Date,
     report: CertificateReport,
   ): Promise<CertificateReport> {
-    const onDisk = await installedLeaf(target).catch(() => undefined);
+    let onDisk: ParsedCertificate | undefined;
+    try {
+      onDisk = await installedLeaf(target);
+    } catch {
+      // Files that exist but cannot be read (permissions) may be fine: never overwrite them.
+      return report;
+    }
     const margin = entry.fallback ? DAY : 0;
     if (onDisk && onDisk.notAfter.getTime() - now.getTime() > margin) return report;
     const identifiers = target.identifiers ?? entry.identifiers ?? ['localhost'];

@@ -18,21 +18,35 @@ export const DEFAULT_CERT_MODE = 0o644;
 export const KEY_MODE = 0o600;
 
 const path = z.string().min(1, 'must be a file path');
+/**
+ * One check with one message per field: a zod union of a string and a number schema
+ * reports a wrong value of either kind only as "Invalid input".
+ */
+const checked = <T>(test: (v: string | number) => T | undefined, message: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx): T => {
+    const out = test(v);
+    if (out === undefined) {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    return out;
+  });
+
 /** A user or group: a name as in /etc/passwd, or a numeric id. */
-const principal = z.union([
-  z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'must be a user or group name or a numeric id'),
-  z.number().int().min(0),
-]);
+const principal = checked(
+  (v) =>
+    (typeof v === 'number' ? Number.isInteger(v) && v >= 0 : /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(v))
+      ? v
+      : undefined,
+  'must be a user or group name, or a numeric id',
+);
 // JSON has no octal literals: "0640" (a string) is what people mean; a number is taken as
 // the mode's value (0o640 written from code), and one above 0o777 is refused rather than
 // guessed at (644 in JSON is almost certainly meant as "0644").
-const mode = z.union([
-  z
-    .string()
-    .regex(/^0?[0-7]{3}$/, 'must be an octal mode such as "0644"')
-    .transform((s) => parseInt(s, 8)),
-  z.number().int().min(0).max(0o777, 'must be at most 0o777; write the mode as a string, e.g. "0644"'),
-]);
+const mode = checked((v) => {
+  const n = typeof v === 'string' ? (/^0?[0-7]{3}$/.test(v) ? parseInt(v, 8) : NaN) : v;
+  return Number.isInteger(n) && n >= 0 && n <= 0o777 ? n : undefined;
+}, 'must be an octal mode written as a string, e.g. "0644" (a number is taken as the value, at most 0o777)');
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, 'must be "host:port"');
 
 const verifySchema = z

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { type FileHandle, chown, copyFile, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { CertkeeperError, ValidationError } from '../shared/model/errors.js';
@@ -46,9 +46,10 @@ async function writeTemp(spec: FileSpec): Promise<string> {
     const file = await open(temp, 'wx', 0o600);
     try {
       await file.writeFile(spec.content, 'utf8');
-      if (spec.uid !== undefined || spec.gid !== undefined) await file.chown(spec.uid ?? -1, spec.gid ?? -1);
-      // After chown, which clears set-id bits; chmod also ignores the umask.
+      // chmod (which ignores the umask) while the file is still ours: after a chown to
+      // another user it would need CAP_FOWNER, which the hardened unit does not grant.
       await file.chmod(spec.mode);
+      await chownIfAsked(file, spec);
       await file.sync();
     } finally {
       await file.close();
@@ -109,6 +110,8 @@ export async function restoreFiles(installed: Installed): Promise<void> {
       // Through a link (or copy) so `.previous` stays, should the restore itself be retried.
       const temp = tempName(f.path);
       await linkOrCopy(`${f.path}${PREVIOUS_SUFFIX}`, temp);
+      // A copy (no hard link to another user's file without CAP_FOWNER) is the agent's own.
+      await chownIfAsked(temp, f);
       await rename(temp, f.path).catch(async (err: unknown) => {
         await discard(temp);
         throw fileError(err, 'restore', f.path);
@@ -118,6 +121,12 @@ export async function restoreFiles(installed: Installed): Promise<void> {
     }
   }
   await syncDirectories(installed.files);
+}
+
+async function chownIfAsked(file: string | FileHandle, spec: FileSpec): Promise<void> {
+  if (spec.uid === undefined && spec.gid === undefined) return;
+  if (typeof file === 'string') await chown(file, spec.uid ?? -1, spec.gid ?? -1);
+  else await file.chown(spec.uid ?? -1, spec.gid ?? -1);
 }
 
 /** Moves a copy of the current file to `<path>.previous`; false when there is none. */
@@ -211,9 +220,11 @@ function fileError(err: unknown, action: string, path: string): CertkeeperError 
   const permission = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
   return new CertkeeperError('internal', `could not ${action} ${path} (${code})`, {
     retryable: !permission,
-    fix: permission
-      ? `let the agent write ${dirname(path)}: run it as root, or list the directory in the unit's ReadWritePaths=`
-      : `check ${dirname(path)}: free space, mount and ownership`,
+    fix: !permission
+      ? `check ${dirname(path)}: free space, mount and ownership`
+      : action === 'read'
+        ? `let the agent read ${path}: run it as root (with owner set, the hardened unit needs CAP_DAC_READ_SEARCH)`
+        : `let the agent write ${dirname(path)}: run it as root, and list the directory in the unit's ReadWritePaths=`,
     cause: err,
   });
 }

@@ -35,7 +35,7 @@ describe('the agent config', () => {
     expect(Object.keys(config.certificates)).toEqual(['web-1', 'site']);
     expect(config.certificates.site).toMatchObject({ mode: 0o644, group: 'ssl-cert', name: 'site' });
     expect(config.http01Listen).toEqual({ host: '0.0.0.0', port: 80 });
-    expect(config.reload?.commands).toEqual(['nginx -t', 'systemctl reload nginx']);
+    expect(config.reload?.commands).toEqual(['systemctl reload nginx']);
   });
 
   it('fills the defaults', () => {
@@ -103,6 +103,11 @@ describe('the agent config', () => {
       'a mode written as a decimal number',
       { ...minimal, certificates: { web: { ...minimal.certificates.web, mode: 644 } } },
       /certificates\.web\.mode: .*"0644"/,
+    ],
+    [
+      'an owner that is neither a name nor an id',
+      { ...minimal, certificates: { web: { ...minimal.certificates.web, owner: 'www data' } } },
+      /certificates\.web\.owner: must be a user or group name, or a numeric id/,
     ],
     [
       'a bad identifier',
