@@ -4,8 +4,10 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { STSClient } from '@aws-sdk/client-sts';
 import { AcmeAccounts, AcmeCertificateAuthority } from '../shared/acme/index.js';
 import { SecretsManagerReader } from '../shared/aws/secrets.js';
+import { assumeRoleCredentials } from '../shared/challenges/dns01/assume-role.js';
 import { Dns01Solver } from '../shared/challenges/dns01/solver.js';
 import { Route53DnsProvider } from '../shared/challenges/dns01/route53.js';
 import { S3Http01Solver } from '../shared/challenges/http01/s3.js';
@@ -13,6 +15,7 @@ import type { ChallengeSolver } from '../shared/challenges/solver.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import { SnsPublisher } from '../shared/events/sns.js';
 import { DynamoLeaseLock } from '../shared/lock/dynamodb.js';
+import { systemClock } from '../shared/model/clock.js';
 import type { CertificateSpec } from '../shared/model/spec.js';
 import type { RenewDeps } from '../shared/renew.js';
 import { S3CertificateStore, S3ObjectStore } from '../shared/store/s3-store.js';
@@ -79,7 +82,18 @@ function withRenewal(core: Runtime, rawEnv: NodeJS.ProcessEnv): IssuerRuntime {
     warn: (message, extra) => log.warn(message, extra),
   });
 
-  const route53 = new Route53DnsProvider(new Route53Client({ region }));
+  // Zones in other accounts: one client per role, built on first use and kept for the
+  // container, whose credentials come from AssumeRole and are renewed before they expire.
+  // Their lifetime is wall-clock time at STS, so they ignore a test's clock.
+  const sts = new STSClient({ region });
+  const route53 = new Route53DnsProvider(new Route53Client({ region }), {
+    zoneRoles: env.CERTKEEPER_ZONE_ROLES,
+    clientForRole: (roleArn) =>
+      new Route53Client({
+        region,
+        credentials: assumeRoleCredentials(sts, roleArn, { clock: systemClock }),
+      }),
+  });
   const http01 = new S3Http01Solver({ store: objects });
   const nameservers = env.CERTKEEPER_DNS_RESOLVERS?.split(',').map((s) => s.trim());
   const solverFor = (spec: CertificateSpec): ChallengeSolver =>

@@ -358,6 +358,10 @@ export class CertkeeperIssuer extends Construct {
       this.lambdaFunction(name, props.lambdaCode[name], logRetention, options);
     const ca = props.ca ?? {};
     const alerts = props.alerts ?? {};
+    // The issuer assumes these roles (granted in grantRoute53) for every call about their zones.
+    const zoneRoles = Object.fromEntries(
+      (props.hostedZones ?? []).flatMap((z) => (z.roleArn ? [[z.id, z.roleArn]] : [])),
+    );
 
     const scheduler = fn('scheduler', {
       description: 'certkeeper: finds due certificates and queues them for the issuer',
@@ -389,6 +393,7 @@ export class CertkeeperIssuer extends Construct {
         ...(ca.eab
           ? { CERTKEEPER_EAB_KID: ca.eab.kid, CERTKEEPER_EAB_HMAC_SECRET_ARN: ca.eab.hmacKeySecretArn }
           : {}),
+        ...(Object.keys(zoneRoles).length > 0 ? { CERTKEEPER_ZONE_ROLES: JSON.stringify(zoneRoles) } : {}),
       },
     });
     const notifier = fn('notifier', {

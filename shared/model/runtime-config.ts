@@ -11,6 +11,43 @@ const optional = z
   .optional()
   .transform((v) => (v === '' ? undefined : v));
 
+// The config's hostedZones[].roleArn check (shared/model/config.ts), restated rather than
+// imported, and checked by hand rather than with z.record: either costs every Lambda
+// kilobytes of bundle for one variable only the issuer reads. Zone ids are checked only for
+// shape: the config insists on Route53's "Z..." form, while moto's ids are any upper-case
+// letters and digits, and a wrong id fails the first call that names it anyway.
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
+const ZONE_ID = /^[A-Z0-9]{1,32}$/;
+const ZONE_ROLES_EXAMPLE = '{"Z0123456789ABC": "arn:aws:iam::210987654321:role/certkeeper-dns"}';
+
+/**
+ * `{ "<hosted zone id>": "<role ARN>" }` as JSON: the zones in other accounts and the role
+ * to assume for each. Unset or empty means every zone is in this account. A problem with
+ * one entry names its zone, as `environment.CERTKEEPER_ZONE_ROLES.<zone id>`.
+ */
+const zoneRoles = optional.transform((raw, ctx): Record<string, string> => {
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `is not JSON; expected ${ZONE_ROLES_EXAMPLE}` });
+    return z.NEVER;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    ctx.addIssue({ code: 'custom', message: `must be a JSON object such as ${ZONE_ROLES_EXAMPLE}` });
+    return z.NEVER;
+  }
+  const roles: Record<string, string> = {};
+  for (const [zoneId, roleArn] of Object.entries(parsed)) {
+    const issue = (message: string) => ctx.addIssue({ code: 'custom', path: [zoneId], message });
+    if (!ZONE_ID.test(zoneId)) issue('must be a bare hosted zone id such as Z0123456789ABC');
+    else if (typeof roleArn !== 'string' || !ROLE_ARN.test(roleArn)) issue('must be an IAM role ARN');
+    else roles[zoneId] = roleArn;
+  }
+  return roles;
+});
+
 export const runtimeEnv = z.object({
   CERTKEEPER_BUCKET: z.string().min(3),
   CERTKEEPER_TABLE: z.string().min(3),
@@ -27,6 +64,8 @@ export const runtimeEnv = z.object({
   CERTKEEPER_ACME_CA_PEM: optional,
   /** host:port list used instead of the zone's name servers for the DNS-01 visibility check. */
   CERTKEEPER_DNS_RESOLVERS: optional,
+  /** Hosted zones in other accounts and the role to reach each through (issuer only). */
+  CERTKEEPER_ZONE_ROLES: zoneRoles,
   CERTKEEPER_S3_FORCE_PATH_STYLE: optional.transform((v) => v === 'true' || v === '1'),
   AWS_REGION: z.string().default('us-east-1'),
 });

@@ -2,6 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_EVENT_TYPES, STATS_EVENT } from '../../infra/issuer.js';
 import { DUE_INDEX_NAME, PARTITION_KEY, TTL_ATTRIBUTE } from '../../shared/dynamo/table.js';
+import { parseRuntimeEnv } from '../../shared/model/runtime-config.js';
 import { HTTP01_PREFIX, SUPERSEDED_TAG } from '../../shared/store/keys.js';
 import { exampleConfigInput, fullConfigInput, resourcesOf, synth, type Synthesized } from './support.js';
 
@@ -446,6 +447,30 @@ describe('CertkeeperIssuer with every option on', () => {
           CERTKEEPER_EAB_HMAC_KEY: Match.absent(),
         }),
       },
+    });
+  });
+
+  it('tells the issuer, and only the issuer, which role reaches each zone in another account', () => {
+    const withZoneRoles = resourcesOf(s.template, 'AWS::Lambda::Function').filter(([, fn]) => {
+      const vars = (fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)
+        ?.Variables;
+      return vars?.CERTKEEPER_ZONE_ROLES !== undefined;
+    });
+    expect(withZoneRoles.map(([, fn]) => fn.Properties.Description)).toEqual([
+      expect.stringContaining('obtains or renews'),
+    ]);
+    const env = (withZoneRoles[0]![1].Properties.Environment as { Variables: Record<string, string> })
+      .Variables;
+    // Only the zone with a roleArn (the other keeps the issuer's own role), in the form the
+    // issuer's environment schema reads.
+    const parsed = parseRuntimeEnv({
+      CERTKEEPER_BUCKET: 'bucket',
+      CERTKEEPER_TABLE: 'table',
+      CERTKEEPER_DIRECTORY_URL: 'https://acme.example.net/directory',
+      CERTKEEPER_ZONE_ROLES: env.CERTKEEPER_ZONE_ROLES,
+    });
+    expect(parsed.CERTKEEPER_ZONE_ROLES).toEqual({
+      Z0OTHERACCOUNTZONE: 'arn:aws:iam::210987654321:role/certkeeper-dns',
     });
   });
 

@@ -24,10 +24,23 @@ export interface Route53ProviderOptions extends PollTiming {
   /** How long the hosted-zone list is reused between lookups. */
   zoneCacheMs?: number;
   /**
-   * Seam for zones in other accounts: return a client holding that zone's assumed-role
-   * credentials. Zone lookup always uses the main client. Defaults to the main client.
+   * Zones in other accounts: hosted zone id (bare, "Z123") to the role in that account.
+   * Every call about such a zone (GetHostedZone, ListResourceRecordSets,
+   * ChangeResourceRecordSets, and GetChange for the changes made there) goes through
+   * `clientForRole(roleArn)`; the other zones use the main client.
    */
-  clientForZone?: (zone: DnsZone) => Route53Client;
+  zoneRoles?: Readonly<Record<string, string>>;
+  /**
+   * A Route53 client holding the role's credentials (see assumeRoleCredentials). Called
+   * once per role; zones sharing a role share the client and its credentials.
+   */
+  clientForRole?: (roleArn: string) => Route53Client;
+}
+
+/** The client that reaches a zone, and the role it acts as (undefined: the main client). */
+interface ZoneAccess {
+  client: Route53Client;
+  roleArn?: string;
 }
 
 interface ListedZone extends DnsZone {
@@ -40,6 +53,12 @@ interface TxtSet {
   records: string[];
 }
 
+/**
+ * Role-zone changes remembered for GetChange. A change is forgotten once INSYNC; this bounds
+ * the ones never waited for (a renewal that failed between its write and its wait).
+ */
+const MAX_REMEMBERED_CHANGES = 100;
+
 /** Record-set writes that lost a race are re-read and re-tried this many times. */
 const MAX_CHANGE_ATTEMPTS = 4;
 const LOST_RACE = Symbol('lost race');
@@ -49,11 +68,18 @@ const LOST_RACE = Symbol('lost race');
  * atomic batch DELETEs the record set exactly as it was read and CREATEs the new one, so a
  * concurrent writer (another certificate sharing the name) makes the batch fail instead of
  * silently losing its value; we then re-read and retry.
+ *
+ * Zones in other accounts (`zoneRoles`) are reached through a client acting as the zone's
+ * role, for every call about them; ListHostedZones cannot see them, so the longest-suffix
+ * lookup adds them by GetHostedZone through that client.
  */
 export class Route53DnsProvider implements DnsProvider {
   private readonly ttl: number;
   private readonly clock: Clock;
   private zoneCache: { at: number; zones: Promise<ListedZone[]> } | undefined;
+  private readonly roleClients = new Map<string, Route53Client>();
+  /** GetChange must ask the account that made the change: change id to the client. */
+  private readonly roleChanges = new Map<string, Route53Client>();
 
   constructor(
     private readonly client: Route53Client,
@@ -61,6 +87,9 @@ export class Route53DnsProvider implements DnsProvider {
   ) {
     this.ttl = options.ttl ?? 60;
     this.clock = options.clock ?? systemClock;
+    if (Object.keys(options.zoneRoles ?? {}).length > 0 && !options.clientForRole) {
+      throw new Error('Route53DnsProvider: zoneRoles needs clientForRole to reach those zones');
+    }
   }
 
   async findZone(fqdn: string): Promise<DnsZone> {
@@ -76,7 +105,7 @@ export class Route53DnsProvider implements DnsProvider {
       const privateOnly = matching.length ? ' (only private zones match, which the CA cannot query)' : '';
       throw new NotFoundError(
         `no Route53 hosted zone for ${domain}${privateOnly}`,
-        `create a public hosted zone for ${domain} or a parent domain in this account, or set hostedZoneId in the certificate's spec`,
+        `create a public hosted zone for ${domain} or a parent domain in this account (or list a zone in another account under hostedZones with its roleArn), or set hostedZoneId in the certificate's spec`,
       );
     }
     if (best.length > 1) {
@@ -90,16 +119,11 @@ export class Route53DnsProvider implements DnsProvider {
   }
 
   async getZone(id: string): Promise<DnsZone> {
-    const out = await this.call({ operation: 'GetHostedZone', resource: `hosted zone ${id}` }, () =>
-      this.client.send(new GetHostedZoneCommand({ Id: id })),
-    );
-    return toZone(out.HostedZone!);
+    return toZone((await this.getHostedZone(bareZoneId(id), `hosted zone ${id}`)).HostedZone!);
   }
 
   async nameServers(zone: DnsZone): Promise<string[]> {
-    const out = await this.call({ operation: 'GetHostedZone', resource: zoneLabel(zone) }, () =>
-      this.client.send(new GetHostedZoneCommand({ Id: zone.id })),
-    );
+    const out = await this.getHostedZone(zone.id, zoneLabel(zone));
     return (out.DelegationSet?.NameServers ?? []).map(normalizeDnsName);
   }
 
@@ -120,10 +144,11 @@ export class Route53DnsProvider implements DnsProvider {
   }
 
   async waitForChange(changeId: string): Promise<void> {
+    const client = this.roleChanges.get(changeId) ?? this.client;
     await pollUntil(
       async () => {
-        const out = await this.call({ operation: 'GetChange', resource: changeId }, () =>
-          this.client.send(new GetChangeCommand({ Id: changeId })),
+        const out = await this.call({ operation: 'GetChange', resource: changeId, client }, () =>
+          client.send(new GetChangeCommand({ Id: changeId })),
         );
         return out.ChangeInfo?.Status === 'INSYNC';
       },
@@ -136,6 +161,7 @@ export class Route53DnsProvider implements DnsProvider {
         fix: 'Route53 is slow to propagate; the next attempt will pick this up',
       },
     );
+    this.roleChanges.delete(changeId);
   }
 
   /** Reads the record set, computes the new values, swaps it in one batch; retries lost races. */
@@ -152,9 +178,11 @@ export class Route53DnsProvider implements DnsProvider {
         'use a zone that contains the name',
       );
     }
-    const client = this.options.clientForZone?.(zone) ?? this.client;
+    const access = this.access(zone.id);
+    const { client } = access;
+    const label = zoneLabel(zone, access);
     for (let attempt = 1; ; attempt++) {
-      const current = await this.readTxt(client, zone, name);
+      const current = await this.readTxt(client, label, zone, name);
       const values = current?.records.map(unquoteTxt) ?? [];
       const next = edit(values, current?.ttl);
       if (next.values.length === values.length && next.values.every((v) => values.includes(v)))
@@ -168,7 +196,7 @@ export class Route53DnsProvider implements DnsProvider {
           ResourceRecordSet: txtSet(name, next.ttl, next.values.map(quoteTxt)),
         });
       const changeId = await this.call(
-        { operation: 'ChangeResourceRecordSets', resource: `TXT ${name} in ${zoneLabel(zone)}`, client },
+        { operation: 'ChangeResourceRecordSets', resource: `TXT ${name} in ${label}`, client },
         async () => {
           try {
             const batch = { Comment: 'certkeeper dns-01', Changes: changes };
@@ -185,22 +213,27 @@ export class Route53DnsProvider implements DnsProvider {
           }
         },
       );
-      if (changeId !== LOST_RACE) return changeId;
+      if (changeId === LOST_RACE) continue;
+      if (changeId && access.roleArn) this.rememberChange(changeId, client);
+      return changeId;
     }
   }
 
-  private async readTxt(client: Route53Client, zone: DnsZone, name: string): Promise<TxtSet | undefined> {
-    const out = await this.call(
-      { operation: 'ListResourceRecordSets', resource: zoneLabel(zone), client },
-      () =>
-        client.send(
-          new ListResourceRecordSetsCommand({
-            HostedZoneId: zone.id,
-            StartRecordName: name,
-            StartRecordType: 'TXT',
-            MaxItems: 1,
-          }),
-        ),
+  private async readTxt(
+    client: Route53Client,
+    label: string,
+    zone: DnsZone,
+    name: string,
+  ): Promise<TxtSet | undefined> {
+    const out = await this.call({ operation: 'ListResourceRecordSets', resource: label, client }, () =>
+      client.send(
+        new ListResourceRecordSetsCommand({
+          HostedZoneId: zone.id,
+          StartRecordName: name,
+          StartRecordType: 'TXT',
+          MaxItems: 1,
+        }),
+      ),
     );
     // The listing starts at the name but returns the next record set when there is none.
     const set = out.ResourceRecordSets?.[0];
@@ -219,7 +252,26 @@ export class Route53DnsProvider implements DnsProvider {
     return this.zoneCache.zones;
   }
 
+  /**
+   * This account's zones and the role zones. A role zone that cannot be read fails the
+   * lookup rather than being skipped: it may be the longest match, and a shorter zone here
+   * would take the TXT record where the CA never looks.
+   */
   private async fetchZones(): Promise<ListedZone[]> {
+    const roleZoneIds = Object.keys(this.options.zoneRoles ?? {});
+    const [own, roleZones] = await Promise.all([
+      this.fetchOwnZones(),
+      Promise.all(
+        roleZoneIds.map(async (id) => {
+          const out = await this.getHostedZone(id, `hosted zone ${id}`);
+          return { ...toZone(out.HostedZone!), private: out.HostedZone?.Config?.PrivateZone ?? false };
+        }),
+      ),
+    ]);
+    return [...own.filter((z) => !roleZoneIds.includes(z.id)), ...roleZones];
+  }
+
+  private async fetchOwnZones(): Promise<ListedZone[]> {
     const zones: ListedZone[] = [];
     let marker: string | undefined;
     do {
@@ -233,6 +285,34 @@ export class Route53DnsProvider implements DnsProvider {
     return zones;
   }
 
+  private getHostedZone(id: string, resource: string) {
+    const access = this.access(id);
+    return this.call(
+      { operation: 'GetHostedZone', resource: withRole(resource, access), client: access.client },
+      () => access.client.send(new GetHostedZoneCommand({ Id: id })),
+    );
+  }
+
+  /** The role zone's client (one per role, made on first use), or the main client. */
+  private access(zoneId: string): ZoneAccess {
+    const roleArn = this.options.zoneRoles?.[zoneId];
+    if (!roleArn) return { client: this.client };
+    let client = this.roleClients.get(roleArn);
+    if (!client) {
+      client = this.options.clientForRole!(roleArn);
+      this.roleClients.set(roleArn, client);
+    }
+    return { client, roleArn };
+  }
+
+  private rememberChange(changeId: string, client: Route53Client): void {
+    this.roleChanges.set(changeId, client);
+    if (this.roleChanges.size > MAX_REMEMBERED_CHANGES) {
+      // Maps iterate in insertion order: the first key is the oldest change.
+      this.roleChanges.delete(this.roleChanges.keys().next().value!);
+    }
+  }
+
   private async call<T>(
     ctx: Omit<AwsCallContext, 'service'> & { client?: Route53Client },
     send: () => Promise<T>,
@@ -241,12 +321,19 @@ export class Route53DnsProvider implements DnsProvider {
   }
 }
 
-/** Route53 ids come as "/hostedzone/Z123"; the bare id is what people and the API accept. */
 function toZone(z: HostedZone): DnsZone {
-  return { id: (z.Id ?? '').replace(/^\/hostedzone\//, ''), name: normalizeDnsName(z.Name ?? '') };
+  return { id: bareZoneId(z.Id ?? ''), name: normalizeDnsName(z.Name ?? '') };
 }
 
-const zoneLabel = (zone: DnsZone): string => `hosted zone ${zone.id} (${zone.name})`;
+/** Route53 ids come as "/hostedzone/Z123"; the bare id is what people and the API accept. */
+const bareZoneId = (id: string): string => id.replace(/^\/hostedzone\//, '');
+
+/** "hosted zone Z123 (example.org) via role arn:aws:iam::...": errors name the role used. */
+const zoneLabel = (zone: DnsZone, access?: ZoneAccess): string =>
+  withRole(`hosted zone ${zone.id} (${zone.name})`, access);
+
+const withRole = (resource: string, access?: ZoneAccess): string =>
+  access?.roleArn ? `${resource} via role ${access.roleArn}` : resource;
 
 function txtSet(name: string, ttl: number, records: string[]): ResourceRecordSet {
   return { Name: name, Type: 'TXT', TTL: ttl, ResourceRecords: records.map((Value) => ({ Value })) };
