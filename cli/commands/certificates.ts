@@ -1,4 +1,423 @@
-import type { Command } from 'commander';
+import { isIP } from 'node:net';
+import { type Command, Option } from 'commander';
+import { declareCertificate } from '../../shared/certificates.js';
+import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
+import { KEY_TYPES } from '../../shared/model/keys.js';
+import {
+  CHALLENGE_TYPES,
+  type CertificateSpec,
+  IP_PROFILE,
+  parseCertificateSpec,
+} from '../../shared/model/spec.js';
+import type { CertificateState, InventoryRecord } from '../../shared/model/state.js';
+import { computeDueAt, dueReason } from '../../shared/renewal/policy.js';
+import { renewalTime } from '../../shared/renewal/timing.js';
+import { retiredState, revivedState } from '../../shared/renewal/spec-change.js';
+import { certificatePrefix } from '../../shared/store/keys.js';
+import type { Manifest } from '../../shared/store/store.js';
+import { action, connect, requireRecord, STACK_HELP, type StackFlags, stackOptions } from '../context.js';
+import { createOutput, EXIT, EXIT_CODES_HELP, relativeTime } from '../output.js';
 
-/** Registers this module's commands (being written). */
-export function register(_program: Command): void {}
+const DECLARATIVE_NOTE = `
+The config file and a deploy are the declarative source of the inventory: these commands
+write the inventory directly, and the next deploy retires every certificate that is not in
+certkeeper.config.json (and brings back the ones that are). Add the certificate to the
+config as well to keep it.`;
+
+export function register(program: Command): void {
+  registerAdd(program);
+  registerRemove(program);
+  registerList(program);
+  registerStatus(program);
+}
+
+// ---------------------------------------------------------------------------------- add
+
+interface AddOptions extends StackFlags {
+  challenge?: string;
+  profile?: string;
+  keyType?: string;
+  zone?: string;
+  renewBefore?: string;
+  json?: boolean;
+}
+
+type IdentifierFlag = '--ip' | '--domain';
+
+function registerAdd(program: Command): void {
+  // Commander keeps --ip and --domain in separate lists; the order the operator typed them
+  // in is the certificate's identifier order, and lets an error at identifiers[i] name the
+  // flag that gave it.
+  const typed: { flag: IdentifierFlag; value: string }[] = [];
+  const collect = (flag: IdentifierFlag) => (value: string, previous: string[] | undefined) => {
+    typed.push({ flag, value });
+    return [...(previous ?? []), value];
+  };
+  const command = program
+    .command('add')
+    .argument('<name>', 'the certificate name (lower-case letters, digits, ".", "_", "-")')
+    .description(
+      'Declare a certificate (or change one) in the inventory; the scheduler issues it on its next tick',
+    )
+    .option('--ip <address>', 'an IP address to certify (repeatable; canonical form)', collect('--ip'))
+    .option('--domain <name>', 'a DNS name or *.wildcard to certify (repeatable)', collect('--domain'))
+    .addOption(new Option('--challenge <type>', 'how the CA validates').choices(CHALLENGE_TYPES))
+    .option('--profile <name>', `the ACME profile (default: "${IP_PROFILE}" with an IP, else the CA's)`)
+    .addOption(new Option('--key-type <type>', 'the key type (default: ecdsa-p256)').choices(KEY_TYPES))
+    .option('--zone <id>', 'the Route53 hosted zone id for dns-01 (default: longest suffix match)')
+    .option('--renew-before <duration>', 'renew when this much time is left, e.g. 72h')
+    .option('--json', 'print the result as JSON');
+  stackOptions(command)
+    .addHelpText(
+      'after',
+      `${DECLARATIVE_NOTE}\n${STACK_HELP}\n${EXIT_CODES_HELP}
+
+Examples:
+  certkeeper add web --domain example.com --domain '*.example.com'
+  certkeeper add edge --ip 203.0.113.10        # profile shortlived, http-01
+  certkeeper add api --domain api.example.com --zone Z0123456789ABC --renew-before 10d`,
+    )
+    .action(action((name: string, options: AddOptions) => runAdd(name, options, typed)));
+}
+
+/** Spec fields as the flags that set them, so a validation error names what to change. */
+const FLAG_FOR_FIELD: Record<string, string> = {
+  name: '<name>',
+  challenge: '--challenge',
+  profile: '--profile',
+  keyType: '--key-type',
+  hostedZoneId: '--zone',
+  renewBefore: '--renew-before',
+  identifiers: '--ip/--domain',
+};
+
+async function runAdd(
+  name: string,
+  options: AddOptions,
+  typed: readonly { flag: IdentifierFlag; value: string }[],
+): Promise<number> {
+  const out = createOutput({ json: options.json });
+  const input = specInput(name, options, typed);
+  // Validated before the stack is even looked up: bad arguments never reach the inventory.
+  let spec: CertificateSpec;
+  try {
+    spec = parseCertificateSpec(input, 'certificate');
+  } catch (err) {
+    throw asFlagError(err, typed);
+  }
+  const ctx = connect(options);
+  const before = await ctx.inventory.get(name);
+  await declareCertificate(ctx.inventory, input);
+  // Like a deploy that declares it again: a retired certificate comes back.
+  const revived = await ctx.inventory.amendState(name, ({ state }) => revivedState(state, ctx.clock.now()));
+  const after = await ctx.inventory.get(name);
+
+  const notices: string[] = [];
+  if (spec.identifiers.some((i) => i.type === 'ip') && options.profile === undefined) {
+    notices.push(`profile ${IP_PROFILE} chosen: Let's Encrypt issues IP certificates only on it`);
+  }
+  if (revived) notices.push('it was retired and is back in the schedule');
+  notices.push(
+    'written to the inventory directly: add it to certkeeper.config.json too, or the next deploy retires it',
+  );
+  const change = !before
+    ? 'added'
+    : revived
+      ? 'revived'
+      : JSON.stringify(before.spec) === JSON.stringify(spec)
+        ? 'unchanged'
+        : 'updated';
+  out.result({ certificate: name, change, spec, status: after?.state.status, notices }, () => {
+    out.line(
+      `${out.paint(change, 'ok')} ${name}: ${spec.identifiers.map((i) => i.value).join(', ')} (${spec.challenge}, profile ${spec.profile ?? 'CA default'}, ${spec.keyType})`,
+    );
+    for (const notice of notices) out.line(`  ${notice}`);
+    if (after?.state.dueAt)
+      out.line(
+        `  due ${relativeTime(after.state.dueAt, ctx.clock.now())}: the next scheduler tick issues it`,
+      );
+  });
+  return EXIT.ok;
+}
+
+function specInput(
+  name: string,
+  options: AddOptions,
+  typed: readonly { flag: IdentifierFlag; value: string }[],
+): Record<string, unknown> {
+  if (typed.length === 0) {
+    throw new ValidationError(
+      '--ip/--domain',
+      'no identifier given',
+      'pass at least one --domain NAME or --ip ADDRESS',
+    );
+  }
+  // The spec parser tells IPs from names by their form; a flag that says the other thing
+  // is a typo worth catching rather than silently reinterpreting.
+  for (const { flag, value } of typed) {
+    const ip = isIP(value.replace(/^\[|\]$/g, '')) !== 0;
+    if (flag === '--ip' && !ip) {
+      throw new ValidationError('--ip', `"${value}" is not an IP address`, 'pass DNS names with --domain');
+    }
+    if (flag === '--domain' && ip) {
+      throw new ValidationError('--domain', `"${value}" is an IP address`, 'pass IP addresses with --ip');
+    }
+  }
+  const input: Record<string, unknown> = { name, identifiers: typed.map((t) => t.value) };
+  if (options.challenge !== undefined) input.challenge = options.challenge;
+  if (options.profile !== undefined) input.profile = options.profile;
+  if (options.keyType !== undefined) input.keyType = options.keyType;
+  if (options.zone !== undefined) input.hostedZoneId = options.zone;
+  if (options.renewBefore !== undefined) input.renewBefore = options.renewBefore;
+  return input;
+}
+
+/** Rewrites `certificate.identifiers[1]: ...` as `--domain: ...` (the flag behind that entry). */
+function asFlagError(err: unknown, typed: readonly { flag: IdentifierFlag }[]): unknown {
+  if (!(err instanceof ValidationError)) return err;
+  const match = /^certificate\.(\w+)(?:\[(\d+)\])?/.exec(err.field);
+  if (!match) return err;
+  const [, field, index] = match;
+  const flag =
+    field === 'identifiers' && index !== undefined
+      ? (typed[Number(index)]?.flag ?? '--ip/--domain')
+      : (FLAG_FOR_FIELD[field!] ?? err.field);
+  const problem = err.message.slice(err.field.length + 2);
+  return new ValidationError(flag, problem, err.fix ?? 'correct the value');
+}
+
+// ------------------------------------------------------------------------------- remove
+
+interface JsonOptions extends StackFlags {
+  json?: boolean;
+}
+
+function registerRemove(program: Command): void {
+  const command = program
+    .command('remove')
+    .argument('<name>', 'the certificate name')
+    .description(
+      'Retire a certificate: out of the schedule, never renewed again; its files and keys in the bucket are kept, nothing is deleted',
+    )
+    .option('--json', 'print the result as JSON');
+  stackOptions(command)
+    .addHelpText('after', `${DECLARATIVE_NOTE}\n${STACK_HELP}\n${EXIT_CODES_HELP}`)
+    .action(action(runRemove));
+}
+
+async function runRemove(name: string, options: JsonOptions): Promise<number> {
+  const out = createOutput({ json: options.json });
+  const ctx = connect(options);
+  const record = await requireRecord(ctx.inventory, name);
+  const written = await ctx.inventory.amendState(name, ({ state }) => retiredState(state, ctx.clock.now()));
+  const kept = `s3://${ctx.bucket}/${certificatePrefix(name)}`;
+  out.result(
+    {
+      certificate: name,
+      retired: true,
+      alreadyRetired: !written,
+      serial: record.state.current?.serial,
+      kept,
+    },
+    () => {
+      out.line(
+        written
+          ? `${out.paint('retired', 'ok')} ${name}: it will not be renewed again`
+          : `${name} was already retired`,
+      );
+      out.line(`  nothing was deleted: its files and keys stay in ${kept}`);
+      out.line(`  \`certkeeper add ${name} ...\` (or a deploy that declares it) brings it back`);
+    },
+  );
+  return EXIT.ok;
+}
+
+// --------------------------------------------------------------------------------- list
+
+/** One certificate as `list` reports it; `status` adds the rest. */
+export interface CertificateSummary {
+  name: string;
+  identifiers: string[];
+  profile: string | null;
+  challenge: string;
+  status: CertificateState['status'];
+  serial: string | null;
+  notAfter: string | null;
+  /** When the current certificate renews (ARI's time, the override or the default). */
+  renewalAt: string | null;
+  /** When the scheduler next looks at it: renewal, retry, ARI poll or expiry warning. */
+  dueAt: string | null;
+  attempts: number;
+  needsAttention: boolean;
+}
+
+function summarize(record: InventoryRecord, now: Date): CertificateSummary {
+  const { spec, state } = record;
+  const renewal =
+    state.status === 'retired'
+      ? undefined
+      : state.current
+        ? renewalTime(spec, state.current, state.ari)
+        : now;
+  const due = computeDueAt(spec, state, now);
+  return {
+    name: spec.name,
+    identifiers: spec.identifiers.map((i) => i.value),
+    profile: spec.profile ?? null,
+    challenge: spec.challenge,
+    status: state.status,
+    serial: state.current?.serial ?? null,
+    notAfter: state.current?.notAfter ?? null,
+    renewalAt: renewal?.toISOString() ?? null,
+    dueAt: due?.toISOString() ?? null,
+    attempts: state.attempts,
+    needsAttention: needsAttention(state),
+  };
+}
+
+/** A failed attempt, repeated failures or a lapsed certificate: what exit code 1 reports. */
+const needsAttention = (state: CertificateState): boolean =>
+  state.status !== 'retired' &&
+  (state.status === 'failing' || state.status === 'expired' || state.attempts > 0);
+
+function registerList(program: Command): void {
+  const command = program
+    .command('list')
+    .description('List the certificates in the inventory: status, expiry, next renewal, failures')
+    .option('--json', 'print the certificates as a JSON array');
+  stackOptions(command)
+    .addHelpText(
+      'after',
+      `${STACK_HELP}\n${EXIT_CODES_HELP}\n  (list exits 1 when a certificate has failed attempts, is failing or expired)`,
+    )
+    .action(action(runList));
+}
+
+async function runList(options: JsonOptions): Promise<number> {
+  const out = createOutput({ json: options.json });
+  const ctx = connect(options);
+  const now = ctx.clock.now();
+  const summaries = (await ctx.inventory.list()).map((r) => summarize(r, now));
+  out.result(summaries, () =>
+    out.table(
+      summaries.map((s) => ({
+        name: s.name,
+        identifiers: s.identifiers.join(','),
+        profile: s.profile ?? '-',
+        status: out.paint(s.status, tone(s)),
+        notAfter: s.notAfter ? `${s.notAfter} (${relativeTime(s.notAfter, now)})` : '-',
+        renewal: s.renewalAt ? relativeTime(s.renewalAt, now) : '-',
+        failures: s.attempts > 0 ? out.paint(String(s.attempts), 'fail') : '0',
+      })),
+    ),
+  );
+  return summaries.some((s) => s.needsAttention) ? EXIT.attention : EXIT.ok;
+}
+
+const tone = (s: CertificateSummary): 'ok' | 'warn' | 'fail' =>
+  s.status === 'failing' || s.status === 'expired'
+    ? 'fail'
+    : s.needsAttention || s.status === 'pending'
+      ? 'warn'
+      : 'ok';
+
+// ------------------------------------------------------------------------------- status
+
+function registerStatus(program: Command): void {
+  const command = program
+    .command('status')
+    .argument('<name>', 'the certificate name')
+    .description(
+      "Everything about one certificate: spec, state, ARI window, last error, attempts, next attempt, and the bucket's manifest",
+    )
+    .option('--json', 'print the status as JSON');
+  stackOptions(command)
+    .addHelpText(
+      'after',
+      `${STACK_HELP}\n${EXIT_CODES_HELP}\n  (status exits 1 when the certificate has failed attempts, is failing or expired)`,
+    )
+    .action(action(runStatus));
+}
+
+async function runStatus(name: string, options: JsonOptions): Promise<number> {
+  const out = createOutput({ json: options.json });
+  const ctx = connect(options);
+  const record = await requireRecord(ctx.inventory, name);
+  const now = ctx.clock.now();
+  const summary = summarize(record, now);
+  const { spec, state } = record;
+  // A manifest that cannot be read is reported, not fatal: the inventory part still helps.
+  let manifest: Manifest | undefined;
+  let manifestError: string | undefined;
+  try {
+    manifest = await ctx.store.getManifest(name);
+  } catch (err) {
+    if (err instanceof CertkeeperError && err.code === 'unreachable') throw err;
+    manifestError = err instanceof CertkeeperError ? err.describe() : String(err);
+  }
+  const result = {
+    ...summary,
+    spec,
+    state,
+    dueReason: dueReason(spec, state, now) ?? null,
+    ari: state.ari ?? null,
+    lastError: state.lastError ?? null,
+    nextAttemptAt: state.nextAttemptAt ?? null,
+    manifest: manifest ?? null,
+    manifestError: manifestError ?? null,
+  };
+  out.result(result, () => {
+    const when = (iso: string | undefined | null) => (iso ? `${iso} (${relativeTime(iso, now)})` : '-');
+    out.line(`${name}: ${out.paint(state.status, tone(summary))}`);
+    out.line(`  identifiers    ${summary.identifiers.join(', ')}`);
+    out.line(`  challenge      ${spec.challenge}${spec.hostedZoneId ? ` (zone ${spec.hostedZoneId})` : ''}`);
+    out.line(`  profile        ${spec.profile ?? 'CA default'}`);
+    out.line(`  key type       ${spec.keyType}`);
+    if (spec.renewBefore) out.line(`  renew before   ${spec.renewBefore}`);
+    if (spec.renewBeforePercentage)
+      out.line(`  renew before   ${spec.renewBeforePercentage}% of the lifetime`);
+    out.line(`  serial         ${state.current?.serial ?? '- (never issued)'}`);
+    if (state.current) {
+      out.line(`  not before     ${state.current.notBefore}`);
+      out.line(`  not after      ${when(state.current.notAfter)}`);
+    }
+    out.line(`  renewal        ${when(summary.renewalAt)}${state.reissue ? ' (reissue requested)' : ''}`);
+    out.line(
+      `  next check     ${when(summary.dueAt)}${result.dueReason ? ` (due now: ${result.dueReason})` : ''}`,
+    );
+    if (state.ari) {
+      const a = state.ari;
+      out.line(
+        `  ARI window     ${a.windowStart && a.windowEnd ? `${a.windowStart} .. ${a.windowEnd}` : '- (not polled yet)'}`,
+      );
+      if (a.selectedAt) out.line(`  ARI selected   ${when(a.selectedAt)}`);
+      if (a.explanationURL) out.line(`  ARI why        ${a.explanationURL}`);
+      out.line(
+        `  ARI next poll  ${when(a.nextPollAt)}${a.lastError ? ` (last poll failed: ${a.lastError})` : ''}`,
+      );
+    }
+    out.line(
+      `  attempts       ${state.attempts > 0 ? out.paint(String(state.attempts), 'fail') : '0'} failed in a row`,
+    );
+    if (state.nextAttemptAt) out.line(`  next attempt   ${when(state.nextAttemptAt)}`);
+    if (state.lastError) {
+      const e = state.lastError;
+      out.line(`  last error     ${e.at}: ${e.type ? `${e.type}: ` : `${e.code}: `}${e.detail}`);
+    }
+    if (state.lastSuccessAt) out.line(`  last success   ${state.lastSuccessAt}`);
+    if (manifest) {
+      out.line(`  manifest       s3://${ctx.bucket}/${certificatePrefix(name)}current.json`);
+      out.line(`    serial       ${manifest.serial}`);
+      out.line(`    validity     ${manifest.notBefore} .. ${manifest.notAfter}`);
+      out.line(`    issued       ${manifest.issuedAt}`);
+      for (const [file, entry] of Object.entries(manifest.files)) {
+        out.line(`    ${file.padEnd(12)} sha256 ${entry.sha256}`);
+      }
+    } else {
+      out.line(
+        `  manifest       ${manifestError ? out.paint(manifestError, 'fail') : '- (none in the bucket)'}`,
+      );
+    }
+  });
+  return summary.needsAttention ? EXIT.attention : EXIT.ok;
+}
