@@ -4,42 +4,44 @@
  * reload with a key that does not fit fails (so an agent sees it) while the old pair stays served.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../scripts/peers/util.js';
 import { startNginx, type Nginx } from '../support/nginx.js';
-import { selfSigned, type SelfSigned } from './pki.js';
+import { createTestCa, type IssuedBundle } from '../unit/agent/pki.js';
 
 const sh = (command: string) => promisify(execFile)('/bin/sh', ['-c', command]);
-const HOUR = 3_600_000;
 
 describe('a private nginx', () => {
   const dir = mkdtempSync(join(tmpdir(), 'certkeeper-nginx-test-'));
   const certPath = join(dir, 'fullchain.pem');
   const keyPath = join(dir, 'privkey.pem');
-  let first: SelfSigned;
-  let second: SelfSigned;
+  let first: IssuedBundle;
+  let second: IssuedBundle;
   let nginx: Nginx;
 
-  const install = (pair: SelfSigned, key = pair.key): void => {
-    writeFileSync(certPath, pair.cert);
+  const install = (pair: IssuedBundle, key = pair.bundle.privkey): void => {
+    writeFileSync(certPath, pair.bundle.fullchain);
     writeFileSync(keyPath, key, { mode: 0o600 });
   };
 
   beforeAll(async () => {
-    const valid = [new Date(Date.now() - HOUR), new Date(Date.now() + HOUR)] as const;
+    const ca = await createTestCa();
     [first, second] = await Promise.all([
-      selfSigned(['127.0.0.1'], ...valid),
-      selfSigned(['127.0.0.1'], ...valid),
+      ca.issue({ identifiers: ['127.0.0.1'] }),
+      ca.issue({ identifiers: ['127.0.0.1'] }),
     ]);
     install(first);
     nginx = await startNginx({ certPath, keyPath, httpPort: 0 });
   });
 
-  afterAll(() => nginx?.stop());
+  afterAll(async () => {
+    await nginx?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('serves the certificate it was started with, on its own ports', async () => {
     expect(await nginx.servedSerial()).toBe(first.serial);
@@ -55,7 +57,7 @@ describe('a private nginx', () => {
   });
 
   it('fails reloadCommand when the key does not fit, and keeps serving the old pair', async () => {
-    install(first, second.key);
+    install(first, second.bundle.privkey);
     await expect(sh(nginx.reloadCommand)).rejects.toThrow(/key values mismatch|SSL_CTX_use_PrivateKey/);
     expect(await nginx.servedSerial()).toBe(second.serial);
   });

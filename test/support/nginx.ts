@@ -4,12 +4,13 @@
  * nothing global (port 80, /run/nginx.pid, /var/log/nginx) is touched. nginx itself comes
  * from the peers install step (scripts/peers/nginx.ts).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { findNginx, NGINX_PACKAGE } from '../../scripts/peers/nginx.js';
 import { freePorts } from '../../scripts/peers/ports.js';
+import { waitUntil } from '../../scripts/peers/probes.js';
 import { exec, isAlive, readFileSafe, sleep, tail } from '../../scripts/peers/util.js';
 
 export interface NginxOptions {
@@ -23,6 +24,11 @@ export interface NginxOptions {
   httpPort?: number;
   /** 127.0.0.1 port of the agent's http-01 responder; implies the plain-HTTP server. */
   proxyAcmeTo?: number;
+  /**
+   * Directives for the plain-HTTP server block, verbatim (implies that server): e.g. the
+   * proxy snippet the agent suggests, to show that nginx takes it as written.
+   */
+  httpDirectives?: string;
 }
 
 export interface Nginx {
@@ -40,12 +46,11 @@ export interface Nginx {
   /** Serial of the leaf certificate nginx serves now, upper-case hex as in the manifest. */
   servedSerial(): Promise<string>;
   /**
-   * Waits until nginx serves this serial: a reload is a signal the master handles after
-   * `nginx -s reload` has returned, so the old workers may answer for a moment.
+   * Waits until nginx serves this serial and only it: a reload is a signal the master
+   * handles after `nginx -s reload` has returned, and for a moment the new worker and the
+   * old one (still holding the old certificate) both accept connections.
    */
   waitForSerial(serial: string, timeoutMs?: number): Promise<void>;
-  /** The last lines of nginx's error log, for assertion messages. */
-  errorLog(): string;
   stop(): Promise<void>;
 }
 
@@ -60,7 +65,10 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     );
   }
   const prefix = mkdtempSync(join(tmpdir(), 'certkeeper-nginx-'));
-  const wantHttp = options.httpPort !== undefined || options.proxyAcmeTo !== undefined;
+  const wantHttp =
+    options.httpPort !== undefined ||
+    options.proxyAcmeTo !== undefined ||
+    options.httpDirectives !== undefined;
   // A free port can be taken by another test file between the kernel naming it and nginx
   // binding it: start again on new ports then. A fixed httpPort is the caller's to keep free.
   for (let attempt = 1; ; attempt++) {
@@ -116,32 +124,37 @@ async function startOnce(
     servedSerial,
     async waitForSerial(serial, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
-      let last = 'nothing yet';
       for (;;) {
-        last = await servedSerial().catch((err: Error) => err.message);
-        if (last === serial) return;
+        const served = await servedSerial().catch((err: Error) => err.message);
+        const settled = served === serial && oneWorker(pid);
+        if (settled) return;
         if (Date.now() > deadline) {
+          const seen = served === serial ? `${serial}, but the old worker still runs` : served;
           throw new Error(
-            `nginx serves ${last}, not ${serial}, after ${timeoutMs} ms:\n${tail(errorLogPath)}`,
+            `nginx serves ${seen}, not ${serial} alone, after ${timeoutMs} ms:\n${tail(errorLogPath)}`,
           );
         }
         await sleep(50);
       }
     },
-    errorLog: () => tail(errorLogPath, 30),
     async stop() {
       if (stopped) return;
       stopped = true;
       // quit = graceful: the master waits for its workers, then removes the pid file.
-      await run(['-s', 'quit'], 'quit').catch(() => process.kill(pid, 'SIGTERM'));
+      await run(['-s', 'quit'], 'quit').catch(() => signal(pid, 'SIGTERM'));
       const deadline = Date.now() + 5_000;
       while (isAlive(pid) && Date.now() < deadline) await sleep(25);
-      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      if (isAlive(pid)) signal(pid, 'SIGKILL');
       rmSync(prefix, { recursive: true, force: true });
     },
   };
   try {
-    await waitForTls(servedSerial, 10_000, errorLogPath);
+    await waitUntil(
+      'nginx accepting TLS',
+      async () => void (await servedSerial()),
+      10_000,
+      () => (isAlive(pid) ? undefined : `nginx exited:\n${tail(errorLogPath)}`),
+    );
   } catch (err) {
     await nginx.stop();
     throw err;
@@ -149,23 +162,33 @@ async function startOnce(
   return nginx;
 }
 
-async function waitForTls(
-  probe: () => Promise<string>,
-  timeoutMs: number,
-  errorLogPath: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await probe();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        throw new Error(`nginx does not accept TLS: ${(err as Error).message}\n${tail(errorLogPath)}`);
-      }
-      await sleep(50);
-    }
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
   }
+}
+
+/**
+ * The master has exactly one child (worker_processes 1): the old worker of a reload has
+ * exited. Where there is no /proc to ask, a served serial has to do.
+ */
+function oneWorker(masterPid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return true;
+  }
+  let children = 0;
+  for (const entry of entries) {
+    const stat = readFileSafe(`/proc/${entry}/stat`);
+    // Fields after the command name, which may itself hold spaces and parentheses.
+    const ppid = stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    if (ppid === String(masterPid)) children++;
+  }
+  return children === 1;
 }
 
 /** One TLS handshake with 127.0.0.1:port; the certificate is read, not trusted. */
@@ -186,26 +209,28 @@ function leafSerial(port: number): Promise<string> {
   });
 }
 
-function nginxConf(c: {
-  prefix: string;
-  pidFile: string;
-  errorLogPath: string;
-  httpsPort: number;
-  httpPort: number | undefined;
-  certPath: string;
-  keyPath: string;
-  proxyAcmeTo?: number;
-}): string {
+function nginxConf(
+  c: NginxOptions & {
+    prefix: string;
+    pidFile: string;
+    errorLogPath: string;
+    httpsPort: number;
+    httpPort: number | undefined;
+  },
+): string {
   const temp = join(c.prefix, 'temp');
   mkdirSync(temp, { recursive: true });
-  const acme =
-    c.proxyAcmeTo === undefined
-      ? ''
-      : `    location /.well-known/acme-challenge/ { proxy_pass http://127.0.0.1:${c.proxyAcmeTo}; }\n`;
+  const directives = [
+    ...(c.proxyAcmeTo === undefined
+      ? []
+      : [`location /.well-known/acme-challenge/ { proxy_pass http://127.0.0.1:${c.proxyAcmeTo}; }`]),
+    ...(c.httpDirectives === undefined ? [] : [c.httpDirectives]),
+    'location / { return 404; }',
+  ];
   const http =
     c.httpPort === undefined
       ? ''
-      : `  server {\n    listen 127.0.0.1:${c.httpPort};\n${acme}    location / { return 404; }\n  }\n`;
+      : `  server {\n    listen 127.0.0.1:${c.httpPort};\n${directives.map((d) => `    ${d}\n`).join('')}  }\n`;
   // Started as root, nginx would switch its workers to nobody, who cannot use the temp dirs
   // in this root-owned prefix; anyone else runs the workers as themselves anyway.
   const user = process.getuid?.() === 0 ? 'user root root;\n' : '';

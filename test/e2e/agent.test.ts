@@ -1,0 +1,502 @@
+/**
+ * The server agent's acceptance, end to end: the real scheduler and issuer issue from
+ * Pebble into a local stack, the agent installs into a directory, and a real nginx (its own
+ * prefix and ports, see test/support/nginx.ts) loads and serves what the agent installed.
+ * What a TLS client sees is the assertion, next to the files and the agent's report.
+ */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AddressInUseError,
+  type AgentDeps,
+  createAgent,
+  startAgentHttp01,
+  type SyncReport,
+} from '../../agent/agent.js';
+import { type AgentConfigInput, loadAgentConfig } from '../../agent/config.js';
+import { handler as issuer } from '../../functions/issuer.js';
+import { declareCertificate } from '../../shared/certificates.js';
+import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
+import { generateKey, parseCertificate, sha256Hex } from '../../shared/pki/index.js';
+import { bundleFileKey, http01Key, manifestKey } from '../../shared/store/keys.js';
+import type { Manifest } from '../../shared/store/store.js';
+import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
+import { runTick, sqsEvent } from '../../scripts/local/pipeline.js';
+import type { LocalStack } from '../../scripts/local/stack.js';
+import { freePorts } from '../../scripts/peers/ports.js';
+import { startNginx, type Nginx, type NginxOptions } from '../support/nginx.js';
+import { pebbleRoots, peers, uniqueName } from '../support/peers.js';
+import { useLocalStack } from '../support/stack.js';
+import { createTestCa, type TestCa } from '../unit/agent/pki.js';
+import { recordingLog } from '../unit/agent/support.js';
+
+/** Unique per run: peers started once (`npm run peers start`) keep the zones of earlier runs. */
+const ZONE = `${uniqueName('agent')}.test`;
+const HOUR = 3_600_000;
+
+let stack: LocalStack;
+let inventory: DynamoInventory;
+/** The bucket as the agent's http-01 responder reads it. */
+let objects: S3ObjectStore;
+/** A CA made at run time, for certificates Pebble would not issue (placeholders, expired ones). */
+let testCa: TestCa;
+/** Pebble's root and the test CA's: the agent verifies chains against them, as against a private CA. */
+let trustedCaFile: string;
+/** Whatever a test started or created, undone in afterAll even when the test failed half way. */
+const cleanups: (() => Promise<unknown> | void)[] = [];
+
+beforeAll(async () => {
+  stack = await useLocalStack('agent-e2e', [ZONE]);
+  inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
+  objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket, kmsKeyId: stack.kmsKeyId });
+  testCa = await createTestCa();
+  trustedCaFile = join(tempDir('ca'), 'roots.pem');
+  writeFileSync(trustedCaFile, (await pebbleRoots()).root + testCa.rootPem);
+});
+
+afterAll(async () => {
+  // Servers and agents first, then the directories they used.
+  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+  stack.clients.s3.destroy();
+});
+
+function tempDir(what: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `certkeeper-agent-e2e-${what}-`));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// --- the issuing side ---------------------------------------------------------------------
+
+/** Declares DNS-01 certificates (one name each in the test zone) and issues them in one tick. */
+async function issue(...names: string[]): Promise<void> {
+  for (const name of names) await declareCertificate(inventory, { name, identifiers: [`${name}.${ZONE}`] });
+  const tick = await runTick(stack.clients.sqs, stack.queueUrl);
+  expect(tick.scheduled.enqueued.sort()).toEqual([...names].sort());
+  await expectIssued(tick.issuer.batchItemFailures, names);
+}
+
+/** The issuer records a failed renewal as handled: ask the inventory, and say why if not. */
+async function expectIssued(failures: unknown[], names: readonly string[]): Promise<void> {
+  expect(failures).toEqual([]);
+  for (const name of names) {
+    const state = (await inventory.get(name))?.state;
+    expect(state?.lastError, `${name} was not issued`).toBeUndefined();
+    expect(state?.status).toBe('valid');
+  }
+}
+
+/** An operator's forced renewal ({ force: true } on the issuer queue), through the issuer handler. */
+async function forceRenew(...names: string[]): Promise<void> {
+  const before = await Promise.all(names.map(manifestOf));
+  const response = await issuer(
+    sqsEvent(
+      names.map((name) => ({ MessageId: name, Body: JSON.stringify({ certificate: name, force: true }) })),
+    ),
+  );
+  await expectIssued(response.batchItemFailures, names);
+  const after = await Promise.all(names.map(manifestOf));
+  after.forEach((m, i) => expect(m.serial).not.toBe(before[i]!.serial));
+}
+
+async function getText(key: string): Promise<string> {
+  const out = await stack.clients.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+  return out.Body!.transformToString();
+}
+
+const putText = (key: string, body: string) =>
+  stack.clients.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body }));
+
+const manifestOf = async (name: string): Promise<Manifest> =>
+  JSON.parse(await getText(manifestKey(name))) as Manifest;
+
+// --- the server side ----------------------------------------------------------------------
+
+interface Host {
+  dir: string;
+  fullchain: string;
+  key: string;
+  cert: string;
+  chain: string;
+  stateFile: string;
+}
+
+function newHost(): Host {
+  const dir = tempDir('host');
+  return {
+    dir,
+    fullchain: join(dir, 'fullchain.pem'),
+    key: join(dir, 'privkey.pem'),
+    cert: join(dir, 'cert.pem'),
+    chain: join(dir, 'chain.pem'),
+    stateFile: join(dir, 'state.json'),
+  };
+}
+
+/**
+ * What a fresh server has before the agent's first run: a placeholder pair (the "snakeoil"
+ * certificate of a new host) at the paths nginx is configured with, since nginx does not
+ * start without one.
+ */
+async function provisionPlaceholder(host: Host, identifiers: string[]): Promise<string> {
+  const { serial, bundle } = await testCa.issue({ identifiers });
+  writeFileSync(host.fullchain, bundle.fullchain);
+  writeFileSync(host.key, bundle.privkey, { mode: 0o600 });
+  return serial;
+}
+
+async function nginxFor(
+  host: Host,
+  options: Omit<NginxOptions, 'certPath' | 'keyPath'> = {},
+): Promise<Nginx> {
+  const nginx = await startNginx({ certPath: host.fullchain, keyPath: host.key, ...options });
+  cleanups.push(() => nginx.stop());
+  return nginx;
+}
+
+/**
+ * An agent as a server runs it: a config file on disk, read by the agent's own loader.
+ * Each certificate installs fullchain and key, and cert and chain too with `allFiles`.
+ */
+function agentFor(
+  host: Host,
+  name: string,
+  settings: Partial<AgentConfigInput> & { allFiles?: boolean; identifiers?: string[] } = {},
+  deps: AgentDeps = {},
+) {
+  const { allFiles, identifiers, ...rest } = settings;
+  const file = join(host.dir, `agent-${Math.random().toString(36).slice(2)}.json`);
+  const input: AgentConfigInput = {
+    bucket: stack.bucket,
+    region: 'us-east-1',
+    stateFile: host.stateFile,
+    trustedCaFile,
+    certificates: {
+      [name]: {
+        fullchain: host.fullchain,
+        key: host.key,
+        ...(allFiles ? { cert: host.cert, chain: host.chain } : {}),
+        ...(identifiers ? { identifiers } : {}),
+      },
+    },
+    ...rest,
+  };
+  writeFileSync(file, JSON.stringify(input, null, 2));
+  const config = loadAgentConfig(file, {});
+  const logs: string[] = [];
+  return { config, logs, agent: createAgent(config, { log: recordingLog(logs), ...deps }) };
+}
+
+/** Reload and served-serial check for an agent in front of this nginx. */
+const servingThrough = (nginx: Nginx): Partial<AgentConfigInput> => ({
+  reload: { commands: [nginx.reloadCommand], timeoutSeconds: 15 },
+  verify: { host: '127.0.0.1', port: nginx.httpsPort, timeoutSeconds: 10 },
+});
+
+function only(report: SyncReport, name: string) {
+  expect(report.certificates.map((c) => c.name)).toEqual([name]);
+  return report.certificates[0]!;
+}
+
+/** The bytes at each installed path, to prove that a refused or rolled-back sync changed nothing. */
+function snapshot(host: Host): Record<string, Buffer | undefined> {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path);
+    } catch {
+      return undefined;
+    }
+  };
+  return Object.fromEntries(
+    [host.fullchain, host.key, host.cert, host.chain].map((path) => [path, read(path)]),
+  );
+}
+
+const serialOfFile = (path: string): string =>
+  new X509Certificate(readFileSync(path)).serialNumber.toUpperCase();
+
+/**
+ * Starts the responder once the port is free: Pebble's http-01 port is one for the whole
+ * run, and other test files take turns on it (the agent reports a busy port as AddressInUseError).
+ */
+async function whenPortFree<T>(start: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await start();
+    } catch (err) {
+      if (!(err instanceof AddressInUseError) || Date.now() > deadline) throw err;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+}
+
+// --- the tests ----------------------------------------------------------------------------
+
+describe('the agent with nginx in front', () => {
+  it('installs on the issued event and nginx serves it; installs the renewal on the renewed event', async () => {
+    // The agent's queue, subscribed to the events topic for this certificate only, the way
+    // the stack wires Agent<Name>QueueUrl: raw delivery, a filter on the `certificate` attribute.
+    const { QueueUrl: queueUrl } = await stack.clients.sqs.send(
+      new CreateQueueCommand({ QueueName: `${stack.table}-agent-web` }),
+    );
+    const { Attributes } = await stack.clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    await stack.clients.sns.send(
+      new SubscribeCommand({
+        TopicArn: stack.topicArn,
+        Protocol: 'sqs',
+        Endpoint: Attributes!.QueueArn,
+        Attributes: { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ certificate: ['web'] }) },
+      }),
+    );
+    const host = newHost();
+    const placeholder = await provisionPlaceholder(host, [`web.${ZONE}`]);
+    const nginx = await nginxFor(host);
+    expect(await nginx.servedSerial()).toBe(placeholder);
+
+    // The agent starts before the certificate exists (its first check reports that), and its
+    // periodic check is an hour away: from then on only the events can make it act.
+    const { agent, logs } = agentFor(host, 'web', {
+      ...servingThrough(nginx),
+      queueUrl,
+      pollIntervalSeconds: 3600,
+    });
+    const stop = new AbortController();
+    const running = agent.run({ signal: stop.signal });
+    cleanups.push(() => {
+      stop.abort();
+      return running;
+    });
+    await expect.poll(() => logs.join('\n')).toMatch(/has not been issued \(yet\)/);
+
+    await issue('web');
+    const first = await manifestOf('web');
+    await nginx.waitForSerial(first.serial, 20_000);
+    expect(readFileSync(host.fullchain, 'utf8')).toBe(await getText(first.files.fullchain.key));
+
+    await forceRenew('web');
+    const renewed = await manifestOf('web');
+    await nginx.waitForSerial(renewed.serial, 20_000);
+    expect(readFileSync(host.key, 'utf8')).toBe(await getText(renewed.files.privkey.key));
+    expect(logs.filter((l) => /event received/.test(l))).toHaveLength(2);
+
+    stop.abort();
+    await running;
+  });
+
+  it('gets an IP certificate whose http-01 challenge Pebble validated against the agent, and nginx serves it', async () => {
+    const host = newHost();
+    const { config } = agentFor(host, 'ip', { http01Listen: `127.0.0.1:${peers().pebble.httpPort}` });
+    await declareCertificate(inventory, { name: 'ip', identifiers: ['127.0.0.1'] });
+    const responder = await whenPortFree(() => startAgentHttp01(config, objects));
+    try {
+      const tick = await runTick(stack.clients.sqs, stack.queueUrl);
+      expect(tick.scheduled.enqueued).toEqual(['ip']);
+      await expectIssued(tick.issuer.batchItemFailures, ['ip']);
+    } finally {
+      await responder.close();
+    }
+    const manifest = await manifestOf('ip');
+    expect(manifest.profile).toBe('shortlived');
+
+    await provisionPlaceholder(host, ['127.0.0.1']);
+    const nginx = await nginxFor(host);
+    const { agent } = agentFor(host, 'ip', servingThrough(nginx));
+    expect(only(await agent.syncOnce(), 'ip')).toMatchObject({
+      action: 'installed',
+      serial: manifest.serial,
+    });
+    await nginx.waitForSerial(manifest.serial);
+    expect(parseCertificate(readFileSync(host.fullchain, 'utf8')).ipAddresses).toEqual(['127.0.0.1']);
+  });
+
+  it('with its http-01 port taken, says how to proxy from nginx or Caddy; the nginx snippet works as written', async () => {
+    const host = newHost();
+    await provisionPlaceholder(host, ['127.0.0.1']);
+    // nginx already has the server's port 80 (here: a free port), as on most web servers.
+    const busy = await nginxFor(host, { httpPort: 0 });
+    const { config } = agentFor(host, 'ip', { http01Listen: `127.0.0.1:${busy.httpPort}` });
+    const error = await startAgentHttp01(config, objects).then(
+      async (responder) => {
+        await responder.close();
+        throw new Error('the responder started on a port nginx holds');
+      },
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(AddressInUseError);
+    const advice = (error as AddressInUseError).describe();
+    expect(advice).toContain(`127.0.0.1:${busy.httpPort} is already in use`);
+    expect(advice).toMatch(/handle \/\.well-known\/acme-challenge\/\* \{ reverse_proxy 127\.0\.0\.1:\d+ \}/);
+    const snippet =
+      /location \/\.well-known\/acme-challenge\/ \{ proxy_pass http:\/\/127\.0\.0\.1:(\d+); \}/.exec(advice);
+    expect(snippet).not.toBeNull();
+
+    // Follow the advice: the snippet verbatim in an nginx server block, the agent on the
+    // port it names, except that the port is a free one here, not the suggested fixed one.
+    const { agentPort } = await freePorts({ agentPort: 'tcp' } as const);
+    const proxy = await nginxFor(host, {
+      httpDirectives: snippet![0].replace(`:${snippet![1]};`, `:${agentPort};`),
+    });
+    const moved = agentFor(host, 'ip', { http01Listen: `127.0.0.1:${agentPort}` }).config;
+    const responder = await startAgentHttp01(moved, objects);
+    try {
+      const token = `e2e-${Date.now().toString(36)}-proxied-token`;
+      await objects.put(http01Key(token), `${token}.thumbprint`);
+      const res = await fetch(`http://127.0.0.1:${proxy.httpPort}/.well-known/acme-challenge/${token}`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(`${token}.thumbprint`);
+    } finally {
+      await responder.close();
+    }
+  });
+
+  it('with S3 unreachable and nothing installed, serves a self-signed fallback until the real certificate replaces it', async () => {
+    await issue('fallback');
+    const host = newHost();
+    const identifiers = [`fallback.${ZONE}`];
+    // An S3 endpoint nothing listens on: every request is refused at once.
+    const { deadPort } = await freePorts({ deadPort: 'tcp' } as const);
+    const unreachable = new S3Client({
+      endpoint: `http://127.0.0.1:${deadPort}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    cleanups.push(() => unreachable.destroy());
+    const offline = agentFor(
+      host,
+      'fallback',
+      { fallbackSelfSigned: true, identifiers },
+      { s3: unreachable },
+    );
+    const report = only(await offline.agent.syncOnce(), 'fallback');
+    expect(report.action).toBe('fallback');
+    expect(report.error).toContain(`the S3 endpoint 127.0.0.1:${deadPort} is unreachable`);
+    expect(offline.logs.join('\n')).toMatch(/SELF-SIGNED FALLBACK/);
+    const fallback = new X509Certificate(readFileSync(host.fullchain));
+    expect(fallback.issuer).toBe(fallback.subject);
+    expect(fallback.subjectAltName).toBe(`DNS:fallback.${ZONE}`);
+    expect(fallback.checkPrivateKey(createPrivateKey(readFileSync(host.key)))).toBe(true);
+
+    // nginx starts on the fallback, as it would at boot.
+    const nginx = await nginxFor(host);
+    expect(await nginx.servedSerial()).toBe(fallback.serialNumber.toUpperCase());
+
+    // S3 is back (the agent's default client, on moto): the real certificate replaces it.
+    const online = agentFor(host, 'fallback', {
+      fallbackSelfSigned: true,
+      identifiers,
+      ...servingThrough(nginx),
+    });
+    const manifest = await manifestOf('fallback');
+    expect(only(await online.agent.syncOnce(), 'fallback')).toMatchObject({
+      action: 'installed',
+      serial: manifest.serial,
+    });
+    await nginx.waitForSerial(manifest.serial);
+  });
+});
+
+describe('the agent refuses what it must not install and changes nothing', () => {
+  const names = ['bad-manifest', 'bad-hash', 'bad-key', 'expired', 'reload-fails'] as const;
+  type Name = (typeof names)[number];
+  const hosts = {} as Record<Name, Host>;
+  const installed = {} as Record<Name, string>;
+
+  // One tick issues all five, each agent installs its first serial, then one issuer batch
+  // renews all five: every test starts with a good certificate installed and a newer one in S3.
+  beforeAll(async () => {
+    await issue(...names);
+    for (const name of names) {
+      hosts[name] = newHost();
+      const { agent } = agentFor(hosts[name], name, { allFiles: true });
+      expect(only(await agent.syncOnce(), name).action).toBe('installed');
+      installed[name] = serialOfFile(hosts[name].cert);
+    }
+    await forceRenew(...names);
+  });
+
+  /** One sync that must not install: the files are the same bytes after it, and it says why. */
+  async function expectNothingChanged(
+    name: Name,
+    settings: Partial<AgentConfigInput> = {},
+  ): Promise<{ action: string; error?: string }> {
+    const host = hosts[name];
+    const before = snapshot(host);
+    const { agent } = agentFor(host, name, { allFiles: true, ...settings });
+    const report = only(await agent.syncOnce(), name);
+    expect(snapshot(host)).toEqual(before);
+    expect(serialOfFile(host.cert)).toBe(installed[name]);
+    return report;
+  }
+
+  it('a corrupted manifest', async () => {
+    await putText(manifestKey('bad-manifest'), '{"version": 1, "serial": <garbage>');
+    expect(await expectNothingChanged('bad-manifest')).toMatchObject({
+      action: 'refused',
+      error: expect.stringMatching(/current\.json is corrupt: it is not JSON/),
+    });
+  });
+
+  it('a file whose sha256 differs from the manifest', async () => {
+    const manifest = await manifestOf('bad-hash');
+    const other = await testCa.issue({ identifiers: [`bad-hash.${ZONE}`] });
+    await putText(manifest.files.cert.key, other.bundle.cert);
+    expect(await expectNothingChanged('bad-hash')).toMatchObject({
+      action: 'refused',
+      error: expect.stringContaining(`${manifest.files.cert.key} does not match the sha256 in the manifest`),
+    });
+  });
+
+  it('a private key that does not belong to the certificate (its hash updated, so only the key is wrong)', async () => {
+    const manifest = await manifestOf('bad-key');
+    const key = generateKey('ecdsa-p256');
+    await putText(manifest.files.privkey.key, key);
+    manifest.files.privkey.sha256 = sha256Hex(key);
+    await putText(manifestKey('bad-key'), JSON.stringify(manifest, null, 2));
+    expect(await expectNothingChanged('bad-key')).toMatchObject({
+      action: 'refused',
+      error: expect.stringMatching(/private key does not belong to the certificate/),
+    });
+  });
+
+  it('an expired certificate under a new serial, stored with correct hashes', async () => {
+    const identifiers = [`expired.${ZONE}`];
+    // From a CA the agent trusts, so that expiry is the only thing wrong with it.
+    const old = await testCa.issue({
+      identifiers,
+      notBefore: new Date(Date.now() - 48 * HOUR),
+      notAfter: new Date(Date.now() - 24 * HOUR),
+    });
+    // Through the store's own writer: files under the new serial, read back, manifest last.
+    await new S3CertificateStore(stack.clients.s3, {
+      bucket: stack.bucket,
+      kmsKeyId: stack.kmsKeyId,
+    }).putBundle('expired', old.serial, old.bundle, old.meta);
+    expect((await manifestOf('expired')).files.cert.key).toBe(bundleFileKey('expired', old.serial, 'cert'));
+    const report = await expectNothingChanged('expired');
+    expect(report.action).toBe('refused');
+    expect(report.error).toMatch(/expired/);
+    expect(report.error).toContain(old.meta.notAfter);
+  });
+
+  it('a failing reload command: the previous files are put back and nginx keeps serving them', async () => {
+    const nginx = await nginxFor(hosts['reload-fails']);
+    expect(await nginx.servedSerial()).toBe(installed['reload-fails']);
+    const report = await expectNothingChanged('reload-fails', { reload: { commands: ['false'] } });
+    expect(report).toMatchObject({
+      action: 'rolled-back',
+      error: expect.stringMatching(/reload command "false" exited with status 1/),
+    });
+    expect(await nginx.servedSerial()).toBe(installed['reload-fails']);
+  });
+});
