@@ -1,0 +1,118 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { STSClient } from '@aws-sdk/client-sts';
+import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { AcmeAccounts, configureTransport } from '../../shared/acme/index.js';
+import { assumeRoleCredentials } from '../../shared/challenges/dns01/assume-role.js';
+import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
+import type { CertificateSpec } from '../../shared/model/spec.js';
+import { S3ObjectStore } from '../../shared/store/s3-store.js';
+import { bucketCheck, heartbeatCheck, tableCheck, topicCheck } from './aws.js';
+import { accountCheck, clockCheck, directoryCheck } from './ca.js';
+import { type CheckResult, type CheckSpec, type DoctorReport, runCheck, summarize } from './check.js';
+import { http01Check } from './http01.js';
+import { certificateZoneCheck, domainZoneCheck, type ZoneAccess } from './zones.js';
+
+export interface DoctorOptions {
+  /** The stack's environment (CERTKEEPER_*, AWS_*), flags already applied. */
+  env: NodeJS.ProcessEnv;
+  /** Domains to check for a hosted zone besides the dns-01 certificates' names. */
+  zones: readonly string[];
+  http01Port: number;
+  /** Bound on each check, so a dead peer costs seconds. */
+  timeoutMs: number;
+}
+
+/**
+ * Composes the checks from the same pieces the issuer runs on (buildIssuerRuntime: the
+ * ACME client and its CA trust, the inventory, the http-01 solver), runs them all at once
+ * and reports every result; only a broken environment (missing bucket or table name)
+ * throws, which the CLI turns into exit 2.
+ */
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const issuer = buildIssuerRuntime(options.env);
+  const { env, inventory } = issuer;
+  const { ca, solverFor } = issuer.renewDeps;
+  const region = env.AWS_REGION;
+
+  // A verdict, not persistence: no retries, and no request outlives the check's deadline.
+  configureTransport({ maxRetries: 0, timeoutMs: options.timeoutMs });
+
+  const s3 = new S3Client({ region, forcePathStyle: env.CERTKEEPER_S3_FORCE_PATH_STYLE });
+  const objects = new S3ObjectStore(s3, { bucket: env.CERTKEEPER_BUCKET });
+  const settings = {
+    directoryUrl: env.CERTKEEPER_DIRECTORY_URL,
+    ...(env.CERTKEEPER_CONTACT ? { email: env.CERTKEEPER_CONTACT } : {}),
+  };
+
+  // The inventory decides which zone and http-01 checks exist, so it is read first (one
+  // query, under the same deadline).
+  let specs: CertificateSpec[] = [];
+  const [listed] = await runCheck(
+    {
+      id: 'inventory',
+      timeoutFix: 'check the DynamoDB endpoint and network access to it',
+      async run() {
+        // Retired certificates are no longer renewed; their zones may rightly be gone.
+        specs = (await inventory.list()).filter((r) => r.state.status !== 'retired').map((r) => r.spec);
+        return { status: 'ok', message: `${specs.length} certificate(s) declared` };
+      },
+    },
+    options.timeoutMs,
+  );
+  const inventoryResult: CheckResult =
+    listed!.status === 'ok'
+      ? listed!
+      : { ...listed!, message: `${listed!.message} (so hosted zones and http-01 were not checked)` };
+
+  const checks: CheckSpec[] = [
+    directoryCheck(ca, specs, env.CERTKEEPER_ACME_CA_PEM ? 'CERTKEEPER_ACME_CA_PEM' : 'the system roots'),
+    accountCheck({ objects, location: objects.location, accounts: new AcmeAccounts(objects), settings }),
+    clockCheck(env.CERTKEEPER_DIRECTORY_URL),
+    bucketCheck(s3, env.CERTKEEPER_BUCKET),
+    tableCheck(new DynamoDBClient({ region }), env.CERTKEEPER_TABLE),
+    heartbeatCheck(inventory),
+    topicCheck(new SNSClient({ region }), env.CERTKEEPER_TOPIC_ARN),
+  ];
+
+  const dnsSpecs = specs.filter((s) => s.challenge === 'dns-01');
+  if (dnsSpecs.length > 0 || options.zones.length > 0) {
+    const access = zoneAccess(region, env.CERTKEEPER_ZONE_ROLES);
+    checks.push(...dnsSpecs.map((spec) => certificateZoneCheck(access, spec)));
+    checks.push(...options.zones.map((domain) => domainZoneCheck(access, domain)));
+  }
+  for (const spec of specs.filter((s) => s.challenge === 'http-01')) {
+    const solver = solverFor(spec);
+    if (solver) checks.push(http01Check(solver, spec, options.http01Port, options.timeoutMs));
+  }
+
+  const results = (await Promise.all(checks.map((c) => runCheck(c, options.timeoutMs)))).flat();
+  const all = [inventoryResult, ...results];
+  return { checks: all, summary: summarize(all) };
+}
+
+/**
+ * Route53 as the issuer reaches it: zones in other accounts through their role. The role
+ * clients are kept so the permission probe of a zone goes through the same credentials
+ * as its lookup.
+ */
+function zoneAccess(region: string, zoneRoles: Readonly<Record<string, string>>): ZoneAccess {
+  const main = new Route53Client({ region });
+  const sts = new STSClient({ region });
+  const byRole = new Map<string, Route53Client>();
+  const clientForRole = (roleArn: string): Route53Client => {
+    let client = byRole.get(roleArn);
+    if (!client) {
+      client = new Route53Client({ region, credentials: assumeRoleCredentials(sts, roleArn) });
+      byRole.set(roleArn, client);
+    }
+    return client;
+  };
+  const provider = new Route53DnsProvider(main, { zoneRoles, clientForRole });
+  return {
+    provider,
+    clientFor: (zoneId) => (zoneRoles[zoneId] ? clientForRole(zoneRoles[zoneId]) : main),
+  };
+}
