@@ -1,4 +1,207 @@
 import type { Command } from 'commander';
+import { ValidationError } from '../../shared/model/errors.js';
+import { parseDuration } from '../../shared/model/spec.js';
+import type { CertificateState, LastError } from '../../shared/model/state.js';
+import { dueReason } from '../../shared/renewal/policy.js';
+import {
+  action,
+  connect,
+  type OperatorContext,
+  requireRecord,
+  STACK_HELP,
+  type StackFlags,
+  stackOptions,
+} from '../context.js';
+import { createOutput, EXIT, EXIT_CODES_HELP, type Output, relativeTime } from '../output.js';
 
-/** Registers this module's commands (being written). */
-export function register(_program: Command): void {}
+interface RenewOptions extends StackFlags {
+  force?: boolean;
+  wait?: boolean;
+  timeout: string;
+  json?: boolean;
+  /** Local mode (cli/local/): issue into this directory instead of the stack. */
+  out?: string;
+  deployHook?: string;
+}
+
+const POLL_MS = 1000;
+
+export function register(program: Command): void {
+  const command = program
+    .command('renew')
+    .argument('<name>', 'the certificate name')
+    .description(
+      "Ask the stack's issuer to renew a certificate now (a message on the issuer queue); with --wait, follow it to the end. With --out, renew locally instead (local mode)",
+    )
+    .option('--force', 'renew even when the certificate is not due')
+    .option('--wait', 'wait until the attempt ends: a new serial (exit 0) or a recorded failure (exit 1)')
+    .option('--timeout <duration>', 'with --wait: give up after this long (s, m, h)', '10m')
+    .option('--json', 'print the result as JSON')
+    .option('--out <dir>', 'local mode: issue into this directory (see `certkeeper issue --help`)')
+    .option('--deploy-hook <command>', 'local mode: run this command after a renewal');
+  stackOptions(command, ['queue'])
+    .addHelpText(
+      'after',
+      `${STACK_HELP}\n${EXIT_CODES_HELP}
+
+  With --wait: 0 a new certificate was stored, 1 the attempt failed (the problem is printed)
+  or --timeout passed first. Without --wait, 0 means the request was queued.
+
+Examples:
+  certkeeper renew web                      # queue it; the issuer renews it if it is due
+  certkeeper renew web --force --wait       # renew now and wait for the result`,
+    )
+    .action(action(runRenew));
+}
+
+async function runRenew(name: string, options: RenewOptions): Promise<number> {
+  if (options.out !== undefined) return runLocal(name, options);
+  if (options.deployHook !== undefined) {
+    throw new ValidationError(
+      '--deploy-hook',
+      'applies to local mode only',
+      'add --out DIR, or drop --deploy-hook',
+    );
+  }
+  const timeoutMs = parseDuration(options.timeout, '--timeout');
+  const out = createOutput({ json: options.json });
+  const ctx = connect(options, ['queue']);
+  const record = await requireRecord(ctx.inventory, name);
+  const now = ctx.clock.now();
+  if (record.state.status === 'retired') {
+    throw new ValidationError(
+      '<name>',
+      `certificate "${name}" is retired, so the issuer would not renew it`,
+      `bring it back first with \`certkeeper add ${name} ...\` (or declare it and deploy)`,
+    );
+  }
+  // Without --force the issuer re-decides under the lease and leaves a certificate that is
+  // not due alone: waiting for that would only run into the timeout.
+  const reason = dueReason(record.spec, record.state, now);
+  if (options.wait && !options.force && !reason) {
+    throw new ValidationError(
+      '--wait',
+      `"${name}" is not due (${record.state.dueAt ? `next check ${relativeTime(record.state.dueAt, now)}` : 'not scheduled'}), so the issuer would not renew it and there is nothing to wait for`,
+      'add --force to renew it now',
+    );
+  }
+
+  const requestedAt = now.toISOString();
+  await ctx.queue().enqueue([{ certificate: name, reason: 'manual', force: Boolean(options.force) }]);
+  const queued = {
+    certificate: name,
+    queued: true,
+    force: Boolean(options.force),
+    due: reason ?? null,
+    requestedAt,
+  };
+  if (!options.wait) {
+    out.result(queued, () => {
+      out.line(`${out.paint('queued', 'ok')} renewal of ${name}${options.force ? ' (forced)' : ''}`);
+      out.line(
+        reason || options.force
+          ? '  the issuer picks it up within seconds; follow it with `certkeeper status ' + name + '`'
+          : '  it is not due: the issuer will only poll ARI and leave it; add --force to renew now',
+      );
+    });
+    return EXIT.ok;
+  }
+
+  out.progress(`queued renewal of ${name}; waiting for the issuer (up to ${options.timeout})`);
+  const ended = await follow(ctx, name, record.state, Date.parse(requestedAt), timeoutMs, out);
+  const result = { ...queued, ...ended };
+  out.result(result, () => {
+    if (ended.outcome === 'renewed') {
+      out.line(
+        `${out.paint('renewed', 'ok')} ${name}: serial ${ended.serial}, valid until ${ended.notAfter}`,
+      );
+    } else if (ended.outcome === 'failed') {
+      const e = ended.error!;
+      out.line(
+        `${out.paint('failed', 'fail')} ${name}: ${e.type ? `${e.type}: ` : `${e.code}: `}${e.detail}`,
+      );
+      out.line(
+        `  attempt ${ended.attempts}${ended.nextAttemptAt ? `; next attempt ${relativeTime(ended.nextAttemptAt, ctx.clock.now())}` : ''}`,
+      );
+    } else {
+      out.line(
+        `${out.paint('timed out', 'warn')} after ${options.timeout}: the renewal of ${name} has not ended yet`,
+      );
+      out.line('  the message stays queued; see `certkeeper status ' + name + '`');
+    }
+  });
+  return ended.outcome === 'renewed' ? EXIT.ok : EXIT.attention;
+}
+
+interface Ended {
+  outcome: 'renewed' | 'failed' | 'timeout';
+  serial?: string;
+  notAfter?: string;
+  error?: LastError;
+  attempts?: number;
+  nextAttemptAt?: string | null;
+}
+
+/**
+ * Polls the inventory until the attempt shows: a new serial means it worked, a lastError
+ * recorded after the request (and newer than the one already there) means it failed.
+ */
+async function follow(
+  ctx: OperatorContext,
+  name: string,
+  before: CertificateState,
+  requestedAtMs: number,
+  timeoutMs: number,
+  out: Output,
+): Promise<Ended> {
+  const deadline = Date.now() + timeoutMs;
+  let lastSeen = before.updatedAt;
+  for (;;) {
+    const { state } = await requireRecord(ctx.inventory, name);
+    if (state.current && state.current.serial !== before.current?.serial) {
+      return { outcome: 'renewed', serial: state.current.serial, notAfter: state.current.notAfter };
+    }
+    const error = state.lastError;
+    // One second of slack for clocks: the issuer's and this machine's.
+    if (error && error.at !== before.lastError?.at && Date.parse(error.at) >= requestedAtMs - 1000) {
+      return {
+        outcome: 'failed',
+        error,
+        attempts: state.attempts,
+        nextAttemptAt: state.nextAttemptAt ?? null,
+      };
+    }
+    if (state.updatedAt !== lastSeen) {
+      lastSeen = state.updatedAt;
+      out.progress(
+        state.orderUrl ? `order in progress: ${state.orderUrl}` : `state updated (${state.status})`,
+      );
+    }
+    if (Date.now() >= deadline) return { outcome: 'timeout' };
+    await new Promise((done) => setTimeout(done, POLL_MS));
+  }
+}
+
+/** The renewal the local-mode engineer owns (cli/local/renew.ts), loaded only when asked for. */
+async function runLocal(name: string, options: RenewOptions): Promise<number> {
+  // A computed specifier: the module is optional, and the CLI must load without it.
+  const specifier = '../local/renew.js';
+  let local: { runLocalRenew?: (options: Record<string, unknown>) => Promise<number> };
+  try {
+    local = (await import(specifier)) as typeof local;
+  } catch (err) {
+    // Only its absence means "not available"; a broken module must show its own error.
+    const missing =
+      (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes('local/renew');
+    if (!missing) throw err;
+    local = {};
+  }
+  if (typeof local.runLocalRenew !== 'function') {
+    throw new ValidationError(
+      '--out',
+      'local mode not available in this build',
+      'drop --out to renew through the stack',
+    );
+  }
+  return local.runLocalRenew({ ...options, name });
+}
