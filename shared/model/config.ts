@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ROLE_ARN_PATTERN } from './arns.js';
 import { ValidationError } from './errors.js';
 import {
   type CertificateSpec,
@@ -23,7 +24,7 @@ const secretArn = z
     /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
     'must be a Secrets Manager secret ARN',
   );
-const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN');
+const roleArn = z.string().regex(ROLE_ARN_PATTERN, 'must be an IAM role ARN');
 const email = z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address');
 
 export const deploymentConfigSchema = z

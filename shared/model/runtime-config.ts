@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ROLE_ARN_PATTERN } from './arns.js';
 import { zodToValidationError } from './spec.js';
 
 /**
@@ -16,7 +17,6 @@ const optional = z
 // kilobytes of bundle for one variable only the issuer reads. Zone ids are checked only for
 // shape: the config insists on Route53's "Z..." form, while moto's ids are any upper-case
 // letters and digits, and a wrong id fails the first call that names it anyway.
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 const ZONE_ID = /^[A-Z0-9]{1,32}$/;
 const ZONE_ROLES_EXAMPLE = '{"Z0123456789ABC": "arn:aws:iam::210987654321:role/certkeeper-dns"}';
 
@@ -42,7 +42,7 @@ const zoneRoles = optional.transform((raw, ctx): Record<string, string> => {
   for (const [zoneId, roleArn] of Object.entries(parsed)) {
     const issue = (message: string) => ctx.addIssue({ code: 'custom', path: [zoneId], message });
     if (!ZONE_ID.test(zoneId)) issue('must be a bare hosted zone id such as Z0123456789ABC');
-    else if (typeof roleArn !== 'string' || !ROLE_ARN.test(roleArn)) issue('must be an IAM role ARN');
+    else if (typeof roleArn !== 'string' || !ROLE_ARN_PATTERN.test(roleArn)) issue('must be an IAM role ARN');
     else roles[zoneId] = roleArn;
   }
   return roles;
