@@ -4,15 +4,6 @@ import { type AgentState, readState } from './state.js';
 /** Less than this left counts as a problem: time for someone to look before it expires. */
 export const ATTENTION_SECONDS = 24 * 3600;
 
-/** Exit codes of `certkeeper agent status` (and `agent --once`). */
-export const EXIT = {
-  ok: 0,
-  /** A certificate is expired, has < 24 h left, was never installed, or failed this run. */
-  attention: 1,
-  /** Bad usage or configuration, or the state file cannot be read. */
-  usage: 2,
-} as const;
-
 export interface CertificateStatusLine {
   name: string;
   serial: string | undefined;
@@ -30,7 +21,8 @@ export interface CertificateStatusLine {
 
 export interface AgentStatus {
   certificates: CertificateStatusLine[];
-  exitCode: number;
+  /** 0 when every certificate is fine, 1 when any needs attention (the CLI's EXIT codes). */
+  exitCode: 0 | 1;
 }
 
 /**
@@ -53,7 +45,7 @@ export function statusOf(state: AgentState, now: Date, names?: readonly string[]
       s.serial && s.notAfter ? Math.floor((Date.parse(s.notAfter) - now.getTime()) / 1000) : undefined;
     let problem: string | undefined;
     if (secondsLeft === undefined) {
-      problem = s.fallback ? 'only a self-signed fallback is installed' : 'never installed';
+      problem = s.fallback ? 'self-signed fallback only' : 'never installed';
     } else if (secondsLeft <= 0) problem = 'expired';
     else if (secondsLeft < ATTENTION_SECONDS) problem = `expires in ${Math.floor(secondsLeft / 3600)} h`;
     return {
@@ -68,7 +60,7 @@ export function statusOf(state: AgentState, now: Date, names?: readonly string[]
       problem,
     };
   });
-  return { certificates, exitCode: certificates.some((c) => c.problem) ? EXIT.attention : EXIT.ok };
+  return { certificates, exitCode: certificates.some((c) => c.problem) ? 1 : 0 };
 }
 
 /**

@@ -4,8 +4,9 @@ import { agentS3Client } from '../../agent/aws.js';
 import { loadAgentConfig } from '../../agent/config.js';
 import { startAgentHttp01 } from '../../agent/http01.js';
 import { consoleLog } from '../../agent/log.js';
-import { type AgentStatus, EXIT, agentStatus, writePrometheusTextfile } from '../../agent/status.js';
+import { type AgentStatus, agentStatus, writePrometheusTextfile } from '../../agent/status.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
+import { EXIT, type Output, createOutput, relativeTime } from '../output.js';
 
 const EXIT_CODES = `
 Exit codes:
@@ -87,7 +88,7 @@ async function runAgent(options: AgentOptions): Promise<number> {
   const agent = createAgent(config, { s3, log });
   if (options.once) {
     const report = await agent.syncOnce();
-    printReport(report);
+    printReport(createOutput(), report);
     return report.certificates.every((c) => c.action === 'installed' || c.action === 'unchanged')
       ? EXIT.ok
       : EXIT.attention;
@@ -121,33 +122,36 @@ async function runAgent(options: AgentOptions): Promise<number> {
 
 async function runStatus(options: StatusOptions): Promise<number> {
   const config = loadAgentConfig(options.config);
-  const status = await agentStatus(config.stateFile, new Date(), Object.keys(config.certificates));
+  const now = new Date();
+  const status = await agentStatus(config.stateFile, now, Object.keys(config.certificates));
   if (options.prometheus) await writePrometheusTextfile(options.prometheus, status);
-  process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+  const out = createOutput({ json: options.json });
+  out.result(status, () => printStatus(out, status, now));
   return status.exitCode;
 }
 
-function printReport(report: SyncReport): void {
-  for (const c of report.certificates) {
-    process.stdout.write(
-      `${c.name}: ${c.action}${c.serial ? ` (serial ${c.serial})` : ''}${c.error ? `\n  ${c.error}` : ''}\n`,
-    );
-  }
+function printReport(out: Output, report: SyncReport): void {
+  const tone = (action: string) =>
+    action === 'installed' || action === 'unchanged' ? 'ok' : action === 'error' ? 'fail' : 'warn';
+  out.table(
+    report.certificates.map((c) => ({
+      name: c.name,
+      action: out.paint(c.action, tone(c.action)),
+      serial: c.serial ?? '',
+    })),
+  );
+  for (const c of report.certificates) if (c.error) out.line(`${c.name}: ${c.error}`);
 }
 
-export function formatStatus(status: AgentStatus): string {
-  const lines = status.certificates.map((c) => {
-    const left =
-      c.secondsLeft === undefined
-        ? ''
-        : c.secondsLeft <= 0
-          ? `, expired ${c.notAfter}`
-          : `, expires ${c.notAfter} (${Math.floor(c.secondsLeft / 3600)} h left)`;
-    return [
-      `${c.name}: ${c.problem ? `NEEDS ATTENTION (${c.problem})` : 'ok'}${c.serial ? `, serial ${c.serial}` : ''}${left}`,
-      `  last check ${c.lastCheck ?? 'never'}${c.installedAt ? `, installed ${c.installedAt}` : ''}${c.fallback ? ', self-signed fallback on disk' : ''}`,
-      ...(c.lastError ? [`  last error: ${c.lastError}`] : []),
-    ].join('\n');
-  });
-  return `${lines.join('\n') || 'no certificates configured'}\n`;
+function printStatus(out: Output, status: AgentStatus, now: Date): void {
+  out.table(
+    status.certificates.map((c) => ({
+      name: c.name,
+      status: c.problem ? out.paint(c.problem, 'fail') : out.paint('ok', 'ok'),
+      serial: c.serial ?? '',
+      expires: relativeTime(c.notAfter, now),
+      'last check': relativeTime(c.lastCheck, now) || 'never',
+    })),
+  );
+  for (const c of status.certificates) if (c.lastError) out.line(`${c.name}: last error: ${c.lastError}`);
 }

@@ -23,7 +23,7 @@ describe('agent status', () => {
       ['gone', 'expired', -3600],
       ['new', 'never installed', undefined],
       ['soon', 'expires in 23 h', 23 * 3600],
-      ['stand', 'only a self-signed fallback is installed', undefined],
+      ['stand', 'self-signed fallback only', undefined],
     ]);
     expect(status.exitCode).toBe(1);
     expect(statusOf({ version: 1, certificates: { fine: state.certificates.fine! } }, NOW).exitCode).toBe(0);
