@@ -1,4 +1,52 @@
 import type { Command } from 'commander';
+import { EXIT_CODES_HELP } from '../output.js';
+import { runLocalIssue, type LocalIssueOptions } from '../local/issue.js';
 
-/** Registers this module's commands (being written). */
-export function register(_program: Command): void {}
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const EXAMPLES = `
+Local mode (no AWS): DIR holds the store (certificates/<name>/..., same keys as the S3 bucket),
+the ACME account key (accounts/..., 0600), the inventory, the locks, and links to the current
+files in DIR/live/<name>/{cert,chain,fullchain,privkey}.pem. \`certkeeper renew --out DIR\`
+renews what is due, from cron.
+
+Examples:
+  certkeeper issue --directory https://acme-v02.api.letsencrypt.org/directory --email ops@example.com \\
+    --ip 203.0.113.10 --http01-listen 0.0.0.0:80 --out /etc/certkeeper
+  certkeeper issue --directory https://acme-v02.api.letsencrypt.org/directory --email ops@example.com \\
+    --domain example.com --domain '*.example.com' --dns route53 --out /etc/certkeeper --json`;
+
+/** The local-mode commands: `issue` (renewal of local certificates is `renew --out DIR`). */
+export function register(program: Command): void {
+  program
+    .command('issue')
+    .description(
+      'Issue one certificate now on this machine, without AWS: HTTP-01 answered by a built-in responder, or DNS-01 through Route53 with your AWS credentials',
+    )
+    .requiredOption('--directory <url>', 'the ACME directory URL of the CA')
+    .option('--email <address>', 'contact for the ACME account (its key is created once, in DIR/accounts/)')
+    .option('--ip <address>', 'an IP address to certify (repeatable); implies profile shortlived', collect)
+    .option('--domain <name>', 'a DNS name or *.wildcard to certify (repeatable)', collect)
+    .option(
+      '--http01-listen <host:port>',
+      'answer HTTP-01 on this address while the order runs (the CA connects to port 80)',
+    )
+    .option(
+      '--http01-listen-retry <seconds>',
+      'while the address is in use, keep trying this long (default 0)',
+    )
+    .option(
+      '--dns <provider>',
+      'answer DNS-01 through this provider: route53 (AWS credentials from the environment)',
+    )
+    .requiredOption('--out <dir>', 'the directory that holds the certificates, account, inventory and locks')
+    .option('--profile <name>', 'ACME profile (default: shortlived with an IP, else the CA default)')
+    .option('--key-type <type>', 'ecdsa-p256 (default), ecdsa-p384, rsa2048, rsa3072 or rsa4096')
+    .option('--ca-file <pem>', 'trust this CA for the ACME server HTTPS (a private CA such as Pebble)')
+    .option('--name <name>', 'certificate name (default: from the first identifier)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `${EXIT_CODES_HELP}\n${EXAMPLES}`)
+    .action(async (options: LocalIssueOptions) => {
+      process.exitCode = await runLocalIssue(options);
+    });
+}

@@ -1,0 +1,354 @@
+/**
+ * Local mode: the issuer's composition (functions/issuer-runtime.ts) over one directory
+ * instead of S3, DynamoDB and SNS, so one machine can issue and renew without AWS.
+ *
+ *   DIR/certificates/<name>/<serial>/*.pem, current.json   the store, same keys as S3 (authoritative)
+ *   DIR/accounts/<directory host>/<id>.json                ACME account key (0600), created once
+ *   DIR/challenges/http-01/<token>                         only while a validation runs
+ *   DIR/inventory/<name>.json                              spec + state (FileInventory)
+ *   DIR/locks/<name>.lock, <name>.fence                    lease lock (FileLeaseLock)
+ *   DIR/settings/<name>.json                               CA, contact, challenge: what `renew` reuses
+ *   DIR/live/<name>/{cert,chain,fullchain,privkey}.pem     symlinks to the current serial's files
+ */
+import { readFileSync } from 'node:fs';
+import { lstat, mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import * as z from 'zod';
+import { parseListen } from '../../agent/config.js';
+import { AcmeAccounts, AcmeCertificateAuthority, type OrderStep } from '../../shared/acme/index.js';
+import type { CertificateAuthority } from '../../shared/acme/ca.js';
+import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
+import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
+import { S3Http01Solver } from '../../shared/challenges/http01/s3.js';
+import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
+import type { Challenge, ChallengeSolver } from '../../shared/challenges/solver.js';
+import { MemoryPublisher } from '../../shared/events/publisher.js';
+import { FileInventory } from '../../shared/inventory/file.js';
+import { FileLeaseLock } from '../../shared/lock/file.js';
+import { systemClock } from '../../shared/model/clock.js';
+import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
+import type { Log } from '../../shared/model/log.js';
+import type { Output } from '../output.js';
+import type { CertificateSpec } from '../../shared/model/spec.js';
+import type { RenewDeps } from '../../shared/renew.js';
+import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
+import { BUNDLE_FILES, type BundleFile } from '../../shared/store/keys.js';
+import { parseStoredJson } from '../../shared/lock/stored.js';
+
+/** How a certificate is issued, kept so `renew --out DIR` needs no flags (as lego keeps its account dir). */
+export const localSettings = z.object({
+  version: z.literal(1),
+  directory: z.url(),
+  email: z.string().optional(),
+  /** Absolute path of the PEM trusted for the CA's HTTPS (a private CA such as Pebble). */
+  caFile: z.string().optional(),
+  /** host:port of the HTTP-01 responder, for http-01 certificates. */
+  http01Listen: z.string().optional(),
+  dns: z.literal('route53').optional(),
+});
+export type LocalSettings = z.infer<typeof localSettings>;
+
+export const settingsKey = (name: string): string => `settings/${name}.json`;
+export const liveDir = (out: string, name: string): string => join(resolve(out), 'live', name);
+export const livePath = (out: string, name: string, file: BundleFile): string =>
+  join(liveDir(out, name), `${file}.pem`);
+
+export interface LocalDir {
+  root: string;
+  objects: FsObjectStore;
+  store: FsCertificateStore;
+  lock: FileLeaseLock;
+  inventory: FileInventory;
+}
+
+/** Opens DIR; nothing is created until something is written. */
+export function openLocalDir(out: string): LocalDir {
+  const root = resolve(out);
+  const lock = new FileLeaseLock({ dir: join(root, 'locks') });
+  return {
+    root,
+    objects: new FsObjectStore({ root }),
+    store: new FsCertificateStore({ root }),
+    lock,
+    inventory: new FileInventory({ dir: join(root, 'inventory'), lock }),
+  };
+}
+
+export async function readSettings(dir: LocalDir, name: string): Promise<LocalSettings | undefined> {
+  const text = await dir.objects.get(settingsKey(name));
+  if (text === undefined) return undefined;
+  const where = join(dir.root, settingsKey(name));
+  return parseStoredJson(localSettings, text, {
+    where,
+    fix: `run certkeeper issue again for ${name}, or pass --directory to renew`,
+  });
+}
+
+export async function writeSettings(dir: LocalDir, name: string, settings: LocalSettings): Promise<void> {
+  await dir.objects.put(settingsKey(name), `${JSON.stringify(settings, null, 2)}\n`);
+}
+
+/** The CA PEM from --ca-file, read up front so a wrong path is a usage error. */
+export function readCaFile(path: string | undefined, flag = '--ca-file'): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ValidationError(
+      flag,
+      `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      'give the path of the PEM file of the CA behind the ACME server',
+    );
+  }
+}
+
+export function checkListen(text: string, flag = '--http01-listen'): { host: string; port: number } {
+  return parseListen(text, flag);
+}
+
+export interface Reporter {
+  log: Log;
+  /** An order step of one certificate (order, validation, finalize...). */
+  step(name: string, step: OrderStep): void;
+  /** Something worth a line while it happens (the responder started, a wait for the port). */
+  note(text: string): void;
+}
+
+/** Lines for people on stderr, so stdout stays the result (a table, or JSON for scripts). */
+export function say(out: Output, text: string): void {
+  if (!out.json) process.stderr.write(`${text}\n`);
+}
+/** Errors go to stderr always, --json or not: the exit code tells scripts, the text tells people. */
+export function sayError(text: string): void {
+  process.stderr.write(`certkeeper: ${text}\n`);
+}
+
+/** Progress (order, validation, finalize) and the log of shared/ as TTY-only progress lines. */
+export function reporterFor(out: Output): Reporter {
+  const line = (message: string, extra?: Record<string, unknown>) =>
+    out.progress(extra && Object.keys(extra).length > 0 ? `${message} ${JSON.stringify(extra)}` : message);
+  return {
+    log: { debug: () => {}, info: line, warn: line, error: line },
+    step: (name, step) => out.progress(stepText(name, step)),
+    note: (text) => out.progress(text),
+  };
+}
+
+const STEP_TEXT: Record<OrderStep, string> = {
+  order: 'placing the order',
+  authorize: 'presenting the challenges',
+  validate: 'the CA is validating',
+  finalize: 'finalizing',
+  download: 'downloading the certificate',
+};
+export const stepText = (name: string, step: OrderStep): string => `${name}: ${STEP_TEXT[step]}`;
+
+export interface Composition {
+  deps: RenewDeps;
+  /** Starts the HTTP-01 responder now (when the certificate uses http-01), to fail before writing. */
+  listen(): Promise<void>;
+  /** Stops the HTTP-01 responder if one was started. */
+  close(): Promise<void>;
+}
+
+export interface ComposeOptions {
+  settings: LocalSettings;
+  caPem: string | undefined;
+  /** Seconds to keep retrying a taken --http01-listen port (test files and benches share one). */
+  listenRetrySeconds?: number;
+  reporter: Reporter;
+  /** The one certificate this composition serves (progress lines name it). */
+  name: string;
+}
+
+/**
+ * RenewDeps for one certificate's settings: the same shape as the Lambda's, over DIR. The
+ * responder starts only when the solver is asked to present a challenge, so a `renew` with
+ * nothing due never binds the port.
+ */
+export function composeLocal(dir: LocalDir, options: ComposeOptions): Composition {
+  const { settings, reporter } = options;
+  const clock = systemClock;
+  const inner = new AcmeCertificateAuthority({
+    directoryUrl: settings.directory,
+    accounts: new AcmeAccounts(dir.objects, { clock }),
+    email: settings.email,
+    caPem: options.caPem,
+    clock,
+    warn: (message, extra) => reporter.log.warn(message, extra),
+  });
+  const ca = withProgress(inner, (step) => reporter.step(options.name, step));
+  const http01 = settings.http01Listen
+    ? new ResponderSolver(
+        new S3Http01Solver({ store: dir.objects }),
+        dir.objects,
+        checkListen(settings.http01Listen),
+        (options.listenRetrySeconds ?? 0) * 1000,
+        reporter,
+      )
+    : undefined;
+  // Route53 with the user's own credentials and region (the SDK's default chain).
+  const dns01 =
+    settings.dns === 'route53'
+      ? new Dns01Solver({ provider: new Route53DnsProvider(new Route53Client({})), log: reporter.log })
+      : undefined;
+  const solverFor = (spec: CertificateSpec): ChallengeSolver | undefined =>
+    spec.challenge === 'http-01' ? http01 : dns01?.withHostedZone(spec.hostedZoneId);
+  return {
+    deps: {
+      clock,
+      inventory: dir.inventory,
+      lock: dir.lock,
+      store: dir.store,
+      ca,
+      solverFor,
+      events: new MemoryPublisher(),
+      log: reporter.log,
+    },
+    listen: async () => http01?.listen(),
+    close: async () => http01?.close(),
+  };
+}
+
+/** The CA with every order reporting its steps (renewCertificate does not ask for them). */
+function withProgress(ca: CertificateAuthority, onStep: (step: OrderStep) => void): CertificateAuthority {
+  return {
+    directoryUrl: ca.directoryUrl,
+    directory: () => ca.directory(),
+    issue: (request, solver) =>
+      ca.issue(
+        {
+          ...request,
+          onProgress: (step) => {
+            onStep(step);
+            request.onProgress?.(step);
+          },
+        },
+        solver,
+      ),
+    getRenewalInfo: (certId) => ca.getRenewalInfo(certId),
+    revoke: (pem, reason) => ca.revoke(pem, reason),
+  };
+}
+
+/**
+ * The store-backed HTTP-01 solver plus the responder that serves the tokens from the same
+ * directory, started on the first challenge and kept until close().
+ */
+class ResponderSolver implements ChallengeSolver {
+  readonly type = 'http-01' as const;
+  private responder: Promise<Http01Responder> | undefined;
+
+  constructor(
+    private readonly solver: S3Http01Solver,
+    private readonly objects: FsObjectStore,
+    private readonly address: { host: string; port: number },
+    private readonly retryMs: number,
+    private readonly reporter: Reporter,
+  ) {}
+
+  async listen(): Promise<void> {
+    this.responder ??= this.start();
+    await this.responder;
+  }
+  async present(challenges: readonly Challenge[]): Promise<void> {
+    await this.listen();
+    await this.solver.present(challenges);
+  }
+  waitReady(challenges: readonly Challenge[]): Promise<void> {
+    return this.solver.waitReady(challenges);
+  }
+  cleanup(challenges: readonly Challenge[]): Promise<void> {
+    return this.solver.cleanup(challenges);
+  }
+
+  async close(): Promise<void> {
+    const pending = this.responder;
+    this.responder = undefined;
+    if (pending) await (await pending.catch(() => undefined))?.close();
+  }
+
+  private async start(): Promise<Http01Responder> {
+    const { host, port } = this.address;
+    const deadline = Date.now() + this.retryMs;
+    let told = false;
+    for (;;) {
+      try {
+        const responder = await startHttp01Responder({
+          store: this.objects,
+          host,
+          port,
+          log: this.reporter.log,
+        });
+        this.reporter.note(`HTTP-01 responder listening on ${host}:${port}`);
+        return responder;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' && Date.now() < deadline) {
+          if (!told) this.reporter.note(`${host}:${port} is in use; waiting for it to be free`);
+          told = true;
+          await new Promise((done) => setTimeout(done, 100));
+          continue;
+        }
+        throw listenError(host, port, code, err);
+      }
+    }
+  }
+}
+
+function listenError(host: string, port: number, code: string | undefined, cause: unknown): CertkeeperError {
+  const fix =
+    code === 'EADDRINUSE'
+      ? `stop what listens there, or listen elsewhere and forward /.well-known/acme-challenge/ from port 80 to it (or pass --http01-listen-retry SECONDS to wait for it)`
+      : code === 'EACCES'
+        ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; or listen on a high port and forward port 80 to it'
+        : 'check the --http01-listen address';
+  return new CertkeeperError(
+    'validation',
+    `--http01-listen: cannot listen on ${host}:${port} (${code ?? 'error'})`,
+    {
+      fix,
+      retryable: code === 'EADDRINUSE',
+      cause,
+    },
+  );
+}
+
+/**
+ * Points DIR/live/<name>/*.pem at the current serial's files (relative symlinks, so DIR can
+ * move). Each link is replaced atomically (a new link renamed over the old one), so a server
+ * reading them never finds one missing. The key is linked, never copied: it stays 0600 in one place.
+ */
+export async function updateLiveLinks(
+  dir: LocalDir,
+  out: string,
+  name: string,
+): Promise<Record<BundleFile, string>> {
+  const manifest = await dir.store.getManifest(name);
+  if (!manifest) throw new CertkeeperError('not-found', `no current certificate for ${name} in ${dir.root}`);
+  const live = liveDir(out, name);
+  await mkdir(live, { recursive: true, mode: 0o700 });
+  const files = {} as Record<BundleFile, string>;
+  for (const file of BUNDLE_FILES) {
+    const link = livePath(out, name, file);
+    const target = relative(live, join(dir.root, ...manifest.files[file].key.split('/')));
+    files[file] = link;
+    if ((await readlink(link).catch(() => undefined)) === target) continue;
+    const temp = `${link}.${process.pid}.tmp`;
+    await unlink(temp).catch(() => undefined);
+    await symlink(target, temp);
+    await rename(temp, link);
+  }
+  return files;
+}
+
+/** True when DIR exists and holds anything (used to prove bad usage wrote nothing). */
+export async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+export const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(path));

@@ -1,0 +1,285 @@
+/**
+ * `certkeeper issue`: one certificate, now, on this machine, into DIR (see compose.ts for
+ * the layout). Every argument is checked, and the CA asked whether it offers the profile,
+ * before anything is written, so a usage error leaves DIR as it was.
+ */
+import { isIP } from 'node:net';
+import { checkProfile } from '../../shared/acme/index.js';
+import { declareCertificate } from '../../shared/certificates.js';
+import { asCertkeeperError, CertkeeperError, ValidationError } from '../../shared/model/errors.js';
+import {
+  type Identifier,
+  identifierValues,
+  isWildcard,
+  parseIdentifier,
+} from '../../shared/model/identifiers.js';
+import { KEY_TYPES, type KeyType } from '../../shared/model/keys.js';
+import { IP_PROFILE, NAME_PATTERN } from '../../shared/model/spec.js';
+import { renewCertificate } from '../../shared/renew.js';
+import { createOutput, EXIT } from '../output.js';
+import {
+  absolute,
+  checkListen,
+  composeLocal,
+  type LocalSettings,
+  openLocalDir,
+  readCaFile,
+  reporterFor,
+  say,
+  sayError,
+  updateLiveLinks,
+  writeSettings,
+} from './compose.js';
+
+export interface LocalIssueOptions {
+  out: string;
+  directory: string;
+  email?: string;
+  ip?: string[];
+  domain?: string[];
+  http01Listen?: string;
+  http01ListenRetry?: string;
+  dns?: string;
+  profile?: string;
+  keyType?: string;
+  caFile?: string;
+  name?: string;
+  json?: boolean;
+}
+
+interface Checked {
+  name: string;
+  identifiers: Identifier[];
+  settings: LocalSettings;
+  caPem: string | undefined;
+  profile: string | undefined;
+  profileNote: string | undefined;
+  keyType: KeyType | undefined;
+  retrySeconds: number;
+}
+
+export async function runLocalIssue(options: LocalIssueOptions): Promise<number> {
+  const out = createOutput({ json: options.json });
+  let checked: Checked;
+  try {
+    checked = checkIssueOptions(options);
+  } catch (err) {
+    return fail(err);
+  }
+  const { name, settings } = checked;
+  if (checked.profileNote) say(out, `note: ${checked.profileNote}`);
+
+  const dir = openLocalDir(options.out);
+  const reporter = reporterFor(out);
+  const composed = composeLocal(dir, {
+    settings,
+    caPem: checked.caPem,
+    listenRetrySeconds: checked.retrySeconds,
+    reporter,
+    name,
+  });
+  try {
+    // Still nothing written: a CA that is down (exit 3) or lacks the profile (exit 2) stops here.
+    try {
+      checkProfile(checked.profile, await composed.deps.ca.directory());
+    } catch (err) {
+      throw err instanceof ValidationError ? renameField(err, 'profile', '--profile') : err;
+    }
+    // Bind the port up front too: a taken port is a usage problem, not a failed issuance.
+    await composed.listen();
+
+    await declareCertificate(dir.inventory, {
+      name,
+      identifiers: identifierValues(checked.identifiers),
+      challenge: settings.dns ? 'dns-01' : 'http-01',
+      ...(checked.profile ? { profile: checked.profile } : {}),
+      ...(checked.keyType ? { keyType: checked.keyType } : {}),
+    });
+    await writeSettings(dir, name, settings);
+    // An explicit `issue` orders now even when a current certificate is not yet due, like `lego run`.
+    const outcome = await renewCertificate(composed.deps, name, { force: true });
+    if (outcome.status === 'busy') {
+      sayError(`${name}: another certkeeper process holds the lock on it; try again when it is done`);
+      return EXIT.attention;
+    }
+    if (outcome.status === 'failed') {
+      sayError(`${name}: issuance failed: ${outcome.error.describe()}`);
+      return outcome.error.code === 'unreachable' ? EXIT.unreachable : EXIT.attention;
+    }
+    if (outcome.status === 'not-due') return EXIT.attention; // force always orders; unreachable
+    const files = await updateLiveLinks(dir, options.out, name);
+    const manifest = (await dir.store.getManifest(name))!;
+    const result = {
+      name,
+      identifiers: manifest.identifiers,
+      profile: manifest.profile ?? null,
+      serial: manifest.serial,
+      notBefore: manifest.notBefore,
+      notAfter: manifest.notAfter,
+      files,
+      manifest: `${dir.root}/certificates/${name}/current.json`,
+    };
+    out.result(result, () => {
+      out.table([
+        {
+          name,
+          identifiers: result.identifiers.join(', '),
+          profile: result.profile ?? '(CA default)',
+          serial: result.serial,
+          'not after': result.notAfter,
+        },
+      ]);
+      for (const [file, path] of Object.entries(files)) out.line(`  ${file.padEnd(9)} ${path}`);
+    });
+    return EXIT.ok;
+  } catch (err) {
+    return fail(err);
+  } finally {
+    await composed.close();
+  }
+}
+
+/** Exit code and message for an error that stopped the command (not a recorded failure). */
+function fail(err: unknown): number {
+  const error = asCertkeeperError(err);
+  sayError(error.describe());
+  return error.code === 'validation'
+    ? EXIT.usage
+    : error.code === 'unreachable'
+      ? EXIT.unreachable
+      : EXIT.attention;
+}
+
+function checkIssueOptions(options: LocalIssueOptions): Checked {
+  let directory: string;
+  try {
+    directory = new URL(options.directory).href;
+  } catch {
+    throw new ValidationError(
+      '--directory',
+      `"${options.directory}" is not a URL`,
+      'give the ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory',
+    );
+  }
+  const ips = (options.ip ?? []).map((raw) => {
+    // Checked as an address first, so "nope" is called not an IP rather than a bad DNS name.
+    if (isIP(raw.replace(/^\[|\]$/g, '')) === 0) {
+      throw new ValidationError('--ip', `"${raw}" is not an IP address`, 'use --domain for DNS names');
+    }
+    return parseIdentifier(raw, '--ip');
+  });
+  const domains = (options.domain ?? []).map((raw) => {
+    const id = parseIdentifier(raw, '--domain');
+    if (id.type !== 'dns')
+      throw new ValidationError('--domain', `"${raw}" is an IP address`, 'use --ip for IP addresses');
+    return id;
+  });
+  const identifiers = [...ips, ...domains];
+  if (identifiers.length === 0) {
+    throw new ValidationError(
+      '--ip/--domain',
+      'no identifier given',
+      'name what the certificate is for: --ip 203.0.113.10 or --domain example.com (repeatable)',
+    );
+  }
+  if (options.http01Listen === undefined && options.dns === undefined) {
+    throw new ValidationError(
+      '--http01-listen/--dns',
+      'no challenge given',
+      'pass --http01-listen 0.0.0.0:80 (HTTP-01) or --dns route53 (DNS-01)',
+    );
+  }
+  if (options.http01Listen !== undefined && options.dns !== undefined) {
+    throw new ValidationError('--dns', 'both --http01-listen and --dns were given', 'choose one challenge');
+  }
+  if (options.http01Listen !== undefined) checkListen(options.http01Listen);
+  if (options.dns !== undefined && options.dns !== 'route53') {
+    throw new ValidationError(
+      '--dns',
+      `"${options.dns}" is not a supported DNS provider`,
+      'use --dns route53',
+    );
+  }
+  if (options.dns && ips.length > 0) {
+    throw new ValidationError(
+      '--dns',
+      'dns-01 cannot validate an IP address (RFC 8738 §7)',
+      'use --http01-listen for certificates that name an IP address',
+    );
+  }
+  const wildcard = identifiers.find(isWildcard);
+  if (wildcard && options.http01Listen !== undefined) {
+    throw new ValidationError(
+      '--http01-listen',
+      `the wildcard ${wildcard.value} can only be validated by dns-01`,
+      'use --dns route53, or list the exact names',
+    );
+  }
+  if (options.keyType !== undefined && !(KEY_TYPES as readonly string[]).includes(options.keyType)) {
+    throw new ValidationError(
+      '--key-type',
+      `"${options.keyType}" is not a key type`,
+      `use one of: ${KEY_TYPES.join(', ')}`,
+    );
+  }
+  const name = options.name ?? defaultName(identifiers[0]!);
+  if (!NAME_PATTERN.test(name)) {
+    throw new ValidationError(
+      '--name',
+      `"${name}" is not a certificate name`,
+      'use 1-63 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit',
+    );
+  }
+  const retrySeconds = options.http01ListenRetry === undefined ? 0 : Number(options.http01ListenRetry);
+  if (!Number.isFinite(retrySeconds) || retrySeconds < 0) {
+    throw new ValidationError(
+      '--http01-listen-retry',
+      `"${options.http01ListenRetry}" is not a number of seconds`,
+      'e.g. --http01-listen-retry 60',
+    );
+  }
+  if (options.email !== undefined && !/^[^@\s]+@[^@\s]+$/.test(options.email)) {
+    throw new ValidationError(
+      '--email',
+      `"${options.email}" is not an email address`,
+      'give the contact address for the ACME account',
+    );
+  }
+  const caPem = readCaFile(options.caFile);
+  const profile = options.profile ?? (ips.length > 0 ? IP_PROFILE : undefined);
+  return {
+    name,
+    identifiers,
+    caPem,
+    profile,
+    profileNote:
+      options.profile === undefined && ips.length > 0
+        ? `profile ${IP_PROFILE}: the certificate names an IP address, which CAs issue only on short-lived certificates (pass --profile to choose another)`
+        : undefined,
+    keyType: options.keyType as KeyType | undefined,
+    retrySeconds,
+    settings: {
+      version: 1,
+      directory,
+      ...(options.email ? { email: options.email } : {}),
+      ...(options.caFile ? { caFile: absolute(options.caFile) } : {}),
+      ...(options.http01Listen !== undefined ? { http01Listen: options.http01Listen } : {}),
+      ...(options.dns ? { dns: 'route53' as const } : {}),
+    },
+  };
+}
+
+/** "127.0.0.1", "2001-db8--1", "wildcard.example.com": a valid name from the first identifier. */
+function defaultName(first: Identifier): string {
+  return first.value
+    .toLowerCase()
+    .replace(/^\*\./, 'wildcard.')
+    .replace(/[^a-z0-9._-]/g, '-')
+    .slice(0, 63);
+}
+
+function renameField(err: ValidationError, from: string, to: string): ValidationError {
+  return err.field === from
+    ? new ValidationError(to, err.message.slice(from.length + 2), err.fix ?? '')
+    : err;
+}

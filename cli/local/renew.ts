@@ -1,0 +1,225 @@
+/**
+ * `certkeeper renew --out DIR`: every certificate in DIR's inventory through renewCertificate,
+ * the Lambdas' own sequence and policy (ARI window, else 2/3 or 1/2 of the lifetime, backoff
+ * after failures). It renews only what is due, so cron can run it daily, as with `lego renew`.
+ *
+ * ARI in local mode: the renewal information is asked for on every run, not only once the
+ * last answer's Retry-After is up. The issuer polls on its schedule because it runs every
+ * few minutes; a local run happens about once a day, so one GET per certificate per run is
+ * well within what the CA expects, and a window the CA moved earlier (a revocation, an
+ * incident) is acted on by the next cron run rather than up to a Retry-After later.
+ */
+import { spawn } from 'node:child_process';
+import { asCertkeeperError, ValidationError } from '../../shared/model/errors.js';
+import type { InventoryRecord } from '../../shared/model/state.js';
+import { renewCertificate, type RenewOutcome } from '../../shared/renew.js';
+import type { BundleFile } from '../../shared/store/keys.js';
+import { createOutput, EXIT, relativeTime } from '../output.js';
+import {
+  absolute,
+  composeLocal,
+  exists,
+  type LocalDir,
+  type LocalSettings,
+  openLocalDir,
+  readCaFile,
+  readSettings,
+  reporterFor,
+  type Reporter,
+  sayError,
+  updateLiveLinks,
+} from './compose.js';
+
+export interface LocalRenewOptions {
+  out: string;
+  deployHook?: string;
+  directory?: string;
+  caFile?: string;
+  http01Listen?: string;
+  json?: boolean;
+  force?: boolean;
+}
+
+/** What happened to one certificate, as printed (and as --json). */
+interface Row {
+  name: string;
+  status: RenewOutcome['status'] | 'skipped';
+  serial?: string;
+  notAfter?: string;
+  /** When anything is next due (renewal, ARI poll), for not-due certificates. */
+  dueAt?: string;
+  error?: string;
+  errorCode?: string;
+  hook?: { exitCode: number | null; signal?: string };
+}
+
+export async function runLocalRenew(options: LocalRenewOptions): Promise<number> {
+  const out = createOutput({ json: options.json });
+  const dir = openLocalDir(options.out);
+  let caPem: string | undefined;
+  let records: InventoryRecord[];
+  try {
+    if (options.directory !== undefined) checkUrl(options.directory);
+    caPem = readCaFile(options.caFile);
+    records = (await dir.inventory.list()).filter((r) => r.state.status !== 'retired');
+    if (records.length === 0) {
+      throw new ValidationError(
+        '--out',
+        `${dir.root} holds no certificates${(await exists(dir.root)) ? '' : ' (it does not exist)'}`,
+        'issue one first: certkeeper issue ... --out DIR',
+      );
+    }
+  } catch (err) {
+    const error = asCertkeeperError(err);
+    sayError(error.describe());
+    return error.code === 'validation' ? EXIT.usage : EXIT.attention;
+  }
+
+  const reporter = reporterFor(out);
+  const rows: Row[] = [];
+  for (const record of records) {
+    const row = await renewOne(dir, record, options, caPem, reporter);
+    if (row.status === 'renewed' || row.status === 'issued') {
+      if (options.deployHook) {
+        row.hook = await runHook(options.deployHook, dir, options.out, row);
+        if (row.hook.exitCode !== 0) {
+          sayError(`${row.name}: the deploy hook failed (${row.hook.signal ?? `exit ${row.hook.exitCode}`})`);
+        }
+      }
+    }
+    if (row.error) sayError(`${row.name}: ${row.error}`);
+    rows.push(row);
+  }
+
+  const now = new Date();
+  out.result({ certificates: rows }, () =>
+    out.table(
+      rows.map((r) => ({
+        name: r.name,
+        result:
+          r.status === 'failed' || r.status === 'skipped'
+            ? out.paint(r.status, 'fail')
+            : r.status === 'busy'
+              ? out.paint('busy (locked by another run)', 'warn')
+              : r.status === 'not-due'
+                ? 'not due'
+                : out.paint(r.status, 'ok'),
+        serial: r.serial ?? '',
+        expires: relativeTime(r.notAfter, now),
+        next: r.status === 'not-due' ? relativeTime(r.dueAt, now) : '',
+        hook: r.hook ? (r.hook.exitCode === 0 ? 'ok' : out.paint('failed', 'fail')) : '',
+      })),
+    ),
+  );
+  const failures = rows.filter(
+    (r) => r.status === 'failed' || r.status === 'skipped' || (r.hook && r.hook.exitCode !== 0),
+  );
+  if (failures.length === 0) return EXIT.ok;
+  return failures.every((r) => r.errorCode === 'unreachable') ? EXIT.unreachable : EXIT.attention;
+}
+
+async function renewOne(
+  dir: LocalDir,
+  record: InventoryRecord,
+  options: LocalRenewOptions,
+  caPem: string | undefined,
+  reporter: Reporter,
+): Promise<Row> {
+  const name = record.spec.name;
+  let settings: LocalSettings | undefined;
+  try {
+    settings = await readSettings(dir, name);
+  } catch (err) {
+    return { name, status: 'skipped', error: asCertkeeperError(err).describe() };
+  }
+  const directory = options.directory ?? settings?.directory;
+  if (!directory) {
+    return {
+      name,
+      status: 'skipped',
+      error: `no CA recorded for it in ${dir.root}/settings/. Fix: pass --directory URL`,
+    };
+  }
+  const merged: LocalSettings = {
+    ...(settings ?? { version: 1 }),
+    directory,
+    ...(options.http01Listen !== undefined ? { http01Listen: options.http01Listen } : {}),
+    ...(options.caFile !== undefined ? { caFile: absolute(options.caFile) } : {}),
+  };
+  const composed = composeLocal(dir, {
+    settings: merged,
+    caPem: caPem ?? readCaFile(merged.caFile, `${dir.root}/settings/${name}.json caFile`),
+    reporter,
+    name,
+  });
+  try {
+    if (!options.force) await askAriThisRun(dir, name, composed.deps.clock.now());
+    const outcome = await renewCertificate(composed.deps, name, { force: options.force });
+    const state = (await dir.inventory.get(name))?.state;
+    // Keep DIR/live current even when nothing renewed (links deleted by hand, an older run cut off).
+    if (state?.current) await updateLiveLinks(dir, options.out, name);
+    const row: Row = {
+      name,
+      status: outcome.status,
+      serial: state?.current?.serial,
+      notAfter: state?.current?.notAfter,
+    };
+    if (outcome.status === 'not-due') row.dueAt = outcome.dueAt;
+    if (outcome.status === 'failed') {
+      row.error = `renewal failed: ${outcome.error.describe()}${outcome.retryAt ? ` (next attempt after ${outcome.retryAt})` : ''}`;
+      row.errorCode = outcome.error.code;
+    }
+    return row;
+  } catch (err) {
+    const error = asCertkeeperError(err);
+    return { name, status: 'failed', error: error.describe(), errorCode: error.code };
+  } finally {
+    await composed.close();
+  }
+}
+
+/**
+ * Makes this run's renewCertificate poll ARI (see the file comment) by bringing the next
+ * poll time forward to now. amendState runs under the name's guard and changes only that
+ * field, so it cannot undo a concurrent renewal's state.
+ */
+async function askAriThisRun(dir: LocalDir, name: string, now: Date): Promise<void> {
+  await dir.inventory.amendState(name, ({ state }) =>
+    state.ari && new Date(state.ari.nextPollAt) > now
+      ? { ...state, ari: { ...state.ari, nextPollAt: now.toISOString() } }
+      : undefined,
+  );
+}
+
+/**
+ * Runs the deploy hook once for a renewed certificate: `sh -c CMD` with the certificate's
+ * name and live paths in the environment. Its output goes to stderr so --json stays parseable.
+ */
+function runHook(command: string, dir: LocalDir, out: string, row: Row): Promise<NonNullable<Row['hook']>> {
+  const path = (file: BundleFile) => `${dir.root}/live/${row.name}/${file}.pem`;
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', command], {
+      stdio: ['ignore', process.stderr, process.stderr],
+      env: {
+        ...process.env,
+        CERTKEEPER_CERTIFICATE: row.name,
+        CERTKEEPER_FULLCHAIN: path('fullchain'),
+        CERTKEEPER_PRIVKEY: path('privkey'),
+        CERTKEEPER_CERT: path('cert'),
+        CERTKEEPER_CHAIN: path('chain'),
+        CERTKEEPER_SERIAL: row.serial ?? '',
+        CERTKEEPER_DIR: absolute(out),
+      },
+    });
+    child.on('error', () => resolve({ exitCode: 127 }));
+    child.on('exit', (code, signal) => resolve({ exitCode: code, ...(signal ? { signal } : {}) }));
+  });
+}
+
+function checkUrl(text: string): void {
+  try {
+    new URL(text);
+  } catch {
+    throw new ValidationError('--directory', `"${text}" is not a URL`, 'give the ACME directory URL');
+  }
+}
