@@ -37,10 +37,9 @@ export interface Nginx {
   /** The plain-HTTP server's port, when there is one. */
   readonly httpPort: number | undefined;
   /**
-   * For the agent's `reload.commands`: test the config (which loads the certificate and key)
-   * and only then signal the master. `nginx -s reload` alone exits 0 even when the new
-   * certificate cannot be loaded (the master logs it and keeps the old one), so the agent
-   * would never see the failure; `-t` first is also how production hosts reload.
+   * For the agent's `reload.commands`, what `systemctl reload nginx` runs on Debian: before
+   * signalling the master, `nginx -s reload` parses the whole config, certificate and key
+   * included, and exits non-zero when they do not load, so the agent sees a bad pair.
    */
   readonly reloadCommand: string;
   /** Serial of the leaf certificate nginx serves now, upper-case hex as in the manifest. */
@@ -120,7 +119,7 @@ async function startOnce(
     prefix,
     httpsPort,
     httpPort,
-    reloadCommand: `${command} -t -q && ${command} -s reload`,
+    reloadCommand: `${command} -s reload`,
     servedSerial,
     async waitForSerial(serial, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
