@@ -83,30 +83,16 @@ export async function createTestCa(): Promise<TestCa> {
     new x509.BasicConstraintsExtension(true, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
   ];
-  const rootKeys = await newKeys();
-  const root: Issuer = {
-    keys: rootKeys,
-    cert: await sign(
-      'CN=certkeeper agent test root',
-      rootKeys,
-      undefined,
-      caExtensions,
-      new Date(now - 24 * HOUR),
-      new Date(now + 365 * 24 * HOUR),
-    ),
+  const authority = async (name: string, parent: Issuer | undefined): Promise<Issuer> => {
+    const keys = await newKeys();
+    const validity = [new Date(now - 24 * HOUR), new Date(now + 365 * 24 * HOUR)] as const;
+    return {
+      keys,
+      cert: await sign(`CN=certkeeper agent test ${name}`, keys, parent, caExtensions, ...validity),
+    };
   };
-  const intermediateKeys = await newKeys();
-  const intermediate: Issuer = {
-    keys: intermediateKeys,
-    cert: await sign(
-      'CN=certkeeper agent test intermediate',
-      intermediateKeys,
-      root,
-      caExtensions,
-      new Date(now - 24 * HOUR),
-      new Date(now + 365 * 24 * HOUR),
-    ),
-  };
+  const root = await authority('root', undefined);
+  const intermediate = await authority('intermediate', root);
   return {
     rootPem: pem(root.cert),
     async issue({
