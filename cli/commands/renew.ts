@@ -22,14 +22,29 @@ interface RenewOptions extends StackFlags {
   /** Local mode (cli/local/): issue into this directory instead of the stack. */
   out?: string;
   deployHook?: string;
+  directory?: string;
+  caFile?: string;
+  http01Listen?: string;
 }
 
 const POLL_MS = 1000;
 
+/** What cli/local/renew.ts takes (restated: that module is optional at load time). */
+interface LocalRenewOptions {
+  out: string;
+  deployHook?: string;
+  directory?: string;
+  caFile?: string;
+  http01Listen?: string;
+  json?: boolean;
+  force?: boolean;
+}
+
 export function register(program: Command): void {
   const command = program
     .command('renew')
-    .argument('<name>', 'the certificate name')
+    // Optional only for local mode, which renews every due certificate in DIR.
+    .argument('[name]', 'the certificate name (stack mode)')
     .description(
       "Ask the stack's issuer to renew a certificate now (a message on the issuer queue); with --wait, follow it to the end. With --out, renew locally instead (local mode)",
     )
@@ -38,7 +53,10 @@ export function register(program: Command): void {
     .option('--timeout <duration>', 'with --wait: give up after this long (s, m, h)', '10m')
     .option('--json', 'print the result as JSON')
     .option('--out <dir>', 'local mode: issue into this directory (see `certkeeper issue --help`)')
-    .option('--deploy-hook <command>', 'local mode: run this command after a renewal');
+    .option('--deploy-hook <command>', 'local mode: run this command after a renewal')
+    .option('--directory <url>', 'local mode: the ACME directory URL (default: the one DIR was issued from)')
+    .option('--ca-file <pem>', 'local mode: trust this CA for the ACME server HTTPS')
+    .option('--http01-listen <host:port>', 'local mode: answer HTTP-01 on this address');
   stackOptions(command, ['queue'])
     .addHelpText(
       'after',
@@ -183,10 +201,19 @@ async function follow(
 }
 
 /** The renewal the local-mode engineer owns (cli/local/renew.ts), loaded only when asked for. */
-async function runLocal(name: string, options: RenewOptions): Promise<number> {
+async function runLocal(name: string | undefined, options: RenewOptions): Promise<number> {
+  if (name !== undefined) {
+    throw new ValidationError(
+      '<name>',
+      'local mode renews every certificate in DIR that is due',
+      'drop the name',
+    );
+  }
+  if (options.wait)
+    throw new ValidationError('--wait', 'applies to the stack only', 'drop --wait with --out');
   // A computed specifier: the module is optional, and the CLI must load without it.
   const specifier = '../local/renew.js';
-  let local: { runLocalRenew?: (options: Record<string, unknown>) => Promise<number> };
+  let local: { runLocalRenew?: (options: LocalRenewOptions) => Promise<number> };
   try {
     local = (await import(specifier)) as typeof local;
   } catch (err) {
@@ -203,5 +230,6 @@ async function runLocal(name: string, options: RenewOptions): Promise<number> {
       'drop --out to renew through the stack',
     );
   }
-  return local.runLocalRenew({ ...options, name });
+  const { out, deployHook, directory, caFile, http01Listen, json, force } = options;
+  return local.runLocalRenew({ out: out!, deployHook, directory, caFile, http01Listen, json, force });
 }
