@@ -1,7 +1,7 @@
 /**
  * A fault-injecting HTTPS reverse proxy in front of Pebble, for tests of how certkeeper
- * behaves when the CA misbehaves: down, answering 500/503, or rate limiting with a long
- * Retry-After.
+ * behaves when the CA misbehaves: down, answering 500/503, rate limiting with a long
+ * Retry-After, or sending a Date header off by a given skew.
  *
  * It listens on 127.0.0.1:<free port> with Pebble's own TLS certificate (SAN 127.0.0.1),
  * so a client that trusts PEBBLE_CA_CERT trusts the proxy too, and forwards every request
@@ -36,7 +36,12 @@ export type Fault =
   /** A `serverInternal` problem with this status, on every path matching `match` (default: all). */
   | { kind: 'status'; status: 500 | 502 | 503; match?: RegExp; retryAfterSeconds?: number }
   /** 429 `rateLimited` with Retry-After, on every path matching `match` (default: all). */
-  | { kind: 'rateLimited'; retryAfterSeconds: number; match?: RegExp };
+  | { kind: 'rateLimited'; retryAfterSeconds: number; match?: RegExp }
+  /**
+   * Forward everything, but move the HTTP `Date` response header by `offsetSeconds`
+   * (positive: the CA's clock runs ahead), as a CA whose clock disagrees with ours looks.
+   */
+  | { kind: 'skewDate'; offsetSeconds: number };
 
 export interface FaultProxyOptions {
   /** Pebble's directory URL. */
@@ -177,6 +182,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
             ? value.map((v) => rewrite(v))
             : rewrite(value)
           : value;
+    }
+    if (current.kind === 'skewDate') {
+      const date = Date.parse(String(upstream.headers.date ?? '')) || Date.now();
+      headers.date = new Date(date + current.offsetSeconds * 1000).toUTCString();
     }
     const json = /json/i.test(String(upstream.headers['content-type'] ?? ''));
     answer(res, upstream.status, headers, json ? rewrite(upstream.body.toString('utf8')) : upstream.body);
