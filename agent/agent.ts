@@ -187,7 +187,10 @@ class CertkeeperAgent implements Agent {
       const parsed = parseQueueMessage(m.Body);
       if (parsed.kind === 'malformed') {
         this.log.warn('deleting a malformed queue message', { messageId: m.MessageId, error: parsed.error });
-      } else if (parsed.kind === 'certificate' && parsed.certificate in this.config.certificates) {
+      } else if (
+        parsed.kind === 'certificate' &&
+        Object.hasOwn(this.config.certificates, parsed.certificate)
+      ) {
         this.log.info('event received', {
           certificate: parsed.certificate,
           type: parsed.type,
@@ -228,7 +231,8 @@ class CertkeeperAgent implements Agent {
 
   /** One certificate, start to end; records the outcome in the state file. */
   private async check(name: string): Promise<CertificateReport> {
-    const target = this.config.certificates[name];
+    // hasOwn: a name like "constructor" must not find Object.prototype's.
+    const target = Object.hasOwn(this.config.certificates, name) ? this.config.certificates[name] : undefined;
     if (!target) {
       throw new ValidationError(
         'certificate',
@@ -402,7 +406,7 @@ class CertkeeperAgent implements Agent {
       await this.reload(target.name, fallback.serial).catch((err: unknown) =>
         this.logFailure(`certificate ${target.name}: reload after writing the fallback failed`, err),
       );
-      return { name: target.name, action: 'fallback', serial: undefined, error: report.error };
+      return { name: target.name, action: 'fallback', error: report.error };
     } catch (err) {
       this.logFailure(`certificate ${target.name}: could not write the self-signed fallback`, err);
       return report;
