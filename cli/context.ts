@@ -11,10 +11,12 @@ import type { CertificateAuthority } from '../shared/acme/ca.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import type { Inventory } from '../shared/inventory/inventory.js';
 import type { Clock } from '../shared/model/clock.js';
-import { CertkeeperError, NotFoundError, ValidationError } from '../shared/model/errors.js';
+import { CertkeeperError, IntegrityError, NotFoundError, ValidationError } from '../shared/model/errors.js';
 import type { InventoryRecord } from '../shared/model/state.js';
 import type { WorkQueue } from '../shared/queue/queue.js';
-import type { CertificateStore } from '../shared/store/store.js';
+import { sha256Hex } from '../shared/pki/hash.js';
+import type { BundleFile } from '../shared/store/keys.js';
+import type { CertificateStore, Manifest } from '../shared/store/store.js';
 import { EXIT } from './output.js';
 
 /** The stack flags every operator command accepts (commander's camel-cased names). */
@@ -158,8 +160,19 @@ export async function requireRecord(inventory: Inventory, name: string): Promise
 }
 
 /**
+ * Failures that are not the operator's usage: the CA or AWS out of reach (3), and a CA that
+ * refused the request or stored files that fail their check (1: something needs attention).
+ */
+const RUNTIME_EXITS: Partial<Record<string, number>> = {
+  unreachable: EXIT.unreachable,
+  'retry-later': EXIT.unreachable,
+  'acme-problem': EXIT.attention,
+  integrity: EXIT.attention,
+};
+
+/**
  * Runs a command's work and turns what it throws into the documented exit codes: an
- * unreachable AWS endpoint or CA is 3; everything else propagates to cli/main.ts, which
+ * unreachable AWS endpoint or CA is 3, a refusal or a failed integrity check 1; everything else propagates to cli/main.ts, which
  * prints it and exits 2 (bad usage or configuration, nothing written).
  */
 export function action<A extends unknown[]>(
@@ -169,12 +182,45 @@ export function action<A extends unknown[]>(
     try {
       process.exitCode = await work(...args);
     } catch (err) {
-      if (err instanceof CertkeeperError && (err.code === 'unreachable' || err.code === 'retry-later')) {
+      if (err instanceof CertkeeperError && err.code in RUNTIME_EXITS) {
         process.stderr.write(`certkeeper: ${err.describe()}\n`);
-        process.exitCode = EXIT.unreachable;
+        process.exitCode = RUNTIME_EXITS[err.code]!;
         return;
       }
       throw err;
     }
   };
+}
+
+/**
+ * The certificate's current files, read from the bucket and checked against the sha256s
+ * in its manifest before anyone uses them: a tampered or half-replaced object must not be
+ * revoked, exported or installed. Throws NotFound (no certificate yet) or Integrity.
+ */
+export async function readCurrent<F extends BundleFile>(
+  store: CertificateStore,
+  name: string,
+  files: readonly F[],
+): Promise<{ manifest: Manifest; files: Record<F, string> }> {
+  const manifest = await store.getManifest(name);
+  if (!manifest) {
+    throw new NotFoundError(
+      `certificate "${name}" has no current certificate in ${store.location}`,
+      `it has not been issued yet: see \`certkeeper status ${name}\``,
+    );
+  }
+  const read = await Promise.all(
+    files.map(async (file): Promise<[F, string]> => {
+      const entry = manifest.files[file];
+      const text = await store.readFile(entry.key);
+      if (sha256Hex(text) !== entry.sha256) {
+        throw new IntegrityError(
+          `${store.location}: ${entry.key} does not match the sha256 in the manifest (${entry.sha256})`,
+          'do not use it; renew the certificate (`certkeeper renew NAME --force`) and find out who changed the object',
+        );
+      }
+      return [file, text];
+    }),
+  );
+  return { manifest, files: Object.fromEntries(read) as Record<F, string> };
 }

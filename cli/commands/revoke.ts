@@ -1,4 +1,90 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { REVOCATION_REASONS, type RevocationReason } from '../../shared/acme/ca.js';
+import { ValidationError } from '../../shared/model/errors.js';
+import { manifestKey } from '../../shared/store/keys.js';
+import {
+  action,
+  connect,
+  readCurrent,
+  requireRecord,
+  STACK_HELP,
+  type StackFlags,
+  stackOptions,
+} from '../context.js';
+import { createOutput, EXIT, EXIT_CODES_HELP } from '../output.js';
 
-/** Registers this module's commands (being written). */
-export function register(_program: Command): void {}
+interface RevokeOptions extends StackFlags {
+  reason: RevocationReason;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('revoke')
+    .argument('<name>', 'the certificate name')
+    .description(
+      "Revoke the current certificate at the CA (signed by the stack's ACME account), announce it (certificate.revoked) and have the next scheduler tick issue a replacement",
+    )
+    .addOption(
+      new Option('--reason <reason>', 'the RFC 5280 reason the CA records')
+        .choices(Object.keys(REVOCATION_REASONS))
+        .makeOptionMandatory(),
+    )
+    .option('--json', 'print the result as JSON');
+  stackOptions(command, ['topic', 'ca'])
+    .addHelpText(
+      'after',
+      `${STACK_HELP}\n${EXIT_CODES_HELP}
+  (revoke exits 1 when the CA refuses, e.g. the certificate is already revoked)
+
+Use keyCompromise when the private key may have leaked: the replacement gets a new key
+either way, since every issuance generates one.`,
+    )
+    .action(action(runRevoke));
+}
+
+async function runRevoke(name: string, options: RevokeOptions): Promise<number> {
+  const out = createOutput({ json: options.json });
+  const ctx = connect(options, ['topic', 'ca']);
+  const record = await requireRecord(ctx.inventory, name);
+  if (record.state.status === 'retired') {
+    // Reissuing is how a revocation is finished here, and a retired certificate is never reissued.
+    throw new ValidationError(
+      '<name>',
+      `certificate "${name}" is retired: revoking it would leave no replacement`,
+      `bring it back first (\`certkeeper add ${name} ...\`), or revoke with your CA's own tools`,
+    );
+  }
+  const { manifest, files } = await readCurrent(ctx.store, name, ['cert']);
+  out.progress(`revoking serial ${manifest.serial} at ${ctx.ca.directoryUrl}`);
+  await ctx.ca.revoke(files.cert, options.reason);
+
+  const at = ctx.clock.now().toISOString();
+  // The revoked certificate is still the one in place until its replacement is stored:
+  // reissue makes the next tick renew it regardless of the renewal time.
+  await ctx.inventory.amendState(name, ({ state }) =>
+    state.current?.serial === manifest.serial
+      ? { ...state, reissue: true, dueAt: at, updatedAt: at }
+      : undefined,
+  );
+  await ctx.events.publish({
+    type: 'certificate.revoked',
+    certificate: name,
+    identifiers: manifest.identifiers,
+    serial: manifest.serial,
+    notAfter: manifest.notAfter,
+    bucket: ctx.bucket,
+    manifestKey: manifestKey(name),
+    status: record.state.status,
+    at,
+  });
+  out.result(
+    { certificate: name, revoked: true, serial: manifest.serial, reason: options.reason, reissue: true, at },
+    () => {
+      out.line(`${out.paint('revoked', 'ok')} ${name}: serial ${manifest.serial} (${options.reason})`);
+      out.line('  certificate.revoked published; the next scheduler tick issues a replacement');
+      out.line(`  to replace it now: certkeeper renew ${name} --wait`);
+    },
+  );
+  return EXIT.ok;
+}
