@@ -3,7 +3,7 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import type { IssuerRuntime } from '../../functions/issuer-runtime.js';
 import { AcmeAccounts, configureTransport } from '../../shared/acme/index.js';
 import { assumeRoleCredentials } from '../../shared/challenges/dns01/assume-role.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
@@ -16,8 +16,6 @@ import { http01Check } from './http01.js';
 import { certificateZoneCheck, domainZoneCheck, type ZoneAccess } from './zones.js';
 
 export interface DoctorOptions {
-  /** The stack's environment (CERTKEEPER_*, AWS_*), flags already applied. */
-  env: NodeJS.ProcessEnv;
   /** Domains to check for a hosted zone besides the dns-01 certificates' names. */
   zones: readonly string[];
   http01Port: number;
@@ -26,13 +24,12 @@ export interface DoctorOptions {
 }
 
 /**
- * Composes the checks from the same pieces the issuer runs on (buildIssuerRuntime: the
- * ACME client and its CA trust, the inventory, the http-01 solver), runs them all at once
- * and reports every result; only a broken environment (missing bucket or table name)
- * throws, which the CLI turns into exit 2.
+ * Composes the checks from the same pieces the issuer runs on (the issuer runtime that
+ * cli/context.ts builds: the ACME client and its CA trust, the inventory, the http-01
+ * solver), runs them all at once and reports every result; nothing here throws for a
+ * broken peer, only for a broken command line (cli/context.ts, exit 2).
  */
-export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
-  const issuer = buildIssuerRuntime(options.env);
+export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): Promise<DoctorReport> {
   const { env, inventory } = issuer;
   const { ca, solverFor } = issuer.renewDeps;
   const region = env.AWS_REGION;
