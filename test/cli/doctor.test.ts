@@ -165,6 +165,25 @@ describe('certkeeper doctor', () => {
       message: `topic ${lonely.TopicArn} has no confirmed subscribers: no server will hear of renewals`,
       fix: expect.stringContaining('subscribe'),
     });
+
+    // For people: one line per check, the fix under a failing one, the counts last.
+    const human = await new Promise<string>((resolve) => {
+      let text = '';
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', MAIN, 'doctor', '--topic-arn', lonely.TopicArn!],
+        {
+          env: { ...process.env, ...stack.env },
+        },
+      );
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      child.once('close', () => resolve(text));
+    });
+    expect(human).toMatch(
+      /^fail {2}events-topic: topic .* no server will hear of renewals\n {6}fix: subscribe/m,
+    );
+    expect(human).toMatch(/^ok {4}bucket: /m);
+    expect(human).toMatch(/\d+ ok, \d+ warn, [1-9]\d* fail\n$/);
   });
 
   it('fails hosted-zone:<certificate> for a dns-01 certificate whose zone does not exist', async () => {
