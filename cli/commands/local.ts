@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { EXIT_CODES_HELP } from '../output.js';
-import { runLocalIssue, type LocalIssueOptions } from '../local/issue.js';
+import type { LocalIssueOptions } from '../local/issue.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     )
     .option(
       '--http01-listen-retry <seconds>',
-      'while the address is in use, keep trying this long (default 0)',
+      'while the address is in use, keep trying this long (default 0; renew reuses it)',
     )
     .option(
       '--dns <provider>',
@@ -47,6 +47,8 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `${EXIT_CODES_HELP}\n${EXAMPLES}`)
     .action(async (options: LocalIssueOptions) => {
+      // Loaded on use: every other command starts without the ACME and Route53 modules.
+      const { runLocalIssue } = await import('../local/issue.js');
       process.exitCode = await runLocalIssue(options);
     });
 }

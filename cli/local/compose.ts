@@ -45,6 +45,8 @@ export const localSettings = z.object({
   caFile: z.string().optional(),
   /** host:port of the HTTP-01 responder, for http-01 certificates. */
   http01Listen: z.string().optional(),
+  /** Seconds to wait for a taken http01Listen port (shared with a web server's restarts, or tests). */
+  http01ListenRetry: z.number().nonnegative().optional(),
   dns: z.literal('route53').optional(),
 });
 export type LocalSettings = z.infer<typeof localSettings>;
@@ -155,8 +157,6 @@ export interface Composition {
 export interface ComposeOptions {
   settings: LocalSettings;
   caPem: string | undefined;
-  /** Seconds to keep retrying a taken --http01-listen port (test files and benches share one). */
-  listenRetrySeconds?: number;
   reporter: Reporter;
   /** The one certificate this composition serves (progress lines name it). */
   name: string;
@@ -184,7 +184,7 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
         new S3Http01Solver({ store: dir.objects }),
         dir.objects,
         checkListen(settings.http01Listen),
-        (options.listenRetrySeconds ?? 0) * 1000,
+        (settings.http01ListenRetry ?? 0) * 1000,
         reporter,
       )
     : undefined;

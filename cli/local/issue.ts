@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { checkProfile } from '../../shared/acme/index.js';
 import { declareCertificate } from '../../shared/certificates.js';
-import { asCertkeeperError, CertkeeperError, ValidationError } from '../../shared/model/errors.js';
+import { asCertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import {
   type Identifier,
   identifierValues,
@@ -55,7 +55,6 @@ interface Checked {
   profile: string | undefined;
   profileNote: string | undefined;
   keyType: KeyType | undefined;
-  retrySeconds: number;
 }
 
 export async function runLocalIssue(options: LocalIssueOptions): Promise<number> {
@@ -74,7 +73,6 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
   const composed = composeLocal(dir, {
     settings,
     caPem: checked.caPem,
-    listenRetrySeconds: checked.retrySeconds,
     reporter,
     name,
   });
@@ -257,13 +255,13 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
         ? `profile ${IP_PROFILE}: the certificate names an IP address, which CAs issue only on short-lived certificates (pass --profile to choose another)`
         : undefined,
     keyType: options.keyType as KeyType | undefined,
-    retrySeconds,
     settings: {
       version: 1,
       directory,
       ...(options.email ? { email: options.email } : {}),
       ...(options.caFile ? { caFile: absolute(options.caFile) } : {}),
       ...(options.http01Listen !== undefined ? { http01Listen: options.http01Listen } : {}),
+      ...(retrySeconds > 0 ? { http01ListenRetry: retrySeconds } : {}),
       ...(options.dns ? { dns: 'route53' as const } : {}),
     },
   };

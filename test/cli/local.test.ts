@@ -1,0 +1,241 @@
+/**
+ * Local mode end to end, as a user runs it: `certkeeper issue` and `certkeeper renew --out`
+ * as child processes against Pebble, with the HTTP-01 responder on Pebble's http port
+ * (shared with other test files: the CLI waits for it with --http01-listen-retry).
+ */
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { peers, pebblePost } from '../support/peers.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
+/** Long enough for another test file to finish its turn on Pebble's http port. */
+const PORT_WAIT_S = 120;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function certkeeper(args: string[]): Promise<Run> {
+  return new Promise((done, reject) => {
+    const child = spawn(TSX, ['cli/main.ts', ...args], {
+      cwd: REPO,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+let work: string;
+let out: string;
+let hookLog: string;
+
+const issueArgs = (dir: string, extra: string[] = []): string[] => {
+  const { pebble } = peers();
+  return [
+    'issue',
+    '--directory',
+    pebble.directoryUrl,
+    '--email',
+    'local-test@example.com',
+    '--ip',
+    '127.0.0.1',
+    '--http01-listen',
+    `127.0.0.1:${pebble.httpPort}`,
+    '--http01-listen-retry',
+    String(PORT_WAIT_S),
+    '--ca-file',
+    pebble.caCertPath,
+    '--out',
+    dir,
+    ...extra,
+  ];
+};
+// The hook appends one line per run, so the test can count the runs.
+const renewArgs = (): string[] => [
+  'renew',
+  '--out',
+  out,
+  '--json',
+  '--deploy-hook',
+  `echo "$CERTKEEPER_CERTIFICATE $CERTKEEPER_FULLCHAIN $CERTKEEPER_PRIVKEY" >> '${hookLog}'`,
+];
+const hookLines = (): string[] =>
+  existsSync(hookLog) ? readFileSync(hookLog, 'utf8').split('\n').filter(Boolean) : [];
+const livePem = (file: string): string => readFileSync(join(out, 'live', '127.0.0.1', `${file}.pem`), 'utf8');
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'certkeeper-local-'));
+  out = join(work, 'out');
+  hookLog = join(work, 'hook.log');
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('certkeeper issue and renew --out (local mode, Pebble)', () => {
+  let firstSerial: string;
+
+  it('issues an IP certificate on the shortlived profile into DIR', { timeout: 240_000 }, async () => {
+    const run = await certkeeper(issueArgs(out, ['--json']));
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as {
+      name: string;
+      serial: string;
+      notAfter: string;
+      profile: string;
+      files: Record<'cert' | 'chain' | 'fullchain' | 'privkey', string>;
+    };
+    expect(result).toMatchObject({ name: '127.0.0.1', profile: 'shortlived' });
+    firstSerial = result.serial;
+    // The switch to shortlived is said, not silent (stderr: stdout is the JSON).
+    expect(run.stderr).toBe('');
+
+    const cert = new X509Certificate(livePem('cert'));
+    expect(cert.subjectAltName).toContain('IP Address:127.0.0.1');
+    expect(cert.serialNumber.replace(/^0+/, '')).toBe(firstSerial.replace(/^0+/, ''));
+    expect(new Date(cert.validTo).getTime() - new Date(cert.validFrom).getTime()).toBeLessThanOrEqual(
+      160 * 3600_000 + 1000,
+    );
+    expect(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(livePem('privkey')))).toBe(
+      true,
+    );
+    expect(result.files.fullchain).toBe(join(out, 'live', '127.0.0.1', 'fullchain.pem'));
+    // The live files are links into the store, which stays authoritative; the key stays 0600.
+    expect(readlinkSync(result.files.privkey)).toBe(
+      `../../certificates/127.0.0.1/${firstSerial}/privkey.pem`,
+    );
+    expect(statSync(result.files.privkey).mode & 0o777).toBe(0o600);
+    const manifest = JSON.parse(
+      readFileSync(join(out, 'certificates', '127.0.0.1', 'current.json'), 'utf8'),
+    ) as {
+      serial: string;
+      profile: string;
+    };
+    expect(manifest).toMatchObject({ serial: firstSerial, profile: 'shortlived' });
+    // One ACME account key, private to the user.
+    const accounts = readdirSync(join(out, 'accounts'), { recursive: true, withFileTypes: true }).filter(
+      (e) => e.isFile(),
+    );
+    expect(accounts).toHaveLength(1);
+    expect(statSync(join(accounts[0]!.parentPath, accounts[0]!.name)).mode & 0o777).toBe(0o600);
+  });
+
+  it('says so when it picks the shortlived profile (human output)', { timeout: 240_000 }, async () => {
+    const dir = join(work, 'human');
+    const run = await certkeeper(issueArgs(dir));
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/profile shortlived/);
+    expect(run.stdout).toMatch(/127\.0\.0\.1 +127\.0\.0\.1 +shortlived/);
+    expect(run.stdout).toContain(join(dir, 'live', '127.0.0.1', 'privkey.pem'));
+  });
+
+  it('renew does nothing when nothing is due, and runs no hook', { timeout: 240_000 }, async () => {
+    const run = await certkeeper(renewArgs());
+    expect(run.code, run.stderr).toBe(0);
+    const { certificates } = JSON.parse(run.stdout) as {
+      certificates: { name: string; status: string; serial: string }[];
+    };
+    expect(certificates).toEqual([
+      expect.objectContaining({ name: '127.0.0.1', status: 'not-due', serial: firstSerial }),
+    ]);
+    expect(hookLines()).toEqual([]);
+  });
+
+  it(
+    "renews when Pebble's ARI window has passed, running the deploy hook once",
+    { timeout: 240_000 },
+    async () => {
+      const now = Date.now();
+      const ariResponse = JSON.stringify({
+        suggestedWindow: {
+          start: new Date(now - 48 * 3600_000).toISOString(),
+          end: new Date(now - 24 * 3600_000).toISOString(),
+        },
+      });
+      const set = await pebblePost('/set-renewal-info/', { certificate: livePem('cert'), ariResponse });
+      expect(set.status).toBe(200);
+
+      const run = await certkeeper(renewArgs());
+      expect(run.code, run.stderr).toBe(0);
+      const { certificates } = JSON.parse(run.stdout) as {
+        certificates: { status: string; serial: string; hook?: { exitCode: number } }[];
+      };
+      expect(certificates).toHaveLength(1);
+      expect(certificates[0]).toMatchObject({ status: 'renewed', hook: { exitCode: 0 } });
+      const serial = certificates[0]!.serial;
+      expect(serial).not.toBe(firstSerial);
+      expect(new X509Certificate(livePem('cert')).serialNumber.replace(/^0+/, '')).toBe(
+        serial.replace(/^0+/, ''),
+      );
+      const live = join(out, 'live', '127.0.0.1');
+      expect(hookLines()).toEqual([`127.0.0.1 ${join(live, 'fullchain.pem')} ${join(live, 'privkey.pem')}`]);
+
+      // The new certificate has its own, future window: the next daily run leaves it alone.
+      const again = await certkeeper(renewArgs());
+      expect(again.code, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ certificates: [{ status: 'not-due', serial }] });
+      expect(hookLines()).toHaveLength(1);
+    },
+  );
+
+  // Independent of each other and of Pebble's port: run side by side.
+  describe.concurrent('bad arguments: exit 2, the flag named, nothing written', () => {
+    const cases: [string, (dir: string) => string[], RegExp][] = [
+      ['an --ip that is not an address', (dir) => swap(issueArgs(dir), '--ip', '999.1.1.1'), /--ip/],
+      [
+        'a --domain that is an IP',
+        (dir) => issueArgs(dir).map((a) => (a === '--ip' ? '--domain' : a)),
+        /--domain/,
+      ],
+      ['an unknown --key-type', (dir) => issueArgs(dir, ['--key-type', 'dsa']), /--key-type/],
+      ['--dns for an IP address', (dir) => issueArgs(dir, ['--dns', 'route53']), /--dns/],
+      [
+        'a bad --http01-listen',
+        (dir) => swap(issueArgs(dir), '--http01-listen', 'nowhere'),
+        /--http01-listen/,
+      ],
+      ['a profile the CA does not offer', (dir) => issueArgs(dir, ['--profile', 'nope']), /--profile/],
+      ['a missing --out', (dir) => issueArgs(dir).slice(0, -2), /--out/],
+      [
+        'a --ca-file that cannot be read',
+        (dir) => swap(issueArgs(dir), '--ca-file', join(work, 'missing.pem')),
+        /--ca-file/,
+      ],
+    ];
+    for (const [what, args, flag] of cases) {
+      it(what, async () => {
+        const dir = join(work, `bad-${what.replace(/[^a-z]+/g, '-')}`);
+        const run = await certkeeper(args(dir));
+        expect(run.code, run.stderr).toBe(2);
+        expect(run.stderr).toMatch(flag);
+        expect(existsSync(dir)).toBe(false);
+      });
+    }
+
+    it('renew --out of a directory with no certificates', async () => {
+      const dir = join(work, 'empty');
+      const run = await certkeeper(['renew', '--out', dir]);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(/--out/);
+      expect(existsSync(dir)).toBe(false);
+    });
+  });
+});
+
+/** The argument list with the value after `flag` replaced. */
+function swap(args: string[], flag: string, value: string): string[] {
+  const i = args.indexOf(flag);
+  return [...args.slice(0, i + 1), value, ...args.slice(i + 2)];
+}
