@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../shared/model/errors.js';
+import { runLocalRenew } from '../local/renew.js';
 import { parseDuration } from '../../shared/model/spec.js';
 import type { CertificateState, LastError } from '../../shared/model/state.js';
 import { dueReason } from '../../shared/renewal/policy.js';
@@ -28,17 +29,6 @@ interface RenewOptions extends StackFlags {
 }
 
 const POLL_MS = 1000;
-
-/** What cli/local/renew.ts takes (restated: that module is optional at load time). */
-interface LocalRenewOptions {
-  out: string;
-  deployHook?: string;
-  directory?: string;
-  caFile?: string;
-  http01Listen?: string;
-  json?: boolean;
-  force?: boolean;
-}
 
 export function register(program: Command): void {
   const command = program
@@ -200,7 +190,7 @@ async function follow(
   }
 }
 
-/** The renewal the local-mode engineer owns (cli/local/renew.ts), loaded only when asked for. */
+/** Local mode: every due certificate in DIR, through cli/local/renew.ts. */
 async function runLocal(name: string | undefined, options: RenewOptions): Promise<number> {
   if (name !== undefined) {
     throw new ValidationError(
@@ -211,25 +201,6 @@ async function runLocal(name: string | undefined, options: RenewOptions): Promis
   }
   if (options.wait)
     throw new ValidationError('--wait', 'applies to the stack only', 'drop --wait with --out');
-  // A computed specifier: the module is optional, and the CLI must load without it.
-  const specifier = '../local/renew.js';
-  let local: { runLocalRenew?: (options: LocalRenewOptions) => Promise<number> };
-  try {
-    local = (await import(specifier)) as typeof local;
-  } catch (err) {
-    // Only its absence means "not available"; a broken module must show its own error.
-    const missing =
-      (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes('local/renew');
-    if (!missing) throw err;
-    local = {};
-  }
-  if (typeof local.runLocalRenew !== 'function') {
-    throw new ValidationError(
-      '--out',
-      'local mode not available in this build',
-      'drop --out to renew through the stack',
-    );
-  }
   const { out, deployHook, directory, caFile, http01Listen, json, force } = options;
-  return local.runLocalRenew({ out: out!, deployHook, directory, caFile, http01Listen, json, force });
+  return runLocalRenew({ out: out!, deployHook, directory, caFile, http01Listen, json, force });
 }

@@ -36,19 +36,9 @@ describe('certkeeper add', () => {
   });
 
   it('--json: the change, the spec as stored and the notices', async () => {
-    const result = await run(
-      'add',
-      'web',
-      '--domain',
-      'example.test',
-      '--domain',
-      '*.example.test',
-      '--zone',
-      stack.zoneIds['example.test']!,
-      '--renew-before',
-      '10d',
-      '--json',
-    );
+    const args = ['add', 'web', '--domain', 'example.test', '--domain', '*.example.test'];
+    args.push('--zone', stack.zoneIds['example.test']!, '--renew-before', '10d', '--json');
+    const result = await run(...args);
     expect(result.code).toBe(0);
     const body = json(result);
     expect(body).toEqual({
@@ -69,23 +59,7 @@ describe('certkeeper add', () => {
       notices: [expect.stringContaining('written to the inventory directly')],
     });
     // The same declaration again changes nothing.
-    expect(
-      json(
-        await run(
-          'add',
-          'web',
-          '--domain',
-          'example.test',
-          '--domain',
-          '*.example.test',
-          '--zone',
-          stack.zoneIds['example.test']!,
-          '--renew-before',
-          '10d',
-          '--json',
-        ),
-      ).change,
-    ).toBe('unchanged');
+    expect(json(await run(...args)).change).toBe('unchanged');
   });
 
   it('documents the exit codes and the declarative source in --help', async () => {
