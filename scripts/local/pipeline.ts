@@ -9,7 +9,13 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { ScheduledEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type {
+  CloudFormationCustomResourceEvent,
+  ScheduledEvent,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSRecord,
+} from 'aws-lambda';
 import { handler as issuer } from '../../functions/issuer.js';
 import { handler as scheduler } from '../../functions/scheduler.js';
 import type { ScheduleResult } from '../../shared/schedule.js';
@@ -49,6 +55,26 @@ export function sqsEvent(
       awsRegion: 'us-east-1',
     })),
   };
+}
+
+/** CloudFormation (through the CDK Provider framework) -> the inventory custom resource. */
+export function customResourceEvent(
+  type: 'Create' | 'Update' | 'Delete',
+  certificates: unknown,
+): CloudFormationCustomResourceEvent {
+  const base = {
+    ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:provider',
+    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
+    StackId: 'arn:aws:cloudformation:us-east-1:000000000000:stack/Certkeeper/1',
+    RequestId: crypto.randomUUID(),
+    LogicalResourceId: 'Inventory',
+    ResourceType: 'Custom::CertkeeperInventory',
+    ResourceProperties: { ServiceToken: 'x', Certificates: JSON.stringify(certificates) },
+  };
+  const physical = { PhysicalResourceId: 'certkeeper-inventory' };
+  if (type === 'Create') return { ...base, RequestType: 'Create' };
+  if (type === 'Delete') return { ...base, ...physical, RequestType: 'Delete' };
+  return { ...base, ...physical, RequestType: 'Update', OldResourceProperties: { ServiceToken: 'x' } };
 }
 
 /** Receives up to `max` messages, stopping at the first empty short poll. */

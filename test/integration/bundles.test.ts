@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import type { CloudFormationCustomResourceEvent, SNSEvent } from 'aws-lambda';
+import type { SNSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_BUDGET_BYTES, BUNDLE_FILE, type BuiltLambda, buildLambdas, kb } from '../../scripts/build.js';
-import { receiveAll, scheduledEvent, sqsEvent } from '../../scripts/local/pipeline.js';
+import { customResourceEvent, receiveAll, scheduledEvent, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { declareCertificate } from '../../shared/certificates.js';
 import { createTable } from '../../shared/dynamo/table.js';
@@ -149,20 +149,6 @@ function snsEvent(topicArn: string, message: CertificateEvent): SNSEvent {
   };
 }
 
-/** CloudFormation (through the CDK Provider framework) -> the inventory custom resource. */
-function createResourceEvent(certificates: unknown[]): CloudFormationCustomResourceEvent {
-  return {
-    RequestType: 'Create',
-    ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:provider',
-    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
-    StackId: 'arn:aws:cloudformation:us-east-1:000000000000:stack/Certkeeper/1',
-    RequestId: crypto.randomUUID(),
-    LogicalResourceId: 'Inventory',
-    ResourceType: 'Custom::CertkeeperInventory',
-    ResourceProperties: { ServiceToken: 'x', Certificates: JSON.stringify(certificates) },
-  };
-}
-
 const hasFunction = (name: string) => existsSync(path.join(ROOT, 'functions', `${name}.ts`));
 
 beforeAll(async () => {
@@ -262,7 +248,7 @@ describe('Lambda bundles', () => {
       // A table of its own, so the scheduler's empty inventory stays empty.
       const table = uniqueName('bundle-sync').slice(0, 40);
       await createTable(stack.clients.dynamodb, table);
-      const event = createResourceEvent([{ name: 'web-1', identifiers: ['203.0.113.10'] }]);
+      const event = customResourceEvent('Create', [{ name: 'web-1', identifiers: ['203.0.113.10'] }]);
       const out = result(await runBundle('inventory-sync', event, { CERTKEEPER_TABLE: table }));
       expect(out).toEqual({
         PhysicalResourceId: 'certkeeper-inventory',

@@ -2,9 +2,9 @@
  * The deploy-time custom resource against DynamoDB Local: declared certificates are
  * written, removed ones retired (kept, out of the schedule), re-declared ones revived.
  */
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/inventory-sync.js';
+import { customResourceEvent } from '../../scripts/local/pipeline.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { parseCertificateSpec } from '../../shared/model/spec.js';
@@ -15,31 +15,6 @@ let inventory: DynamoInventory;
 
 const web = parseCertificateSpec({ name: 'web-1', identifiers: ['203.0.113.10'] });
 const site = parseCertificateSpec({ name: 'site', identifiers: ['example.com', '*.example.com'] });
-
-function cfnEvent(
-  type: 'Create' | 'Update' | 'Delete',
-  certificates: unknown,
-): CloudFormationCustomResourceEvent {
-  const base = {
-    ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:provider',
-    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
-    StackId: 'arn:aws:cloudformation:us-east-1:000000000000:stack/Certkeeper/1',
-    RequestId: crypto.randomUUID(),
-    LogicalResourceId: 'Inventory',
-    ResourceType: 'Custom::CertkeeperInventory',
-    ResourceProperties: { ServiceToken: 'x', Certificates: JSON.stringify(certificates) },
-  };
-  if (type === 'Create') return { ...base, RequestType: 'Create' };
-  if (type === 'Update') {
-    return {
-      ...base,
-      RequestType: 'Update',
-      PhysicalResourceId: 'certkeeper-inventory',
-      OldResourceProperties: { ServiceToken: 'x' },
-    };
-  }
-  return { ...base, RequestType: 'Delete', PhysicalResourceId: 'certkeeper-inventory' };
-}
 
 beforeAll(async () => {
   const table = uniqueName('sync').slice(0, 40);
@@ -54,7 +29,7 @@ beforeAll(async () => {
 
 describe('inventory sync on deploy', () => {
   it('declares every certificate of the config, due at once', async () => {
-    const out = await handler(cfnEvent('Create', [web, site]));
+    const out = await handler(customResourceEvent('Create', [web, site]));
     expect(out).toEqual({
       PhysicalResourceId: 'certkeeper-inventory',
       Data: { Declared: 2, Revived: 0, Retired: 0 },
@@ -65,7 +40,7 @@ describe('inventory sync on deploy', () => {
   });
 
   it('retires a certificate removed from the config, keeping it, out of the schedule', async () => {
-    const out = await handler(cfnEvent('Update', [web]));
+    const out = await handler(customResourceEvent('Update', [web]));
     expect(out.Data).toEqual({ Declared: 1, Revived: 0, Retired: 1 });
     const retired = await inventory.get('site');
     expect(retired?.state.status).toBe('retired');
@@ -73,17 +48,21 @@ describe('inventory sync on deploy', () => {
     const due = await inventory.listDue(new Date(Date.now() + 1000));
     expect(due.records.map((r) => r.spec.name)).toEqual(['web-1']);
     // A second deploy of the same config changes nothing.
-    expect((await handler(cfnEvent('Update', [web]))).Data).toEqual({ Declared: 1, Revived: 0, Retired: 0 });
+    expect((await handler(customResourceEvent('Update', [web]))).Data).toEqual({
+      Declared: 1,
+      Revived: 0,
+      Retired: 0,
+    });
   });
 
   it('brings a retired certificate back when it is declared again', async () => {
-    const out = await handler(cfnEvent('Update', [web, site]));
+    const out = await handler(customResourceEvent('Update', [web, site]));
     expect(out.Data).toEqual({ Declared: 2, Revived: 1, Retired: 0 });
     expect((await inventory.get('site'))?.state).toMatchObject({ status: 'pending', attempts: 0 });
   });
 
   it('changes nothing when the stack is deleted', async () => {
-    await handler(cfnEvent('Delete', []));
+    await handler(customResourceEvent('Delete', []));
     expect((await inventory.list()).map((r) => [r.spec.name, r.state.status])).toEqual([
       ['site', 'pending'],
       ['web-1', 'pending'],
@@ -92,7 +71,7 @@ describe('inventory sync on deploy', () => {
 
   it('refuses a malformed property, naming it', async () => {
     const error = await handler(
-      cfnEvent('Update', [{ name: 'bad', identifiers: ['2001:db8:0:0::1'] }]),
+      customResourceEvent('Update', [{ name: 'bad', identifiers: ['2001:db8:0:0::1'] }]),
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).field).toBe('Certificates[0].identifiers[0]');
