@@ -6,15 +6,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
+import { uniqueName } from '../support/peers.js';
 import { useLocalStack } from '../support/stack.js';
 import { certkeeper, json } from './operator.js';
 
+/** Its own zone name: test files share one moto, and a name lookup refuses duplicates. */
+const ZONE = `${uniqueName('certs')}.test`;
 let stack: LocalStack;
 let inventory: DynamoInventory;
 const run = (...args: string[]) => certkeeper(args, stack.env);
 
 beforeAll(async () => {
-  stack = await useLocalStack('cli-certs', ['example.test']);
+  stack = await useLocalStack('cli-certs', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
 });
 
@@ -37,7 +40,7 @@ describe('certkeeper add', () => {
 
   it('--json: the change, the spec as stored and the notices', async () => {
     const args = ['add', 'web', '--domain', 'example.test', '--domain', '*.example.test'];
-    args.push('--zone', stack.zoneIds['example.test']!, '--renew-before', '10d', '--json');
+    args.push('--zone', stack.zoneIds[ZONE]!, '--renew-before', '10d', '--json');
     const result = await run(...args);
     expect(result.code).toBe(0);
     const body = json(result);
@@ -53,7 +56,7 @@ describe('certkeeper add', () => {
         ],
         challenge: 'dns-01',
         keyType: 'ecdsa-p256',
-        hostedZoneId: stack.zoneIds['example.test'],
+        hostedZoneId: stack.zoneIds[ZONE],
         renewBefore: '10d',
       },
       notices: [expect.stringContaining('written to the inventory directly')],

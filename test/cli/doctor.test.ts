@@ -15,11 +15,13 @@ import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { runTick } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { type FaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.js';
-import { peers } from '../support/peers.js';
+import { peers, uniqueName } from '../support/peers.js';
 import { listKeys, serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
 
 const MAIN = join(import.meta.dirname, '../../cli/main.ts');
 
+/** Its own zone name: test files share one moto, and a name lookup refuses duplicates. */
+const ZONE = `${uniqueName('doctor')}.test`;
 let stack: LocalStack;
 let inventory: DynamoInventory;
 
@@ -64,10 +66,10 @@ async function closedPort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  stack = await useLocalStack('doctor', ['example.test']);
+  stack = await useLocalStack('doctor', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, { name: 'ip-local', identifiers: ['127.0.0.1'] });
-  await declareCertificate(inventory, { name: 'wild', identifiers: ['example.test', '*.example.test'] });
+  await declareCertificate(inventory, { name: 'wild', identifiers: [ZONE, `*.${ZONE}`] });
   // One real tick: issues both (which stores the ACME account) and records the heartbeat.
   const responder = await serveHttp01OnPebblePort(objects());
   try {
@@ -115,7 +117,7 @@ describe('certkeeper doctor', () => {
     expect(run.report.summary).toEqual({ ok: run.report.checks.length, warn: 0, fail: 0 });
     expect(check(run, 'ca-directory')?.message).toMatch(/shortlived/);
     expect(check(run, 'acme-account')?.message).toMatch(/is valid/);
-    expect(check(run, 'hosted-zone:wild')?.message).toContain(stack.zoneIds['example.test']!);
+    expect(check(run, 'hosted-zone:wild')?.message).toContain(stack.zoneIds[ZONE]!);
     // The probe object is gone again.
     expect(await listKeys(stack, 'challenges/http-01/')).toEqual([]);
   });
@@ -203,8 +205,8 @@ describe('certkeeper doctor', () => {
   });
 
   it('checks --zone domains too, and exits 2 on a bad flag', async () => {
-    const run = await doctor(['--zone', 'api.example.test', '--zone', 'elsewhere.test']);
-    expect(check(run, 'hosted-zone:api.example.test')?.status).toBe('ok');
+    const run = await doctor(['--zone', `api.${ZONE}`, '--zone', 'elsewhere.test']);
+    expect(check(run, `hosted-zone:api.${ZONE}`)?.status).toBe('ok');
     expect(check(run, 'hosted-zone:elsewhere.test')?.status).toBe('fail');
     expect(failing(run)).toContain('hosted-zone:elsewhere.test');
 
