@@ -1,5 +1,4 @@
 import { X509Certificate, createPrivateKey, verify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IntegrityError, ValidationError } from '../../../shared/model/errors.js';
 import { KEY_TYPES } from '../../../shared/model/keys.js';
@@ -24,13 +23,10 @@ import {
   splitPemChain,
   verifyChain,
 } from '../../../shared/pki/index.js';
+import { createPkiFixtures } from './fixtures.js';
 
-const fixture = (name: string): string =>
-  readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
-const root = fixture('root.pem');
-const intermediate = fixture('intermediate.pem');
-const leaf = fixture('leaf.pem');
-const leafKey = fixture('leaf.key.pem');
+// Made at run time: no private key is committed (see fixtures.ts for the fixed values).
+const { root, intermediate, leaf, leafKey, noAki } = await createPkiFixtures();
 
 // RFC 9773 Appendix A: the example certificate; §4.1 gives its certID.
 const RFC9773_EXAMPLE = `-----BEGIN CERTIFICATE-----
@@ -175,7 +171,7 @@ describe('certId (RFC 9773 §4.1)', () => {
   });
 
   it('has no certID for a certificate without an AKI', () => {
-    expect(() => certId(fixture('no-aki.pem'))).toThrow(/Authority Key Identifier/);
+    expect(() => certId(noAki)).toThrow(/Authority Key Identifier/);
   });
 });
 
@@ -215,7 +211,7 @@ describe('verifyChain', () => {
   });
 
   it('refuses a different root', () => {
-    expect(() => verifyChain(leaf, [intermediate], [fixture('no-aki.pem')], at)).toThrow(/trusted root/);
+    expect(() => verifyChain(leaf, [intermediate], [noAki], at)).toThrow(/trusted root/);
     // A leaf is not a CA: it cannot vouch for the intermediate.
     expect(() => verifyChain(intermediate, [leaf], [root], at)).toThrow(/not signed by/);
   });
