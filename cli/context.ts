@@ -27,6 +27,8 @@ export interface StackFlags {
   queueUrl?: string;
   topicArn?: string;
   directoryUrl?: string;
+  /** A CloudFormation stack whose outputs supply the defaults of the flags above. */
+  stack?: string;
 }
 
 /** What a command needs beyond the inventory and the bucket, which all of them read. */
@@ -76,21 +78,100 @@ const flagName = (s: Source) => s.flag.split(' ')[0]!;
  */
 const UNUSED_DIRECTORY_URL = 'https://acme.invalid/directory';
 
-/** Adds the stack flags a command needs, naming the environment variable each falls back to. */
+/** The stack outputs (infra/stack.ts) that stand in for flags, and what needs each. */
+const OUTPUTS: readonly { output: string; key: keyof StackFlags; need?: Need }[] = [
+  { output: 'BucketName', key: 'bucket' },
+  { output: 'TableName', key: 'table' },
+  { output: 'IssuerQueueUrl', key: 'queueUrl', need: 'queue' },
+  { output: 'EventsTopicArn', key: 'topicArn', need: 'topic' },
+];
+
+/**
+ * Adds the stack flags a command needs, naming the environment variable each falls back to,
+ * and `--stack NAME`: before the command's action runs, the stack's outputs fill in the
+ * flags that were not given (see {@link readStackOutputs}).
+ */
 export function stackOptions(command: Command, needs: readonly Need[] = []): Command {
   for (const source of SOURCES) {
     if (source.need && !needs.includes(source.need)) continue;
     command.option(source.flag, `${source.help} (default: $${source.env})`);
   }
+  command.option(
+    '--stack <name>',
+    'the deployed CloudFormation stack: its outputs are the defaults of the flags above (default: $CERTKEEPER_STACK)',
+  );
+  command.hook('preAction', async (self) => {
+    const flags = self.opts<StackFlags>();
+    const defaults = await readStackOutputs(flags, needs);
+    for (const [key, value] of Object.entries(defaults)) self.setOptionValueWithSource(key, value, 'default');
+  });
   return command;
+}
+
+/**
+ * The flags a stack's outputs supply: with `--stack NAME` (or CERTKEEPER_STACK), reads the
+ * stack's outputs with DescribeStacks and returns BucketName, TableName, IssuerQueueUrl and
+ * EventsTopicArn for whichever of --bucket, --table, --queue-url, --topic-arn were not
+ * given; explicit flags win. Without a stack name, nothing (and no CloudFormation client is
+ * loaded). A stack that does not exist, or lacks an output the command needs, is a usage
+ * error naming --stack.
+ */
+export async function readStackOutputs(
+  flags: StackFlags,
+  needs: readonly Need[] = [],
+  environment: NodeJS.ProcessEnv = process.env,
+): Promise<Partial<StackFlags>> {
+  const name = flags.stack ?? environment.CERTKEEPER_STACK;
+  if (!name) return {};
+  const wanted = OUTPUTS.filter((o) => !flags[o.key] && (!o.need || needs.includes(o.need)));
+  if (wanted.length === 0) return {};
+  const region = flags.region ?? environment.AWS_REGION;
+  // Loaded only here: commands run without --stack do not pay for the CloudFormation client.
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+  const client = new CloudFormationClient(region ? { region } : {});
+  const missing = () =>
+    new ValidationError(
+      '--stack',
+      `stack "${name}" does not exist${region ? ` in ${region}` : ''}`,
+      'check the name and --region (`aws cloudformation describe-stacks --query "Stacks[].StackName"`), or pass --bucket and --table instead',
+    );
+  let stacks;
+  try {
+    stacks = (await client.send(new DescribeStacksCommand({ StackName: name }))).Stacks;
+  } catch (err) {
+    // CloudFormation answers an unknown name with ValidationError "Stack with id X does not exist".
+    if ((err as { name?: string }).name === 'ValidationError') throw missing();
+    throw err;
+  } finally {
+    client.destroy();
+  }
+  const stack = stacks?.[0];
+  if (!stack) throw missing();
+  const outputs = new Map((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  const found: Partial<StackFlags> = {};
+  for (const { output, key } of wanted) {
+    const value = outputs.get(output);
+    if (!value) {
+      const flag = SOURCES.find((s) => s.key === key)!;
+      throw new ValidationError(
+        '--stack',
+        `stack "${name}" has no output ${output}`,
+        `deploy certkeeper's stack (infra/stack.ts) under that name, or pass ${flag.flag}`,
+      );
+    }
+    found[key] = value;
+  }
+  return found;
 }
 
 export const STACK_HELP = `
 Finding the stack:
-  Each stack flag falls back to the variable the Lambdas read (CERTKEEPER_BUCKET,
-  CERTKEEPER_TABLE, CERTKEEPER_QUEUE_URL, CERTKEEPER_TOPIC_ARN, CERTKEEPER_DIRECTORY_URL,
-  AWS_REGION). AWS credentials and endpoints come from the SDK's usual sources
-  (AWS_PROFILE, AWS_ENDPOINT_URL*, ...); CERTKEEPER_S3_FORCE_PATH_STYLE=true for S3 stand-ins.`;
+  With --stack NAME (or CERTKEEPER_STACK), the deployed stack's CloudFormation outputs
+  (BucketName, TableName, IssuerQueueUrl, EventsTopicArn) fill in --bucket, --table,
+  --queue-url and --topic-arn; flags given explicitly win. Otherwise each stack flag falls
+  back to the variable the Lambdas read (CERTKEEPER_BUCKET, CERTKEEPER_TABLE,
+  CERTKEEPER_QUEUE_URL, CERTKEEPER_TOPIC_ARN, CERTKEEPER_DIRECTORY_URL, AWS_REGION).
+  AWS credentials and endpoints come from the SDK's usual sources (AWS_PROFILE, AWS_ENDPOINT_URL*, ...); CERTKEEPER_S3_FORCE_PATH_STYLE=true for S3 stand-ins.`;
 
 export interface OperatorContext {
   runtime: IssuerRuntime;
