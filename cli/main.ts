@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { CertkeeperError } from '../shared/model/errors.js';
+import { CertkeeperError, UnreachableError } from '../shared/model/errors.js';
 import { registerAgentCommand } from './commands/agent.js';
 import { EXIT } from './output.js';
 import * as certificates from './commands/certificates.js';
@@ -43,7 +43,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     const message =
       err instanceof CertkeeperError ? err.describe() : err instanceof Error ? err.message : String(err);
     process.stderr.write(`certkeeper: ${message}\n`);
-    return EXIT.usage;
+    // Whatever stage it surfaced in (e.g. reading --stack outputs), unreachable is exit 3.
+    return err instanceof UnreachableError ? EXIT.unreachable : EXIT.usage;
   }
 }
 
