@@ -5,7 +5,7 @@
  * SANs, and a self-signed certificate without an Authority Key Identifier. The fixed
  * values make the leaf's RFC 9773 certID a known constant.
  */
-import { webcrypto } from 'node:crypto';
+import { KeyObject, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
