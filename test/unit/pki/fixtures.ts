@@ -105,9 +105,6 @@ export async function createPkiFixtures(): Promise<PkiFixtures> {
     },
     crypto,
   );
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leafKeys.privateKey)).toString(
-    'base64',
-  );
-  const leafKey = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  const leafKey = KeyObject.from(leafKeys.privateKey).export({ format: 'pem', type: 'pkcs8' }).toString();
   return { root: pem(root), intermediate: pem(intermediate), leaf: pem(leaf), leafKey, noAki: pem(noAki) };
 }
