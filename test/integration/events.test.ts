@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import type { CertificateEvent } from '../../shared/model/events.js';
+import { leakedKey } from '../support/keys.js';
 import { snsClient, sqsClient, uniqueName } from '../support/peers.js';
 
 const sns = snsClient();
@@ -101,14 +102,12 @@ describe('SnsPublisher against moto', () => {
 
   it('refuses to publish anything that carries a private key, without echoing it', async () => {
     const queue = await subscribedQueue(topicArn, { RawMessageDelivery: 'true' });
-    const leaky = {
-      ...event('leak', 'certificate.renewal_failed'),
-      error: { detail: '-----BEGIN PRIVATE KEY-----\nMIGHAgEAsecret\n-----END PRIVATE KEY-----' },
-    };
+    const key = leakedKey();
+    const leaky = { ...event('leak', 'certificate.renewal_failed'), error: { detail: key.pem } };
     const err = await new SnsPublisher(sns, { topicArn }).publish(leaky).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CertkeeperError);
     expect((err as Error).message).toContain('leak');
-    expect((err as Error).message).not.toContain('MIGHAgEAsecret');
+    expect((err as Error).message).not.toContain(key.secret);
     expect(await drain(queue)).toEqual([]);
   });
 });

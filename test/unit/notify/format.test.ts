@@ -4,6 +4,7 @@ import { CertkeeperError, ValidationError } from '../../../shared/model/errors.j
 import type { CertificateEvent } from '../../../shared/model/events.js';
 import { formatNotification, humanDuration, type Severity } from '../../../shared/notify/format.js';
 import { parseNotification } from '../../../shared/notify/parse.js';
+import { leakedKey } from '../../support/keys.js';
 
 const NOW = new Date('2026-11-22T11:00:00Z');
 const inHours = (h: number) => new Date(NOW.getTime() + h * HOUR).toISOString();
@@ -204,15 +205,13 @@ describe('formatNotification', () => {
   });
 
   it('refuses anything carrying key material, naming only the subject', () => {
-    const leaky = web1({
-      attempt: 1,
-      error: { detail: '-----BEGIN PRIVATE KEY-----\nMIGHAgEAsecret\n-----END PRIVATE KEY-----' },
-    });
+    const key = leakedKey();
+    const leaky = web1({ attempt: 1, error: { detail: key.pem } });
     const err = thrown(() => format(leaky));
     expect(err).toBeInstanceOf(CertkeeperError);
     expect((err as CertkeeperError).retryable).toBe(false);
     expect((err as Error).message).toContain('web-1 renewal failed');
-    expect((err as Error).message).not.toContain('MIGHAgEAsecret');
+    expect((err as Error).message).not.toContain(key.secret);
   });
 });
 
