@@ -38,6 +38,13 @@ const storedSpec = z
     hostedZoneId: text.optional(),
     renewBefore: text.optional(),
     renewBeforePercentage: z.number().optional(),
+    delivery: z
+      .object({
+        agents: z.array(text),
+        probes: z.array(z.object({ host: text, port: z.number().int(), sni: text.optional() })),
+        acmRegions: z.array(text),
+      })
+      .optional(),
   })
   // JSON drops undefined members; CertificateSpec wants every key present.
   .transform((s): CertificateSpec => ({
@@ -49,6 +56,7 @@ const storedSpec = z
     hostedZoneId: s.hostedZoneId,
     renewBefore: s.renewBefore,
     renewBeforePercentage: s.renewBeforePercentage,
+    ...(s.delivery ? { delivery: s.delivery } : {}),
   }));
 
 const storedState: z.ZodType<CertificateState> = z.object({
@@ -85,6 +93,18 @@ const storedState: z.ZodType<CertificateState> = z.object({
   nextAttemptAt: time.optional(),
   lastSuccessAt: time.optional(),
   orderUrl: text.optional(),
+  acm: z
+    .record(
+      z.string(),
+      z.object({
+        arn: text.optional(),
+        serial: text.optional(),
+        importedAt: time.optional(),
+        error: z.string().optional(),
+        attemptedAt: time,
+      }),
+    )
+    .optional(),
   updatedAt: time,
 });
 

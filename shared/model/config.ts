@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ROLE_ARN_PATTERN } from './arns.js';
+import { ACM_IMPORTS_PER_YEAR, acmImportsPerYear } from './delivery.js';
 import { ValidationError } from './errors.js';
 import {
   type CertificateSpec,
@@ -95,6 +96,16 @@ export const deploymentConfigSchema = z
           .strict(),
       )
       .default([]),
+    /** The fleet view: when a delivery target counts as behind, and the ACM import quota. */
+    fleet: z
+      .object({
+        /** A target still on an older serial this long after the new one was stored is behind. */
+        lagMinutes: z.number().int().min(1).max(10_080).default(30),
+        /** ACM's "imported certificates per year" quota per region (default 5,000; raise it here after AWS raises it). */
+        acmImportsPerYear: z.number().int().min(1).default(ACM_IMPORTS_PER_YEAR),
+      })
+      .strict()
+      .default({ lagMinutes: 30, acmImportsPerYear: ACM_IMPORTS_PER_YEAR }),
     certificates: z.array(certificateSpecInput.strict()).default([]),
   })
   .strict();
@@ -147,6 +158,16 @@ export function parseDeploymentConfig(input: unknown, source = 'certkeeper.confi
       }
     }),
   );
+  // Each agent listed under a certificate is a delivery target the fleet view follows.
+  for (const agent of raw.agents) {
+    for (const name of agent.certificates) {
+      const spec = certificates.find((c) => c.name === name)!;
+      spec.delivery ??= { agents: [], probes: [], acmRegions: [] };
+      if (!spec.delivery.agents.includes(agent.name)) spec.delivery.agents.push(agent.name);
+    }
+  }
+  const quota = acmImportsPerYear(certificates, raw.fleet.acmImportsPerYear);
+  if (quota) throw prefixed(quota, source);
   const dns = certificates.find((c) => c.challenge === 'dns-01' && !c.hostedZoneId);
   if (dns && raw.hostedZones.length === 0) {
     throw prefixed(

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { type DeliverySpec, parseAcmRegions, parseProbeEndpoint, probeEndpointInput } from './delivery.js';
 import { ValidationError } from './errors.js';
 import { type Identifier, isWildcard, parseIdentifiers } from './identifiers.js';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from './keys.js';
@@ -23,6 +24,12 @@ export interface CertificateSpec {
   renewBefore: string | undefined;
   /** Renew when this percentage of the lifetime is left (overrides the default policy). */
   renewBeforePercentage: number | undefined;
+  /**
+   * Where the certificate is delivered besides the bucket (agents, probed endpoints, ACM
+   * regions), for the fleet view; absent when nothing is declared. Changing it never
+   * reissues the certificate.
+   */
+  delivery?: DeliverySpec;
 }
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -43,6 +50,10 @@ export const certificateSpecInput = z.object({
   hostedZoneId: z.string().min(1).optional(),
   renewBefore: z.string().regex(DURATION, 'must be a number followed by s, m, h or d, e.g. "72h"').optional(),
   renewBeforePercentage: z.number().gt(0).lt(100).optional(),
+  /** TLS endpoints that serve this certificate, read by the fleet probe. */
+  probes: z.array(probeEndpointInput).optional(),
+  /** ACM regions to import the certificate into after each issuance. */
+  acmRegions: z.array(z.string()).optional(),
 });
 export type CertificateSpecInput = z.input<typeof certificateSpecInput>;
 
@@ -81,6 +92,8 @@ export function parseCertificateSpec(input: unknown, field = 'certificate'): Cer
       'keep one of them',
     );
   }
+  const probes = (raw.probes ?? []).map((p, i) => parseProbeEndpoint(p, `${field}.probes[${i}]`));
+  const acmRegions = parseAcmRegions(raw.acmRegions ?? [], `${field}.acmRegions`);
   return {
     name: raw.name,
     identifiers,
@@ -90,6 +103,7 @@ export function parseCertificateSpec(input: unknown, field = 'certificate'): Cer
     hostedZoneId: raw.hostedZoneId,
     renewBefore: raw.renewBefore,
     renewBeforePercentage: raw.renewBeforePercentage,
+    delivery: probes.length || acmRegions.length ? { agents: [], probes, acmRegions } : undefined,
   };
 }
 

@@ -52,6 +52,18 @@ export interface AriState {
 /** Expiry warnings: at 1/3 of the lifetime left while renewal fails, and under 24 h left. */
 export type ExpiryAlert = 'third' | 'day';
 
+/** One ACM region the certificate is imported into (re-imported into the same ARN on renewal). */
+export interface AcmDeliveryState {
+  /** The ACM certificate; absent until the first import succeeded. */
+  arn?: string;
+  /** The serial ACM holds now. */
+  serial?: string;
+  importedAt?: string;
+  /** The last import's failure, for people; cleared on success. */
+  error?: string;
+  attemptedAt: string;
+}
+
 export interface CertificateState {
   status: CertificateStatus;
   current?: CurrentCertificate;
@@ -73,6 +85,8 @@ export interface CertificateState {
   lastSuccessAt?: string;
   /** The ACME order in flight, so an interrupted attempt can resume it. */
   orderUrl?: string;
+  /** ACM imports by region, for certificates that declare `acmRegions`. */
+  acm?: Record<string, AcmDeliveryState>;
   updatedAt: string;
 }
 

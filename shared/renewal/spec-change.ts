@@ -12,7 +12,8 @@ export function stateAfterSpecChange(
   after: CertificateSpec,
   now: Date,
 ): CertificateState {
-  if (sameSpec(before, after)) return state;
+  // Where it is delivered is not what it is: a delivery change alone touches no state.
+  if (sameSpec({ ...before, delivery: undefined }, { ...after, delivery: undefined })) return state;
   const at = now.toISOString();
   return {
     ...state,

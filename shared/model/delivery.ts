@@ -1,0 +1,205 @@
+import { isIP } from 'node:net';
+import * as z from 'zod';
+import { ValidationError } from './errors.js';
+
+/**
+ * Where a certificate is delivered, besides the bucket: the agents that install it (from
+ * the deployment config's `agents`), TLS endpoints that a probe reads the served
+ * certificate from (servers without an agent, and a cross-check of those with one), and
+ * ACM regions it is imported into. Each is a delivery target the fleet view follows.
+ */
+export interface ProbeEndpoint {
+  host: string;
+  port: number;
+  /** Server name to send; none for an IP (RFC 6066 §3 forbids IP addresses in SNI). */
+  sni?: string;
+}
+
+export interface DeliverySpec {
+  agents: string[];
+  probes: ProbeEndpoint[];
+  acmRegions: string[];
+}
+
+export const emptyDelivery = (): DeliverySpec => ({ agents: [], probes: [], acmRegions: [] });
+
+/** Regions with ACM, as of late 2026 (the commercial partition plus GovCloud and China). */
+export const ACM_REGIONS = [
+  'us-east-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
+  'af-south-1',
+  'ap-east-1',
+  'ap-east-2',
+  'ap-south-1',
+  'ap-south-2',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-southeast-3',
+  'ap-southeast-4',
+  'ap-southeast-5',
+  'ap-southeast-6',
+  'ap-southeast-7',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-northeast-3',
+  'ca-central-1',
+  'ca-west-1',
+  'eu-central-1',
+  'eu-central-2',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-south-1',
+  'eu-south-2',
+  'eu-north-1',
+  'il-central-1',
+  'me-south-1',
+  'me-central-1',
+  'mx-central-1',
+  'sa-east-1',
+  'us-gov-east-1',
+  'us-gov-west-1',
+  'cn-north-1',
+  'cn-northwest-1',
+] as const;
+
+const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+
+/** "host:port", "[v6]:port", or { host, port, sni }. */
+export const probeEndpointInput = z.union([
+  z.string(),
+  z
+    .object({
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535),
+      sni: z.string().min(1).optional(),
+    })
+    .strict(),
+]);
+export type ProbeEndpointInput = z.input<typeof probeEndpointInput>;
+
+/** Parses one probe endpoint; the error names the field and shows the form expected. */
+export function parseProbeEndpoint(input: ProbeEndpointInput, field: string): ProbeEndpoint {
+  const fix =
+    'write it as "203.0.113.10:443", "[2001:db8::1]:443", "www.example.com:443" or { "host", "port", "sni" }';
+  let host: string;
+  let port: number;
+  let sni: string | undefined;
+  if (typeof input === 'string') {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(input);
+    if (!m) throw new ValidationError(field, `"${input}" is not host:port`, fix);
+    host = m[1] ?? m[2]!;
+    port = Number(m[3]);
+    if (m[1] !== undefined && isIP(host) !== 6) {
+      throw new ValidationError(field, `"${input}" has no IPv6 address inside [ ]`, fix);
+    }
+  } else {
+    ({ host, port, sni } = input);
+  }
+  if (port < 1 || port > 65535) {
+    throw new ValidationError(field, `port ${port} is out of range`, 'use a TCP port from 1 to 65535');
+  }
+  if (isIP(host) === 0 && !HOST.test(host)) {
+    throw new ValidationError(field, `"${host}" is not a host name or IP address`, fix);
+  }
+  if (sni !== undefined && isIP(sni) !== 0) {
+    throw new ValidationError(
+      `${field}.sni`,
+      `"${sni}" is an IP address; TLS sends no IP address as a server name (RFC 6066 §3)`,
+      'leave sni out for an IP certificate',
+    );
+  }
+  return sni === undefined ? { host, port } : { host, port, sni };
+}
+
+/** Validates declared ACM regions: a typo would otherwise fail only at the first import. */
+export function parseAcmRegions(regions: readonly string[], field: string): string[] {
+  const seen = new Set<string>();
+  regions.forEach((region, i) => {
+    if (!(ACM_REGIONS as readonly string[]).includes(region)) {
+      const near = ACM_REGIONS.filter((r) => r.startsWith(region.split('-')[0] ?? '')).slice(0, 6);
+      throw new ValidationError(
+        `${field}[${i}]`,
+        `"${region}" is not an AWS region with ACM`,
+        `use a region code such as us-east-1${near.length ? ` (close: ${near.join(', ')})` : ''}`,
+      );
+    }
+    if (seen.has(region)) {
+      throw new ValidationError(`${field}[${i}]`, `"${region}" is listed twice`, 'list each region once');
+    }
+    seen.add(region);
+  });
+  return [...seen];
+}
+
+/** The name a probe target goes by in status, events and metrics. */
+export const probeTargetId = (p: ProbeEndpoint): string =>
+  `${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}${p.sni ? `/${p.sni}` : ''}`;
+
+/**
+ * ACM's default quota of imported certificates per region per year (each re-import counts).
+ * https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html
+ */
+export const ACM_IMPORTS_PER_YEAR = 5000;
+
+const HOUR = 3_600_000;
+/** Lifetimes by profile (Let's Encrypt, late 2026); an unknown profile is taken as 90 days. */
+const PROFILE_LIFETIME_HOURS: Record<string, number> = {
+  shortlived: 160,
+  tlsserver: 45 * 24,
+  classic: 90 * 24,
+};
+
+interface ImportPlan {
+  name: string;
+  profile: string | undefined;
+  renewBefore: string | undefined;
+  renewBeforePercentage: number | undefined;
+  delivery?: DeliverySpec;
+}
+
+/** How often a certificate renews, so how many ACM imports per region it costs a year. */
+export function importsPerYear(spec: ImportPlan): number {
+  const lifetime = (PROFILE_LIFETIME_HOURS[spec.profile ?? 'classic'] ?? 90 * 24) * HOUR;
+  let left: number;
+  if (spec.renewBeforePercentage !== undefined) left = (lifetime * spec.renewBeforePercentage) / 100;
+  else if (spec.renewBefore !== undefined) left = durationMs(spec.renewBefore);
+  // The default policy: renew at 1/2 of lifetimes of 10 days or less, else at 2/3.
+  else left = lifetime <= 240 * HOUR ? lifetime / 2 : lifetime / 3;
+  const interval = Math.max(HOUR, lifetime - Math.min(left, lifetime - HOUR));
+  return (365 * 24 * HOUR) / interval;
+}
+
+/**
+ * Refuses a declaration whose ACM imports in one region would exceed the yearly quota:
+ * 160-hour certificates renew about every 3 days, about 110 imports a year each.
+ */
+export function acmImportsPerYear(specs: readonly ImportPlan[], quota: number): ValidationError | undefined {
+  const byRegion = new Map<string, { total: number; names: string[] }>();
+  for (const spec of specs) {
+    for (const region of spec.delivery?.acmRegions ?? []) {
+      const entry = byRegion.get(region) ?? { total: 0, names: [] };
+      entry.total += importsPerYear(spec);
+      entry.names.push(spec.name);
+      byRegion.set(region, entry);
+    }
+  }
+  for (const [region, { total, names }] of byRegion) {
+    if (total > quota) {
+      return new ValidationError(
+        'config.certificates[].acmRegions',
+        `${names.length} certificates would be imported into ACM in ${region} about ${Math.round(total)} times a year (renewals included), over the quota of ${quota} imports per region per year`,
+        `import fewer certificates into ${region} (the 160-hour shortlived profile renews every ~3 days, ~110 imports a year each), or ask AWS to raise the quota and set fleet.acmImportsPerYear`,
+      );
+    }
+  }
+  return undefined;
+}
+
+function durationMs(text: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text);
+  if (!m) return 0;
+  return Number(m[1]) * { s: 1e3, m: 60e3, h: HOUR, d: 24 * HOUR }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
