@@ -18,8 +18,9 @@ import {
   pemBlocks,
 } from '../shared/pki/index.js';
 import { BUNDLE_FILES, type BundleFile, manifestKey } from '../shared/store/keys.js';
-import { S3CertificateStore } from '../shared/store/s3-store.js';
-import type { CertificateStore, Manifest } from '../shared/store/store.js';
+import { readServedCertificate } from '../shared/fleet/probe.js';
+import { S3CertificateStore, S3ObjectStore } from '../shared/store/s3-store.js';
+import type { CertificateStore, Manifest, ObjectStore } from '../shared/store/store.js';
 import { agentS3Client, agentSqsClient } from './aws.js';
 import { type AgentConfig, type CertificateTarget, KEY_MODE } from './config.js';
 import { selfSignedCertificate } from './fallback.js';
@@ -35,6 +36,7 @@ import {
 import { consoleLog } from './log.js';
 import { parseQueueMessage } from './messages.js';
 import { runCommands } from './reload.js';
+import { buildAgentReport, writeAgentReport } from './report.js';
 import { sameSerial, waitUntilServed } from './served.js';
 import { type AgentState, type CertificateState, emptyState, readState, writeState } from './state.js';
 import { statusOf, writePrometheusTextfile } from './status.js';
@@ -68,6 +70,8 @@ export interface AgentDeps {
   sqs?: SQSClient;
   /** Where manifests and bundles are read; defaults to S3CertificateStore on `s3`. */
   store?: CertificateStore;
+  /** Where the agent's report is written (with `name`); defaults to the bucket on `s3`. */
+  reports?: ObjectStore;
   clock?: Clock;
   log?: Log;
 }
@@ -107,6 +111,7 @@ const LONG_POLL_SECONDS = 20;
 
 class CertkeeperAgent implements Agent {
   private readonly store: CertificateStore;
+  private readonly reports: ObjectStore | undefined;
   private readonly clock: Clock;
   private readonly log: Log;
   private sqsClient: SQSClient | undefined;
@@ -121,9 +126,12 @@ class CertkeeperAgent implements Agent {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? consoleLog();
     this.sqsClient = deps.sqs;
-    this.store =
-      deps.store ??
-      new S3CertificateStore(deps.s3 ?? agentS3Client(config), { bucket: config.bucket, clock: this.clock });
+    const s3 = deps.s3 ?? (deps.store && deps.reports ? undefined : agentS3Client(config));
+    this.store = deps.store ?? new S3CertificateStore(s3!, { bucket: config.bucket, clock: this.clock });
+    this.reports = config.name
+      ? (deps.reports ??
+        new S3ObjectStore(s3 ?? agentS3Client(config), { bucket: config.bucket, clock: this.clock }))
+      : undefined;
   }
 
   syncOnce(): Promise<SyncReport> {
@@ -223,6 +231,7 @@ class CertkeeperAgent implements Agent {
         return await task();
       } finally {
         await this.writeMetrics();
+        await this.writeReport();
       }
     });
     this.queue = result.catch(() => undefined);
@@ -256,9 +265,48 @@ class CertkeeperAgent implements Agent {
       if (this.config.fallbackSelfSigned) report = await this.fallbackIfNeeded(target, entry, now, report);
     }
     entry.lastError = report.error;
+    entry.lastAction = report.action;
+    await this.recordServed(target, entry);
     state.certificates[name] = entry;
     await writeState(this.config.stateFile, state);
     return report;
+  }
+
+  /**
+   * With `verify`, what the server presents after this check, for the fleet report: the
+   * one thing the fleet view cannot see from the bucket. A failed read is recorded as no
+   * served serial; the reload path has its own, patient check.
+   */
+  private async recordServed(target: CertificateTarget, entry: CertificateState): Promise<void> {
+    const verify = target.verify ?? this.config.verify;
+    if (!verify || !this.config.name) return;
+    const sni = verify.sni ?? entry.identifiers?.find((n) => !n.startsWith('*.') && !/^[0-9.:]+$/.test(n));
+    entry.servedCheckedAt = this.clock.now().toISOString();
+    try {
+      const served = await readServedCertificate(
+        { host: verify.host, port: verify.port, sni },
+        Math.min(5000, verify.timeoutSeconds * 1000),
+      );
+      entry.servedSerial = served.serial;
+      entry.servedNotAfter = served.notAfter;
+    } catch (err) {
+      entry.servedSerial = undefined;
+      entry.servedNotAfter = undefined;
+      this.log.warn(`certificate ${target.name}: could not read what ${verify.host}:${verify.port} serves`, {
+        error: (err as Error).message,
+      });
+    }
+  }
+
+  /** After every check: what this server installed and serves, for the fleet view. */
+  private async writeReport(): Promise<void> {
+    if (!this.reports) return;
+    try {
+      const state = await readState(this.config.stateFile);
+      await writeAgentReport(this.reports, buildAgentReport(this.config, state, this.clock.now()));
+    } catch (err) {
+      this.logFailure('could not write the agent report (the fleet view will see this agent as silent)', err);
+    }
   }
 
   private async update(

@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { ValidationError } from '../shared/model/errors.js';
 import { parseIdentifiers } from '../shared/model/identifiers.js';
 import { NAME_PATTERN, zodToValidationError } from '../shared/model/spec.js';
+import { AGENT_NAME_PATTERN } from '../shared/fleet/report.js';
 
 /**
  * The agent's configuration file (one per server, e.g. /etc/certkeeper/agent.json). Every
@@ -77,6 +78,17 @@ const targetSchema = z
 
 export const agentConfigSchema = z
   .object({
+    /**
+     * This server's name in the deployment config's `agents`: the agent then reports what it
+     * installed and serves to agents/<name>/report.json, which the fleet view reads.
+     */
+    name: z
+      .string()
+      .regex(
+        AGENT_NAME_PATTERN,
+        'must be the agent name from the deployment config (lower-case letters, digits and hyphens)',
+      )
+      .optional(),
     bucket: z.string().min(3, 'must be the certificate bucket name (the stack output BucketName)'),
     region: z.string().min(1).optional(),
     certificates: z

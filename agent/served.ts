@@ -1,5 +1,4 @@
-import { isIP } from 'node:net';
-import { connect } from 'node:tls';
+import { readServedCertificate, sameSerial } from '../shared/fleet/probe.js';
 import { CertkeeperError } from '../shared/model/errors.js';
 
 export interface ServedCheck {
@@ -45,25 +44,11 @@ export async function waitUntilServed(check: ServedCheck, serial: string): Promi
 }
 
 /** The serial of the certificate the server presents, as upper-case hex. */
-export function servedSerial(check: Omit<ServedCheck, 'timeoutSeconds'>, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({
-      host: check.host,
-      port: check.port,
-      servername: check.sni && isIP(check.sni) === 0 ? check.sni : undefined,
-      rejectUnauthorized: false,
-    });
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no TLS handshake within ${timeoutMs} ms`)));
-    socket.once('secureConnect', () => {
-      const serial = socket.getPeerCertificate().serialNumber;
-      socket.end();
-      if (serial) resolve(serial.toUpperCase());
-      else reject(new Error('the server presented no certificate'));
-    });
-    socket.once('error', reject);
-  });
+export async function servedSerial(
+  check: Omit<ServedCheck, 'timeoutSeconds'>,
+  timeoutMs: number,
+): Promise<string> {
+  return (await readServedCertificate(check, timeoutMs)).serial;
 }
 
-/** Serials compare as numbers: one side may carry a leading zero byte the other dropped. */
-export const sameSerial = (a: string, b: string): boolean =>
-  a.replace(/^0+/, '').toUpperCase() === b.replace(/^0+/, '').toUpperCase();
+export { sameSerial };

@@ -19,6 +19,12 @@ const certificateState = z.object({
   fallback: z.boolean().optional(),
   /** When the self-signed fallback on disk expires. */
   fallbackNotAfter: timestamp.optional(),
+  /** The outcome of the last check (a SyncAction), for the fleet report. */
+  lastAction: z.string().optional(),
+  /** What the server presented at the last TLS check (with `verify`), for the fleet report. */
+  servedSerial: z.string().optional(),
+  servedNotAfter: timestamp.optional(),
+  servedCheckedAt: timestamp.optional(),
   /** The identifiers of the last manifest read, for the fallback's SANs. */
   identifiers: z.array(z.string()).optional(),
 });

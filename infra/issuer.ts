@@ -27,9 +27,11 @@ import {
   SUPERSEDED_TAG,
   certificatePrefix,
 } from '../shared/store/keys.js';
+import { AGENTS_PREFIX, agentReportKey } from '../shared/fleet/report.js';
+import { FLEET_STATUS_KEY } from '../shared/fleet/status.js';
 
 /** The Lambdas of a deployment; each is bundled to `<name>/index.mjs` exporting `handler`. */
-export const FUNCTION_NAMES = ['scheduler', 'issuer', 'notifier', 'inventory-sync'] as const;
+export const FUNCTION_NAMES = ['scheduler', 'issuer', 'notifier', 'inventory-sync', 'fleet'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 /** One Code per Lambda, e.g. `lambdaCodeFor((name) => Code.fromAsset(path.join(dir, name)))`. */
@@ -39,6 +41,7 @@ export function lambdaCodeFor(code: (name: FunctionName) => lambda.Code): Record
     issuer: code('issuer'),
     notifier: code('notifier'),
     'inventory-sync': code('inventory-sync'),
+    fleet: code('fleet'),
   };
 }
 
@@ -55,6 +58,8 @@ export const ALERT_EVENT_TYPES: readonly EventType[] = [
   'certificate.renewal_failed',
   'certificate.expiring',
   'certificate.revoked',
+  'certificate.deployment_lagging',
+  'certificate.deployment_recovered',
 ];
 
 /** Input the hourly rule sends the scheduler so it publishes inventory metrics instead of a tick. */
@@ -109,6 +114,12 @@ export interface CertkeeperIssuerProps {
    */
   readonly agents?: DeploymentConfig['agents'];
   /**
+   * The fleet view: a delivery target still on an older serial `lagMinutes` after the new
+   * one was stored is behind (and alerted once).
+   * @default { lagMinutes: 30 }
+   */
+  readonly fleet?: Partial<Pick<DeploymentConfig['fleet'], 'lagMinutes'>>;
+  /**
    * The declared certificates, written to the inventory on every deploy; certificates no
    * longer listed are retired (kept, never deleted).
    * @default []
@@ -154,6 +165,10 @@ export interface CertkeeperAlarms {
   readonly schedulerHeartbeat: cloudwatch.Alarm;
   /** The issuer Lambda itself failed (not a renewal: those are recorded and retried). */
   readonly issuerErrors: cloudwatch.Alarm;
+  /** A server, probed endpoint or ACM region is behind the current serial past the lag period. */
+  readonly targetsBehind: cloudwatch.Alarm;
+  /** An agent has not reported for three poll intervals, or a probed endpoint is unreachable. */
+  readonly agentsSilent: cloudwatch.Alarm;
 }
 
 /**
@@ -421,7 +436,22 @@ export class CertkeeperIssuer extends Construct {
       memorySize: 256,
       environment: { CERTKEEPER_TABLE: this.table.tableName },
     });
-    this.functions = { scheduler, issuer, notifier, 'inventory-sync': inventorySync };
+    const fleet = fn('fleet', {
+      description:
+        'certkeeper: compares what each server, endpoint and ACM region has with the current serial',
+      timeout: Duration.minutes(2),
+      memorySize: 256,
+      // One tick at a time: each compares with the view the previous one saved.
+      reservedConcurrentExecutions: 1,
+      environment: {
+        CERTKEEPER_TABLE: this.table.tableName,
+        CERTKEEPER_BUCKET: this.bucket.bucketName,
+        CERTKEEPER_TOPIC_ARN: this.eventsTopic.topicArn,
+        CERTKEEPER_DIRECTORY_URL: props.directoryUrl,
+        CERTKEEPER_FLEET_LAG_MINUTES: String(props.fleet?.lagMinutes ?? 30),
+      },
+    });
+    this.functions = { scheduler, issuer, notifier, 'inventory-sync': inventorySync, fleet };
 
     // ---- Least privilege -----------------------------------------------------------------
     const tableArn = this.table.tableArn;
@@ -453,6 +483,36 @@ export class CertkeeperIssuer extends Construct {
       allow(notifier, ['secretsmanager:GetSecretValue'], notifierSecrets.map(secretResource));
     }
 
+    // The fleet view: the inventory (Scan), the agents' reports, its own status object, events.
+    allow(fleet, ['dynamodb:Scan', 'dynamodb:GetItem'], [tableArn]);
+    allow(fleet, ['kms:Decrypt', 'kms:GenerateDataKey'], [this.key.keyArn]);
+    allow(fleet, ['sns:Publish'], [this.eventsTopic.topicArn]);
+    allow(
+      fleet,
+      ['s3:GetObject'],
+      [this.bucket.arnForObjects(`${AGENTS_PREFIX}*`), this.bucket.arnForObjects(FLEET_STATUS_KEY)],
+    );
+    allow(fleet, ['s3:PutObject'], [this.bucket.arnForObjects(FLEET_STATUS_KEY)]);
+    fleet.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${AGENTS_PREFIX}*`, FLEET_STATUS_KEY] } },
+      }),
+    );
+    NagSuppressions.addResourceSuppressions(
+      fleet.role!,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'The fleet Lambda reads every agent report (agents/<agent>/report.json); agent names are many and may change without a redeploy of this policy.',
+          appliesTo: [`Resource::<${this.logicalIdOf(this.bucket)}.Arn>/${AGENTS_PREFIX}*`],
+        },
+      ],
+      true,
+    );
+
     // No DeleteItem: a certificate removed from the config is retired, never deleted.
     allow(inventorySync, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'], [tableArn]);
     allow(inventorySync, keyUse, [this.key.keyArn]);
@@ -469,7 +529,11 @@ export class CertkeeperIssuer extends Construct {
     this.scheduleRule = new events.Rule(this, 'Schedule', {
       description: `certkeeper: scheduler tick every ${scheduleMinutes} minutes`,
       schedule: events.Schedule.rate(Duration.minutes(scheduleMinutes)),
-      targets: [new targets.LambdaFunction(scheduler, { retryAttempts: 2 })],
+      // The fleet view is evaluated on the same tick, by its own Lambda.
+      targets: [
+        new targets.LambdaFunction(scheduler, { retryAttempts: 2 }),
+        new targets.LambdaFunction(fleet, { retryAttempts: 0 }),
+      ],
     });
     this.statsRule = new events.Rule(this, 'StatsSchedule', {
       description: 'certkeeper: hourly certificate metrics (by status, least time to expiry)',
@@ -685,10 +749,15 @@ export class CertkeeperIssuer extends Construct {
       description: `certkeeper agent ${name}: read ${certificateNames.join(', ')} and its event queue`,
       statements: [
         new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns }),
+        // Its own report for the fleet view, and no other object.
         new iam.PolicyStatement({
-          actions: ['kms:Decrypt'],
+          actions: ['s3:PutObject'],
+          resources: [this.bucket.arnForObjects(agentReportKey(name))],
+        }),
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
           resources: [this.key.keyArn],
-          // Only to read S3 objects: the key also protects the table, queue and topics.
+          // Only for S3 objects: the key also protects the table, queue and topics.
           conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
         }),
         new iam.PolicyStatement({
@@ -770,6 +839,31 @@ export class CertkeeperIssuer extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
+      // The per-target lagging/recovered events name the server; these alarms are the
+      // CloudWatch side of the same rule, evaluated by the fleet Lambda on every tick.
+      targetsBehind: alarm('FleetBehindAlarm', {
+        alarmDescription:
+          'certkeeper: a server, probed endpoint or ACM region is still on an older certificate after the lag period; run `certkeeper status`',
+        metric: metric('TargetsBehind', 'Maximum', Duration.minutes(scheduleMinutes)),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      agentsSilent: alarm('FleetSilentAlarm', {
+        alarmDescription:
+          'certkeeper: an agent has not reported for three poll intervals, or a probed endpoint is unreachable; run `certkeeper status`',
+        metric: new cloudwatch.MathExpression({
+          expression: 'silent + unreachable',
+          usingMetrics: {
+            silent: metric('AgentsSilent', 'Maximum', Duration.minutes(scheduleMinutes)),
+            unreachable: metric('TargetsUnreachable', 'Maximum', Duration.minutes(scheduleMinutes)),
+          },
+          period: Duration.minutes(scheduleMinutes),
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
     };
   }
 
@@ -803,6 +897,19 @@ export class CertkeeperIssuer extends Construct {
         left: [metric('MinHoursToExpiry', 'Minimum')],
         leftAnnotations: [{ value: 24, label: 'alarm', color: cloudwatch.Color.RED }],
         width: 12,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Fleet: delivery targets behind, silent, unreachable, expiring',
+        left: [
+          metric('TargetsBehind', 'Maximum'),
+          metric('AgentsSilent', 'Maximum'),
+          metric('TargetsUnreachable', 'Maximum'),
+          metric('TargetsExpiring', 'Maximum'),
+        ],
+        right: [metric('AgentReportsIgnored', 'Sum')],
+        width: 24,
       }),
     );
     dashboard.addWidgets(

@@ -11,6 +11,8 @@ export const DEFAULT_NOTIFY_TYPES: readonly EventType[] = [
   'certificate.renewal_failed',
   'certificate.expiring',
   'certificate.revoked',
+  'certificate.deployment_lagging',
+  'certificate.deployment_recovered',
 ];
 
 // The stack writes "" for a target it leaves off; that means unset, as if absent.

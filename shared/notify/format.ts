@@ -71,6 +71,9 @@ export function formatCertificateEvent(event: CertificateEvent, now: Date): Noti
         severity: 'critical',
         event,
       };
+    case 'certificate.deployment_lagging':
+    case 'certificate.deployment_recovered':
+      return formatDeployment(event, who, now);
     case 'certificate.renewed':
     case 'certificate.issued': {
       const verb = event.type === 'certificate.renewed' ? 'renewed' : 'issued';
@@ -86,6 +89,59 @@ export function formatCertificateEvent(event: CertificateEvent, now: Date): Noti
       };
     }
   }
+}
+
+const TARGET_NOUN = { agent: 'agent', probe: 'endpoint', acm: 'ACM in' } as const;
+
+const HEALTH_HEADLINE: Record<string, string> = {
+  updating: 'is updating',
+  behind: 'is behind',
+  silent: 'is silent',
+  unreachable: 'is unreachable',
+  'wrong-certificate': 'serves another certificate',
+  failed: 'import failed',
+  expiring: 'serves a certificate about to expire',
+};
+
+/** A server (or endpoint, or ACM region) that fell behind, went quiet, or came back. */
+function formatDeployment(event: CertificateEvent, who: string, now: Date): NotificationMessage {
+  const t = event.target;
+  const name = event.certificate;
+  const where = t ? `${TARGET_NOUN[t.kind]} ${t.id}` : 'a delivery target';
+  const has = t?.servedSerial ?? t?.installedSerial;
+  if (event.type === 'certificate.deployment_recovered') {
+    return {
+      subject: subject(`${name}: ${where} recovered`),
+      text: join([
+        `${who}: ${where} has the current certificate again (serial ${has ?? event.serial ?? 'unknown'}).`,
+      ]),
+      severity: 'info',
+      event,
+    };
+  }
+  const ago = (iso: string | undefined) =>
+    iso ? `${humanDuration(Math.max(0, now.getTime() - new Date(iso).getTime()))} ago` : 'never';
+  const serials = [
+    t?.installedSerial ? `installed ${t.installedSerial}` : undefined,
+    t?.servedSerial ? `serves ${t.servedSerial}` : undefined,
+  ].filter(Boolean);
+  const lines = [
+    sentence(
+      `${who}: ${where} ${HEALTH_HEADLINE[t?.health ?? 'behind'] ?? 'needs attention'}; the current serial is ${event.serial ?? 'unknown'}${t?.behindSince ? `, stored ${ago(t.behindSince)}` : ''}`,
+    ),
+    serials.length ? sentence(`It ${serials.join(' and ')}`) : undefined,
+    t?.kind === 'agent' ? `Last report: ${ago(t.lastReportAt)}.` : undefined,
+    t?.error ? `Last error: ${clip(t.error)}` : undefined,
+    `Run \`certkeeper status ${name}\` to see every server.`,
+  ];
+  // What it serves running out, or a silent server, is an outage in the making.
+  const urgent = t?.health === 'expiring' || t?.health === 'silent' || t?.health === 'unreachable';
+  return {
+    subject: subject(`${name}: ${where} ${HEALTH_HEADLINE[t?.health ?? 'behind'] ?? 'needs attention'}`),
+    text: join(lines),
+    severity: urgent ? 'critical' : 'warning',
+    event,
+  };
 }
 
 const ALARM_SEVERITY: Record<string, Severity> = { ALARM: 'critical', OK: 'info' };

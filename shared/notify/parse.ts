@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ValidationError } from '../model/errors.js';
-import { type CertificateEvent, EVENT_TYPES } from '../model/events.js';
+import { type CertificateEvent, EVENT_TYPES, TARGET_HEALTH, TARGET_KINDS } from '../model/events.js';
 import { zodToValidationError } from '../model/spec.js';
 
 /**
@@ -24,6 +24,18 @@ const certificateEvent = z.object({
   nextAttemptAt: z.iso.datetime({ offset: true }).optional(),
   warning: z.enum(['third', 'day']).optional(),
   error: z.object({ type: z.string().optional(), detail: z.string() }).optional(),
+  target: z
+    .object({
+      kind: z.enum(TARGET_KINDS),
+      id: z.string().min(1),
+      health: z.enum(TARGET_HEALTH),
+      installedSerial: z.string().optional(),
+      servedSerial: z.string().optional(),
+      behindSince: z.string().optional(),
+      lastReportAt: z.string().optional(),
+      error: z.string().optional(),
+    })
+    .optional(),
   at: z.string(),
 }) satisfies z.ZodType<CertificateEvent>;
 

@@ -1,0 +1,51 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { EventPublisher } from '../shared/events/publisher.js';
+import { SnsPublisher } from '../shared/events/sns.js';
+import { DEFAULT_FLEET_RULES } from '../shared/fleet/evaluate.js';
+import { type FleetTickResult, monitorFleet } from '../shared/fleet/monitor.js';
+import { MINUTE } from '../shared/model/clock.js';
+import { S3ObjectStore } from '../shared/store/s3-store.js';
+import { runtime } from './runtime.js';
+
+/**
+ * The fleet view, on the scheduler's tick: reads every agent's report, probes the declared
+ * endpoints, compares what each delivery target has with the current serial, and publishes
+ * lagging / recovered events on changes. A Lambda of its own so the scheduler never reads
+ * the bucket, and so a VPC can be attached to it alone when probes must reach private
+ * servers (a probe reaches what this Lambda's network reaches).
+ */
+export const handler = async (): Promise<FleetTickResult> => {
+  const rt = await runtime();
+  const region = rt.env.AWS_REGION;
+  const lagMinutes =
+    Number(process.env.CERTKEEPER_FLEET_LAG_MINUTES ?? '') || DEFAULT_FLEET_RULES.lagMs / MINUTE;
+  const topicArn = rt.env.CERTKEEPER_TOPIC_ARN;
+  const events: EventPublisher = topicArn
+    ? new SnsPublisher(new SNSClient({ region }), { topicArn, clock: rt.clock })
+    : { publish: async (event) => rt.log.info('event (no topic configured)', { event }) };
+  const result = await monitorFleet({
+    inventory: rt.inventory,
+    objects: new S3ObjectStore(
+      new S3Client({ region, forcePathStyle: rt.env.CERTKEEPER_S3_FORCE_PATH_STYLE }),
+      {
+        bucket: rt.env.CERTKEEPER_BUCKET,
+        clock: rt.clock,
+      },
+    ),
+    events,
+    clock: rt.clock,
+    log: rt.log,
+    rules: { ...DEFAULT_FLEET_RULES, lagMs: lagMinutes * MINUTE },
+  });
+  const s = result.summary;
+  rt.metrics.addMetric('FleetTargets', MetricUnit.Count, s.targets);
+  rt.metrics.addMetric('TargetsBehind', MetricUnit.Count, s.behind);
+  rt.metrics.addMetric('AgentsSilent', MetricUnit.Count, s.silent);
+  rt.metrics.addMetric('TargetsUnreachable', MetricUnit.Count, s.unreachable);
+  rt.metrics.addMetric('TargetsExpiring', MetricUnit.Count, s.expiring);
+  rt.metrics.addMetric('AgentReportsIgnored', MetricUnit.Count, result.ignoredReports.length);
+  rt.metrics.publishStoredMetrics();
+  return result;
+};

@@ -1,0 +1,86 @@
+import * as z from 'zod';
+import { type DeploymentTarget, TARGET_HEALTH, TARGET_KINDS, type TargetHealth } from '../model/events.js';
+
+/**
+ * The fleet view as the last tick left it (`fleet/status.json`): per certificate, every
+ * delivery target and what it has. The next tick compares against it, so a change of a
+ * target's health is announced once, never on every tick.
+ */
+export const FLEET_STATUS_KEY = 'fleet/status.json';
+
+const time = z.iso.datetime({ offset: true });
+
+const targetStatus = z.object({
+  kind: z.enum(TARGET_KINDS),
+  id: z.string().min(1),
+  health: z.enum(TARGET_HEALTH),
+  installedSerial: z.string().optional(),
+  servedSerial: z.string().optional(),
+  /** What the target has expires then (served, else installed). */
+  notAfter: time.optional(),
+  behindSince: time.optional(),
+  lastReportAt: time.optional(),
+  error: z.string().optional(),
+  /** When the health last changed. */
+  since: time,
+  /** A lagging event went out and no recovered event yet. */
+  alerting: z.boolean(),
+});
+
+const certificateFleet = z.object({
+  /** The current serial, and when it was stored; absent before the first issuance. */
+  serial: z.string().optional(),
+  storedAt: time.optional(),
+  notAfter: time.optional(),
+  targets: z.array(targetStatus),
+});
+
+export const fleetStatusSchema = z.object({
+  version: z.literal(1),
+  at: time,
+  lagMinutes: z.number().int().positive(),
+  certificates: z.record(z.string(), certificateFleet),
+});
+
+export type TargetStatus = z.infer<typeof targetStatus> & DeploymentTarget;
+export type CertificateFleet = z.infer<typeof certificateFleet>;
+export type FleetStatus = z.infer<typeof fleetStatusSchema>;
+
+/** Health that someone should hear about; `updating` is a target inside the lag period. */
+export const isProblem = (health: TargetHealth): boolean => health !== 'ok' && health !== 'updating';
+
+/** Counts for metrics, the CLI's summary and its exit code. */
+export interface FleetSummary {
+  targets: number;
+  ok: number;
+  updating: number;
+  /** Behind, serving another certificate, or an ACM import that failed. */
+  behind: number;
+  silent: number;
+  unreachable: number;
+  expiring: number;
+}
+
+export function summarizeFleet(status: FleetStatus | undefined): FleetSummary {
+  const sum: FleetSummary = {
+    targets: 0,
+    ok: 0,
+    updating: 0,
+    behind: 0,
+    silent: 0,
+    unreachable: 0,
+    expiring: 0,
+  };
+  for (const c of Object.values(status?.certificates ?? {})) {
+    for (const t of c.targets) {
+      sum.targets++;
+      if (t.health === 'ok') sum.ok++;
+      else if (t.health === 'updating') sum.updating++;
+      else if (t.health === 'silent') sum.silent++;
+      else if (t.health === 'unreachable') sum.unreachable++;
+      else if (t.health === 'expiring') sum.expiring++;
+      else sum.behind++;
+    }
+  }
+  return sum;
+}
