@@ -493,13 +493,9 @@ export class CertkeeperIssuer extends Construct {
       [this.bucket.arnForObjects(`${AGENTS_PREFIX}*`), this.bucket.arnForObjects(FLEET_STATUS_KEY)],
     );
     allow(fleet, ['s3:PutObject'], [this.bucket.arnForObjects(FLEET_STATUS_KEY)]);
-    fleet.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${AGENTS_PREFIX}*`, FLEET_STATUS_KEY] } },
-      }),
-    );
+    // Unconditioned, as for the issuer: without it the first tick's read of the missing
+    // status object answers 403 instead of 404. Listing shows key names, never contents.
+    allow(fleet, ['s3:ListBucket'], [this.bucket.bucketArn]);
     NagSuppressions.addResourceSuppressions(
       fleet.role!,
       [

@@ -98,6 +98,19 @@ describe('least privilege, example config', () => {
     expect(g.has('secretsmanager:GetSecretValue')).toBe(false);
   });
 
+  it('fleet: reads agent reports and its status object, writes only the status, reads the inventory, publishes events', () => {
+    const g = grants(roleStatements(s.template, 'Fleet'));
+    expect(serviceActions(g, 'dynamodb')).toEqual(['dynamodb:GetItem', 'dynamodb:Scan']);
+    expect(serviceActions(g, 's3')).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    const reads = g.get('s3:GetObject')!.join();
+    expect(reads).toContain('/agents/*');
+    expect(reads).toContain('/fleet/status.json');
+    expect(reads).not.toMatch(/certificates|accounts|challenges/);
+    expect(g.get('s3:PutObject')).toHaveLength(1);
+    expect(g.get('s3:PutObject')![0]).toMatch(/\/fleet\/status\.json"\]\]\}$/);
+    expect(g.get('sns:Publish')![0]).toMatch(/^\{"Ref":"IssuerEvents[0-9A-F]{8}"\}$/);
+  });
+
   it('scheduler: queries the due index, writes the heartbeat, sends to the queue; no S3', () => {
     const g = grants(roleStatements(s.template, 'Scheduler'));
     expect(g.get('dynamodb:Query')!.join()).toContain(`/index/${DUE_INDEX_NAME}`);
@@ -143,7 +156,9 @@ describe('least privilege, example config', () => {
     const g = grants(statements);
     expect([...g.keys()].sort()).toEqual([
       'kms:Decrypt',
+      'kms:GenerateDataKey',
       's3:GetObject',
+      's3:PutObject',
       'sqs:DeleteMessage',
       'sqs:GetQueueAttributes',
       'sqs:ReceiveMessage',
@@ -152,6 +167,11 @@ describe('least privilege, example config', () => {
     expect(objects).toContain('/certificates/web-1/*');
     expect(objects).toContain('/challenges/http-01/*');
     expect(objects).not.toContain('/certificates/site/');
+    // It writes its own fleet report and nothing else: not another agent's, not a certificate.
+    const writes = g.get('s3:PutObject')!;
+    expect(writes).toHaveLength(1);
+    expect(writes[0]).toMatch(/\/agents\/web-1\/report\.json"\]\]\}$/);
+    expect(writes.join()).not.toContain('agents/proxy');
     expect(statementWith(statements, 'kms:Decrypt').Condition).toEqual({
       StringEquals: {
         'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },

@@ -143,12 +143,13 @@ describe('CertkeeperIssuer with the example config', () => {
     }
   });
 
-  it('runs four Lambdas on nodejs22.x/arm64 with index.handler, their own log groups and roles', () => {
+  it('runs five Lambdas on nodejs22.x/arm64 with index.handler, their own log groups and roles', () => {
     const functions = resourcesOf(s.template, 'AWS::Lambda::Function').filter(
       ([id]) => !id.includes('framework'),
     );
     expect(functions.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'Issuer',
+      'IssuerFleet',
       'IssuerInventorySync',
       'IssuerNotifier',
       'IssuerScheduler',
@@ -222,8 +223,10 @@ describe('CertkeeperIssuer with the example config', () => {
   it('ticks the scheduler every scheduleMinutes and asks for stats hourly', () => {
     s.template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(15 minutes)',
+      // The fleet view is evaluated on the same tick.
       Targets: [
         Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerScheduler'), 'Arn'] } }),
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerFleet'), 'Arn'] } }),
       ],
     });
     s.template.hasResourceProperties('AWS::Events::Rule', {
@@ -285,6 +288,7 @@ describe('CertkeeperIssuer with the example config', () => {
         challenge: 'http-01',
         profile: 'shortlived',
         keyType: 'ecdsa-p256',
+        delivery: { agents: ['web-1'], probes: [], acmRegions: [] },
       },
       {
         name: 'site',
@@ -294,6 +298,7 @@ describe('CertkeeperIssuer with the example config', () => {
         ],
         challenge: 'dns-01',
         keyType: 'ecdsa-p256',
+        delivery: { agents: ['proxy'], probes: [], acmRegions: [] },
       },
     ]);
     // The provider framework Lambda calls the inventory-sync function.
@@ -344,7 +349,18 @@ describe('CertkeeperIssuer with the example config', () => {
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
     });
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    alarm('TargetsBehind', { Statistic: 'Maximum', Period: 900, Threshold: 0 });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'silent + unreachable' }),
+        Match.objectLike({
+          MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'AgentsSilent' }) }),
+        }),
+      ]),
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
   });
 
   it('has one dashboard with the alarms and the renewal metrics', () => {
