@@ -266,7 +266,7 @@ class CertkeeperAgent implements Agent {
     }
     entry.lastError = report.error;
     entry.lastAction = report.action;
-    await this.recordServed(target, entry);
+    await this.recordServed(target, entry, report);
     state.certificates[name] = entry;
     await writeState(this.config.stateFile, state);
     return report;
@@ -277,9 +277,23 @@ class CertkeeperAgent implements Agent {
    * one thing the fleet view cannot see from the bucket. A failed read is recorded as no
    * served serial; the reload path has its own, patient check.
    */
-  private async recordServed(target: CertificateTarget, entry: CertificateState): Promise<void> {
+  private async recordServed(
+    target: CertificateTarget,
+    entry: CertificateState,
+    report: CertificateReport,
+  ): Promise<void> {
     const verify = target.verify ?? this.config.verify;
     if (!verify || !this.config.name) return;
+    if (report.action === 'installed') {
+      // waitUntilServed just saw it: a second handshake could still meet a draining old
+      // worker (nginx's reload is graceful) and report the old serial.
+      Object.assign(entry, {
+        servedSerial: report.serial,
+        servedNotAfter: entry.notAfter,
+        servedCheckedAt: this.clock.now().toISOString(),
+      });
+      return;
+    }
     const sni = verify.sni ?? entry.identifiers?.find((n) => !n.startsWith('*.') && !/^[0-9.:]+$/.test(n));
     entry.servedCheckedAt = this.clock.now().toISOString();
     try {

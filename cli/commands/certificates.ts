@@ -17,6 +17,8 @@ import { certificatePrefix } from '../../shared/store/keys.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { action, connect, requireRecord, STACK_HELP, type StackFlags, stackOptions } from '../context.js';
 import { createOutput, EXIT, EXIT_CODES_HELP, relativeTime } from '../output.js';
+import { summarizeFleet } from '../../shared/fleet/status.js';
+import { fleetNeedsAttention, fleetRows, printFleet, readFleetView } from './fleet-status.js';
 
 const DECLARATIVE_NOTE = `
 The config file and a deploy are the declarative source of the inventory: these commands
@@ -326,20 +328,22 @@ const tone = (s: CertificateSummary): 'ok' | 'warn' | 'fail' =>
 function registerStatus(program: Command): void {
   const command = program
     .command('status')
-    .argument('<name>', 'the certificate name')
+    .argument('[name]', 'one certificate (all of them, as the fleet view, when omitted)')
     .description(
-      "Everything about one certificate: spec, state, ARI window, last error, attempts, next attempt, and the bucket's manifest",
+      "Without a name: every certificate's delivery targets (agents, probed endpoints, ACM regions), the serial each has, how far behind and how quiet it is. With a name: everything about one certificate: spec, state, ARI window, last error, attempts, next attempt, the bucket's manifest and its targets",
     )
     .option('--json', 'print the status as JSON');
   stackOptions(command)
     .addHelpText(
       'after',
-      `${STACK_HELP}\n${EXIT_CODES_HELP}\n  (status exits 1 when the certificate has failed attempts, is failing or expired)`,
+      `${STACK_HELP}\n${EXIT_CODES_HELP}\n  (status exits 1 when the certificate has failed attempts, is failing or expired, or
+   when a delivery target is behind, silent, unreachable or serves another certificate)`,
     )
     .action(action(runStatus));
 }
 
-async function runStatus(name: string, options: JsonOptions): Promise<number> {
+async function runStatus(name: string | undefined, options: JsonOptions): Promise<number> {
+  if (name === undefined) return runFleetStatus(options);
   const out = createOutput({ json: options.json });
   const ctx = connect(options);
   const record = await requireRecord(ctx.inventory, name);
@@ -355,6 +359,8 @@ async function runStatus(name: string, options: JsonOptions): Promise<number> {
     if (err instanceof CertkeeperError && err.code === 'unreachable') throw err;
     manifestError = err instanceof CertkeeperError ? err.describe() : String(err);
   }
+  const view = await readFleetView(ctx);
+  const targets = fleetRows(view, now, name);
   const result = {
     ...summary,
     spec,
@@ -365,6 +371,7 @@ async function runStatus(name: string, options: JsonOptions): Promise<number> {
     nextAttemptAt: state.nextAttemptAt ?? null,
     manifest: manifest ?? null,
     manifestError: manifestError ?? null,
+    targets,
   };
   out.result(result, () => {
     const when = (iso: string | undefined | null) => (iso ? `${iso} (${relativeTime(iso, now)})` : '-');
@@ -418,6 +425,38 @@ async function runStatus(name: string, options: JsonOptions): Promise<number> {
         `  manifest       ${manifestError ? out.paint(manifestError, 'fail') : '- (none in the bucket)'}`,
       );
     }
+    if (spec.delivery) {
+      out.line('  delivery targets');
+      printFleet(out, targets, view, now);
+    }
   });
-  return summary.needsAttention ? EXIT.attention : EXIT.ok;
+  return summary.needsAttention || fleetNeedsAttention(targets) ? EXIT.attention : EXIT.ok;
+}
+
+/** Every certificate's delivery targets, from the fleet view of the last tick. */
+async function runFleetStatus(options: JsonOptions): Promise<number> {
+  const out = createOutput({ json: options.json });
+  const ctx = connect(options);
+  const now = ctx.clock.now();
+  const records = await ctx.inventory.list();
+  const view = await readFleetView(ctx);
+  const rows = fleetRows(view, now);
+  const summaries = records.map((r) => summarize(r, now));
+  out.result(
+    {
+      at: view?.at ?? null,
+      lagMinutes: view?.lagMinutes ?? null,
+      summary: summarizeFleet(view),
+      certificates: summaries.map((s) => ({ ...s, targets: rows.filter((r) => r.certificate === s.name) })),
+    },
+    () =>
+      printFleet(
+        out,
+        rows,
+        view,
+        now,
+        records.filter((r) => !r.spec.delivery && r.state.status !== 'retired'),
+      ),
+  );
+  return fleetNeedsAttention(rows) || summaries.some((s) => s.needsAttention) ? EXIT.attention : EXIT.ok;
 }

@@ -1,0 +1,272 @@
+/**
+ * The fleet loop, end to end on the real peers: the scheduler and issuer issue from Pebble
+ * into a local stack; agents, each with its own nginx, install, reload and report to the
+ * bucket; the fleet tick (the fleet Lambda's use case) reads the reports and probes
+ * endpoints, and the events it publishes are the assertion, next to `certkeeper status`.
+ * The lag period is crossed with a test clock, not by waiting.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAgent } from '../../agent/agent.js';
+import { type AgentConfigInput, loadAgentConfig } from '../../agent/config.js';
+import { handler as issuer } from '../../functions/issuer.js';
+import { declareCertificate } from '../../shared/certificates.js';
+import { MemoryPublisher } from '../../shared/events/publisher.js';
+import { type FleetTickResult, monitorFleet } from '../../shared/fleet/monitor.js';
+import { agentReportKey, parseAgentReport } from '../../shared/fleet/report.js';
+import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
+import { ManualClock, MINUTE } from '../../shared/model/clock.js';
+import type { CertificateEvent } from '../../shared/model/events.js';
+import { silentLog } from '../../shared/model/log.js';
+import { S3ObjectStore } from '../../shared/store/s3-store.js';
+import { runTick, sqsEvent } from '../../scripts/local/pipeline.js';
+import type { LocalStack } from '../../scripts/local/stack.js';
+import { freePorts } from '../../scripts/peers/ports.js';
+import { certkeeper, json } from '../cli/operator.js';
+import { type Nginx, startNginx } from '../support/nginx.js';
+import { pebbleRoots, uniqueName } from '../support/peers.js';
+import { useLocalStack } from '../support/stack.js';
+import { createTestCa, type TestCa } from '../unit/agent/pki.js';
+
+const ZONE = `${uniqueName('fleet')}.test`;
+const LAG = 30 * MINUTE;
+
+let stack: LocalStack;
+let inventory: DynamoInventory;
+let objects: S3ObjectStore;
+let testCa: TestCa;
+let trustedCaFile: string;
+const cleanups: (() => Promise<unknown> | void)[] = [];
+
+beforeAll(async () => {
+  stack = await useLocalStack('fleet-e2e', [ZONE]);
+  inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
+  objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket });
+  testCa = await createTestCa();
+  trustedCaFile = join(tempDir('ca'), 'roots.pem');
+  writeFileSync(trustedCaFile, (await pebbleRoots()).root + testCa.rootPem);
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+  stack.clients.s3.destroy();
+});
+
+function tempDir(what: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `certkeeper-fleet-e2e-${what}-`));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// --- issuing ------------------------------------------------------------------------------
+
+/** Declares a DNS-01 certificate with its delivery targets and issues it in one tick. */
+async function issue(
+  name: string,
+  delivery: { agents?: string[]; probes?: { host: string; port: number }[] },
+): Promise<string> {
+  const spec = await declareCertificate(inventory, { name, identifiers: [`${name}.${ZONE}`] });
+  // The deployment config fills agents in from its `agents` list; here it is written directly.
+  await inventory.putSpec({
+    ...spec,
+    delivery: { agents: delivery.agents ?? [], probes: delivery.probes ?? [], acmRegions: [] },
+  });
+  const tick = await runTick(stack.clients.sqs, stack.queueUrl);
+  expect(tick.issuer.batchItemFailures).toEqual([]);
+  return currentSerial(name);
+}
+
+async function currentSerial(name: string): Promise<string> {
+  const state = (await inventory.get(name))?.state;
+  expect(state?.lastError, `${name} was not issued`).toBeUndefined();
+  return state!.current!.serial;
+}
+
+/** A forced renewal through the issuer handler: a new serial, stored now. */
+async function renew(name: string): Promise<string> {
+  const before = await currentSerial(name);
+  const response = await issuer(
+    sqsEvent([{ MessageId: name, Body: JSON.stringify({ certificate: name, force: true }) }]),
+  );
+  expect(response.batchItemFailures).toEqual([]);
+  const after = await currentSerial(name);
+  expect(after).not.toBe(before);
+  return after;
+}
+
+// --- servers --------------------------------------------------------------------------------
+
+interface Server {
+  dir: string;
+  fullchain: string;
+  key: string;
+  nginx: Nginx;
+}
+
+/** A server with a placeholder pair (nginx does not start without one) and its own nginx. */
+async function server(identifier: string): Promise<Server> {
+  const dir = tempDir('server');
+  const fullchain = join(dir, 'fullchain.pem');
+  const key = join(dir, 'privkey.pem');
+  const { bundle } = await testCa.issue({ identifiers: [identifier] });
+  writeFileSync(fullchain, bundle.fullchain);
+  writeFileSync(key, bundle.privkey, { mode: 0o600 });
+  const nginx = await startNginx({ certPath: fullchain, keyPath: key });
+  cleanups.push(() => nginx.stop());
+  return { dir, fullchain, key, nginx };
+}
+
+/** An agent as a server runs it (config file on disk), with `name` so it reports. */
+function agentOn(host: Server, agentName: string, certificate: string, reload?: string) {
+  const input: AgentConfigInput = {
+    name: agentName,
+    bucket: stack.bucket,
+    region: 'us-east-1',
+    stateFile: join(host.dir, `state-${agentName}.json`),
+    trustedCaFile,
+    // Long, so the agents that do run are never silent at the test clock's +31 minutes.
+    pollIntervalSeconds: 3600,
+    certificates: { [certificate]: { fullchain: host.fullchain, key: host.key } },
+    reload: { commands: [reload ?? host.nginx.reloadCommand], timeoutSeconds: 15 },
+    verify: { host: '127.0.0.1', port: host.nginx.httpsPort, timeoutSeconds: 10 },
+  };
+  const file = join(host.dir, `agent-${agentName}-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify(input));
+  return createAgent(loadAgentConfig(file), { log: silentLog });
+}
+
+// --- the fleet tick -------------------------------------------------------------------------
+
+const clock = new ManualClock(new Date());
+const published = new MemoryPublisher();
+
+/** One fleet tick at `offsetMs` after now; returns it and the events it published for `name`. */
+async function fleetTick(
+  name: string,
+  offsetMs = 0,
+): Promise<{ result: FleetTickResult; events: CertificateEvent[] }> {
+  clock.set(new Date(Date.now() + offsetMs));
+  const from = published.events.length;
+  const result = await monitorFleet({
+    inventory,
+    objects,
+    events: published,
+    clock,
+    log: silentLog,
+    rules: { lagMs: LAG, silentIntervals: 3, expiringMs: 24 * 60 * MINUTE },
+    probeTimeoutMs: 2000,
+  });
+  return { result, events: published.events.slice(from).filter((e) => e.certificate === name) };
+}
+
+const byAgent = (events: CertificateEvent[]) => events.map((e) => `${e.type} ${e.target?.id}`);
+
+// --- the tests ----------------------------------------------------------------------------
+
+describe('the fleet view', () => {
+  it('two agents with their own nginx: one stops, is named once as lagging, catches up, recovers once', async () => {
+    const name = 'shared';
+    const identifier = `${name}.${ZONE}`;
+    const [one, two] = [uniqueName('web'), uniqueName('web')];
+    const first = await issue(name, { agents: [one, two] });
+    const hosts = [await server(identifier), await server(identifier)];
+    const agents = [agentOn(hosts[0]!, one, name), agentOn(hosts[1]!, two, name)];
+    for (const agent of agents) expect((await agent.syncOnce()).certificates[0]!.action).toBe('installed');
+
+    // Both reported what they installed and what their nginx serves: the issued serial.
+    for (const agent of [one, two]) {
+      const report = parseAgentReport((await objects.get(agentReportKey(agent)))!, agent);
+      expect(report.certificates[name]).toMatchObject({ installedSerial: first, servedSerial: first });
+      expect(report.agentVersion).toMatch(/^\d+\.\d+\.\d+/);
+    }
+    const healthy = await fleetTick(name);
+    expect(healthy.events).toEqual([]);
+    expect(healthy.result.summary).toMatchObject({ ok: expect.any(Number), behind: 0 });
+
+    // Agent 2 stops; a renewal; agent 1 installs it.
+    const second = await renew(name);
+    expect((await agents[0]!.syncOnce()).certificates[0]!.action).toBe('installed');
+    expect((await fleetTick(name, 5 * MINUTE)).events).toEqual([]); // inside the lag: updating
+
+    const lagging = await fleetTick(name, LAG + MINUTE);
+    expect(byAgent(lagging.events)).toEqual([`certificate.deployment_lagging ${two}`]);
+    expect(lagging.events[0]).toMatchObject({
+      serial: second,
+      target: { kind: 'agent', id: two, health: 'behind', installedSerial: first, servedSerial: first },
+    });
+    expect((await fleetTick(name, LAG + 2 * MINUTE)).events).toEqual([]); // once, not every tick
+
+    // `certkeeper status` shows the row and exits 1.
+    const status = await certkeeper(['status', '--json'], stack.env);
+    expect(status.code, status.stderr).toBe(1);
+    const view = json<{ certificates: { name: string; targets: { id: string; health: string }[] }[] }>(
+      status,
+    );
+    const targets = view.certificates.find((c) => c.name === name)!.targets;
+    expect(targets.map((t) => `${t.id} ${t.health}`).sort()).toEqual([`${one} ok`, `${two} behind`].sort());
+    const table = await certkeeper(['status'], stack.env);
+    expect(table.stdout).toMatch(new RegExp(`${name}\\s+agent ${two}\\s+behind\\s+${first.slice(0, 16)}`));
+
+    // Agent 2 is back: it installs the renewal, one recovered event.
+    expect((await agents[1]!.syncOnce()).certificates[0]!.action).toBe('installed');
+    const recovered = await fleetTick(name, LAG + 3 * MINUTE);
+    expect(byAgent(recovered.events)).toEqual([`certificate.deployment_recovered ${two}`]);
+    expect(recovered.events[0]!.target).toMatchObject({ installedSerial: second, servedSerial: second });
+  });
+
+  it('an agent whose reload always fails rolls back, and the lagging event carries its error', async () => {
+    const name = 'stuck';
+    const agentName = uniqueName('stuck');
+    await issue(name, { agents: [agentName] });
+    const host = await server(`${name}.${ZONE}`);
+    expect((await agentOn(host, agentName, name).syncOnce()).certificates[0]!.action).toBe('installed');
+    await renew(name);
+    const broken = agentOn(
+      host,
+      agentName,
+      name,
+      'echo "nginx: [emerg] cannot load certificate" >&2; exit 1',
+    );
+    expect((await broken.syncOnce()).certificates[0]!.action).toBe('rolled-back');
+
+    const { events } = await fleetTick(name, LAG + MINUTE);
+    expect(events).toHaveLength(1);
+    expect(events[0]!.type).toBe('certificate.deployment_lagging');
+    expect(events[0]!.target!.error).toMatch(/rolled back.*cannot load certificate/s);
+  });
+
+  it('a probed endpoint with a certificate put there by hand is behind; fixed, it recovers', async () => {
+    const name = 'probed';
+    const identifier = `${name}.${ZONE}`;
+    const host = await server(identifier); // the hand-installed (test CA) certificate
+    const endpoint = { host: '127.0.0.1', port: host.nginx.httpsPort };
+    await issue(name, { probes: [endpoint] });
+    const { events, result } = await fleetTick(name, LAG + MINUTE);
+    expect(events.map((e) => e.type)).toEqual(['certificate.deployment_lagging']);
+    const handSerial = events[0]!.target!.servedSerial!;
+    expect(handSerial).toBeDefined();
+    expect(handSerial).not.toBe(await currentSerial(name));
+    expect(result.summary.behind).toBeGreaterThan(0);
+
+    // The operator installs the issued certificate by hand and reloads.
+    const fixer = agentOn(host, uniqueName('fixer'), name);
+    await fixer.syncOnce();
+    const fixed = await fleetTick(name, LAG + 2 * MINUTE);
+    expect(fixed.events.map((e) => `${e.type} ${e.target?.kind}`)).toEqual([
+      'certificate.deployment_recovered probe',
+    ]);
+  });
+
+  it('a probe to a closed port is unreachable with the error, alerted once', async () => {
+    const name = 'closed';
+    const { closed: port } = await freePorts({ closed: 'tcp' });
+    await issue(name, { probes: [{ host: '127.0.0.1', port }] });
+    const first = await fleetTick(name, MINUTE);
+    expect(first.events).toHaveLength(1);
+    expect(first.events[0]!.target).toMatchObject({ kind: 'probe', health: 'unreachable' });
+    expect(first.events[0]!.target!.error).toMatch(/closed: .*connection refused/);
+    expect((await fleetTick(name, 2 * MINUTE)).events).toEqual([]);
+  });
+});
