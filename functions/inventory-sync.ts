@@ -7,6 +7,7 @@ import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import { systemClock } from '../shared/model/clock.js';
 import { ValidationError } from '../shared/model/errors.js';
 import { parseCertificateSpec } from '../shared/model/spec.js';
+import { AGENT_NAME_PATTERN } from '../shared/fleet/report.js';
 
 /**
  * CloudFormation custom resource (behind the CDK Provider framework): on every deploy the
@@ -49,17 +50,41 @@ function parseDeclared(raw: unknown) {
     throw new ValidationError('Certificates', 'is not JSON', 'redeploy: the stack writes this property');
   }
   if (!Array.isArray(list)) throw new ValidationError('Certificates', 'is not a list', 'redeploy');
-  return list.map((spec: unknown, i) => parseCertificateSpec(toInput(spec), `Certificates[${i}]`));
+  return list.map((spec: unknown, i) => {
+    const field = `Certificates[${i}]`;
+    const parsed = parseCertificateSpec(toInput(spec), field);
+    // Agents come from the config's `agents` list, not from the certificate's own input.
+    const agents = (spec as { delivery?: { agents?: unknown } } | null)?.delivery?.agents;
+    if (Array.isArray(agents) && agents.length > 0) {
+      agents.forEach((a: unknown, j) => {
+        if (typeof a !== 'string' || !AGENT_NAME_PATTERN.test(a)) {
+          throw new ValidationError(`${field}.delivery.agents[${j}]`, 'is not an agent name', 'redeploy');
+        }
+      });
+      parsed.delivery = {
+        agents: agents as string[],
+        probes: parsed.delivery?.probes ?? [],
+        acmRegions: parsed.delivery?.acmRegions ?? [],
+      };
+    }
+    return parsed;
+  });
 }
 
 /** A stored CertificateSpec carries typed identifiers; the input schema takes strings. */
 function toInput(spec: unknown): unknown {
   if (typeof spec !== 'object' || spec === null) return spec;
-  const s = spec as { identifiers?: unknown };
+  const { delivery, ...s } = spec as {
+    identifiers?: unknown;
+    delivery?: { probes?: unknown; acmRegions?: unknown };
+  };
   const identifiers = Array.isArray(s.identifiers)
     ? s.identifiers.map((i: unknown) => (typeof i === 'object' && i !== null && 'value' in i ? i.value : i))
     : s.identifiers;
+  // The stored delivery's probes ({ host, port, sni }) and regions are valid input as they are.
   return Object.fromEntries(
-    Object.entries({ ...s, identifiers }).filter(([, v]) => v !== undefined && v !== null),
+    Object.entries({ ...s, identifiers, probes: delivery?.probes, acmRegions: delivery?.acmRegions }).filter(
+      ([, v]) => v !== undefined && v !== null,
+    ),
   );
 }

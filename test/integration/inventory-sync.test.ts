@@ -61,6 +61,25 @@ describe('inventory sync on deploy', () => {
     expect((await inventory.get('site'))?.state).toMatchObject({ status: 'pending', attempts: 0 });
   });
 
+  it('keeps the delivery targets the config declared (agents, probes, ACM regions), without a reissue', async () => {
+    const delivered = {
+      ...web,
+      delivery: {
+        agents: ['web-1', 'edge-2'],
+        probes: [{ host: '203.0.113.10', port: 443 }],
+        acmRegions: ['us-east-1'],
+      },
+    };
+    const before = (await inventory.get('web-1'))!.state;
+    await handler(customResourceEvent('Update', [delivered, site]));
+    const after = await inventory.get('web-1');
+    expect(after?.spec.delivery).toEqual(delivered.delivery);
+    // Where it is delivered is not what it is: the state (due time, attempts) is untouched.
+    expect(after?.state).toEqual(before);
+    await handler(customResourceEvent('Update', [web, site]));
+    expect((await inventory.get('web-1'))?.spec.delivery).toBeUndefined();
+  });
+
   it('changes nothing when the stack is deleted', async () => {
     await handler(customResourceEvent('Delete', []));
     expect((await inventory.list()).map((r) => [r.spec.name, r.state.status])).toEqual([

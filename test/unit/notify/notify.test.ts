@@ -123,11 +123,13 @@ describe('parseNotifierEnv', () => {
     });
   });
 
-  it('forwards failures, expiry warnings and revocations by default', () => {
+  it('forwards failures, expiry warnings, revocations and fleet lag by default', () => {
     expect(parseNotifierEnv({ CERTKEEPER_WEBHOOK_URL: 'https://hooks.example.com/x' }).types).toEqual([
       'certificate.renewal_failed',
       'certificate.expiring',
       'certificate.revoked',
+      'certificate.deployment_lagging',
+      'certificate.deployment_recovered',
     ]);
   });
 
