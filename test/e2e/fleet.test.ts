@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../agent/agent.js';
 import { type AgentConfigInput, loadAgentConfig } from '../../agent/config.js';
+import { handler as fleetHandler } from '../../functions/fleet.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { declareCertificate } from '../../shared/certificates.js';
 import { MemoryPublisher } from '../../shared/events/publisher.js';
@@ -21,13 +22,13 @@ import { ManualClock, MINUTE } from '../../shared/model/clock.js';
 import type { CertificateEvent } from '../../shared/model/events.js';
 import { silentLog } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { runTick, sqsEvent } from '../../scripts/local/pipeline.js';
+import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
 import { certkeeper, json } from '../cli/operator.js';
 import { type Nginx, startNginx } from '../support/nginx.js';
 import { pebbleRoots, uniqueName } from '../support/peers.js';
-import { useLocalStack } from '../support/stack.js';
+import { pointHandlersAt, useLocalStack } from '../support/stack.js';
 import { createTestCa, type TestCa } from '../unit/agent/pki.js';
 
 const ZONE = `${uniqueName('fleet')}.test`;
@@ -259,14 +260,40 @@ describe('the fleet view', () => {
     ]);
   });
 
-  it('a probe to a closed port is unreachable with the error, alerted once', async () => {
+  it('a probe to a closed port is unreachable with the error, alerted once through SNS by the fleet Lambda', async () => {
     const name = 'closed';
     const { closed: port } = await freePorts({ closed: 'tcp' });
     await issue(name, { probes: [{ host: '127.0.0.1', port }] });
-    const first = await fleetTick(name, MINUTE);
-    expect(first.events).toHaveLength(1);
-    expect(first.events[0]!.target).toMatchObject({ kind: 'probe', health: 'unreachable' });
-    expect(first.events[0]!.target!.error).toMatch(/closed: .*connection refused/);
-    expect((await fleetTick(name, 2 * MINUTE)).events).toEqual([]);
+    await receiveAll(stack.clients.sqs, stack.tapQueueUrl); // the issued event, not under test
+
+    // The Lambda handler, as the tick rule invokes it, publishing to the events topic.
+    clock.set(new Date(Date.now() + MINUTE));
+    pointHandlersAt(stack.env, { clock });
+    try {
+      const result = await fleetHandler();
+      expect(result.summary.unreachable).toBeGreaterThan(0);
+      const sent = (await receiveAll(stack.clients.sqs, stack.tapQueueUrl))
+        .map((m) => ({
+          body: JSON.parse(m.Body!) as CertificateEvent,
+          type: (JSON.parse(m.Body!) as CertificateEvent).type,
+        }))
+        .filter((m) => m.body.certificate === name);
+      expect(sent.map((m) => m.type)).toEqual(['certificate.deployment_lagging']);
+      expect(sent[0]!.body.target).toMatchObject({
+        kind: 'probe',
+        id: `127.0.0.1:${port}`,
+        health: 'unreachable',
+      });
+      expect(sent[0]!.body.target!.error).toMatch(/closed: .*connection refused/);
+      // The next tick: still unreachable, nothing new.
+      clock.set(new Date(Date.now() + 2 * MINUTE));
+      await fleetHandler();
+      const again = (await receiveAll(stack.clients.sqs, stack.tapQueueUrl)).filter(
+        (m) => (JSON.parse(m.Body!) as CertificateEvent).certificate === name,
+      );
+      expect(again).toEqual([]);
+    } finally {
+      pointHandlersAt(stack.env);
+    }
   });
 });
