@@ -1,9 +1,8 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { callAws } from '../aws/errors.js';
 import type { Clock } from '../model/clock.js';
-import { CertkeeperError } from '../model/errors.js';
 import type { CertificateEvent } from '../model/events.js';
-import type { EventPublisher } from './publisher.js';
+import { type EventPublisher, assertNoKeyMaterial } from './publisher.js';
 
 export interface SnsPublisherOptions {
   topicArn: string;
@@ -43,26 +42,6 @@ export class SnsPublisher implements EventPublisher {
             },
           }),
         ),
-    );
-  }
-}
-
-/**
- * Events travel to chat channels, mailboxes and third-party webhooks: whatever the bug
- * upstream, a private key must never ride along. The error names the event, never its body.
- */
-export function assertNoKeyMaterial(
-  message: string,
-  event: Pick<CertificateEvent, 'type' | 'certificate'>,
-): void {
-  if (message.includes('PRIVATE KEY')) {
-    throw new CertkeeperError(
-      'internal',
-      `refused to publish ${event.type} for ${event.certificate}: the event contains private key material`,
-      {
-        retryable: false,
-        fix: 'this is a bug in whatever built the event; report it (the event was not sent)',
-      },
     );
   }
 }
