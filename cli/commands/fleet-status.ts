@@ -21,7 +21,7 @@ export interface TargetRow extends TargetStatus {
   certificate: string;
   /** The serial the certificate has now. */
   currentSerial: string | null;
-  /** Minutes since the current serial was stored, while this target lacks it. */
+  /** How long the target had been without the current serial when the view was made. */
   behindMinutes: number | null;
   /** Minutes since the agent's last report. */
   reportAgeMinutes: number | null;
@@ -32,13 +32,13 @@ export function fleetRows(view: FleetStatus | undefined, now: Date, only?: strin
   for (const [certificate, c] of Object.entries(view?.certificates ?? {})) {
     if (only !== undefined && certificate !== only) continue;
     for (const t of c.targets) {
-      const minutes = (iso: string | undefined) =>
-        iso ? Math.max(0, Math.floor((now.getTime() - Date.parse(iso)) / 60_000)) : null;
+      const minutes = (iso: string | undefined, until = now) =>
+        iso ? Math.max(0, Math.floor((until.getTime() - Date.parse(iso)) / 60_000)) : null;
       rows.push({
         ...t,
         certificate,
         currentSerial: c.serial ?? null,
-        behindMinutes: t.health === 'ok' ? null : minutes(t.behindSince),
+        behindMinutes: t.health === 'ok' ? null : minutes(t.behindSince, new Date(view!.at)),
         reportAgeMinutes: minutes(t.lastReportAt),
       });
     }

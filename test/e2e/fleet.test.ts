@@ -208,6 +208,9 @@ describe('the fleet view', () => {
     const targets = view.certificates.find((c) => c.name === name)!.targets;
     expect(targets.map((t) => `${t.id} ${t.health}`).sort()).toEqual([`${one} ok`, `${two} behind`].sort());
     const table = await certkeeper(['status'], stack.env);
+    expect(table.code).toBe(1);
+    // What an operator sees, kept in the test output.
+    console.log(`certkeeper status, one server behind:\n${table.stdout}`);
     expect(table.stdout).toMatch(new RegExp(`${name}\\s+agent ${two}\\s+behind\\s+${first.slice(0, 16)}`));
 
     // Agent 2 is back: it installs the renewal, one recovered event.
