@@ -1,6 +1,6 @@
 /**
- * The due index on DynamoDB Local: the shared due-certificate suite (due-contract.ts), then
- * what only the DynamoDB adapter has: the sparse `due-index` attributes on the item, a tick
+ * The due index on DynamoDB Local, beyond the Inventory contract (test/contracts): what only
+ * the DynamoDB adapter has: the sparse `due-index` attributes on the item, a tick
  * that reads only the items due, and putSpec's conditional write when it is outrun.
  */
 import { DeleteTableCommand, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
@@ -10,13 +10,7 @@ import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { DynamoLeaseLock } from '../../shared/lock/dynamodb.js';
 import { DAY, HOUR, ManualClock, MINUTE } from '../../shared/model/clock.js';
 import { dynamodbClient, uniqueName } from '../support/peers.js';
-import {
-  declareWithState,
-  describeDueInventory,
-  failingState,
-  spec,
-  T0,
-} from '../unit/inventory/due-contract.js';
+import { declareWithState, failingState, spec, T0 } from '../contracts/inventory.contract.js';
 
 const admin = dynamodbClient();
 afterAll(() => admin.destroy());
@@ -28,18 +22,6 @@ function worker(tableName: string, clock: ManualClock, client: DynamoDBClient = 
 }
 
 const dropTable = (tableName: string) => admin.send(new DeleteTableCommand({ TableName: tableName }));
-
-// A fresh table per test: the suite asserts on everything that is due.
-describeDueInventory('DynamoInventory', async () => {
-  const tableName = uniqueName('due-contract');
-  await createTable(admin, tableName);
-  const clock = new ManualClock(T0);
-  return {
-    ...worker(tableName, clock, admin),
-    clock,
-    dispose: () => dropTable(tableName).then(() => undefined),
-  };
-});
 
 describe('DynamoInventory: the due-index items', () => {
   const tableName = uniqueName('due-index');

@@ -13,7 +13,6 @@ import {
 } from '../../../shared/model/errors.js';
 import { parseCertificateSpec } from '../../../shared/model/spec.js';
 import { type CertificateState, initialState } from '../../../shared/model/state.js';
-import { describeDueInventory, T0 } from './due-contract.js';
 
 const TTL = 30 * SECOND;
 let root: string;
@@ -112,16 +111,4 @@ describe('FileInventory', () => {
     await writeFile(file, '{');
     await expect(inventory.get('web')).rejects.toThrow(/not JSON/);
   });
-});
-
-describeDueInventory('FileInventory', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'certkeeper-due-'));
-  const clock = new ManualClock(T0);
-  const lock = new FileLeaseLock({ dir: join(dir, 'locks'), clock });
-  return {
-    inventory: new FileInventory({ dir: join(dir, 'inventory'), lock, clock }),
-    lock,
-    clock,
-    dispose: () => rm(dir, { recursive: true, force: true }),
-  };
 });

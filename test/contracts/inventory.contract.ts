@@ -1,15 +1,14 @@
 /**
  * What every Inventory adapter promises the scheduler (listDue, the heartbeat) and the
- * operator (putSpec on new and changed certificates). One suite, run against each adapter:
- * files in test/unit/inventory/file.test.ts, DynamoDB Local in
- * test/integration/due-index.test.ts, so the two cannot drift apart.
+ * operator (putSpec on new and changed certificates). One suite, run against each adapter
+ * by inventory.test.ts beside it, so the adapters cannot drift apart.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Inventory } from '../../../shared/inventory/inventory.js';
-import type { LeaseLock } from '../../../shared/lock/lock.js';
-import { DAY, HOUR, type ManualClock, MINUTE, SECOND } from '../../../shared/model/clock.js';
-import { type CertificateSpecInput, parseCertificateSpec } from '../../../shared/model/spec.js';
-import { type CertificateState, initialState } from '../../../shared/model/state.js';
+import type { Inventory } from '../../shared/inventory/inventory.js';
+import type { LeaseLock } from '../../shared/lock/lock.js';
+import { DAY, HOUR, type ManualClock, MINUTE, SECOND } from '../../shared/model/clock.js';
+import { type CertificateSpecInput, parseCertificateSpec } from '../../shared/model/spec.js';
+import { type CertificateState, initialState } from '../../shared/model/state.js';
 
 export interface DueFixture {
   inventory: Inventory;
