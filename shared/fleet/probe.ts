@@ -85,6 +85,8 @@ function describe(cert: X509Certificate): ServedCertificate {
   const names = (cert.subjectAltName ?? '')
     .split(', ')
     .map((entry) => entry.replace(/^(DNS|IP Address):/, ''))
+    // Node prints IPv6 SANs uncompressed in upper case; identifiers are RFC 5952 (as URL writes them).
+    .map((name) => (isIP(name) === 6 ? new URL(`http://[${name}]/`).hostname.slice(1, -1) : name))
     .filter((n) => n.length > 0);
   return {
     serial: cert.serialNumber.toUpperCase(),
