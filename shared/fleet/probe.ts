@@ -45,7 +45,8 @@ export function readServedCertificate(target: ProbeTarget, timeoutMs: number): P
     const socket = connect({
       host: target.host,
       port: target.port,
-      servername: target.sni && isIP(target.sni) === 0 ? target.sni : undefined,
+      // As curl and browsers: the host name unless told otherwise (name-based virtual hosts, CDNs).
+      servername: isIP(target.sni ?? target.host) === 0 ? (target.sni ?? target.host) : undefined,
       rejectUnauthorized: false,
     });
     let settled = false;
