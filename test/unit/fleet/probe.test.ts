@@ -3,7 +3,7 @@
  * at run time, a closed port, a port that accepts and never answers, and one that is not TLS.
  */
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { evaluateFleet } from '../../../shared/fleet/evaluate.js';
 import { ProbeError, readServedCertificate } from '../../../shared/fleet/probe.js';
@@ -86,6 +86,30 @@ describe('readServedCertificate', () => {
       now,
     );
     expect(status.certificates.v6!.targets[0]!.health).toBe('updating');
+  });
+
+  it('sends the host name as SNI when none is given (as curl and browsers do), and none for an IP', async () => {
+    const ca = await createTestCa();
+    const [fallback, named] = await Promise.all([
+      ca.issue({ identifiers: ['default.example.net'] }),
+      ca.issue({ identifiers: ['localhost'] }),
+    ]);
+    // Like a server with name-based virtual hosts: without SNI, the default site's certificate.
+    const server = createTlsServer({
+      cert: fallback.bundle.fullchain,
+      key: fallback.bundle.privkey,
+      SNICallback: (name, done) =>
+        done(
+          null,
+          name === 'localhost'
+            ? createSecureContext({ cert: named.bundle.fullchain, key: named.bundle.privkey })
+            : undefined,
+        ),
+    });
+    const port = await listen(server);
+
+    expect((await readServedCertificate({ host: 'localhost', port }, 5000)).serial).toBe(named.serial);
+    expect((await readServedCertificate({ host: '127.0.0.1', port }, 5000)).serial).toBe(fallback.serial);
   });
 
   it('says closed when nothing listens on the port', async () => {
