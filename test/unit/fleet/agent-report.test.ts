@@ -147,15 +147,12 @@ describe('the agent report', () => {
    * one (still on the previous certificate) both accept connections. Here: the first
    * connection after the files change gets the new certificate, the next one the old.
    *
-   * KNOWN BUG, reported to the lead (agent/agent.ts, check() then recordServed()): the
-   * agent's served check passes on the new worker, then recordServed opens another
-   * connection, lands on the old worker and reports the old serial as served, so the fleet
-   * view shows the agent updating (and behind, with a lagging alert, if the agent does not
-   * check again within the lag). bench:fleet sees it on 2-4 of 10 nginx per run. it.fails
-   * holds while the bug is there; make it `it` once the report keeps the serial the
-   * install's served check confirmed.
+   * The agent's served check passes on the new worker; a second handshake for the report
+   * would land on the old one. The report must carry the serial the install's own served
+   * check confirmed (agent/agent.ts recordServed); bench:fleet saw 2-4 of 10 nginx
+   * reported on the old serial before that.
    */
-  it.fails("reports the serial the server serves after a reload, not the old worker's", async () => {
+  it("reports the serial the server serves after a reload, not the old worker's", async () => {
     const first = await ca.issue({ identifiers: IDS });
     const second = await ca.issue({ identifiers: IDS });
     /** The host's paths, known once the host exists (after the server). */
