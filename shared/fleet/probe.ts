@@ -45,7 +45,8 @@ export function readServedCertificate(target: ProbeTarget, timeoutMs: number): P
     const socket = connect({
       host: target.host,
       port: target.port,
-      servername: target.sni && isIP(target.sni) === 0 ? target.sni : undefined,
+      // As curl and browsers: the host name unless told otherwise (name-based virtual hosts, CDNs).
+      servername: isIP(target.sni ?? target.host) === 0 ? (target.sni ?? target.host) : undefined,
       rejectUnauthorized: false,
     });
     let settled = false;
@@ -85,6 +86,8 @@ function describe(cert: X509Certificate): ServedCertificate {
   const names = (cert.subjectAltName ?? '')
     .split(', ')
     .map((entry) => entry.replace(/^(DNS|IP Address):/, ''))
+    // Node prints IPv6 SANs uncompressed in upper case; identifiers are RFC 5952 (as URL writes them).
+    .map((name) => (isIP(name) === 6 ? new URL(`http://[${name}]/`).hostname.slice(1, -1) : name))
     .filter((n) => n.length > 0);
   return {
     serial: cert.serialNumber.toUpperCase(),
