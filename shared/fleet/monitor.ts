@@ -8,7 +8,7 @@ import type { InventoryRecord } from '../model/state.js';
 import type { ListableObjectStore } from '../store/object-certificate-store.js';
 import { DEFAULT_FLEET_RULES, type FleetObservations, type FleetRules, evaluateFleet } from './evaluate.js';
 import { ProbeError, type ProbeTarget, type ServedCertificate, readServedCertificate } from './probe.js';
-import { AGENTS_PREFIX, type AgentReport, parseAgentReport } from './report.js';
+import { AGENT_REPORT_MAX_BYTES, AGENTS_PREFIX, type AgentReport, parseAgentReport } from './report.js';
 import {
   FLEET_STATUS_KEY,
   type FleetStatus,
@@ -94,7 +94,7 @@ async function readReports(
   const reports = new Map<string, AgentReport>();
   const ignored: { key: string; reason: string }[] = [];
   const listed = await deps.objects.list(AGENTS_PREFIX);
-  for (const { key } of listed) {
+  for (const { key, size } of listed) {
     const m = /^agents\/([^/]+)\/report\.json$/.exec(key);
     if (!m) continue;
     const agent = m[1]!;
@@ -104,6 +104,11 @@ async function readReports(
     };
     if (!agents.has(agent)) {
       ignore(`agent "${agent}" is not in the deployment config (no certificate lists it)`);
+      continue;
+    }
+    // Refused before reading: a runaway agent's huge object must not exhaust the Lambda.
+    if (size > AGENT_REPORT_MAX_BYTES) {
+      ignore(`${key} is ${size} bytes, over the ${AGENT_REPORT_MAX_BYTES}-byte limit`);
       continue;
     }
     try {

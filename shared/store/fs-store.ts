@@ -97,7 +97,8 @@ export class FsObjectStore implements ListableObjectStore {
         const key = `${relative}${entry.name}`;
         if (entry.isDirectory()) await walk(`${key}/`);
         else if (entry.isFile() && !TEMP_FILE.test(entry.name) && key.startsWith(prefix)) {
-          found.push({ key, lastModified: (await stat(join(dir, entry.name))).mtime });
+          const info = await stat(join(dir, entry.name));
+          found.push({ key, lastModified: info.mtime, size: info.size });
         }
       }
     };

@@ -14,6 +14,8 @@ import type {
 export interface ListedObject {
   key: string;
   lastModified: Date;
+  /** Bytes, as the listing reports them: lets a reader skip an object too large to read. */
+  size: number;
 }
 
 /** An ObjectStore that can also list, which is all a CertificateStore needs from a backend. */

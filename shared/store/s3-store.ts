@@ -121,7 +121,7 @@ export class S3ObjectStore implements ListableObjectStore {
         ),
       );
       for (const o of page.Contents ?? []) {
-        if (o.Key) found.push({ key: o.Key, lastModified: o.LastModified ?? new Date(0) });
+        if (o.Key) found.push({ key: o.Key, lastModified: o.LastModified ?? new Date(0), size: o.Size ?? 0 });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

@@ -83,5 +83,8 @@ describe.each(ADAPTERS)('ObjectStore contract: $name', (adapter) => {
     const keys = (await store.list('agents/')).map((o) => o.key).sort();
     expect(keys).toEqual(['agents/web-1/report.json', 'agents/web-2/report.json']);
     for (const o of await store.list('agents/')) expect(o.lastModified).toBeInstanceOf(Date);
+    // Sizes are bytes, from the listing alone (a reader can skip what it will not read).
+    const sizes = Object.fromEntries((await store.list('agents/web-1/')).map((o) => [o.key, o.size]));
+    expect(sizes).toEqual({ 'agents/web-1/report.json': Buffer.byteLength('ünïcode ✓') });
   });
 });
