@@ -43,6 +43,12 @@ const DEFAULT_POLICY: TransportPolicy = {
 
 let policy: TransportPolicy = { ...DEFAULT_POLICY };
 let installed = false;
+/**
+ * Retry-After of successful answers, keyed by the parsed body acme-client hands back (it
+ * returns `response.data` itself), so a poll loop over acme-client's methods can honour it
+ * (RFC 8555 §7.4, §7.5.1). Weak: nothing is kept once the body is dropped.
+ */
+const retryAfterByBody = new WeakMap<object, number>();
 const agents = new Map<string, Agent>();
 
 const PROBLEM_PREFIX = 'urn:ietf:params:acme:error:';
@@ -106,6 +112,10 @@ async function onResponse(response: AxiosResponse): Promise<AxiosResponse> {
   const config = response.config as RetryConfig;
   const status = response.status;
   const problem = problemOf(response);
+  if (status < 300 && response.data !== null && typeof response.data === 'object') {
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+    if (retryAfterMs !== undefined) retryAfterByBody.set(response.data as object, retryAfterMs);
+  }
 
   if (status === 429 || status >= 500) {
     const attempt = config.certkeeperAttempt ?? 0;
@@ -201,6 +211,14 @@ function problemOf(response: AxiosResponse): Problem | undefined {
     detail = `${detail}; ${parts.join('; ')}`;
   }
   return { type: data.type, detail };
+}
+
+/**
+ * The Retry-After (ms) that came with a body acme-client returned (an order, authorization
+ * or challenge), if the CA sent one.
+ */
+export function retryAfterOf(body: unknown): number | undefined {
+  return body !== null && typeof body === 'object' ? retryAfterByBody.get(body) : undefined;
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. */
