@@ -26,11 +26,17 @@ export interface ListableObjectStore extends ObjectStore {
    * rule on the tag); backends without lifecycle keep it.
    */
   markSuperseded?(key: string): Promise<void>;
+  /**
+   * True when a `put` given `sha256` only succeeds if the backend stored exactly those bytes
+   * (S3 checks ChecksumSHA256 before it stores anything), so reading back adds nothing.
+   */
+  readonly verifiesOnWrite?: boolean;
 }
 
 /**
  * The CertificateStore protocol, written once over any ListableObjectStore (S3 or a
- * directory): immutable serial prefixes, read-back verification, manifest last.
+ * directory): immutable serial prefixes, verified files (checksum on write, or read back),
+ * manifest last.
  */
 export class ObjectCertificateStore implements CertificateStore {
   constructor(protected readonly objects: ListableObjectStore) {}
@@ -53,9 +59,9 @@ export class ObjectCertificateStore implements CertificateStore {
     await Promise.all(
       entries.map(([file, entry]) => this.writeOnce(entry, bundle[file], file === 'privkey')),
     );
-    // Read back what the store holds now: a truncated or altered object must stop us before
-    // the manifest points readers at it.
-    await Promise.all(entries.map(([, entry]) => this.verify(entry)));
+    // A truncated or altered object must stop us before the manifest points readers at it:
+    // a backend that checked each write against its hash already has; others are read back.
+    if (!this.objects.verifiesOnWrite) await Promise.all(entries.map(([, entry]) => this.verify(entry)));
     const manifest = buildManifest(
       name,
       serial,
@@ -114,7 +120,7 @@ export class ObjectCertificateStore implements CertificateStore {
    */
   private async writeOnce(entry: ManifestFile, body: string, secret: boolean): Promise<void> {
     try {
-      await this.objects.put(entry.key, body, { ifAbsent: true, secret });
+      await this.objects.put(entry.key, body, { ifAbsent: true, secret, sha256: entry.sha256 });
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
       await this.verify(entry);
