@@ -26,11 +26,6 @@ export interface ListableObjectStore extends ObjectStore {
    * rule on the tag); backends without lifecycle keep it.
    */
   markSuperseded?(key: string): Promise<void>;
-  /**
-   * True when a `put` given `sha256` only succeeds if the backend stored exactly those bytes
-   * (S3 checks ChecksumSHA256 before it stores anything), so reading back adds nothing.
-   */
-  readonly verifiesOnWrite?: boolean;
 }
 
 /**

@@ -60,5 +60,11 @@ export interface ObjectStore {
    * (hex, of the UTF-8 body) lets a backend that can have the write checked against it do so.
    */
   put(key: string, body: string, options?: PutOptions): Promise<void>;
+  /**
+   * True when a `put` given `sha256` only succeeds if the backend stored exactly those bytes
+   * and reads after it see them (S3: ChecksumSHA256 is checked before anything is stored,
+   * and reads are strongly consistent), so reading back adds nothing.
+   */
+  readonly verifiesOnWrite?: boolean;
   delete(key: string): Promise<void>;
 }
