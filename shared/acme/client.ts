@@ -165,9 +165,25 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
       await request.onOrder?.(order.url);
     }
 
+    const cleanups: Promise<void>[] = [];
+    try {
+      return await this.completeOrder(client, request, order, solver, progress, cleanups);
+    } finally {
+      await Promise.all(cleanups);
+    }
+  }
+
+  private async completeOrder(
+    client: Client,
+    request: OrderRequest,
+    order: Order,
+    solver: ChallengeSolver,
+    progress: (step: OrderStep) => void,
+    cleanups: Promise<void>[],
+  ): Promise<IssuedCertificate> {
     if (order.status === 'pending') {
       progress('authorize');
-      await this.authorize(client, order, solver, progress);
+      await this.authorize(client, order, solver, progress, cleanups);
     }
 
     progress('finalize');
@@ -251,6 +267,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     order: Order,
     solver: ChallengeSolver,
     progress: (step: OrderStep) => void,
+    cleanups: Promise<void>[],
   ): Promise<void> {
     const work: { authz: Authorization; challenge: Authorization['challenges'][number]; port: Challenge }[] =
       [];
@@ -276,6 +293,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     if (work.length === 0) return;
 
     const challenges = work.map((w) => w.port);
+    let validated = false;
     try {
       await solver.present(challenges);
       await solver.waitReady(challenges);
@@ -291,13 +309,16 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
       await Promise.all(
         work.map((w) => this.waitValid(client, w.authz, 'authorization', { retryAfterMs: answered.get(w) })),
       );
+      validated = true;
     } finally {
-      try {
-        await solver.cleanup(challenges);
-      } catch (err) {
+      const cleanup = solver.cleanup(challenges).catch((err: unknown) => {
         // The certificate can still be issued; a leftover token or TXT value is harmless.
         this.warn('challenge cleanup failed', { error: err instanceof Error ? err.message : String(err) });
-      }
+      });
+      // Valid authorizations are final (RFC 8555 §7.1.6): the CA will not look again, so the
+      // responses are removed while the order is finalized; the order waits for it at its end.
+      if (validated) cleanups.push(cleanup);
+      else await cleanup;
     }
   }
 

@@ -47,6 +47,8 @@ export class ObjectCertificateStore implements CertificateStore {
     meta: ManifestInput,
   ): Promise<Manifest> {
     assertBundle(name, serial, bundle, meta);
+    // Read beside the writes: only its serial is needed, after the new manifest is in place.
+    const previousRead = this.getManifest(name).catch(() => undefined);
     const entries = BUNDLE_FILES.map((file): [BundleFile, ManifestFile] => [
       file,
       { key: bundleFileKey(name, serial, file), sha256: sha256Hex(bundle[file]) },
@@ -63,7 +65,7 @@ export class ObjectCertificateStore implements CertificateStore {
       meta,
       Object.fromEntries(entries) as Record<BundleFile, ManifestFile>,
     );
-    const previous = await this.getManifest(name).catch(() => undefined);
+    const previous = await previousRead;
     await this.objects.put(manifestKey(name), `${JSON.stringify(manifest, null, 2)}\n`);
     if (previous && previous.serial !== serial) await this.supersede(previous);
     return manifest;
