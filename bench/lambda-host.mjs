@@ -110,8 +110,10 @@ async function worker() {
 }
 
 const began = performance.now();
+const cpuBefore = process.cpuUsage();
 await Promise.all(Array.from({ length: concurrency }, () => worker()));
 const elapsedMs = performance.now() - began;
+const cpu = process.cpuUsage(cpuBefore);
 console.log(
   JSON.stringify({
     elapsedMs,
@@ -121,6 +123,7 @@ console.log(
     durationsMs: durations,
     recordsPerInvocation: records,
     calls,
+    cpuMs: (cpu.user + cpu.system) / 1000,
     maxRssKb: process.resourceUsage().maxRSS,
   }),
 );

@@ -14,7 +14,9 @@
  * issuer (e.g. from an older commit) for its request counts.
  */
 import { spawn } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import acme from 'acme-client';
 import type { ScheduledEvent } from 'aws-lambda';
 import { PollSchedule } from '../shared/acme/poll.js';
@@ -51,7 +54,11 @@ export interface HostReport {
   durationsMs: number[];
   recordsPerInvocation: number[];
   calls: Record<string, number>;
+  /** CPU time (user + system) of the host process over the run. */
+  cpuMs: number;
   maxRssKb: number;
+  /** Bytes the handlers wrote to stdout (their logs), besides the report line. */
+  logBytes: number;
 }
 
 export interface Bench {
@@ -108,6 +115,34 @@ export function identifierFor(run: number, i: number): { ip?: string; dns?: stri
   return { dns: `r${run}-${i}.${ZONE}` };
 }
 
+/**
+ * AWS requests this process sends until stop(), by "service operation" (the SigV4 scope and
+ * X-Amz-Target): the scheduler's tick, which runs alone while it is counted.
+ */
+function countRequests(): { stop(): Record<string, number> } {
+  const calls: Record<string, number> = {};
+  const listener = (message: unknown) => {
+    const { request } = message as { request: ClientRequest };
+    const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(
+      String(request.getHeader('authorization') ?? ''),
+    );
+    if (!scope) return;
+    const target =
+      String(request.getHeader('x-amz-target') ?? '')
+        .split('.')
+        .pop() || request.method;
+    const key = `${scope[1]} ${target}`;
+    calls[key] = (calls[key] ?? 0) + 1;
+  };
+  diagnostics.subscribe('http.client.request.start', listener);
+  return {
+    stop: () => {
+      diagnostics.unsubscribe('http.client.request.start', listener);
+      return calls;
+    },
+  };
+}
+
 /** Pebble connects to <ip>:<httpPort> for http-01: one loopback listener per IP of the run. */
 async function listenOn(ips: string[], store: ObjectStore): Promise<Http01Responder[]> {
   const port = peers().pebble.httpPort;
@@ -127,6 +162,7 @@ async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise
 export function runHost(
   bench: Bench,
   options: { expect: number; concurrency: number; batch: number },
+  env: Record<string, string> = {},
 ): Promise<HostReport> {
   const config = {
     bundle: bench.issuerBundle,
@@ -137,7 +173,7 @@ export function runHost(
   return new Promise((done, reject) => {
     const child = spawn(process.execPath, [join(REPO, 'bench', 'lambda-host.mjs'), JSON.stringify(config)], {
       cwd: REPO,
-      env: { ...process.env, NODE_OPTIONS: '' },
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -152,7 +188,11 @@ export function runHost(
         .reverse()
         .find((l) => l.startsWith('{"elapsedMs"'));
       if (code !== 0 || !line) reject(new Error(`lambda-host exited ${code}:\n${stderr}\n${stdout}`));
-      else done(JSON.parse(line) as HostReport);
+      else
+        done({
+          ...(JSON.parse(line) as HostReport),
+          logBytes: Buffer.byteLength(stdout) - Buffer.byteLength(line) - 1,
+        });
     });
   });
 }
@@ -162,8 +202,21 @@ export async function runPipeline(
   bench: Bench,
   run: number,
   count: number,
-  host: { concurrency: number; batch: number },
-): Promise<{ report: HostReport; issued: number; specs: CertificateSpec[] }> {
+  host: {
+    concurrency: number;
+    batch: number;
+    keyType?: string;
+    env?: Record<string, string>;
+    /** Then renew every certificate once more (force messages, as `certkeeper renew --force`) and report that pass. */
+    renewAfter?: boolean;
+  },
+): Promise<{
+  report: HostReport;
+  issued: number;
+  specs: CertificateSpec[];
+  tickCalls: Record<string, number>;
+  failures: string[];
+}> {
   const specs: CertificateSpec[] = [];
   const ips: string[] = [];
   await inBatches(
@@ -176,8 +229,8 @@ export async function runPipeline(
         await declareCertificate(
           bench.inventory,
           id.ip
-            ? { name: `p${run}-${i}`, identifiers: [id.ip] }
-            : { name: `p${run}-${i}`, identifiers: [id.dns], profile: 'classic' },
+            ? { name: `p${run}-${i}`, identifiers: [id.ip], keyType: host.keyType }
+            : { name: `p${run}-${i}`, identifiers: [id.dns], profile: 'classic', keyType: host.keyType },
         ),
       );
     },
@@ -186,17 +239,42 @@ export async function runPipeline(
   const objects = new S3ObjectStore(bench.stack.clients.s3, { bucket: bench.stack.bucket });
   const responders = await listenOn(ips, objects);
   try {
+    const counted = countRequests();
     const tick = (await bench.scheduler(scheduledEvent())) as { enqueued: string[] };
+    const tickCalls = counted.stop();
     if (tick.enqueued.length !== count) {
       throw new Error(`the scheduler queued ${tick.enqueued.length} certificates, expected ${count}`);
     }
-    const report = await runHost(bench, { expect: count, ...host });
+    const options = { expect: count, concurrency: host.concurrency, batch: host.batch };
+    let report = await runHost(bench, options, host.env);
+    const serials = new Map<string, string | undefined>();
+    if (host.renewAfter) {
+      await inBatches(specs, 16, async (spec) => {
+        serials.set(spec.name, (await bench.inventory.get(spec.name))?.state.current?.serial);
+      });
+      for (let i = 0; i < specs.length; i += 10) {
+        await bench.stack.clients.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: bench.stack.queueUrl,
+            Entries: specs.slice(i, i + 10).map((spec, j) => ({
+              Id: String(j),
+              MessageBody: JSON.stringify({ certificate: spec.name, force: true }),
+            })),
+          }),
+        );
+      }
+      report = await runHost(bench, options, host.env);
+    }
     let issued = 0;
+    const failures: string[] = [];
     await inBatches(specs, 16, async (spec) => {
-      const record = await bench.inventory.get(spec.name);
-      if (record?.state.current?.serial && record.state.status === 'valid') issued += 1;
+      const state = (await bench.inventory.get(spec.name))?.state;
+      const serial = state?.current?.serial;
+      const fresh = serial !== undefined && (!host.renewAfter || serials.get(spec.name) !== serial);
+      if (fresh && state?.status === 'valid' && state.attempts === 0) issued += 1;
+      else failures.push(`${spec.name}: ${state?.lastError?.detail ?? state?.status ?? 'no state'}`);
     });
-    return { report, issued, specs };
+    return { report, issued, specs, tickCalls, failures };
   } finally {
     await Promise.all(responders.map((r) => r.close()));
   }
@@ -345,6 +423,7 @@ async function main(): Promise<void> {
       const run = index * 2;
       const pipeline = await runPipeline(bench, run, count, { concurrency, batch: 1 });
       const { report, issued } = pipeline;
+      for (const failure of pipeline.failures.slice(0, 5)) console.log(`  not issued: ${failure}`);
       for (const [k, n] of Object.entries(report.calls)) allCalls[k] = (allCalls[k] ?? 0) + n;
       allIssued += issued;
       const rate = issued / (report.elapsedMs / 1000);
