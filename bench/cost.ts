@@ -6,7 +6,7 @@
  * figures, the prices used beside them, and the assumptions.
  *
  *   npm run bench:cost -- [--count 1000] [--memory 256] [--batch 5] [--concurrency 2]
- *                         [--ca-wait-ms 5000] [--key-type ecdsa-p256]
+ *                         [--ca-wait-ms 5000] [--key-type ecdsa-p256|rsa4096]
  *
  * Billed duration on Lambda: each invocation's measured wall time, with its CPU share
  * stretched to the vCPU fraction the memory buys (1,769 MB = 1 vCPU; waiting on the CA and

@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import diagnostics from 'node:diagnostics_channel';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -386,6 +386,34 @@ async function runCeiling(bench: Bench, run: number, count: number, concurrency:
 
 const mib = (kb: number) => (kb / 1024).toFixed(0);
 
+const PEERS = ['pebble', 'moto', 'dynamodb', 'dns'] as const;
+
+/** CPU seconds (user + system) each local peer has used so far, from /proc (Linux). */
+function peerCpu(): Record<string, number> {
+  const envFile = process.env.CERTKEEPER_PEERS_ENV;
+  const out: Record<string, number> = {};
+  if (!envFile) return out;
+  for (const peer of PEERS) {
+    try {
+      const pid = readFileSync(join(dirname(envFile), `${peer}.pid`), 'utf8')
+        .split('\n')[0]!
+        .trim();
+      // Fields after the command name: state is field 3, utime 14, stime 15 (clock ticks).
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[peer] = (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // Peers started elsewhere (npm run peers start in another shell): no figure.
+    }
+  }
+  return out;
+}
+
+const cpuSince = (before: Record<string, number>): Record<string, number> => {
+  const now = peerCpu();
+  return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+};
+
 /** Requests per issuance by service, from the host's counts. */
 export function perIssuance(calls: Record<string, number>, issued: number): Map<string, number> {
   const byService = new Map<string, number>();
@@ -413,6 +441,7 @@ async function main(): Promise<void> {
   const began = performance.now();
   const bench = await setUpBench('bench-renewals', values['issuer-bundle']);
   const rows: string[] = [];
+  const cpuRows: string[] = [];
   const allCalls: Record<string, number> = {};
   let allIssued = 0;
   try {
@@ -421,15 +450,34 @@ async function main(): Promise<void> {
     );
     for (const [index, concurrency] of levels.entries()) {
       const run = index * 2;
+      const peersBefore = peerCpu();
       const pipeline = await runPipeline(bench, run, count, { concurrency, batch: 1 });
+      const pipelinePeers = cpuSince(peersBefore);
       const { report, issued } = pipeline;
       for (const failure of pipeline.failures.slice(0, 5)) console.log(`  not issued: ${failure}`);
       for (const [k, n] of Object.entries(report.calls)) allCalls[k] = (allCalls[k] ?? 0) + n;
       allIssued += issued;
       const rate = issued / (report.elapsedMs / 1000);
+      const ceilingBefore = peerCpu();
+      const selfBefore = process.cpuUsage();
       const ceilingMs = values['no-ceiling']
         ? undefined
         : await runCeiling(bench, run + 1, count, concurrency);
+      const ceilingSelf = process.cpuUsage(selfBefore);
+      const ceilingPeers = cpuSince(ceilingBefore);
+      const cpu = (node: number, peers: Record<string, number>, n: number) =>
+        [
+          `node ${(node / n).toFixed(3)}`,
+          ...PEERS.map((p) => `${p} ${((peers[p] ?? 0) / n).toFixed(3)}`),
+        ].join(', ');
+      cpuRows.push(
+        `  concurrency ${concurrency}: pipeline ${cpu(report.cpuMs / 1000, pipelinePeers, Math.max(issued, 1))}`,
+      );
+      if (ceilingMs !== undefined) {
+        cpuRows.push(
+          `  ${''.padStart(`concurrency ${concurrency}`.length)}  ceiling  ${cpu((ceilingSelf.user + ceilingSelf.system) / 1e6, ceilingPeers, count)}`,
+        );
+      }
       const ceiling = ceilingMs === undefined ? undefined : count / (ceilingMs / 1000);
       const per = perIssuance(report.calls, issued);
       const aws = [...per].filter(([s]) => s !== 'acme' && s !== 'other').reduce((a, [, n]) => a + n, 0);
@@ -460,6 +508,9 @@ async function main(): Promise<void> {
   for (const [key, n] of Object.entries(allCalls).sort(([a], [b]) => a.localeCompare(b))) {
     console.log(`  ${key.padEnd(40)} ${(n / allIssued).toFixed(2)}`);
   }
+  console.log('');
+  console.log('CPU seconds per issuance (this machine has 2 cores; the peers stand in for AWS and the CA):');
+  for (const row of cpuRows) console.log(row);
   console.log(
     `RSS: peak of the node process hosting the issuer bundle (all its concurrent invocations); total ${((performance.now() - began) / 1000).toFixed(0)} s`,
   );
