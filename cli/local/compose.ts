@@ -16,13 +16,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import * as z from 'zod';
 import { parseListen } from '../../agent/config.js';
-import {
-  AcmeAccounts,
-  AcmeCertificateAuthority,
-  DEFAULT_POLLING,
-  type OrderStep,
-  type PollingOptions,
-} from '../../shared/acme/index.js';
+import { AcmeAccounts, AcmeCertificateAuthority, type OrderStep } from '../../shared/acme/index.js';
 import type { CertificateAuthority } from '../../shared/acme/ca.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
@@ -152,12 +146,6 @@ const STEP_TEXT: Record<OrderStep, string> = {
 };
 export const stepText = (name: string, step: OrderStep): string => `${name}: ${STEP_TEXT[step]}`;
 
-/**
- * Someone is waiting at a terminal (or a deploy step), so the first status poll comes after
- * 250 ms rather than the Lambda's 1 s; the backoff still doubles, so a slow CA is not hammered.
- */
-const LOCAL_POLLING: PollingOptions = { ...DEFAULT_POLLING, minMs: 250 };
-
 export interface Composition {
   deps: RenewDeps;
   /** Starts the HTTP-01 responder now (when the certificate uses http-01), to fail before writing. */
@@ -184,7 +172,7 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
   const clock = systemClock;
   const inner = new AcmeCertificateAuthority({
     directoryUrl: settings.directory,
-    accounts: new AcmeAccounts(dir.objects, { clock, polling: LOCAL_POLLING }),
+    accounts: new AcmeAccounts(dir.objects, { clock }),
     email: settings.email,
     caPem: options.caPem,
     clock,

@@ -21,15 +21,6 @@ export interface AccountSettings {
   eab?: ExternalAccountBinding;
 }
 
-/** How acme-client polls pending objects (RFC 8555 §7.5.1); milliseconds. */
-export interface PollingOptions {
-  attempts: number;
-  minMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_POLLING: PollingOptions = { attempts: 10, minMs: 1_000, maxMs: 8_000 };
-
 /** accounts/<host>/<id>.json. Stored as a secret object: S3 encrypts it with the KMS key. */
 const storedAccountSchema = z.object({
   version: z.literal(1),
@@ -86,14 +77,12 @@ export function accountIdFor(email: string | undefined): string {
 export class AcmeAccounts {
   private readonly cache = new Map<string, Promise<AcmeAccount>>();
   private readonly clock: Clock;
-  private readonly polling: PollingOptions;
 
   constructor(
     private readonly store: ObjectStore,
-    options: { clock?: Clock; polling?: PollingOptions } = {},
+    options: { clock?: Clock } = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.polling = options.polling ?? DEFAULT_POLLING;
     installTransport();
   }
 
@@ -185,9 +174,6 @@ export class AcmeAccounts {
       accountKey: record.keyPem,
       ...(record.url ? { accountUrl: record.url } : {}),
       ...(settings.eab ? { externalAccountBinding: settings.eab } : {}),
-      backoffAttempts: this.polling.attempts,
-      backoffMin: this.polling.minMs,
-      backoffMax: this.polling.maxMs,
     });
   }
 

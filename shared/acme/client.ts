@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Authorization, Client, Order } from 'acme-client';
 import type { Challenge, ChallengeSolver } from '../challenges/solver.js';
 import { type Clock, MINUTE, systemClock } from '../model/clock.js';
@@ -24,7 +25,8 @@ import {
   type RevocationReason,
 } from './ca.js';
 import { fetchDirectory } from './directory.js';
-import { trustCaForOrigin } from './transport.js';
+import { DEFAULT_POLLING, PollSchedule, type PollingOptions } from './poll.js';
+import { retryAfterOf, trustCaForOrigin } from './transport.js';
 
 export interface AcmeCaOptions {
   directoryUrl: string;
@@ -39,6 +41,8 @@ export interface AcmeCaOptions {
   directoryTtlMs?: number;
   /** Receives failures that must not fail an issuance (challenge cleanup). */
   warn?: (message: string, extra: Record<string, unknown>) => void;
+  /** How pending authorizations and orders are re-checked; see poll.ts. */
+  polling?: PollingOptions;
 }
 
 /** newOrder payload: acme-client's type lacks the profiles draft and RFC 9773 fields. */
@@ -59,12 +63,14 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
   readonly directoryUrl: string;
   private readonly clock: Clock;
   private readonly directoryTtlMs: number;
+  private readonly polling: PollingOptions;
   private cachedDirectory: { at: number; value: Promise<AcmeDirectoryInfo> } | undefined;
 
   constructor(private readonly options: AcmeCaOptions) {
     this.directoryUrl = options.directoryUrl;
     this.clock = options.clock ?? systemClock;
     this.directoryTtlMs = options.directoryTtlMs ?? 10 * MINUTE;
+    this.polling = options.polling ?? DEFAULT_POLLING;
     if (options.caPem) trustCaForOrigin(options.directoryUrl, options.caPem);
   }
 
@@ -159,14 +165,31 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
       await request.onOrder?.(order.url);
     }
 
+    const cleanups: Promise<void>[] = [];
+    try {
+      return await this.completeOrder(client, request, order, solver, progress, cleanups);
+    } finally {
+      await Promise.all(cleanups);
+    }
+  }
+
+  private async completeOrder(
+    client: Client,
+    request: OrderRequest,
+    order: Order,
+    solver: ChallengeSolver,
+    progress: (step: OrderStep) => void,
+    cleanups: Promise<void>[],
+  ): Promise<IssuedCertificate> {
     if (order.status === 'pending') {
       progress('authorize');
-      await this.authorize(client, order, solver, progress);
+      await this.authorize(client, order, solver, progress, cleanups);
     }
 
     progress('finalize');
-    // After the last authorization turns valid the order becomes ready (RFC 8555 §7.1.6).
-    if (order.status !== 'ready') order = await this.waitValid(client, order, 'order');
+    // After the last authorization turns valid the order becomes ready (RFC 8555 §7.1.6),
+    // so the order we hold (still "pending") is looked at again at once.
+    if (order.status !== 'ready') order = await this.waitValid(client, order, 'order', { immediate: true });
     if (order.status === 'ready') {
       try {
         order = await client.finalizeOrder(order, request.csrPem);
@@ -244,6 +267,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     order: Order,
     solver: ChallengeSolver,
     progress: (step: OrderStep) => void,
+    cleanups: Promise<void>[],
   ): Promise<void> {
     const work: { authz: Authorization; challenge: Authorization['challenges'][number]; port: Challenge }[] =
       [];
@@ -269,58 +293,90 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     if (work.length === 0) return;
 
     const challenges = work.map((w) => w.port);
+    let validated = false;
     try {
       await solver.present(challenges);
       await solver.waitReady(challenges);
       progress('validate');
       // No acme-client verifyChallenge: its self-checks cannot reach IP identifiers, and the
       // solver's waitReady already proved the response is published.
+      const answered = new Map<(typeof work)[number], number | undefined>();
       for (const w of work) {
-        if (w.challenge.status === 'pending') await client.completeChallenge(w.challenge);
+        if (w.challenge.status === 'pending') {
+          answered.set(w, retryAfterOf(await client.completeChallenge(w.challenge)));
+        }
       }
-      await Promise.all(work.map((w) => this.waitValid(client, w.authz, 'authorization')));
+      await Promise.all(
+        work.map((w) => this.waitValid(client, w.authz, 'authorization', { retryAfterMs: answered.get(w) })),
+      );
+      validated = true;
     } finally {
-      try {
-        await solver.cleanup(challenges);
-      } catch (err) {
+      const cleanup = solver.cleanup(challenges).catch((err: unknown) => {
         // The certificate can still be issued; a leftover token or TXT value is harmless.
         this.warn('challenge cleanup failed', { error: err instanceof Error ? err.message : String(err) });
-      }
+      });
+      // Valid authorizations are final (RFC 8555 §7.1.6): the CA will not look again, so the
+      // responses are removed while the order is finalized; the order waits for it at its end.
+      if (validated) cleanups.push(cleanup);
+      else await cleanup;
     }
   }
 
   /**
-   * Polls an order or authorization until ready/valid (RFC 8555 §7.5.1), with acme-client's
-   * bounded backoff. acme-client reports both "invalid" and "still pending after all polls"
-   * as a plain Error, so on failure the object is fetched once more to say which, and an
-   * invalid one is reported with the CA's own problem (the challenge error for an
-   * authorization, e.g. urn:ietf:params:acme:error:connection).
+   * Polls an order or authorization (POST-as-GET, RFC 8555 §6.3) until it is ready or valid,
+   * on the PollSchedule: first re-check soon, gaps doubling, the CA's Retry-After honoured.
+   * An invalid object is reported with the CA's own problem (for an authorization the
+   * challenge error, e.g. urn:ietf:params:acme:error:connection). One still pending when
+   * the schedule ends stays resumable: RetryLaterError at the CA's Retry-After or in a minute.
    */
   private async waitValid<T extends Order | Authorization>(
     client: Client,
     item: T,
     kind: 'order' | 'authorization',
+    options: { immediate?: boolean; retryAfterMs?: number } = {},
   ): Promise<T> {
-    try {
-      // acme-client returns the polled body without the `url` it needs for the next call.
-      return { ...(await client.waitForValidStatus(item)), url: item.url };
-    } catch (err) {
-      if (err instanceof CertkeeperError) throw err;
+    const url = item.url;
+    const check = async (): Promise<T> => {
       const fresh =
         kind === 'order'
           ? await client.getOrder(item as Order)
-          : (await client.getAuthorizations({ authorizations: [item.url] } as Order))[0]!;
-      if (fresh.status === 'ready' || fresh.status === 'valid') return fresh as T;
-      if (fresh.status === 'invalid') {
-        throw kind === 'order'
-          ? await orderProblem(client, fresh as Order)
-          : authorizationProblem(fresh as Authorization);
+          : (await client.getAuthorizations({ authorizations: [url] } as Order))[0]!;
+      return { ...(fresh as T), url };
+    };
+    const settled = async (current: T): Promise<boolean> => {
+      if (current.status === 'valid' || current.status === 'ready') return true;
+      if (current.status === 'pending' || current.status === 'processing') return false;
+      // invalid, or (authorizations) deactivated, expired, revoked: RFC 8555 §7.1.6.
+      throw kind === 'order'
+        ? await orderProblem(client, current as Order)
+        : authorizationProblem(current as Authorization);
+    };
+
+    const schedule = new PollSchedule(this.polling);
+    let current = item;
+    let retryAfterMs = options.retryAfterMs ?? retryAfterOf(item);
+    if (options.immediate) {
+      current = await check();
+      if (await settled(current)) return current;
+      retryAfterMs = retryAfterOf(current);
+    }
+    for (;;) {
+      const step = schedule.next(retryAfterMs);
+      if ('stop' in step) {
+        // Still pending or processing: the order stays resumable, so come back soon.
+        const waitMs = step.retryAfterMs ?? MINUTE;
+        throw new RetryLaterError(
+          `the ${kind} ${url} is still ${current.status} after ${schedule.planned} checks over ${Math.round(schedule.plannedMs / 1000)} s`,
+          new Date(this.clock.now().getTime() + waitMs),
+          undefined,
+          undefined,
+          step.retryAfterMs,
+        );
       }
-      // Still pending or processing: the order stays resumable, so come back soon.
-      throw new RetryLaterError(
-        `the ${kind} ${item.url} is still ${fresh.status} after polling`,
-        new Date(this.clock.now().getTime() + MINUTE),
-      );
+      await delay(step.wait);
+      current = await check();
+      if (await settled(current)) return current;
+      retryAfterMs = retryAfterOf(current);
     }
   }
 

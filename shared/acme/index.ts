@@ -12,12 +12,11 @@ export { REVOCATION_REASONS } from './ca.js';
 export {
   AcmeAccount,
   AcmeAccounts,
-  DEFAULT_POLLING,
   accountIdFor,
   type AccountSettings,
   type ExternalAccountBinding,
-  type PollingOptions,
 } from './account.js';
+export { DEFAULT_POLLING, PollSchedule, plannedDelays, type PollingOptions } from './poll.js';
 export { AcmeCertificateAuthority, checkProfile, type AcmeCaOptions } from './client.js';
 export { parseDirectory } from './directory.js';
 export { configureTransport, installTransport, trustCaForOrigin, type TransportPolicy } from './transport.js';

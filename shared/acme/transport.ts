@@ -43,6 +43,23 @@ const DEFAULT_POLICY: TransportPolicy = {
 
 let policy: TransportPolicy = { ...DEFAULT_POLICY };
 let installed = false;
+/**
+ * Retry-After of successful answers, keyed by the parsed body acme-client hands back (it
+ * returns `response.data` itself), so a poll loop over acme-client's methods can honour it
+ * (RFC 8555 §7.4, §7.5.1). Weak: nothing is kept once the body is dropped.
+ */
+const retryAfterByBody = new WeakMap<object, number>();
+
+/**
+ * RFC 8555 §6.5 / §7.2: every successful POST answer carries a fresh Replay-Nonce, and a
+ * nonce is good for one request. acme-client ignores them and sends HEAD newNonce before
+ * each signed request; those answers are kept here (per origin, a few, briefly) and handed
+ * to its next HEAD instead of a round trip. A nonce the server has since dropped earns
+ * badNonce, which acme-client retries with the nonce that answer carries.
+ */
+const NONCE_POOL_SIZE = 16;
+const NONCE_MAX_AGE_MS = 30_000;
+const noncePool = new Map<string, { nonce: string; at: number }[]>();
 const agents = new Map<string, Agent>();
 
 const PROBLEM_PREFIX = 'urn:ietf:params:acme:error:';
@@ -92,6 +109,19 @@ export async function httpGet(url: string): Promise<AxiosResponse<unknown>> {
 
 function prepare(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
   const url = requestUrl(config);
+  const pooled = url && (config.method ?? '').toLowerCase() === 'head' ? takeNonce(url.origin) : undefined;
+  if (pooled) {
+    // acme-client sends HEAD only to newNonce, and reads only the Replay-Nonce header.
+    config.adapter = async () => ({
+      data: '',
+      status: 200,
+      statusText: 'OK',
+      headers: { 'replay-nonce': pooled },
+      config,
+      request: undefined,
+    });
+    return config;
+  }
   const agent = url ? agents.get(url.origin) : undefined;
   if (agent) config.httpsAgent = agent;
   if (!config.timeout) config.timeout = policy.timeoutMs;
@@ -106,6 +136,14 @@ async function onResponse(response: AxiosResponse): Promise<AxiosResponse> {
   const config = response.config as RetryConfig;
   const status = response.status;
   const problem = problemOf(response);
+  // Error answers' nonces go to acme-client's own badNonce retry; HEAD answers are used by
+  // the request that asked for them.
+  const method = (config.method ?? 'get').toLowerCase();
+  if (status < 400 && method === 'post') poolNonce(config, response.headers['replay-nonce']);
+  if (status < 300 && response.data !== null && typeof response.data === 'object') {
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+    if (retryAfterMs !== undefined) retryAfterByBody.set(response.data as object, retryAfterMs);
+  }
 
   if (status === 429 || status >= 500) {
     const attempt = config.certkeeperAttempt ?? 0;
@@ -201,6 +239,36 @@ function problemOf(response: AxiosResponse): Problem | undefined {
     detail = `${detail}; ${parts.join('; ')}`;
   }
   return { type: data.type, detail };
+}
+
+function poolNonce(config: InternalAxiosRequestConfig, nonce: unknown): void {
+  const origin = requestUrl(config)?.origin;
+  if (!origin || typeof nonce !== 'string' || nonce === '') return;
+  const pool = noncePool.get(origin) ?? [];
+  pool.push({ nonce, at: Date.now() });
+  if (pool.length > NONCE_POOL_SIZE) pool.shift();
+  noncePool.set(origin, pool);
+}
+
+function takeNonce(origin: string): string | undefined {
+  const pool = noncePool.get(origin);
+  for (let entry = pool?.pop(); entry; entry = pool?.pop()) {
+    if (Date.now() - entry.at < NONCE_MAX_AGE_MS) return entry.nonce;
+  }
+  return undefined;
+}
+
+/** Forgets pooled nonces (tests that restart the CA). */
+export function clearNonces(): void {
+  noncePool.clear();
+}
+
+/**
+ * The Retry-After (ms) that came with a body acme-client returned (an order, authorization
+ * or challenge), if the CA sent one.
+ */
+export function retryAfterOf(body: unknown): number | undefined {
+  return body !== null && typeof body === 'object' ? retryAfterByBody.get(body) : undefined;
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. */

@@ -16,6 +16,7 @@ import {
   type ListedObject,
 } from './object-certificate-store.js';
 import { SUPERSEDED_TAG } from './keys.js';
+import type { PutOptions } from './store.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -63,17 +64,24 @@ export class S3ObjectStore implements ListableObjectStore {
     });
   }
 
-  async put(
-    key: string,
-    body: string,
-    options: { secret?: boolean; ifAbsent?: boolean; contentType?: string } = {},
-  ): Promise<void> {
+  /**
+   * With `sha256` the hash goes along as ChecksumSHA256: S3 computes the hash of what it
+   * received and refuses the write (BadDigest) unless it matches, so a stored object is the
+   * one hashed into the manifest without reading it back.
+   */
+  readonly verifiesOnWrite = true;
+
+  async put(key: string, body: string, options: PutOptions = {}): Promise<void> {
     const input: PutObjectCommandInput = {
       Bucket: this.bucket,
       Key: key,
       Body: body,
       ContentType: options.contentType ?? contentTypeFor(key),
     };
+    if (options.sha256) {
+      input.ChecksumAlgorithm = 'SHA256';
+      input.ChecksumSHA256 = Buffer.from(options.sha256, 'hex').toString('base64');
+    }
     if (options.secret) {
       input.ServerSideEncryption = 'aws:kms';
       if (this.kmsKeyId) input.SSEKMSKeyId = this.kmsKeyId;

@@ -31,8 +31,8 @@ export interface Manifest {
 export type ManifestInput = Omit<Manifest, 'version' | 'files' | 'name' | 'serial'>;
 
 /**
- * Port: where certificates live. `putBundle` writes the serial's files, reads them back to
- * verify their hashes, and only then replaces the manifest, so a crash at any point leaves
+ * Port: where certificates live. `putBundle` writes the serial's files, has their hashes
+ * verified (by the backend on write, or by reading them back), and only then replaces the manifest, so a crash at any point leaves
  * the previous certificate current.
  */
 export interface CertificateStore {
@@ -45,14 +45,26 @@ export interface CertificateStore {
   listSerials(name: string): Promise<string[]>;
 }
 
+export interface PutOptions {
+  secret?: boolean;
+  ifAbsent?: boolean;
+  contentType?: string;
+  sha256?: string;
+}
+
 /** Port: the small object store for ACME account keys and HTTP-01 tokens. */
 export interface ObjectStore {
   get(key: string): Promise<string | undefined>;
-  /** Writes the object; `secret` objects are encrypted with the configured KMS key. */
-  put(
-    key: string,
-    body: string,
-    options?: { secret?: boolean; ifAbsent?: boolean; contentType?: string },
-  ): Promise<void>;
+  /**
+   * Writes the object; `secret` objects are encrypted with the configured KMS key. `sha256`
+   * (hex, of the UTF-8 body) lets a backend that can have the write checked against it do so.
+   */
+  put(key: string, body: string, options?: PutOptions): Promise<void>;
+  /**
+   * True when a `put` given `sha256` only succeeds if the backend stored exactly those bytes
+   * and reads after it see them (S3: ChecksumSHA256 is checked before anything is stored,
+   * and reads are strongly consistent), so reading back adds nothing.
+   */
+  readonly verifiesOnWrite?: boolean;
   delete(key: string): Promise<void>;
 }

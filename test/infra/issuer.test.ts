@@ -171,7 +171,7 @@ describe('CertkeeperIssuer with the example config', () => {
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('obtains or renews'),
       Timeout: 300,
-      MemorySize: 1024,
+      MemorySize: 256,
       ReservedConcurrentExecutions: 2,
     });
     s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CreateBucketCommand,
+  GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -34,12 +36,15 @@ const deadS3 = () =>
 /** Records every command the client sends and can fail the next manifest write. */
 function instrument(client: S3Client) {
   const calls: string[] = [];
+  const checksums = new Map<string, string>();
   const state = { failManifest: false };
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const key = (args.input as { Key?: string }).Key ?? '';
       const command = (context.commandName ?? '').replace(/Command$/, '');
       calls.push(`${command} ${key}`);
+      const checksum = (args.input as { ChecksumSHA256?: string }).ChecksumSHA256;
+      if (checksum) checksums.set(key, checksum);
       if (state.failManifest && command === 'PutObject' && key.endsWith('current.json')) {
         throw Object.assign(new Error('We encountered an internal error'), {
           name: 'InternalError',
@@ -51,7 +56,7 @@ function instrument(client: S3Client) {
     },
     { step: 'initialize', name: 'certkeeperRecorder' },
   );
-  return { calls, state };
+  return { calls, checksums, state };
 }
 
 let bucket: string;
@@ -63,19 +68,34 @@ beforeAll(async () => {
 });
 
 describe('S3CertificateStore against moto', () => {
-  it('writes and verifies the four files before the manifest, which it writes last', async () => {
+  it('writes the four files with their manifest hash as S3 checksum, then the manifest last', async () => {
     const client = s3Client();
-    const { calls } = instrument(client);
+    const { calls, checksums } = instrument(client);
     const store = new S3CertificateStore(client, { bucket, kmsKeyId });
-    const manifest = await store.putBundle('web', 'AA01', fakeBundle('a'), fakeMeta());
+    const bundle = fakeBundle('a');
+    const manifest = await store.putBundle('web', 'AA01', bundle, fakeMeta());
+    const issuance = [...calls];
 
     const manifestWrite = calls.indexOf(`PutObject ${manifestKey('web')}`);
     expect(manifestWrite).toBe(calls.length - 1);
     for (const file of ['cert', 'chain', 'fullchain', 'privkey'] as const) {
       const key = bundleFileKey('web', 'AA01', file);
       expect(calls.indexOf(`PutObject ${key}`)).toBeLessThan(manifestWrite);
-      expect(calls.indexOf(`GetObject ${key}`)).toBeLessThan(manifestWrite);
+      // S3 checks the body against ChecksumSHA256 before storing it, so nothing is read back.
+      expect(issuance).not.toContain(`GetObject ${key}`);
+      const sent = checksums.get(key);
+      expect(sent).toBe(Buffer.from(manifest.files[file].sha256, 'hex').toString('base64'));
+      expect(sent).toBe(createHash('sha256').update(bundle[file]).digest('base64'));
+      // What the store keeps for the object is that checksum.
+      const stored = await client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }),
+      );
+      expect(stored.ChecksumSHA256).toBe(sent);
+      expect(await stored.Body!.transformToString()).toBe(bundle[file]);
     }
+    // One read (the previous manifest) and five writes per issuance.
+    expect(issuance.filter((c) => c.startsWith('GetObject'))).toEqual([`GetObject ${manifestKey('web')}`]);
+    expect(issuance.filter((c) => c.startsWith('PutObject'))).toHaveLength(5);
     expect(await store.getManifest('web')).toEqual(manifest);
     expect(store.location).toBe(`s3://${bucket}`);
   });

@@ -5,7 +5,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fetchRenewalInfo } from '../../../shared/acme/ari.js';
 import { parseDirectory } from '../../../shared/acme/directory.js';
 import { checkProfile } from '../../../shared/acme/client.js';
-import { configureTransport, installTransport } from '../../../shared/acme/transport.js';
+import {
+  clearNonces,
+  configureTransport,
+  installTransport,
+  retryAfterOf,
+} from '../../../shared/acme/transport.js';
 import {
   AcmeProblemError,
   CertkeeperError,
@@ -56,6 +61,33 @@ afterAll(async () => {
 const get = (path = '/x') => acme.axios.get(`${base}${path}`, { validateStatus: () => true });
 
 describe('acme-client transport', () => {
+  it('hands the Replay-Nonce of a POST answer to the next HEAD newNonce, once (RFC 8555 §7.2)', async () => {
+    clearNonces();
+    script = [
+      {
+        status: 200,
+        headers: { 'Replay-Nonce': 'nonce-from-post', 'Retry-After': '2' },
+        body: { status: 'processing' },
+      },
+      {
+        status: 400,
+        headers: { 'Replay-Nonce': 'nonce-from-error' },
+        body: { type: 'urn:ietf:params:acme:error:badNonce' },
+      },
+      { status: 200, headers: { 'Replay-Nonce': 'nonce-from-server' } },
+    ];
+    const posted = await acme.axios.post(`${base}/order`, {}, { validateStatus: () => true });
+    expect(retryAfterOf(posted.data)).toBe(2_000);
+    // The error answer's nonce belongs to acme-client's badNonce retry, not to the pool.
+    await acme.axios.post(`${base}/order`, {}, { validateStatus: () => true });
+    const first = await acme.axios.head(`${base}/nonce`, { validateStatus: () => true });
+    expect(first.headers['replay-nonce']).toBe('nonce-from-post');
+    expect(seen).toHaveLength(2);
+    const second = await acme.axios.head(`${base}/nonce`, { validateStatus: () => true });
+    expect(second.headers['replay-nonce']).toBe('nonce-from-server');
+    expect(seen).toHaveLength(3);
+  });
+
   it('sends a User-Agent naming certkeeper (RFC 8555 §6.1)', async () => {
     script = [{ status: 200, body: {} }];
     await get();

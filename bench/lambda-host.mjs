@@ -1,0 +1,129 @@
+/**
+ * Plays the Lambda service for a built issuer bundle, in a plain `node` process (no tsx, so
+ * its memory is the bundle's): an SQS event source with `concurrency` invocations in flight,
+ * each handed up to `batch` messages received from the queue, deleted once the handler says
+ * they are done. Counts every HTTP request the handler's invocations send, by AWS service
+ * (from the SigV4 credential scope) and to the CA, measures each invocation's duration (what
+ * Lambda bills) and the process's peak RSS, and prints one JSON line. Started by
+ * bench/renewals.ts and bench/cost.ts, never by hand:
+ *
+ *   node bench/lambda-host.mjs '{"bundle": ".../issuer/index.mjs", "queueUrl": "...", ...}'
+ *
+ * The handler's environment (endpoints, bucket, table, CA) comes from process.env.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import diagnostics from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+
+const config = JSON.parse(process.argv[2] ?? '{}');
+const { bundle, queueUrl, expect, concurrency = 1, batch = 1, caOrigin } = config;
+if (!bundle || !queueUrl || !expect) throw new Error('lambda-host: bundle, queueUrl and expect are required');
+
+/** Requests sent inside an invocation, by "service operation". */
+const calls = {};
+const invocation = new AsyncLocalStorage();
+diagnostics.subscribe('http.client.request.start', ({ request }) => {
+  if (!invocation.getStore()) return;
+  const auth = String(request.getHeader('authorization') ?? '');
+  const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth);
+  const origin = `${request.protocol}//${request.host}:${request.socket?.remotePort ?? ''}`;
+  let service;
+  let operation;
+  if (scope) {
+    service = scope[1];
+    const target = String(request.getHeader('x-amz-target') ?? '');
+    if (target) operation = target.split('.').pop();
+    else if (service === 's3')
+      operation = `${request.method}${/[?&]tagging/.test(request.path) ? ' tagging' : ''}`;
+    else if (service === 'route53') {
+      // /2013-04-01/hostedzone/ID/rrset, /2013-04-01/change/ID, /2013-04-01/hostedzone...
+      const parts = request.path.split('?')[0].split('/');
+      operation = `${request.method} ${parts[4] ?? parts[2]}`;
+    } else operation = request.method;
+  } else {
+    service = caOrigin && origin.startsWith('https') ? 'acme' : 'other';
+    operation = request.method;
+  }
+  const key = `${service} ${operation}`;
+  calls[key] = (calls[key] ?? 0) + 1;
+});
+
+const { handler } = await import(pathToFileURL(bundle).href);
+const sqs = new SQSClient({});
+
+const durations = [];
+const records = [];
+let done = 0;
+let failed = 0;
+let claimed = 0;
+
+async function worker() {
+  while (claimed < expect) {
+    const want = Math.min(batch, expect - claimed);
+    const got = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: want, WaitTimeSeconds: 0 }),
+    );
+    const messages = got.Messages ?? [];
+    if (messages.length === 0) {
+      await sleep(50);
+      continue;
+    }
+    claimed += messages.length;
+    const event = {
+      Records: messages.map((m) => ({
+        messageId: m.MessageId,
+        receiptHandle: m.ReceiptHandle,
+        body: m.Body,
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: String(Date.now()),
+          SenderId: 'certkeeper-scheduler',
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:certkeeper-issuer',
+        awsRegion: 'us-east-1',
+      })),
+    };
+    const started = performance.now();
+    const response = await invocation.run(true, () => handler(event));
+    durations.push(performance.now() - started);
+    records.push(messages.length);
+    const failures = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    failed += failures.size;
+    done += messages.length - failures.size;
+    const finished = messages.filter((m) => !failures.has(m.MessageId));
+    if (finished.length > 0) {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: finished.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
+    }
+  }
+}
+
+const began = performance.now();
+const cpuBefore = process.cpuUsage();
+await Promise.all(Array.from({ length: concurrency }, () => worker()));
+const elapsedMs = performance.now() - began;
+const cpu = process.cpuUsage(cpuBefore);
+console.log(
+  JSON.stringify({
+    elapsedMs,
+    done,
+    failed,
+    invocations: durations.length,
+    durationsMs: durations,
+    recordsPerInvocation: records,
+    calls,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    maxRssKb: process.resourceUsage().maxRSS,
+  }),
+);
