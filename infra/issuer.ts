@@ -24,6 +24,8 @@ import {
   ACCOUNTS_PREFIX,
   CERTIFICATES_PREFIX,
   HTTP01_PREFIX,
+  RETENTION_CLASSES,
+  RETENTION_TAG,
   SUPERSEDED_TAG,
   certificatePrefix,
 } from '../shared/store/keys.js';
@@ -285,10 +287,18 @@ export class CertkeeperIssuer extends Construct {
         },
         {
           id: 'expire-superseded-serials',
-          // The store tags a serial's files when a newer serial becomes current.
+          // Serials that earlier versions tagged when a newer one became current.
           tagFilters: { [SUPERSEDED_TAG]: 'true' },
           expiration: retainSuperseded,
         },
+        // Each serial's files carry the lifetime class of their certificate from the write
+        // (RETENTION_TAG): they expire that long plus the retention period after it, i.e.
+        // weeks after the certificate itself has, replaced or not.
+        ...RETENTION_CLASSES.map((days) => ({
+          id: `expire-serials-${days}d`,
+          tagFilters: { [RETENTION_TAG]: String(days) },
+          expiration: Duration.days(days + retainSuperseded.toDays()),
+        })),
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -604,7 +614,8 @@ export class CertkeeperIssuer extends Construct {
       prefixes.map((p) => this.bucket.arnForObjects(p)),
     );
     allow(issuer, ['s3:DeleteObject'], [this.bucket.arnForObjects(`${HTTP01_PREFIX}*`)]);
-    // For the store to mark a replaced serial for expiry (SUPERSEDED_TAG).
+    // The serial files are written with their retention tag (RETENTION_TAG), which S3
+    // authorises as tagging.
     allow(issuer, ['s3:PutObjectTagging'], [this.bucket.arnForObjects(`${CERTIFICATES_PREFIX}*`)]);
     // Listing a certificate's serials; also what makes a missing key read as 404, not 403.
     // Unconditioned on purpose: S3 decides 404-vs-403 for a GetObject of a missing key by

@@ -32,5 +32,24 @@ export function accountKey(directoryUrl: string, accountId: string): string {
 /** RFC 8555 §8.3: tokens are base64url; anything else is not ours to serve or store. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,256}$/;
 
-/** S3 object tag on a replaced serial's files; the bucket's lifecycle rule expires them. */
+/**
+ * S3 object tag that earlier versions put on a replaced serial's files (a request per
+ * file); the bucket's lifecycle rule still expires the objects that carry it.
+ */
 export const SUPERSEDED_TAG = 'certkeeper:superseded';
+
+/**
+ * S3 object tag written with each serial's files: an upper bound of the certificate's
+ * lifetime in days (RETENTION_CLASSES). A lifecycle rule per class expires the files that
+ * long (plus the retention period) after they were written, so they are gone some weeks
+ * after the certificate itself has expired, whether or not a newer serial replaced it,
+ * and without a request per replaced file.
+ */
+export const RETENTION_TAG = 'certkeeper:lifetime-days';
+export const RETENTION_CLASSES = [10, 100, 400] as const;
+
+/** The smallest class that covers `lifetimeMs`; undefined (kept) beyond the largest. */
+export function retentionClass(lifetimeMs: number): (typeof RETENTION_CLASSES)[number] | undefined {
+  const days = lifetimeMs / 86_400_000;
+  return RETENTION_CLASSES.find((c) => days <= c);
+}

@@ -1,5 +1,13 @@
 import { ConflictError, IntegrityError, NotFoundError } from '../model/errors.js';
-import { BUNDLE_FILES, type BundleFile, bundleFileKey, certificatePrefix, manifestKey } from './keys.js';
+import {
+  BUNDLE_FILES,
+  type BundleFile,
+  RETENTION_TAG,
+  bundleFileKey,
+  certificatePrefix,
+  manifestKey,
+  retentionClass,
+} from './keys.js';
 import { sha256Hex } from '../pki/hash.js';
 import { assertBundle, buildManifest, parseManifest } from './manifest.js';
 import type {
@@ -23,11 +31,6 @@ export interface ListableObjectStore extends ObjectStore {
   readonly location: string;
   /** Every object whose key starts with `prefix`, in no particular order. */
   list(prefix: string): Promise<ListedObject[]>;
-  /**
-   * Marks an object superseded, where the backend can expire it later (an S3 lifecycle
-   * rule on the tag); backends without lifecycle keep it.
-   */
-  markSuperseded?(key: string): Promise<void>;
 }
 
 /**
@@ -49,14 +52,14 @@ export class ObjectCertificateStore implements CertificateStore {
     meta: ManifestInput,
   ): Promise<Manifest> {
     assertBundle(name, serial, bundle, meta);
-    // Read beside the writes: only its serial is needed, after the new manifest is in place.
-    const previousRead = this.getManifest(name).catch(() => undefined);
+    const lifetime = retentionClass(Date.parse(meta.notAfter) - Date.parse(meta.notBefore));
+    const tags = lifetime === undefined ? undefined : { [RETENTION_TAG]: String(lifetime) };
     const entries = BUNDLE_FILES.map((file): [BundleFile, ManifestFile] => [
       file,
       { key: bundleFileKey(name, serial, file), sha256: sha256Hex(bundle[file]) },
     ]);
     await Promise.all(
-      entries.map(([file, entry]) => this.writeOnce(entry, bundle[file], file === 'privkey')),
+      entries.map(([file, entry]) => this.writeOnce(entry, bundle[file], file === 'privkey', tags)),
     );
     // A truncated or altered object must stop us before the manifest points readers at it:
     // a backend that checked each write against its hash already has; others are read back.
@@ -67,21 +70,10 @@ export class ObjectCertificateStore implements CertificateStore {
       meta,
       Object.fromEntries(entries) as Record<BundleFile, ManifestFile>,
     );
-    const previous = await previousRead;
+    // The replaced serial is left as it is: its files carry their retention tag from the
+    // write, and the bucket's lifecycle removes them weeks after they expire.
     await this.objects.put(manifestKey(name), `${JSON.stringify(manifest, null, 2)}\n`);
-    if (previous && previous.serial !== serial) await this.supersede(previous);
     return manifest;
-  }
-
-  /**
-   * Tags the replaced serial's files so the bucket's lifecycle rule removes them (and the
-   * old private key) some weeks later, after every agent has moved on. Best effort: the
-   * new certificate is already current, and an untagged old serial only costs storage.
-   */
-  private async supersede(previous: Manifest): Promise<void> {
-    const mark = this.objects.markSuperseded?.bind(this.objects);
-    if (!mark) return;
-    await Promise.all(Object.values(previous.files).map((f) => mark(f.key).catch(() => undefined)));
   }
 
   async getManifest(name: string): Promise<Manifest | undefined> {
@@ -117,9 +109,14 @@ export class ObjectCertificateStore implements CertificateStore {
    * Serial prefixes are immutable: create-if-absent, and an existing object is accepted only
    * when it is byte-for-byte what we meant to write (a retry after a crash or a timeout).
    */
-  private async writeOnce(entry: ManifestFile, body: string, secret: boolean): Promise<void> {
+  private async writeOnce(
+    entry: ManifestFile,
+    body: string,
+    secret: boolean,
+    tags: Record<string, string> | undefined,
+  ): Promise<void> {
     try {
-      await this.objects.put(entry.key, body, { ifAbsent: true, secret, sha256: entry.sha256 });
+      await this.objects.put(entry.key, body, { ifAbsent: true, secret, sha256: entry.sha256, tags });
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
       await this.verify(entry);

@@ -3,7 +3,6 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  PutObjectTaggingCommand,
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -15,7 +14,6 @@ import {
   type ListableObjectStore,
   type ListedObject,
 } from './object-certificate-store.js';
-import { SUPERSEDED_TAG } from './keys.js';
 import type { PutOptions } from './store.js';
 
 export interface S3StoreOptions {
@@ -87,7 +85,12 @@ export class S3ObjectStore implements ListableObjectStore {
       if (this.kmsKeyId) input.SSEKMSKeyId = this.kmsKeyId;
     }
     if (options.ifAbsent) input.IfNoneMatch = '*';
-    const permissions = options.secret ? ['s3:PutObject', 'kms:GenerateDataKey'] : ['s3:PutObject'];
+    if (options.tags) input.Tagging = new URLSearchParams(options.tags).toString();
+    const permissions = [
+      's3:PutObject',
+      ...(options.secret ? ['kms:GenerateDataKey'] : []),
+      ...(options.tags ? ['s3:PutObjectTagging'] : []),
+    ];
     await callAws(this.ctx('PutObject', key, permissions), async () => {
       try {
         await this.client.send(new PutObjectCommand(input));
@@ -98,18 +101,6 @@ export class S3ObjectStore implements ListableObjectStore {
         throw err;
       }
     });
-  }
-
-  async markSuperseded(key: string): Promise<void> {
-    await callAws(this.ctx('PutObjectTagging', key, ['s3:PutObjectTagging']), () =>
-      this.client.send(
-        new PutObjectTaggingCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Tagging: { TagSet: [{ Key: SUPERSEDED_TAG, Value: 'true' }] },
-        }),
-      ),
-    );
   }
 
   async delete(key: string): Promise<void> {

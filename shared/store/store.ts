@@ -50,6 +50,11 @@ export interface PutOptions {
   ifAbsent?: boolean;
   contentType?: string;
   sha256?: string;
+  /**
+   * Tags written with the object, in the same request (S3: x-amz-tagging), for lifecycle
+   * rules; backends without lifecycle ignore them.
+   */
+  tags?: Record<string, string>;
 }
 
 /** Port: the small object store for ACME account keys and HTTP-01 tokens. */

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_EVENT_TYPES, STATS_EVENT } from '../../infra/issuer.js';
 import { DUE_INDEX_NAME, PARTITION_KEY, TTL_ATTRIBUTE } from '../../shared/dynamo/table.js';
 import { parseRuntimeEnv } from '../../shared/model/runtime-config.js';
-import { HTTP01_PREFIX, SUPERSEDED_TAG } from '../../shared/store/keys.js';
+import { HTTP01_PREFIX, RETENTION_CLASSES, RETENTION_TAG, SUPERSEDED_TAG } from '../../shared/store/keys.js';
 import { exampleConfigInput, fullConfigInput, resourcesOf, synth, type Synthesized } from './support.js';
 
 const KEY = { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerKey'), 'Arn'] };
@@ -66,6 +66,14 @@ describe('CertkeeperIssuer with the example config', () => {
               ExpirationInDays: 30,
               Status: 'Enabled',
             }),
+            // Serial files expire by the lifetime class they were written with, plus 30 days.
+            ...RETENTION_CLASSES.map((days) =>
+              Match.objectLike({
+                TagFilters: [{ Key: RETENTION_TAG, Value: String(days) }],
+                ExpirationInDays: days + 30,
+                Status: 'Enabled',
+              }),
+            ),
           ]),
         },
       },

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, IntegrityError, NotFoundError, UnreachableError } from '../../shared/model/errors.js';
-import { bundleFileKey, manifestKey, SUPERSEDED_TAG } from '../../shared/store/keys.js';
+import { bundleFileKey, manifestKey, RETENTION_TAG } from '../../shared/store/keys.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import { peers, s3Client, uniqueName } from '../support/peers.js';
 import { fakeBundle, fakeMeta } from '../unit/store/fixtures.js';
@@ -93,25 +93,43 @@ describe('S3CertificateStore against moto', () => {
       expect(stored.ChecksumSHA256).toBe(sent);
       expect(await stored.Body!.transformToString()).toBe(bundle[file]);
     }
-    // One read (the previous manifest) and five writes per issuance.
-    expect(issuance.filter((c) => c.startsWith('GetObject'))).toEqual([`GetObject ${manifestKey('web')}`]);
-    expect(issuance.filter((c) => c.startsWith('PutObject'))).toHaveLength(5);
+    // Five writes per issuance and nothing else: no read back, no request for the replaced serial.
+    expect(issuance.filter((c) => !c.startsWith('PutObject '))).toEqual([]);
+    expect(issuance).toHaveLength(5);
     expect(await store.getManifest('web')).toEqual(manifest);
     expect(store.location).toBe(`s3://${bucket}`);
   });
 
-  it('tags the replaced serial superseded (for the lifecycle rule) and leaves the current one alone', async () => {
-    const store = new S3CertificateStore(s3Client(), { bucket, kmsKeyId });
-    await store.putBundle('tagged', 'BB01', fakeBundle('old'), fakeMeta());
-    await store.putBundle('tagged', 'BB02', fakeBundle('new'), fakeMeta());
-    const tags = async (serial: string) =>
+  it('writes each serial file with its lifetime class for the lifecycle rule, and leaves the replaced serial alone', async () => {
+    const client = s3Client();
+    const store = new S3CertificateStore(client, { bucket, kmsKeyId });
+    // A 160-hour certificate (class 10 days), then a 90-day one (class 100 days).
+    await store.putBundle(
+      'tagged',
+      'BB01',
+      fakeBundle('old'),
+      fakeMeta({ notAfter: '2026-05-07T16:00:00.000Z' }),
+    );
+    const { calls } = instrument(client);
+    await store.putBundle(
+      'tagged',
+      'BB02',
+      fakeBundle('new'),
+      fakeMeta({ notAfter: '2026-07-30T00:00:00.000Z' }),
+    );
+    expect(calls.some((c) => c.includes('BB01'))).toBe(false);
+    const tags = async (serial: string, file: 'privkey' | 'cert' = 'privkey') =>
       (
-        await s3Client().send(
-          new GetObjectTaggingCommand({ Bucket: bucket, Key: bundleFileKey('tagged', serial, 'privkey') }),
+        await client.send(
+          new GetObjectTaggingCommand({ Bucket: bucket, Key: bundleFileKey('tagged', serial, file) }),
         )
       ).TagSet;
-    expect(await tags('BB01')).toEqual([{ Key: SUPERSEDED_TAG, Value: 'true' }]);
-    expect(await tags('BB02')).toEqual([]);
+    expect(await tags('BB01')).toEqual([{ Key: RETENTION_TAG, Value: '10' }]);
+    expect(await tags('BB02', 'cert')).toEqual([{ Key: RETENTION_TAG, Value: '100' }]);
+    const manifestTags = await client.send(
+      new GetObjectTaggingCommand({ Bucket: bucket, Key: manifestKey('tagged') }),
+    );
+    expect(manifestTags.TagSet).toEqual([]);
     expect((await store.getManifest('tagged'))?.serial).toBe('BB02');
   });
 

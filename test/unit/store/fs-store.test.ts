@@ -1,3 +1,4 @@
+import { retentionClass } from '../../../shared/store/keys.js';
 import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,5 +172,17 @@ describe('FsObjectStore', () => {
     for (const key of ['../escape', 'a/../../b', '/abs', 'a//b', 'a\\b']) {
       await expect(objects.put(key, 'x')).rejects.toBeInstanceOf(ValidationError);
     }
+  });
+});
+
+describe('retentionClass', () => {
+  it('puts a certificate in the smallest lifetime class that covers it, none beyond the largest', () => {
+    const days = (n: number) => n * 86_400_000;
+    expect(retentionClass(160 * 3_600_000)).toBe(10); // shortlived
+    expect(retentionClass(days(10))).toBe(10);
+    expect(retentionClass(days(10) + 1)).toBe(100);
+    expect(retentionClass(days(90))).toBe(100); // classic
+    expect(retentionClass(days(398))).toBe(400);
+    expect(retentionClass(days(401))).toBeUndefined(); // kept: no rule would be long enough
   });
 });
