@@ -2,7 +2,7 @@
  * A fault-injecting HTTP reverse proxy in front of an AWS stand-in (moto's S3, DynamoDB
  * Local): every request is forwarded unchanged, except those a rule matches, which get the
  * error AWS itself would send: S3 `503 SlowDown` (XML), DynamoDB `400 ThrottlingException`
- * (JSON). The handlers reach it through the SDK's own AWS_ENDPOINT_URL_S3 /
+ * (JSON), or a Route53 change that stays `PENDING`. The handlers reach it through the SDK's own AWS_ENDPOINT_URL_S3 /
  * AWS_ENDPOINT_URL_DYNAMODB, so certkeeper runs unchanged, retries included: a rule stays
  * in force until switched off, as an AWS partition under load would.
  */
@@ -13,7 +13,7 @@ export interface AwsFaultRule {
   /** Decides on a request: method, path (with query) and the DynamoDB X-Amz-Target. */
   match(request: { method: string; path: string; target: string }): boolean;
   /** The answer AWS would give. */
-  respond: 's3-slowdown' | 'dynamodb-throttling';
+  respond: 's3-slowdown' | 'dynamodb-throttling' | 'route53-pending';
 }
 
 export interface AwsFaultProxy {
@@ -36,6 +36,13 @@ export async function startAwsFaultProxy(upstream: string): Promise<AwsFaultProx
       res.writeHead(503, { 'content-type': 'application/xml' });
       res.end(
         '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault</RequestId></Error>',
+      );
+    } else if (kind === 'route53-pending') {
+      // GetChange of a change that never reaches INSYNC.
+      const id = /\/change\/([^/?]+)/.exec(res.req.url ?? '')?.[1] ?? 'C0';
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<GetChangeResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/${id}</Id><Status>PENDING</Status><SubmittedAt>${new Date().toISOString()}</SubmittedAt></ChangeInfo></GetChangeResponse>`,
       );
     } else {
       res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
