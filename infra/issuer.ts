@@ -425,6 +425,9 @@ export class CertkeeperIssuer extends Construct {
       description: 'certkeeper: turns failures, expiry warnings and alarms into alerts',
       timeout: Duration.seconds(30),
       memorySize: 256,
+      // SNS invokes it asynchronously: an alert that still fails after Lambda's two retries
+      // is kept here (and the dead-letters alarm fires) instead of being dropped.
+      deadLetterQueue: this.deadLetterQueue,
       environment: {
         CERTKEEPER_NOTIFICATIONS_TOPIC_ARN: this.notificationsTopic.topicArn,
         CERTKEEPER_NOTIFY_TYPES: ALERT_EVENT_TYPES.join(','),
@@ -955,6 +958,7 @@ interface FunctionOptions {
   readonly memorySize: number;
   readonly environment: Record<string, string>;
   readonly reservedConcurrentExecutions?: number;
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 function allow(

@@ -1,8 +1,9 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../shared/model/config.js';
 import { CertkeeperIssuer, type FunctionName, pascal } from './issuer.js';
+import { LintSuppressions } from './lint-suppressions.js';
 
 export interface CertkeeperStackProps extends StackProps {
   /** The parsed certkeeper.config.json (`parseDeploymentConfig`). */
@@ -22,6 +23,8 @@ export class CertkeeperStack extends Stack {
     super(scope, id, props);
     const { config, lambdaCode } = props;
     this.issuer = new CertkeeperIssuer(this, 'Issuer', { ...config, lambdaCode });
+    // checkov and cfn-lint findings accepted on purpose, with the reason on the resource.
+    Aspects.of(this).add(new LintSuppressions());
 
     const out = (name: string, value: string, description: string): CfnOutput =>
       new CfnOutput(this, name, { value, description });
@@ -29,7 +32,11 @@ export class CertkeeperStack extends Stack {
     out('BucketName', this.issuer.bucket.bucketName, 'certificates, HTTP-01 tokens and ACME accounts');
     out('TableName', this.issuer.table.tableName, 'inventory, leases and the due index');
     out('IssuerQueueUrl', this.issuer.queue.queueUrl, 'renewal work for the issuer');
-    out('DeadLetterQueueUrl', this.issuer.deadLetterQueue.queueUrl, 'issuer messages that failed 5 times');
+    out(
+      'DeadLetterQueueUrl',
+      this.issuer.deadLetterQueue.queueUrl,
+      'issuer messages that failed 5 times, alerts the notifier could not deliver',
+    );
     out('KeyArn', this.issuer.key.keyArn, 'KMS key of the bucket, table, queues and topics');
     out('EventsTopicArn', this.issuer.eventsTopic.topicArn, 'certificate events (issued, renewed, ...)');
     out('AlarmsTopicArn', this.issuer.alarmsTopic.topicArn, 'CloudWatch alarm notifications');

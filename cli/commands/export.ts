@@ -7,7 +7,15 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Command, Option } from 'commander';
 import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
-import { action, connect, readCurrent, STACK_HELP, type StackFlags, stackOptions } from '../context.js';
+import {
+  action,
+  connect,
+  readCurrent,
+  requireRecord,
+  STACK_HELP,
+  type StackFlags,
+  stackOptions,
+} from '../context.js';
 import { createOutput, EXIT, EXIT_CODES_HELP } from '../output.js';
 
 interface ExportOptions extends StackFlags {
@@ -76,6 +84,8 @@ async function runExport(name: string, options: ExportOptions): Promise<number> 
     }
   }
   const ctx = connect(options);
+  // An undeclared name is a different mistake from one not issued yet: say which.
+  await requireRecord(ctx.inventory, name);
   // Everything is read and checked before the first byte is written.
   const { manifest, files } = await readCurrent(ctx.store, name, ['cert', 'chain', 'fullchain', 'privkey']);
   const dir = resolve(options.out);

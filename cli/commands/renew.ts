@@ -62,8 +62,16 @@ Examples:
     .action(action(runRenew));
 }
 
-async function runRenew(name: string, options: RenewOptions): Promise<number> {
+async function runRenew(name: string | undefined, options: RenewOptions): Promise<number> {
   if (options.out !== undefined) return runLocal(name, options);
+  // The name is optional only for local mode; without it the stack has nothing to look up.
+  if (name === undefined) {
+    throw new ValidationError(
+      '<name>',
+      'renew needs the certificate to renew (stack mode) or --out DIR (local mode)',
+      'give the name, e.g. `certkeeper renew web`, or add --out DIR to renew a local directory',
+    );
+  }
   if (options.deployHook !== undefined) {
     throw new ValidationError(
       '--deploy-hook',

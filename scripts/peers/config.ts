@@ -9,6 +9,9 @@ export const PEBBLE_VERSION = 'v2.10.1';
 export const PEBBLE_MODULE = 'github.com/letsencrypt/pebble/v2';
 export const MOTO_VERSION = '5.2.5';
 export const DYNAMODB_LOCAL_VERSION = '3.0.0';
+/** Template linters for test/infra (PyPI), in their own venv: checkov pins its own boto3. */
+export const CFN_LINT_VERSION = '1.58.0';
+export const CHECKOV_VERSION = '3.3.30';
 export const DYNAMODB_LOCAL_ARTIFACT = `software.amazon.dynamodb:DynamoDBLocal:${DYNAMODB_LOCAL_VERSION}`;
 
 /** The repository root (this file lives in <repo>/scripts/peers/). */
@@ -26,6 +29,9 @@ export interface CachePaths {
   readonly venv: string;
   readonly motoServer: string;
   readonly venvPython: string;
+  readonly lintVenv: string;
+  readonly cfnLint: string;
+  readonly checkov: string;
   readonly dynamodbDir: string;
   readonly dynamodbLauncherDir: string;
 }
@@ -38,6 +44,9 @@ export function cachePaths(home: string = cacheHome()): CachePaths {
     venv: join(home, 'venv'),
     motoServer: join(home, 'venv', 'bin', 'moto_server'),
     venvPython: join(home, 'venv', 'bin', 'python'),
+    lintVenv: join(home, 'lint-venv'),
+    cfnLint: join(home, 'lint-venv', 'bin', 'cfn-lint'),
+    checkov: join(home, 'lint-venv', 'bin', 'checkov'),
     dynamodbDir,
     dynamodbLauncherDir: join(dynamodbDir, 'launcher'),
   };

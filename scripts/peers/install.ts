@@ -1,5 +1,6 @@
 /**
- * `install`: Pebble (go install), moto server (Python venv) and DynamoDB Local (Maven
+ * `install`: Pebble (go install), moto server (Python venv), cfn-lint and checkov (a second
+ * venv, for the template lint) and DynamoDB Local (Maven
  * Central, with its sqlite4java native libraries) into the cache directory, and nginx from
  * the OS packages when it is missing (see nginx.ts). Idempotent: each part is checked and
  * skipped when already there at the pinned version.
@@ -9,6 +10,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { delimiter, join } from 'node:path';
 import {
   DYNAMODB_LOCAL_ARTIFACT,
+  CFN_LINT_VERSION,
+  CHECKOV_VERSION,
   DYNAMODB_LOCAL_VERSION,
   MOTO_VERSION,
   PEBBLE_MODULE,
@@ -32,14 +35,21 @@ export interface InstallStatus {
   readonly moto: boolean;
   readonly dynamodb: boolean;
   readonly nginx: boolean;
+  /** cfn-lint and checkov, which test/infra runs on the synthesized template. */
+  readonly lint: boolean;
 }
 
 /** What is already installed at the pinned versions (cheap checks, no network). */
 export async function installStatus(paths: CachePaths = cachePaths()): Promise<InstallStatus> {
-  const [pebble, moto] = await Promise.all([pebbleInstalled(paths), motoInstalled(paths)]);
+  const [pebble, moto, lint] = await Promise.all([
+    pebbleInstalled(paths),
+    motoInstalled(paths),
+    lintInstalled(paths),
+  ]);
   return {
     pebble,
     moto,
+    lint,
     dynamodb: dynamodbInstalled(paths) && launcherCurrent(paths),
     nginx: nginxInstalled(),
   };
@@ -56,8 +66,9 @@ export async function install(paths: CachePaths = cachePaths()): Promise<void> {
       status.moto ? undefined : installMoto(paths),
       status.dynamodb ? undefined : installDynamodb(paths),
       status.nginx ? undefined : installNginx(),
+      status.lint ? undefined : installLint(paths),
     ]);
-    if (status.pebble && status.moto && status.dynamodb && status.nginx) {
+    if (status.pebble && status.moto && status.dynamodb && status.nginx && status.lint) {
       log(`everything installed in ${paths.home}`);
     } else {
       log(`install done in ${((Date.now() - started) / 1000).toFixed(1)}s (${paths.home})`);
@@ -137,6 +148,45 @@ async function installMoto(paths: CachePaths): Promise<void> {
   if (!(await motoInstalled(paths)))
     throw new Error(`moto ${MOTO_VERSION} is not in ${paths.venv} after pip install`);
   log('moto installed');
+}
+
+// ---------------------------------------------------------------------------------------
+// cfn-lint and checkov (template lint, test/infra/lint.test.ts)
+
+const LINT_REQUIREMENTS = [`cfn-lint==${CFN_LINT_VERSION}`, `checkov==${CHECKOV_VERSION}`];
+
+async function lintInstalled(paths: CachePaths): Promise<boolean> {
+  if (!existsSync(paths.cfnLint) || !existsSync(paths.checkov)) return false;
+  const probe = await exec(
+    join(paths.lintVenv, 'bin', 'python'),
+    ['-c', "import importlib.metadata as m; print(m.version('cfn-lint'), m.version('checkov'))"],
+    { timeoutMs: 60_000 },
+  ).catch(() => undefined);
+  return probe?.code === 0 && probe.stdout.trim() === `${CFN_LINT_VERSION} ${CHECKOV_VERSION}`;
+}
+
+/** A venv of its own: checkov pins boto3 and friends, which must not move moto's. */
+async function installLint(paths: CachePaths): Promise<void> {
+  log(`installing ${LINT_REQUIREMENTS.join(' ')} into ${paths.lintVenv}`);
+  const python = process.env.CERTKEEPER_PYTHON ?? 'python3';
+  const venvPython = join(paths.lintVenv, 'bin', 'python');
+  const healthy =
+    existsSync(venvPython) &&
+    (await exec(venvPython, ['-c', 'pass'], { timeoutMs: 30_000 }).catch(() => undefined))?.code === 0;
+  if (!healthy) {
+    await execOk(python, ['-m', 'venv', '--clear', paths.lintVenv], {
+      timeoutMs: 5 * MINUTE,
+      what: 'creating the lint venv',
+    });
+  }
+  await execOk(
+    venvPython,
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', ...LINT_REQUIREMENTS],
+    { timeoutMs: 15 * MINUTE, what: `pip install ${LINT_REQUIREMENTS.join(' ')}` },
+  );
+  if (!(await lintInstalled(paths)))
+    throw new Error(`${LINT_REQUIREMENTS.join(' ')} not in ${paths.lintVenv} after pip install`);
+  log('cfn-lint and checkov installed');
 }
 
 // ---------------------------------------------------------------------------------------

@@ -32,6 +32,18 @@ export interface CertificateSpec {
   delivery?: DeliverySpec;
 }
 
+/**
+ * The most identifiers Let's Encrypt puts in one certificate: 100 in general, 25 on the
+ * `shortlived` and `tlsserver` profiles (https://letsencrypt.org/docs/profiles/). A CA
+ * refuses a larger order only at newOrder; declaring one would fail every renewal.
+ */
+export const MAX_IDENTIFIERS = 100;
+export const MAX_IDENTIFIERS_BY_PROFILE: Readonly<Record<string, number>> = { shortlived: 25, tlsserver: 25 };
+
+/** The identifier limit for a profile (undefined: the CA's default profile). */
+export const identifierLimit = (profile: string | undefined): number =>
+  (profile !== undefined ? MAX_IDENTIFIERS_BY_PROFILE[profile] : undefined) ?? MAX_IDENTIFIERS;
+
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const DURATION = /^(\d+)(s|m|h|d)$/;
 
@@ -94,11 +106,22 @@ export function parseCertificateSpec(input: unknown, field = 'certificate'): Cer
   }
   const probes = (raw.probes ?? []).map((p, i) => parseProbeEndpoint(p, `${field}.probes[${i}]`));
   const acmRegions = parseAcmRegions(raw.acmRegions ?? [], `${field}.acmRegions`);
+  const profile = raw.profile ?? (hasIp ? IP_PROFILE : undefined);
+  const limit = identifierLimit(profile);
+  if (identifiers.length > limit) {
+    const where =
+      profile !== undefined && MAX_IDENTIFIERS_BY_PROFILE[profile] ? ` on the ${profile} profile` : '';
+    throw new ValidationError(
+      `${field}.identifiers`,
+      `lists ${identifiers.length} identifiers, but the CA signs at most ${limit} in one certificate${where} (Let's Encrypt's limit)`,
+      `split it into certificates of at most ${limit} identifiers each`,
+    );
+  }
   return {
     name: raw.name,
     identifiers,
     challenge,
-    profile: raw.profile ?? (hasIp ? IP_PROFILE : undefined),
+    profile,
     keyType: raw.keyType ?? DEFAULT_KEY_TYPE,
     hostedZoneId: raw.hostedZoneId,
     renewBefore: raw.renewBefore,

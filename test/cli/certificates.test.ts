@@ -126,6 +126,28 @@ describe('bad arguments: exit 2, the flag named, nothing written', () => {
       ['status', 'nope'],
       /^certkeeper: certificate "nope" is not in the inventory/,
     ],
+    [
+      // Not "has not been issued yet": the name was never declared.
+      'export of an unknown certificate',
+      ['export', 'nope', '--out', '/nonexistent/certkeeper-export'],
+      /^certkeeper: certificate "nope" is not in the inventory/,
+    ],
+    [
+      // It used to look up a certificate called "undefined".
+      'renew with neither a name nor --out',
+      ['renew'],
+      /^certkeeper: <name>: renew needs the certificate to renew \(stack mode\) or --out DIR \(local mode\)/,
+    ],
+    [
+      'more names than the CA signs in one certificate',
+      ['add', 'x9', ...Array.from({ length: 101 }, (_, i) => ['--domain', `h${i}.example.test`]).flat()],
+      /^certkeeper: --ip\/--domain: lists 101 identifiers, but the CA signs at most 100 .*Fix: split it into certificates of at most 100 identifiers each/s,
+    ],
+    [
+      'more IPs than the shortlived profile allows',
+      ['add', 'x10', ...Array.from({ length: 26 }, (_, i) => ['--ip', `127.0.0.${i + 1}`]).flat()],
+      /^certkeeper: --ip\/--domain: lists 26 identifiers, but the CA signs at most 25 in one certificate on the shortlived profile/,
+    ],
   ];
 
   it.each(cases)('%s', async (_what, args, message) => {

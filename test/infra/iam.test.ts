@@ -132,7 +132,10 @@ describe('least privilege, example config', () => {
     ]);
     const notifier = grants(roleStatements(s.template, 'Notifier'));
     expect(notifier.get('sns:Publish')!.join()).toMatch(/IssuerNotifications/);
-    expect([...notifier.keys()].filter((a) => /^(s3|dynamodb|sqs|secretsmanager):/.test(a))).toEqual([]);
+    expect([...notifier.keys()].filter((a) => /^(s3|dynamodb|sqs|secretsmanager):/.test(a))).toEqual([
+      'sqs:SendMessage', // its dead-letter queue only:
+    ]);
+    expect(notifier.get('sqs:SendMessage')).toEqual([expect.stringContaining('"IssuerIssuerDeadLetters')]);
   });
 
   it('agents: a queue per agent with its certificates only, and a read-only policy', () => {

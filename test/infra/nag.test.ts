@@ -20,12 +20,14 @@ describe('cdk-nag AwsSolutions', () => {
     expect(nagFindings(synth(minimal, { nag: true }).stack)).toEqual([]);
   });
 
-  it('does report what is not suppressed (the check is live)', () => {
+  it('does report what is not suppressed, and fails the synth on it (the check is live)', () => {
     const { stack } = synth(exampleConfigInput(), { nag: true });
     // A bucket without logging, TLS enforcement or a public access block, added by hand.
     new s3.CfnBucket(stack, 'Unsafe');
-    const findings = nagFindings(stack);
-    expect(findings).toContain('/Test/Unsafe: AwsSolutions-S1');
-    expect(findings).toContain('/Test/Unsafe: AwsSolutions-S10');
+    // With @aws-cdk/core:annotationsInValidationReport (cdk.json), an error annotation stops
+    // the synth with a validation report instead of being printed and deployed anyway.
+    expect(() => nagFindings(stack)).toThrow(
+      /ERROR AwsSolutions-S1:[^\n]*\n\s+Test\/Unsafe[\s\S]*ERROR AwsSolutions-S10:[^\n]*\n\s+Test\/Unsafe/,
+    );
   });
 });
