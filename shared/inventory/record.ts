@@ -102,6 +102,8 @@ const storedState: z.ZodType<CertificateState> = z.object({
         importedAt: time.optional(),
         error: z.string().optional(),
         attemptedAt: time,
+        failures: z.number().int().min(1).optional(),
+        retryAt: time.optional(),
       }),
     )
     .optional(),

@@ -62,6 +62,10 @@ export interface AcmDeliveryState {
   /** The last import's failure, for people; cleared on success. */
   error?: string;
   attemptedAt: string;
+  /** Consecutive failed imports into this region (backoff); absent after a success. */
+  failures?: number;
+  /** After a failure: when the issuer may try this region again (it is due then). */
+  retryAt?: string;
 }
 
 export interface CertificateState {
