@@ -57,7 +57,7 @@ export class SdkAcmImporter implements AcmImporter {
       region,
       {
         operation: 'ImportCertificate',
-        resource: input.certificateArn ?? `ACM in ${region}`,
+        resource: input.certificateArn ?? `certificates in ${region}`,
         // Tagging on create is authorised as acm:AddTagsToCertificate too.
         permissions: reimport
           ? ['acm:ImportCertificate']
