@@ -5,7 +5,8 @@ import type { AcmDeliveryState, CertificateState } from '../model/state.js';
 import type { Random } from '../renewal/ari.js';
 import { nextRetryAt } from '../renewal/backoff.js';
 import type { CertificateStore } from '../store/store.js';
-import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL, type AcmImporter, type AcmImportInput } from './acm.js';
+import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL } from '../model/delivery.js';
+import type { AcmImporter, AcmImportInput } from './acm.js';
 import { acmImportsDueNow, pendingAcmRegions } from './acm-plan.js';
 
 export interface AcmDeliveryDeps {

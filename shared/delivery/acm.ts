@@ -8,9 +8,7 @@ import { callAws } from '../aws/errors.js';
 import type { Clock } from '../model/clock.js';
 import { CertkeeperError, NotFoundError } from '../model/errors.js';
 
-/** Tags on every certificate certkeeper imports; the issuer's IAM grants are scoped by the first. */
-export const ACM_TAG_CERTIFICATE = 'certkeeper:certificate';
-export const ACM_TAG_SERIAL = 'certkeeper:serial';
+export { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL } from '../model/delivery.js';
 
 export interface AcmImportInput {
   /** The leaf, PEM. */

@@ -285,6 +285,7 @@ describe('CertkeeperIssuer with the example config', () => {
         challenge: 'http-01',
         profile: 'shortlived',
         keyType: 'ecdsa-p256',
+        delivery: { agents: ['web-1'], probes: [], acmRegions: [] },
       },
       {
         name: 'site',
@@ -294,6 +295,7 @@ describe('CertkeeperIssuer with the example config', () => {
         ],
         challenge: 'dns-01',
         keyType: 'ecdsa-p256',
+        delivery: { agents: ['proxy'], probes: [], acmRegions: [] },
       },
     ]);
     // The provider framework Lambda calls the inventory-sync function.
