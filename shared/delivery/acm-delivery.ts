@@ -17,7 +17,7 @@ export interface AcmDeliveryDeps {
   random?: Random;
 }
 
-type Bundle = Pick<AcmImportInput, 'certificate' | 'chain' | 'privateKey'>;
+type Bundle = Pick<AcmImportInput, 'certificate' | 'chain' | 'privateKey'> & { keyType: string };
 
 /**
  * Imports the current certificate into each declared ACM region that does not hold it yet,
@@ -53,9 +53,31 @@ export async function deliverToAcm(
       const previous = state.acm?.[region];
       try {
         if (bundle instanceof CertkeeperError) throw bundle;
-        const arn = await importInto(deps, spec.name, region, { ...bundle, tags }, previous?.arn);
+        const { keyType, ...pem } = bundle;
+        const arn = await importInto(
+          deps,
+          spec.name,
+          region,
+          { ...pem, tags },
+          reimportArn(previous, keyType),
+        );
         deps.log.info('imported into ACM', { certificate: spec.name, region, arn, serial: current.serial });
-        return [region, { arn, serial: current.serial, importedAt: at, attemptedAt: at }];
+        if (previous?.arn && arn !== previous.arn) {
+          deps.log.warn('imported into ACM as a new certificate: point listeners at the new ARN', {
+            certificate: spec.name,
+            region,
+            arn,
+            previousArn: previous.arn,
+            reason:
+              previous.keyType !== keyType
+                ? `the key type changed from ${previous.keyType} to ${keyType}, which ACM cannot re-import into the same ARN`
+                : 'the previous ACM certificate is gone',
+          });
+        }
+        return [
+          region,
+          { arn, serial: current.serial, ...(keyType ? { keyType } : {}), importedAt: at, attemptedAt: at },
+        ];
       } catch (err) {
         const error = asCertkeeperError(err);
         const failures = (previous?.failures ?? 0) + 1;
@@ -71,7 +93,11 @@ export async function deliverToAcm(
         });
         // What ACM holds is unchanged: keep its ARN and serial, add why and when again.
         const held = previous?.serial
-          ? { serial: previous.serial, ...(previous.importedAt ? { importedAt: previous.importedAt } : {}) }
+          ? {
+              serial: previous.serial,
+              ...(previous.keyType ? { keyType: previous.keyType } : {}),
+              ...(previous.importedAt ? { importedAt: previous.importedAt } : {}),
+            }
           : {};
         return [
           region,
@@ -88,6 +114,16 @@ export async function deliverToAcm(
     }),
   );
   return { ...state, acm: { ...state.acm, ...Object.fromEntries(outcomes) } };
+}
+
+/**
+ * The ARN to re-import into: the recorded one, unless the key type changed (a changed
+ * `keyType` reissues the certificate), which ACM refuses into the same ARN ("the key type
+ * and size cannot be changed"): then a new ACM certificate, and a warning to re-point.
+ */
+function reimportArn(previous: AcmDeliveryState | undefined, keyType: string): string | undefined {
+  if (!previous?.arn) return undefined;
+  return previous.keyType && previous.keyType !== keyType ? undefined : previous.arn;
 }
 
 /**
@@ -113,7 +149,7 @@ async function importInto(
     return await acm.importCertificate(region, { ...input, certificateArn: arn });
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
-    deps.log.warn('the ACM certificate to re-import into is gone; importing a new one', {
+    deps.log.info('the ACM certificate to re-import into is gone; importing a new one', {
       certificate: name,
       region,
       arn,
@@ -136,5 +172,5 @@ async function readBundle(deps: AcmDeliveryDeps, name: string, serial: string): 
     deps.store.readFile(manifest.files.chain.key),
     deps.store.readFile(manifest.files.privkey.key),
   ]);
-  return { certificate, chain, privateKey };
+  return { certificate, chain, privateKey, keyType: manifest.keyType };
 }

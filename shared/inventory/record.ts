@@ -99,6 +99,7 @@ const storedState: z.ZodType<CertificateState> = z.object({
       z.object({
         arn: text.optional(),
         serial: text.optional(),
+        keyType: text.optional(),
         importedAt: time.optional(),
         error: z.string().optional(),
         attemptedAt: time,

@@ -58,6 +58,8 @@ export interface AcmDeliveryState {
   arn?: string;
   /** The serial ACM holds now. */
   serial?: string;
+  /** Its key type: ACM re-imports only the same key type and size into an ARN. */
+  keyType?: string;
   importedAt?: string;
   /** The last import's failure, for people; cleared on success. */
   error?: string;

@@ -212,24 +212,29 @@ describe('synth warnings for ACM', () => {
   const warnings = (input: DeploymentConfigInput) =>
     Annotations.fromStack(synth(input).stack).findWarning('*', Match.stringLikeRegexp('CloudFront'));
 
-  it('warns when an ecdsa-p384 certificate is imported into us-east-1 (CloudFront cannot use it)', () => {
+  it('warns when an ecdsa-p384 or rsa4096 certificate is imported into us-east-1 (CloudFront cannot use it)', () => {
     const found = warnings(
       withAcm([
         { name: 'cdn', identifiers: ['cdn.example.com'], keyType: 'ecdsa-p384', acmRegions: ['us-east-1'] },
+        { name: 'cdn-rsa', identifiers: ['rsa.example.com'], keyType: 'rsa4096', acmRegions: ['us-east-1'] },
       ]),
     );
-    expect(found).toHaveLength(1);
+    expect(found.map((f) => String(f.entry.data).split(' is imported')[0])).toEqual([
+      'certificate "cdn" (ecdsa-p384)',
+      'certificate "cdn-rsa" (rsa4096)',
+    ]);
     expect(String(found[0]!.entry.data)).toContain(
-      'certificate "cdn" (ecdsa-p384) is imported into ACM in us-east-1',
+      'imported into ACM in us-east-1, but CloudFront uses only',
     );
   });
 
-  it('says nothing for P-384 elsewhere, or for P-256 and RSA in us-east-1', () => {
+  it('says nothing for P-384 elsewhere, or for P-256, RSA 2048 and 3072 in us-east-1', () => {
     expect(
       warnings(
         withAcm([
           { name: 'alb', identifiers: ['alb.example.com'], keyType: 'ecdsa-p384', acmRegions: ['eu-west-1'] },
           { name: 'cdn', identifiers: ['cdn.example.com'], keyType: 'rsa2048', acmRegions: ['us-east-1'] },
+          { name: 'cdn3', identifiers: ['cdn3.example.com'], keyType: 'rsa3072', acmRegions: ['us-east-1'] },
         ]),
       ),
     ).toEqual([]);

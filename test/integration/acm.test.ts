@@ -140,7 +140,13 @@ describe('ACM delivery', () => {
     first = { serial: stored.serial, arns: {} };
     for (const region of REGIONS) {
       const entry = s.acm![region]!;
-      expect(entry).toEqual({ arn: entry.arn, serial: stored.serial, importedAt: at, attemptedAt: at });
+      expect(entry).toEqual({
+        arn: entry.arn,
+        serial: stored.serial,
+        keyType: 'ecdsa-p256',
+        importedAt: at,
+        attemptedAt: at,
+      });
       expect(entry.arn).toMatch(new RegExp(`^arn:aws:acm:${region}:\\d{12}:certificate/`));
       first.arns[region] = entry.arn!;
       expect(await importedIn(region)).toEqual([entry.arn]);
@@ -205,6 +211,31 @@ describe('ACM delivery', () => {
     expect(await importedIn('eu-west-1')).toEqual([fresh.arn]);
     // The other region followed in place.
     expect(s.acm!['us-east-1']).toMatchObject({ arn: first.arns['us-east-1'], serial: s.current!.serial });
+    await events();
+  });
+
+  it('a changed key type is imported as a new ACM certificate (ACM re-imports only the same key type)', async () => {
+    const before = (await state()).acm!;
+    await declareCertificate(inventory, {
+      name: NAME,
+      identifiers: ['www.acm.test'],
+      profile: 'shortlived',
+      keyType: 'rsa2048',
+      acmRegions: REGIONS,
+    });
+    clock.advance(MINUTE);
+    const tick = await runTick(stack.clients.sqs, stack.queueUrl); // the spec change reissues
+    expect(tick.issuer.batchItemFailures).toEqual([]);
+    const s = await state();
+    for (const region of REGIONS) {
+      const entry = s.acm![region]!;
+      expect(entry).toMatchObject({ serial: s.current!.serial, keyType: 'rsa2048' });
+      expect(entry.arn).not.toBe(before[region]!.arn);
+      const described = await acm(region).send(new DescribeCertificateCommand({ CertificateArn: entry.arn }));
+      expect(described.Certificate?.KeyAlgorithm).toBe('RSA_2048');
+      // The old one stays as it was (listeners on it must be re-pointed), still certkeeper's.
+      expect((await importedIn(region)).sort()).toEqual([before[region]!.arn, entry.arn].sort());
+    }
     await events();
   });
 });

@@ -110,7 +110,7 @@ function scripted(answer: (region: string, input: AcmImportInput) => string | Er
   return { importer, calls };
 }
 
-function storeWith(serial: string): CertificateStore {
+function storeWith(serial: string, keyType = 'ecdsa-p256'): CertificateStore {
   const files: Record<string, string> = { c: 'LEAF', ch: 'CHAIN', k: 'KEY' };
   return {
     location: 'memory',
@@ -119,6 +119,7 @@ function storeWith(serial: string): CertificateStore {
     getManifest: () =>
       Promise.resolve({
         serial,
+        keyType,
         files: { cert: { key: 'c' }, chain: { key: 'ch' }, privkey: { key: 'k' } },
       } as unknown as Manifest),
     readFile: (key) => Promise.resolve(files[key]!),
@@ -133,10 +134,14 @@ describe('deliverToAcm', () => {
     const { importer, calls } = scripted((region, input) => input.certificateArn ?? arnIn(region));
     const deps = { acm: importer, store: storeWith('AB02'), log: silentLog, random: half };
     const first = await deliverToAcm(deps, both, valid(), at(0), { fresh: true });
-    expect(first.acm).toEqual({
-      'us-east-1': { arn: arnIn('us-east-1'), serial: 'AB02', importedAt: iso(0), attemptedAt: iso(0) },
-      'eu-west-1': { arn: arnIn('eu-west-1'), serial: 'AB02', importedAt: iso(0), attemptedAt: iso(0) },
+    const imported = (region: string) => ({
+      arn: arnIn(region),
+      serial: 'AB02',
+      keyType: 'ecdsa-p256',
+      importedAt: iso(0),
+      attemptedAt: iso(0),
     });
+    expect(first.acm).toEqual({ 'us-east-1': imported('us-east-1'), 'eu-west-1': imported('eu-west-1') });
     expect(calls).toEqual([
       {
         region: 'us-east-1',
@@ -198,6 +203,7 @@ describe('deliverToAcm', () => {
     expect(three.acm?.['us-east-1']).toEqual({
       arn: arnIn('us-east-1'),
       serial: 'AB03',
+      keyType: 'ecdsa-p256',
       importedAt: iso(3 * MINUTE),
       attemptedAt: iso(3 * MINUTE),
     });
@@ -243,6 +249,48 @@ describe('deliverToAcm', () => {
     );
     expect(next.acm?.['us-east-1']).toMatchObject({ arn: `${arnIn('us-east-1')}-new`, serial: 'AB03' });
     expect(calls.map((c) => c.arn)).toEqual([arnIn('us-east-1'), undefined]);
+  });
+
+  it('a changed key type imports a new ACM certificate and says to re-point listeners; an unknown one re-imports', async () => {
+    const { importer, calls } = scripted((region, input) => input.certificateArn ?? `${arnIn(region)}-rsa`);
+    const warnings: { message: string; extra?: Record<string, unknown> }[] = [];
+    const log = {
+      ...silentLog,
+      warn: (message: string, extra?: Record<string, unknown>) => warnings.push({ message, extra }),
+    };
+    const was = { ...holds('AB02', arnIn('us-east-1')), keyType: 'ecdsa-p256' };
+    const next = await deliverToAcm(
+      { acm: importer, store: storeWith('AB03', 'rsa2048'), log, random: half },
+      spec(['us-east-1']),
+      valid({ 'us-east-1': was }, 'AB03'),
+      at(0),
+      { fresh: true },
+    );
+    expect(calls.map((c) => c.arn)).toEqual([undefined]);
+    expect(next.acm?.['us-east-1']).toMatchObject({
+      arn: `${arnIn('us-east-1')}-rsa`,
+      serial: 'AB03',
+      keyType: 'rsa2048',
+    });
+    expect(warnings).toEqual([
+      {
+        message: 'imported into ACM as a new certificate: point listeners at the new ARN',
+        extra: expect.objectContaining({
+          previousArn: arnIn('us-east-1'),
+          reason:
+            'the key type changed from ecdsa-p256 to rsa2048, which ACM cannot re-import into the same ARN',
+        }) as unknown,
+      },
+    ]);
+    // A region recorded before key types were (no keyType): re-imported in place.
+    await deliverToAcm(
+      { acm: importer, store: storeWith('AB03', 'rsa2048'), log, random: half },
+      spec(['us-east-1']),
+      valid({ 'us-east-1': holds('AB02', arnIn('us-east-1')) }, 'AB03'),
+      at(0),
+      { fresh: true },
+    );
+    expect(calls.map((c) => c.arn)).toEqual([undefined, arnIn('us-east-1')]);
   });
 
   it('without an importer (local mode) or with a store out of step, the import is recorded as failed', async () => {
