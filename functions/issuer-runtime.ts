@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { ACMClient } from '@aws-sdk/client-acm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -12,6 +13,7 @@ import { Dns01Solver } from '../shared/challenges/dns01/solver.js';
 import { Route53DnsProvider } from '../shared/challenges/dns01/route53.js';
 import { S3Http01Solver } from '../shared/challenges/http01/s3.js';
 import type { ChallengeSolver } from '../shared/challenges/solver.js';
+import { SdkAcmImporter } from '../shared/delivery/acm.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import { SnsPublisher } from '../shared/events/sns.js';
 import { DynamoLeaseLock } from '../shared/lock/dynamodb.js';
@@ -119,6 +121,9 @@ function withRenewal(core: Runtime, rawEnv: NodeJS.ProcessEnv): IssuerRuntime {
       bucket: env.CERTKEEPER_BUCKET,
       log,
       random: core.overrides.random,
+      // ACM is regional: one client per declared region, built on first use and kept for
+      // the container (endpoints follow AWS_ENDPOINT_URL_ACM / AWS_ENDPOINT_URL, as for S3).
+      acm: new SdkAcmImporter({ clientFor: (acmRegion) => new ACMClient({ region: acmRegion }), clock }),
     },
   };
 }

@@ -1,4 +1,4 @@
-import { Aws, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Aws, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -18,6 +18,7 @@ import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { ATTRIBUTE_DEFINITIONS, DUE_INDEX, KEY_SCHEMA, TTL_ATTRIBUTE } from '../shared/dynamo/table.js';
 import type { DeploymentConfig } from '../shared/model/config.js';
+import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL } from '../shared/model/delivery.js';
 import type { EventType } from '../shared/model/events.js';
 import type { CertificateSpec } from '../shared/model/spec.js';
 import {
@@ -63,6 +64,9 @@ export const ALERT_EVENT_TYPES: readonly EventType[] = [
   'certificate.deployment_lagging',
   'certificate.deployment_recovered',
 ];
+
+/** Key types ACM imports but CloudFront does not use. */
+const CLOUDFRONT_REFUSES: readonly string[] = ['ecdsa-p384', 'rsa4096'];
 
 /** Input the hourly rule sends the scheduler so it publishes inventory metrics instead of a tick. */
 export const STATS_EVENT = { action: 'stats' } as const;
@@ -485,6 +489,7 @@ export class CertkeeperIssuer extends Construct {
     allow(issuer, ['sns:Publish'], [this.eventsTopic.topicArn]);
     this.grantIssuerObjects(issuer);
     this.grantRoute53(issuer, props.hostedZones ?? [], certificates);
+    this.grantAcmImports(issuer, certificates);
     if (ca.eab) allow(issuer, ['secretsmanager:GetSecretValue'], [secretResource(ca.eab.hmacKeySecretArn)]);
 
     allow(notifier, ['sns:Publish'], [this.notificationsTopic.topicArn]);
@@ -680,6 +685,62 @@ export class CertkeeperIssuer extends Construct {
           reason:
             'route53:ListHostedZones supports no resource (IAM requires "*"); route53:GetChange takes change IDs that exist only after each change, so it is limited to change/*.',
           appliesTo: ['Resource::*', 'Resource::arn:<AWS::Partition>:route53:::change/*'],
+        },
+      ],
+      true,
+    );
+  }
+
+  /**
+   * ACM delivery: import and tag only in the regions certificates declare, and only
+   * certificates tagged `certkeeper:certificate` with a declared name. A first import must
+   * carry that tag (aws:RequestTag; tagging on create is authorised as AddTagsToCertificate
+   * too) onto a certificate not yet tagged by any certkeeper; a re-import, and the re-tag
+   * that follows it, act only on a certificate already carrying it (aws:ResourceTag). Only
+   * certkeeper's two tag keys may be set (aws:TagKeys). No grant when no certificate
+   * declares acmRegions.
+   */
+  private grantAcmImports(issuer: lambda.Function, certificates: readonly CertificateSpec[]): void {
+    const importing = certificates.filter((c) => (c.delivery?.acmRegions.length ?? 0) > 0);
+    if (importing.length === 0) return;
+    // CloudFront (which reads ACM in us-east-1 only) takes RSA up to 3072 bits and ECDSA
+    // P-256 (ACM's import prerequisites); ALB takes every key ACM imports. A warning, not an
+    // error: the certificate may be meant for an ALB in us-east-1.
+    for (const c of importing) {
+      if (CLOUDFRONT_REFUSES.includes(c.keyType) && c.delivery!.acmRegions.includes('us-east-1')) {
+        Annotations.of(this).addWarningV2(
+          'certkeeper:acm-cloudfront-key',
+          `certificate "${c.name}" (${c.keyType}) is imported into ACM in us-east-1, but CloudFront uses only RSA 2048/3072 and ECDSA P-256 certificates (ALB accepts it). Use keyType ecdsa-p256 or rsa2048 if CloudFront is to serve it.`,
+        );
+      }
+    }
+    const regions = [...new Set(importing.flatMap((c) => c.delivery!.acmRegions))].sort();
+    const names = importing.map((c) => c.name).sort();
+    // IAM allows 10,240 characters of inline policy per role: past a few dozen names, any
+    // certkeeper-tagged certificate in the declared regions, rather than each by name.
+    const tagIs = (key: string): Record<string, Record<string, unknown>> =>
+      names.join('').length <= 2000 ? { StringEquals: { [key]: names } } : { StringLike: { [key]: '?*' } };
+    const arns = regions.map((r) => `arn:${Aws.PARTITION}:acm:${r}:${Aws.ACCOUNT_ID}:certificate/*`);
+    const actions = ['acm:ImportCertificate', 'acm:AddTagsToCertificate'];
+    const onlyOurKeys = {
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL] },
+    };
+    allow(issuer, actions, arns, {
+      ...tagIs(`aws:RequestTag/${ACM_TAG_CERTIFICATE}`),
+      Null: { [`aws:ResourceTag/${ACM_TAG_CERTIFICATE}`]: 'true' },
+      ...onlyOurKeys,
+    });
+    allow(issuer, actions, arns, { ...tagIs(`aws:ResourceTag/${ACM_TAG_CERTIFICATE}`), ...onlyOurKeys });
+    NagSuppressions.addResourceSuppressions(
+      issuer.role!,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'ACM assigns certificate IDs at the first import, so certificates are matched by region and by the certkeeper:certificate tag (request tag on the first import, resource tag after), not by ID.',
+          appliesTo: regions.map(
+            (r) => `Resource::arn:<AWS::Partition>:acm:${r}:<AWS::AccountId>:certificate/*`,
+          ),
         },
       ],
       true,

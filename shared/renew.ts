@@ -1,5 +1,7 @@
 import type { CertificateAuthority } from './acme/ca.js';
 import type { ChallengeSolver } from './challenges/solver.js';
+import type { AcmImporter } from './delivery/acm.js';
+import { deliverToAcm } from './delivery/acm-delivery.js';
 import type { EventPublisher } from './events/publisher.js';
 import type { Inventory } from './inventory/inventory.js';
 import type { Lease, LeaseLock } from './lock/lock.js';
@@ -50,6 +52,8 @@ export interface RenewDeps {
   leaseTtlMs?: number;
   /** Source of jitter and ARI window picks; tests pass a fixed one. */
   random?: Random;
+  /** Imports into the ACM regions a certificate declares (absent in local mode). */
+  acm?: AcmImporter;
 }
 
 export interface RenewOptions {
@@ -149,7 +153,10 @@ async function tend(
     pass = { state, events: [], outcome: { status: 'not-due', name: spec.name, dueAt: undefined } };
   }
 
-  let next = pass.state;
+  // ACM regions without the current serial (shared/delivery/acm-delivery.ts): recorded per
+  // region, never a failure of this pass; a failed import makes the certificate due again.
+  const fresh = pass.outcome.status === 'issued' || pass.outcome.status === 'renewed';
+  let next = await deliverToAcm(deps, spec, pass.state, now, { fresh });
   const warning = expiryAlertDue(next, now);
   if (warning) {
     next = recordAlert(next, warning);
@@ -229,6 +236,8 @@ async function attempt(
       },
       attempts: 0,
       lastSuccessAt: now.toISOString(),
+      // Where ACM stands (its ARNs) outlives the serial; deliverToAcm updates it next.
+      ...(state.acm ? { acm: state.acm } : {}),
       updatedAt: now.toISOString(),
     };
     // Ask the CA at once when it wants the new certificate renewed (RFC 9773 §4.3).

@@ -99,9 +99,12 @@ const storedState: z.ZodType<CertificateState> = z.object({
       z.object({
         arn: text.optional(),
         serial: text.optional(),
+        keyType: text.optional(),
         importedAt: time.optional(),
         error: z.string().optional(),
         attemptedAt: time,
+        failures: z.number().int().min(1).optional(),
+        retryAt: time.optional(),
       }),
     )
     .optional(),

@@ -134,6 +134,10 @@ export function parseAcmRegions(regions: readonly string[], field: string): stri
   return [...seen];
 }
 
+/** Tags on every certificate certkeeper imports into ACM; the issuer's IAM grants are scoped by the first. */
+export const ACM_TAG_CERTIFICATE = 'certkeeper:certificate';
+export const ACM_TAG_SERIAL = 'certkeeper:serial';
+
 /** The name a probe target goes by in status, events and metrics. */
 export const probeTargetId = (p: ProbeEndpoint): string =>
   `${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}${p.sni ? `/${p.sni}` : ''}`;

@@ -58,10 +58,16 @@ export interface AcmDeliveryState {
   arn?: string;
   /** The serial ACM holds now. */
   serial?: string;
+  /** Its key type: ACM re-imports only the same key type and size into an ARN. */
+  keyType?: string;
   importedAt?: string;
   /** The last import's failure, for people; cleared on success. */
   error?: string;
   attemptedAt: string;
+  /** Consecutive failed imports into this region (backoff); absent after a success. */
+  failures?: number;
+  /** After a failure: when the issuer may try this region again (it is due then). */
+  retryAt?: string;
 }
 
 export interface CertificateState {

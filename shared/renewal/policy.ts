@@ -1,3 +1,4 @@
+import { acmImportDueAt, acmImportsDueNow } from '../delivery/acm-plan.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState } from '../model/state.js';
 import { expiryAlertDue, nextExpiryAlertAt } from './alerts.js';
@@ -9,7 +10,7 @@ import { renewalTime } from './timing.js';
  * the certificates worth a message at all.
  */
 export type RenewalReason = 'missing' | 'reissue' | 'renewal-time' | 'retry';
-export type DueReason = RenewalReason | 'ari-poll' | 'expiry-warning';
+export type DueReason = RenewalReason | 'ari-poll' | 'expiry-warning' | 'acm-import';
 
 export function renewalDue(
   spec: CertificateSpec,
@@ -39,13 +40,14 @@ export function dueReason(spec: CertificateSpec, state: CertificateState, now: D
   return (
     renewalDue(spec, state, now) ??
     (ariPollDue(state, now) ? 'ari-poll' : undefined) ??
-    (expiryAlertDue(state, now) ? 'expiry-warning' : undefined)
+    (expiryAlertDue(state, now) ? 'expiry-warning' : undefined) ??
+    (acmImportsDueNow(spec, state, now).length > 0 ? 'acm-import' : undefined)
   );
 }
 
 /**
  * The earliest moment anything will be due: renewal (not before a scheduled retry), the
- * next ARI poll, the next expiry warning. Stored as `state.dueAt` and indexed, so a
+ * next ARI poll, the next expiry warning, a pending ACM import. Stored as `state.dueAt` and indexed, so a
  * scheduler tick reads only the certificates that need work.
  */
 export function computeDueAt(spec: CertificateSpec, state: CertificateState, now: Date): Date | undefined {
@@ -56,6 +58,8 @@ export function computeDueAt(spec: CertificateSpec, state: CertificateState, now
     hold && hold > renewal ? hold : renewal,
     state.current?.certId ? (ariPollDue(state, now) ? now : new Date(state.ari!.nextPollAt)) : undefined,
     nextExpiryAlertAt(state),
+    // An ACM region without the current serial: at once, or at its retry time after a failure.
+    acmImportDueAt(spec, state, now),
   ].filter((d): d is Date => d !== undefined);
   return new Date(Math.min(...candidates.map((d) => d.getTime())));
 }

@@ -1,3 +1,4 @@
+import { acmImportDueAt } from '../delivery/acm-plan.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState } from '../model/state.js';
 
@@ -12,8 +13,13 @@ export function stateAfterSpecChange(
   after: CertificateSpec,
   now: Date,
 ): CertificateState {
-  // Where it is delivered is not what it is: a delivery change alone touches no state.
-  if (sameSpec({ ...before, delivery: undefined }, { ...after, delivery: undefined })) return state;
+  // Where it is delivered is not what it is: a delivery change alone touches no state, but
+  // an ACM region newly declared for a certificate in place is due for its import at once.
+  if (sameSpec({ ...before, delivery: undefined }, { ...after, delivery: undefined })) {
+    const acm = acmImportDueAt(after, state, now);
+    if (acm && state.dueAt && acm < new Date(state.dueAt)) return { ...state, dueAt: acm.toISOString() };
+    return state;
+  }
   const at = now.toISOString();
   return {
     ...state,
