@@ -66,7 +66,7 @@ export const ALERT_EVENT_TYPES: readonly EventType[] = [
 ];
 
 /** Key types ACM imports but CloudFront does not use. */
-const CLOUDFRONT_REFUSES: readonly string[] = ['ecdsa-p384', 'rsa4096'];
+const CLOUDFRONT_REFUSES: readonly string[] = ['ecdsa-p384'];
 
 /** Input the hourly rule sends the scheduler so it publishes inventory metrics instead of a tick. */
 export const STATS_EVENT = { action: 'stats' } as const;
@@ -703,14 +703,14 @@ export class CertkeeperIssuer extends Construct {
   private grantAcmImports(issuer: lambda.Function, certificates: readonly CertificateSpec[]): void {
     const importing = certificates.filter((c) => (c.delivery?.acmRegions.length ?? 0) > 0);
     if (importing.length === 0) return;
-    // CloudFront (which reads ACM in us-east-1 only) takes RSA up to 3072 bits and ECDSA
-    // P-256 (ACM's import prerequisites); ALB takes every key ACM imports. A warning, not an
+    // CloudFront (which reads ACM in us-east-1 only) takes RSA 1024-4096 and ECDSA P-256
+    // (ACM's import prerequisites); ALB takes every key ACM imports. A warning, not an
     // error: the certificate may be meant for an ALB in us-east-1.
     for (const c of importing) {
       if (CLOUDFRONT_REFUSES.includes(c.keyType) && c.delivery!.acmRegions.includes('us-east-1')) {
         Annotations.of(this).addWarningV2(
           'certkeeper:acm-cloudfront-key',
-          `certificate "${c.name}" (${c.keyType}) is imported into ACM in us-east-1, but CloudFront uses only RSA 2048/3072 and ECDSA P-256 certificates (ALB accepts it). Use keyType ecdsa-p256 or rsa2048 if CloudFront is to serve it.`,
+          `certificate "${c.name}" (${c.keyType}) is imported into ACM in us-east-1, but CloudFront uses only RSA and ECDSA P-256 certificates (ALB accepts it). Use keyType ecdsa-p256 or an RSA key type if CloudFront is to serve it.`,
         );
       }
     }

@@ -212,7 +212,7 @@ describe('synth warnings for ACM', () => {
   const warnings = (input: DeploymentConfigInput) =>
     Annotations.fromStack(synth(input).stack).findWarning('*', Match.stringLikeRegexp('CloudFront'));
 
-  it('warns when an ecdsa-p384 or rsa4096 certificate is imported into us-east-1 (CloudFront cannot use it)', () => {
+  it('warns when an ecdsa-p384 certificate is imported into us-east-1 (CloudFront cannot use it); RSA 4096 it can', () => {
     const found = warnings(
       withAcm([
         { name: 'cdn', identifiers: ['cdn.example.com'], keyType: 'ecdsa-p384', acmRegions: ['us-east-1'] },
@@ -221,14 +221,13 @@ describe('synth warnings for ACM', () => {
     );
     expect(found.map((f) => String(f.entry.data).split(' is imported')[0])).toEqual([
       'certificate "cdn" (ecdsa-p384)',
-      'certificate "cdn-rsa" (rsa4096)',
     ]);
     expect(String(found[0]!.entry.data)).toContain(
       'imported into ACM in us-east-1, but CloudFront uses only',
     );
   });
 
-  it('says nothing for P-384 elsewhere, or for P-256, RSA 2048 and 3072 in us-east-1', () => {
+  it('says nothing for P-384 elsewhere, or for P-256, RSA 2048, 3072 and 4096 in us-east-1', () => {
     expect(
       warnings(
         withAcm([

@@ -15,6 +15,7 @@ import {
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { handler as fleet } from '../../functions/fleet.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { declareCertificate } from '../../shared/certificates.js';
 import { deliverToAcm } from '../../shared/delivery/acm-delivery.js';
@@ -29,6 +30,7 @@ import { dueReason } from '../../shared/renewal/policy.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
+import { certkeeper, json } from '../cli/operator.js';
 import { peers, uniqueName } from '../support/peers.js';
 import { pointHandlersAt, recordAcmeRequests, useLocalStack } from '../support/stack.js';
 
@@ -194,6 +196,18 @@ describe('ACM delivery', () => {
       });
     }
     expect((await events()).map((e) => e.type)).toEqual(['certificate.renewed']);
+
+    // The fleet view reports each region like a server, and `certkeeper status` shows it.
+    await fleet();
+    const status = await certkeeper(['status', NAME, '--json'], stack.env);
+    const targets = json<{
+      targets: { kind: string; id: string; health: string; installedSerial: string }[];
+    }>(status).targets;
+    expect(targets.map((t) => [t.kind, t.id, t.health, t.installedSerial]).sort()).toEqual(
+      REGIONS.map((r) => ['acm', r, 'ok', stored.serial]).sort(),
+    );
+    const table = await certkeeper(['status', NAME], stack.env);
+    for (const region of REGIONS) expect(table.stdout).toMatch(new RegExp(`acm ${region}\\s+ok`));
   });
 
   it('an ACM certificate deleted by hand is imported anew on the next renewal', async () => {
