@@ -176,9 +176,14 @@ describe('a delivery-only change', () => {
       name: 'web',
       identifiers: ['203.0.113.10'],
       probes: ['203.0.113.10:443'],
-      acmRegions: ['us-east-1'],
     });
     expect(stateAfterSpecChange(failing, before, after, NOW)).toBe(failing);
+    // A new ACM region for an issued certificate only brings the check forward, to import it.
+    const imported = { ...after, delivery: { ...after.delivery!, acmRegions: ['us-east-1'] } };
+    expect(stateAfterSpecChange(failing, before, imported, NOW)).toEqual({
+      ...failing,
+      dueAt: NOW.toISOString(),
+    });
     // While a change of what the certificate says does reset and reissue.
     const renamed = parseCertificateSpec({ name: 'web', identifiers: ['203.0.113.11'] });
     expect(stateAfterSpecChange(failing, before, renamed, NOW)).toMatchObject({
