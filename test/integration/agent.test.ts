@@ -124,7 +124,10 @@ describe('the agent on its queue', () => {
     const second = await ca.issue({ identifiers: IDS });
     await publish(second);
     await until('the second serial on disk', () => installed() === second.bundle.fullchain);
-    expect(readFileSync(reloads, 'utf8').split('\n').filter(Boolean)).toEqual([first.serial, second.serial]);
+    // The files are in place just before the reload command runs: wait for its line.
+    const reloaded = () => readFileSync(reloads, 'utf8').split('\n').filter(Boolean);
+    await until('the second reload', () => reloaded().length >= 2);
+    expect(reloaded()).toEqual([first.serial, second.serial]);
     await until('the queue to drain', async () => (await queueDepth()) === 0);
   });
 
