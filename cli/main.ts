@@ -126,7 +126,9 @@ function isEntry(): boolean {
   }
 }
 
-if (isEntry()) {
+// The built file calls main() from its own entry (scripts/build-cli.ts), where this file's
+// URL would be the bundle's, which is the program too.
+if (typeof CERTKEEPER_BUILD === 'undefined' && isEntry()) {
   // exit() rather than exitCode: idle keep-alive sockets of the AWS clients must not hold the process.
   main().then((code) => process.exit(code));
 }
