@@ -14,6 +14,7 @@
  * - /usr/share/doc/certkeeper/                   agent README, example config, licence notices
  * - /etc/certkeeper/agent.json                   copied from the example on first install
  *                                                only, by postinst
+ * - /etc/ssl/certkeeper/                         created by postinst (the unit's ReadWritePaths)
  *
  * /etc/certkeeper and the agent's state (/var/lib/certkeeper, systemd's StateDirectory) are
  * the operator's, not dpkg's: no file under them is in the package, so dpkg never rewrites
@@ -57,6 +58,9 @@ set -e
 if [ "$1" = configure ]; then
   mkdir -p /etc/certkeeper
   chmod 0750 /etc/certkeeper
+  # The unit's ReadWritePaths: it must exist for the agent to start, and the agent cannot
+  # create it under ProtectSystem=strict.
+  mkdir -p /etc/ssl/certkeeper
   if [ ! -e /etc/certkeeper/agent.json ]; then
     # Once, never again: the operator's from here on (not a conffile, so purge keeps it too).
     install -m 0640 /usr/share/doc/certkeeper/examples/agent.config.json /etc/certkeeper/agent.json

@@ -1,0 +1,49 @@
+/**
+ * globalSetup of the vitest project `installed` (vitest.config.ts): builds the certkeeper
+ * executable and its Debian package from this checkout and installs the package on this
+ * machine with dpkg, as an operator would, so that test/e2e/agent.test.ts runs against the
+ * INSTALLED /usr/bin/certkeeper and test/packaging/deb.test.ts checks install, upgrade,
+ * remove and purge. Needs root (CI runs as root). Afterwards the package is purged, and
+ * /etc/certkeeper and /var/lib/certkeeper are removed if this setup found them absent.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildDeb } from '../../packaging/deb.js';
+import { buildSea, bundleCli, hostArch } from '../../scripts/build-cli.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Where the packages built for the tests go; test/packaging/deb.test.ts reads them from here. */
+export const TEST_PACKAGES = path.join(ROOT, 'dist', 'test-packages');
+export const OPERATOR_DIRS = ['/etc/certkeeper', '/var/lib/certkeeper', '/etc/ssl/certkeeper'];
+
+export function dpkg(...args: string[]): string {
+  return execFileSync('dpkg', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export default async function setup(): Promise<() => void> {
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      'the installed-package tests install a .deb with dpkg and need root (CI runs as root); ' +
+        'as another user run `npx vitest run --project repo`',
+    );
+  }
+  const started = Date.now();
+  await bundleCli();
+  await buildSea(hostArch());
+  // Uncompressed: this package is installed once here; xz would add a minute of CPU.
+  const deb = buildDeb({ outDir: TEST_PACKAGES, compression: 'none' });
+  const absent = OPERATOR_DIRS.filter((dir) => !existsSync(dir));
+  dpkg('-i', deb.file);
+  console.log(
+    `[installed] built and installed ${path.basename(deb.file)} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return () => {
+    try {
+      dpkg('--purge', 'certkeeper');
+    } finally {
+      for (const dir of absent) rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
