@@ -15,6 +15,7 @@ import {
 } from '../../shared/model/identifiers.js';
 import { KEY_TYPES, type KeyType } from '../../shared/model/keys.js';
 import { IP_PROFILE, NAME_PATTERN } from '../../shared/model/spec.js';
+import { CA_DIRECTORIES } from '../../shared/model/config.js';
 import { renewCertificate } from '../../shared/renew.js';
 import { createOutput, EXIT } from '../output.js';
 import {
@@ -45,6 +46,8 @@ export interface LocalIssueOptions {
   caFile?: string;
   name?: string;
   json?: boolean;
+  /** Order a new certificate even when the current one is valid and names the same identifiers. */
+  force?: boolean;
 }
 
 interface Checked {
@@ -86,16 +89,30 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
     // Bind the port up front too: a taken port is a usage problem, not a failed issuance.
     await composed.listen();
 
+    const before = await dir.inventory.get(name);
+    const identifiers = identifierValues(checked.identifiers);
     await declareCertificate(dir.inventory, {
       name,
-      identifiers: identifierValues(checked.identifiers),
+      identifiers,
       challenge: settings.dns ? 'dns-01' : 'http-01',
       ...(checked.profile ? { profile: checked.profile } : {}),
       ...(checked.keyType ? { keyType: checked.keyType } : {}),
     });
-    await writeSettings(dir, name, settings);
-    // An explicit `issue` orders now even when a current certificate is not yet due, like `lego run`.
-    const outcome = await renewCertificate(composed.deps, name, { force: true });
+    // Provisioning scripts run `issue` again and again: a certificate that is still valid for
+    // the same identifiers is only renewed when it is due (the renewal policy decides), so a
+    // re-run orders nothing. --force, a first issue, a failed or expired one, or other
+    // identifiers order now, like `lego run`.
+    const current = before?.state.current;
+    const keep =
+      !options.force &&
+      current !== undefined &&
+      new Date(current.notAfter) > composed.deps.clock.now() &&
+      sameSet(identifierValues(before!.spec.identifiers), identifiers) &&
+      before!.spec.profile === checked.profile &&
+      (checked.keyType === undefined || before!.spec.keyType === checked.keyType);
+    const outcome = await renewCertificate(composed.deps, name, { force: !keep });
+    // Settings are what `renew --out` reuses: only an issue that worked may write them.
+    if (outcome.status === 'issued' || outcome.status === 'renewed') await writeSettings(dir, name, settings);
     if (outcome.status === 'busy') {
       sayError(`${name}: another certkeeper process holds the lock on it; try again when it is done`);
       return EXIT.attention;
@@ -104,11 +121,17 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
       sayError(`${name}: issuance failed: ${outcome.error.describe()}`);
       return outcome.error.code === 'unreachable' ? EXIT.unreachable : EXIT.attention;
     }
-    if (outcome.status === 'not-due') return EXIT.attention; // force always orders; unreachable
+    if (outcome.status === 'not-due') {
+      say(
+        out,
+        `${name}: the current certificate is valid until ${current!.notAfter} and not due for renewal: nothing ordered (--force orders a new one)`,
+      );
+    }
     const files = await updateLiveLinks(dir, options.out, name);
     const manifest = (await dir.store.getManifest(name))!;
     const result = {
       name,
+      ordered: outcome.status !== 'not-due',
       identifiers: manifest.identifiers,
       profile: manifest.profile ?? null,
       serial: manifest.serial,
@@ -149,16 +172,7 @@ function fail(err: unknown): number {
 }
 
 function checkIssueOptions(options: LocalIssueOptions): Checked {
-  let directory: string;
-  try {
-    directory = new URL(options.directory).href;
-  } catch {
-    throw new ValidationError(
-      '--directory',
-      `"${options.directory}" is not a URL`,
-      'give the ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory',
-    );
-  }
+  const directory = resolveDirectory(options.directory);
   const ips = (options.ip ?? []).map((raw) => {
     // Checked as an address first, so "nope" is called not an IP rather than a bad DNS name.
     if (isIP(raw.replace(/^\[|\]$/g, '')) === 0) {
@@ -267,13 +281,36 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
   };
 }
 
-/** "127.0.0.1", "2001-db8--1", "wildcard.example.com": a valid name from the first identifier. */
-function defaultName(first: Identifier): string {
-  return first.value
+/**
+ * "127.0.0.1", "2001-db8--1", "wildcard.example.com", "ipv6--1" (for ::1): a valid name from
+ * the first identifier. A name starts with a letter or digit, which "::1" as "--1" would not.
+ */
+export function defaultName(first: Identifier): string {
+  const name = first.value
     .toLowerCase()
     .replace(/^\*\./, 'wildcard.')
-    .replace(/[^a-z0-9._-]/g, '-')
-    .slice(0, 63);
+    .replace(/[^a-z0-9._-]/g, '-');
+  return (/^[a-z0-9]/.test(name) ? name : `ipv6${name}`).slice(0, 63);
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
+
+/**
+ * `--directory`: an ACME directory URL, or one of the names the deployment config accepts
+ * (`letsencrypt`, `letsencrypt-staging`).
+ */
+export function resolveDirectory(value: string): string {
+  if (Object.hasOwn(CA_DIRECTORIES, value)) return CA_DIRECTORIES[value as keyof typeof CA_DIRECTORIES];
+  try {
+    return new URL(value).href;
+  } catch {
+    throw new ValidationError(
+      '--directory',
+      `"${value}" is neither an ACME directory URL nor a known CA`,
+      `give ${Object.keys(CA_DIRECTORIES).join(' or ')}, or the directory URL, e.g. ${CA_DIRECTORIES.letsencrypt}`,
+    );
+  }
 }
 
 function renameField(err: ValidationError, from: string, to: string): ValidationError {
