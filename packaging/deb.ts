@@ -23,7 +23,7 @@
  * running agent; a first install enables nothing, since the example config names no real
  * bucket.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -37,9 +37,10 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { type Arch, buildSea, bundleCli, CLI_BUNDLE, hostArch, seaPath } from '../scripts/build-cli.js';
 
+const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEBIAN_ARCH: Record<Arch, string> = { x64: 'amd64', arm64: 'arm64' };
 export const UNIT = 'certkeeper-agent.service';
@@ -128,7 +129,7 @@ export interface DebOptions {
   compression?: 'xz' | 'gzip' | 'none';
 }
 
-export function buildDeb(options: DebOptions = {}): { file: string; bytes: number } {
+export async function buildDeb(options: DebOptions = {}): Promise<{ file: string; bytes: number }> {
   const arch = options.arch ?? hostArch();
   const version = options.version ?? packageVersion();
   const outDir = path.resolve(options.outDir ?? path.join(ROOT, 'dist'));
@@ -164,13 +165,14 @@ export function buildDeb(options: DebOptions = {}): { file: string; bytes: numbe
     put('DEBIAN/postrm', { text: POSTRM }, 0o755);
     mkdirSync(outDir, { recursive: true });
     const file = debPath(outDir, version, arch);
-    execFileSync(
-      'dpkg-deb',
-      ['--root-owner-group', `-Z${options.compression ?? 'xz'}`, '--build', root, file],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    // Not execFileSync: the tests build packages inside a vitest worker, which must stay responsive.
+    await execFileAsync('dpkg-deb', [
+      '--root-owner-group',
+      `-Z${options.compression ?? 'xz'}`,
+      '--build',
+      root,
+      file,
+    ]);
     return { file, bytes: statSync(file).size };
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -195,7 +197,7 @@ async function main(): Promise<void> {
     await buildSea(arch);
   }
   const compression = values.compression as DebOptions['compression'];
-  const deb = buildDeb({ arch, version: values.version, outDir: values.out, compression });
+  const deb = await buildDeb({ arch, version: values.version, outDir: values.out, compression });
   console.log(
     `${path.relative(process.cwd(), deb.file)}  ${(deb.bytes / 1024 / 1024).toFixed(1)} MiB, ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );

@@ -98,8 +98,16 @@ export async function writeSettings(dir: LocalDir, name: string, settings: Local
 }
 
 /** The CA PEM from --ca-file, read up front so a wrong path is a usage error. */
+/**
+ * The PEM trusted for the CA's HTTPS: `--ca-file`, else CERTKEEPER_ACME_CA_PEM (the PEM itself
+ * or a path, as the Lambdas read it), else the system roots (undefined).
+ */
 export function readCaFile(path: string | undefined, flag = '--ca-file'): string | undefined {
-  if (!path) return undefined;
+  if (!path) {
+    const env = process.env.CERTKEEPER_ACME_CA_PEM;
+    if (!env) return undefined;
+    return env.startsWith('-----BEGIN') ? env : readCaFile(env, 'CERTKEEPER_ACME_CA_PEM');
+  }
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {

@@ -68,7 +68,8 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
     if (options.directory !== undefined)
       options = { ...options, directory: resolveDirectory(options.directory) };
     days = parseDays(options.days);
-    caPem = readCaFile(options.caFile);
+    // Without --ca-file: each certificate's saved caFile, else CERTKEEPER_ACME_CA_PEM (below).
+    caPem = options.caFile !== undefined ? readCaFile(options.caFile) : undefined;
     records = (await dir.inventory.list()).filter((r) => r.state.status !== 'retired');
     if (records.length === 0) {
       throw new ValidationError(

@@ -24,11 +24,11 @@ interface Run {
   stderr: string;
 }
 
-function certkeeper(args: string[]): Promise<Run> {
+function certkeeper(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((done, reject) => {
     const child = spawn(TSX, ['cli/main.ts', ...args], {
       cwd: REPO,
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -314,6 +314,32 @@ describe('local mode as provisioning scripts and cron use it (Pebble)', () => {
       expect(next.row).toMatchObject({ status: 'not-due', serial });
       expect(next.row.problem).toMatch(/^its last attempt failed: /);
       expect(next.run.stderr).toMatch(/last attempt failed/);
+    },
+  );
+
+  it(
+    'trusts the CA from CERTKEEPER_ACME_CA_PEM; without it, the Fix names --ca-file',
+    { timeout: 240_000 },
+    async () => {
+      const { pebble } = peers();
+      const withoutCaFile = (d: string) => {
+        const args = issueArgs(d, ['--json']);
+        const at = args.indexOf('--ca-file');
+        return [...args.slice(0, at), ...args.slice(at + 2)];
+      };
+      const untrusted = await certkeeper(withoutCaFile(join(work, 'untrusted')), {
+        CERTKEEPER_ACME_CA_PEM: undefined,
+      });
+      expect(untrusted.code, untrusted.stderr).toBe(3);
+      expect(untrusted.stderr).toMatch(
+        /Fix: the CA's HTTPS certificate is not trusted: .*--ca-file PEM or CERTKEEPER_ACME_CA_PEM/,
+      );
+
+      const fromEnv = await certkeeper(withoutCaFile(join(work, 'ca-from-env')), {
+        CERTKEEPER_ACME_CA_PEM: pebble.caCertPath,
+      });
+      expect(fromEnv.code, fromEnv.stderr).toBe(0);
+      expect(JSON.parse(fromEnv.stdout)).toMatchObject({ ordered: true, name: '127.0.0.1' });
     },
   );
 

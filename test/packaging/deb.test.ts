@@ -6,7 +6,7 @@
  * installed binary. Runs in one fork after the repo's tests, never beside the e2e test that
  * uses /usr/bin/certkeeper.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,9 +32,9 @@ describe('the Debian package', () => {
   const firstDeb = debPath(TEST_PACKAGES, VERSION, hostArch());
   const operatorFiles: Record<string, string> = {};
 
-  afterAll(() => {
+  afterAll(async () => {
     // Whatever happened above, the e2e test and the teardown find the package installed.
-    if (installedVersion() !== VERSION) dpkg('-i', firstDeb);
+    if (installedVersion() !== VERSION) await dpkg('-i', firstDeb);
   });
 
   it('installs the executable, which runs from an empty directory with no Node.js and no PATH', () => {
@@ -59,7 +59,7 @@ describe('the Debian package', () => {
     }
   });
 
-  it('installs the hardened unit running the installed binary, and the example config once', () => {
+  it('installs the hardened unit running the installed binary, and the example config once', async () => {
     const unit = readFileSync(`/lib/systemd/system/${UNIT}`, 'utf8');
     expect(unit).toMatch(/^ExecStart=\/usr\/bin\/certkeeper agent --config \/etc\/certkeeper\/agent\.json$/m);
     expect(unit).toMatch(/^ProtectSystem=strict$/m);
@@ -80,10 +80,10 @@ describe('the Debian package', () => {
     );
     expect(names.sort()).toEqual(['site', 'web-1']);
     // Not a conffile: dpkg would delete it on purge.
-    expect(dpkg('-s', 'certkeeper')).not.toMatch(/^Conffiles:/m);
+    expect(await dpkg('-s', 'certkeeper')).not.toMatch(/^Conffiles:/m);
   });
 
-  it('an upgrade keeps the edited config and the agent state, and replaces the binary', () => {
+  it('an upgrade keeps the edited config and the agent state, and replaces the binary', async () => {
     const edited = readFileSync(CONFIG, 'utf8').replace(
       '"pollIntervalSeconds": 300',
       '"pollIntervalSeconds": 600',
@@ -95,9 +95,13 @@ describe('the Debian package', () => {
     operatorFiles[CONFIG] = edited;
     operatorFiles[STATE] = readFileSync(STATE, 'utf8');
 
-    const upgrade = buildDeb({ version: `${VERSION}+upgrade.1`, outDir: TEST_PACKAGES, compression: 'none' });
+    const upgrade = await buildDeb({
+      version: `${VERSION}+upgrade.1`,
+      outDir: TEST_PACKAGES,
+      compression: 'none',
+    });
     try {
-      dpkg('-i', upgrade.file);
+      await dpkg('-i', upgrade.file);
     } finally {
       rmSync(upgrade.file, { force: true });
     }
@@ -105,18 +109,18 @@ describe('the Debian package', () => {
     for (const [file, text] of Object.entries(operatorFiles)) expect(readFileSync(file, 'utf8')).toBe(text);
   });
 
-  it('remove takes the binary and the unit; purge keeps /etc/certkeeper and the state; a reinstall keeps the edit', () => {
-    dpkg('--remove', 'certkeeper');
+  it('remove takes the binary and the unit; purge keeps /etc/certkeeper and the state; a reinstall keeps the edit', async () => {
+    await dpkg('--remove', 'certkeeper');
     expect(existsSync(BIN)).toBe(false);
     expect(existsSync(`/lib/systemd/system/${UNIT}`)).toBe(false);
     for (const [file, text] of Object.entries(operatorFiles)) expect(readFileSync(file, 'utf8')).toBe(text);
 
-    const purged = execFileSync('dpkg', ['--purge', 'certkeeper'], { encoding: 'utf8' });
+    const purged = await dpkg('--purge', 'certkeeper');
     expect(purged).toContain('/etc/certkeeper is kept');
     expect(installedVersion()).toBeUndefined();
     for (const [file, text] of Object.entries(operatorFiles)) expect(readFileSync(file, 'utf8')).toBe(text);
 
-    dpkg('-i', firstDeb);
+    await dpkg('-i', firstDeb);
     expect(installedVersion()).toBe(VERSION);
     expect(readFileSync(CONFIG, 'utf8')).toBe(operatorFiles[CONFIG]);
   });

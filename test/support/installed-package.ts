@@ -6,10 +6,11 @@
  * remove and purge. Needs root (CI runs as root). Afterwards the package is purged, and
  * /etc/certkeeper and /var/lib/certkeeper are removed if this setup found them absent.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { buildDeb } from '../../packaging/deb.js';
 import { buildSea, bundleCli, hostArch } from '../../scripts/build-cli.js';
 
@@ -18,11 +19,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 export const TEST_PACKAGES = path.join(ROOT, 'dist', 'test-packages');
 export const OPERATOR_DIRS = ['/etc/certkeeper', '/var/lib/certkeeper', '/etc/ssl/certkeeper'];
 
-export function dpkg(...args: string[]): string {
-  return execFileSync('dpkg', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const execFileAsync = promisify(execFile);
+
+/** dpkg, awaited: installing a 100 MB package takes a while, and a vitest worker must not block. */
+export async function dpkg(...args: string[]): Promise<string> {
+  return (await execFileAsync('dpkg', args, { encoding: 'utf8' })).stdout;
 }
 
-export default async function setup(): Promise<() => void> {
+export default async function setup(): Promise<() => Promise<void>> {
   if (process.getuid?.() !== 0) {
     throw new Error(
       'the installed-package tests install a .deb with dpkg and need root (CI runs as root); ' +
@@ -33,15 +37,15 @@ export default async function setup(): Promise<() => void> {
   await bundleCli();
   await buildSea(hostArch());
   // Uncompressed: this package is installed once here; xz would add a minute of CPU.
-  const deb = buildDeb({ outDir: TEST_PACKAGES, compression: 'none' });
+  const deb = await buildDeb({ outDir: TEST_PACKAGES, compression: 'none' });
   const absent = OPERATOR_DIRS.filter((dir) => !existsSync(dir));
-  dpkg('-i', deb.file);
+  await dpkg('-i', deb.file);
   console.log(
     `[installed] built and installed ${path.basename(deb.file)} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
-  return () => {
+  return async () => {
     try {
-      dpkg('--purge', 'certkeeper');
+      await dpkg('--purge', 'certkeeper');
     } finally {
       for (const dir of absent) rmSync(dir, { recursive: true, force: true });
     }
