@@ -414,7 +414,8 @@ describe('the agent with nginx in front', () => {
       stop.abort();
       return running;
     });
-    await expect.poll(() => logs.join('\n')).toMatch(/has not been issued \(yet\)/);
+    // A process agent starts and reads its config first: longer than the default second.
+    await expect.poll(() => logs.join('\n'), { timeout: 30_000 }).toMatch(/has not been issued \(yet\)/);
 
     await issue('web');
     const first = await manifestOf('web');
