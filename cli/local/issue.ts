@@ -22,6 +22,7 @@ import {
   absolute,
   checkListen,
   composeLocal,
+  http01PortFix,
   type LocalSettings,
   openLocalDir,
   readCaFile,
@@ -118,7 +119,9 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
       return EXIT.attention;
     }
     if (outcome.status === 'failed') {
-      sayError(`${name}: issuance failed: ${outcome.error.describe()}`);
+      const described = outcome.error.describe();
+      const portFix = http01PortFix(described, settings.http01Listen);
+      sayError(`${name}: issuance failed: ${described}${portFix ? `\nFix: ${portFix}` : ''}`);
       return outcome.error.code === 'unreachable' ? EXIT.unreachable : EXIT.attention;
     }
     if (outcome.status === 'not-due') {

@@ -20,6 +20,7 @@ import {
   absolute,
   composeLocal,
   exists,
+  http01PortFix,
   type LocalDir,
   type LocalSettings,
   openLocalDir,
@@ -205,7 +206,9 @@ async function renewOne(
       else if (state.lastError) row.problem = `its last attempt failed: ${state.lastError.detail}`;
     }
     if (outcome.status === 'failed') {
-      row.error = `renewal failed: ${outcome.error.describe()}${outcome.retryAt ? ` (next attempt after ${outcome.retryAt})` : ''}`;
+      const described = outcome.error.describe();
+      const portFix = http01PortFix(described, merged.http01Listen);
+      row.error = `renewal failed: ${described}${outcome.retryAt ? ` (next attempt after ${outcome.retryAt})` : ''}${portFix ? `\nFix: ${portFix}` : ''}`;
       row.errorCode = outcome.error.code;
     }
     return row;

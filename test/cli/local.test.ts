@@ -348,9 +348,15 @@ describe('local mode as provisioning scripts and cron use it (Pebble)', () => {
     { timeout: 240_000 },
     async () => {
       const fresh = join(work, 'never-issued');
-      const run = await certkeeper(swap(issueArgs(fresh), '--http01-listen', await wrongListen()));
+      const listen = await wrongListen();
+      const run = await certkeeper(swap(issueArgs(fresh), '--http01-listen', listen));
       expect(run.code, run.stderr).toBe(1);
       expect(existsSync(join(fresh, 'settings', '127.0.0.1.json'))).toBe(false);
+      // The CA fetched the token from its port, not the one given: the Fix says which.
+      const { pebble } = peers();
+      expect(run.stderr).toContain(
+        `Fix: the CA fetches the token from port ${pebble.httpPort}, but --http01-listen ${listen} answers on port ${listen.split(':')[1]}: pass --http01-listen 0.0.0.0:${pebble.httpPort}`,
+      );
 
       const renew = await certkeeper(['renew', '--out', fresh]);
       expect(renew.code, renew.stderr).toBe(1);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { http01PortFix } from '../../../cli/local/compose.js';
 import { defaultName, resolveDirectory } from '../../../cli/local/issue.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 import { NAME_PATTERN } from '../../../shared/model/spec.js';
@@ -29,5 +30,18 @@ describe('local issue: names and directories', () => {
       }
     })();
     expect(error?.describe()).toMatch(/Fix: give letsencrypt or letsencrypt-staging, or the directory URL/);
+  });
+});
+
+describe('local issue: the HTTP-01 port Fix', () => {
+  it("names the CA's port (80 when its URL has none) and --http01-listen's", () => {
+    const letsEncrypt =
+      'ACME connection: 203.0.113.10: Fetching http://203.0.113.10/.well-known/acme-challenge/abc: Connection refused';
+    expect(http01PortFix(letsEncrypt, '0.0.0.0:8080')).toBe(
+      'the CA fetches the token from port 80, but --http01-listen 0.0.0.0:8080 answers on port 8080: pass --http01-listen 0.0.0.0:80, or forward port 80 to 8080',
+    );
+    expect(http01PortFix(letsEncrypt, '0.0.0.0:80')).toBeUndefined();
+    expect(http01PortFix('ACME rateLimited: too many orders', '0.0.0.0:8080')).toBeUndefined();
+    expect(http01PortFix(letsEncrypt, undefined)).toBeUndefined();
   });
 });
