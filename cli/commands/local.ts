@@ -52,6 +52,14 @@ export function register(program: Command): void {
       '--force',
       'order a new certificate even when the current one is valid and not due (without it, running issue again orders nothing)',
     )
+    .option(
+      '--pre-hook <command>',
+      'run this (sh -c) before answering HTTP-01, e.g. to stop a service that holds port 80; its failure orders nothing',
+    )
+    .option(
+      '--post-hook <command>',
+      'run this after the order, whether it succeeded or failed (e.g. start that service again)',
+    )
     .addHelpText('after', `${EXIT_CODES_HELP}\n${EXAMPLES}`)
     .action(async (options: LocalIssueOptions) => {
       // Loaded on use: every other command starts without the ACME and Route53 modules.

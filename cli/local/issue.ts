@@ -3,6 +3,7 @@
  * the layout). Every argument is checked, and the CA asked whether it offers the profile,
  * before anything is written, so a usage error leaves DIR as it was.
  */
+import { spawn } from 'node:child_process';
 import { isIP } from 'node:net';
 import { checkProfile } from '../../shared/acme/index.js';
 import { declareCertificate } from '../../shared/certificates.js';
@@ -49,6 +50,10 @@ export interface LocalIssueOptions {
   json?: boolean;
   /** Order a new certificate even when the current one is valid and names the same identifiers. */
   force?: boolean;
+  /** Run before the responder starts (e.g. stop what holds port 80); a failure stops the issue. */
+  preHook?: string;
+  /** Run after the order ends, whatever happened, once the pre-hook has run. */
+  postHook?: string;
 }
 
 interface Checked {
@@ -74,6 +79,9 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
 
   const dir = openLocalDir(options.out);
   const reporter = reporterFor(out);
+  // Without a pre-hook, a post-hook still runs after the order (nothing to undo, but a
+  // service may want the reload).
+  let hooked = !options.preHook;
   const composed = composeLocal(dir, {
     settings,
     caPem: checked.caPem,
@@ -86,6 +94,14 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
       checkProfile(checked.profile, await composed.deps.ca.directory());
     } catch (err) {
       throw err instanceof ValidationError ? renameField(err, 'profile', '--profile') : err;
+    }
+    if (options.preHook) {
+      hooked = true;
+      const code = await runShell(options.preHook);
+      if (code !== 0) {
+        sayError(`${name}: the pre-hook failed (exit ${code}): nothing ordered`);
+        return EXIT.attention;
+      }
     }
     // Bind the port up front too: a taken port is a usage problem, not a failed issuance.
     await composed.listen();
@@ -160,7 +176,21 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
     return fail(err);
   } finally {
     await composed.close();
+    // Always, once the pre-hook ran: the service it stopped comes back even when the order failed.
+    if (hooked && options.postHook) {
+      const code = await runShell(options.postHook);
+      if (code !== 0) sayError(`${name}: the post-hook failed (exit ${code})`);
+    }
   }
+}
+
+/** `sh -c CMD`, its output on stderr (stdout stays the result); resolves to its exit code. */
+function runShell(command: string): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', command], { stdio: ['ignore', process.stderr, process.stderr] });
+    child.on('error', () => resolve(127));
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
 }
 
 /** Exit code and message for an error that stopped the command (not a recorded failure). */
