@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `certkeeper` executable (package.json "bin"). The CLI is TypeScript, run through
-// tsx's loader so there is no build step; tsx must be installed next to it (`npm ci`).
+// `certkeeper` from a checkout: the TypeScript sources through tsx's loader, no build step;
+// tsx must be installed next to it (`npm ci`). What ships is built by scripts/build-cli.ts:
+// dist/cli/certkeeper.cjs (package.json "bin") and the single executable (Debian package).
 let register;
 try {
   ({ register } = await import('tsx/esm/api'));

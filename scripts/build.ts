@@ -91,7 +91,7 @@ const REQUIRE_BANNER = [
  *   XMLHttpRequest), which the stand-in states directly; the fetch adapter (~15 KB) is
  *   reported unavailable instead of built.
  */
-const STAND_INS: { module: RegExp; importer: RegExp; name: string; contents: string }[] = [
+export const STAND_INS: StandIn[] = [
   {
     module: /^\.\/crypto\/forge$/,
     importer: /[\\/]node_modules[\\/]acme-client[\\/]src[\\/]index\.js$/,
@@ -155,10 +155,18 @@ export const defaultProvider = (init = {}) => memoize(chain(
   },
 ];
 
-const standIns: esbuild.Plugin = {
+export interface StandIn {
+  module: RegExp;
+  importer: RegExp;
+  name: string;
+  contents: string;
+}
+
+/** The stand-ins as an esbuild plugin; the CLI build (scripts/build-cli.ts) uses a subset. */
+export const standInsPlugin = (standIns: readonly StandIn[] = STAND_INS): esbuild.Plugin => ({
   name: 'stand-ins',
   setup(build) {
-    for (const standIn of STAND_INS) {
+    for (const standIn of standIns) {
       build.onResolve({ filter: standIn.module }, (args) =>
         standIn.importer.test(args.importer)
           ? { path: standIn.name, namespace: 'stand-in', pluginData: { resolveDir: args.resolveDir } }
@@ -167,12 +175,13 @@ const standIns: esbuild.Plugin = {
     }
     // A stand-in's own imports resolve from where the module it replaces was imported.
     build.onLoad({ filter: /.*/, namespace: 'stand-in' }, (args) => ({
-      contents: STAND_INS.find((s) => s.name === args.path)!.contents,
+      contents: standIns.find((s) => s.name === args.path)!.contents,
       loader: 'js',
       resolveDir: (args.pluginData as { resolveDir: string }).resolveDir,
     }));
   },
-};
+});
+const standIns = standInsPlugin();
 
 /**
  * acme-client `require`s axios, which picks axios's prebuilt CommonJS file (dist/node,
@@ -184,7 +193,7 @@ const standIns: esbuild.Plugin = {
  */
 const AXIOS_ESM = Symbol('axios-esm');
 
-const axiosModuleBuild: esbuild.Plugin = {
+export const axiosModuleBuild: esbuild.Plugin = {
   name: 'axios-module-build',
   setup(build) {
     build.onResolve({ filter: /^axios$/ }, async (args) => {
@@ -214,7 +223,7 @@ const axiosModuleBuild: esbuild.Plugin = {
 const PACKAGE_VERSION_READERS =
   /[\\/]node_modules[\\/](@aws-sdk[\\/]client-[^\\/]+|acme-client)[\\/]package\.json$/;
 
-const packageVersionOnly: esbuild.Plugin = {
+export const packageVersionOnly: esbuild.Plugin = {
   name: 'package-version-only',
   setup(build) {
     build.onLoad({ filter: PACKAGE_VERSION_READERS }, async (args) => {
@@ -240,7 +249,7 @@ const SDK_SCHEMAS =
 const STRING_CONST = /^const (_\w+) = ("[^"\\\n]*");$/gm;
 const MAY_SHADOW = /\bfunction\b|(\w|\(\s*[^)\s][^)]*\))\s*=>/;
 
-const literalSchemaKeys: esbuild.Plugin = {
+export const literalSchemaKeys: esbuild.Plugin = {
   name: 'literal-schema-keys',
   setup(build) {
     build.onLoad({ filter: SDK_SCHEMAS }, async (args) => {

@@ -29,6 +29,7 @@ interface AgentOptions {
   http01Listen?: string;
   fallbackSelfSigned?: boolean;
   once?: boolean;
+  json?: boolean;
 }
 
 interface StatusOptions {
@@ -54,6 +55,7 @@ export function registerAgentCommand(program: Command): void {
       'write a self-signed certificate when none can be installed and the one on disk is missing or expired',
     )
     .option('--once', 'check every certificate once and exit (no queue, no HTTP-01 responder)')
+    .option('--json', 'with --once: print the report as JSON (certificates: name, action, serial, error)')
     .enablePositionalOptions()
     .addHelpText('after', `${EXIT_CODES}\n${EXAMPLES}`)
     .action(async (options: AgentOptions) => {
@@ -88,7 +90,8 @@ async function runAgent(options: AgentOptions): Promise<number> {
   const agent = createAgent(config, { s3, log });
   if (options.once) {
     const report = await agent.syncOnce();
-    printReport(createOutput(), report);
+    const out = createOutput({ json: options.json });
+    out.result(report, () => printReport(out, report));
     return report.certificates.every((c) => c.action === 'installed' || c.action === 'unchanged')
       ? EXIT.ok
       : EXIT.attention;

@@ -23,7 +23,10 @@ export function register(program: Command): void {
     .description(
       'Issue one certificate now on this machine, without AWS: HTTP-01 answered by a built-in responder, or DNS-01 through Route53 with your AWS credentials',
     )
-    .requiredOption('--directory <url>', 'the ACME directory URL of the CA')
+    .requiredOption(
+      '--directory <url>',
+      'the ACME directory URL of the CA, or letsencrypt / letsencrypt-staging',
+    )
     .option('--email <address>', 'contact for the ACME account (its key is created once, in DIR/accounts/)')
     .option('--ip <address>', 'an IP address to certify (repeatable); implies profile shortlived', collect)
     .option('--domain <name>', 'a DNS name or *.wildcard to certify (repeatable)', collect)
@@ -45,6 +48,18 @@ export function register(program: Command): void {
     .option('--ca-file <pem>', 'trust this CA for the ACME server HTTPS (a private CA such as Pebble)')
     .option('--name <name>', 'certificate name (default: from the first identifier)')
     .option('--json', 'print the result as JSON')
+    .option(
+      '--force',
+      'order a new certificate even when the current one is valid and not due (without it, running issue again orders nothing)',
+    )
+    .option(
+      '--pre-hook <command>',
+      'run this (sh -c) before answering HTTP-01, e.g. to stop a service that holds port 80; its failure orders nothing',
+    )
+    .option(
+      '--post-hook <command>',
+      'run this after the order, whether it succeeded or failed (e.g. start that service again)',
+    )
     .addHelpText('after', `${EXIT_CODES_HELP}\n${EXAMPLES}`)
     .action(async (options: LocalIssueOptions) => {
       // Loaded on use: every other command starts without the ACME and Route53 modules.

@@ -26,6 +26,7 @@ interface RenewOptions extends StackFlags {
   directory?: string;
   caFile?: string;
   http01Listen?: string;
+  days?: string;
 }
 
 const POLL_MS = 1000;
@@ -44,7 +45,11 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--out <dir>', 'local mode: issue into this directory (see `certkeeper issue --help`)')
     .option('--deploy-hook <command>', 'local mode: run this command after a renewal')
-    .option('--directory <url>', 'local mode: the ACME directory URL (default: the one DIR was issued from)')
+    .option(
+      '--directory <url>',
+      'local mode: the ACME directory URL, or letsencrypt / letsencrypt-staging (default: the one DIR was issued from)',
+    )
+    .option('--days <n>', 'local mode: renew when fewer than N days are left, instead of the renewal policy')
     .option('--ca-file <pem>', 'local mode: trust this CA for the ACME server HTTPS')
     .option('--http01-listen <host:port>', 'local mode: answer HTTP-01 on this address');
   stackOptions(command, ['queue'])
@@ -54,6 +59,8 @@ export function register(program: Command): void {
 
   With --wait: 0 a new certificate was stored, 1 the attempt failed (the problem is printed)
   or --timeout passed first. Without --wait, 0 means the request was queued.
+  With --out (local mode): 0 every certificate in DIR is renewed or not due; 1 one failed,
+  was never issued, or failed its last attempt and waits for its next one (cron sees it).
 
 Examples:
   certkeeper renew web                      # queue it; the issuer renews it if it is due
@@ -72,12 +79,13 @@ async function runRenew(name: string | undefined, options: RenewOptions): Promis
       'give the name, e.g. `certkeeper renew web`, or add --out DIR to renew a local directory',
     );
   }
-  if (options.deployHook !== undefined) {
-    throw new ValidationError(
-      '--deploy-hook',
-      'applies to local mode only',
-      'add --out DIR, or drop --deploy-hook',
-    );
+  for (const [flag, value] of [
+    ['--deploy-hook', options.deployHook],
+    ['--days', options.days],
+  ] as const) {
+    if (value !== undefined) {
+      throw new ValidationError(flag, 'applies to local mode only', `add --out DIR, or drop ${flag}`);
+    }
   }
   const timeoutMs = parseDuration(options.timeout, '--timeout');
   const out = createOutput({ json: options.json });
@@ -209,6 +217,6 @@ async function runLocal(name: string | undefined, options: RenewOptions): Promis
   }
   if (options.wait)
     throw new ValidationError('--wait', 'applies to the stack only', 'drop --wait with --out');
-  const { out, deployHook, directory, caFile, http01Listen, json, force } = options;
-  return runLocalRenew({ out: out!, deployHook, directory, caFile, http01Listen, json, force });
+  const { out, deployHook, directory, caFile, http01Listen, json, force, days } = options;
+  return runLocalRenew({ out: out!, deployHook, directory, caFile, http01Listen, json, force, days });
 }

@@ -92,8 +92,16 @@ export async function writeSettings(dir: LocalDir, name: string, settings: Local
 }
 
 /** The CA PEM from --ca-file, read up front so a wrong path is a usage error. */
+/**
+ * The PEM trusted for the CA's HTTPS: `--ca-file`, else CERTKEEPER_ACME_CA_PEM (the PEM itself
+ * or a path, as the Lambdas read it), else the system roots (undefined).
+ */
 export function readCaFile(path: string | undefined, flag = '--ca-file'): string | undefined {
-  if (!path) return undefined;
+  if (!path) {
+    const env = process.env.CERTKEEPER_ACME_CA_PEM;
+    if (!env) return undefined;
+    return env.startsWith('-----BEGIN') ? env : readCaFile(env, 'CERTKEEPER_ACME_CA_PEM');
+  }
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
@@ -103,6 +111,27 @@ export function readCaFile(path: string | undefined, flag = '--ca-file'): string
       'give the path of the PEM file of the CA behind the ACME server',
     );
   }
+}
+
+/**
+ * When an HTTP-01 validation failed because the CA could not fetch the token, and the
+ * responder listens on another port than the one the CA fetched from (80 for a real CA,
+ * RFC 8555 §8.3; whatever port a test CA is configured with), the Fix names both ports.
+ * The port comes from the challenge URL the CA reports in its problem detail.
+ */
+export function http01PortFix(errorText: string, http01Listen: string | undefined): string | undefined {
+  if (!http01Listen) return undefined;
+  const url = /https?:\/\/(\[[^\]]+\]|[^/:\s"]+)(?::(\d+))?\/\.well-known\/acme-challenge\//.exec(errorText);
+  if (!url) return undefined;
+  const caPort = Number(url[2] ?? 80);
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(http01Listen, '--http01-listen');
+  } catch {
+    return undefined;
+  }
+  if (listen.port === caPort) return undefined;
+  return `the CA fetches the token from port ${caPort}, but --http01-listen ${http01Listen} answers on port ${listen.port}: pass --http01-listen 0.0.0.0:${caPort}, or forward port ${caPort} to ${listen.port}`;
 }
 
 export function checkListen(text: string, flag = '--http01-listen'): { host: string; port: number } {

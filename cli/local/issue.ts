@@ -3,6 +3,7 @@
  * the layout). Every argument is checked, and the CA asked whether it offers the profile,
  * before anything is written, so a usage error leaves DIR as it was.
  */
+import { spawn } from 'node:child_process';
 import { isIP } from 'node:net';
 import { checkProfile } from '../../shared/acme/index.js';
 import { declareCertificate } from '../../shared/certificates.js';
@@ -15,12 +16,14 @@ import {
 } from '../../shared/model/identifiers.js';
 import { KEY_TYPES, type KeyType } from '../../shared/model/keys.js';
 import { IP_PROFILE, NAME_PATTERN } from '../../shared/model/spec.js';
+import { CA_DIRECTORIES } from '../../shared/model/config.js';
 import { renewCertificate } from '../../shared/renew.js';
 import { createOutput, EXIT } from '../output.js';
 import {
   absolute,
   checkListen,
   composeLocal,
+  http01PortFix,
   type LocalSettings,
   openLocalDir,
   readCaFile,
@@ -45,6 +48,12 @@ export interface LocalIssueOptions {
   caFile?: string;
   name?: string;
   json?: boolean;
+  /** Order a new certificate even when the current one is valid and names the same identifiers. */
+  force?: boolean;
+  /** Run before the responder starts (e.g. stop what holds port 80); a failure stops the issue. */
+  preHook?: string;
+  /** Run after the order ends, whatever happened, once the pre-hook has run. */
+  postHook?: string;
 }
 
 interface Checked {
@@ -70,6 +79,9 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
 
   const dir = openLocalDir(options.out);
   const reporter = reporterFor(out);
+  // Without a pre-hook, a post-hook still runs after the order (nothing to undo, but a
+  // service may want the reload).
+  let hooked = !options.preHook;
   const composed = composeLocal(dir, {
     settings,
     caPem: checked.caPem,
@@ -83,32 +95,62 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
     } catch (err) {
       throw err instanceof ValidationError ? renameField(err, 'profile', '--profile') : err;
     }
+    if (options.preHook) {
+      hooked = true;
+      const code = await runShell(options.preHook);
+      if (code !== 0) {
+        sayError(`${name}: the pre-hook failed (exit ${code}): nothing ordered`);
+        return EXIT.attention;
+      }
+    }
     // Bind the port up front too: a taken port is a usage problem, not a failed issuance.
     await composed.listen();
 
+    const before = await dir.inventory.get(name);
+    const identifiers = identifierValues(checked.identifiers);
     await declareCertificate(dir.inventory, {
       name,
-      identifiers: identifierValues(checked.identifiers),
+      identifiers,
       challenge: settings.dns ? 'dns-01' : 'http-01',
       ...(checked.profile ? { profile: checked.profile } : {}),
       ...(checked.keyType ? { keyType: checked.keyType } : {}),
     });
-    await writeSettings(dir, name, settings);
-    // An explicit `issue` orders now even when a current certificate is not yet due, like `lego run`.
-    const outcome = await renewCertificate(composed.deps, name, { force: true });
+    // Provisioning scripts run `issue` again and again: a certificate that is still valid for
+    // the same identifiers is only renewed when it is due (the renewal policy decides), so a
+    // re-run orders nothing. --force, a first issue, a failed or expired one, or other
+    // identifiers order now, like `lego run`.
+    const current = before?.state.current;
+    const keep =
+      !options.force &&
+      current !== undefined &&
+      new Date(current.notAfter) > composed.deps.clock.now() &&
+      sameSet(identifierValues(before!.spec.identifiers), identifiers) &&
+      before!.spec.profile === checked.profile &&
+      (checked.keyType === undefined || before!.spec.keyType === checked.keyType);
+    const outcome = await renewCertificate(composed.deps, name, { force: !keep });
+    // Settings are what `renew --out` reuses: only an issue that worked may write them.
+    if (outcome.status === 'issued' || outcome.status === 'renewed') await writeSettings(dir, name, settings);
     if (outcome.status === 'busy') {
       sayError(`${name}: another certkeeper process holds the lock on it; try again when it is done`);
       return EXIT.attention;
     }
     if (outcome.status === 'failed') {
-      sayError(`${name}: issuance failed: ${outcome.error.describe()}`);
+      const described = outcome.error.describe();
+      const portFix = http01PortFix(described, settings.http01Listen);
+      sayError(`${name}: issuance failed: ${described}${portFix ? `\nFix: ${portFix}` : ''}`);
       return outcome.error.code === 'unreachable' ? EXIT.unreachable : EXIT.attention;
     }
-    if (outcome.status === 'not-due') return EXIT.attention; // force always orders; unreachable
+    if (outcome.status === 'not-due') {
+      say(
+        out,
+        `${name}: the current certificate is valid until ${current!.notAfter} and not due for renewal: nothing ordered (--force orders a new one)`,
+      );
+    }
     const files = await updateLiveLinks(dir, options.out, name);
     const manifest = (await dir.store.getManifest(name))!;
     const result = {
       name,
+      ordered: outcome.status !== 'not-due',
       identifiers: manifest.identifiers,
       profile: manifest.profile ?? null,
       serial: manifest.serial,
@@ -134,7 +176,21 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
     return fail(err);
   } finally {
     await composed.close();
+    // Always, once the pre-hook ran: the service it stopped comes back even when the order failed.
+    if (hooked && options.postHook) {
+      const code = await runShell(options.postHook);
+      if (code !== 0) sayError(`${name}: the post-hook failed (exit ${code})`);
+    }
   }
+}
+
+/** `sh -c CMD`, its output on stderr (stdout stays the result); resolves to its exit code. */
+function runShell(command: string): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', command], { stdio: ['ignore', process.stderr, process.stderr] });
+    child.on('error', () => resolve(127));
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
 }
 
 /** Exit code and message for an error that stopped the command (not a recorded failure). */
@@ -149,16 +205,7 @@ function fail(err: unknown): number {
 }
 
 function checkIssueOptions(options: LocalIssueOptions): Checked {
-  let directory: string;
-  try {
-    directory = new URL(options.directory).href;
-  } catch {
-    throw new ValidationError(
-      '--directory',
-      `"${options.directory}" is not a URL`,
-      'give the ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory',
-    );
-  }
+  const directory = resolveDirectory(options.directory);
   const ips = (options.ip ?? []).map((raw) => {
     // Checked as an address first, so "nope" is called not an IP rather than a bad DNS name.
     if (isIP(raw.replace(/^\[|\]$/g, '')) === 0) {
@@ -267,13 +314,36 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
   };
 }
 
-/** "127.0.0.1", "2001-db8--1", "wildcard.example.com": a valid name from the first identifier. */
-function defaultName(first: Identifier): string {
-  return first.value
+/**
+ * "127.0.0.1", "2001-db8--1", "wildcard.example.com", "ipv6--1" (for ::1): a valid name from
+ * the first identifier. A name starts with a letter or digit, which "::1" as "--1" would not.
+ */
+export function defaultName(first: Identifier): string {
+  const name = first.value
     .toLowerCase()
     .replace(/^\*\./, 'wildcard.')
-    .replace(/[^a-z0-9._-]/g, '-')
-    .slice(0, 63);
+    .replace(/[^a-z0-9._-]/g, '-');
+  return (/^[a-z0-9]/.test(name) ? name : `ipv6${name}`).slice(0, 63);
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
+
+/**
+ * `--directory`: an ACME directory URL, or one of the names the deployment config accepts
+ * (`letsencrypt`, `letsencrypt-staging`).
+ */
+export function resolveDirectory(value: string): string {
+  if (Object.hasOwn(CA_DIRECTORIES, value)) return CA_DIRECTORIES[value as keyof typeof CA_DIRECTORIES];
+  try {
+    return new URL(value).href;
+  } catch {
+    throw new ValidationError(
+      '--directory',
+      `"${value}" is neither an ACME directory URL nor a known CA`,
+      `give ${Object.keys(CA_DIRECTORIES).join(' or ')}, or the directory URL, e.g. ${CA_DIRECTORIES.letsencrypt}`,
+    );
+  }
 }
 
 function renameField(err: ValidationError, from: string, to: string): ValidationError {

@@ -15,10 +15,12 @@ import type { InventoryRecord } from '../../shared/model/state.js';
 import { renewCertificate, type RenewOutcome } from '../../shared/renew.js';
 import type { BundleFile } from '../../shared/store/keys.js';
 import { createOutput, EXIT, relativeTime } from '../output.js';
+import { resolveDirectory } from './issue.js';
 import {
   absolute,
   composeLocal,
   exists,
+  http01PortFix,
   type LocalDir,
   type LocalSettings,
   openLocalDir,
@@ -38,6 +40,8 @@ export interface LocalRenewOptions {
   http01Listen?: string;
   json?: boolean;
   force?: boolean;
+  /** Renew when fewer than this many days are left, instead of the renewal policy (as lego). */
+  days?: string;
 }
 
 /** What happened to one certificate, as printed (and as --json). */
@@ -50,6 +54,8 @@ interface Row {
   dueAt?: string;
   error?: string;
   errorCode?: string;
+  /** Not due, but needs attention: never issued, or its last attempt failed. */
+  problem?: string;
   hook?: { exitCode: number | null; signal?: string };
 }
 
@@ -58,9 +64,13 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
   const dir = openLocalDir(options.out);
   let caPem: string | undefined;
   let records: InventoryRecord[];
+  let days: number | undefined;
   try {
-    if (options.directory !== undefined) checkUrl(options.directory);
-    caPem = readCaFile(options.caFile);
+    if (options.directory !== undefined)
+      options = { ...options, directory: resolveDirectory(options.directory) };
+    days = parseDays(options.days);
+    // Without --ca-file: each certificate's saved caFile, else CERTKEEPER_ACME_CA_PEM (below).
+    caPem = options.caFile !== undefined ? readCaFile(options.caFile) : undefined;
     records = (await dir.inventory.list()).filter((r) => r.state.status !== 'retired');
     if (records.length === 0) {
       throw new ValidationError(
@@ -78,7 +88,7 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
   const reporter = reporterFor(out);
   const rows: Row[] = [];
   for (const record of records) {
-    const row = await renewOne(dir, record, options, caPem, reporter);
+    const row = await renewOne(dir, record, { ...options, days }, caPem, reporter);
     if (row.status === 'renewed' || row.status === 'issued') {
       if (options.deployHook) {
         row.hook = await runHook(options.deployHook, dir, options.out, row);
@@ -88,6 +98,7 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
       }
     }
     if (row.error) sayError(`${row.name}: ${row.error}`);
+    if (row.problem) sayError(`${row.name}: ${row.problem}`);
     rows.push(row);
   }
 
@@ -102,7 +113,9 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
             : r.status === 'busy'
               ? out.paint('busy (locked by another run)', 'warn')
               : r.status === 'not-due'
-                ? 'not due'
+                ? r.problem
+                  ? out.paint('not due, but failing', 'fail')
+                  : 'not due'
                 : out.paint(r.status, 'ok'),
         serial: r.serial ?? '',
         expires: relativeTime(r.notAfter, now),
@@ -111,8 +124,14 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
       })),
     ),
   );
+  // Cron must see what is not working: a certificate never issued, or whose last attempt
+  // failed (waiting out its backoff, so not due now), exits 1 like a failure in this run.
   const failures = rows.filter(
-    (r) => r.status === 'failed' || r.status === 'skipped' || (r.hook && r.hook.exitCode !== 0),
+    (r) =>
+      r.status === 'failed' ||
+      r.status === 'skipped' ||
+      r.problem !== undefined ||
+      (r.hook && r.hook.exitCode !== 0),
   );
   if (failures.length === 0) return EXIT.ok;
   return failures.every((r) => r.errorCode === 'unreachable') ? EXIT.unreachable : EXIT.attention;
@@ -121,7 +140,7 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
 async function renewOne(
   dir: LocalDir,
   record: InventoryRecord,
-  options: LocalRenewOptions,
+  options: Omit<LocalRenewOptions, 'days'> & { days: number | undefined },
   caPem: string | undefined,
   reporter: Reporter,
 ): Promise<Row> {
@@ -153,8 +172,24 @@ async function renewOne(
     name,
   });
   try {
-    if (!options.force) await askAriThisRun(dir, name, composed.deps.clock.now());
-    const outcome = await renewCertificate(composed.deps, name, { force: options.force });
+    const now = composed.deps.clock.now();
+    const current = record.state.current;
+    if (options.days !== undefined && !options.force && current) {
+      // --days N replaces the policy (ARI, 2/3 of the lifetime): renew only under N days left.
+      const dueAt = new Date(new Date(current.notAfter).getTime() - options.days * DAY_MS);
+      if (dueAt > now) {
+        return {
+          name,
+          status: 'not-due',
+          serial: current.serial,
+          notAfter: current.notAfter,
+          dueAt: dueAt.toISOString(),
+        };
+      }
+    }
+    const force = options.force || (options.days !== undefined && current !== undefined);
+    if (!force) await askAriThisRun(dir, name, now);
+    const outcome = await renewCertificate(composed.deps, name, { force });
     const state = (await dir.inventory.get(name))?.state;
     // Keep DIR/live current even when nothing renewed (links deleted by hand, an older run cut off).
     if (state?.current) await updateLiveLinks(dir, options.out, name);
@@ -164,9 +199,16 @@ async function renewOne(
       serial: state?.current?.serial,
       notAfter: state?.current?.notAfter,
     };
-    if (outcome.status === 'not-due') row.dueAt = outcome.dueAt;
+    if (outcome.status === 'not-due') {
+      row.dueAt = outcome.dueAt;
+      if (!state?.current)
+        row.problem = `never issued${state?.lastError ? `: ${state.lastError.detail}` : ''}`;
+      else if (state.lastError) row.problem = `its last attempt failed: ${state.lastError.detail}`;
+    }
     if (outcome.status === 'failed') {
-      row.error = `renewal failed: ${outcome.error.describe()}${outcome.retryAt ? ` (next attempt after ${outcome.retryAt})` : ''}`;
+      const described = outcome.error.describe();
+      const portFix = http01PortFix(described, merged.http01Listen);
+      row.error = `renewal failed: ${described}${outcome.retryAt ? ` (next attempt after ${outcome.retryAt})` : ''}${portFix ? `\nFix: ${portFix}` : ''}`;
       row.errorCode = outcome.error.code;
     }
     return row;
@@ -216,10 +258,17 @@ function runHook(command: string, dir: LocalDir, out: string, row: Row): Promise
   });
 }
 
-function checkUrl(text: string): void {
-  try {
-    new URL(text);
-  } catch {
-    throw new ValidationError('--directory', `"${text}" is not a URL`, 'give the ACME directory URL');
+const DAY_MS = 86_400_000;
+
+function parseDays(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const days = Number(text);
+  if (!Number.isFinite(days) || days <= 0) {
+    throw new ValidationError(
+      '--days',
+      `"${text}" is not a number of days`,
+      'e.g. --days 30 (as lego renew --days)',
+    );
   }
+  return days;
 }

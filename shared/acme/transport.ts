@@ -214,7 +214,7 @@ function fixFor(code: string, where: string): string {
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
     return `check the host name in ${where} and DNS resolution from this network`;
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code)) {
-    return "the CA's HTTPS certificate is not trusted: for a private CA (e.g. Pebble) pass its CA certificate as caPem";
+    return "the CA's HTTPS certificate is not trusted: for a private CA (e.g. Pebble) give its CA certificate: --ca-file PEM or CERTKEEPER_ACME_CA_PEM (the PEM or its path) to the CLI, caPem in code";
   }
   if (TRANSIENT_CODES.has(code))
     return 'the CA did not answer in time; check egress (NAT gateway, security groups) and retry later';

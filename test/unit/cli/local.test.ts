@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { http01PortFix } from '../../../cli/local/compose.js';
+import { defaultName, resolveDirectory } from '../../../cli/local/issue.js';
+import { ValidationError } from '../../../shared/model/errors.js';
+import { NAME_PATTERN } from '../../../shared/model/spec.js';
+
+describe('local issue: names and directories', () => {
+  it('gives IPv6 addresses starting with :: a valid default name', () => {
+    for (const value of ['::1', '::ffff:192.0.2.1', '2001:db8::1']) {
+      const name = defaultName({ type: 'ip', value });
+      expect(name, value).toMatch(NAME_PATTERN);
+    }
+    expect(defaultName({ type: 'ip', value: '::1' })).toBe('ipv6--1');
+    expect(defaultName({ type: 'ip', value: '2001:db8::1' })).toBe('2001-db8--1');
+    expect(defaultName({ type: 'dns', value: '*.example.com' })).toBe('wildcard.example.com');
+  });
+
+  it('accepts the CA names the deployment config accepts, and URLs', () => {
+    expect(resolveDirectory('letsencrypt')).toBe('https://acme-v02.api.letsencrypt.org/directory');
+    expect(resolveDirectory('letsencrypt-staging')).toBe(
+      'https://acme-staging-v02.api.letsencrypt.org/directory',
+    );
+    expect(resolveDirectory('https://127.0.0.1:14000/dir')).toBe('https://127.0.0.1:14000/dir');
+    expect(() => resolveDirectory('lets-encrypt')).toThrow(ValidationError);
+    const error = (() => {
+      try {
+        resolveDirectory('lets-encrypt');
+      } catch (err) {
+        return err as ValidationError;
+      }
+    })();
+    expect(error?.describe()).toMatch(/Fix: give letsencrypt or letsencrypt-staging, or the directory URL/);
+  });
+});
+
+describe('local issue: the HTTP-01 port Fix', () => {
+  it("names the CA's port (80 when its URL has none) and --http01-listen's", () => {
+    const letsEncrypt =
+      'ACME connection: 203.0.113.10: Fetching http://203.0.113.10/.well-known/acme-challenge/abc: Connection refused';
+    expect(http01PortFix(letsEncrypt, '0.0.0.0:8080')).toBe(
+      'the CA fetches the token from port 80, but --http01-listen 0.0.0.0:8080 answers on port 8080: pass --http01-listen 0.0.0.0:80, or forward port 80 to 8080',
+    );
+    expect(http01PortFix(letsEncrypt, '0.0.0.0:80')).toBeUndefined();
+    expect(http01PortFix('ACME rateLimited: too many orders', '0.0.0.0:8080')).toBeUndefined();
+    expect(http01PortFix(letsEncrypt, undefined)).toBeUndefined();
+  });
+});
