@@ -12,8 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
@@ -38,9 +37,10 @@ import { runTick, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
 import { startNginx, type Nginx, type NginxOptions } from '../support/nginx.js';
-import { pebbleRoots, peers, uniqueName } from '../support/peers.js';
+import { peers, uniqueName } from '../support/peers.js';
+import { scratch, testRoots } from '../support/scratch.js';
 import { useLocalStack } from '../support/stack.js';
-import { createTestCa, type TestCa } from '../unit/agent/pki.js';
+import type { TestCa } from '../unit/agent/pki.js';
 import { recordingLog } from '../unit/agent/support.js';
 
 /** The certkeeper executable to test instead of the agent in this process, if any. */
@@ -59,28 +59,19 @@ let testCa: TestCa;
 /** Pebble's root and the test CA's: the agent verifies chains against them, as against a private CA. */
 let trustedCaFile: string;
 /** Whatever a test started or created, undone in afterAll even when the test failed half way. */
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const { defer, tempDir, cleanUp } = scratch('agent-e2e');
 
 beforeAll(async () => {
   stack = await useLocalStack('agent-e2e', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket, kmsKeyId: stack.kmsKeyId });
-  testCa = await createTestCa();
-  trustedCaFile = join(tempDir('ca'), 'roots.pem');
-  writeFileSync(trustedCaFile, (await pebbleRoots()).root + testCa.rootPem);
+  ({ testCa, trustedCaFile } = await testRoots(tempDir('ca')));
 });
 
 afterAll(async () => {
-  // Servers and agents first, then the directories they used.
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+  await cleanUp();
   stack.clients.s3.destroy();
 });
-
-function tempDir(what: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `certkeeper-agent-e2e-${what}-`));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 // --- the issuing side ---------------------------------------------------------------------
 
@@ -166,7 +157,7 @@ async function nginxFor(
   options: Omit<NginxOptions, 'certPath' | 'keyPath'> = {},
 ): Promise<Nginx> {
   const nginx = await startNginx({ certPath: host.fullchain, keyPath: host.key, ...options });
-  cleanups.push(() => nginx.stop());
+  defer(() => nginx.stop());
   return nginx;
 }
 
@@ -230,7 +221,7 @@ function unreachableS3(endpoint: string): S3Client {
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     maxAttempts: 1,
   });
-  cleanups.push(() => client.destroy());
+  defer(() => client.destroy());
   return client;
 }
 
@@ -410,7 +401,7 @@ describe('the agent with nginx in front', () => {
     });
     const stop = new AbortController();
     const running = agent.run({ signal: stop.signal });
-    cleanups.push(() => {
+    defer(() => {
       stop.abort();
       return running;
     });

@@ -5,8 +5,7 @@
  * endpoints, and the events it publishes are the assertion, next to `certkeeper status`.
  * The lag period is crossed with a test clock, not by waiting.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../agent/agent.js';
@@ -27,9 +26,10 @@ import type { LocalStack } from '../../scripts/local/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
 import { certkeeper, json } from '../cli/operator.js';
 import { type Nginx, startNginx } from '../support/nginx.js';
-import { pebbleRoots, uniqueName } from '../support/peers.js';
+import { uniqueName } from '../support/peers.js';
+import { scratch, testRoots } from '../support/scratch.js';
 import { pointHandlersAt, useLocalStack } from '../support/stack.js';
-import { createTestCa, type TestCa } from '../unit/agent/pki.js';
+import type { TestCa } from '../unit/agent/pki.js';
 
 const ZONE = `${uniqueName('fleet')}.test`;
 const LAG = 30 * MINUTE;
@@ -39,27 +39,19 @@ let inventory: DynamoInventory;
 let objects: S3ObjectStore;
 let testCa: TestCa;
 let trustedCaFile: string;
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const { defer, tempDir, cleanUp } = scratch('fleet-e2e');
 
 beforeAll(async () => {
   stack = await useLocalStack('fleet-e2e', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket });
-  testCa = await createTestCa();
-  trustedCaFile = join(tempDir('ca'), 'roots.pem');
-  writeFileSync(trustedCaFile, (await pebbleRoots()).root + testCa.rootPem);
+  ({ testCa, trustedCaFile } = await testRoots(tempDir('ca')));
 });
 
 afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+  await cleanUp();
   stack.clients.s3.destroy();
 });
-
-function tempDir(what: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `certkeeper-fleet-e2e-${what}-`));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 // --- issuing ------------------------------------------------------------------------------
 
@@ -115,7 +107,7 @@ async function server(identifier: string): Promise<Server> {
   writeFileSync(fullchain, bundle.fullchain);
   writeFileSync(key, bundle.privkey, { mode: 0o600 });
   const nginx = await startNginx({ certPath: fullchain, keyPath: key });
-  cleanups.push(() => nginx.stop());
+  defer(() => nginx.stop());
   return { dir, fullchain, key, nginx };
 }
 
