@@ -57,7 +57,7 @@ export function bundledLambdaCode(): Record<FunctionName, lambda.Code> {
   });
 }
 
-/** The certkeeper issuer (bucket, table, queues, topics, four Lambdas, alarms); see infra/issuer.ts. */
+/** The certkeeper issuer (bucket, table, queues, topics, its Lambdas, alarms); see infra/issuer.ts. */
 export class CertkeeperIssuer extends Issuer {
   constructor(scope: Construct, id: string, props: CertkeeperIssuerProps) {
     super(scope, id, { ...props, lambdaCode: props.lambdaCode ?? bundledLambdaCode() });

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageVersion } from '../../packaging/deb.js';
+import { FUNCTION_NAMES } from '../../infra/issuer.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const VERSION = packageVersion();
@@ -163,12 +164,13 @@ app.synth();
       const functions = Object.values(template.Resources).filter(
         (r) => r.Type === 'AWS::Lambda::Function' && r.Properties?.Handler === 'index.handler',
       );
-      expect(functions).toHaveLength(4);
+      // One per Lambda of the stack (FUNCTION_NAMES): scheduler, issuer, notifier, inventory-sync, fleet.
+      expect(functions).toHaveLength(FUNCTION_NAMES.length);
       // Each asset is a bundle from the package: index.mjs exporting the handler.
       const bundles = readdirSync(out)
         .filter((d) => d.startsWith('asset.'))
         .filter((d) => existsSync(path.join(out, d, 'index.mjs')));
-      expect(bundles.length).toBeGreaterThanOrEqual(4);
+      expect(bundles.length).toBeGreaterThanOrEqual(FUNCTION_NAMES.length);
       for (const dir of bundles)
         expect(readFileSync(path.join(out, dir, 'index.mjs'), 'utf8')).toMatch(/handler/);
     },
