@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { ROLE_ARN_PATTERN } from './arns.js';
-import { ACM_IMPORTS_PER_YEAR, acmImportsPerYear } from './delivery.js';
+import { acmImportsPerYear } from '../renewal/acm-quota.js';
+import { ACM_IMPORTS_PER_YEAR } from './delivery.js';
 import { ValidationError } from './errors.js';
 import {
   type CertificateSpec,
