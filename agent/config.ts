@@ -5,7 +5,7 @@ import * as z from 'zod';
 import { ValidationError } from '../shared/model/errors.js';
 import { parseIdentifiers } from '../shared/model/identifiers.js';
 import { NAME_PATTERN, zodToValidationError } from '../shared/model/spec.js';
-import { AGENT_NAME_PATTERN } from '../shared/fleet/report.js';
+import { AGENT_NAME_PATTERN } from '../shared/model/delivery.js';
 
 /**
  * The agent's configuration file (one per server, e.g. /etc/certkeeper/agent.json). Every

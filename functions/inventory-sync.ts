@@ -7,7 +7,7 @@ import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import { systemClock } from '../shared/model/clock.js';
 import { ValidationError } from '../shared/model/errors.js';
 import { parseCertificateSpec } from '../shared/model/spec.js';
-import { AGENT_NAME_PATTERN } from '../shared/fleet/report.js';
+import { AGENT_NAME_PATTERN, emptyDelivery } from '../shared/model/delivery.js';
 
 /**
  * CloudFormation custom resource (behind the CDK Provider framework): on every deploy the
@@ -61,11 +61,7 @@ function parseDeclared(raw: unknown) {
           throw new ValidationError(`${field}.delivery.agents[${j}]`, 'is not an agent name', 'redeploy');
         }
       });
-      parsed.delivery = {
-        agents: agents as string[],
-        probes: parsed.delivery?.probes ?? [],
-        acmRegions: parsed.delivery?.acmRegions ?? [],
-      };
+      parsed.delivery = { ...(parsed.delivery ?? emptyDelivery()), agents: agents as string[] };
     }
     return parsed;
   });

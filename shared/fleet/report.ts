@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { AGENT_NAME_PATTERN } from '../model/delivery.js';
 import { ValidationError } from '../model/errors.js';
 import { NAME_PATTERN, zodToValidationError } from '../model/spec.js';
 
@@ -10,9 +11,6 @@ import { NAME_PATTERN, zodToValidationError } from '../model/spec.js';
  */
 export const AGENTS_PREFIX = 'agents/';
 export const agentReportKey = (agent: string): string => `${AGENTS_PREFIX}${agent}/report.json`;
-
-/** Agent names as the deployment config allows them. */
-export const AGENT_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** A report for a few hundred certificates is a few tens of kilobytes; more is not a report. */
 export const AGENT_REPORT_MAX_BYTES = 256 * 1024;

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { ROLE_ARN_PATTERN } from './arns.js';
 import { acmImportsPerYear } from '../renewal/acm-quota.js';
-import { ACM_IMPORTS_PER_YEAR } from './delivery.js';
+import { ACM_IMPORTS_PER_YEAR, AGENT_NAME_PATTERN, emptyDelivery } from './delivery.js';
 import { ValidationError } from './errors.js';
 import {
   type CertificateSpec,
@@ -89,9 +89,7 @@ export const deploymentConfigSchema = z
       .array(
         z
           .object({
-            name: z
-              .string()
-              .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and hyphens'),
+            name: z.string().regex(AGENT_NAME_PATTERN, 'must be lower-case letters, digits and hyphens'),
             certificates: z.array(z.string()).min(1, 'list the certificates this server installs'),
           })
           .strict(),
@@ -163,7 +161,7 @@ export function parseDeploymentConfig(input: unknown, source = 'certkeeper.confi
   for (const agent of raw.agents) {
     for (const name of agent.certificates) {
       const spec = certificates.find((c) => c.name === name)!;
-      spec.delivery ??= { agents: [], probes: [], acmRegions: [] };
+      spec.delivery ??= emptyDelivery();
       if (!spec.delivery.agents.includes(agent.name)) spec.delivery.agents.push(agent.name);
     }
   }

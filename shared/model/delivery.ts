@@ -21,6 +21,9 @@ export interface DeliverySpec {
   acmRegions: string[];
 }
 
+/** Agent names as the deployment config declares them (one pattern for config, agent and reports). */
+export const AGENT_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 export const emptyDelivery = (): DeliverySpec => ({ agents: [], probes: [], acmRegions: [] });
 
 /** Regions with ACM, as of late 2026 (the commercial partition plus GovCloud and China). */
