@@ -4,10 +4,10 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import { SnsPublisher } from '../shared/events/sns.js';
 import { DEFAULT_FLEET_RULES } from '../shared/fleet/evaluate.js';
-import { type FleetTickResult, monitorFleet } from '../shared/fleet/monitor.js';
+import { type FleetMonitorDeps, type FleetTickResult, monitorFleet } from '../shared/fleet/monitor.js';
 import { MINUTE } from '../shared/model/clock.js';
 import { S3ObjectStore } from '../shared/store/s3-store.js';
-import { runtime } from './runtime.js';
+import { type Runtime, runtime } from './runtime.js';
 
 /**
  * The fleet view, on the scheduler's tick: reads every agent's report, probes the declared
@@ -18,27 +18,7 @@ import { runtime } from './runtime.js';
  */
 export const handler = async (): Promise<FleetTickResult> => {
   const rt = await runtime();
-  const region = rt.env.AWS_REGION;
-  const lagMinutes =
-    Number(process.env.CERTKEEPER_FLEET_LAG_MINUTES ?? '') || DEFAULT_FLEET_RULES.lagMs / MINUTE;
-  const topicArn = rt.env.CERTKEEPER_TOPIC_ARN;
-  const events: EventPublisher = topicArn
-    ? new SnsPublisher(new SNSClient({ region }), { topicArn, clock: rt.clock })
-    : { publish: async (event) => rt.log.info('event (no topic configured)', { event }) };
-  const result = await monitorFleet({
-    inventory: rt.inventory,
-    objects: new S3ObjectStore(
-      new S3Client({ region, forcePathStyle: rt.env.CERTKEEPER_S3_FORCE_PATH_STYLE }),
-      {
-        bucket: rt.env.CERTKEEPER_BUCKET,
-        clock: rt.clock,
-      },
-    ),
-    events,
-    clock: rt.clock,
-    log: rt.log,
-    rules: { ...DEFAULT_FLEET_RULES, lagMs: lagMinutes * MINUTE },
-  });
+  const result = await monitorFleet(fleetDeps(rt));
   const s = result.summary;
   rt.metrics.addMetric('FleetTargets', MetricUnit.Count, s.targets);
   rt.metrics.addMetric('TargetsBehind', MetricUnit.Count, s.behind);
@@ -49,3 +29,30 @@ export const handler = async (): Promise<FleetTickResult> => {
   rt.metrics.publishStoredMetrics();
   return result;
 };
+
+/** Clients once per cold start (per runtime, which tests may replace), not per tick. */
+const composed = new WeakMap<Runtime, FleetMonitorDeps>();
+
+function fleetDeps(rt: Runtime): FleetMonitorDeps {
+  let deps = composed.get(rt);
+  if (!deps) {
+    const region = rt.env.AWS_REGION;
+    const lagMinutes =
+      Number(process.env.CERTKEEPER_FLEET_LAG_MINUTES ?? '') || DEFAULT_FLEET_RULES.lagMs / MINUTE;
+    const topicArn = rt.env.CERTKEEPER_TOPIC_ARN;
+    const events: EventPublisher = topicArn
+      ? new SnsPublisher(new SNSClient({ region }), { topicArn, clock: rt.clock })
+      : { publish: async (event) => rt.log.info('event (no topic configured)', { event }) };
+    const s3 = new S3Client({ region, forcePathStyle: rt.env.CERTKEEPER_S3_FORCE_PATH_STYLE });
+    deps = {
+      inventory: rt.inventory,
+      objects: new S3ObjectStore(s3, { bucket: rt.env.CERTKEEPER_BUCKET, clock: rt.clock }),
+      events,
+      clock: rt.clock,
+      log: rt.log,
+      rules: { ...DEFAULT_FLEET_RULES, lagMs: lagMinutes * MINUTE },
+    };
+    composed.set(rt, deps);
+  }
+  return deps;
+}

@@ -26,6 +26,8 @@ import { buildRuntime, type Runtime, runtime, type RuntimeOverrides } from './ru
 /** The shared runtime plus everything a renewal needs. */
 export interface IssuerRuntime extends Runtime {
   renewDeps: RenewDeps;
+  /** The bucket as an object store (accounts, tokens, agent reports, the fleet view). */
+  objects: S3ObjectStore;
 }
 
 const built = new WeakMap<Runtime, Promise<IssuerRuntime>>();
@@ -106,6 +108,7 @@ function withRenewal(core: Runtime, rawEnv: NodeJS.ProcessEnv): IssuerRuntime {
   return {
     ...core,
     env,
+    objects,
     renewDeps: {
       clock,
       inventory,

@@ -1,19 +1,12 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import { loadFleetStatus } from '../../shared/fleet/monitor.js';
 import { type FleetStatus, type TargetStatus, isProblem, summarizeFleet } from '../../shared/fleet/status.js';
 import type { InventoryRecord } from '../../shared/model/state.js';
-import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { OperatorContext } from '../context.js';
 import { type Output, relativeTime } from '../output.js';
 
 /** The fleet view the fleet Lambda saved on its last tick (undefined before the first). */
-export async function readFleetView(ctx: OperatorContext): Promise<FleetStatus | undefined> {
-  const env = ctx.runtime.env;
-  const objects = new S3ObjectStore(
-    new S3Client({ region: env.AWS_REGION, forcePathStyle: env.CERTKEEPER_S3_FORCE_PATH_STYLE }),
-    { bucket: ctx.bucket, clock: ctx.clock },
-  );
-  return loadFleetStatus(objects);
+export function readFleetView(ctx: OperatorContext): Promise<FleetStatus | undefined> {
+  return loadFleetStatus(ctx.runtime.objects);
 }
 
 /** One row per delivery target, as `status --json` prints it. */
