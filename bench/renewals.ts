@@ -40,8 +40,9 @@ import { S3ObjectStore } from '../shared/store/s3-store.js';
 import type { ObjectStore } from '../shared/store/store.js';
 import { buildLambdas } from '../scripts/build.js';
 import { scheduledEvent } from '../scripts/local/pipeline.js';
-import { createLocalStack, type LocalStack } from '../scripts/local/stack.js';
-import { peers, uniqueName } from '../test/support/peers.js';
+import type { LocalStack } from '../scripts/local/stack.js';
+import { peers } from '../test/support/peers.js';
+import { createPeerStack } from '../test/support/stack.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ZONE = 'bench.test';
@@ -71,17 +72,7 @@ export interface Bench {
 
 /** A local stack, the built bundles and the scheduler bundle loaded in this process. */
 export async function setUpBench(id: string, issuerBundle?: string): Promise<Bench> {
-  const p = peers();
-  const stack = await createLocalStack(
-    {
-      motoEndpoint: p.motoEndpoint,
-      dynamodbEndpoint: p.dynamodbEndpoint,
-      directoryUrl: p.pebble.directoryUrl,
-      acmeCaPath: p.pebble.caCertPath,
-      dnsServer: p.dnsServer,
-    },
-    { id: uniqueName(id).slice(0, 40), zones: [ZONE] },
-  );
+  const stack = await createPeerStack(id, [ZONE]);
   Object.assign(process.env, stack.env, {
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',

@@ -12,9 +12,10 @@ import { type Http01Responder, startHttp01Responder } from '../../shared/challen
 import type { ObjectStore } from '../../shared/store/store.js';
 import { peers, uniqueName } from './peers.js';
 
-export async function useLocalStack(prefix: string, zones: string[] = []): Promise<LocalStack> {
+/** A local stack on the running peers, its resource names unique to this run. */
+export function createPeerStack(prefix: string, zones: string[] = []): Promise<LocalStack> {
   const p = peers();
-  const stack = await createLocalStack(
+  return createLocalStack(
     {
       motoEndpoint: p.motoEndpoint,
       dynamodbEndpoint: p.dynamodbEndpoint,
@@ -24,6 +25,10 @@ export async function useLocalStack(prefix: string, zones: string[] = []): Promi
     },
     { id: uniqueName(prefix).slice(0, 40), zones },
   );
+}
+
+export async function useLocalStack(prefix: string, zones: string[] = []): Promise<LocalStack> {
+  const stack = await createPeerStack(prefix, zones);
   pointHandlersAt(stack.env);
   return stack;
 }
