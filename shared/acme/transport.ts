@@ -64,6 +64,17 @@ const agents = new Map<string, Agent>();
 
 const PROBLEM_PREFIX = 'urn:ietf:params:acme:error:';
 const BAD_NONCE = `${PROBLEM_PREFIX}badNonce`;
+/**
+ * acme-client's HttpClient.maxBadNonceRetries (5). After that many retries it hands the
+ * badNonce answer to its caller, which throws a plain Error carrying only the detail: the
+ * problem type, and with it the retryable classification, would be lost. The transport
+ * follows each retry chain by its nonces (a retry is signed with the nonce the badNonce
+ * answer carried, RFC 8555 §6.5) and turns the last answer into AcmeProblemError itself.
+ */
+export const ACME_CLIENT_BAD_NONCE_RETRIES = 5;
+const BAD_NONCE_CHAINS_MAX = 256;
+/** Fresh nonce from a badNonce answer → retries already spent by the chain it continues. */
+const badNonceChains = new Map<string, number>();
 const USER_AGENT_PREFIX = 'certkeeper';
 const TRANSIENT_CODES = new Set([
   'ECONNRESET',
@@ -165,6 +176,17 @@ async function onResponse(response: AxiosResponse): Promise<AxiosResponse> {
     }
   }
 
+  const spent = method === 'post' && badNonceChains.size > 0 ? retriesSpent(config) : 0;
+  if (problem?.type === BAD_NONCE && method === 'post') {
+    if (spent >= ACME_CLIENT_BAD_NONCE_RETRIES) {
+      throw new AcmeProblemError(
+        problem.type,
+        `${problem.detail} (still refused after ${spent} retries with fresh nonces)`,
+        status,
+      );
+    }
+    followChain(response.headers['replay-nonce'], spent + 1);
+  }
   if (problem && problem.type !== BAD_NONCE) {
     throw new AcmeProblemError(problem.type, problem.detail, status);
   }
@@ -239,6 +261,36 @@ function problemOf(response: AxiosResponse): Problem | undefined {
     detail = `${detail}; ${parts.join('; ')}`;
   }
   return { type: data.type, detail };
+}
+
+/** The nonce in a signed request's protected header (RFC 8555 §6.5), if it has one. */
+function nonceOf(config: InternalAxiosRequestConfig): string | undefined {
+  try {
+    const body: unknown = typeof config.data === 'string' ? JSON.parse(config.data) : config.data;
+    const encoded = (body as { protected?: unknown } | undefined)?.protected;
+    if (typeof encoded !== 'string') return undefined;
+    const header = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as { nonce?: unknown };
+    return typeof header.nonce === 'string' ? header.nonce : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function retriesSpent(config: InternalAxiosRequestConfig): number {
+  const nonce = nonceOf(config);
+  const spent = nonce === undefined ? undefined : badNonceChains.get(nonce);
+  if (nonce !== undefined) badNonceChains.delete(nonce);
+  return spent ?? 0;
+}
+
+function followChain(nonce: unknown, spent: number): void {
+  if (typeof nonce !== 'string' || nonce === '') return;
+  badNonceChains.set(nonce, spent);
+  // Chains end when acme-client retries or gives up; bound what an abandoned one leaves.
+  if (badNonceChains.size > BAD_NONCE_CHAINS_MAX) {
+    const oldest = badNonceChains.keys().next().value;
+    if (oldest !== undefined) badNonceChains.delete(oldest);
+  }
 }
 
 function poolNonce(config: InternalAxiosRequestConfig, nonce: unknown): void {

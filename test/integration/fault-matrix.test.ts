@@ -217,7 +217,8 @@ describe('fault matrix', () => {
       for (let attempt = 1; attempt <= 3 && record.status !== 'valid'; attempt++) {
         expect((await renewNow(name)).batchItemFailures).toEqual([]);
         record = (await inventory.get(name))!.state;
-        if (record.status !== 'valid') failures.push(record.lastError?.type ?? record.lastError?.code ?? '?');
+        if (record.status !== 'valid')
+          failures.push(record.lastError?.type ?? `${record.lastError?.code}: ${record.lastError?.detail}`);
       }
       expect(record.status).toBe('valid');
       expect(
@@ -242,6 +243,39 @@ describe('fault matrix', () => {
         `issued after ${failures.length + 1} attempt(s)${failures.length ? ` (${failures.length} ran out of badNonce retries)` : ''}; ${acme.answers.length - accepted} ACME requests accepted`,
         String(orders),
         sent.map((e) => e.type.replace('certificate.', '')).join(', '),
+      ]);
+    } finally {
+      pointHandlersAt({ ...stack.env, ...proxies });
+      await pebble.close();
+    }
+  });
+
+  it('Pebble rejecting every nonce (PEBBLE_WFE_NONCEREJECT=100)', async () => {
+    // acme-client's badNonce retries all fail: the attempt must be recorded as the ACME
+    // problem it is (badNonce, retryable, backed off), not as an unclassified error.
+    const name = 'nonces-all';
+    const pebble = await startPebbleWith({ PEBBLE_WFE_NONCEREJECT: '100' });
+    const proxies = {
+      AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint,
+    };
+    try {
+      pointHandlersAt({ ...stack.env, ...proxies, CERTKEEPER_DIRECTORY_URL: pebble.directoryUrl });
+      await declareCertificate(inventory, { name, identifiers: [`nonces-all.${ZONE}`], profile: 'classic' });
+      const ordersBefore = acme.count('/order-plz');
+      expect((await renewNow(name)).batchItemFailures).toEqual([]);
+      const record = (await inventory.get(name))!.state;
+      expect(record.current).toBeUndefined();
+      expect(record.lastError?.type).toBe('urn:ietf:params:acme:error:badNonce');
+      expect(record.lastError?.detail).toMatch(/after 5 retries with fresh nonces/);
+      expect(record.attempts).toBe(1);
+      expect(record.nextAttemptAt).toBeDefined();
+      expect(await leftovers()).toEqual([]);
+      rows.push([
+        'Pebble rejecting every nonce',
+        `recorded failure: ${record.lastError!.type!.replace(/.*:/, '')}, retry at ${record.nextAttemptAt}`,
+        String(acme.count('/order-plz') - ordersBefore),
+        (await events(name)).map((e) => e.type.replace('certificate.', '')).join(', '),
       ]);
     } finally {
       pointHandlersAt({ ...stack.env, ...proxies });

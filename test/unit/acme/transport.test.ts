@@ -6,6 +6,7 @@ import { fetchRenewalInfo } from '../../../shared/acme/ari.js';
 import { parseDirectory } from '../../../shared/acme/directory.js';
 import { checkProfile } from '../../../shared/acme/client.js';
 import {
+  ACME_CLIENT_BAD_NONCE_RETRIES,
   clearNonces,
   configureTransport,
   installTransport,
@@ -201,6 +202,43 @@ describe('acme-client transport', () => {
     script = [{ status: 400, body: { type: 'urn:ietf:params:acme:error:badNonce', detail: 'stale' } }];
     const response = await get();
     expect(response.status).toBe(400);
+  });
+
+  it('turns the badNonce acme-client will not retry into AcmeProblemError badNonce, retryable', async () => {
+    // A retry chain as acme-client runs it: each request signed with the nonce the previous
+    // badNonce answer carried; after ACME_CLIENT_BAD_NONCE_RETRIES retries it would give up
+    // with a plain Error, so the transport must classify that last answer itself.
+    const signed = (nonce: string) => ({
+      protected: Buffer.from(JSON.stringify({ alg: 'ES256', nonce, url: `${base}/new-order` })).toString(
+        'base64url',
+      ),
+      payload: '',
+      signature: '',
+    });
+    const badNonce = (next: string): Reply => ({
+      status: 400,
+      headers: { 'Replay-Nonce': next },
+      body: { type: 'urn:ietf:params:acme:error:badNonce', detail: 'JWS has an invalid anti-replay nonce' },
+    });
+    const post = (nonce: string) =>
+      acme.axios.post(`${base}/new-order`, signed(nonce), { validateStatus: () => true });
+
+    script = Array.from({ length: ACME_CLIENT_BAD_NONCE_RETRIES + 1 }, (_, i) => badNonce(`n${i + 1}`));
+    let nonce = 'n0';
+    for (let retry = 0; retry < ACME_CLIENT_BAD_NONCE_RETRIES; retry++) {
+      const response = await post(nonce);
+      expect(response.status, `retry ${retry}`).toBe(400);
+      nonce = String(response.headers['replay-nonce']);
+    }
+    const error = await post(nonce).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AcmeProblemError);
+    expect((error as AcmeProblemError).type).toBe('urn:ietf:params:acme:error:badNonce');
+    expect((error as AcmeProblemError).retryable).toBe(true);
+    expect((error as AcmeProblemError).detail).toContain(`after ${ACME_CLIENT_BAD_NONCE_RETRIES} retries`);
+
+    // A fresh request (a nonce from no chain) starts its own count.
+    script = [badNonce('m1')];
+    expect((await post('unrelated')).status).toBe(400);
   });
 
   it('turns a refused connection into UnreachableError naming the URL and a fix', async () => {
