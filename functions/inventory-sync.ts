@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { syncCertificates } from '../shared/certificates.js';
+import { syncCertificates } from '../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import { systemClock } from '../shared/model/clock.js';
 import { ValidationError } from '../shared/model/errors.js';

@@ -19,7 +19,7 @@ import { SnsPublisher } from '../shared/events/sns.js';
 import { DynamoLeaseLock } from '../shared/lock/dynamodb.js';
 import { systemClock } from '../shared/model/clock.js';
 import type { CertificateSpec } from '../shared/model/spec.js';
-import type { RenewDeps } from '../shared/renew.js';
+import type { RenewDeps } from '../shared/usecases/renew-certificate.js';
 import { S3CertificateStore, S3ObjectStore } from '../shared/store/s3-store.js';
 import { buildRuntime, type Runtime, runtime, type RuntimeOverrides } from './runtime.js';
 

@@ -5,7 +5,7 @@
  * and stops them afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { declareCertificate } from '../shared/certificates.js';
+import { declareCertificate } from '../shared/usecases/declare-certificates.js';
 import { startHttp01Responder } from '../shared/challenges/http01/responder.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import type { CertificateEvent } from '../shared/model/events.js';

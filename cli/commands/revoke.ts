@@ -1,3 +1,4 @@
+import { amendState } from '../../shared/inventory/inventory.js';
 import { type Command, Option } from 'commander';
 import { REVOCATION_REASONS, type RevocationReason } from '../../shared/acme/ca.js';
 import { ValidationError } from '../../shared/model/errors.js';
@@ -62,7 +63,7 @@ async function runRevoke(name: string, options: RevokeOptions): Promise<number> 
   const at = ctx.clock.now().toISOString();
   // The revoked certificate is still the one in place until its replacement is stored:
   // reissue makes the next tick renew it regardless of the renewal time.
-  await ctx.inventory.amendState(name, ({ state }) =>
+  await amendState(ctx.inventory, name, ({ state }) =>
     state.current?.serial === manifest.serial
       ? { ...state, reissue: true, dueAt: at, updatedAt: at }
       : undefined,

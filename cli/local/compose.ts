@@ -31,7 +31,7 @@ import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { Log } from '../../shared/model/log.js';
 import type { Output } from '../output.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
-import type { RenewDeps } from '../../shared/renew.js';
+import type { RenewDeps } from '../../shared/usecases/renew-certificate.js';
 import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
 import { BUNDLE_FILES, type BundleFile } from '../../shared/store/keys.js';
 import { parseStoredJson } from '../../shared/lock/stored.js';

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { isIP } from 'node:net';
 import { checkProfile } from '../../shared/acme/index.js';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { asCertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import {
   type Identifier,
@@ -17,7 +17,7 @@ import {
 import { KEY_TYPES, type KeyType } from '../../shared/model/keys.js';
 import { IP_PROFILE, NAME_PATTERN } from '../../shared/model/spec.js';
 import { CA_DIRECTORIES } from '../../shared/model/config.js';
-import { renewCertificate } from '../../shared/renew.js';
+import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { createOutput, EXIT } from '../output.js';
 import {
   absolute,

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
 import { handler as fleet } from '../../functions/fleet.js';
 import { handler as issuer } from '../../functions/issuer.js';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { deliverToAcm } from '../../shared/delivery/acm-delivery.js';
 import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL, SdkAcmImporter } from '../../shared/delivery/acm.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';

@@ -1,0 +1,227 @@
+import type { CertificateAuthority } from '../acme/ca.js';
+import type { ChallengeSolver } from '../challenges/solver.js';
+import type { AcmImporter } from '../delivery/acm.js';
+import { deliverToAcm } from '../delivery/acm-delivery.js';
+import type { EventPublisher } from '../events/publisher.js';
+import type { Inventory } from '../inventory/inventory.js';
+import { type HeldLease, withLease } from '../lock/keeper.js';
+import type { LeaseLock } from '../lock/lock.js';
+import { type Clock, MINUTE } from '../model/clock.js';
+import { asCertkeeperError, type CertkeeperError, NotFoundError } from '../model/errors.js';
+import { identifierValues } from '../model/identifiers.js';
+import type { Log } from '../model/log.js';
+import type { CertificateSpec } from '../model/spec.js';
+import type { CertificateState, InventoryRecord } from '../model/state.js';
+import { createCsr, generateKey } from '../pki/index.js';
+import type { Random } from '../renewal/ari.js';
+import { ariPollDue, renewalDue } from '../renewal/policy.js';
+import { stateForLatestSpec } from '../renewal/spec-change.js';
+import * as machine from '../renewal/transition.js';
+import { storeIssuedBundle } from '../store/issued.js';
+import { manifestKey } from '../store/keys.js';
+import type { CertificateStore } from '../store/store.js';
+
+export interface RenewDeps {
+  clock: Clock;
+  inventory: Inventory;
+  lock: LeaseLock;
+  store: CertificateStore;
+  ca: CertificateAuthority;
+  /** The solver for a certificate's challenge (DNS-01 needs its zone override). */
+  solverFor(spec: CertificateSpec): ChallengeSolver | undefined;
+  events: EventPublisher;
+  /** The bucket named in events, so subscribers can fetch the manifest (absent locally). */
+  bucket?: string;
+  log: Log;
+  /** How long a lease lasts before another worker may take over; renewed while working. */
+  leaseTtlMs?: number;
+  /** Source of jitter and ARI window picks; tests pass a fixed one. */
+  random?: Random;
+  /** Imports into the ACM regions a certificate declares (absent in local mode). */
+  acm?: AcmImporter;
+}
+
+export interface RenewOptions {
+  /** Renew even when the policy says it is not due (operator request). */
+  force?: boolean;
+}
+
+export type RenewOutcome = (
+  | { status: 'issued' | 'renewed'; name: string; serial: string; notAfter: string; manifestKey: string }
+  | { status: 'busy'; name: string }
+  /** Nothing to renew; an ARI poll or an expiry warning may have happened. */
+  | { status: 'not-due'; name: string; dueAt: string | undefined }
+  | { status: 'failed'; name: string; error: CertkeeperError; retryAt?: string }
+) & {
+  /** This pass asked the CA for renewal information (for the AriPolls metric). */
+  ariPolled?: boolean;
+};
+
+const DEFAULT_LEASE_TTL = 5 * MINUTE;
+
+/**
+ * One pass over a certificate (see the README's architecture notes). This module only
+ * sequences I/O: lock, read, poll ARI if due, order if due, store, deliver, write the
+ * state, publish, release. Every next state and event comes from the state machine in
+ * renewal/transition.ts. A failure at any step leaves the previous certificate served (the
+ * manifest is replaced only after the new files are stored and verified) and the state
+ * retryable at a time the policy chose.
+ */
+export async function renewCertificate(
+  deps: RenewDeps,
+  name: string,
+  options: RenewOptions = {},
+): Promise<RenewOutcome> {
+  if (!(await deps.inventory.get(name))) {
+    throw new NotFoundError(
+      `certificate "${name}" is not in the inventory`,
+      'declare it first (certkeeper add, or the certificates list of certkeeper.config.json)',
+    );
+  }
+  const ttl = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL;
+  const outcome = await withLease(deps.lock, name, ttl, deps.log, async (held) => {
+    // Re-read after locking: another worker may have finished this renewal meanwhile.
+    const record = await deps.inventory.get(name);
+    if (!record) throw new NotFoundError(`certificate "${name}" was removed`, 'declare it again');
+    const ctx = context(deps, record.spec);
+    const pass = await tend(deps, ctx, record, held, options);
+    // An operator may have changed the spec while we worked (declaring is not fenced).
+    const latest = await deps.inventory.get(name);
+    const state = latest ? stateForLatestSpec(pass.state, record.spec, latest.spec, ctx.now) : pass.state;
+    // State first, then events (DESIGN: a subscriber never hears of a state not recorded).
+    if (JSON.stringify({ ...state, updatedAt: '' }) !== JSON.stringify({ ...record.state, updatedAt: '' })) {
+      await deps.inventory.putState(name, state, held.lease);
+    }
+    for (const event of pass.events) await deps.events.publish(event);
+    return { ...pass.outcome, ariPolled: state.ari?.lastPolledAt !== record.state.ari?.lastPolledAt };
+  });
+  return outcome ?? { status: 'busy', name };
+}
+
+type Pass = machine.Transition & { outcome: RenewOutcome };
+
+const context = (deps: RenewDeps, spec: CertificateSpec): machine.Context => ({
+  spec,
+  now: deps.clock.now(),
+  bucket: deps.bucket,
+  random: deps.random ?? Math.random,
+});
+
+async function tend(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  record: InventoryRecord,
+  held: HeldLease,
+  options: RenewOptions,
+): Promise<Pass> {
+  let state = record.state;
+  // A poll may move the renewal time into the past, so it comes first.
+  if (!options.force && ariPollDue(state, ctx.now)) state = await pollAri(deps, ctx, state);
+
+  const attempted =
+    options.force || renewalDue(ctx.spec, state, ctx.now) ? await attempt(deps, ctx, state, held) : undefined;
+  // ACM regions without the current serial (delivery/acm-delivery.ts): recorded per region,
+  // never a failure of this pass; a failed import makes the certificate due again.
+  const fresh = attempted?.outcome.status === 'issued' || attempted?.outcome.status === 'renewed';
+  const delivered = await deliverToAcm(deps, ctx.spec, attempted?.state ?? state, ctx.now, { fresh });
+  const settled = machine.settle(ctx, delivered);
+  return {
+    state: settled.state,
+    events: [...(attempted?.events ?? []), ...settled.events],
+    outcome: attempted?.outcome ?? { status: 'not-due', name: ctx.spec.name, dueAt: settled.state.dueAt },
+  };
+}
+
+async function attempt(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  state: CertificateState,
+  held: HeldLease,
+): Promise<Pass> {
+  const { spec } = ctx;
+  try {
+    const solver = deps.solverFor(spec);
+    if (!solver) {
+      throw new NotFoundError(
+        `no ${spec.challenge} solver is configured`,
+        'configure the challenge in the deployment',
+      );
+    }
+    const keyPem = generateKey(spec.keyType);
+    const csrPem = await createCsr(spec.identifiers, keyPem);
+    // RFC 9773 §5: name the predecessor so the CA can exempt the order from rate limits.
+    const replaces =
+      state.current?.certId && (await deps.ca.directory()).renewalInfo ? state.current.certId : undefined;
+    deps.log.info('ordering certificate', {
+      certificate: spec.name,
+      identifiers: identifierValues(spec.identifiers),
+      replaces,
+    });
+    const issued = await deps.ca.issue(
+      {
+        identifiers: spec.identifiers,
+        profile: spec.profile,
+        csrPem,
+        replaces,
+        resumeOrderUrl: state.orderUrl,
+        // Recorded at once so an interrupted attempt (a Lambda timeout) resumes the order
+        // (RFC 8555 §7.4) instead of placing a second one for this renewal.
+        onOrder: async (orderUrl) => {
+          const next = machine.withOrder(ctx, state, orderUrl);
+          if (next) await deps.inventory.putState(spec.name, next, held.lease);
+        },
+      },
+      solver,
+    );
+    const manifest = await storeIssuedBundle(deps.store, spec, keyPem, issued.fullchainPem, ctx.now);
+    const key = manifestKey(spec.name);
+    const { serial, notBefore, notAfter, certId } = manifest;
+    const done = machine.afterIssued(ctx, state, { serial, notBefore, notAfter, manifestKey: key, certId });
+    deps.log.info('certificate stored', { certificate: spec.name, serial, notAfter });
+    // Ask the CA at once when it wants the new certificate renewed (RFC 9773 §4.3).
+    const next = ariPollDue(done.state, ctx.now) ? await pollAri(deps, ctx, done.state) : done.state;
+    const status = state.current === undefined ? 'issued' : 'renewed';
+    return {
+      state: next,
+      events: done.events,
+      outcome: { status, name: spec.name, serial, notAfter, manifestKey: key },
+    };
+  } catch (thrown) {
+    const error = asCertkeeperError(thrown);
+    const failed = machine.afterFailure(ctx, state, error);
+    deps.log.warn('renewal failed', {
+      certificate: spec.name,
+      attempt: failed.state.attempts,
+      code: error.code,
+      error: error.message,
+      nextAttemptAt: failed.state.nextAttemptAt,
+    });
+    return {
+      ...failed,
+      outcome: { status: 'failed', name: spec.name, error, retryAt: failed.state.nextAttemptAt },
+    };
+  }
+}
+
+/**
+ * RFC 9773 §4.2: an unauthenticated GET of the renewal information. Never throws: a failed
+ * poll is recorded and retried later, and never stands in the way of a due renewal.
+ */
+async function pollAri(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  state: CertificateState,
+): Promise<CertificateState> {
+  const certId = state.current?.certId;
+  if (!certId) return state;
+  let outcome: machine.AriOutcome;
+  try {
+    outcome = (await deps.ca.directory()).renewalInfo
+      ? { certId, info: await deps.ca.getRenewalInfo(certId) }
+      : { certId, error: 'the CA offers no renewal information' };
+  } catch (err) {
+    outcome = { certId, error: asCertkeeperError(err).message };
+    deps.log.warn('ARI poll failed', { certId, error: outcome.error });
+  }
+  return machine.afterAriPoll(ctx, state, outcome);
+}
