@@ -143,6 +143,20 @@ export function settle(ctx: Context, state: CertificateState): Transition {
   return { state: { ...next, dueAt, updatedAt: ctx.now.toISOString() }, events };
 }
 
+/**
+ * The certificate in place was revoked (`serial`): it stays current until its replacement
+ * is stored, and is reissued at the next tick whatever its renewal time. Undefined when
+ * another certificate has become current meanwhile.
+ */
+export function afterRevocation(
+  now: Date,
+  state: CertificateState,
+  serial: string,
+): CertificateState | undefined {
+  if (state.current?.serial !== serial) return undefined;
+  return { ...state, reissue: true, dueAt: now.toISOString(), updatedAt: now.toISOString() };
+}
+
 /** What a subscriber hears about a certificate: never key material (DESIGN). */
 export function certificateEvent(
   ctx: Pick<Context, 'spec' | 'now' | 'bucket'>,

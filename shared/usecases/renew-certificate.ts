@@ -1,4 +1,5 @@
 import type { CertificateAuthority } from '../acme/ca.js';
+import { orderCertificate, pollRenewalInfo } from '../acme/order-certificate.js';
 import type { ChallengeSolver } from '../challenges/solver.js';
 import type { AcmImporter } from '../delivery/acm.js';
 import { deliverToAcm } from '../delivery/acm-delivery.js';
@@ -8,11 +9,9 @@ import { type HeldLease, withLease } from '../lock/keeper.js';
 import type { LeaseLock } from '../lock/lock.js';
 import { type Clock, MINUTE } from '../model/clock.js';
 import { asCertkeeperError, type CertkeeperError, NotFoundError } from '../model/errors.js';
-import { identifierValues } from '../model/identifiers.js';
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
-import { createCsr, generateKey } from '../pki/index.js';
 import type { Random } from '../renewal/ari.js';
 import { ariPollDue, renewalDue } from '../renewal/policy.js';
 import { stateForLatestSpec } from '../renewal/spec-change.js';
@@ -140,42 +139,25 @@ async function attempt(
 ): Promise<Pass> {
   const { spec } = ctx;
   try {
-    const solver = deps.solverFor(spec);
-    if (!solver) {
-      throw new NotFoundError(
-        `no ${spec.challenge} solver is configured`,
-        'configure the challenge in the deployment',
-      );
-    }
-    const keyPem = generateKey(spec.keyType);
-    const csrPem = await createCsr(spec.identifiers, keyPem);
-    // RFC 9773 §5: name the predecessor so the CA can exempt the order from rate limits.
-    const replaces =
-      state.current?.certId && (await deps.ca.directory()).renewalInfo ? state.current.certId : undefined;
-    deps.log.info('ordering certificate', {
-      certificate: spec.name,
-      identifiers: identifierValues(spec.identifiers),
-      replaces,
-    });
-    const issued = await deps.ca.issue(
+    const { keyPem, fullchainPem } = await orderCertificate(
+      deps.ca,
+      spec,
+      deps.solverFor(spec),
       {
-        identifiers: spec.identifiers,
-        profile: spec.profile,
-        csrPem,
-        replaces,
+        predecessor: state.current?.certId,
         resumeOrderUrl: state.orderUrl,
         // Recorded at once so an interrupted attempt (a Lambda timeout) resumes the order
-        // (RFC 8555 §7.4) instead of placing a second one for this renewal.
+        // instead of placing a second one for this renewal.
         onOrder: async (orderUrl) => {
           const next = machine.withOrder(ctx, state, orderUrl);
           if (next) await deps.inventory.putState(spec.name, next, held.lease);
         },
       },
-      solver,
+      deps.log,
     );
-    const manifest = await storeIssuedBundle(deps.store, spec, keyPem, issued.fullchainPem, ctx.now);
+    const stored = await storeIssuedBundle(deps.store, spec, keyPem, fullchainPem, ctx.now);
+    const { serial, notBefore, notAfter, certId } = stored;
     const key = manifestKey(spec.name);
-    const { serial, notBefore, notAfter, certId } = manifest;
     const done = machine.afterIssued(ctx, state, { serial, notBefore, notAfter, manifestKey: key, certId });
     deps.log.info('certificate stored', { certificate: spec.name, serial, notAfter });
     // Ask the CA at once when it wants the new certificate renewed (RFC 9773 §4.3).
@@ -203,25 +185,12 @@ async function attempt(
   }
 }
 
-/**
- * RFC 9773 §4.2: an unauthenticated GET of the renewal information. Never throws: a failed
- * poll is recorded and retried later, and never stands in the way of a due renewal.
- */
+/** The poll's outcome folded into the state; nothing to poll without a certID. */
 async function pollAri(
   deps: RenewDeps,
   ctx: machine.Context,
   state: CertificateState,
 ): Promise<CertificateState> {
   const certId = state.current?.certId;
-  if (!certId) return state;
-  let outcome: machine.AriOutcome;
-  try {
-    outcome = (await deps.ca.directory()).renewalInfo
-      ? { certId, info: await deps.ca.getRenewalInfo(certId) }
-      : { certId, error: 'the CA offers no renewal information' };
-  } catch (err) {
-    outcome = { certId, error: asCertkeeperError(err).message };
-    deps.log.warn('ARI poll failed', { certId, error: outcome.error });
-  }
-  return machine.afterAriPoll(ctx, state, outcome);
+  return certId ? machine.afterAriPoll(ctx, state, await pollRenewalInfo(deps.ca, certId, deps.log)) : state;
 }
