@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { KEY_TYPES } from '../model/keys.js';
 import { CHALLENGE_TYPES, type CertificateSpec, NAME_PATTERN, zodToValidationError } from '../model/spec.js';
 import type { CertificateState, CertificateStatus } from '../model/state.js';
+import { certificateEvent } from '../notify/parse.js';
 
 /**
  * Schemas for spec and state as stored by the inventory adapters (JSON). They check the
@@ -93,6 +94,7 @@ const storedState: z.ZodType<CertificateState> = z.object({
   nextAttemptAt: time.optional(),
   lastSuccessAt: time.optional(),
   orderUrl: text.optional(),
+  outbox: z.array(certificateEvent).optional(),
   acm: z
     .record(
       z.string(),

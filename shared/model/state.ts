@@ -1,3 +1,4 @@
+import type { CertificateEvent } from './events.js';
 import type { CertificateSpec } from './spec.js';
 
 /**
@@ -91,6 +92,12 @@ export interface CertificateState {
   lastSuccessAt?: string;
   /** The ACME order in flight, so an interrupted attempt can resume it. */
   orderUrl?: string;
+  /**
+   * Events recorded with the state they announce and not yet published (the outbox): a
+   * publish that fails, or a crash between the state write and the publish, leaves them
+   * here, and the next pass publishes them before anything else.
+   */
+  outbox?: CertificateEvent[];
   /** ACM imports by region, for certificates that declare `acmRegions`. */
   acm?: Record<string, AcmDeliveryState>;
   updatedAt: string;

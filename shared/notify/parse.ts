@@ -11,7 +11,8 @@ import { zodToValidationError } from '../model/spec.js';
 export type Notification =
   { kind: 'certificate'; event: CertificateEvent } | { kind: 'alarm'; alarm: CloudWatchAlarm };
 
-const certificateEvent = z.object({
+/** A certificate event as published (and as kept in a certificate's outbox). */
+export const certificateEvent = z.object({
   type: z.enum(EVENT_TYPES),
   certificate: z.string().min(1),
   identifiers: z.array(z.string()),

@@ -4,6 +4,7 @@ import type { CertificateEvent, EventType } from '../model/events.js';
 import { identifierValues } from '../model/identifiers.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState, CurrentCertificate, LastError } from '../model/state.js';
+import { MINUTE } from '../model/clock.js';
 import { expiryAlertDue, recordAlert } from './alerts.js';
 import { applyRenewalInfo, ariPollFailed, type Random } from './ari.js';
 import { FAILING_AFTER, nextRetryAt } from './backoff.js';
@@ -141,6 +142,28 @@ export function settle(ctx: Context, state: CertificateState): Transition {
   }
   const dueAt = computeDueAt(ctx.spec, next, ctx.now)?.toISOString();
   return { state: { ...next, dueAt, updatedAt: ctx.now.toISOString() }, events };
+}
+
+/** A failed publish is tried again this soon (the scheduler's next tick), not at the next renewal. */
+export const OUTBOX_RETRY_MS = MINUTE;
+
+/**
+ * The state as it is written, with the events still to be published (the outbox). The
+ * events ride in the same write as the state they announce, so neither exists without the
+ * other: a publish that fails or a crash before it leaves them recorded, and the
+ * certificate due again within OUTBOX_RETRY_MS to deliver them. No events: no outbox.
+ */
+export function withOutbox(
+  ctx: Context,
+  state: CertificateState,
+  events: CertificateEvent[],
+): CertificateState {
+  const { outbox: _sent, ...rest } = state;
+  if (events.length === 0) return rest;
+  const retryAt = ctx.now.getTime() + OUTBOX_RETRY_MS;
+  const dueAt =
+    state.dueAt && Date.parse(state.dueAt) <= retryAt ? state.dueAt : new Date(retryAt).toISOString();
+  return { ...rest, outbox: events, dueAt };
 }
 
 /**

@@ -11,6 +11,7 @@ import { type Clock, MINUTE } from '../model/clock.js';
 import { asCertkeeperError, type CertkeeperError, NotFoundError } from '../model/errors.js';
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
+import type { CertificateEvent } from '../model/events.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
 import type { Random } from '../renewal/ari.js';
 import { ariPollDue, renewalDue } from '../renewal/policy.js';
@@ -87,17 +88,55 @@ export async function renewCertificate(
     // An operator may have changed the spec while we worked (declaring is not fenced).
     const latest = await deps.inventory.get(name);
     const state = latest ? stateForLatestSpec(pass.state, record.spec, latest.spec, ctx.now) : pass.state;
-    // State first, then events (DESIGN: a subscriber never hears of a state not recorded).
-    if (JSON.stringify({ ...state, updatedAt: '' }) !== JSON.stringify({ ...record.state, updatedAt: '' })) {
-      await deps.inventory.putState(name, state, held.lease);
-    }
-    for (const event of pass.events) await deps.events.publish(event);
+    await recordAndPublish(deps, ctx, held, record.state, state, [
+      ...(record.state.outbox ?? []),
+      ...pass.events,
+    ]);
     return { ...pass.outcome, ariPolled: state.ari?.lastPolledAt !== record.state.ari?.lastPolledAt };
   });
   return outcome ?? { status: 'busy', name };
 }
 
 type Pass = machine.Transition & { outcome: RenewOutcome };
+
+/**
+ * State first, then events (DESIGN: a subscriber never hears of a state not recorded), and
+ * the events recorded with the state (the outbox), so none is lost to a failed publish or a
+ * crash in between: they are published, then cleared; what could not be sent stays for
+ * the next pass. Delivery is at least once: a crash after a publish and before the clearing
+ * write sends that event again.
+ */
+async function recordAndPublish(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  held: HeldLease,
+  before: CertificateState,
+  after: CertificateState,
+  events: CertificateEvent[],
+): Promise<void> {
+  const settled = machine.withOutbox(ctx, after, []);
+  if (events.length > 0)
+    await deps.inventory.putState(ctx.spec.name, machine.withOutbox(ctx, after, events), held.lease);
+  const unsent: CertificateEvent[] = [];
+  for (const event of events) {
+    try {
+      await deps.events.publish(event);
+    } catch (err) {
+      const error = asCertkeeperError(err);
+      // One that can never be sent (it carried key material) is dropped, loudly.
+      if (error.retryable) unsent.push(event);
+      deps.log.error(error.retryable ? 'event not published; kept in the outbox' : 'event refused; dropped', {
+        certificate: ctx.spec.name,
+        event: event.type,
+        error: error.message,
+      });
+    }
+  }
+  const final = machine.withOutbox(ctx, settled, unsent);
+  const unchanged =
+    JSON.stringify({ ...final, updatedAt: '' }) === JSON.stringify({ ...before, updatedAt: '' });
+  if (events.length > 0 || !unchanged) await deps.inventory.putState(ctx.spec.name, final, held.lease);
+}
 
 const context = (deps: RenewDeps, spec: CertificateSpec): machine.Context => ({
   spec,

@@ -18,8 +18,10 @@ import {
   afterFailure,
   afterIssued,
   type Context,
+  OUTBOX_RETRY_MS,
   settle,
   withOrder,
+  withOutbox,
 } from '../../../shared/renewal/transition.js';
 
 const NOW = new Date('2026-11-01T12:00:00Z');
@@ -244,5 +246,29 @@ describe('ARI and the order in flight', () => {
     const ordered = withOrder(ctx, valid, 'https://ca/order/2');
     expect(ordered).toEqual({ ...valid, orderUrl: 'https://ca/order/2', updatedAt: NOW.toISOString() });
     expect(withOrder(ctx, ordered!, 'https://ca/order/2')).toBeUndefined();
+  });
+});
+
+describe('the outbox', () => {
+  const renewed = afterIssued(ctx, valid, stored('02'));
+  const settled = settle(ctx, { ...renewed.state, ari: undefined }).state;
+
+  it('records the events with the state, due again soon to deliver them', () => {
+    const later = { ...settled, dueAt: iso(30 * DAY) };
+    expect(withOutbox(ctx, later, renewed.events)).toEqual({
+      ...later,
+      outbox: renewed.events,
+      dueAt: iso(OUTBOX_RETRY_MS),
+    });
+    // An earlier due time stands.
+    const soon = { ...settled, dueAt: iso(-MINUTE) };
+    expect(withOutbox(ctx, soon, renewed.events).dueAt).toBe(iso(-MINUTE));
+  });
+
+  it('is cleared once everything is published', () => {
+    const pending = withOutbox(ctx, { ...settled, dueAt: iso(30 * DAY) }, renewed.events);
+    const sent = withOutbox(ctx, { ...pending, dueAt: iso(30 * DAY) }, []);
+    expect(sent).not.toHaveProperty('outbox');
+    expect(sent.dueAt).toBe(iso(30 * DAY));
   });
 });
