@@ -15,6 +15,7 @@ import { S3Http01Solver } from '../shared/challenges/http01/s3.js';
 import type { ChallengeSolver } from '../shared/challenges/solver.js';
 import { SdkAcmImporter } from '../shared/delivery/acm.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
+import { ObjectPendingKeys } from '../shared/store/pending-keys.js';
 import { SnsPublisher } from '../shared/events/sns.js';
 import { DynamoLeaseLock } from '../shared/lock/dynamodb.js';
 import { systemClock } from '../shared/model/clock.js';
@@ -118,6 +119,7 @@ function withRenewal(core: Runtime, rawEnv: NodeJS.ProcessEnv): IssuerRuntime {
         clock,
       }),
       store: new S3CertificateStore(s3, storeOptions),
+      pendingKeys: new ObjectPendingKeys(objects),
       ca,
       solverFor,
       events,

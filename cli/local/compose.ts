@@ -35,6 +35,7 @@ import type { RenewDeps } from '../../shared/usecases/renew-certificate.js';
 import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
 import { BUNDLE_FILES, type BundleFile } from '../../shared/store/keys.js';
 import { parseStoredJson } from '../../shared/lock/stored.js';
+import { ObjectPendingKeys } from '../../shared/store/pending-keys.js';
 
 /** How a certificate is issued, kept so `renew --out DIR` needs no flags (as lego keeps its account dir). */
 export const localSettings = z.object({
@@ -230,6 +231,7 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
       inventory: dir.inventory,
       lock: dir.lock,
       store: dir.store,
+      pendingKeys: new ObjectPendingKeys(dir.objects),
       ca,
       solverFor,
       events: new MemoryPublisher(),

@@ -3,8 +3,9 @@ import { asCertkeeperError, NotFoundError } from '../model/errors.js';
 import { identifierValues } from '../model/identifiers.js';
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
-import { createCsr, generateKey } from '../pki/index.js';
+import { createCsr, generateKey, keyTypeOf } from '../pki/index.js';
 import type { AriOutcome } from '../renewal/transition.js';
+import type { PendingKeys } from '../store/pending-keys.js';
 import type { CertificateAuthority } from './ca.js';
 
 /**
@@ -18,6 +19,8 @@ export interface OrderPlan {
   resumeOrderUrl?: string;
   /** Called once a new order exists, so its URL is recorded before anything else happens. */
   onOrder(orderUrl: string): Promise<void>;
+  /** Where the order's key is kept, so a resumed order is finalized or downloaded with it. */
+  pendingKeys: PendingKeys;
 }
 
 /** A certificate with a key generated for it here: the key never leaves this process unsaved. */
@@ -34,7 +37,7 @@ export async function orderCertificate(
       'configure the challenge in the deployment',
     );
   }
-  const keyPem = generateKey(spec.keyType);
+  const keyPem = await keyForOrder(spec, plan);
   const csrPem = await createCsr(spec.identifiers, keyPem);
   // RFC 9773 §5: name the predecessor so the CA can exempt the order from rate limits.
   const replaces = plan.predecessor && (await ca.directory()).renewalInfo ? plan.predecessor : undefined;
@@ -55,6 +58,19 @@ export async function orderCertificate(
     solver,
   );
   return { keyPem, fullchainPem: issued.fullchainPem };
+}
+
+/**
+ * The key the order is for. Resuming an order: the key kept for it, so an order finalized
+ * before a crash can still be downloaded and used (RFC 8555 §7.4). Otherwise a fresh key,
+ * kept before the order is placed, so no order ever exists whose key could be lost.
+ */
+async function keyForOrder(spec: CertificateSpec, plan: OrderPlan): Promise<string> {
+  const kept = plan.resumeOrderUrl ? await plan.pendingKeys.get(spec.name) : undefined;
+  if (kept && keyTypeOf(kept) === spec.keyType) return kept;
+  const keyPem = generateKey(spec.keyType);
+  await plan.pendingKeys.put(spec.name, keyPem);
+  return keyPem;
 }
 
 /**

@@ -19,6 +19,7 @@ import { stateForLatestSpec } from '../renewal/spec-change.js';
 import * as machine from '../renewal/transition.js';
 import { storeIssuedBundle } from '../store/issued.js';
 import { manifestKey } from '../store/keys.js';
+import type { PendingKeys } from '../store/pending-keys.js';
 import type { CertificateStore } from '../store/store.js';
 
 export interface RenewDeps {
@@ -26,6 +27,8 @@ export interface RenewDeps {
   inventory: Inventory;
   lock: LeaseLock;
   store: CertificateStore;
+  /** The key of the order in flight, kept so a resumed order can still use it. */
+  pendingKeys: PendingKeys;
   ca: CertificateAuthority;
   /** The solver for a certificate's challenge (DNS-01 needs its zone override). */
   solverFor(spec: CertificateSpec): ChallengeSolver | undefined;
@@ -185,6 +188,7 @@ async function attempt(
       {
         predecessor: state.current?.certId,
         resumeOrderUrl: state.orderUrl,
+        pendingKeys: deps.pendingKeys,
         // Recorded at once so an interrupted attempt (a Lambda timeout) resumes the order
         // instead of placing a second one for this renewal.
         onOrder: async (orderUrl) => {

@@ -17,7 +17,8 @@ import { AcmeProblemError, RetryLaterError, UnreachableError } from '../../share
 import { silentLog } from '../../shared/model/log.js';
 import { renewCertificate, type RenewDeps } from '../../shared/usecases/renew-certificate.js';
 import { FAILING_AFTER } from '../../shared/renewal/backoff.js';
-import { FsCertificateStore } from '../../shared/store/fs-store.js';
+import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
+import { ObjectPendingKeys } from '../../shared/store/pending-keys.js';
 
 const directory: AcmeDirectoryInfo = {
   url: 'https://ca.test/dir',
@@ -72,6 +73,7 @@ beforeEach(async () => {
     inventory,
     lock,
     store: new FsCertificateStore({ root: join(dir, 'store') }),
+    pendingKeys: new ObjectPendingKeys(new FsObjectStore({ root: join(dir, 'store') })),
     ca,
     solverFor: () => solver,
     events,
