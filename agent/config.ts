@@ -4,7 +4,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import * as z from 'zod';
 import { ValidationError } from '../shared/model/errors.js';
 import { parseIdentifiers } from '../shared/model/identifiers.js';
-import { NAME_PATTERN, zodToValidationError } from '../shared/model/spec.js';
+import { NAME_PATTERN } from '../shared/model/spec.js';
+import { zodToValidationError } from '../shared/model/json.js';
 import { AGENT_NAME_PATTERN } from '../shared/model/delivery.js';
 
 /**

@@ -1,6 +1,6 @@
 import { asCertkeeperError } from '../shared/model/errors.js';
-import type { EventType } from '../shared/model/events.js';
-import { parseNotification } from '../shared/notify/parse.js';
+import type { EventType } from '../shared/events/event.js';
+import { parseNotification } from '../shared/events/notification.js';
 
 /** What one message on the agent's queue asks of it. */
 export type QueueMessage =

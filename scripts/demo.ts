@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { declareCertificate } from '../shared/certificates.js';
 import { startHttp01Responder } from '../shared/challenges/http01/responder.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
-import type { CertificateEvent } from '../shared/model/events.js';
+import type { CertificateEvent } from '../shared/events/event.js';
 import { S3ObjectStore } from '../shared/store/s3-store.js';
 import { receiveAll, runTick } from './local/pipeline.js';
 import { createLocalStack } from './local/stack.js';

@@ -15,7 +15,7 @@ import {
   RetryLaterError,
   asCertkeeperError,
 } from './model/errors.js';
-import type { CertificateEvent, EventType } from './model/events.js';
+import type { CertificateEvent, EventType } from './events/event.js';
 import { identifierValues } from './model/identifiers.js';
 import type { Log } from './model/log.js';
 import type { CertificateSpec } from './model/spec.js';

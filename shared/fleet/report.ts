@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { AGENT_NAME_PATTERN } from '../model/delivery.js';
 import { ValidationError } from '../model/errors.js';
-import { NAME_PATTERN, zodToValidationError } from '../model/spec.js';
+import { NAME_PATTERN } from '../model/spec.js';
+import { zodToValidationError } from '../model/json.js';
 
 /**
  * What one agent tells the fleet view after every check: which serial it installed and

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { IntegrityError, ValidationError } from '../model/errors.js';
-import { NAME_PATTERN, zodToValidationError } from '../model/spec.js';
+import { NAME_PATTERN } from '../model/spec.js';
+import { zodToValidationError } from '../model/json.js';
 import { BUNDLE_FILES, type BundleFile, bundleFileKey } from './keys.js';
 import type { CertificateBundle, Manifest, ManifestFile, ManifestInput } from './store.js';
 

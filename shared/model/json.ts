@@ -1,0 +1,102 @@
+import type * as z from 'zod';
+import { IntegrityError, ValidationError } from './errors.js';
+
+/**
+ * One way to read JSON that crosses a boundary (a message, a file, a stored object or item):
+ * parse it, validate it with the schema, and on failure say which source, which field and
+ * what to do, as the error class the site needs.
+ */
+export interface JsonSource {
+  /** Names the source: a field ("message"), a file path, an object key, an item. */
+  what: string;
+  /** What the person who reads the error should do about it. */
+  fix: string;
+  /**
+   * How a failure is reported. 'input' (the default): a ValidationError whose field is
+   * `what` followed by the path inside the document. 'stored': an IntegrityError, "<what>
+   * is corrupted: <path>: <problem>", for data certkeeper wrote itself and must not guess
+   * about. A function: the site's own error, built from the problem.
+   */
+  as?: 'input' | 'stored' | ((problem: JsonProblem) => Error);
+}
+
+export interface JsonProblem {
+  /** 'syntax': the text is not JSON at all; 'schema': JSON that does not fit the schema. */
+  kind: 'syntax' | 'schema';
+  /** Where inside the document, as `certificates.web.key` or `identifiers[0]`; '' for all of it. */
+  path: string;
+  /** What is wrong there: the parser's or the schema's message. */
+  message: string;
+}
+
+/** Parses `text` as JSON and validates it; a failure is reported as `source.as` says. */
+export function parseJson<S extends z.ZodType>(text: string, schema: S, source: JsonSource): z.output<S> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw failure({ kind: 'syntax', path: '', message }, undefined, source);
+  }
+  return validateJson(value, schema, source);
+}
+
+/** The validating half of `parseJson`, for a value already parsed (a DynamoDB item, a JSON body). */
+export function validateJson<S extends z.ZodType>(
+  value: unknown,
+  schema: S,
+  source: JsonSource,
+): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const problem: JsonProblem = {
+    kind: 'schema',
+    path: issue ? jsonPath(issue.path) : '',
+    message: issue?.message ?? 'is invalid',
+  };
+  throw failure(problem, parsed.error, source);
+}
+
+function failure(problem: JsonProblem, error: z.ZodError | undefined, source: JsonSource): Error {
+  const as = source.as ?? 'input';
+  if (typeof as === 'function') return as(problem);
+  const detail = problem.kind === 'syntax' ? `not JSON (${problem.message})` : problem.message;
+  if (as === 'stored') {
+    return new IntegrityError(
+      `${source.what} is corrupted: ${problem.path ? `${problem.path}: ` : ''}${detail}`,
+      source.fix,
+    );
+  }
+  return error
+    ? zodToValidationError(error, source.what, source.fix)
+    : new ValidationError(source.what, `is ${detail}`, source.fix);
+}
+
+/** `a.b[0].c`: how messages name a field inside a document. */
+export function jsonPath(path: readonly PropertyKey[], root = ''): string {
+  return path.reduce<string>(
+    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc === '' ? String(p) : `${acc}.${String(p)}`),
+    root,
+  );
+}
+
+/**
+ * Turns the first zod issue into a ValidationError whose field is `root` and the path. The
+ * schema's own fix (the allowed values, the keys to drop) wins over the caller's.
+ */
+export function zodToValidationError(
+  error: z.ZodError,
+  root: string,
+  fix = 'correct the value',
+): ValidationError {
+  const issue = error.issues[0];
+  if (!issue) return new ValidationError(root, 'is invalid', 'check the value');
+  const own =
+    issue.code === 'invalid_value'
+      ? `use one of: ${issue.values.map(String).join(', ')}`
+      : issue.code === 'unrecognized_keys'
+        ? `remove ${issue.keys.join(', ')}`
+        : undefined;
+  return new ValidationError(jsonPath(issue.path, root), issue.message, own ?? fix);
+}
