@@ -31,9 +31,17 @@ const MESSAGE: JsonSource = {
   fix: 'publish certificate events (SnsPublisher) or CloudWatch alarms to this topic',
 };
 
-/** Parses one SNS message body; a ValidationError names the field that did not fit. */
+// What SNS delivers to a queue subscribed without raw message delivery: the message inside.
+const snsEnvelope = z.object({ Type: z.literal('Notification'), Message: z.string() });
+
+/**
+ * Parses one message from the topic, as delivered raw or inside SNS's envelope; a
+ * ValidationError names the field that did not fit.
+ */
 export function parseNotification(body: string): Notification {
   const json = parseJson(body, z.unknown(), MESSAGE);
+  const envelope = snsEnvelope.safeParse(json);
+  if (envelope.success) return parseNotification(envelope.data.Message);
   const isAlarm = typeof json === 'object' && json !== null && 'AlarmName' in json;
   return isAlarm
     ? { kind: 'alarm', alarm: validateJson(json, cloudWatchAlarm, MESSAGE) }

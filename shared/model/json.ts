@@ -6,26 +6,37 @@ import { IntegrityError, ValidationError } from './errors.js';
  * parse it, validate it with the schema, and on failure say which source, which field and
  * what to do, as the error class the site needs.
  */
-export interface JsonSource {
-  /** Names the source: a field ("message"), a file path, an object key, an item. */
-  what: string;
-  /** What the person who reads the error should do about it. */
-  fix: string;
+export type JsonSource = (
+  | {
+      /** Names the source: a field ("message"), a file path, an object key, an item. */
+      what: string;
+      /** What the person who reads the error should do about it. */
+      fix: string;
+      /**
+       * 'input' (the default): a ValidationError whose field is `what` followed by the path
+       * inside the document. 'stored': an IntegrityError, "<what> is corrupted: <path>:
+       * <problem>", for data certkeeper wrote itself and must not guess about.
+       */
+      as?: 'input' | 'stored';
+    }
+  | {
+      /** The site's own error, where its wording is pinned: built from the problem. */
+      as: (problem: JsonProblem) => Error;
+    }
+) & {
   /**
-   * How a failure is reported. 'input' (the default): a ValidationError whose field is
-   * `what` followed by the path inside the document. 'stored': an IntegrityError, "<what>
-   * is corrupted: <path>: <problem>", for data certkeeper wrote itself and must not guess
-   * about. A function: the site's own error, built from the problem.
+   * The text is secret (an account key): the parser's message is left out, since it quotes
+   * the text around the error.
    */
-  as?: 'input' | 'stored' | ((problem: JsonProblem) => Error);
-}
+  secret?: boolean;
+};
 
 export interface JsonProblem {
   /** 'syntax': the text is not JSON at all; 'schema': JSON that does not fit the schema. */
   kind: 'syntax' | 'schema';
   /** Where inside the document, as `certificates.web.key` or `identifiers[0]`; '' for all of it. */
   path: string;
-  /** What is wrong there: the parser's or the schema's message. */
+  /** What is wrong there: the parser's message ('' for a secret source) or the schema's. */
   message: string;
 }
 
@@ -35,7 +46,7 @@ export function parseJson<S extends z.ZodType>(text: string, schema: S, source: 
   try {
     value = JSON.parse(text);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = source.secret ? '' : err instanceof Error ? err.message : String(err);
     throw failure({ kind: 'syntax', path: '', message }, undefined, source);
   }
   return validateJson(value, schema, source);
@@ -59,18 +70,19 @@ export function validateJson<S extends z.ZodType>(
 }
 
 function failure(problem: JsonProblem, error: z.ZodError | undefined, source: JsonSource): Error {
-  const as = source.as ?? 'input';
-  if (typeof as === 'function') return as(problem);
-  const detail = problem.kind === 'syntax' ? `not JSON (${problem.message})` : problem.message;
-  if (as === 'stored') {
-    return new IntegrityError(
-      `${source.what} is corrupted: ${problem.path ? `${problem.path}: ` : ''}${detail}`,
-      source.fix,
-    );
+  if (typeof source.as === 'function') return source.as(problem);
+  if (source.as === 'stored') {
+    return new IntegrityError(`${source.what} is corrupted: ${describeJsonProblem(problem)}`, source.fix);
   }
   return error
     ? zodToValidationError(error, source.what, source.fix)
-    : new ValidationError(source.what, `is ${detail}`, source.fix);
+    : new ValidationError(source.what, `is ${describeJsonProblem(problem)}`, source.fix);
+}
+
+/** "not JSON (<parser message>)", or "<path>: <schema message>": the problem without its source. */
+export function describeJsonProblem(problem: JsonProblem): string {
+  if (problem.kind === 'syntax') return problem.message ? `not JSON (${problem.message})` : 'not JSON';
+  return problem.path ? `${problem.path}: ${problem.message}` : problem.message;
 }
 
 /** `a.b[0].c`: how messages name a field inside a document. */
