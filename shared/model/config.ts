@@ -3,12 +3,8 @@ import { ROLE_ARN_PATTERN } from './arns.js';
 import { acmImportsPerYear } from '../renewal/acm-quota.js';
 import { ACM_IMPORTS_PER_YEAR, AGENT_NAME_PATTERN, emptyDelivery } from './delivery.js';
 import { ValidationError } from './errors.js';
-import {
-  type CertificateSpec,
-  certificateSpecInput,
-  parseCertificateSpec,
-  zodToValidationError,
-} from './spec.js';
+import { zodToValidationError } from './json.js';
+import { type CertificateSpec, certificateSpecInput, parseCertificateSpec } from './spec.js';
 
 /**
  * The deployment configuration (certkeeper.config.json): which CA, who to tell, which

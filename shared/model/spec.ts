@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { type DeliverySpec, parseAcmRegions, parseProbeEndpoint, probeEndpointInput } from './delivery.js';
 import { ValidationError } from './errors.js';
 import { type Identifier, isWildcard, parseIdentifiers } from './identifiers.js';
+import { zodToValidationError } from './json.js';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from './keys.js';
 
 export const CHALLENGE_TYPES = ['dns-01', 'http-01'] as const;
@@ -141,21 +142,4 @@ export function parseDuration(text: string, field = 'duration'): number {
     );
   const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m[2] as 's' | 'm' | 'h' | 'd'];
   return Number(m[1]) * unit;
-}
-
-/** Turns the first zod issue into a ValidationError whose field is the dotted path. */
-export function zodToValidationError(error: z.ZodError, root: string): ValidationError {
-  const issue = error.issues[0];
-  if (!issue) return new ValidationError(root, 'is invalid', 'check the value');
-  const path = issue.path.reduce<string>(
-    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : `${acc}.${String(p)}`),
-    root,
-  );
-  const fix =
-    issue.code === 'invalid_value' && 'values' in issue
-      ? `use one of: ${(issue.values as unknown[]).map(String).join(', ')}`
-      : issue.code === 'unrecognized_keys'
-        ? `remove ${issue.keys.join(', ')}`
-        : 'correct the value';
-  return new ValidationError(path, issue.message, fix);
 }

@@ -1,6 +1,6 @@
 import type { RenewalInfo } from '../acme/ca.js';
 import { AcmeProblemError, type CertkeeperError, RetryLaterError } from '../model/errors.js';
-import type { CertificateEvent, EventType } from '../model/events.js';
+import type { CertificateEvent, EventType } from '../events/event.js';
 import { identifierValues } from '../model/identifiers.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState, CurrentCertificate, LastError } from '../model/state.js';

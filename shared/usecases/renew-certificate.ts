@@ -11,7 +11,7 @@ import { type Clock, MINUTE } from '../model/clock.js';
 import { asCertkeeperError, type CertkeeperError, NotFoundError } from '../model/errors.js';
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
-import type { CertificateEvent } from '../model/events.js';
+import type { CertificateEvent } from '../events/event.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
 import type { Random } from '../renewal/ari.js';
 import { ariPollDue, renewalDue } from '../renewal/policy.js';

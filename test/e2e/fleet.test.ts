@@ -18,7 +18,7 @@ import { type FleetTickResult, monitorFleet } from '../../shared/fleet/monitor.j
 import { agentReportKey, parseAgentReport } from '../../shared/fleet/report.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/model/events.js';
+import type { CertificateEvent } from '../../shared/events/event.js';
 import { silentLog } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';

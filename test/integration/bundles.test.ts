@@ -21,7 +21,7 @@ import type { LocalStack } from '../../scripts/local/stack.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { createTable } from '../../shared/dynamo/table.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
-import type { CertificateEvent } from '../../shared/model/events.js';
+import type { CertificateEvent } from '../../shared/events/event.js';
 import { uniqueName } from '../support/peers.js';
 import { useLocalStack } from '../support/stack.js';
 

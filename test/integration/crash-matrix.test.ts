@@ -18,7 +18,7 @@ import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/model/events.js';
+import type { CertificateEvent } from '../../shared/events/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
