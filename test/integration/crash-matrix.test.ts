@@ -11,22 +11,19 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
-import type { Manifest } from '../../shared/store/store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
-import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
+import { sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { uniqueName } from '../support/peers.js';
-import { listKeys, recordAcmeRequests, useLocalStack } from '../support/stack.js';
+import { listKeys, manifestSerial, recordAcmeRequests, tapEvents, useLocalStack } from '../support/stack.js';
 import { CRASH_STEPS, type CrashStep } from '../support/crash-steps.js';
 
 const ZONE = `${uniqueName('crash')}.test`;
@@ -39,18 +36,8 @@ const rows: string[][] = [];
 
 const state = async (name: string): Promise<CertificateState> => (await inventory.get(name))!.state;
 
-async function manifestSerial(name: string): Promise<string | undefined> {
-  const out = await stack.clients.s3
-    .send(new GetObjectCommand({ Bucket: stack.bucket, Key: `certificates/${name}/current.json` }))
-    .catch(() => undefined);
-  return out && (JSON.parse(await out.Body!.transformToString()) as Manifest).serial;
-}
-
-async function events(name: string): Promise<CertificateEvent[]> {
-  return (await receiveAll(stack.clients.sqs, stack.tapQueueUrl))
-    .map((m) => JSON.parse(m.Body!) as CertificateEvent)
-    .filter((e) => e.certificate === name);
-}
+const manifestSerialOf = (name: string) => manifestSerial(stack, name);
+const events = (name: string) => tapEvents(stack, name);
 
 async function txtRecords(): Promise<string[]> {
   const { ResourceRecordSets } = await stack.clients.route53.send(
@@ -128,7 +115,7 @@ describe('crash matrix', () => {
 
     // What the crash left: the certificate in place until the new one is recorded.
     const left = await state(name);
-    const manifestAfterCrash = await manifestSerial(name);
+    const manifestAfterCrash = await manifestSerialOf(name);
     if (step === 'state') {
       expect(left.current?.serial).not.toBe(serial);
       expect(left.outbox?.map((e) => e.type)).toEqual(['certificate.renewed']);
@@ -147,7 +134,7 @@ describe('crash matrix', () => {
     const done = await state(name);
     const renewedSerial = done.current!.serial;
     expect(renewedSerial).not.toBe(serial);
-    expect(await manifestSerial(name)).toBe(renewedSerial);
+    expect(await manifestSerialOf(name)).toBe(renewedSerial);
     expect(done.orderUrl).toBeUndefined();
     expect(done.outbox).toBeUndefined();
     const orders = acme.count('/order-plz') - ordersBefore;

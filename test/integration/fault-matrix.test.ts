@@ -12,7 +12,6 @@
  * prints the matrix: fault, outcome, orders at the CA, events.
  */
 import { createSocket } from 'node:dgram';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Route53Client } from '@aws-sdk/client-route-53';
@@ -25,13 +24,19 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
-import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { type AwsFaultProxy, type AwsFaultRule, startAwsFaultProxy } from '../support/aws-fault-proxy.js';
 import { peers, uniqueName } from '../support/peers.js';
 import { startPebbleWith } from '../support/pebble-switches.js';
-import { listKeys, pointHandlersAt, recordAcmeRequests, useLocalStack } from '../support/stack.js';
+import {
+  listKeys,
+  manifestSerial as manifestSerialOf,
+  pointHandlersAt,
+  recordAcmeRequests,
+  tapEvents,
+  useLocalStack,
+} from '../support/stack.js';
 
 const NAME = 'matrix';
 const ZONE = `${uniqueName('matrix')}.test`;
@@ -47,17 +52,10 @@ const rows: string[][] = [];
 const state = async (name = NAME): Promise<CertificateState> => (await inventory.get(name))!.state;
 
 async function manifestSerial(name = NAME): Promise<string> {
-  const out = await stack.clients.s3.send(
-    new GetObjectCommand({ Bucket: stack.bucket, Key: `certificates/${name}/current.json` }),
-  );
-  return (JSON.parse(await out.Body!.transformToString()) as Manifest).serial;
+  return (await manifestSerialOf(stack, name))!;
 }
 
-async function events(name = NAME): Promise<CertificateEvent[]> {
-  return (await receiveAll(stack.clients.sqs, stack.tapQueueUrl))
-    .map((m) => JSON.parse(m.Body!) as CertificateEvent)
-    .filter((e) => e.certificate === name);
-}
+const events = (name = NAME): Promise<CertificateEvent[]> => tapEvents(stack, name);
 
 /** Challenge leftovers: _acme-challenge TXT records in the zone, tokens in the bucket. */
 async function leftovers(): Promise<string[]> {

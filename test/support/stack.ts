@@ -3,13 +3,15 @@
  * the handlers' environment pointed at it, and a counter of the ACME requests this process
  * sends to Pebble.
  */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import acme from 'acme-client';
 import { resetRuntime, type RuntimeOverrides } from '../../functions/runtime.js';
 import { installTransport } from '../../shared/acme/transport.js';
 import { createLocalStack, type LocalStack } from '../../scripts/local/stack.js';
 import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
-import type { ObjectStore } from '../../shared/store/store.js';
+import type { CertificateEvent } from '../../shared/events/event.js';
+import type { Manifest, ObjectStore } from '../../shared/store/store.js';
+import { receiveAll } from '../../scripts/local/pipeline.js';
 import { peers, uniqueName } from './peers.js';
 
 /** A local stack on the running peers, its resource names unique to this run. */
@@ -37,6 +39,24 @@ export async function useLocalStack(prefix: string, zones: string[] = []): Promi
 export function pointHandlersAt(env: Record<string, string>, overrides: RuntimeOverrides = {}): void {
   Object.assign(process.env, env, { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' });
   resetRuntime(overrides);
+}
+
+/** The events published for `name` since the last call (the SNS topic's SQS tap). */
+export async function tapEvents(stack: LocalStack, name: string): Promise<CertificateEvent[]> {
+  return (await receiveAll(stack.clients.sqs, stack.tapQueueUrl))
+    .map((m) => JSON.parse(m.Body!) as CertificateEvent)
+    .filter((e) => e.certificate === name);
+}
+
+/** The serial the certificate's manifest names; undefined before the first one is stored. */
+export async function manifestSerial(stack: LocalStack, name: string): Promise<string | undefined> {
+  const out = await stack.clients.s3
+    .send(new GetObjectCommand({ Bucket: stack.bucket, Key: `certificates/${name}/current.json` }))
+    .catch((err: unknown) => {
+      if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw err;
+    });
+  return out && (JSON.parse(await out.Body!.transformToString()) as Manifest).serial;
 }
 
 /** Every key under a prefix of the stack's bucket. */
