@@ -35,14 +35,16 @@ const PRICE = {
 
 /**
  * Request units per call, for items the size certkeeper writes (a certificate item is
- * under 2 KB, a lock item under 1 KB): GetItem strongly consistent, 1 RRU; UpdateItem of the
- * lock, 1 WRU; the fenced state write, a transaction of a condition check and an update
- * (2 WRU each, 2 KB item) plus the due-index write.
+ * under 2 KB, a lock item under 1 KB): GetItem strongly consistent, 1 RRU; UpdateItem, 2 WRU
+ * (an upper bound: the lease's updates touch the 1 KB lock item, 1 WRU, and only the outbox's
+ * clearing write the 2 KB certificate item; the host sees operations, not items); the fenced
+ * state write, a transaction of a condition check and an update (2 WRU each, 2 KB item) plus
+ * the due-index write.
  */
 const DYNAMO_UNITS: Record<string, { rru?: number; wru?: number }> = {
   GetItem: { rru: 1 },
   Query: { rru: 0.5 }, // per call; the tick's Query reads ~1 item per due certificate (see bench:tick)
-  UpdateItem: { wru: 1 },
+  UpdateItem: { wru: 2 },
   TransactWriteItems: { wru: 2 * 1 + 2 * 2 + 1 },
   PutItem: { wru: 1 },
 };

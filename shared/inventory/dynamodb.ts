@@ -7,6 +7,7 @@ import {
   ScanCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
+  type ConditionalCheckFailedException,
 } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod';
 import { type DynamoTableOptions, sendDynamo, translateDynamoError } from '../dynamo/call.js';
@@ -28,7 +29,7 @@ import { parseStored, parseStoredJson } from '../lock/stored.js';
 import { ConflictError } from '../model/errors.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
-import type { DueRecords, Inventory } from './inventory.js';
+import type { DueRecords, Inventory, PutStateOptions } from './inventory.js';
 import { certificateGone, checkSameName, newerFence } from './refusals.js';
 import { storedSpecFor, storedState, toStoredSpec, toStoredState } from './record.js';
 
@@ -140,7 +141,13 @@ export class DynamoInventory implements Inventory {
    * late it wakes up. The `fence <= token` condition on the certificate item also refuses
    * tokens older than the last write should the lock item ever have been tampered with.
    */
-  async putState(name: string, state: CertificateState, lease: Lease): Promise<void> {
+  async putState(
+    name: string,
+    state: CertificateState,
+    lease: Lease,
+    options: PutStateOptions = {},
+  ): Promise<void> {
+    if (options.followsOwnWrite) return this.putStateAfterOwnWrite(name, state, lease);
     const update = stateUpdate(state, { fence: N(lease.fencingToken) });
     const request = {
       operation: 'TransactWriteItems',
@@ -188,6 +195,42 @@ export class DynamoInventory implements Inventory {
           throw await translateDynamoError(this.table, request, err);
         },
       ),
+    );
+  }
+
+  /**
+   * One UpdateItem instead of the transaction: the item still carrying this lease's fence
+   * proves no other holder has written since this one did (a newer holder's write raises
+   * it), which is all a write that only follows up on its own needs.
+   */
+  private async putStateAfterOwnWrite(name: string, state: CertificateState, lease: Lease): Promise<void> {
+    const update = stateUpdate(state, {});
+    const request = { operation: 'UpdateItem', key: certKey(name) };
+    await sendDynamo(
+      this.table,
+      request,
+      () =>
+        this.table.client.send(
+          new UpdateItemCommand({
+            TableName: this.table.tableName,
+            Key: this.key(name),
+            ...update,
+            ConditionExpression: 'attribute_exists(#pk) AND #fence = :fence',
+            ExpressionAttributeNames: {
+              ...update.ExpressionAttributeNames,
+              '#pk': PARTITION_KEY,
+              '#fence': 'fence',
+            },
+            ExpressionAttributeValues: {
+              ...update.ExpressionAttributeValues,
+              ':fence': N(lease.fencingToken),
+            },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      (err) => {
+        throw refusedByCertificate(name, lease, (err as ConditionalCheckFailedException).Item);
+      },
     );
   }
 

@@ -7,7 +7,7 @@ import { parseStoredJson } from '../lock/stored.js';
 import { NAME_PATTERN } from '../model/spec.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
 import { FsObjectStore } from '../store/fs-store.js';
-import type { DueRecords, Inventory } from './inventory.js';
+import type { DueRecords, Inventory, PutStateOptions } from './inventory.js';
 import { certificateGone, checkSameName, newerFence } from './refusals.js';
 import { storedSpecFor, storedState, toStoredSpec, toStoredState } from './record.js';
 
@@ -77,8 +77,17 @@ export class FileInventory implements Inventory {
     });
   }
 
-  /** Fenced like DynamoInventory.putState: the lease check and the write happen under one guard. */
-  async putState(name: string, state: CertificateState, lease: Lease): Promise<void> {
+  /**
+   * Fenced like DynamoInventory.putState: the lease check and the write happen under one
+   * guard. A write that follows this lease's own costs the same here, so it is checked the
+   * same way.
+   */
+  async putState(
+    name: string,
+    state: CertificateState,
+    lease: Lease,
+    _options?: PutStateOptions,
+  ): Promise<void> {
     const stored = toStoredState(state);
     return this.lock.whileHeld(lease, `writing the state of ${name}`, async () => {
       const existing = await this.read(name);

@@ -12,6 +12,10 @@ export interface DueRecords {
   itemsRead: number;
 }
 
+export interface PutStateOptions {
+  followsOwnWrite?: boolean;
+}
+
 /**
  * Port: the spec and state of every certificate. State writes made during a renewal are
  * fenced: they succeed only while `lease` is still the one held for the certificate, so a
@@ -36,8 +40,11 @@ export interface Inventory {
   /**
    * Writes the state and files the certificate under `state.dueAt` in the due index (out
    * of it when absent: retired). Throws ConflictError when the lease is no longer held.
+   * `followsOwnWrite`: this lease wrote the state last (the outbox's clearing write after
+   * the events went out); the write is then refused only if another lease has written
+   * since, which an adapter may check more cheaply than the lease itself.
    */
-  putState(name: string, state: CertificateState, lease: Lease): Promise<void>;
+  putState(name: string, state: CertificateState, lease: Lease, options?: PutStateOptions): Promise<void>;
   remove(name: string): Promise<void>;
   /**
    * The certificates due at `now` (`state.dueAt <= now`), earliest first, at most `limit`.

@@ -148,22 +148,26 @@ export function settle(ctx: Context, state: CertificateState): Transition {
 export const OUTBOX_RETRY_MS = MINUTE;
 
 /**
- * The state as it is written, with the events still to be published (the outbox). The
+ * The state as it is written with the events still to be published (the outbox). The
  * events ride in the same write as the state they announce, so neither exists without the
- * other: a publish that fails or a crash before it leaves them recorded, and the
- * certificate due again within OUTBOX_RETRY_MS to deliver them. No events: no outbox.
+ * other; a crash before they go out leaves them for the next pass (the redelivered
+ * message). No events: no outbox.
  */
-export function withOutbox(
+export function withOutbox(state: CertificateState, events: CertificateEvent[]): CertificateState {
+  const { outbox: _sent, ...rest } = state;
+  return events.length === 0 ? rest : { ...rest, outbox: events };
+}
+
+/** Events the topic refused stay in the outbox, and the certificate is due again soon to send them. */
+export function afterPublishFailed(
   ctx: Context,
   state: CertificateState,
-  events: CertificateEvent[],
+  unsent: CertificateEvent[],
 ): CertificateState {
-  const { outbox: _sent, ...rest } = state;
-  if (events.length === 0) return rest;
   const retryAt = ctx.now.getTime() + OUTBOX_RETRY_MS;
   const dueAt =
     state.dueAt && Date.parse(state.dueAt) <= retryAt ? state.dueAt : new Date(retryAt).toISOString();
-  return { ...rest, outbox: events, dueAt };
+  return { ...withOutbox(state, unsent), dueAt };
 }
 
 /**

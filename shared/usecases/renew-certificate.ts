@@ -105,9 +105,9 @@ type Pass = machine.Transition & { outcome: RenewOutcome };
 /**
  * State first, then events (DESIGN: a subscriber never hears of a state not recorded), and
  * the events recorded with the state (the outbox), so none is lost to a failed publish or a
- * crash in between: they are published, then cleared; what could not be sent stays for
- * the next pass. Delivery is at least once: a crash after a publish and before the clearing
- * write sends that event again.
+ * crash in between: they are published, then cleared with a write that only checks this
+ * lease wrote last; what could not be sent stays, due again soon. Delivery is at least
+ * once: a crash after a publish and before the clearing write sends that event again.
  */
 async function recordAndPublish(
   deps: RenewDeps,
@@ -117,9 +117,15 @@ async function recordAndPublish(
   after: CertificateState,
   events: CertificateEvent[],
 ): Promise<void> {
-  const settled = machine.withOutbox(ctx, after, []);
-  if (events.length > 0)
-    await deps.inventory.putState(ctx.spec.name, machine.withOutbox(ctx, after, events), held.lease);
+  const name = ctx.spec.name;
+  const settled = machine.withOutbox(after, []);
+  if (events.length === 0) {
+    const unchanged =
+      JSON.stringify({ ...settled, updatedAt: '' }) === JSON.stringify({ ...before, updatedAt: '' });
+    if (!unchanged) await deps.inventory.putState(name, settled, held.lease);
+    return;
+  }
+  await deps.inventory.putState(name, machine.withOutbox(settled, events), held.lease);
   const unsent: CertificateEvent[] = [];
   for (const event of events) {
     try {
@@ -129,16 +135,17 @@ async function recordAndPublish(
       // One that can never be sent (it carried key material) is dropped, loudly.
       if (error.retryable) unsent.push(event);
       deps.log.error(error.retryable ? 'event not published; kept in the outbox' : 'event refused; dropped', {
-        certificate: ctx.spec.name,
+        certificate: name,
         event: event.type,
         error: error.message,
       });
     }
   }
-  const final = machine.withOutbox(ctx, settled, unsent);
-  const unchanged =
-    JSON.stringify({ ...final, updatedAt: '' }) === JSON.stringify({ ...before, updatedAt: '' });
-  if (events.length > 0 || !unchanged) await deps.inventory.putState(ctx.spec.name, final, held.lease);
+  if (unsent.length > 0) {
+    await deps.inventory.putState(name, machine.afterPublishFailed(ctx, settled, unsent), held.lease);
+  } else {
+    await deps.inventory.putState(name, settled, held.lease, { followsOwnWrite: true });
+  }
 }
 
 const context = (deps: RenewDeps, spec: CertificateSpec): machine.Context => ({

@@ -10,6 +10,7 @@ import type { Heartbeat } from '../../shared/heartbeat/heartbeat.js';
 import { amendState, type Inventory } from '../../shared/inventory/inventory.js';
 import type { LeaseLock } from '../../shared/lock/lock.js';
 import { DAY, HOUR, type ManualClock, MINUTE, SECOND } from '../../shared/model/clock.js';
+import { ConflictError } from '../../shared/model/errors.js';
 import { type CertificateSpecInput, parseCertificateSpec } from '../../shared/model/spec.js';
 import { type CertificateState, initialState } from '../../shared/model/state.js';
 import { declareSpec } from '../../shared/usecases/declare-certificates.js';
@@ -188,6 +189,24 @@ export function describeDueInventory(adapter: string, fixture: () => Promise<Due
         f.inventory.update('made', () => ({ spec: spec('other'), state: initialState(T0) })),
       ).rejects.toThrow(/spec\.name: is "other" in an update of "made"/);
       expect(await f.inventory.get('made')).toEqual(made);
+    });
+
+    it("takes a write that follows the lease's own, and refuses it once another lease has written", async () => {
+      await declareSpec(f.inventory, spec('follow'), f.clock);
+      const first = (await f.lock.acquire('follow', TTL))!;
+      const written = { status: 'valid' as const, attempts: 0, updatedAt: iso(0) };
+      await f.inventory.putState('follow', written, first);
+      await f.inventory.putState('follow', { ...written, attempts: 1 }, first, { followsOwnWrite: true });
+      expect((await f.inventory.get('follow'))?.state.attempts).toBe(1);
+
+      // The lease expires; another worker takes over and writes; the first one's follow-up is refused.
+      f.clock.advance(TTL + SECOND);
+      const second = (await f.lock.acquire('follow', TTL))!;
+      await f.inventory.putState('follow', { ...written, attempts: 7 }, second);
+      await expect(
+        f.inventory.putState('follow', { ...written, attempts: 2 }, first, { followsOwnWrite: true }),
+      ).rejects.toThrow(ConflictError);
+      expect((await f.inventory.get('follow'))?.state.attempts).toBe(7);
     });
 
     it('keeps the scheduler heartbeat apart from the certificates', async () => {

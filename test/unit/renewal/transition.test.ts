@@ -17,6 +17,7 @@ import {
   afterAriPoll,
   afterFailure,
   afterIssued,
+  afterPublishFailed,
   type Context,
   OUTBOX_RETRY_MS,
   settle,
@@ -251,24 +252,19 @@ describe('ARI and the order in flight', () => {
 
 describe('the outbox', () => {
   const renewed = afterIssued(ctx, valid, stored('02'));
-  const settled = settle(ctx, { ...renewed.state, ari: undefined }).state;
+  const settled = { ...settle(ctx, { ...renewed.state, ari: undefined }).state, dueAt: iso(30 * DAY) };
 
-  it('records the events with the state, due again soon to deliver them', () => {
-    const later = { ...settled, dueAt: iso(30 * DAY) };
-    expect(withOutbox(ctx, later, renewed.events)).toEqual({
-      ...later,
-      outbox: renewed.events,
-      dueAt: iso(OUTBOX_RETRY_MS),
-    });
-    // An earlier due time stands.
-    const soon = { ...settled, dueAt: iso(-MINUTE) };
-    expect(withOutbox(ctx, soon, renewed.events).dueAt).toBe(iso(-MINUTE));
+  it('records the events with the state, changing nothing else', () => {
+    expect(withOutbox(settled, renewed.events)).toEqual({ ...settled, outbox: renewed.events });
+    expect(withOutbox(withOutbox(settled, renewed.events), [])).toEqual(settled);
+    expect(withOutbox(settled, [])).not.toHaveProperty('outbox');
   });
 
-  it('is cleared once everything is published', () => {
-    const pending = withOutbox(ctx, { ...settled, dueAt: iso(30 * DAY) }, renewed.events);
-    const sent = withOutbox(ctx, { ...pending, dueAt: iso(30 * DAY) }, []);
-    expect(sent).not.toHaveProperty('outbox');
-    expect(sent.dueAt).toBe(iso(30 * DAY));
+  it('keeps what the topic refused, due again soon to send it', () => {
+    const pending = afterPublishFailed(ctx, settled, renewed.events);
+    expect(pending).toEqual({ ...settled, outbox: renewed.events, dueAt: iso(OUTBOX_RETRY_MS) });
+    // An earlier due time stands.
+    const soon = { ...settled, dueAt: iso(-MINUTE) };
+    expect(afterPublishFailed(ctx, soon, renewed.events).dueAt).toBe(iso(-MINUTE));
   });
 });
