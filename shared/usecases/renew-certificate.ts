@@ -11,13 +11,13 @@ import { type Clock, MINUTE } from '../model/clock.js';
 import { asCertkeeperError, type CertkeeperError, NotFoundError } from '../model/errors.js';
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
-import type { CertificateEvent } from '../events/event.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
 import type { Random } from '../renewal/ari.js';
 import { ariPollDue, renewalDue } from '../renewal/policy.js';
 import { stateForLatestSpec } from '../renewal/spec-change.js';
 import * as machine from '../renewal/transition.js';
 import { storeIssuedBundle } from '../store/issued.js';
+import { recordAndPublish } from './record-and-publish.js';
 import { manifestKey } from '../store/keys.js';
 import type { PendingKeys } from '../store/pending-keys.js';
 import type { CertificateStore } from '../store/store.js';
@@ -61,7 +61,6 @@ export type RenewOutcome = (
 };
 
 const DEFAULT_LEASE_TTL = 5 * MINUTE;
-
 /**
  * One pass over a certificate (see the README's architecture notes). This module only
  * sequences I/O: lock, read, poll ARI if due, order if due, store, deliver, write the
@@ -101,52 +100,6 @@ export async function renewCertificate(
 }
 
 type Pass = machine.Transition & { outcome: RenewOutcome };
-
-/**
- * State first, then events (DESIGN: a subscriber never hears of a state not recorded), and
- * the events recorded with the state (the outbox), so none is lost to a failed publish or a
- * crash in between: they are published, then cleared with a write that only checks this
- * lease wrote last; what could not be sent stays, due again soon. Delivery is at least
- * once: a crash after a publish and before the clearing write sends that event again.
- */
-async function recordAndPublish(
-  deps: RenewDeps,
-  ctx: machine.Context,
-  held: HeldLease,
-  before: CertificateState,
-  after: CertificateState,
-  events: CertificateEvent[],
-): Promise<void> {
-  const name = ctx.spec.name;
-  const settled = machine.withOutbox(after, []);
-  if (events.length === 0) {
-    const unchanged =
-      JSON.stringify({ ...settled, updatedAt: '' }) === JSON.stringify({ ...before, updatedAt: '' });
-    if (!unchanged) await deps.inventory.putState(name, settled, held.lease);
-    return;
-  }
-  await deps.inventory.putState(name, machine.withOutbox(settled, events), held.lease);
-  const unsent: CertificateEvent[] = [];
-  for (const event of events) {
-    try {
-      await deps.events.publish(event);
-    } catch (err) {
-      const error = asCertkeeperError(err);
-      // One that can never be sent (it carried key material) is dropped, loudly.
-      if (error.retryable) unsent.push(event);
-      deps.log.error(error.retryable ? 'event not published; kept in the outbox' : 'event refused; dropped', {
-        certificate: name,
-        event: event.type,
-        error: error.message,
-      });
-    }
-  }
-  if (unsent.length > 0) {
-    await deps.inventory.putState(name, machine.afterPublishFailed(ctx, settled, unsent), held.lease);
-  } else {
-    await deps.inventory.putState(name, settled, held.lease, { followsOwnWrite: true });
-  }
-}
 
 const context = (deps: RenewDeps, spec: CertificateSpec): machine.Context => ({
   spec,
