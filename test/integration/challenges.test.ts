@@ -70,34 +70,6 @@ beforeAll(async () => {
   zoneIds[`private.${parent}`] = await createZone(`private.${parent}`, true);
 });
 
-describe('Route53DnsProvider against moto', () => {
-  it('picks the zone with the longest matching name, skipping private zones', async () => {
-    const p = provider();
-    expect(await p.findZone(`_acme-challenge.www.${domain}`)).toEqual({ id: zoneIds[domain], name: domain });
-    expect(await p.findZone(`_acme-challenge.${domain}.`)).toEqual({ id: zoneIds[domain], name: domain });
-    expect((await p.findZone(`_acme-challenge.other.${parent}`)).id).toBe(zoneIds[parent]);
-    expect((await p.findZone(`_acme-challenge.host.private.${parent}`)).id).toBe(zoneIds[parent]);
-  });
-
-  it('says which zone is missing and how to fix it', async () => {
-    const err = await provider()
-      .findZone(`_acme-challenge.example.nozone-${randomUUID().slice(0, 8)}.invalid`)
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NotFoundError);
-    expect((err as Error).message).toMatch(
-      /^no Route53 hosted zone for example\.nozone-[0-9a-f]{8}\.invalid$/,
-    );
-    expect((err as NotFoundError).fix).toContain('hostedZoneId');
-  });
-
-  it('refuses to guess between two public zones of the same name', async () => {
-    const twin = `twin.${parent}`;
-    await createZone(twin);
-    await createZone(twin);
-    await expect(provider().findZone(`_acme-challenge.${twin}`)).rejects.toBeInstanceOf(ValidationError);
-  });
-});
-
 describe('Dns01Solver against moto and the test DNS server', () => {
   it('publishes apex and wildcard values side by side, and removes each independently', async () => {
     const record = `_acme-challenge.${domain}`;
