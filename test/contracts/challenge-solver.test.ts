@@ -210,6 +210,8 @@ describe.each(ADAPTERS)('ChallengeSolver contract: $name', (adapter) => {
       // An account of its own: no authorization another adapter or file won is reused.
       accounts: new AcmeAccounts(new FsObjectStore({ root: accountsDir })),
       warn: () => {},
+      // Pebble (PEBBLE_VA_NOSLEEP) validates at once: re-check often rather than back off.
+      polling: { firstMs: 50, maxMs: 200, attempts: 100, windowMs: 20_000 },
     });
     const stop = await opened.serveCa();
     try {
