@@ -86,5 +86,7 @@ describe.each(ADAPTERS)('ObjectStore contract: $name', (adapter) => {
     // Sizes are bytes, from the listing alone (a reader can skip what it will not read).
     const sizes = Object.fromEntries((await store.list('agents/web-1/')).map((o) => [o.key, o.size]));
     expect(sizes).toEqual({ 'agents/web-1/report.json': Buffer.byteLength('ünïcode ✓') });
+    // A prefix may end inside a name, as S3's does: the directory store filters, not walks.
+    expect((await store.list('agents/web-2/rep')).map((o) => o.key)).toEqual(['agents/web-2/report.json']);
   });
 });

@@ -12,7 +12,7 @@ import {
   ListResourceRecordSetsCommand,
   Route53Client,
 } from '@aws-sdk/client-route-53';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
 import { assumeRoleCredentials } from '../../shared/challenges/dns01/assume-role.js';
@@ -24,12 +24,17 @@ import { parseIdentifier } from '../../shared/model/identifiers.js';
 import { parseCertificateSpec } from '../../shared/model/spec.js';
 import { peers, route53Client, uniqueName } from '../support/peers.js';
 import { pointHandlersAt } from '../support/stack.js';
+import {
+  createRole,
+  OTHER_ACCOUNT,
+  otherAccountCredentials,
+  otherAccountRoute53,
+  TEST_CREDENTIALS,
+} from '../support/other-account.js';
 
 const { motoEndpoint, region } = peers();
-const OTHER_ACCOUNT = '210987654321';
 const ZONE = 'other.test';
 const RECORD = `_acme-challenge.www.${ZONE}`;
-const TEST_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 /** This account (moto's default one, for the 'test' keys). */
 const route53 = route53Client();
@@ -37,49 +42,6 @@ const route53 = route53Client();
 let admin: Route53Client;
 let roleArn: string;
 let zoneId: string;
-
-/** The other account's credentials, as its administrator would have them. */
-async function otherAccountCredentials() {
-  const sts = new STSClient({ endpoint: motoEndpoint, region, credentials: TEST_CREDENTIALS });
-  const out = await sts.send(
-    new AssumeRoleCommand({
-      RoleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/OrganizationAccountAccessRole`,
-      RoleSessionName: 'setup',
-    }),
-  );
-  const c = out.Credentials!;
-  return { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! };
-}
-
-/**
- * IAM CreateRole as a bare query request (the project has no IAM client). moto routes it by
- * the credential scope and picks the account by the access key; it checks no signature.
- */
-async function createRole(accessKeyId: string, name: string): Promise<string> {
-  const trust = {
-    Version: '2012-10-17',
-    Statement: [
-      { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' },
-    ],
-  };
-  const res = await fetch(motoEndpoint, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8',
-      Authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20260101/${region}/iam/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: new URLSearchParams({
-      Action: 'CreateRole',
-      Version: '2010-05-08',
-      RoleName: name,
-      AssumeRolePolicyDocument: JSON.stringify(trust),
-    }),
-  });
-  const body = await res.text();
-  const arn = /<Arn>([^<]+)<\/Arn>/.exec(body)?.[1];
-  if (res.status !== 200 || !arn) throw new Error(`IAM CreateRole in moto answered ${res.status}: ${body}`);
-  return arn;
-}
 
 /** The TXT values of RECORD as the other account's Route53 holds them. */
 async function txtInOtherAccount(): Promise<string[]> {
@@ -119,7 +81,7 @@ const RECORDER = { step: 'initialize', name: 'recordCommands' } as const;
 
 beforeAll(async () => {
   const credentials = await otherAccountCredentials();
-  admin = new Route53Client({ endpoint: motoEndpoint, region, credentials });
+  admin = otherAccountRoute53(credentials);
   roleArn = await createRole(credentials.accessKeyId, uniqueName('certkeeper-dns'));
   const zone = await admin.send(new CreateHostedZoneCommand({ Name: ZONE, CallerReference: randomUUID() }));
   zoneId = zone.HostedZone!.Id!.replace('/hostedzone/', '');

@@ -24,9 +24,11 @@ export class S3Http01Solver implements ChallengeSolver {
   constructor(private readonly options: S3Http01SolverOptions) {}
 
   async present(challenges: readonly Challenge[]): Promise<void> {
+    // Every key is checked before the first write: a refused batch publishes nothing.
+    const keys = challenges.map(keyFor);
     await Promise.all(
       challenges.map((c, i) =>
-        this.options.store.put(keyFor(c, i), c.value, {
+        this.options.store.put(keys[i]!, c.value, {
           contentType: 'text/plain; charset=utf-8',
           sha256: sha256Hex(c.value),
         }),
@@ -54,7 +56,7 @@ export class S3Http01Solver implements ChallengeSolver {
 
   async cleanup(challenges: readonly Challenge[]): Promise<void> {
     // Deleting an absent object succeeds, so a repeated cleanup is harmless.
-    await Promise.all(challenges.map((c, i) => this.options.store.delete(keyFor(c, i))));
+    await Promise.all(challenges.map(keyFor).map((key) => this.options.store.delete(key)));
   }
 }
 
