@@ -92,7 +92,7 @@ describe('FileInventory', () => {
     await expect(inventory.putState('web', bad, lease)).rejects.toBeInstanceOf(ValidationError);
   });
 
-  it('reads every record to find the due ones, and names a damaged heartbeat', async () => {
+  it('reads every record to find the due ones, and names a damaged heartbeat file by its path', async () => {
     await declareSpec(inventory, spec('web'), clock);
     await declareSpec(inventory, spec('api'), clock);
     const due = await inventory.listDue(clock.now(), 1);
