@@ -57,7 +57,9 @@ export class Dns01Solver implements ChallengeSolver {
   }
 
   async present(challenges: readonly Challenge[]): Promise<void> {
-    await Promise.all(
+    // Every group settles before a failure is reported: the cleanup that follows must not
+    // race a write still in flight, or it could miss the value that write leaves behind.
+    await allSettledOrThrow(
       groupByRecord(challenges).map(async (group) => {
         const zone = await this.zoneFor(group.name);
         const change = await this.options.provider.upsertTxt(zone, group.name, group.values);
@@ -168,4 +170,12 @@ export function groupByRecord(challenges: readonly Challenge[]): TxtRecordGroup[
     groups.set(name, values);
   });
   return [...groups].map(([name, values]) => ({ name, values }));
+}
+
+/** Waits for every promise, then rejects with the first failure, if any. */
+async function allSettledOrThrow(work: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find(
+    (r): r is PromiseRejectedResult => r.status === 'rejected',
+  );
+  if (failed) throw failed.reason;
 }

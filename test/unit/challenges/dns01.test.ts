@@ -83,6 +83,24 @@ describe('TXT quoting', () => {
 });
 
 describe('Dns01Solver', () => {
+  it('reports a failed record only once every other write has landed, so cleanup takes them all', async () => {
+    // One record's write fails at once while another is still in flight at Route53.
+    class SlowAndFailing extends FakeProvider {
+      override async upsertTxt(zone: DnsZone, fqdn: string, values: readonly string[]) {
+        if (fqdn.startsWith('_acme-challenge.www.')) throw new Error('Route53 refused the change');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return super.upsertTxt(zone, fqdn, values);
+      }
+    }
+    const provider = new SlowAndFailing();
+    const solver = new Dns01Solver({ provider, resolverFor: async () => resolverOver(provider) });
+    await expect(solver.present([APEX, WWW])).rejects.toThrow('Route53 refused the change');
+    // The slow write had landed by the time present failed; cleanup removes it.
+    expect([...provider.records.keys()]).toEqual(['_acme-challenge.example.test']);
+    await solver.cleanup([APEX, WWW]);
+    expect(provider.records.size).toBe(0);
+  });
+
   it('writes each record name once, waits for its change, then for the values to be served', async () => {
     const provider = new FakeProvider();
     const solver = new Dns01Solver({ provider, resolverFor: async () => resolverOver(provider) });
