@@ -22,7 +22,9 @@ export const versionPrefix = (name: string, serial: string): string => `${certif
 export const bundleFileKey = (name: string, serial: string, file: BundleFile): string =>
   `${versionPrefix(name, serial)}${file}.pem`;
 export const manifestKey = (name: string): string => `${certificatePrefix(name)}current.json`;
-export const pendingKeyKey = (name: string): string => `${certificatePrefix(name)}pending/privkey.pem`;
+/** Beside the serial prefixes, never one itself (CAs' serials are hex). */
+export const PENDING_DIR = 'pending';
+export const pendingKeyKey = (name: string): string => `${certificatePrefix(name)}${PENDING_DIR}/privkey.pem`;
 export const http01Key = (token: string): string => `${HTTP01_PREFIX}${token}`;
 
 /** Account objects are keyed by CA host and a hash of the contact, so one bucket serves many CAs. */

@@ -6,6 +6,7 @@ import {
   bundleFileKey,
   certificatePrefix,
   manifestKey,
+  PENDING_DIR,
   retentionClass,
 } from './keys.js';
 import { sha256Hex } from '../pki/hash.js';
@@ -98,8 +99,8 @@ export class ObjectCertificateStore implements CertificateStore {
     const firstSeen = new Map<string, number>();
     for (const { key, lastModified } of await this.objects.list(prefix)) {
       const [serial, file] = key.slice(prefix.length).split('/');
-      // current.json, the pending key and anything else not in a serial (hex) prefix.
-      if (!serial || file === undefined || !/^[0-9a-f]+$/i.test(serial)) continue;
+      // current.json and the pending key are not in a serial prefix.
+      if (!serial || file === undefined || serial === PENDING_DIR) continue;
       const t = lastModified.getTime();
       firstSeen.set(serial, Math.min(t, firstSeen.get(serial) ?? t));
     }

@@ -142,7 +142,12 @@ describe('one scheduler tick through the handlers', () => {
           `certificates/${name}/${manifest.serial}/fullchain.pem`,
           `certificates/${name}/${manifest.serial}/privkey.pem`,
           `certificates/${name}/current.json`,
+          // The key kept for the order in flight (crash resume): the current key, no other.
+          `certificates/${name}/pending/privkey.pem`,
         ].sort(),
+      );
+      expect(await getText(`certificates/${name}/pending/privkey.pem`)).toBe(
+        await getText(manifest.files.privkey.key),
       );
       const { createHash } = await import('node:crypto');
       for (const file of Object.values(manifest.files)) {
