@@ -143,7 +143,7 @@ export class CertkeeperIssuer extends Construct {
   readonly alarmsTopic: sns.Topic;
   /** Human-readable alerts from the notifier; the configured email addresses subscribe. */
   readonly notificationsTopic: sns.Topic;
-  /** The four Lambdas, each with its own role (no managed policies) and log group. */
+  /** The Lambdas (FUNCTION_NAMES), each with its own role (no managed policies) and log group. */
   readonly functions: Readonly<Record<FunctionName, lambda.Function>>;
   /** Runs the scheduler every `scheduleMinutes`. */
   readonly scheduleRule: events.Rule;
