@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { BUNDLE_FILE, buildLambdas, kb } from '../scripts/build.js';
+import { BUNDLE_FILE, buildLambdas, kb } from '../infra/bundle.js';
 
 const LOAD = `
 const t = process.hrtime.bigint();

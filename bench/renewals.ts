@@ -38,7 +38,7 @@ import { generateKey } from '../shared/pki/keys.js';
 import { http01Key } from '../shared/store/keys.js';
 import { S3ObjectStore } from '../shared/store/s3-store.js';
 import type { ObjectStore } from '../shared/store/store.js';
-import { buildLambdas } from '../scripts/build.js';
+import { buildLambdas } from '../infra/bundle.js';
 import { scheduledEvent } from '../scripts/local/pipeline.js';
 import type { LocalStack } from '../scripts/local/stack.js';
 import { peers } from '../test/support/peers.js';

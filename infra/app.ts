@@ -4,7 +4,7 @@ import path from 'node:path';
 import { App, Aspects } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { buildLambdas } from '../scripts/build.js';
+import { buildLambdas } from './bundle.js';
 import type { DeploymentConfig } from '../shared/model/config.js';
 import { formatConfigError, readDeploymentConfig, resolveConfigPath } from './config.js';
 import { FUNCTION_NAMES, lambdaCodeFor } from './issuer.js';
@@ -35,7 +35,7 @@ try {
   const built = await buildLambdas({ outDir: bundles, only: [...FUNCTION_NAMES] });
   const lambdaCode = lambdaCodeFor((name) => {
     const bundle = built.find((b) => b.name === name);
-    if (!bundle) throw new Error(`scripts/build.ts produced no bundle for ${name}`);
+    if (!bundle) throw new Error(`infra/bundle.ts produced no bundle for ${name}`);
     return lambda.Code.fromAsset(bundle.dir);
   });
 

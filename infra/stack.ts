@@ -8,7 +8,7 @@ import { LintSuppressions } from './lint-suppressions.js';
 export interface CertkeeperStackProps extends StackProps {
   /** The parsed certkeeper.config.json (`parseDeploymentConfig`). */
   readonly config: DeploymentConfig;
-  /** The bundled Lambdas (`Code.fromAsset` of scripts/build.ts's output in the app). */
+  /** The bundled Lambdas (`Code.fromAsset` of infra/bundle.ts's output in the app). */
   readonly lambdaCode: Readonly<Record<FunctionName, lambda.Code>>;
 }
 

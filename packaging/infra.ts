@@ -6,7 +6,7 @@
  *
  * The same construct as infra/issuer.ts, with one difference: `lambdaCode` is optional and
  * defaults to the Lambda bundles shipped in the package (dist/lambdas/<name>/, built by
- * scripts/build.ts at pack time), so an app needs no build step of its own. aws-cdk-lib and
+ * infra/bundle.ts at pack time), so an app needs no build step of its own. aws-cdk-lib and
  * constructs are the app's (peer dependencies); scripts/build-cli.ts bundles the rest.
  */
 import { existsSync } from 'node:fs';

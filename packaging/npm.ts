@@ -4,7 +4,7 @@
  *   npx tsx packaging/npm.ts
  *
  * - dist/cli/certkeeper.cjs            the command (`bin`), self-contained (scripts/build-cli.ts)
- * - dist/lambdas/<name>/index.mjs      the Lambda bundles (scripts/build.ts)
+ * - dist/lambdas/<name>/index.mjs      the Lambda bundles (infra/bundle.ts)
  * - dist/infra/index.{mjs,cjs}         `certkeeper/infra` (packaging/infra.ts): the CDK construct,
  *                                      aws-cdk-lib and constructs left to the app (peers)
  * - dist/types/                        its declarations (tsc), package.json `exports` types
@@ -16,7 +16,7 @@ import { rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { buildLambdas, DEFAULT_OUT_DIR, kb } from '../scripts/build.js';
+import { buildLambdas, DEFAULT_OUT_DIR, kb } from '../infra/bundle.js';
 import { bundleCli } from '../scripts/build-cli.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

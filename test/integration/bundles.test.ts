@@ -3,7 +3,7 @@
  * node_modules anywhere above it, imported by a plain `node` child process (no tsx, no
  * loaders, a bare environment) and run on a dry event against a local stack on the peers.
  * This catches what the source-level tests cannot: a dependency left out of the bundle, a
- * CommonJS `require` with nothing to resolve it, a stand-in (scripts/build.ts) that broke
+ * CommonJS `require` with nothing to resolve it, a stand-in (infra/bundle.ts) that broke
  * what it replaced, a bundle that only loads on Node 22.
  */
 import { execFile } from 'node:child_process';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { SNSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_BUDGET_BYTES, BUNDLE_FILE, type BuiltLambda, buildLambdas, kb } from '../../scripts/build.js';
+import { BUNDLE_BUDGET_BYTES, BUNDLE_FILE, type BuiltLambda, buildLambdas, kb } from '../../infra/bundle.js';
 import { customResourceEvent, receiveAll, scheduledEvent, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
@@ -197,7 +197,7 @@ describe('Lambda bundles', () => {
   });
 
   it('issuer: issues a certificate through Pebble (dns-01), acme-client, S3 and SNS', async () => {
-    // Not a dry run: the path through the modules scripts/build.ts replaces or trims (axios's
+    // Not a dry run: the path through the modules infra/bundle.ts replaces or trims (axios's
     // module build, the credentials chain, the SDK's schema tables). Its own table keeps the
     // scheduler's inventory empty.
     const table = uniqueName('bundle-issue').slice(0, 40);
