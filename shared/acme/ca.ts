@@ -20,6 +20,11 @@ export interface OrderRequest {
   resumeOrderUrl?: string;
   /** Called right after a new order is created, so the caller can persist its URL. */
   onOrder?(orderUrl: string): Promise<void>;
+  /**
+   * Called just before finalize (RFC 8555 §7.4), when the CSR commits the order to its key:
+   * the caller keeps the key, so a valid order left by an interruption can still be used.
+   */
+  beforeFinalize?(orderUrl: string): Promise<void>;
   onProgress?(step: OrderStep): void;
 }
 

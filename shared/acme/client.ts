@@ -191,6 +191,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     // so the order we hold (still "pending") is looked at again at once.
     if (order.status !== 'ready') order = await this.waitValid(client, order, 'order', { immediate: true });
     if (order.status === 'ready') {
+      await request.beforeFinalize?.(order.url);
       try {
         order = await client.finalizeOrder(order, request.csrPem);
       } catch (err) {

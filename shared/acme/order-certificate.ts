@@ -37,7 +37,7 @@ export async function orderCertificate(
       'configure the challenge in the deployment',
     );
   }
-  const keyPem = await keyForOrder(spec, plan);
+  const { keyPem, kept } = await keyForOrder(spec, plan);
   const csrPem = await createCsr(spec.identifiers, keyPem);
   // RFC 9773 §5: name the predecessor so the CA can exempt the order from rate limits.
   const replaces = plan.predecessor && (await ca.directory()).renewalInfo ? plan.predecessor : undefined;
@@ -54,6 +54,9 @@ export async function orderCertificate(
       replaces,
       resumeOrderUrl: plan.resumeOrderUrl,
       onOrder: plan.onOrder,
+      // Kept only once the CA is about to bind the order to it: an attempt that fails before
+      // finalize (validation, an unreachable CA) writes no key.
+      beforeFinalize: kept ? undefined : (orderUrl) => plan.pendingKeys.put(spec.name, { orderUrl, keyPem }),
     },
     solver,
   );
@@ -61,16 +64,21 @@ export async function orderCertificate(
 }
 
 /**
- * The key the order is for. Resuming an order: the key kept for it, so an order finalized
- * before a crash can still be downloaded and used (RFC 8555 §7.4). Otherwise a fresh key,
- * kept before the order is placed, so no order ever exists whose key could be lost.
+ * The key the order is for. Resuming an order that was finalized before an interruption:
+ * the key kept for that very order, so its certificate can still be downloaded and used
+ * (RFC 8555 §7.4). Otherwise a fresh key; a key kept for another order is never reused.
  */
-async function keyForOrder(spec: CertificateSpec, plan: OrderPlan): Promise<string> {
-  const kept = plan.resumeOrderUrl ? await plan.pendingKeys.get(spec.name) : undefined;
-  if (kept && keyTypeOf(kept) === spec.keyType) return kept;
-  const keyPem = generateKey(spec.keyType);
-  await plan.pendingKeys.put(spec.name, keyPem);
-  return keyPem;
+async function keyForOrder(
+  spec: CertificateSpec,
+  plan: OrderPlan,
+): Promise<{ keyPem: string; kept: boolean }> {
+  const pending = plan.resumeOrderUrl
+    ? await plan.pendingKeys.get(spec.name).catch(() => undefined)
+    : undefined;
+  if (pending && pending.orderUrl === plan.resumeOrderUrl && keyTypeOf(pending.keyPem) === spec.keyType) {
+    return { keyPem: pending.keyPem, kept: true };
+  }
+  return { keyPem: generateKey(spec.keyType), kept: false };
 }
 
 /**

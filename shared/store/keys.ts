@@ -3,7 +3,7 @@
  *
  *   certificates/<name>/<serial>/{cert,chain,fullchain,privkey}.pem   immutable
  *   certificates/<name>/current.json                                   manifest, written last
- *   certificates/<name>/pending/privkey.pem                            key of the order in flight
+ *   certificates/<name>/pending/order-key.json                         key of the order being finalized
  *   challenges/http-01/<token>                                         key authorization
  *   accounts/<directory host>/<account>.json                           ACME account key + URL
  *
@@ -24,7 +24,8 @@ export const bundleFileKey = (name: string, serial: string, file: BundleFile): s
 export const manifestKey = (name: string): string => `${certificatePrefix(name)}current.json`;
 /** Beside the serial prefixes, never one itself (CAs' serials are hex). */
 export const PENDING_DIR = 'pending';
-export const pendingKeyKey = (name: string): string => `${certificatePrefix(name)}${PENDING_DIR}/privkey.pem`;
+export const pendingKeyKey = (name: string): string =>
+  `${certificatePrefix(name)}${PENDING_DIR}/order-key.json`;
 export const http01Key = (token: string): string => `${HTTP01_PREFIX}${token}`;
 
 /** Account objects are keyed by CA host and a hash of the contact, so one bucket serves many CAs. */

@@ -1,27 +1,47 @@
+import * as z from 'zod';
+import { parseJson } from '../model/json.js';
 import { pendingKeyKey } from './keys.js';
 import type { ObjectStore } from './store.js';
 
-/**
- * Port: the private key of the order in flight, kept from before the order is placed until
- * the next renewal's key replaces it. A worker cut off after finalize (RFC 8555 §7.4) leaves
- * a valid order whose certificate only this key can use; the next worker resumes that order
- * with it instead of ordering again. Once the certificate is stored the kept key is a copy
- * of its privkey.pem, so keeping it exposes nothing new.
- */
-export interface PendingKeys {
-  get(name: string): Promise<string | undefined>;
-  put(name: string, keyPem: string): Promise<void>;
+/** The key an order was finalized with, and the order it belongs to. */
+export interface PendingKey {
+  orderUrl: string;
+  keyPem: string;
 }
 
-/** Pending keys as objects beside the certificate's serials, encrypted like them. */
+/**
+ * Port: the private key of the order in flight, kept from just before finalize (when the
+ * CSR commits the order to it) until the next order's key replaces it. A worker cut off
+ * after finalize (RFC 8555 §7.4) leaves a valid order whose certificate only this key can
+ * use; the next worker resumes that order with it instead of ordering again. Once the
+ * certificate is stored the kept key is a copy of its privkey.pem, so keeping it exposes
+ * nothing new.
+ */
+export interface PendingKeys {
+  get(name: string): Promise<PendingKey | undefined>;
+  put(name: string, pending: PendingKey): Promise<void>;
+}
+
+const pendingKeySchema = z.object({ orderUrl: z.string().min(1), keyPem: z.string().min(1) });
+
+/** Pending keys as one object beside the certificate's serials, encrypted like them. */
 export class ObjectPendingKeys implements PendingKeys {
   constructor(private readonly objects: ObjectStore) {}
 
-  get(name: string): Promise<string | undefined> {
-    return this.objects.get(pendingKeyKey(name));
+  async get(name: string): Promise<PendingKey | undefined> {
+    const key = pendingKeyKey(name);
+    const text = await this.objects.get(key);
+    if (text === undefined) return undefined;
+    // Never quoted in an error: the text holds a private key.
+    return parseJson(text, pendingKeySchema, {
+      what: key,
+      as: 'stored',
+      secret: true,
+      fix: `delete ${key}; the next order keeps a new one`,
+    });
   }
 
-  put(name: string, keyPem: string): Promise<void> {
-    return this.objects.put(pendingKeyKey(name), keyPem, { secret: true });
+  async put(name: string, pending: PendingKey): Promise<void> {
+    await this.objects.put(pendingKeyKey(name), JSON.stringify(pending), { secret: true });
   }
 }

@@ -142,13 +142,14 @@ describe('one scheduler tick through the handlers', () => {
           `certificates/${name}/${manifest.serial}/fullchain.pem`,
           `certificates/${name}/${manifest.serial}/privkey.pem`,
           `certificates/${name}/current.json`,
-          // The key kept for the order in flight (crash resume): the current key, no other.
-          `certificates/${name}/pending/privkey.pem`,
+          // The key kept for the order being finalized (crash resume): the current key, no other.
+          `certificates/${name}/pending/order-key.json`,
         ].sort(),
       );
-      expect(await getText(`certificates/${name}/pending/privkey.pem`)).toBe(
-        await getText(manifest.files.privkey.key),
-      );
+      const pending = JSON.parse(await getText(`certificates/${name}/pending/order-key.json`)) as {
+        keyPem: string;
+      };
+      expect(pending.keyPem).toBe(await getText(manifest.files.privkey.key));
       const { createHash } = await import('node:crypto');
       for (const file of Object.values(manifest.files)) {
         expect(
