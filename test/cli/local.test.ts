@@ -377,6 +377,105 @@ describe('local mode as provisioning scripts and cron use it (Pebble)', () => {
   );
 });
 
+describe('list --out and remove --out (local mode, Pebble)', () => {
+  let dir: string;
+  interface Listed {
+    name: string;
+    identifiers: string[];
+    serial: string | null;
+    notAfter: string | null;
+    daysLeft: number | null;
+    lastError: { detail: string; at: string } | null;
+    needsAttention: boolean;
+  }
+  const list = async () => {
+    const run = await certkeeper(['list', '--out', dir, '--json']);
+    return { run, rows: JSON.parse(run.stdout || '[]') as Listed[] };
+  };
+
+  beforeAll(() => {
+    dir = join(work, 'manage');
+  });
+
+  it(
+    'lists each certificate with its serial, expiry, days left and last error',
+    { timeout: 240_000 },
+    async () => {
+      const serials: Record<string, string> = {};
+      for (const name of ['one', 'two']) {
+        const run = await certkeeper(issueArgs(dir, ['--name', name, '--json']));
+        expect(run.code, run.stderr).toBe(0);
+        serials[name] = (JSON.parse(run.stdout) as { serial: string }).serial;
+      }
+      const healthy = await list();
+      expect(healthy.run.code, healthy.run.stderr).toBe(0);
+      expect(healthy.rows.map((r) => r.name)).toEqual(['one', 'two']);
+      for (const row of healthy.rows) {
+        expect(row).toMatchObject({ identifiers: ['127.0.0.1'], serial: serials[row.name], lastError: null });
+        // Shortlived: 160 hours, so 6 whole days left just after issuance.
+        expect(row.daysLeft).toBe(Math.floor((Date.parse(row.notAfter!) - Date.now()) / 86_400_000));
+        expect(row.daysLeft).toBe(6);
+      }
+      const human = await certkeeper(['list', '--out', dir]);
+      expect(human.code, human.stderr).toBe(0);
+      expect(human.stdout).toMatch(/^NAME +IDENTIFIERS +STATUS +SERIAL +EXPIRES +DAYS LEFT +LAST ERROR/);
+      expect(human.stdout).toMatch(new RegExp(`one +127\\.0\\.0\\.1 +valid +${serials.one} .* 6\\b`));
+
+      // A failed renewal (the CA unreachable): the error is listed, and list exits 1.
+      const dead = `https://127.0.0.1:${(await freePorts({ port: 'tcp' } as const)).port}/dir`;
+      const failed = await certkeeper(['renew', '--out', dir, '--force', '--directory', dead]);
+      expect(failed.code, failed.stderr).toBe(3);
+      const failing = await list();
+      expect(failing.run.code, failing.run.stderr).toBe(1);
+      for (const row of failing.rows) {
+        expect(row.needsAttention).toBe(true);
+        expect(row.serial).toBe(serials[row.name]);
+        expect(row.lastError?.detail).toBeTruthy();
+      }
+      const humanFailing = await certkeeper(['list', '--out', dir]);
+      expect(humanFailing.stdout).toContain(failing.rows[0]!.lastError!.detail.slice(0, 30));
+    },
+  );
+
+  it('remove asks for --yes without a terminal, then deletes the certificate but keeps the account', async () => {
+    const refused = await certkeeper(['remove', 'one', '--out', dir]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--yes: .*Fix: add --yes/);
+    expect(existsSync(join(dir, 'certificates', 'one'))).toBe(true);
+
+    const run = await certkeeper(['remove', 'one', '--out', dir, '--yes', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { removed: boolean; deleted: string[]; kept: string[] };
+    expect(result.removed).toBe(true);
+    for (const gone of [
+      join(dir, 'certificates', 'one'),
+      join(dir, 'live', 'one'),
+      join(dir, 'settings', 'one.json'),
+      join(dir, 'inventory', 'one.json'),
+    ]) {
+      expect(result.deleted).toContain(gone);
+      expect(existsSync(gone), gone).toBe(false);
+    }
+    // The other certificate and the account are untouched.
+    expect(existsSync(join(dir, 'accounts'))).toBe(true);
+    expect(readFileSync(join(dir, 'live', 'two', 'fullchain.pem'), 'utf8')).toMatch(/BEGIN CERTIFICATE/);
+    const after = await list();
+    expect(after.rows.map((r) => r.name)).toEqual(['two']);
+    // renew --out no longer knows it.
+    const renew = await certkeeper(['renew', '--out', dir, '--json']);
+    expect(
+      (JSON.parse(renew.stdout) as { certificates: { name: string }[] }).certificates.map((c) => c.name),
+    ).toEqual(['two']);
+
+    const unknown = await certkeeper(['remove', 'one', '--out', dir, '--yes']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/"one" is not in .*list --out/);
+    const missing = await certkeeper(['list', '--out', join(work, 'no-such-dir')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--out: .*does not exist/);
+  });
+});
+
 /** The argument list with the value after `flag` replaced. */
 function swap(args: string[], flag: string, value: string): string[] {
   const i = args.indexOf(flag);
