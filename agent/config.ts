@@ -187,7 +187,7 @@ export function parseAgentConfig(
 function parse(input: unknown, source: string, baseDir: string): AgentConfig {
   const parsed = agentConfigSchema.safeParse(input);
   if (!parsed.success) {
-    const e = zodToValidationError(parsed.error, 'config');
+    const e = zodToValidationError(parsed.error, 'config', agentConfigSchema);
     throw new ValidationError(
       e.field.replace(/^config\./, ''),
       e.message.slice(e.field.length + 2),

@@ -124,7 +124,8 @@ export interface DeploymentConfig extends Omit<z.output<typeof deploymentConfigS
  */
 export function parseDeploymentConfig(input: unknown, source = 'certkeeper.config.json'): DeploymentConfig {
   const parsed = deploymentConfigSchema.safeParse(input);
-  if (!parsed.success) throw prefixed(zodToValidationError(parsed.error, 'config'), source);
+  if (!parsed.success)
+    throw prefixed(zodToValidationError(parsed.error, 'config', deploymentConfigSchema), source);
   const raw = parsed.data;
   const certificates = raw.certificates.map((c, i) =>
     parseCertificateSpec(c, `config.certificates[${i}] (${c.name})`),
