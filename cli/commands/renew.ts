@@ -27,6 +27,8 @@ interface RenewOptions extends StackFlags {
   caFile?: string;
   http01Listen?: string;
   days?: string;
+  preHook?: string;
+  postHook?: string;
 }
 
 const POLL_MS = 1000;
@@ -51,7 +53,15 @@ export function register(program: Command): void {
     )
     .option('--days <n>', 'local mode: renew when fewer than N days are left, instead of the renewal policy')
     .option('--ca-file <pem>', 'local mode: trust this CA for the ACME server HTTPS')
-    .option('--http01-listen <host:port>', 'local mode: answer HTTP-01 on this address');
+    .option('--http01-listen <host:port>', 'local mode: answer HTTP-01 on this address')
+    .option(
+      '--pre-hook <command>',
+      "local mode: run this (sh -c) once before the run's first order, e.g. to stop a service that holds port 80; if it fails, nothing is ordered",
+    )
+    .option(
+      '--post-hook <command>',
+      'local mode: run this once after the run when anything was ordered, whether it succeeded or failed (e.g. start that service again)',
+    );
   stackOptions(command, ['queue'])
     .addHelpText(
       'after',
@@ -60,7 +70,8 @@ export function register(program: Command): void {
   With --wait: 0 a new certificate was stored, 1 the attempt failed (the problem is printed)
   or --timeout passed first. Without --wait, 0 means the request was queued.
   With --out (local mode): 0 every certificate in DIR is renewed or not due; 1 one failed,
-  was never issued, or failed its last attempt and waits for its next one (cron sees it).
+  was never issued, or failed its last attempt and waits for its next one (cron sees it),
+  or a hook (deploy, pre, post) failed.
 
 Examples:
   certkeeper renew web                      # queue it; the issuer renews it if it is due
@@ -82,6 +93,8 @@ async function runRenew(name: string | undefined, options: RenewOptions): Promis
   for (const [flag, value] of [
     ['--deploy-hook', options.deployHook],
     ['--days', options.days],
+    ['--pre-hook', options.preHook],
+    ['--post-hook', options.postHook],
   ] as const) {
     if (value !== undefined) {
       throw new ValidationError(flag, 'applies to local mode only', `add --out DIR, or drop ${flag}`);
@@ -217,6 +230,17 @@ async function runLocal(name: string | undefined, options: RenewOptions): Promis
   }
   if (options.wait)
     throw new ValidationError('--wait', 'applies to the stack only', 'drop --wait with --out');
-  const { out, deployHook, directory, caFile, http01Listen, json, force, days } = options;
-  return runLocalRenew({ out: out!, deployHook, directory, caFile, http01Listen, json, force, days });
+  const { out, deployHook, directory, caFile, http01Listen, json, force, days, preHook, postHook } = options;
+  return runLocalRenew({
+    out: out!,
+    deployHook,
+    directory,
+    caFile,
+    http01Listen,
+    json,
+    force,
+    days,
+    preHook,
+    postHook,
+  });
 }

@@ -3,7 +3,6 @@
  * the layout). Every argument is checked, and the CA asked whether it offers the profile,
  * before anything is written, so a usage error leaves DIR as it was.
  */
-import { spawn } from 'node:child_process';
 import { isIP } from 'node:net';
 import { checkProfile } from '../../shared/acme/index.js';
 import { declareCertificate } from '../../shared/certificates.js';
@@ -28,6 +27,7 @@ import {
   openLocalDir,
   readCaFile,
   reporterFor,
+  runShell,
   say,
   sayError,
   updateLiveLinks,
@@ -182,15 +182,6 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
       if (code !== 0) sayError(`${name}: the post-hook failed (exit ${code})`);
     }
   }
-}
-
-/** `sh -c CMD`, its output on stderr (stdout stays the result); resolves to its exit code. */
-function runShell(command: string): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', command], { stdio: ['ignore', process.stderr, process.stderr] });
-    child.on('error', () => resolve(127));
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
 }
 
 /** Exit code and message for an error that stopped the command (not a recorded failure). */

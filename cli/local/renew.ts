@@ -9,7 +9,6 @@
  * well within what the CA expects, and a window the CA moved earlier (a revocation, an
  * incident) is acted on by the next cron run rather than up to a Retry-After later.
  */
-import { spawn } from 'node:child_process';
 import { asCertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { InventoryRecord } from '../../shared/model/state.js';
 import { renewCertificate, type RenewOutcome } from '../../shared/renew.js';
@@ -22,12 +21,14 @@ import {
   exists,
   http01PortFix,
   type LocalDir,
+  OrderHooks,
   type LocalSettings,
   openLocalDir,
   readCaFile,
   readSettings,
   reporterFor,
   type Reporter,
+  runShell,
   sayError,
   updateLiveLinks,
 } from './compose.js';
@@ -42,6 +43,10 @@ export interface LocalRenewOptions {
   force?: boolean;
   /** Renew when fewer than this many days are left, instead of the renewal policy (as lego). */
   days?: string;
+  /** Once before the run's first order (stop what holds port 80); see OrderHooks. */
+  preHook?: string;
+  /** Once after the run when anything was ordered, even on failure (start it again). */
+  postHook?: string;
 }
 
 /** What happened to one certificate, as printed (and as --json). */
@@ -56,7 +61,7 @@ interface Row {
   errorCode?: string;
   /** Not due, but needs attention: never issued, or its last attempt failed. */
   problem?: string;
-  hook?: { exitCode: number | null; signal?: string };
+  hook?: { exitCode: number };
 }
 
 export async function runLocalRenew(options: LocalRenewOptions): Promise<number> {
@@ -86,14 +91,15 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
   }
 
   const reporter = reporterFor(out);
+  const hooks = new OrderHooks(options.preHook, options.postHook);
   const rows: Row[] = [];
   for (const record of records) {
-    const row = await renewOne(dir, record, { ...options, days }, caPem, reporter);
+    const row = await renewOne(dir, record, { ...options, days }, caPem, reporter, hooks);
     if (row.status === 'renewed' || row.status === 'issued') {
       if (options.deployHook) {
         row.hook = await runHook(options.deployHook, dir, options.out, row);
         if (row.hook.exitCode !== 0) {
-          sayError(`${row.name}: the deploy hook failed (${row.hook.signal ?? `exit ${row.hook.exitCode}`})`);
+          sayError(`${row.name}: the deploy hook failed (exit ${row.hook.exitCode})`);
         }
       }
     }
@@ -101,9 +107,18 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
     if (row.problem) sayError(`${row.name}: ${row.problem}`);
     rows.push(row);
   }
+  // Every certificate is done (renewOne catches what it meets): the service comes back now.
+  const post = await hooks.after();
+  if (post !== undefined && post !== 0) sayError(`the post-hook failed (exit ${post})`);
 
   const now = new Date();
-  out.result({ certificates: rows }, () =>
+  const result = {
+    certificates: rows,
+    ...(hooks.pre !== undefined || hooks.post !== undefined
+      ? { hooks: { pre: hooks.pre ?? null, post: hooks.post ?? null } }
+      : {}),
+  };
+  out.result(result, () =>
     out.table(
       rows.map((r) => ({
         name: r.name,
@@ -133,8 +148,10 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
       r.problem !== undefined ||
       (r.hook && r.hook.exitCode !== 0),
   );
-  if (failures.length === 0) return EXIT.ok;
-  return failures.every((r) => r.errorCode === 'unreachable') ? EXIT.unreachable : EXIT.attention;
+  if (failures.length === 0 && (post === undefined || post === 0)) return EXIT.ok;
+  return failures.length > 0 && failures.every((r) => r.errorCode === 'unreachable')
+    ? EXIT.unreachable
+    : EXIT.attention;
 }
 
 async function renewOne(
@@ -143,6 +160,7 @@ async function renewOne(
   options: Omit<LocalRenewOptions, 'days'> & { days: number | undefined },
   caPem: string | undefined,
   reporter: Reporter,
+  hooks: OrderHooks,
 ): Promise<Row> {
   const name = record.spec.name;
   let settings: LocalSettings | undefined;
@@ -170,6 +188,7 @@ async function renewOne(
     caPem: caPem ?? readCaFile(merged.caFile, `${dir.root}/settings/${name}.json caFile`),
     reporter,
     name,
+    beforeOrder: hooks.beforeOrder,
   });
   try {
     const now = composed.deps.clock.now();
@@ -239,23 +258,16 @@ async function askAriThisRun(dir: LocalDir, name: string, now: Date): Promise<vo
  */
 function runHook(command: string, dir: LocalDir, out: string, row: Row): Promise<NonNullable<Row['hook']>> {
   const path = (file: BundleFile) => `${dir.root}/live/${row.name}/${file}.pem`;
-  return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', command], {
-      stdio: ['ignore', process.stderr, process.stderr],
-      env: {
-        ...process.env,
-        CERTKEEPER_CERTIFICATE: row.name,
-        CERTKEEPER_FULLCHAIN: path('fullchain'),
-        CERTKEEPER_PRIVKEY: path('privkey'),
-        CERTKEEPER_CERT: path('cert'),
-        CERTKEEPER_CHAIN: path('chain'),
-        CERTKEEPER_SERIAL: row.serial ?? '',
-        CERTKEEPER_DIR: absolute(out),
-      },
-    });
-    child.on('error', () => resolve({ exitCode: 127 }));
-    child.on('exit', (code, signal) => resolve({ exitCode: code, ...(signal ? { signal } : {}) }));
-  });
+  return runShell(command, {
+    ...process.env,
+    CERTKEEPER_CERTIFICATE: row.name,
+    CERTKEEPER_FULLCHAIN: path('fullchain'),
+    CERTKEEPER_PRIVKEY: path('privkey'),
+    CERTKEEPER_CERT: path('cert'),
+    CERTKEEPER_CHAIN: path('chain'),
+    CERTKEEPER_SERIAL: row.serial ?? '',
+    CERTKEEPER_DIR: absolute(out),
+  }).then((exitCode) => ({ exitCode }));
 }
 
 const DAY_MS = 86_400_000;

@@ -474,6 +474,56 @@ describe('list --out and remove --out (local mode, Pebble)', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--out: .*does not exist/);
   });
+
+  it(
+    'renew --pre-hook/--post-hook run once around the orders, and the post-hook also after a failure',
+    { timeout: 240_000 },
+    async () => {
+      const log = join(work, 'renew-hooks.log');
+      const hooks = (pre: string) => [
+        '--pre-hook',
+        `${pre}echo pre >> '${log}'`,
+        '--post-hook',
+        `echo post >> '${log}'`,
+        '--deploy-hook',
+        `echo deploy >> '${log}'`,
+      ];
+      const renew = async (extra: string[]) => {
+        const run = await certkeeper(['renew', '--out', dir, '--json', ...extra]);
+        const result = JSON.parse(run.stdout) as {
+          certificates: { name: string; status: string; serial: string; error?: string }[];
+          hooks?: { pre: number | null; post: number | null };
+        };
+        return { run, result, log: existsSync(log) ? readFileSync(log, 'utf8') : '' };
+      };
+      const before = (await list()).rows[0]!.serial;
+
+      // Nothing ordered (waiting out the backoff of the last failure): no hook runs.
+      const idle = await renew(hooks(''));
+      expect(idle.result.certificates[0]!.status).toBe('not-due');
+      expect(idle.result.hooks).toBeUndefined();
+      expect(idle.log).toBe('');
+
+      // Ordered: the pre-hook first, the deploy hook after the renewal, the post-hook last.
+      const renewed = await renew(['--force', ...hooks('')]);
+      expect(renewed.run.code, renewed.run.stderr).toBe(0);
+      expect(renewed.result.certificates[0]!.status).toBe('renewed');
+      expect(renewed.result.hooks).toEqual({ pre: 0, post: 0 });
+      expect(renewed.log).toBe('pre\ndeploy\npost\n');
+      const serial = renewed.result.certificates[0]!.serial;
+      expect(serial).not.toBe(before);
+
+      // A failing pre-hook: nothing ordered, the certificate stays, the post-hook still runs.
+      rmSync(log);
+      const failed = await renew(['--force', ...hooks('exit 3; ')]);
+      expect(failed.run.code).toBe(1);
+      expect(failed.result.certificates[0]).toMatchObject({ status: 'failed', serial });
+      expect(failed.result.certificates[0]!.error).toMatch(/the pre-hook failed \(exit 3\): nothing ordered/);
+      expect(failed.result.hooks).toEqual({ pre: 3, post: 0 });
+      expect(failed.log).toBe('post\n');
+      expect((await list()).rows[0]!.serial).toBe(serial);
+    },
+  );
 });
 
 /** The argument list with the value after `flag` replaced. */
