@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../shared/model/errors.js';
 import { runLocalRenew } from '../local/renew.js';
+import { DIRECTORY_NAMES, directoryFlag, directoryOptions } from '../directory.js';
 import { parseDuration } from '../../shared/model/spec.js';
 import type { CertificateState, LastError } from '../../shared/model/state.js';
 import { dueReason } from '../../shared/renewal/policy.js';
@@ -23,9 +24,11 @@ interface RenewOptions extends StackFlags {
   /** Local mode (cli/local/): issue into this directory instead of the stack. */
   out?: string;
   deployHook?: string;
+  /** The old spelling of --directory-url (StackFlags.directoryUrl). */
   directory?: string;
   caFile?: string;
   http01Listen?: string;
+  http01Webroot?: string;
   days?: string;
   preHook?: string;
   postHook?: string;
@@ -46,14 +49,18 @@ export function register(program: Command): void {
     .option('--timeout <duration>', 'with --wait: give up after this long (s, m, h)', '10m')
     .option('--json', 'print the result as JSON')
     .option('--out <dir>', 'local mode: issue into this directory (see `certkeeper issue --help`)')
-    .option('--deploy-hook <command>', 'local mode: run this command after a renewal')
-    .option(
-      '--directory <url>',
-      'local mode: the ACME directory URL, or letsencrypt / letsencrypt-staging (default: the one DIR was issued from)',
-    )
+    .option('--deploy-hook <command>', 'local mode: run this command after a renewal');
+  directoryOptions(
+    command,
+    `local mode: the CA's ACME directory URL, or ${DIRECTORY_NAMES} (default: the one DIR was issued from)`,
+  )
     .option('--days <n>', 'local mode: renew when fewer than N days are left, instead of the renewal policy')
     .option('--ca-file <pem>', 'local mode: trust this CA for the ACME server HTTPS')
     .option('--http01-listen <host:port>', 'local mode: answer HTTP-01 on this address')
+    .option(
+      '--http01-webroot <dir>',
+      "local mode: answer HTTP-01 through a running web server, writing the token to DIR/.well-known/acme-challenge/ (default: the way DIR's certificate was issued)",
+    )
     .option(
       '--pre-hook <command>',
       "local mode: run this (sh -c) once before the run's first order, e.g. to stop a service that holds port 80; if it fails, nothing is ordered",
@@ -91,6 +98,7 @@ async function runRenew(name: string | undefined, options: RenewOptions): Promis
     );
   }
   for (const [flag, value] of [
+    ['--directory-url', directoryFlag(options)],
     ['--deploy-hook', options.deployHook],
     ['--days', options.days],
     ['--pre-hook', options.preHook],
@@ -230,17 +238,6 @@ async function runLocal(name: string | undefined, options: RenewOptions): Promis
   }
   if (options.wait)
     throw new ValidationError('--wait', 'applies to the stack only', 'drop --wait with --out');
-  const { out, deployHook, directory, caFile, http01Listen, json, force, days, preHook, postHook } = options;
-  return runLocalRenew({
-    out: out!,
-    deployHook,
-    directory,
-    caFile,
-    http01Listen,
-    json,
-    force,
-    days,
-    preHook,
-    postHook,
-  });
+  // The local flags are LocalRenewOptions' own names; the stack flags are not read there.
+  return runLocalRenew({ ...options, out: options.out!, directory: directoryFlag(options) });
 }

@@ -4,7 +4,7 @@
  *
  *   DIR/certificates/<name>/<serial>/*.pem, current.json   the store, same keys as S3 (authoritative)
  *   DIR/accounts/<directory host>/<id>.json                ACME account key (0600), created once
- *   DIR/challenges/http-01/<token>                         only while a validation runs
+ *   DIR/challenges/http-01/<token>                         only while a validation runs (not with a webroot)
  *   DIR/inventory/<name>.json                              spec + state (FileInventory)
  *   DIR/locks/<name>.lock, <name>.fence                    lease lock (FileLeaseLock)
  *   DIR/settings/<name>.json                               CA, contact, challenge: what `renew` reuses
@@ -36,6 +36,7 @@ import type { RenewDeps } from '../../shared/renew.js';
 import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
 import { BUNDLE_FILES, type BundleFile } from '../../shared/store/keys.js';
 import { parseStoredJson } from '../../shared/lock/stored.js';
+import { WebrootSolver } from './webroot.js';
 
 /** How a certificate is issued, kept so `renew --out DIR` needs no flags (as lego keeps its account dir). */
 export const localSettings = z.object({
@@ -48,6 +49,8 @@ export const localSettings = z.object({
   http01Listen: z.string().optional(),
   /** Seconds to wait for a taken http01Listen port (shared with a web server's restarts, or tests). */
   http01ListenRetry: z.number().nonnegative().optional(),
+  /** Absolute path of a web server's document root: HTTP-01 tokens are written under it instead. */
+  http01Webroot: z.string().optional(),
   dns: z.literal('route53').optional(),
 });
 export type LocalSettings = z.infer<typeof localSettings>;
@@ -84,7 +87,7 @@ export async function readSettings(dir: LocalDir, name: string): Promise<LocalSe
   const where = join(dir.root, settingsKey(name));
   return parseStoredJson(localSettings, text, {
     where,
-    fix: `run certkeeper issue again for ${name}, or pass --directory to renew`,
+    fix: `run certkeeper issue again for ${name}, or pass --directory-url to renew`,
   });
 }
 
@@ -211,15 +214,17 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
     warn: (message, extra) => reporter.log.warn(message, extra),
   });
   const ca = withProgress(inner, (step) => reporter.step(options.name, step), options.beforeOrder);
-  const http01 = settings.http01Listen
-    ? new ResponderSolver(
-        new S3Http01Solver({ store: dir.objects }),
-        dir.objects,
-        checkListen(settings.http01Listen),
-        (settings.http01ListenRetry ?? 0) * 1000,
-        reporter,
-      )
-    : undefined;
+  const http01 = settings.http01Webroot
+    ? new WebrootSolver(settings.http01Webroot)
+    : settings.http01Listen
+      ? new ResponderSolver(
+          new S3Http01Solver({ store: dir.objects }),
+          dir.objects,
+          checkListen(settings.http01Listen),
+          (settings.http01ListenRetry ?? 0) * 1000,
+          reporter,
+        )
+      : undefined;
   // Route53 with the user's own credentials and region (the SDK's default chain).
   const dns01 =
     settings.dns === 'route53'
@@ -238,8 +243,8 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
       events: new MemoryPublisher(),
       log: reporter.log,
     },
-    listen: async () => http01?.listen(),
-    close: async () => http01?.close(),
+    listen: async () => (http01 instanceof ResponderSolver ? http01.listen() : undefined),
+    close: async () => (http01 instanceof ResponderSolver ? http01.close() : undefined),
   };
 }
 

@@ -14,7 +14,7 @@ import type { InventoryRecord } from '../../shared/model/state.js';
 import { renewCertificate, type RenewOutcome } from '../../shared/renew.js';
 import type { BundleFile } from '../../shared/store/keys.js';
 import { createOutput, EXIT, relativeTime } from '../output.js';
-import { resolveDirectory } from './issue.js';
+import { resolveDirectory } from '../directory.js';
 import {
   absolute,
   composeLocal,
@@ -32,6 +32,7 @@ import {
   sayError,
   updateLiveLinks,
 } from './compose.js';
+import { checkWebroot, webrootFix } from './webroot.js';
 
 export interface LocalRenewOptions {
   out: string;
@@ -39,6 +40,7 @@ export interface LocalRenewOptions {
   directory?: string;
   caFile?: string;
   http01Listen?: string;
+  http01Webroot?: string;
   json?: boolean;
   force?: boolean;
   /** Renew when fewer than this many days are left, instead of the renewal policy (as lego). */
@@ -74,6 +76,14 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
     if (options.directory !== undefined)
       options = { ...options, directory: resolveDirectory(options.directory) };
     days = parseDays(options.days);
+    if (options.http01Listen !== undefined && options.http01Webroot !== undefined) {
+      throw new ValidationError(
+        '--http01-webroot',
+        'both --http01-listen and --http01-webroot were given',
+        'choose one way to answer HTTP-01',
+      );
+    }
+    if (options.http01Webroot !== undefined) await checkWebroot(options.http01Webroot);
     // Without --ca-file: each certificate's saved caFile, else CERTKEEPER_ACME_CA_PEM (below).
     caPem = options.caFile !== undefined ? readCaFile(options.caFile) : undefined;
     records = (await dir.inventory.list()).filter((r) => r.state.status !== 'retired');
@@ -174,13 +184,21 @@ async function renewOne(
     return {
       name,
       status: 'skipped',
-      error: `no CA recorded for it in ${dir.root}/settings/. Fix: pass --directory URL`,
+      error: `no CA recorded for it in ${dir.root}/settings/. Fix: pass --directory-url URL`,
     };
   }
+  // A challenge given on the command line replaces the saved one (a responder or a web root).
+  const saved: Partial<LocalSettings> = { ...settings };
+  if (options.http01Listen !== undefined || options.http01Webroot !== undefined) {
+    delete saved.http01Listen;
+    delete saved.http01Webroot;
+  }
   const merged: LocalSettings = {
-    ...(settings ?? { version: 1 }),
+    ...saved,
+    version: 1,
     directory,
     ...(options.http01Listen !== undefined ? { http01Listen: options.http01Listen } : {}),
+    ...(options.http01Webroot !== undefined ? { http01Webroot: absolute(options.http01Webroot) } : {}),
     ...(options.caFile !== undefined ? { caFile: absolute(options.caFile) } : {}),
   };
   const composed = composeLocal(dir, {
@@ -226,7 +244,8 @@ async function renewOne(
     }
     if (outcome.status === 'failed') {
       const described = outcome.error.describe();
-      const portFix = http01PortFix(described, merged.http01Listen);
+      const portFix =
+        http01PortFix(described, merged.http01Listen) ?? webrootFix(described, merged.http01Webroot);
       row.error = `renewal failed: ${described}${outcome.retryAt ? ` (next attempt after ${outcome.retryAt})` : ''}${portFix ? `\nFix: ${portFix}` : ''}`;
       row.errorCode = outcome.error.code;
     }

@@ -48,7 +48,7 @@ const issueArgs = (dir: string, extra: string[] = []): string[] => {
   const { pebble } = peers();
   return [
     'issue',
-    '--directory',
+    '--directory-url',
     pebble.directoryUrl,
     '--email',
     'local-test@example.com',
@@ -304,6 +304,7 @@ describe('local mode as provisioning scripts and cron use it (Pebble)', () => {
       // The renewal fails: the CA cannot be reached (Pebble may reuse the account's valid
       // authorization, so a wrong HTTP-01 port would not reliably fail it).
       const dead = `https://127.0.0.1:${(await freePorts({ port: 'tcp' } as const)).port}/dir`;
+      // --directory: the old spelling of --directory-url, hidden from --help, still works.
       const failed = await renewJson(['--force', '--directory', dead]);
       expect(failed.run.code, failed.run.stderr).toBe(3);
       expect(failed.row.status).toBe('failed');
@@ -423,7 +424,7 @@ describe('list --out and remove --out (local mode, Pebble)', () => {
 
       // A failed renewal (the CA unreachable): the error is listed, and list exits 1.
       const dead = `https://127.0.0.1:${(await freePorts({ port: 'tcp' } as const)).port}/dir`;
-      const failed = await certkeeper(['renew', '--out', dir, '--force', '--directory', dead]);
+      const failed = await certkeeper(['renew', '--out', dir, '--force', '--directory-url', dead]);
       expect(failed.code, failed.stderr).toBe(3);
       const failing = await list();
       expect(failing.run.code, failing.run.stderr).toBe(1);
