@@ -39,8 +39,8 @@ export function register(program: Command): void {
       'while the address is in use, keep trying this long (default 0; renew reuses it)',
     )
     .option(
-      '--http01-webroot <dir>',
-      'answer HTTP-01 through the web server already running on port 80: the token is written to DIR/.well-known/acme-challenge/ (DIR: its document root) and removed afterwards',
+      '--http01-webroot <webroot>',
+      'answer HTTP-01 through the web server already running on port 80: the token is written to WEBROOT/.well-known/acme-challenge/ (WEBROOT: its document root) and removed afterwards',
     )
     .option(
       '--dns <provider>',

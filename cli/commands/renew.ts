@@ -58,8 +58,8 @@ export function register(program: Command): void {
     .option('--ca-file <pem>', 'local mode: trust this CA for the ACME server HTTPS')
     .option('--http01-listen <host:port>', 'local mode: answer HTTP-01 on this address')
     .option(
-      '--http01-webroot <dir>',
-      "local mode: answer HTTP-01 through a running web server, writing the token to DIR/.well-known/acme-challenge/ (default: the way DIR's certificate was issued)",
+      '--http01-webroot <webroot>',
+      'local mode: answer HTTP-01 through a running web server, writing the token to WEBROOT/.well-known/acme-challenge/ (default: the way each certificate was issued)',
     )
     .option(
       '--pre-hook <command>',
