@@ -4,7 +4,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import * as z from 'zod';
 import { ValidationError } from '../shared/model/errors.js';
 import { parseIdentifiers } from '../shared/model/identifiers.js';
-import { NAME_PATTERN, zodToValidationError } from '../shared/model/spec.js';
+import { NAME_PATTERN } from '../shared/model/spec.js';
+import { parseJson } from '../shared/model/json.js';
+import { configError } from '../shared/model/suggest.js';
 import { AGENT_NAME_PATTERN } from '../shared/model/delivery.js';
 
 /**
@@ -148,16 +150,10 @@ export function loadAgentConfig(file: string, overrides: AgentConfigOverrides = 
       'pass --config with the path of the agent config (see agent/examples/agent.config.json)',
     );
   }
-  let input: unknown;
-  try {
-    input = JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError(
-      file,
-      `is not valid JSON (${(err as Error).message})`,
-      'correct the JSON syntax',
-    );
-  }
+  // Only the syntax here: the command line's overrides are merged in before the schema runs.
+  const input = parseJson(text, z.unknown(), {
+    as: (p) => new ValidationError(file, `is not valid JSON (${p.message})`, 'correct the JSON syntax'),
+  });
   const merged =
     typeof input === 'object' && input !== null
       ? { ...input, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) }
@@ -187,7 +183,7 @@ export function parseAgentConfig(
 function parse(input: unknown, source: string, baseDir: string): AgentConfig {
   const parsed = agentConfigSchema.safeParse(input);
   if (!parsed.success) {
-    const e = zodToValidationError(parsed.error, 'config', agentConfigSchema);
+    const e = configError(parsed.error, 'config', agentConfigSchema);
     throw new ValidationError(
       e.field.replace(/^config\./, ''),
       e.message.slice(e.field.length + 2),

@@ -1,6 +1,6 @@
 import { asCertkeeperError } from '../shared/model/errors.js';
-import type { EventType } from '../shared/model/events.js';
-import { parseNotification } from '../shared/notify/parse.js';
+import type { EventType } from '../shared/events/event.js';
+import { parseNotification } from '../shared/events/notification.js';
 
 /** What one message on the agent's queue asks of it. */
 export type QueueMessage =
@@ -10,20 +10,13 @@ export type QueueMessage =
 
 /**
  * Reads one SQS message body: a certificate event as the issuer publishes it (raw SNS
- * delivery), or the same wrapped in SNS's envelope when a subscription was made without
- * raw delivery. Anything else is malformed; the caller deletes it, so it cannot block.
+ * delivery, or inside SNS's envelope when a subscription was made without raw delivery).
+ * Anything else is malformed; the caller deletes it, so it cannot block.
  */
 export function parseQueueMessage(body: string | undefined): QueueMessage {
   if (!body) return { kind: 'malformed', error: 'the message has no body' };
-  let text = body;
   try {
-    const json = JSON.parse(body) as { Type?: unknown; Message?: unknown } | null;
-    if (json?.Type === 'Notification' && typeof json.Message === 'string') text = json.Message;
-  } catch {
-    // Not JSON: parseNotification says so below.
-  }
-  try {
-    const parsed = parseNotification(text);
+    const parsed = parseNotification(body);
     if (parsed.kind !== 'certificate') return { kind: 'other' };
     const { certificate, type, serial } = parsed.event;
     return { kind: 'certificate', certificate, type, serial };

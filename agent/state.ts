@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { IntegrityError } from '../shared/model/errors.js';
+import { describeJsonProblem, parseJson } from '../shared/model/json.js';
 import { readIfExists, writeFileAtomic } from './files.js';
 
 /**
@@ -42,20 +43,10 @@ export const emptyState = (): AgentState => ({ version: 1, certificates: {} });
 export async function readState(file: string): Promise<AgentState> {
   const text = await readIfExists(file);
   if (text === undefined) return emptyState();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const parsed = stateSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new IntegrityError(
-      `the agent state file ${file} is damaged`,
-      'delete it: the agent rebuilds it on its next check (and reinstalls the current certificates)',
-    );
-  }
-  return parsed.data;
+  const fix = 'delete it: the agent rebuilds it on its next check (and reinstalls the current certificates)';
+  return parseJson(text, stateSchema, {
+    as: (p) => new IntegrityError(`the agent state file ${file} (${describeJsonProblem(p)}) is damaged`, fix),
+  });
 }
 
 /** The state holds no secrets, but nothing else needs to read it either. */

@@ -38,6 +38,7 @@ import type { LocalStack } from '../scripts/local/stack.js';
 import { type Nginx, startNginx } from '../test/support/nginx.js';
 import { pebbleRoots, peers, uniqueName } from '../test/support/peers.js';
 import { useLocalStack } from '../test/support/stack.js';
+import { declareSpec } from '../shared/usecases/declare-certificates.js';
 
 const AGENTS = 10;
 const RENEWALS = 5;
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
     const agentNames = Array.from({ length: AGENTS }, (_, i) => `bench-${i + 1}`);
     const spec = parseCertificateSpec({ name: NAME, identifiers: [dnsName] });
     spec.delivery = { agents: agentNames, probes: [], acmRegions: [] };
-    await inventory.putSpec(spec);
+    await declareSpec(inventory, spec);
     const first = await runTick(stack.clients.sqs, stack.queueUrl);
     if (first.issuer.batchItemFailures.length || !(await inventory.get(NAME))?.state.current) {
       throw new Error(

@@ -29,7 +29,7 @@ import acme from 'acme-client';
 import type { ScheduledEvent } from 'aws-lambda';
 import { PollSchedule } from '../shared/acme/poll.js';
 import { installTransport, retryAfterOf, trustCaForOrigin } from '../shared/acme/transport.js';
-import { declareCertificate } from '../shared/certificates.js';
+import { declareCertificate } from '../shared/usecases/declare-certificates.js';
 import { type Http01Responder, startHttp01Responder } from '../shared/challenges/http01/responder.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import type { CertificateSpec } from '../shared/model/spec.js';

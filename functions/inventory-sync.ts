@@ -2,10 +2,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { syncCertificates } from '../shared/certificates.js';
+import { syncCertificates } from '../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import { systemClock } from '../shared/model/clock.js';
 import { ValidationError } from '../shared/model/errors.js';
+import { parseJson } from '../shared/model/json.js';
 import { parseCertificateSpec } from '../shared/model/spec.js';
 import { AGENT_NAME_PATTERN, emptyDelivery } from '../shared/model/delivery.js';
 
@@ -43,13 +44,11 @@ export const handler = async (
 
 /** The specs as the stack wrote them (JSON); validated again, as any input crossing a boundary. */
 function parseDeclared(raw: unknown) {
-  let list: unknown;
-  try {
-    list = JSON.parse(String(raw ?? '[]'));
-  } catch {
-    throw new ValidationError('Certificates', 'is not JSON', 'redeploy: the stack writes this property');
-  }
-  if (!Array.isArray(list)) throw new ValidationError('Certificates', 'is not a list', 'redeploy');
+  // The list's shape here; each spec is validated below as the operator's input would be.
+  const list = parseJson(String(raw ?? '[]'), z.array(z.unknown()), {
+    what: 'Certificates',
+    fix: 'redeploy: the stack writes this property',
+  });
   return list.map((spec: unknown, i) => {
     const field = `Certificates[${i}]`;
     const parsed = parseCertificateSpec(toInput(spec), field);

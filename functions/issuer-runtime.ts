@@ -15,11 +15,12 @@ import { S3Http01Solver } from '../shared/challenges/http01/s3.js';
 import type { ChallengeSolver } from '../shared/challenges/solver.js';
 import { SdkAcmImporter } from '../shared/delivery/acm.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
+import { ObjectPendingKeys } from '../shared/store/pending-keys.js';
 import { SnsPublisher } from '../shared/events/sns.js';
 import { DynamoLeaseLock } from '../shared/lock/dynamodb.js';
 import { systemClock } from '../shared/model/clock.js';
 import type { CertificateSpec } from '../shared/model/spec.js';
-import type { RenewDeps } from '../shared/renew.js';
+import type { RenewDeps } from '../shared/usecases/renew-certificate.js';
 import { S3CertificateStore, S3ObjectStore } from '../shared/store/s3-store.js';
 import { buildRuntime, type Runtime, runtime, type RuntimeOverrides } from './runtime.js';
 
@@ -118,6 +119,7 @@ function withRenewal(core: Runtime, rawEnv: NodeJS.ProcessEnv): IssuerRuntime {
         clock,
       }),
       store: new S3CertificateStore(s3, storeOptions),
+      pendingKeys: new ObjectPendingKeys(objects),
       ca,
       solverFor,
       events,

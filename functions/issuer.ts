@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { asCertkeeperError } from '../shared/model/errors.js';
 import { parseWorkMessage } from '../shared/queue/queue.js';
-import { renewCertificate } from '../shared/renew.js';
+import { renewCertificate } from '../shared/usecases/renew-certificate.js';
 import { issuerRuntime } from './issuer-runtime.js';
 
 /**

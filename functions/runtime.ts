@@ -3,6 +3,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
+import { DynamoHeartbeat } from '../shared/heartbeat/dynamodb.js';
+import type { Heartbeat } from '../shared/heartbeat/heartbeat.js';
 import type { Inventory } from '../shared/inventory/inventory.js';
 import { type Clock, systemClock } from '../shared/model/clock.js';
 import { ValidationError } from '../shared/model/errors.js';
@@ -23,6 +25,7 @@ export interface Runtime {
   log: Log;
   metrics: Metrics;
   inventory: Inventory;
+  heartbeat: Heartbeat;
   queue(): WorkQueue;
   /** Kept for the issuer's composition (issuer-runtime.ts). */
   overrides: RuntimeOverrides;
@@ -59,11 +62,9 @@ export function buildRuntime(environment: NodeJS.ProcessEnv, options: RuntimeOve
   const metrics = new Metrics({ namespace: 'certkeeper', serviceName: 'certkeeper' });
   const region = env.AWS_REGION;
 
-  const inventory = new DynamoInventory({
-    client: new DynamoDBClient({ region }),
-    tableName: env.CERTKEEPER_TABLE,
-    clock,
-  });
+  const table = { client: new DynamoDBClient({ region }), tableName: env.CERTKEEPER_TABLE, clock };
+  const inventory = new DynamoInventory(table);
+  const heartbeat = new DynamoHeartbeat(table);
 
   let queue: WorkQueue | undefined;
   return {
@@ -72,6 +73,7 @@ export function buildRuntime(environment: NodeJS.ProcessEnv, options: RuntimeOve
     log,
     metrics,
     inventory,
+    heartbeat,
     queue: () => {
       if (!env.CERTKEEPER_QUEUE_URL) {
         throw new ValidationError(

@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ScheduledEvent } from 'aws-lambda';
-import { type ScheduleResult, scheduleDue } from '../shared/schedule.js';
-import { type InventoryStats, inventoryStats } from '../shared/stats.js';
+import { type ScheduleResult, scheduleDue } from '../shared/usecases/schedule-due.js';
+import { type InventoryStats, inventoryStats } from '../shared/usecases/inventory-stats.js';
 import { runtime } from './runtime.js';
 
 /** The hourly rule sends this constant input instead of a scheduled event. */

@@ -19,7 +19,7 @@ import { Construct } from 'constructs';
 import { ATTRIBUTE_DEFINITIONS, DUE_INDEX, KEY_SCHEMA, TTL_ATTRIBUTE } from '../shared/dynamo/table.js';
 import type { DeploymentConfig } from '../shared/model/config.js';
 import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL } from '../shared/model/delivery.js';
-import type { EventType } from '../shared/model/events.js';
+import type { EventType } from '../shared/events/event.js';
 import type { CertificateSpec } from '../shared/model/spec.js';
 import {
   ACCOUNTS_PREFIX,

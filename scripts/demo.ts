@@ -5,10 +5,11 @@
  * and stops them afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { declareCertificate } from '../shared/certificates.js';
+import { declareCertificate } from '../shared/usecases/declare-certificates.js';
 import { startHttp01Responder } from '../shared/challenges/http01/responder.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
-import type { CertificateEvent } from '../shared/model/events.js';
+import { certificateEventSchema } from '../shared/events/event.js';
+import { parseJson } from '../shared/model/json.js';
 import { S3ObjectStore } from '../shared/store/s3-store.js';
 import { receiveAll, runTick } from './local/pipeline.js';
 import { createLocalStack } from './local/stack.js';
@@ -58,8 +59,11 @@ async function main(): Promise<void> {
     );
 
     const tick = await runTick(stack.clients.sqs, stack.queueUrl);
-    const events = (await receiveAll(stack.clients.sqs, stack.tapQueueUrl)).map(
-      (m) => JSON.parse(m.Body!) as CertificateEvent,
+    const events = (await receiveAll(stack.clients.sqs, stack.tapQueueUrl)).map((m) =>
+      parseJson(m.Body ?? '', certificateEventSchema, {
+        what: 'event on the tap queue',
+        fix: 'the issuer publishes events with SnsPublisher; this one is not its shape',
+      }),
     );
 
     const rows = await Promise.all(

@@ -1,6 +1,7 @@
+import { amendState } from '../../shared/inventory/inventory.js';
 import { isIP } from 'node:net';
 import { type Command, Option } from 'commander';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import { KEY_TYPES } from '../../shared/model/keys.js';
 import {
@@ -108,9 +109,9 @@ async function runAdd(
   }
   const ctx = connect(options);
   const before = await ctx.inventory.get(name);
-  await declareCertificate(ctx.inventory, input);
+  await declareCertificate(ctx.inventory, input, ctx.clock);
   // Like a deploy that declares it again: a retired certificate comes back.
-  const revived = await ctx.inventory.amendState(name, ({ state }) => revivedState(state, ctx.clock.now()));
+  const revived = await amendState(ctx.inventory, name, ({ state }) => revivedState(state, ctx.clock.now()));
   const after = await ctx.inventory.get(name);
 
   const notices: string[] = [];
@@ -231,7 +232,7 @@ async function runRemove(name: string, options: RemoveOptions): Promise<number> 
   const out = createOutput({ json: options.json });
   const ctx = connect(options);
   const record = await requireRecord(ctx.inventory, name);
-  const written = await ctx.inventory.amendState(name, ({ state }) => retiredState(state, ctx.clock.now()));
+  const written = await amendState(ctx.inventory, name, ({ state }) => retiredState(state, ctx.clock.now()));
   const kept = `s3://${ctx.bucket}/${certificatePrefix(name)}`;
   out.result(
     {

@@ -1,3 +1,5 @@
+import { amendState } from '../../shared/inventory/inventory.js';
+import { afterRevocation } from '../../shared/renewal/transition.js';
 import { type Command, Option } from 'commander';
 import { REVOCATION_REASONS, type RevocationReason } from '../../shared/acme/ca.js';
 import { ValidationError } from '../../shared/model/errors.js';
@@ -59,14 +61,10 @@ async function runRevoke(name: string, options: RevokeOptions): Promise<number> 
   out.progress(`revoking serial ${manifest.serial} at ${ctx.ca.directoryUrl}`);
   await ctx.ca.revoke(files.cert, options.reason);
 
-  const at = ctx.clock.now().toISOString();
-  // The revoked certificate is still the one in place until its replacement is stored:
-  // reissue makes the next tick renew it regardless of the renewal time.
-  await ctx.inventory.amendState(name, ({ state }) =>
-    state.current?.serial === manifest.serial
-      ? { ...state, reissue: true, dueAt: at, updatedAt: at }
-      : undefined,
-  );
+  const now = ctx.clock.now();
+  const at = now.toISOString();
+  // The revoked certificate is still the one in place until its replacement is stored.
+  await amendState(ctx.inventory, name, ({ state }) => afterRevocation(now, state, manifest.serial));
   await ctx.events.publish({
     type: 'certificate.revoked',
     certificate: name,

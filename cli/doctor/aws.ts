@@ -2,7 +2,7 @@ import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynam
 import { HeadBucketCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ListSubscriptionsByTopicCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { callAws } from '../../shared/aws/errors.js';
-import type { Inventory } from '../../shared/inventory/inventory.js';
+import type { Heartbeat } from '../../shared/heartbeat/heartbeat.js';
 import { MINUTE } from '../../shared/model/clock.js';
 import type { CheckSpec } from './check.js';
 
@@ -55,14 +55,14 @@ export function tableCheck(dynamodb: DynamoDBClient, table: string): CheckSpec {
 }
 
 /** The heartbeat the scheduler writes after each tick (the stack's alarm watches the same). */
-export function heartbeatCheck(inventory: Inventory, now: () => Date = () => new Date()): CheckSpec {
+export function heartbeatCheck(heartbeat: Heartbeat, now: () => Date = () => new Date()): CheckSpec {
   const fix =
     'check the scheduler Lambda: its EventBridge rule is enabled, and its recent invocations and errors in CloudWatch Logs';
   return {
     id: 'scheduler-heartbeat',
     timeoutFix: 'check the DynamoDB endpoint and network access to it',
     async run() {
-      const tick = await inventory.lastTick();
+      const tick = await heartbeat.last();
       if (!tick) {
         return { status: 'warn', message: 'the scheduler has never recorded a tick', fix };
       }

@@ -30,7 +30,7 @@ export interface DoctorOptions {
  * broken peer, only for a broken command line (cli/context.ts, exit 2).
  */
 export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): Promise<DoctorReport> {
-  const { env, inventory } = issuer;
+  const { env, inventory, heartbeat } = issuer;
   const { ca, solverFor } = issuer.renewDeps;
   const region = env.AWS_REGION;
 
@@ -70,7 +70,7 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
     clockCheck(env.CERTKEEPER_DIRECTORY_URL),
     bucketCheck(s3, env.CERTKEEPER_BUCKET),
     tableCheck(new DynamoDBClient({ region }), env.CERTKEEPER_TABLE),
-    heartbeatCheck(inventory),
+    heartbeatCheck(heartbeat),
     topicCheck(new SNSClient({ region }), env.CERTKEEPER_TOPIC_ARN),
   ];
 

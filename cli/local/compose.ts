@@ -32,11 +32,12 @@ import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { Log } from '../../shared/model/log.js';
 import type { Output } from '../output.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
-import type { RenewDeps } from '../../shared/renew.js';
+import type { RenewDeps } from '../../shared/usecases/renew-certificate.js';
 import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
 import { BUNDLE_FILES, type BundleFile } from '../../shared/store/keys.js';
 import { parseStoredJson } from '../../shared/lock/stored.js';
 import { WebrootSolver } from './webroot.js';
+import { ObjectPendingKeys } from '../../shared/store/pending-keys.js';
 
 /** How a certificate is issued, kept so `renew --out DIR` needs no flags (as lego keeps its account dir). */
 export const localSettings = z.object({
@@ -238,6 +239,7 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
       inventory: dir.inventory,
       lock: dir.lock,
       store: dir.store,
+      pendingKeys: new ObjectPendingKeys(dir.objects),
       ca,
       solverFor,
       events: new MemoryPublisher(),

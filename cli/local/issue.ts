@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { checkProfile } from '../../shared/acme/index.js';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { asCertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import {
   type Identifier,
@@ -16,7 +16,7 @@ import {
 import { KEY_TYPES, type KeyType } from '../../shared/model/keys.js';
 import { IP_PROFILE, NAME_PATTERN } from '../../shared/model/spec.js';
 import { DIRECTORY_NAMES, resolveDirectory } from '../directory.js';
-import { renewCertificate } from '../../shared/renew.js';
+import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { createOutput, EXIT, type Output } from '../output.js';
 import {
   absolute,

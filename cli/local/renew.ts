@@ -9,9 +9,10 @@
  * well within what the CA expects, and a window the CA moved earlier (a revocation, an
  * incident) is acted on by the next cron run rather than up to a Retry-After later.
  */
+import { amendState } from '../../shared/inventory/inventory.js';
 import { asCertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { InventoryRecord } from '../../shared/model/state.js';
-import { renewCertificate, type RenewOutcome } from '../../shared/renew.js';
+import { renewCertificate, type RenewOutcome } from '../../shared/usecases/renew-certificate.js';
 import type { BundleFile } from '../../shared/store/keys.js';
 import { createOutput, EXIT, relativeTime } from '../output.js';
 import { resolveDirectory } from '../directory.js';
@@ -264,7 +265,7 @@ async function renewOne(
  * field, so it cannot undo a concurrent renewal's state.
  */
 async function askAriThisRun(dir: LocalDir, name: string, now: Date): Promise<void> {
-  await dir.inventory.amendState(name, ({ state }) =>
+  await amendState(dir.inventory, name, ({ state }) =>
     state.ari && new Date(state.ari.nextPollAt) > now
       ? { ...state, ari: { ...state.ari, nextPollAt: now.toISOString() } }
       : undefined,

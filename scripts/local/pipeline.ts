@@ -18,7 +18,7 @@ import type {
 } from 'aws-lambda';
 import { handler as issuer } from '../../functions/issuer.js';
 import { handler as scheduler } from '../../functions/scheduler.js';
-import type { ScheduleResult } from '../../shared/schedule.js';
+import type { ScheduleResult } from '../../shared/usecases/schedule-due.js';
 
 export function scheduledEvent(at = new Date()): ScheduledEvent {
   return {

@@ -1,7 +1,8 @@
 import acme from 'acme-client';
 import * as z from 'zod';
 import { type Clock, systemClock } from '../model/clock.js';
-import { ConflictError, IntegrityError } from '../model/errors.js';
+import { ConflictError } from '../model/errors.js';
+import { parseJson } from '../model/json.js';
 import { generateKey } from '../pki/keys.js';
 import { sha256Hex } from '../pki/hash.js';
 import { accountKey } from '../store/keys.js';
@@ -180,20 +181,13 @@ export class AcmeAccounts {
   private async read(key: string): Promise<StoredAccount | undefined> {
     const text = await this.store.get(key);
     if (text === undefined) return undefined;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    const parsed = storedAccountSchema.safeParse(json);
-    if (!parsed.success) {
-      // Never overwrite it: it may be the only copy of a registered key.
-      throw new IntegrityError(
-        `the ACME account object ${key} is not readable`,
-        'restore it from a bucket version, or delete it to register a new account',
-      );
-    }
-    return parsed.data;
+    // An IntegrityError, never a fresh account written over it: it may be the only copy of
+    // a registered key. Secret, so the error never quotes the text.
+    return parseJson(text, storedAccountSchema, {
+      what: `the ACME account object ${key}`,
+      fix: 'restore it from a bucket version, or delete it to register a new account',
+      as: 'stored',
+      secret: true,
+    });
   }
 }

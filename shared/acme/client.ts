@@ -157,7 +157,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
   ): Promise<IssuedCertificate> {
     const progress = (step: OrderStep): void => request.onProgress?.(step);
     progress('order');
-    const resumed = await this.resume(client, request);
+    const resumed = await this.resume(client, request, solver);
     if (resumed && 'issued' in resumed) return resumed.issued;
     let order = resumed?.order;
     if (!order) {
@@ -213,6 +213,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
   private async resume(
     client: Client,
     request: OrderRequest,
+    solver: ChallengeSolver,
   ): Promise<{ order: Order } | { issued: IssuedCertificate } | undefined> {
     if (!request.resumeOrderUrl) return undefined;
     let order: OrderWithProfile;
@@ -224,7 +225,11 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     }
     if (!sameIdentifiers(order.identifiers, request.identifiers)) return undefined;
     if (request.profile && order.profile && order.profile !== request.profile) return undefined;
-    if (order.status === 'pending' || order.status === 'ready') return { order };
+    if (order.status === 'pending') return { order };
+    // Validated before the interruption: the responses it presented may still be up, and
+    // nothing later in this order would take them down.
+    await this.cleanupValidated(client, order, solver);
+    if (order.status === 'ready') return { order };
     if (order.status !== 'valid' && order.status !== 'processing') return undefined;
     try {
       const valid = order.status === 'valid' ? order : await this.waitValid(client, order, 'order');
@@ -319,6 +324,31 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
       // responses are removed while the order is finalized; the order waits for it at its end.
       if (validated) cleanups.push(cleanup);
       else await cleanup;
+    }
+  }
+
+  /**
+   * Takes down the responses to an order's challenges for this solver's type (cleanup is
+   * idempotent, so ones already gone cost nothing). Never fails the order: a leftover
+   * response is harmless to the certificate.
+   */
+  private async cleanupValidated(client: Client, order: Order, solver: ChallengeSolver): Promise<void> {
+    try {
+      const challenges: Challenge[] = [];
+      for (const authz of await client.getAuthorizations(order)) {
+        const challenge = authz.challenges.find((c) => c.type === solver.type);
+        if (!challenge) continue;
+        const value = await client.getChallengeKeyAuthorization(challenge);
+        challenges.push({
+          type: solver.type,
+          identifier: identifierOf(authz),
+          token: challenge.token,
+          value,
+        });
+      }
+      if (challenges.length > 0) await solver.cleanup(challenges);
+    } catch (err) {
+      this.warn('challenge cleanup failed', { error: err instanceof Error ? err.message : String(err) });
     }
   }
 

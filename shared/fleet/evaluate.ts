@@ -1,6 +1,6 @@
 import { DAY, MINUTE } from '../model/clock.js';
 import { probeTargetId } from '../model/delivery.js';
-import type { CertificateEvent, DeploymentTarget, TargetHealth } from '../model/events.js';
+import type { CertificateEvent, DeploymentTarget, TargetHealth } from '../events/event.js';
 import type { InventoryRecord } from '../model/state.js';
 import { type ServedCertificate, sameSerial } from './probe.js';
 import type { AgentReport } from './report.js';

@@ -3,6 +3,7 @@ import type { Inventory } from '../inventory/inventory.js';
 import type { Clock } from '../model/clock.js';
 import { probeTargetId } from '../model/delivery.js';
 import { asCertkeeperError } from '../model/errors.js';
+import { describeJsonProblem, parseJson } from '../model/json.js';
 import type { Log } from '../model/log.js';
 import type { InventoryRecord } from '../model/state.js';
 import type { ListableObjectStore } from '../store/object-certificate-store.js';
@@ -79,10 +80,11 @@ export async function loadFleetStatus(
 ): Promise<FleetStatus | undefined> {
   const text = await objects.get(FLEET_STATUS_KEY);
   if (text === undefined) return undefined;
+  const where = `${objects.location}/${FLEET_STATUS_KEY}`;
   try {
-    return fleetStatusSchema.parse(JSON.parse(text));
-  } catch {
-    log?.warn(`${objects.location}/${FLEET_STATUS_KEY} is damaged; starting the fleet view afresh`);
+    return parseJson(text, fleetStatusSchema, { as: (p) => new Error(describeJsonProblem(p)) });
+  } catch (err) {
+    log?.warn(`${where} is damaged; starting the fleet view afresh (${(err as Error).message})`);
     return undefined;
   }
 }

@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { AGENT_NAME_PATTERN } from '../model/delivery.js';
 import { ValidationError } from '../model/errors.js';
-import { NAME_PATTERN, zodToValidationError } from '../model/spec.js';
+import { NAME_PATTERN } from '../model/spec.js';
+import { parseJson } from '../model/json.js';
 
 /**
  * What one agent tells the fleet view after every check: which serial it installed and
@@ -74,26 +75,18 @@ export function parseAgentReport(text: string, expectedAgent: string): AgentRepo
       'an agent report lists only its certificates; check what wrote this object',
     );
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new ValidationError(
-      field,
-      'is not JSON',
-      'let the certkeeper agent write it (it rewrites it on its next check)',
-    );
-  }
-  const parsed = agentReportSchema.safeParse(json);
-  if (!parsed.success) throw zodToValidationError(parsed.error, field);
-  if (parsed.data.agent !== expectedAgent) {
+  const report = parseJson(text, agentReportSchema, {
+    what: field,
+    fix: 'let the certkeeper agent write it (it rewrites it on its next check)',
+  });
+  if (report.agent !== expectedAgent) {
     throw new ValidationError(
       `${field}.agent`,
-      `names agent "${parsed.data.agent}", not "${expectedAgent}"`,
+      `names agent "${report.agent}", not "${expectedAgent}"`,
       'each agent writes only agents/<its own name>/report.json; check the agent config\'s "name"',
     );
   }
-  return parsed.data;
+  return report;
 }
 
 /** Refuses a report that would carry key material, whatever bug put it there. */

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { type DeploymentTarget, TARGET_HEALTH, TARGET_KINDS, type TargetHealth } from '../model/events.js';
+import { deploymentTargetSchema, type TargetHealth } from '../events/event.js';
 
 /**
  * The fleet view as the last tick left it (`fleet/status.json`): per certificate, every
@@ -10,17 +10,12 @@ export const FLEET_STATUS_KEY = 'fleet/status.json';
 
 const time = z.iso.datetime({ offset: true });
 
-const targetStatus = z.object({
-  kind: z.enum(TARGET_KINDS),
-  id: z.string().min(1),
-  health: z.enum(TARGET_HEALTH),
-  installedSerial: z.string().optional(),
-  servedSerial: z.string().optional(),
+// The event's target, as the fleet view keeps it: times checked, and what the next tick needs.
+const targetStatus = deploymentTargetSchema.extend({
   /** What the target has expires then (served, else installed). */
   notAfter: time.optional(),
   behindSince: time.optional(),
   lastReportAt: time.optional(),
-  error: z.string().optional(),
   /** When the health last changed. */
   since: time,
   /** A lagging event went out and no recovered event yet. */
@@ -42,7 +37,7 @@ export const fleetStatusSchema = z.object({
   certificates: z.record(z.string(), certificateFleet),
 });
 
-export type TargetStatus = z.infer<typeof targetStatus> & DeploymentTarget;
+export type TargetStatus = z.infer<typeof targetStatus>;
 export type CertificateFleet = z.infer<typeof certificateFleet>;
 export type FleetStatus = z.infer<typeof fleetStatusSchema>;
 

@@ -3,7 +3,6 @@ import {
   type AttributeValue,
   DeleteItemCommand,
   GetItemCommand,
-  PutItemCommand,
   QueryCommand,
   ScanCommand,
   TransactWriteItemsCommand,
@@ -11,7 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod';
 import { type DynamoTableOptions, sendDynamo, translateDynamoError } from '../dynamo/call.js';
-import { cancellationReasons, integerAttribute, N, S, stringAttribute } from '../dynamo/item.js';
+import { cancellationReasons, N, S, stringAttribute } from '../dynamo/item.js';
 import {
   CERT_KEY_PREFIX,
   certKey,
@@ -22,26 +21,22 @@ import {
   dueIndexTime,
   lockKey,
   PARTITION_KEY,
-  SCHEDULER_KEY,
 } from '../dynamo/table.js';
 import { leaseLost } from '../lock/lease.js';
 import type { Lease } from '../lock/lock.js';
 import { parseStored, parseStoredJson } from '../lock/stored.js';
-import { type Clock, systemClock } from '../model/clock.js';
 import { ConflictError } from '../model/errors.js';
 import type { CertificateSpec } from '../model/spec.js';
-import { type CertificateState, initialState, type InventoryRecord } from '../model/state.js';
-import { sameSpec, stateAfterSpecChange } from '../renewal/spec-change.js';
-import type { DueRecords, Inventory, SchedulerTick } from './inventory.js';
-import { certificateGone, newerFence } from './refusals.js';
+import type { CertificateState, InventoryRecord } from '../model/state.js';
+import type { DueRecords, Inventory } from './inventory.js';
+import { certificateGone, checkSameName, newerFence } from './refusals.js';
 import { storedSpecFor, storedState, toStoredSpec, toStoredState } from './record.js';
 
 const certItem = z.object({ pk: stringAttribute, spec: stringAttribute, state: stringAttribute });
-const tickItem = z.object({ at: stringAttribute, checked: integerAttribute, enqueued: integerAttribute });
 
 /**
  * A concurrent write to the same item (our own lease renewal cancelling a transaction, a
- * state write landing between putSpec's read and write) is retried this many times.
+ * state write landing between update's read and write) is retried this many times.
  */
 const WRITE_ATTEMPTS = 4;
 
@@ -54,11 +49,7 @@ const WRITE_ATTEMPTS = 4;
  * (the issuer re-reads under the lease, and a missed item is due again at the next tick).
  */
 export class DynamoInventory implements Inventory {
-  private readonly clock: Clock;
-
-  constructor(private readonly table: DynamoTableOptions) {
-    this.clock = table.clock ?? systemClock;
-  }
+  constructor(private readonly table: DynamoTableOptions) {}
 
   async get(name: string): Promise<InventoryRecord | undefined> {
     return (await this.read(name))?.record;
@@ -89,23 +80,24 @@ export class DynamoInventory implements Inventory {
   }
 
   /**
-   * Read, compare, then one UpdateItem conditional on the item still being what was read:
-   * absent, or the same spec and state strings. The condition covers the state as well as
-   * the spec because the new state is derived from the old one: a renewal's state write
-   * landing in between would otherwise be overwritten by a stale copy. A lost race reads
-   * again. Not fenced, on purpose: declaring a certificate is the operator's act.
+   * Read, ask `change`, then one UpdateItem conditional on the item still being what was
+   * read: absent, or the same spec and state strings. The condition covers the state as
+   * well as the spec because the new record is derived from the old one: a renewal's state
+   * write landing in between would otherwise be overwritten by a stale copy. A lost race
+   * reads again. Not fenced, on purpose: declaring a certificate is the operator's act.
    */
-  async putSpec(spec: CertificateSpec): Promise<void> {
-    const json = JSON.stringify(toStoredSpec(spec));
-    const key = certKey(spec.name);
-    await untilWritten(`declaring ${spec.name}`, 'try again', async () => {
-      const stored = await this.read(spec.name);
-      if (stored && sameSpec(stored.record.spec, spec)) return true;
-      const now = this.clock.now();
-      const state = stored
-        ? stateAfterSpecChange(stored.record.state, stored.record.spec, spec, now)
-        : initialState(now);
-      const update = stateUpdate(state, { spec: S(json) });
+  async update(
+    name: string,
+    change: (stored: InventoryRecord | undefined) => InventoryRecord | undefined,
+  ): Promise<InventoryRecord | undefined> {
+    let written: InventoryRecord | undefined;
+    await untilWritten(`changing ${name}`, 'try again', async () => {
+      written = undefined;
+      const stored = await this.read(name);
+      const next = change(stored?.record);
+      if (!next) return true;
+      checkSameName(name, next);
+      const update = stateUpdate(next.state, { spec: S(JSON.stringify(toStoredSpec(next.spec))) });
       const condition: {
         expression: string;
         names: Record<string, string>;
@@ -117,14 +109,14 @@ export class DynamoInventory implements Inventory {
             values: { ':readSpec': S(stored.spec), ':readState': S(stored.state) },
           }
         : { expression: 'attribute_not_exists(#pk)', names: { '#pk': PARTITION_KEY }, values: {} };
-      return sendDynamo(
+      const done = await sendDynamo(
         this.table,
-        { operation: 'UpdateItem', key },
+        { operation: 'UpdateItem', key: certKey(name) },
         async () => {
           await this.table.client.send(
             new UpdateItemCommand({
               TableName: this.table.tableName,
-              Key: this.key(spec.name),
+              Key: this.key(name),
               UpdateExpression: update.UpdateExpression,
               ConditionExpression: condition.expression,
               ExpressionAttributeNames: { ...update.ExpressionAttributeNames, ...condition.names },
@@ -135,42 +127,7 @@ export class DynamoInventory implements Inventory {
         },
         () => false,
       );
-    });
-  }
-
-  async amendState(
-    name: string,
-    amend: (record: InventoryRecord) => CertificateState | undefined,
-  ): Promise<CertificateState | undefined> {
-    let written: CertificateState | undefined;
-    await untilWritten(`changing the state of ${name}`, 'try again', async () => {
-      written = undefined;
-      const stored = await this.read(name);
-      const state = stored && amend(stored.record);
-      if (!stored || !state) return true;
-      const update = stateUpdate(toStoredState(state), {});
-      const done = await sendDynamo(
-        this.table,
-        { operation: 'UpdateItem', key: certKey(name) },
-        async () => {
-          await this.table.client.send(
-            new UpdateItemCommand({
-              TableName: this.table.tableName,
-              Key: this.key(name),
-              UpdateExpression: update.UpdateExpression,
-              ConditionExpression: '#state = :readState',
-              ExpressionAttributeNames: update.ExpressionAttributeNames,
-              ExpressionAttributeValues: {
-                ...update.ExpressionAttributeValues,
-                ':readState': S(stored.state),
-              },
-            }),
-          );
-          return true;
-        },
-        () => false,
-      );
-      if (done) written = state;
+      if (done) written = next;
       return done;
     });
     return written;
@@ -273,39 +230,7 @@ export class DynamoInventory implements Inventory {
     return { records, itemsRead };
   }
 
-  /** Unconditional: the last tick to finish wins, and ticks are minutes apart. */
-  async recordTick(at: Date, summary: { checked: number; enqueued: number }): Promise<void> {
-    await sendDynamo(this.table, { operation: 'PutItem', key: SCHEDULER_KEY }, () =>
-      this.table.client.send(
-        new PutItemCommand({
-          TableName: this.table.tableName,
-          Item: {
-            [PARTITION_KEY]: S(SCHEDULER_KEY),
-            at: S(at.toISOString()),
-            checked: N(summary.checked),
-            enqueued: N(summary.enqueued),
-          },
-        }),
-      ),
-    );
-  }
-
-  async lastTick(): Promise<SchedulerTick | undefined> {
-    const out = await sendDynamo(this.table, { operation: 'GetItem', key: SCHEDULER_KEY }, () =>
-      this.table.client.send(
-        new GetItemCommand({
-          TableName: this.table.tableName,
-          Key: { [PARTITION_KEY]: S(SCHEDULER_KEY) },
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    if (!out.Item) return undefined;
-    const where = `DynamoDB item ${SCHEDULER_KEY}`;
-    return parseStored(tickItem, out.Item, { where, fix: `delete ${where}; the next tick writes it again` });
-  }
-
-  /** The record with the strings it was parsed from, for putSpec's condition. */
+  /** The record with the strings it was parsed from, for update's condition. */
   private async read(name: string): Promise<StoredItem | undefined> {
     const out = await sendDynamo(this.table, { operation: 'GetItem', key: certKey(name) }, () =>
       this.table.client.send(

@@ -4,13 +4,11 @@ import type { FileLeaseLock } from '../lock/file.js';
 import { checkName } from '../lock/lease.js';
 import type { Lease } from '../lock/lock.js';
 import { parseStoredJson } from '../lock/stored.js';
-import { type Clock, systemClock } from '../model/clock.js';
-import { type CertificateSpec, NAME_PATTERN } from '../model/spec.js';
-import { type CertificateState, initialState, type InventoryRecord } from '../model/state.js';
-import { sameSpec, stateAfterSpecChange } from '../renewal/spec-change.js';
+import { NAME_PATTERN } from '../model/spec.js';
+import type { CertificateState, InventoryRecord } from '../model/state.js';
 import { FsObjectStore } from '../store/fs-store.js';
-import type { DueRecords, Inventory, SchedulerTick } from './inventory.js';
-import { certificateGone, newerFence } from './refusals.js';
+import type { DueRecords, Inventory } from './inventory.js';
+import { certificateGone, checkSameName, newerFence } from './refusals.js';
 import { storedSpecFor, storedState, toStoredSpec, toStoredState } from './record.js';
 
 export interface FileInventoryOptions {
@@ -18,17 +16,9 @@ export interface FileInventoryOptions {
   dir: string;
   /** The lock whose leases fence putState; its directory must differ from `dir`. */
   lock: FileLeaseLock;
-  clock?: Clock;
 }
 
 const RECORD_FILE = /^(.+)\.json$/;
-/** The heartbeat; no certificate name starts with "_", so it cannot clash with a record. */
-const TICK_FILE = '_scheduler.json';
-const tickFile = z.object({
-  at: z.iso.datetime({ offset: true }),
-  checked: z.number().int(),
-  enqueued: z.number().int(),
-});
 
 interface StoredRecord extends InventoryRecord {
   /** Fencing token of the last state write, as on the DynamoDB item. */
@@ -44,13 +34,11 @@ export class FileInventory implements Inventory {
   private readonly dir: string;
   private readonly store: FsObjectStore;
   private readonly lock: FileLeaseLock;
-  private readonly clock: Clock;
 
   constructor(options: FileInventoryOptions) {
     this.dir = resolve(options.dir);
     this.store = new FsObjectStore({ root: this.dir });
     this.lock = options.lock;
-    this.clock = options.clock ?? systemClock;
   }
 
   async get(name: string): Promise<InventoryRecord | undefined> {
@@ -61,7 +49,7 @@ export class FileInventory implements Inventory {
 
   /**
    * Every certificate, sorted by name; files that are not records (temp files, guards, the
-   * heartbeat) are skipped.
+   * heartbeat file) are skipped.
    */
   async list(): Promise<InventoryRecord[]> {
     const names = (await this.store.list(''))
@@ -73,30 +61,19 @@ export class FileInventory implements Inventory {
     return records.filter((r): r is InventoryRecord => r !== undefined);
   }
 
-  /** The read, the comparison and the write run under the name's guard, as one step. */
-  async putSpec(spec: CertificateSpec): Promise<void> {
-    const stored = toStoredSpec(spec);
-    return this.lock.exclusive(spec.name, async () => {
-      const existing = await this.read(spec.name);
-      if (existing && sameSpec(existing.spec, stored)) return;
-      const now = this.clock.now();
-      const state = existing
-        ? stateAfterSpecChange(existing.state, existing.spec, stored, now)
-        : initialState(now);
-      await this.write({ ...existing, spec: stored, state: toStoredState(state) });
-    });
-  }
-
-  async amendState(
+  /** The read, `change` and the write run under the name's guard, as one step. */
+  async update(
     name: string,
-    amend: (record: InventoryRecord) => CertificateState | undefined,
-  ): Promise<CertificateState | undefined> {
+    change: (stored: InventoryRecord | undefined) => InventoryRecord | undefined,
+  ): Promise<InventoryRecord | undefined> {
+    checkName(name);
     return this.lock.exclusive(name, async () => {
       const existing = await this.read(name);
-      const state = existing && amend({ spec: existing.spec, state: existing.state });
-      if (!existing || !state) return undefined;
-      await this.write({ ...existing, state: toStoredState(state) });
-      return state;
+      const next = change(existing && { spec: existing.spec, state: existing.state });
+      if (!next) return undefined;
+      checkSameName(name, next);
+      await this.write({ ...existing, spec: toStoredSpec(next.spec), state: toStoredState(next.state) });
+      return next;
     });
   }
 
@@ -133,22 +110,6 @@ export class FileInventory implements Inventory {
       .slice(0, limit)
       .map((d) => d.record);
     return { records, itemsRead: all.length };
-  }
-
-  async recordTick(at: Date, summary: { checked: number; enqueued: number }): Promise<void> {
-    const tick: SchedulerTick = {
-      at: at.toISOString(),
-      checked: summary.checked,
-      enqueued: summary.enqueued,
-    };
-    await this.store.put(TICK_FILE, `${JSON.stringify(tick, null, 2)}\n`);
-  }
-
-  async lastTick(): Promise<SchedulerTick | undefined> {
-    const text = await this.store.get(TICK_FILE);
-    if (text === undefined) return undefined;
-    const where = resolve(this.dir, TICK_FILE);
-    return parseStoredJson(tickFile, text, { where, fix: `delete ${where}; the next tick writes it again` });
   }
 
   private async read(name: string): Promise<StoredRecord | undefined> {

@@ -1,4 +1,3 @@
-import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
 import type { Lease } from '../lock/lock.js';
 
@@ -13,14 +12,6 @@ export interface DueRecords {
   itemsRead: number;
 }
 
-/** The scheduler's heartbeat: when it last completed a tick, and what the tick found. */
-export interface SchedulerTick {
-  /** ISO-8601 time of the tick. */
-  at: string;
-  checked: number;
-  enqueued: number;
-}
-
 /**
  * Port: the spec and state of every certificate. State writes made during a renewal are
  * fenced: they succeed only while `lease` is still the one held for the certificate, so a
@@ -31,27 +22,22 @@ export interface Inventory {
   /** Every certificate, sorted by name: reads the whole inventory (CLI, not the scheduler). */
   list(): Promise<InventoryRecord[]>;
   /**
-   * Declares a certificate. A new one starts with `initialState`, due at once. For an
-   * existing one, an equal spec (`sameSpec`) changes nothing; a different one is written
-   * together with `stateAfterSpecChange`, atomically, so a concurrent declaration or state
-   * write is never half-applied. Not fenced: declaring is the operator's act.
+   * An operator's change (declare, retire, revive), unfenced and optimistic: `change` sees
+   * the stored record (undefined when absent) and returns the record to write, or
+   * undefined to leave it. The write happens only if nothing changed the item in between;
+   * otherwise the record is read again and `change` asked again. The rules (what a spec
+   * change does to the state) live with the caller, in usecases/declare-certificates.ts.
+   * Returns the record written, or undefined when nothing was.
    */
-  putSpec(spec: CertificateSpec): Promise<void>;
+  update(
+    name: string,
+    change: (stored: InventoryRecord | undefined) => InventoryRecord | undefined,
+  ): Promise<InventoryRecord | undefined>;
   /**
    * Writes the state and files the certificate under `state.dueAt` in the due index (out
    * of it when absent: retired). Throws ConflictError when the lease is no longer held.
    */
   putState(name: string, state: CertificateState, lease: Lease): Promise<void>;
-  /**
-   * An operator's change to the state (retire, revive), unfenced and optimistic: `amend`
-   * sees the stored record and returns the new state, or undefined to leave it; the write
-   * happens only if nothing changed the item in between (re-read and retried otherwise).
-   * Returns the state written, or undefined when the certificate is absent or unchanged.
-   */
-  amendState(
-    name: string,
-    amend: (record: InventoryRecord) => CertificateState | undefined,
-  ): Promise<CertificateState | undefined>;
   remove(name: string): Promise<void>;
   /**
    * The certificates due at `now` (`state.dueAt <= now`), earliest first, at most `limit`.
@@ -60,8 +46,21 @@ export interface Inventory {
    * under its lease by the issuer.
    */
   listDue(now: Date, limit?: number): Promise<DueRecords>;
-  /** Records a completed scheduler tick (the heartbeat the stack alarms on when it ages). */
-  recordTick(at: Date, summary: { checked: number; enqueued: number }): Promise<void>;
-  /** The last recorded tick; undefined before the first one. */
-  lastTick(): Promise<SchedulerTick | undefined>;
+}
+
+/**
+ * An operator's change to the state alone (retire, revive, a revocation noted): `amend`
+ * sees the stored record and returns the new state, or undefined to leave it. Returns the
+ * state written, or undefined when the certificate is absent or unchanged.
+ */
+export async function amendState(
+  inventory: Inventory,
+  name: string,
+  amend: (record: InventoryRecord) => CertificateState | undefined,
+): Promise<CertificateState | undefined> {
+  const written = await inventory.update(name, (stored) => {
+    const state = stored && amend(stored);
+    return stored && state && { spec: stored.spec, state };
+  });
+  return written?.state;
 }

@@ -1,24 +1,15 @@
 import * as z from 'zod';
 import { KEY_TYPES } from '../model/keys.js';
-import { CHALLENGE_TYPES, type CertificateSpec, NAME_PATTERN, zodToValidationError } from '../model/spec.js';
-import type { CertificateState, CertificateStatus } from '../model/state.js';
+import { CHALLENGE_TYPES, type CertificateSpec, NAME_PATTERN } from '../model/spec.js';
+import { zodToValidationError } from '../model/json.js';
+import { type CertificateState, certificateStateSchema } from '../model/state.js';
 
 /**
- * Schemas for spec and state as stored by the inventory adapters (JSON). They check the
- * stored shape, not operator input: `parseCertificateSpec` already validated the spec when
- * it was declared, and re-running it here could change a stored spec (defaults) on read.
+ * The schema for the spec as stored by the inventory adapters (JSON); the state's is the
+ * model's own (`certificateStateSchema`). It checks the stored shape, not operator input:
+ * `parseCertificateSpec` already validated the spec when it was declared, and re-running it
+ * here could change a stored spec (defaults) on read.
  */
-const STATUSES = [
-  'pending',
-  'valid',
-  'failing',
-  'expired',
-  'retired',
-] as const satisfies readonly CertificateStatus[];
-// Fails to compile when CertificateStatus gains a value the schema does not know.
-const _allStatuses: Exclude<CertificateStatus, (typeof STATUSES)[number]> extends never ? true : never = true;
-
-const time = z.iso.datetime({ offset: true });
 const text = z.string().min(1);
 
 const storedSpec = z
@@ -59,58 +50,6 @@ const storedSpec = z
     ...(s.delivery ? { delivery: s.delivery } : {}),
   }));
 
-const storedState: z.ZodType<CertificateState> = z.object({
-  status: z.enum(STATUSES),
-  current: z
-    .object({
-      serial: text,
-      notBefore: time,
-      notAfter: time,
-      manifestKey: text,
-      certId: text.optional(),
-      profile: text.optional(),
-    })
-    .optional(),
-  ari: z
-    .object({
-      certId: text,
-      windowStart: time.optional(),
-      windowEnd: time.optional(),
-      selectedAt: time.optional(),
-      explanationURL: text.optional(),
-      lastPolledAt: time,
-      nextPollAt: time,
-      lastError: z.string().optional(),
-    })
-    .optional(),
-  alertsSent: z.object({ serial: text, kinds: z.array(z.enum(['third', 'day'])) }).optional(),
-  reissue: z.boolean().optional(),
-  dueAt: time.optional(),
-  attempts: z.number().int().nonnegative(),
-  lastError: z
-    .object({ code: z.string(), type: z.string().optional(), detail: z.string(), at: time })
-    .optional(),
-  nextAttemptAt: time.optional(),
-  lastSuccessAt: time.optional(),
-  orderUrl: text.optional(),
-  acm: z
-    .record(
-      z.string(),
-      z.object({
-        arn: text.optional(),
-        serial: text.optional(),
-        keyType: text.optional(),
-        importedAt: time.optional(),
-        error: z.string().optional(),
-        attemptedAt: time,
-        failures: z.number().int().min(1).optional(),
-        retryAt: time.optional(),
-      }),
-    )
-    .optional(),
-  updatedAt: time,
-});
-
 /** The stored spec of the item for `name`: one stored under another name is corrupted too. */
 export const storedSpecFor = (name: string) =>
   storedSpec.refine((spec) => spec.name === name, {
@@ -118,7 +57,8 @@ export const storedSpecFor = (name: string) =>
     path: ['name'],
   });
 
-export { storedState };
+/** The stored state: the model's schema, tolerant of unknown keys. */
+export const storedState = certificateStateSchema;
 
 /**
  * Spec and state as they are stored, validated with the read schemas first: a value that

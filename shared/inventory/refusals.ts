@@ -1,4 +1,5 @@
-import { ConflictError, NotFoundError } from '../model/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../model/errors.js';
+import type { InventoryRecord } from '../model/state.js';
 
 /** The refusals of a fenced state write whose lease was still current (both adapters). */
 export const certificateGone = (name: string): NotFoundError =>
@@ -13,3 +14,14 @@ export const newerFence = (name: string, stored: string | number, token: number)
     `the state of ${name} was written under a newer lease (fence ${stored}) than this one (${token}), ` +
       'so this write was refused',
   );
+
+/** An update must write the record it was asked about: a spec under another name is a bug. */
+export function checkSameName(name: string, record: InventoryRecord): void {
+  if (record.spec.name !== name) {
+    throw new ValidationError(
+      'spec.name',
+      `is "${record.spec.name}" in an update of "${name}"`,
+      `write ${name}'s own spec`,
+    );
+  }
+}

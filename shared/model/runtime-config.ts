@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ROLE_ARN_PATTERN } from './arns.js';
-import { zodToValidationError } from './spec.js';
+import { zodToValidationError } from './json.js';
 
 /**
  * What a Lambda needs from its environment, set by the stack. AWS endpoints come from the

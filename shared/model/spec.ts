@@ -1,8 +1,8 @@
 import * as z from 'zod';
 import { type DeliverySpec, parseAcmRegions, parseProbeEndpoint, probeEndpointInput } from './delivery.js';
 import { ValidationError } from './errors.js';
-import { closestKey, knownKeys } from './suggest.js';
 import { type Identifier, isWildcard, parseIdentifiers } from './identifiers.js';
+import { zodToValidationError } from './json.js';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from './keys.js';
 
 export const CHALLENGE_TYPES = ['dns-01', 'http-01'] as const;
@@ -142,45 +142,4 @@ export function parseDuration(text: string, field = 'duration'): number {
     );
   const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m[2] as 's' | 'm' | 'h' | 'd'];
   return Number(m[1]) * unit;
-}
-
-/**
- * Turns the first zod issue into a ValidationError whose field is the dotted path. With the
- * schema that was parsed, a misspelt key gets its likely meaning ("did you mean renewBefore?").
- */
-export function zodToValidationError(error: z.ZodError, root: string, schema?: z.ZodType): ValidationError {
-  // A misspelt key is reported first: it also explains the "required" issue of the key meant.
-  const issue = (schema && error.issues.find((i) => i.code === 'unrecognized_keys')) ?? error.issues[0];
-  if (!issue) return new ValidationError(root, 'is invalid', 'check the value');
-  const path = issue.path.reduce<string>(
-    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : `${acc}.${String(p)}`),
-    root,
-  );
-  if (issue.code === 'unrecognized_keys' && schema) return unknownKeyError(issue, path, schema);
-  const fix =
-    issue.code === 'invalid_value' && 'values' in issue
-      ? `use one of: ${(issue.values as unknown[]).map(String).join(', ')}`
-      : issue.code === 'unrecognized_keys'
-        ? `remove ${issue.keys.join(', ')}`
-        : 'correct the value';
-  return new ValidationError(path, issue.message, fix);
-}
-
-/** The first unknown key as the field, and the key it most likely meant (or the known ones) as the fix. */
-function unknownKeyError(
-  issue: z.core.$ZodIssueUnrecognizedKeys,
-  path: string,
-  schema: z.ZodType,
-): ValidationError {
-  const known = knownKeys(schema, issue.path);
-  const key = issue.keys[0]!;
-  const meant = closestKey(key, known);
-  const others = issue.keys.length > 1 ? ` (and ${issue.keys.slice(1).join(', ')})` : '';
-  return new ValidationError(
-    `${path}.${key}`,
-    `is not a known key${others}${meant ? ` (did you mean ${meant}?)` : ''}`,
-    meant
-      ? `rename it to ${meant}`
-      : `remove it${known.length ? `; the keys here are: ${known.join(', ')}` : ''}`,
-  );
 }

@@ -1,100 +1,122 @@
+import * as z from 'zod';
+import { certificateEventSchema } from '../events/event.js';
 import type { CertificateSpec } from './spec.js';
+import { certificateStatusSchema, expiryAlertSchema } from './status.js';
+
+export {
+  CERTIFICATE_STATUSES,
+  type CertificateStatus,
+  certificateStatusSchema,
+  EXPIRY_ALERTS,
+  type ExpiryAlert,
+  expiryAlertSchema,
+} from './status.js';
 
 /**
  * What certkeeper knows about one certificate's life, kept in the inventory next to its
  * spec. Times are ISO-8601 strings so the same shape serialises to DynamoDB, files and JSON.
+ *
+ * The schemas are the model: the types are inferred from them, and the inventory adapters
+ * validate what they read back with the same schemas. They check the stored shape, and stay
+ * tolerant the way stored records need: unknown keys are dropped rather than refused (a
+ * newer writer's field must not make an older reader call the record corrupted), and every
+ * field added after the first release is optional.
  */
-export type CertificateStatus =
-  | 'pending' // declared, never issued
-  | 'valid' // a certificate is in place and not yet due
-  | 'failing' // repeated renewal failures; attempts go on
-  | 'expired' // the current certificate has lapsed
-  | 'retired'; // removed from the config; files kept
+const time = z.iso.datetime({ offset: true });
+const text = z.string().min(1);
 
-export interface CurrentCertificate {
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  manifestKey: string;
+export const currentCertificateSchema = z.object({
+  serial: text,
+  notBefore: time,
+  notAfter: time,
+  manifestKey: text,
   /** RFC 9773 certID of this certificate, for ARI polls and `replaces`. */
-  certId?: string;
-  profile?: string;
-}
+  certId: text.optional(),
+  profile: text.optional(),
+});
+export type CurrentCertificate = z.infer<typeof currentCertificateSchema>;
 
-export interface LastError {
-  code: string;
+export const lastErrorSchema = z.object({
+  code: z.string(),
   /** ACME problem type URN when the CA returned one. */
-  type?: string;
-  detail: string;
-  at: string;
-}
+  type: z.string().optional(),
+  detail: z.string(),
+  at: time,
+});
+export type LastError = z.infer<typeof lastErrorSchema>;
 
 /** RFC 9773 renewal information for the current certificate, as last polled. */
-export interface AriState {
+export const ariStateSchema = z.object({
   /** The certID the window belongs to; a new certificate starts afresh. */
-  certId: string;
+  certId: text,
   /** The suggested window; absent until a poll succeeds for this certID. */
-  windowStart?: string;
-  windowEnd?: string;
+  windowStart: time.optional(),
+  windowEnd: time.optional(),
   /**
    * The renewal time picked uniformly at random inside the window (RFC 9773 §4.2), kept
    * for as long as the CA suggests the same window so polls do not reshuffle it.
    */
-  selectedAt?: string;
-  explanationURL?: string;
-  lastPolledAt: string;
+  selectedAt: time.optional(),
+  explanationURL: text.optional(),
+  lastPolledAt: time,
   /** Next poll: Retry-After clamped to [1 min, 24 h], or about 6 h after an error. */
-  nextPollAt: string;
+  nextPollAt: time,
   /** Why the last poll failed; the previous window (if any) stays in force. */
-  lastError?: string;
-}
-
-/** Expiry warnings: at 1/3 of the lifetime left while renewal fails, and under 24 h left. */
-export type ExpiryAlert = 'third' | 'day';
+  lastError: z.string().optional(),
+});
+export type AriState = z.infer<typeof ariStateSchema>;
 
 /** One ACM region the certificate is imported into (re-imported into the same ARN on renewal). */
-export interface AcmDeliveryState {
+export const acmDeliveryStateSchema = z.object({
   /** The ACM certificate; absent until the first import succeeded. */
-  arn?: string;
+  arn: text.optional(),
   /** The serial ACM holds now. */
-  serial?: string;
+  serial: text.optional(),
   /** Its key type: ACM re-imports only the same key type and size into an ARN. */
-  keyType?: string;
-  importedAt?: string;
+  keyType: text.optional(),
+  importedAt: time.optional(),
   /** The last import's failure, for people; cleared on success. */
-  error?: string;
-  attemptedAt: string;
+  error: z.string().optional(),
+  attemptedAt: time,
   /** Consecutive failed imports into this region (backoff); absent after a success. */
-  failures?: number;
+  failures: z.number().int().min(1).optional(),
   /** After a failure: when the issuer may try this region again (it is due then). */
-  retryAt?: string;
-}
+  retryAt: time.optional(),
+});
+export type AcmDeliveryState = z.infer<typeof acmDeliveryStateSchema>;
 
-export interface CertificateState {
-  status: CertificateStatus;
-  current?: CurrentCertificate;
-  ari?: AriState;
+export const certificateStateSchema = z.object({
+  status: certificateStatusSchema,
+  current: currentCertificateSchema.optional(),
+  ari: ariStateSchema.optional(),
   /** Expiry warnings already published for the serial named here. */
-  alertsSent?: { serial: string; kinds: ExpiryAlert[] };
+  alertsSent: z.object({ serial: text, kinds: z.array(expiryAlertSchema) }).optional(),
   /** The spec changed since the current certificate was issued: reissue now. */
-  reissue?: boolean;
+  reissue: z.boolean().optional(),
   /**
    * The earliest time anything is due (renewal, retry, ARI poll, expiry warning); the
    * scheduler's due index is keyed on it. Absent for retired certificates.
    */
-  dueAt?: string;
+  dueAt: time.optional(),
   /** Consecutive failed attempts; reset on success or spec change. */
-  attempts: number;
-  lastError?: LastError;
+  attempts: z.number().int().nonnegative(),
+  lastError: lastErrorSchema.optional(),
   /** Earliest time the next attempt may start (backoff or Retry-After). */
-  nextAttemptAt?: string;
-  lastSuccessAt?: string;
+  nextAttemptAt: time.optional(),
+  lastSuccessAt: time.optional(),
   /** The ACME order in flight, so an interrupted attempt can resume it. */
-  orderUrl?: string;
+  orderUrl: text.optional(),
+  /**
+   * Events recorded with the state they announce and not yet published (the outbox): a
+   * publish that fails, or a crash between the state write and the publish, leaves them
+   * here, and the next pass publishes them before anything else.
+   */
+  outbox: z.array(certificateEventSchema).optional(),
   /** ACM imports by region, for certificates that declare `acmRegions`. */
-  acm?: Record<string, AcmDeliveryState>;
-  updatedAt: string;
-}
+  acm: z.record(z.string(), acmDeliveryStateSchema).optional(),
+  updatedAt: time,
+});
+export type CertificateState = z.infer<typeof certificateStateSchema>;
 
 /** A newly declared certificate is due at once. */
 export const initialState = (now: Date): CertificateState => ({
@@ -104,7 +126,11 @@ export const initialState = (now: Date): CertificateState => ({
   updatedAt: now.toISOString(),
 });
 
-/** One certificate in the inventory: the declared spec and the observed state. */
+/**
+ * One certificate in the inventory: the declared spec and the observed state. The spec's
+ * stored shape is checked by the inventory's read schema (shared/inventory/record.ts), which
+ * also ties it to the item's name.
+ */
 export interface InventoryRecord {
   spec: CertificateSpec;
   state: CertificateState;

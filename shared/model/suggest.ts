@@ -3,6 +3,8 @@
  * schema's "unrecognized key" error says what to write instead of only what to remove.
  */
 import type * as z from 'zod';
+import { ValidationError } from './errors.js';
+import { jsonPath, zodToValidationError } from './json.js';
 
 /** Lower case without "-" and "_": `renew_before` and `RenewBefore` are `renewBefore`. */
 const normalize = (key: string): string => key.toLowerCase().replace(/[-_]/g, '');
@@ -103,4 +105,25 @@ export function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): stri
   };
   walk(schema, 0);
   return [...found];
+}
+
+/**
+ * zodToValidationError for a config file parsed with `schema`: a misspelt key is reported
+ * first (it also explains the "required" issue of the key it meant), named as the field,
+ * with the key it most likely meant as the fix, or the keys allowed there.
+ */
+export function configError(error: z.ZodError, root: string, schema: z.ZodType): ValidationError {
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys');
+  if (!issue) return zodToValidationError(error, root);
+  const known = knownKeys(schema, issue.path);
+  const key = issue.keys[0]!;
+  const meant = closestKey(key, known);
+  const others = issue.keys.length > 1 ? ` (and ${issue.keys.slice(1).join(', ')})` : '';
+  return new ValidationError(
+    `${jsonPath(issue.path, root)}.${key}`,
+    `is not a known key${others}${meant ? ` (did you mean ${meant}?)` : ''}`,
+    meant
+      ? `rename it to ${meant}`
+      : `remove it${known.length ? `; the keys here are: ${known.join(', ')}` : ''}`,
+  );
 }

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { ValidationError } from '../model/errors.js';
-import { EVENT_TYPES, type EventType } from '../model/events.js';
-import { zodToValidationError } from '../model/spec.js';
+import { EVENT_TYPES, type EventType } from '../events/event.js';
+import { zodToValidationError } from '../model/json.js';
 
 /**
  * The notifier's environment, set by the stack. Each target is on when its variables are

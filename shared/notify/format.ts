@@ -1,7 +1,7 @@
 import { DAY, HOUR, MINUTE } from '../model/clock.js';
 import { CertkeeperError, shortProblemType } from '../model/errors.js';
-import type { CertificateEvent } from '../model/events.js';
-import type { CloudWatchAlarm, Notification } from './parse.js';
+import type { CertificateEvent } from '../events/event.js';
+import type { CloudWatchAlarm, Notification } from '../events/notification.js';
 
 /**
  * Turns certificate events and CloudWatch alarms into short messages a person can act on:

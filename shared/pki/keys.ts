@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { ValidationError } from '../model/errors.js';
 import { KEY_TYPES, type KeyType } from '../model/keys.js';
 
@@ -29,4 +29,19 @@ export function generateKey(keyType: KeyType): string {
         `use one of: ${KEY_TYPES.join(', ')}`,
       );
   }
+}
+
+/** The key type of a PKCS#8 PEM private key, or undefined for one certkeeper does not make. */
+export function keyTypeOf(keyPem: string): KeyType | undefined {
+  const key = createPrivateKey(keyPem);
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === 'ec') {
+    return details?.namedCurve === 'prime256v1'
+      ? 'ecdsa-p256'
+      : details?.namedCurve === 'secp384r1'
+        ? 'ecdsa-p384'
+        : undefined;
+  }
+  const type = key.asymmetricKeyType === 'rsa' ? `rsa${details?.modulusLength}` : undefined;
+  return KEY_TYPES.find((t) => t === type);
 }

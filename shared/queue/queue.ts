@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ValidationError } from '../model/errors.js';
+import { parseJson } from '../model/json.js';
 import { NAME_PATTERN } from '../model/spec.js';
 
 /** One unit of issuer work: renew (or first issue) one certificate. */
@@ -14,19 +14,7 @@ export type WorkMessageInput = z.input<typeof workMessage>;
 
 /** Parses an SQS body; anything else is a ValidationError naming the problem. */
 export function parseWorkMessage(body: string): WorkMessage {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new ValidationError('message body', 'is not JSON', 'send {"certificate": "<name>"}');
-  }
-  const parsed = workMessage.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.length ? `message.${issue.path.join('.')}` : 'message';
-    throw new ValidationError(field, issue?.message ?? 'is invalid', 'send {"certificate": "<name>"}');
-  }
-  return parsed.data;
+  return parseJson(body, workMessage, { what: 'message', fix: 'send {"certificate": "<name>"}' });
 }
 
 /** Port: where the scheduler puts work for the issuer. */

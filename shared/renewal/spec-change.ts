@@ -32,6 +32,20 @@ export function stateAfterSpecChange(
   };
 }
 
+/**
+ * A pass's result when the spec it ran for (`ranFor`) may have been replaced meanwhile by
+ * `latest` (declaring is not fenced): the change's reset is carried over rather than
+ * overwritten by a state made for the old spec.
+ */
+export function stateForLatestSpec(
+  state: CertificateState,
+  ranFor: CertificateSpec,
+  latest: CertificateSpec,
+  now: Date,
+): CertificateState {
+  return sameSpec(latest, ranFor) ? state : stateAfterSpecChange(state, ranFor, latest, now);
+}
+
 export function sameSpec(a: CertificateSpec, b: CertificateSpec): boolean {
   return JSON.stringify(normal(a)) === JSON.stringify(normal(b));
 }

@@ -3,6 +3,7 @@
  *
  *   certificates/<name>/<serial>/{cert,chain,fullchain,privkey}.pem   immutable
  *   certificates/<name>/current.json                                   manifest, written last
+ *   certificates/<name>/pending/privkey.pem                            key of the order in flight
  *   challenges/http-01/<token>                                         key authorization
  *   accounts/<directory host>/<account>.json                           ACME account key + URL
  *
@@ -21,6 +22,7 @@ export const versionPrefix = (name: string, serial: string): string => `${certif
 export const bundleFileKey = (name: string, serial: string, file: BundleFile): string =>
   `${versionPrefix(name, serial)}${file}.pem`;
 export const manifestKey = (name: string): string => `${certificatePrefix(name)}current.json`;
+export const pendingKeyKey = (name: string): string => `${certificatePrefix(name)}pending/privkey.pem`;
 export const http01Key = (token: string): string => `${HTTP01_PREFIX}${token}`;
 
 /** Account objects are keyed by CA host and a hash of the contact, so one bucket serves many CAs. */

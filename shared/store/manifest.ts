@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { IntegrityError, ValidationError } from '../model/errors.js';
-import { NAME_PATTERN, zodToValidationError } from '../model/spec.js';
+import { NAME_PATTERN } from '../model/spec.js';
+import { parseJson, zodToValidationError } from '../model/json.js';
 import { BUNDLE_FILES, type BundleFile, bundleFileKey } from './keys.js';
 import type { CertificateBundle, Manifest, ManifestFile, ManifestInput } from './store.js';
 
@@ -35,23 +36,13 @@ const manifestSchema = z.object({
  * would install the wrong files, so corruption is an IntegrityError naming the key.
  */
 export function parseManifest(text: string, key: string, name: string): Manifest {
+  const fix =
+    'restore the previous version of the object (bucket versioning or a backup), or renew the certificate to write a new one';
   const corrupt = (problem: string): IntegrityError =>
-    new IntegrityError(
-      `manifest ${key} is corrupt: ${problem}`,
-      'restore the previous version of the object (bucket versioning or a backup), or renew the certificate to write a new one',
-    );
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw corrupt('it is not JSON');
-  }
-  const parsed = manifestSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw corrupt(`${issue?.path.join('.') || 'document'}: ${issue?.message ?? 'invalid'}`);
-  }
-  const m = parsed.data;
+    new IntegrityError(`manifest ${key} is corrupt: ${problem}`, fix);
+  const m = parseJson(text, manifestSchema, {
+    as: (p) => corrupt(p.kind === 'syntax' ? 'it is not JSON' : `${p.path || 'document'}: ${p.message}`),
+  });
   if (m.name !== name) throw corrupt(`it names certificate "${m.name}"`);
   for (const file of BUNDLE_FILES) {
     const expected = bundleFileKey(m.name, m.serial, file);

@@ -98,7 +98,8 @@ export class ObjectCertificateStore implements CertificateStore {
     const firstSeen = new Map<string, number>();
     for (const { key, lastModified } of await this.objects.list(prefix)) {
       const [serial, file] = key.slice(prefix.length).split('/');
-      if (!serial || file === undefined) continue; // current.json and anything not in a serial prefix
+      // current.json, the pending key and anything else not in a serial (hex) prefix.
+      if (!serial || file === undefined || !/^[0-9a-f]+$/i.test(serial)) continue;
       const t = lastModified.getTime();
       firstSeen.set(serial, Math.min(t, firstSeen.get(serial) ?? t));
     }

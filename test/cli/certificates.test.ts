@@ -9,6 +9,7 @@ import type { LocalStack } from '../../scripts/local/stack.js';
 import { uniqueName } from '../support/peers.js';
 import { useLocalStack } from '../support/stack.js';
 import { certkeeper, json } from './operator.js';
+import { amendState } from '../../shared/inventory/inventory.js';
 
 /** Its own zone name: test files share one moto, and a name lookup refuses duplicates. */
 const ZONE = `${uniqueName('certs')}.test`;
@@ -184,7 +185,7 @@ describe('bad arguments: exit 2, the flag named, nothing written', () => {
 describe('certkeeper list and status', () => {
   beforeAll(async () => {
     // A failed attempt on record, as the issuer writes it.
-    await inventory.amendState('edge', ({ state }) => ({
+    await amendState(inventory, 'edge', ({ state }) => ({
       ...state,
       attempts: 2,
       nextAttemptAt: new Date(Date.now() + 120_000).toISOString(),

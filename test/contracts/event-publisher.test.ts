@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type EventPublisher, MemoryPublisher } from '../../shared/events/publisher.js';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
-import type { CertificateEvent } from '../../shared/model/events.js';
+import type { CertificateEvent } from '../../shared/events/event.js';
 import { snsClient, sqsClient, uniqueName } from '../support/peers.js';
 import { leakedKey } from '../support/keys.js';
 

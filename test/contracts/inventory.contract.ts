@@ -1,17 +1,23 @@
 /**
- * What every Inventory adapter promises the scheduler (listDue, the heartbeat) and the
- * operator (putSpec on new and changed certificates). One suite, run against each adapter
- * by inventory.test.ts beside it, so the adapters cannot drift apart.
+ * What every Inventory adapter promises the scheduler (listDue, with the heartbeat kept
+ * apart in the same storage) and the operator (update: declarations of new and changed
+ * certificates through usecases/declare-certificates.ts, and concurrent changes that are
+ * never lost). One suite, run against each adapter by inventory.test.ts beside it, so the
+ * adapters cannot drift apart.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Inventory } from '../../shared/inventory/inventory.js';
+import type { Heartbeat } from '../../shared/heartbeat/heartbeat.js';
+import { amendState, type Inventory } from '../../shared/inventory/inventory.js';
 import type { LeaseLock } from '../../shared/lock/lock.js';
 import { DAY, HOUR, type ManualClock, MINUTE, SECOND } from '../../shared/model/clock.js';
 import { type CertificateSpecInput, parseCertificateSpec } from '../../shared/model/spec.js';
 import { type CertificateState, initialState } from '../../shared/model/state.js';
+import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 
 export interface DueFixture {
   inventory: Inventory;
+  /** The heartbeat adapter that shares the inventory's storage. */
+  heartbeat: Heartbeat;
   lock: LeaseLock;
   /** Starts at T0 (2026-03-01T00:00:00Z). */
   clock: ManualClock;
@@ -44,12 +50,12 @@ export const failingState = (dueAt: string): CertificateState => ({
 
 /** Declares `name` and writes `state` for it, as a renewal would. */
 export async function declareWithState(
-  f: Pick<DueFixture, 'inventory' | 'lock'>,
+  f: Pick<DueFixture, 'inventory' | 'lock' | 'clock'>,
   name: string,
   state: Partial<CertificateState>,
   declared = spec(name),
 ): Promise<void> {
-  await f.inventory.putSpec(declared);
+  await declareSpec(f.inventory, declared, f.clock);
   const lease = (await f.lock.acquire(name, TTL))!;
   await f.inventory.putState(name, { status: 'valid', attempts: 0, updatedAt: iso(0), ...state }, lease);
   await f.lock.release(lease);
@@ -75,7 +81,7 @@ export function describeDueInventory(adapter: string, fixture: () => Promise<Due
       await declareWithState(f, 'later', { dueAt: iso(1) });
       await declareWithState(f, 'future', { dueAt: iso(30 * DAY) });
       await declareWithState(f, 'retired', { status: 'retired' });
-      await f.inventory.recordTick(T0, { checked: 0, enqueued: 0 });
+      await f.heartbeat.record(T0, { checked: 0, enqueued: 0 });
 
       const due = await f.inventory.listDue(T0);
       expect(due.records.map((r) => r.spec.name)).toEqual(['early', 'late', 'offset', 'now']);
@@ -96,7 +102,7 @@ export function describeDueInventory(adapter: string, fixture: () => Promise<Due
     });
 
     it('makes a newly declared certificate due at once', async () => {
-      await f.inventory.putSpec(spec('fresh'));
+      await declareSpec(f.inventory, spec('fresh'), f.clock);
       expect(await f.inventory.get('fresh')).toEqual({ spec: spec('fresh'), state: initialState(T0) });
       expect(await dueNames(f.inventory, at(-1))).toEqual([]);
       expect(await dueNames(f.inventory, T0)).toEqual(['fresh']);
@@ -107,7 +113,11 @@ export function describeDueInventory(adapter: string, fixture: () => Promise<Due
       await declareWithState(f, 'web', failingState(iso(HOUR)), declared);
       const before = await f.inventory.get('web');
       f.clock.advance(10 * MINUTE);
-      await f.inventory.putSpec(spec('web', { identifiers: ['www.example.com', 'web.example.com'] }));
+      await declareSpec(
+        f.inventory,
+        spec('web', { identifiers: ['www.example.com', 'web.example.com'] }),
+        f.clock,
+      );
       expect(await f.inventory.get('web')).toEqual(before);
       expect(await dueNames(f.inventory, f.clock.now())).toEqual([]);
     });
@@ -116,7 +126,7 @@ export function describeDueInventory(adapter: string, fixture: () => Promise<Due
       await declareWithState(f, 'web', failingState(iso(HOUR)));
       f.clock.advance(10 * MINUTE);
       const changed = spec('web', { identifiers: ['web.example.com', 'www.example.com'] });
-      await f.inventory.putSpec(changed);
+      await declareSpec(f.inventory, changed, f.clock);
 
       const now = f.clock.now().toISOString();
       const { lastError, current } = failingState(iso(HOUR));
@@ -140,9 +150,13 @@ export function describeDueInventory(adapter: string, fixture: () => Promise<Due
       const { current: _none, ...neverIssued } = failingState(iso(HOUR));
       await declareWithState(f, 'new', neverIssued);
       f.clock.advance(10 * MINUTE);
-      await f.inventory.putSpec(spec('web', { renewBefore: '72h' }));
+      await declareSpec(f.inventory, spec('web', { renewBefore: '72h' }), f.clock);
       f.clock.advance(MINUTE);
-      await f.inventory.putSpec(spec('new', { identifiers: ['new.example.com', 'www.example.com'] }));
+      await declareSpec(
+        f.inventory,
+        spec('new', { identifiers: ['new.example.com', 'www.example.com'] }),
+        f.clock,
+      );
 
       const web = (await f.inventory.get('web'))?.state;
       expect(web).toMatchObject({ status: 'valid', attempts: 0, reissue: false, dueAt: iso(10 * MINUTE) });
@@ -154,14 +168,36 @@ export function describeDueInventory(adapter: string, fixture: () => Promise<Due
       expect(await dueNames(f.inventory, f.clock.now())).toEqual(['web', 'new']);
     });
 
-    it('keeps the scheduler heartbeat apart from the certificates', async () => {
-      expect(await f.inventory.lastTick()).toBeUndefined();
-      await f.inventory.recordTick(T0, { checked: 120, enqueued: 3 });
-      expect(await f.inventory.lastTick()).toEqual({ at: T0.toISOString(), checked: 120, enqueued: 3 });
-      await f.inventory.recordTick(at(5 * MINUTE), { checked: 121, enqueued: 0 });
-      expect(await f.inventory.lastTick()).toEqual({ at: iso(5 * MINUTE), checked: 121, enqueued: 0 });
+    it('applies concurrent changes one after another, losing none', async () => {
+      await declareWithState(f, 'counter', { attempts: 0 });
+      const increment = () =>
+        amendState(f.inventory, 'counter', ({ state }) => ({ ...state, attempts: state.attempts + 1 }));
+      await Promise.all([increment(), increment(), increment()]);
+      expect((await f.inventory.get('counter'))?.state.attempts).toBe(3);
+    });
 
-      await f.inventory.putSpec(spec('web'));
+    it('writes only what the change returns, and says what it wrote', async () => {
+      expect(await f.inventory.update('absent', () => undefined)).toBeUndefined();
+      expect(await f.inventory.get('absent')).toBeUndefined();
+      const made = { spec: spec('made'), state: initialState(T0) };
+      const createOnce = (stored: unknown) => (stored ? undefined : made);
+      expect(await f.inventory.update('made', createOnce)).toEqual(made);
+      expect(await f.inventory.update('made', createOnce)).toBeUndefined();
+      expect(await f.inventory.get('made')).toEqual(made);
+      await expect(
+        f.inventory.update('made', () => ({ spec: spec('other'), state: initialState(T0) })),
+      ).rejects.toThrow(/spec\.name: is "other" in an update of "made"/);
+      expect(await f.inventory.get('made')).toEqual(made);
+    });
+
+    it('keeps the scheduler heartbeat apart from the certificates', async () => {
+      expect(await f.heartbeat.last()).toBeUndefined();
+      await f.heartbeat.record(T0, { checked: 120, enqueued: 3 });
+      expect(await f.heartbeat.last()).toEqual({ at: T0.toISOString(), checked: 120, enqueued: 3 });
+      await f.heartbeat.record(at(5 * MINUTE), { checked: 121, enqueued: 0 });
+      expect(await f.heartbeat.last()).toEqual({ at: iso(5 * MINUTE), checked: 121, enqueued: 0 });
+
+      await declareSpec(f.inventory, spec('web'), f.clock);
       expect((await f.inventory.list()).map((r) => r.spec.name)).toEqual(['web']);
       expect(await dueNames(f.inventory, at(DAY))).toEqual(['web']);
     });

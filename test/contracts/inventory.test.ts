@@ -1,5 +1,6 @@
 /**
- * The Inventory contract (inventory.contract.ts) against every adapter: the directory of
+ * The Inventory contract (inventory.contract.ts), with the Heartbeat kept in the same
+ * storage, against every adapter: the directory of
  * local mode and DynamoDB Local. A new adapter passes by adding one call here.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll } from 'vitest';
 import { createTable } from '../../shared/dynamo/table.js';
+import { DynamoHeartbeat } from '../../shared/heartbeat/dynamodb.js';
+import { FileHeartbeat } from '../../shared/heartbeat/file.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { FileInventory } from '../../shared/inventory/file.js';
 import { DynamoLeaseLock } from '../../shared/lock/dynamodb.js';
@@ -21,7 +24,8 @@ describeDueInventory('FileInventory', async () => {
   const clock = new ManualClock(T0);
   const lock = new FileLeaseLock({ dir: join(dir, 'locks'), clock });
   return {
-    inventory: new FileInventory({ dir: join(dir, 'inventory'), lock, clock }),
+    inventory: new FileInventory({ dir: join(dir, 'inventory'), lock }),
+    heartbeat: new FileHeartbeat({ dir: join(dir, 'inventory') }),
     lock,
     clock,
     dispose: () => rm(dir, { recursive: true, force: true }),
@@ -39,6 +43,7 @@ describeDueInventory('DynamoInventory (DynamoDB Local)', async () => {
   const table = { client: admin, tableName, clock };
   return {
     inventory: new DynamoInventory(table),
+    heartbeat: new DynamoHeartbeat(table),
     lock: new DynamoLeaseLock(table),
     clock,
     dispose: async () => {

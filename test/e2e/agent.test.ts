@@ -27,7 +27,7 @@ import {
 } from '../../agent/agent.js';
 import { type AgentConfig, type AgentConfigInput, loadAgentConfig } from '../../agent/config.js';
 import { handler as issuer } from '../../functions/issuer.js';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { generateKey, parseCertificate, sha256Hex } from '../../shared/pki/index.js';
 import { bundleFileKey, http01Key, manifestKey } from '../../shared/store/keys.js';

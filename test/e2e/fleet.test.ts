@@ -12,13 +12,13 @@ import { createAgent } from '../../agent/agent.js';
 import { type AgentConfigInput, loadAgentConfig } from '../../agent/config.js';
 import { handler as fleetHandler } from '../../functions/fleet.js';
 import { handler as issuer } from '../../functions/issuer.js';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { MemoryPublisher } from '../../shared/events/publisher.js';
 import { type FleetTickResult, monitorFleet } from '../../shared/fleet/monitor.js';
 import { agentReportKey, parseAgentReport } from '../../shared/fleet/report.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/model/events.js';
+import type { CertificateEvent } from '../../shared/events/event.js';
 import { silentLog } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';
@@ -30,6 +30,7 @@ import { uniqueName } from '../support/peers.js';
 import { scratch, testRoots } from '../support/scratch.js';
 import { pointHandlersAt, useLocalStack } from '../support/stack.js';
 import type { TestCa } from '../unit/agent/pki.js';
+import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 
 const ZONE = `${uniqueName('fleet')}.test`;
 const LAG = 30 * MINUTE;
@@ -62,7 +63,7 @@ async function issue(
 ): Promise<string> {
   const spec = await declareCertificate(inventory, { name, identifiers: [`${name}.${ZONE}`] });
   // The deployment config fills agents in from its `agents` list; here it is written directly.
-  await inventory.putSpec({
+  await declareSpec(inventory, {
     ...spec,
     delivery: { agents: delivery.agents ?? [], probes: delivery.probes ?? [], acmRegions: [] },
   });

@@ -6,13 +6,14 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as issuer } from '../../functions/issuer.js';
 import { issuerRuntime } from '../../functions/issuer-runtime.js';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { NotFoundError, UnreachableError, ValidationError } from '../../shared/model/errors.js';
-import { renewCertificate } from '../../shared/renew.js';
+import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { sqsEvent } from '../../scripts/local/pipeline.js';
 import { listKeys, pointHandlersAt, useLocalStack } from '../support/stack.js';
+import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 
 let stack: LocalStack;
 let inventory: DynamoInventory;
@@ -92,13 +93,13 @@ describe('renewals that cannot succeed fail clearly and keep the current certifi
   });
 
   it('a profile the CA does not offer names the profile and what is offered', async () => {
-    await inventory.putSpec({ ...(await inventory.get('keep'))!.spec, profile: 'gold' });
+    await declareSpec(inventory, { ...(await inventory.get('keep'))!.spec, profile: 'gold' });
     const outcome = await renewCertificate((await issuerRuntime()).renewDeps, 'keep', { force: true });
     expect(outcome.status).toBe('failed');
     const error = outcome.status === 'failed' ? outcome.error : undefined;
     expect(error?.message).toMatch(/"gold" is not offered.*classic.*shortlived/);
     expect((await inventory.get('keep'))?.state.lastError?.detail).toContain('"gold"');
-    await inventory.putSpec({ ...(await inventory.get('keep'))!.spec, profile: 'classic' });
+    await declareSpec(inventory, { ...(await inventory.get('keep'))!.spec, profile: 'classic' });
     await expectNothingChanged();
   });
 

@@ -1,7 +1,7 @@
 /**
  * The due index on DynamoDB Local, beyond the Inventory contract (test/contracts): what only
  * the DynamoDB adapter has: the sparse `due-index` attributes on the item, a tick
- * that reads only the items due, and putSpec's conditional write when it is outrun.
+ * that reads only the items due, and a declaration's conditional write when it is outrun.
  */
 import { DeleteTableCommand, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { DynamoLeaseLock } from '../../shared/lock/dynamodb.js';
 import { DAY, HOUR, ManualClock, MINUTE } from '../../shared/model/clock.js';
 import { dynamodbClient, uniqueName } from '../support/peers.js';
 import { declareWithState, failingState, spec, T0 } from '../contracts/inventory.contract.js';
+import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 
 const admin = dynamodbClient();
 afterAll(() => admin.destroy());
@@ -18,7 +19,7 @@ afterAll(() => admin.destroy());
 /** Lock and inventory on `tableName`, through `client` (its own, unless given). */
 function worker(tableName: string, clock: ManualClock, client: DynamoDBClient = dynamodbClient()) {
   const table = { client, tableName, clock };
-  return { lock: new DynamoLeaseLock(table), inventory: new DynamoInventory(table) };
+  return { lock: new DynamoLeaseLock(table), inventory: new DynamoInventory(table), clock };
 }
 
 const dropTable = (tableName: string) => admin.send(new DeleteTableCommand({ TableName: tableName }));
@@ -83,7 +84,7 @@ describe('DynamoInventory: the due-index items', () => {
       dueAt: '2026-03-05T00:00:00.000Z',
       updatedAt: T0.toISOString(),
     };
-    // The operator's putSpec reads the failing state; the renewal lands before it writes.
+    // The operator's declaration reads the failing state; the renewal lands before it writes.
     const operator = worker(
       tableName,
       clock,
@@ -91,7 +92,7 @@ describe('DynamoInventory: the due-index items', () => {
     );
     clock.advance(MINUTE);
     const changed = spec('raced', { identifiers: ['raced.example.com', 'www.raced.example.com'] });
-    await operator.inventory.putSpec(changed);
+    await declareSpec(operator.inventory, changed, clock);
 
     const now = clock.now().toISOString();
     expect(await operator.inventory.get('raced')).toEqual({

@@ -8,7 +8,7 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
-import type { CertificateEvent } from '../../shared/model/events.js';
+import type { CertificateEvent } from '../../shared/events/event.js';
 import { leakedKey } from '../support/keys.js';
 import { snsClient, sqsClient, uniqueName } from '../support/peers.js';
 

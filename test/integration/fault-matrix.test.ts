@@ -20,10 +20,10 @@ import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
-import { renewCertificate } from '../../shared/renew.js';
-import { declareCertificate } from '../../shared/certificates.js';
+import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
-import type { CertificateEvent } from '../../shared/model/events.js';
+import type { CertificateEvent } from '../../shared/events/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
@@ -194,6 +194,65 @@ describe('fault matrix', () => {
       [...failedEvents, ...nextEvents].map((e) => e.type.replace('certificate.', '')).join(', ') || 'none',
     ]);
     expect(before.current?.serial).toBe(serial);
+  });
+
+  it('SNS publish failing after the state was written', async () => {
+    const serial = await manifestSerial();
+    const ordersBefore = acme.count('/order-plz');
+    const snsProxy = await startAwsFaultProxy(stack.env.AWS_ENDPOINT_URL!);
+    const proxies = {
+      AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint,
+    };
+    try {
+      pointHandlersAt({ ...stack.env, ...proxies, AWS_ENDPOINT_URL_SNS: snsProxy.endpoint });
+      snsProxy.setRule({ match: ({ method }) => method === 'POST', respond: 'sns-internal' });
+      expect((await renewNow()).batchItemFailures).toEqual([]);
+      expect(snsProxy.injected.length, 'the fault was hit').toBeGreaterThan(0);
+      snsProxy.setRule(undefined);
+
+      // The renewal stands, recorded with its event in the outbox and due again at once.
+      const after = await state();
+      expect(after.current?.serial).not.toBe(serial);
+      expect(await manifestSerial()).toBe(after.current!.serial);
+      expect(after.outbox?.map((e) => [e.type, e.serial])).toEqual([
+        ['certificate.renewed', after.current!.serial],
+      ]);
+      expect(Date.parse(after.dueAt!)).toBeLessThanOrEqual(Date.now() + 2 * 60_000);
+      expect(await events()).toEqual([]);
+
+      // The next pass (the scheduler's message: nothing forced, nothing else due) delivers it.
+      const tick = {
+        MessageId: uniqueName('m'),
+        Body: JSON.stringify({ certificate: NAME, reason: 'recheck' }),
+      };
+      expect((await issuer(sqsEvent([tick]))).batchItemFailures).toEqual([]);
+      const delivered = await events();
+      expect(delivered.map((e) => [e.type, e.serial])).toEqual([
+        ['certificate.renewed', after.current!.serial],
+      ]);
+      const settled = await state();
+      expect(settled.outbox).toBeUndefined();
+      expect(settled.current?.serial).toBe(after.current!.serial);
+      // Delivered once: a third pass sends nothing.
+      expect((await issuer(sqsEvent([{ ...tick, MessageId: uniqueName('m') }]))).batchItemFailures).toEqual(
+        [],
+      );
+      expect(await events()).toEqual([]);
+      const orders = acme.count('/order-plz') - ordersBefore;
+      expect(orders).toBe(1);
+      expect(await leftovers()).toEqual([]);
+      rows.push([
+        'SNS publish failing after the state write',
+        `renewed; the event kept in the outbox (${snsProxy.injected.length} requests faulted), delivered by the next pass`,
+        String(orders),
+        delivered.map((e) => e.type.replace('certificate.', '')).join(', '),
+      ]);
+    } finally {
+      delete process.env['AWS_ENDPOINT_URL_SNS'];
+      pointHandlersAt({ ...stack.env, ...proxies });
+      await snsProxy.close();
+    }
   });
 
   it('Pebble rejecting half of all nonces (PEBBLE_WFE_NONCEREJECT=50)', async () => {

@@ -17,6 +17,8 @@ import { ConflictError, IntegrityError, NotFoundError } from '../../shared/model
 import { parseCertificateSpec } from '../../shared/model/spec.js';
 import { type CertificateState, initialState } from '../../shared/model/state.js';
 import { dynamodbClient, uniqueName } from '../support/peers.js';
+import { declareSpec } from '../../shared/usecases/declare-certificates.js';
+import { DynamoHeartbeat } from '../../shared/heartbeat/dynamodb.js';
 
 const TTL = 30 * SECOND;
 const tableName = uniqueName('inventory-test');
@@ -51,11 +53,15 @@ describe('DynamoInventory', () => {
   it('stores, lists (certificates only, sorted) and removes specs, starting them pending', async () => {
     const clock = new ManualClock('2026-03-01T00:00:00Z');
     const { inventory, lock } = worker(clock);
-    await inventory.putSpec(spec('zeta'));
-    await inventory.putSpec(parseCertificateSpec({ name: 'alpha', identifiers: ['203.0.113.10'] }));
+    await declareSpec(inventory, spec('zeta'), clock);
+    await declareSpec(
+      inventory,
+      parseCertificateSpec({ name: 'alpha', identifiers: ['203.0.113.10'] }),
+      clock,
+    );
     // Lock and heartbeat items in the same table are not certificates.
     await lock.acquire('alpha', TTL);
-    await inventory.recordTick(clock.now(), { checked: 2, enqueued: 2 });
+    await new DynamoHeartbeat({ client: admin, tableName }).record(clock.now(), { checked: 2, enqueued: 2 });
 
     expect(await inventory.get('zeta')).toEqual({ spec: spec('zeta'), state: initialState(clock.now()) });
     expect(await inventory.get('missing')).toBeUndefined();
@@ -72,7 +78,7 @@ describe('DynamoInventory', () => {
     const clock = new ManualClock('2026-03-01T00:00:00Z');
     const late = worker(clock);
     const current = worker(clock);
-    await current.inventory.putSpec(spec('fenced'));
+    await declareSpec(current.inventory, spec('fenced'), clock);
     const oldLease = (await late.lock.acquire('fenced', TTL))!;
     clock.advance(TTL + 1); // the late worker is paused past its expiry...
     const newLease = (await current.lock.acquire('fenced', TTL))!;
@@ -91,7 +97,7 @@ describe('DynamoInventory', () => {
   it('refuses a token older than the last state write even if the lock item lost its counter', async () => {
     const clock = new ManualClock('2026-03-01T00:00:00Z');
     const { inventory, lock } = worker(clock);
-    await inventory.putSpec(spec('counter'));
+    await declareSpec(inventory, spec('counter'), clock);
     const first = (await lock.acquire('counter', TTL))!;
     await inventory.putState('counter', state(clock, 'valid'), first);
     // The lock item disappears and a clock running behind restarts the counter lower.
@@ -107,7 +113,7 @@ describe('DynamoInventory', () => {
   it('refuses a state write for a certificate removed meanwhile, without recreating it', async () => {
     const clock = new ManualClock('2026-03-01T00:00:00Z');
     const { inventory, lock } = worker(clock);
-    await inventory.putSpec(spec('gone'));
+    await declareSpec(inventory, spec('gone'), clock);
     const lease = (await lock.acquire('gone', TTL))!;
     await inventory.remove('gone');
     await expect(inventory.putState('gone', state(clock, 'valid'), lease)).rejects.toThrow(NotFoundError);
@@ -117,7 +123,7 @@ describe('DynamoInventory', () => {
   it('lets state writes and renewals by the same holder interleave', async () => {
     const clock = new ManualClock('2026-03-01T00:00:00Z');
     const { inventory, lock } = worker(clock);
-    await inventory.putSpec(spec('busy'));
+    await declareSpec(inventory, spec('busy'), clock);
     const lease = (await lock.acquire('busy', TTL))!;
     await Promise.all([
       ...Array.from({ length: 5 }, () => lock.renew(lease, TTL)),

@@ -5,9 +5,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as issuer } from '../../functions/issuer.js';
 import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
-import { renewCertificate } from '../../shared/renew.js';
+import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
 import { listKeys, recordAcmeRequests, useLocalStack } from '../support/stack.js';

@@ -6,11 +6,11 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import acme from 'acme-client';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { installTransport } from '../../shared/acme/transport.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { HOUR, ManualClock, MINUTE } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/model/events.js';
+import type { CertificateEvent } from '../../shared/events/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { certId } from '../../shared/pki/index.js';
 import type { Manifest } from '../../shared/store/store.js';

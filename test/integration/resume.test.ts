@@ -5,10 +5,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
 import type { ChallengeSolver } from '../../shared/challenges/solver.js';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
-import { renewCertificate } from '../../shared/renew.js';
+import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { listKeys, recordAcmeRequests, useLocalStack } from '../support/stack.js';
 

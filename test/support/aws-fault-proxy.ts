@@ -13,7 +13,7 @@ export interface AwsFaultRule {
   /** Decides on a request: method, path (with query) and the DynamoDB X-Amz-Target. */
   match(request: { method: string; path: string; target: string }): boolean;
   /** The answer AWS would give. */
-  respond: 's3-slowdown' | 'dynamodb-throttling' | 'route53-pending';
+  respond: 's3-slowdown' | 'dynamodb-throttling' | 'route53-pending' | 'sns-internal';
 }
 
 export interface AwsFaultProxy {
@@ -36,6 +36,12 @@ export async function startAwsFaultProxy(upstream: string): Promise<AwsFaultProx
       res.writeHead(503, { 'content-type': 'application/xml' });
       res.end(
         '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault</RequestId></Error>',
+      );
+    } else if (kind === 'sns-internal') {
+      // The query protocol's error document, as SNS sends it on a 500.
+      res.writeHead(500, { 'content-type': 'text/xml' });
+      res.end(
+        '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Receiver</Type><Code>InternalError</Code><Message>Internal error</Message></Error><RequestId>fault</RequestId></ErrorResponse>',
       );
     } else if (kind === 'route53-pending') {
       // GetChange of a change that never reaches INSYNC.

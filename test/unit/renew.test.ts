@@ -8,16 +8,17 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { AcmeDirectoryInfo, CertificateAuthority } from '../../shared/acme/ca.js';
 import type { ChallengeSolver } from '../../shared/challenges/solver.js';
-import { declareCertificate } from '../../shared/certificates.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { MemoryPublisher } from '../../shared/events/publisher.js';
 import { FileInventory } from '../../shared/inventory/file.js';
 import { FileLeaseLock } from '../../shared/lock/file.js';
 import { HOUR, ManualClock, MINUTE } from '../../shared/model/clock.js';
 import { AcmeProblemError, RetryLaterError, UnreachableError } from '../../shared/model/errors.js';
 import { silentLog } from '../../shared/model/log.js';
-import { renewCertificate, type RenewDeps } from '../../shared/renew.js';
+import { renewCertificate, type RenewDeps } from '../../shared/usecases/renew-certificate.js';
 import { FAILING_AFTER } from '../../shared/renewal/backoff.js';
-import { FsCertificateStore } from '../../shared/store/fs-store.js';
+import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
+import { ObjectPendingKeys } from '../../shared/store/pending-keys.js';
 
 const directory: AcmeDirectoryInfo = {
   url: 'https://ca.test/dir',
@@ -46,7 +47,7 @@ beforeEach(async () => {
   clock = new ManualClock('2026-11-01T00:00:00Z');
   events = new MemoryPublisher();
   const lock = new FileLeaseLock({ dir: join(dir, 'locks'), clock });
-  inventory = new FileInventory({ dir: join(dir, 'inventory'), lock, clock });
+  inventory = new FileInventory({ dir: join(dir, 'inventory'), lock });
   orders = 0;
   failWith = new AcmeProblemError('urn:ietf:params:acme:error:connection', 'Connection refused', 400);
   const ca: CertificateAuthority = {
@@ -72,13 +73,14 @@ beforeEach(async () => {
     inventory,
     lock,
     store: new FsCertificateStore({ root: join(dir, 'store') }),
+    pendingKeys: new ObjectPendingKeys(new FsObjectStore({ root: join(dir, 'store') })),
     ca,
     solverFor: () => solver,
     events,
     log: silentLog,
     random: () => 0.5,
   };
-  await declareCertificate(inventory, { name: 'web-1', identifiers: ['203.0.113.10'] });
+  await declareCertificate(inventory, { name: 'web-1', identifiers: ['203.0.113.10'] }, clock);
 });
 
 /** Advances the clock to the next attempt and runs one pass, as the scheduler would. */
@@ -141,11 +143,15 @@ describe('repeated failures', () => {
 
   it('a spec change resets the count and makes it due at once', async () => {
     for (let i = 0; i < 3; i++) await nextAttempt();
-    await declareCertificate(inventory, {
-      name: 'web-1',
-      identifiers: ['203.0.113.10'],
-      keyType: 'ecdsa-p384',
-    });
+    await declareCertificate(
+      inventory,
+      {
+        name: 'web-1',
+        identifiers: ['203.0.113.10'],
+        keyType: 'ecdsa-p384',
+      },
+      clock,
+    );
     const state = (await inventory.get('web-1'))!.state;
     expect(state).toMatchObject({ attempts: 0, dueAt: clock.now().toISOString() });
     expect(state.nextAttemptAt).toBeUndefined();

@@ -12,6 +12,8 @@ import { ValidationError } from '../../../shared/model/errors.js';
 import { type CertificateSpecInput, parseCertificateSpec } from '../../../shared/model/spec.js';
 import type { CertificateState } from '../../../shared/model/state.js';
 import { stateAfterSpecChange } from '../../../shared/renewal/spec-change.js';
+import { declareSpec } from '../../../shared/usecases/declare-certificates.js';
+import { amendState } from '../../../shared/inventory/inventory.js';
 
 /** A config whose first certificate is `web` with the given delivery fields. */
 function config(
@@ -199,13 +201,19 @@ describe('a delivery-only change', () => {
     try {
       const clock = new ManualClock(NOW);
       const lock = new FileLeaseLock({ dir: join(root, 'locks'), clock });
-      const inventory = new FileInventory({ dir: join(root, 'inventory'), lock, clock });
-      await inventory.putSpec(parseCertificateSpec({ name: 'web', identifiers: ['203.0.113.10'] }));
-      await inventory.amendState('web', () => failing);
+      const inventory = new FileInventory({ dir: join(root, 'inventory'), lock });
+      await declareSpec(
+        inventory,
+        parseCertificateSpec({ name: 'web', identifiers: ['203.0.113.10'] }),
+        clock,
+      );
+      await amendState(inventory, 'web', () => failing);
 
       clock.advance(HOUR);
-      await inventory.putSpec(
+      await declareSpec(
+        inventory,
         parseCertificateSpec({ name: 'web', identifiers: ['203.0.113.10'], probes: ['203.0.113.10:443'] }),
+        clock,
       );
       const stored = await inventory.get('web');
       expect(stored?.spec.delivery?.probes).toEqual([{ host: '203.0.113.10', port: 443 }]);

@@ -25,6 +25,8 @@ import { FsObjectStore } from '../../../shared/store/fs-store.js';
 import { createTestCa, type IssuedBundle } from '../agent/pki.js';
 import { recordingLog } from '../agent/support.js';
 import { report } from './support.js';
+import { declareSpec } from '../../../shared/usecases/declare-certificates.js';
+import { amendState } from '../../../shared/inventory/inventory.js';
 
 const NAME = 'www';
 const IDENTIFIERS = ['www.example.com'];
@@ -70,7 +72,7 @@ beforeEach(async () => {
   clock = new ManualClock(Date.now());
   objects = new FsObjectStore({ root: join(root, 'bucket') });
   const lock = new FileLeaseLock({ dir: join(root, 'locks'), clock });
-  inventory = new FileInventory({ dir: join(root, 'inventory'), lock, clock });
+  inventory = new FileInventory({ dir: join(root, 'inventory'), lock });
   events = new MemoryPublisher();
   logs = [];
 
@@ -86,8 +88,8 @@ beforeEach(async () => {
     probes: [`127.0.0.1:${servedPort}`, `127.0.0.1:${closedPort}`],
   });
   spec.delivery!.agents = ['web-1', 'web-2', 'web-3', 'web-4'];
-  await inventory.putSpec(spec);
-  await inventory.amendState(NAME, ({ state }) => ({
+  await declareSpec(inventory, spec, clock);
+  await amendState(inventory, NAME, ({ state }) => ({
     ...state,
     status: 'valid',
     current: {

@@ -15,6 +15,7 @@ import type { Lease } from '../../../shared/lock/lock.js';
 import { ManualClock } from '../../../shared/model/clock.js';
 import { CertkeeperError, ConflictError } from '../../../shared/model/errors.js';
 import { parseCertificateSpec } from '../../../shared/model/spec.js';
+import { declareSpec } from '../../../shared/usecases/declare-certificates.js';
 
 const clock = new ManualClock('2026-03-01T00:00:00Z');
 const lease: Lease = {
@@ -75,7 +76,7 @@ describe('DynamoInventory.putState under concurrent writes', () => {
   });
 });
 
-describe('DynamoInventory.putSpec under concurrent writes', () => {
+describe('DynamoInventory.update under concurrent writes', () => {
   const declared = parseCertificateSpec({ name: 'web', identifiers: ['web.example.com'] });
   const item = {
     Item: {
@@ -90,7 +91,7 @@ describe('DynamoInventory.putSpec under concurrent writes', () => {
 
   it('reads again and retries when the item changed after it was read', async () => {
     const { send, inventory } = inventoryAnswering(item, outrun(), item, {});
-    await inventory.putSpec(changed);
+    await declareSpec(inventory, changed, clock);
     expect(send).toHaveBeenCalledTimes(4);
   });
 
@@ -98,10 +99,10 @@ describe('DynamoInventory.putSpec under concurrent writes', () => {
     const { send, inventory } = inventoryAnswering(
       ...Array.from({ length: 4 }, () => [item, outrun()]).flat(),
     );
-    const err = await inventory.putSpec(changed).catch((e: unknown) => e);
+    const err = await declareSpec(inventory, changed, clock).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as ConflictError).retryable).toBe(true);
-    expect((err as Error).message).toMatch(/declaring web collided with other writes 4 times/);
+    expect((err as Error).message).toMatch(/changing web collided with other writes 4 times/);
     expect(send).toHaveBeenCalledTimes(8);
   });
 });

@@ -13,12 +13,15 @@ import {
 } from '../../../shared/model/errors.js';
 import { parseCertificateSpec } from '../../../shared/model/spec.js';
 import { type CertificateState, initialState } from '../../../shared/model/state.js';
+import { declareSpec } from '../../../shared/usecases/declare-certificates.js';
+import { FileHeartbeat } from '../../../shared/heartbeat/file.js';
 
 const TTL = 30 * SECOND;
 let root: string;
 let clock: ManualClock;
 let lock: FileLeaseLock;
 let inventory: FileInventory;
+let heartbeat: FileHeartbeat;
 
 const spec = (name: string, identifiers = [`${name}.example.com`]) =>
   parseCertificateSpec({ name, identifiers });
@@ -32,14 +35,15 @@ beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'certkeeper-inventory-'));
   clock = new ManualClock('2026-03-01T00:00:00Z');
   lock = new FileLeaseLock({ dir: join(root, 'locks'), clock });
-  inventory = new FileInventory({ dir: join(root, 'inventory'), lock, clock });
+  inventory = new FileInventory({ dir: join(root, 'inventory'), lock });
+  heartbeat = new FileHeartbeat({ dir: join(root, 'inventory') });
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
 describe('FileInventory', () => {
   it('stores, lists (sorted) and removes certificates, starting them pending', async () => {
-    await inventory.putSpec(spec('web'));
-    await inventory.putSpec(parseCertificateSpec({ name: 'api', identifiers: ['203.0.113.10'] }));
+    await declareSpec(inventory, spec('web'), clock);
+    await declareSpec(inventory, parseCertificateSpec({ name: 'api', identifiers: ['203.0.113.10'] }), clock);
     expect(await inventory.get('web')).toEqual({ spec: spec('web'), state: initialState(clock.now()) });
     expect((await inventory.list()).map((r) => r.spec.name)).toEqual(['api', 'web']);
     expect((await inventory.get('api'))?.spec.profile).toBe('shortlived');
@@ -50,7 +54,7 @@ describe('FileInventory', () => {
   });
 
   it("refuses a late holder's state after a takeover and keeps the new holder's", async () => {
-    await inventory.putSpec(spec('web'));
+    await declareSpec(inventory, spec('web'), clock);
     const old = (await lock.acquire('web', TTL))!;
     clock.advance(TTL + 1);
     const current = (await lock.acquire('web', TTL))!;
@@ -64,7 +68,7 @@ describe('FileInventory', () => {
   });
 
   it('refuses a state write for a certificate removed meanwhile', async () => {
-    await inventory.putSpec(spec('web'));
+    await declareSpec(inventory, spec('web'), clock);
     const lease = (await lock.acquire('web', TTL))!;
     await inventory.remove('web');
     await expect(inventory.putState('web', state('valid'), lease)).rejects.toBeInstanceOf(NotFoundError);
@@ -72,37 +76,37 @@ describe('FileInventory', () => {
   });
 
   it('never loses a state write to a spec change racing it', async () => {
-    await inventory.putSpec(spec('web'));
+    await declareSpec(inventory, spec('web'), clock);
     const lease = (await lock.acquire('web', TTL))!;
     await Promise.all([
-      ...Array.from({ length: 10 }, () => inventory.putSpec(spec('web'))),
+      ...Array.from({ length: 10 }, () => declareSpec(inventory, spec('web'), clock)),
       inventory.putState('web', state('valid'), lease),
     ]);
     expect((await inventory.get('web'))?.state.status).toBe('valid');
   });
 
   it('refuses to store a state it could not read back', async () => {
-    await inventory.putSpec(spec('web'));
+    await declareSpec(inventory, spec('web'), clock);
     const lease = (await lock.acquire('web', TTL))!;
     const bad = { ...state('valid'), updatedAt: 'yesterday' };
     await expect(inventory.putState('web', bad, lease)).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('reads every record to find the due ones, and names a damaged heartbeat', async () => {
-    await inventory.putSpec(spec('web'));
-    await inventory.putSpec(spec('api'));
+    await declareSpec(inventory, spec('web'), clock);
+    await declareSpec(inventory, spec('api'), clock);
     const due = await inventory.listDue(clock.now(), 1);
     expect(due.records.map((r) => r.spec.name)).toEqual(['api']);
     expect(due.itemsRead).toBe(2);
 
-    await inventory.recordTick(clock.now(), { checked: 2, enqueued: 2 });
+    await heartbeat.record(clock.now(), { checked: 2, enqueued: 2 });
     const file = join(root, 'inventory', '_scheduler.json');
     await writeFile(file, '{"at":"noon"}');
-    await expect(inventory.lastTick()).rejects.toThrow(`${file} is corrupted: at`);
+    await expect(heartbeat.last()).rejects.toThrow(`${file} is corrupted: at`);
   });
 
   it('reports a damaged or misplaced record as an IntegrityError naming the file', async () => {
-    await inventory.putSpec(spec('web'));
+    await declareSpec(inventory, spec('web'), clock);
     const file = join(root, 'inventory', 'web.json');
     const record = JSON.parse(await readFile(file, 'utf8')) as { spec: { name: string } };
     await writeFile(file, JSON.stringify({ ...record, spec: { ...record.spec, name: 'api' } }));

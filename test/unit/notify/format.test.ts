@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DAY, HOUR, MINUTE } from '../../../shared/model/clock.js';
 import { CertkeeperError, ValidationError } from '../../../shared/model/errors.js';
-import type { CertificateEvent } from '../../../shared/model/events.js';
+import type { CertificateEvent } from '../../../shared/events/event.js';
 import { formatNotification, humanDuration, type Severity } from '../../../shared/notify/format.js';
-import { parseNotification } from '../../../shared/notify/parse.js';
+import { parseNotification } from '../../../shared/events/notification.js';
 import { leakedKey } from '../../support/keys.js';
 
 const NOW = new Date('2026-11-22T11:00:00Z');

@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey, verify } from 'node:crypto';
+import { X509Certificate, createPrivateKey, generateKeyPairSync, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { IntegrityError, ValidationError } from '../../../shared/model/errors.js';
 import { KEY_TYPES } from '../../../shared/model/keys.js';
@@ -16,6 +16,7 @@ import {
   certificateMatchesCsr,
   createCsr,
   generateKey,
+  keyTypeOf,
   keyMatchesCertificate,
   parseCertificate,
   pemBlocks,
@@ -57,6 +58,15 @@ describe('generateKey', () => {
     const { type, ...details } = expected[keyType];
     expect(key.asymmetricKeyType).toBe(type);
     expect(key.asymmetricKeyDetails).toMatchObject(details);
+    // What a kept key is checked against before an order is resumed with it.
+    expect(keyTypeOf(pem)).toBe(keyType);
+  });
+
+  it('names no key type for a key certkeeper does not make', () => {
+    const ed25519 = generateKeyPairSync('ed25519')
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    expect(keyTypeOf(ed25519)).toBeUndefined();
   });
 
   it('refuses an unknown key type, naming the field', () => {

@@ -1,8 +1,9 @@
-import type { Inventory } from './inventory/inventory.js';
-import type { Clock } from './model/clock.js';
-import type { Log } from './model/log.js';
-import type { WorkQueue } from './queue/queue.js';
-import { dueReason } from './renewal/policy.js';
+import type { Heartbeat } from '../heartbeat/heartbeat.js';
+import type { Inventory } from '../inventory/inventory.js';
+import type { Clock } from '../model/clock.js';
+import type { Log } from '../model/log.js';
+import type { WorkQueue } from '../queue/queue.js';
+import { dueReason } from '../renewal/policy.js';
 
 export interface ScheduleResult {
   /** Certificates whose dueAt has passed. */
@@ -21,6 +22,7 @@ export interface ScheduleResult {
  */
 export async function scheduleDue(deps: {
   inventory: Inventory;
+  heartbeat: Heartbeat;
   queue: WorkQueue;
   clock: Clock;
   log: Log;
@@ -33,7 +35,7 @@ export async function scheduleDue(deps: {
     reason: dueReason(r.spec, r.state, now) ?? 'recheck',
   }));
   await deps.queue.enqueue(messages);
-  await deps.inventory.recordTick(now, { checked: records.length, enqueued: messages.length });
+  await deps.heartbeat.record(now, { checked: records.length, enqueued: messages.length });
   deps.log.info('scheduler tick', { due: records.length, itemsRead });
   return { checked: records.length, itemsRead, enqueued: messages.map((m) => m.certificate) };
 }

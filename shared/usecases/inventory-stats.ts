@@ -1,4 +1,4 @@
-import type { CertificateStatus, InventoryRecord } from './model/state.js';
+import type { CertificateStatus, InventoryRecord } from '../model/state.js';
 
 export interface InventoryStats {
   byStatus: Record<CertificateStatus, number>;

@@ -1,0 +1,93 @@
+import type { ChallengeSolver } from '../challenges/solver.js';
+import { asCertkeeperError, NotFoundError } from '../model/errors.js';
+import { identifierValues } from '../model/identifiers.js';
+import type { Log } from '../model/log.js';
+import type { CertificateSpec } from '../model/spec.js';
+import { createCsr, generateKey, keyTypeOf } from '../pki/index.js';
+import type { AriOutcome } from '../renewal/transition.js';
+import type { PendingKeys } from '../store/pending-keys.js';
+import type { CertificateAuthority } from './ca.js';
+
+/**
+ * What the renewal asks of the CA, over the CertificateAuthority port: one certificate for
+ * a spec with a fresh key, and the renewal information of the one in place.
+ */
+export interface OrderPlan {
+  /** RFC 9773 certID of the certificate in place, sent as `replaces` when the CA has ARI. */
+  predecessor?: string;
+  /** The order of an interrupted attempt, to resume (RFC 8555 §7.4). */
+  resumeOrderUrl?: string;
+  /** Called once a new order exists, so its URL is recorded before anything else happens. */
+  onOrder(orderUrl: string): Promise<void>;
+  /** Where the order's key is kept, so a resumed order is finalized or downloaded with it. */
+  pendingKeys: PendingKeys;
+}
+
+/** A certificate with a key generated for it here: the key never leaves this process unsaved. */
+export async function orderCertificate(
+  ca: CertificateAuthority,
+  spec: CertificateSpec,
+  solver: ChallengeSolver | undefined,
+  plan: OrderPlan,
+  log: Log,
+): Promise<{ keyPem: string; fullchainPem: string }> {
+  if (!solver) {
+    throw new NotFoundError(
+      `no ${spec.challenge} solver is configured`,
+      'configure the challenge in the deployment',
+    );
+  }
+  const keyPem = await keyForOrder(spec, plan);
+  const csrPem = await createCsr(spec.identifiers, keyPem);
+  // RFC 9773 §5: name the predecessor so the CA can exempt the order from rate limits.
+  const replaces = plan.predecessor && (await ca.directory()).renewalInfo ? plan.predecessor : undefined;
+  log.info('ordering certificate', {
+    certificate: spec.name,
+    identifiers: identifierValues(spec.identifiers),
+    replaces,
+  });
+  const issued = await ca.issue(
+    {
+      identifiers: spec.identifiers,
+      profile: spec.profile,
+      csrPem,
+      replaces,
+      resumeOrderUrl: plan.resumeOrderUrl,
+      onOrder: plan.onOrder,
+    },
+    solver,
+  );
+  return { keyPem, fullchainPem: issued.fullchainPem };
+}
+
+/**
+ * The key the order is for. Resuming an order: the key kept for it, so an order finalized
+ * before a crash can still be downloaded and used (RFC 8555 §7.4). Otherwise a fresh key,
+ * kept before the order is placed, so no order ever exists whose key could be lost.
+ */
+async function keyForOrder(spec: CertificateSpec, plan: OrderPlan): Promise<string> {
+  const kept = plan.resumeOrderUrl ? await plan.pendingKeys.get(spec.name) : undefined;
+  if (kept && keyTypeOf(kept) === spec.keyType) return kept;
+  const keyPem = generateKey(spec.keyType);
+  await plan.pendingKeys.put(spec.name, keyPem);
+  return keyPem;
+}
+
+/**
+ * RFC 9773 §4.2: the renewal information for `certId`. Never throws: a failed poll is an
+ * outcome the state machine records and retries later, never in the way of a renewal.
+ */
+export async function pollRenewalInfo(
+  ca: CertificateAuthority,
+  certId: string,
+  log: Log,
+): Promise<AriOutcome> {
+  try {
+    if (!(await ca.directory()).renewalInfo) return { certId, error: 'the CA offers no renewal information' };
+    return { certId, info: await ca.getRenewalInfo(certId) };
+  } catch (err) {
+    const error = asCertkeeperError(err).message;
+    log.warn('ARI poll failed', { certId, error });
+    return { certId, error };
+  }
+}

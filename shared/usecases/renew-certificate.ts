@@ -1,0 +1,239 @@
+import type { CertificateAuthority } from '../acme/ca.js';
+import { orderCertificate, pollRenewalInfo } from '../acme/order-certificate.js';
+import type { ChallengeSolver } from '../challenges/solver.js';
+import type { AcmImporter } from '../delivery/acm.js';
+import { deliverToAcm } from '../delivery/acm-delivery.js';
+import type { EventPublisher } from '../events/publisher.js';
+import type { Inventory } from '../inventory/inventory.js';
+import { type HeldLease, withLease } from '../lock/keeper.js';
+import type { LeaseLock } from '../lock/lock.js';
+import { type Clock, MINUTE } from '../model/clock.js';
+import { asCertkeeperError, type CertkeeperError, NotFoundError } from '../model/errors.js';
+import type { Log } from '../model/log.js';
+import type { CertificateSpec } from '../model/spec.js';
+import type { CertificateEvent } from '../events/event.js';
+import type { CertificateState, InventoryRecord } from '../model/state.js';
+import type { Random } from '../renewal/ari.js';
+import { ariPollDue, renewalDue } from '../renewal/policy.js';
+import { stateForLatestSpec } from '../renewal/spec-change.js';
+import * as machine from '../renewal/transition.js';
+import { storeIssuedBundle } from '../store/issued.js';
+import { manifestKey } from '../store/keys.js';
+import type { PendingKeys } from '../store/pending-keys.js';
+import type { CertificateStore } from '../store/store.js';
+
+export interface RenewDeps {
+  clock: Clock;
+  inventory: Inventory;
+  lock: LeaseLock;
+  store: CertificateStore;
+  /** The key of the order in flight, kept so a resumed order can still use it. */
+  pendingKeys: PendingKeys;
+  ca: CertificateAuthority;
+  /** The solver for a certificate's challenge (DNS-01 needs its zone override). */
+  solverFor(spec: CertificateSpec): ChallengeSolver | undefined;
+  events: EventPublisher;
+  /** The bucket named in events, so subscribers can fetch the manifest (absent locally). */
+  bucket?: string;
+  log: Log;
+  /** How long a lease lasts before another worker may take over; renewed while working. */
+  leaseTtlMs?: number;
+  /** Source of jitter and ARI window picks; tests pass a fixed one. */
+  random?: Random;
+  /** Imports into the ACM regions a certificate declares (absent in local mode). */
+  acm?: AcmImporter;
+}
+
+export interface RenewOptions {
+  /** Renew even when the policy says it is not due (operator request). */
+  force?: boolean;
+}
+
+export type RenewOutcome = (
+  | { status: 'issued' | 'renewed'; name: string; serial: string; notAfter: string; manifestKey: string }
+  | { status: 'busy'; name: string }
+  /** Nothing to renew; an ARI poll or an expiry warning may have happened. */
+  | { status: 'not-due'; name: string; dueAt: string | undefined }
+  | { status: 'failed'; name: string; error: CertkeeperError; retryAt?: string }
+) & {
+  /** This pass asked the CA for renewal information (for the AriPolls metric). */
+  ariPolled?: boolean;
+};
+
+const DEFAULT_LEASE_TTL = 5 * MINUTE;
+
+/**
+ * One pass over a certificate (see the README's architecture notes). This module only
+ * sequences I/O: lock, read, poll ARI if due, order if due, store, deliver, write the
+ * state, publish, release. Every next state and event comes from the state machine in
+ * renewal/transition.ts. A failure at any step leaves the previous certificate served (the
+ * manifest is replaced only after the new files are stored and verified) and the state
+ * retryable at a time the policy chose.
+ */
+export async function renewCertificate(
+  deps: RenewDeps,
+  name: string,
+  options: RenewOptions = {},
+): Promise<RenewOutcome> {
+  if (!(await deps.inventory.get(name))) {
+    throw new NotFoundError(
+      `certificate "${name}" is not in the inventory`,
+      'declare it first (certkeeper add, or the certificates list of certkeeper.config.json)',
+    );
+  }
+  const ttl = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL;
+  const outcome = await withLease(deps.lock, name, ttl, deps.log, async (held) => {
+    // Re-read after locking: another worker may have finished this renewal meanwhile.
+    const record = await deps.inventory.get(name);
+    if (!record) throw new NotFoundError(`certificate "${name}" was removed`, 'declare it again');
+    const ctx = context(deps, record.spec);
+    const pass = await tend(deps, ctx, record, held, options);
+    // An operator may have changed the spec while we worked (declaring is not fenced).
+    const latest = await deps.inventory.get(name);
+    const state = latest ? stateForLatestSpec(pass.state, record.spec, latest.spec, ctx.now) : pass.state;
+    await recordAndPublish(deps, ctx, held, record.state, state, [
+      ...(record.state.outbox ?? []),
+      ...pass.events,
+    ]);
+    return { ...pass.outcome, ariPolled: state.ari?.lastPolledAt !== record.state.ari?.lastPolledAt };
+  });
+  return outcome ?? { status: 'busy', name };
+}
+
+type Pass = machine.Transition & { outcome: RenewOutcome };
+
+/**
+ * State first, then events (DESIGN: a subscriber never hears of a state not recorded), and
+ * the events recorded with the state (the outbox), so none is lost to a failed publish or a
+ * crash in between: they are published, then cleared; what could not be sent stays for
+ * the next pass. Delivery is at least once: a crash after a publish and before the clearing
+ * write sends that event again.
+ */
+async function recordAndPublish(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  held: HeldLease,
+  before: CertificateState,
+  after: CertificateState,
+  events: CertificateEvent[],
+): Promise<void> {
+  const settled = machine.withOutbox(ctx, after, []);
+  if (events.length > 0)
+    await deps.inventory.putState(ctx.spec.name, machine.withOutbox(ctx, after, events), held.lease);
+  const unsent: CertificateEvent[] = [];
+  for (const event of events) {
+    try {
+      await deps.events.publish(event);
+    } catch (err) {
+      const error = asCertkeeperError(err);
+      // One that can never be sent (it carried key material) is dropped, loudly.
+      if (error.retryable) unsent.push(event);
+      deps.log.error(error.retryable ? 'event not published; kept in the outbox' : 'event refused; dropped', {
+        certificate: ctx.spec.name,
+        event: event.type,
+        error: error.message,
+      });
+    }
+  }
+  const final = machine.withOutbox(ctx, settled, unsent);
+  const unchanged =
+    JSON.stringify({ ...final, updatedAt: '' }) === JSON.stringify({ ...before, updatedAt: '' });
+  if (events.length > 0 || !unchanged) await deps.inventory.putState(ctx.spec.name, final, held.lease);
+}
+
+const context = (deps: RenewDeps, spec: CertificateSpec): machine.Context => ({
+  spec,
+  now: deps.clock.now(),
+  bucket: deps.bucket,
+  random: deps.random ?? Math.random,
+});
+
+async function tend(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  record: InventoryRecord,
+  held: HeldLease,
+  options: RenewOptions,
+): Promise<Pass> {
+  let state = record.state;
+  // A poll may move the renewal time into the past, so it comes first.
+  if (!options.force && ariPollDue(state, ctx.now)) state = await pollAri(deps, ctx, state);
+
+  const attempted =
+    options.force || renewalDue(ctx.spec, state, ctx.now) ? await attempt(deps, ctx, state, held) : undefined;
+  // ACM regions without the current serial (delivery/acm-delivery.ts): recorded per region,
+  // never a failure of this pass; a failed import makes the certificate due again.
+  const fresh = attempted?.outcome.status === 'issued' || attempted?.outcome.status === 'renewed';
+  const delivered = await deliverToAcm(deps, ctx.spec, attempted?.state ?? state, ctx.now, { fresh });
+  const settled = machine.settle(ctx, delivered);
+  return {
+    state: settled.state,
+    events: [...(attempted?.events ?? []), ...settled.events],
+    outcome: attempted?.outcome ?? { status: 'not-due', name: ctx.spec.name, dueAt: settled.state.dueAt },
+  };
+}
+
+async function attempt(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  state: CertificateState,
+  held: HeldLease,
+): Promise<Pass> {
+  const { spec } = ctx;
+  try {
+    const { keyPem, fullchainPem } = await orderCertificate(
+      deps.ca,
+      spec,
+      deps.solverFor(spec),
+      {
+        predecessor: state.current?.certId,
+        resumeOrderUrl: state.orderUrl,
+        pendingKeys: deps.pendingKeys,
+        // Recorded at once so an interrupted attempt (a Lambda timeout) resumes the order
+        // instead of placing a second one for this renewal.
+        onOrder: async (orderUrl) => {
+          const next = machine.withOrder(ctx, state, orderUrl);
+          if (next) await deps.inventory.putState(spec.name, next, held.lease);
+        },
+      },
+      deps.log,
+    );
+    const stored = await storeIssuedBundle(deps.store, spec, keyPem, fullchainPem, ctx.now);
+    const { serial, notBefore, notAfter, certId } = stored;
+    const key = manifestKey(spec.name);
+    const done = machine.afterIssued(ctx, state, { serial, notBefore, notAfter, manifestKey: key, certId });
+    deps.log.info('certificate stored', { certificate: spec.name, serial, notAfter });
+    // Ask the CA at once when it wants the new certificate renewed (RFC 9773 §4.3).
+    const next = ariPollDue(done.state, ctx.now) ? await pollAri(deps, ctx, done.state) : done.state;
+    const status = state.current === undefined ? 'issued' : 'renewed';
+    return {
+      state: next,
+      events: done.events,
+      outcome: { status, name: spec.name, serial, notAfter, manifestKey: key },
+    };
+  } catch (thrown) {
+    const error = asCertkeeperError(thrown);
+    const failed = machine.afterFailure(ctx, state, error);
+    deps.log.warn('renewal failed', {
+      certificate: spec.name,
+      attempt: failed.state.attempts,
+      code: error.code,
+      error: error.message,
+      nextAttemptAt: failed.state.nextAttemptAt,
+    });
+    return {
+      ...failed,
+      outcome: { status: 'failed', name: spec.name, error, retryAt: failed.state.nextAttemptAt },
+    };
+  }
+}
+
+/** The poll's outcome folded into the state; nothing to poll without a certID. */
+async function pollAri(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  state: CertificateState,
+): Promise<CertificateState> {
+  const certId = state.current?.certId;
+  return certId ? machine.afterAriPoll(ctx, state, await pollRenewalInfo(deps.ca, certId, deps.log)) : state;
+}

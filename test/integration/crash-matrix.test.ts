@@ -1,0 +1,170 @@
+/**
+ * The crash matrix: an issuer process killed (SIGKILL) at each step of a renewal, then the
+ * next worker, once the lease has expired, against the real peers (Pebble, moto's S3,
+ * Route53 and SNS, DynamoDB Local, the test DNS server). For each step: the certificate
+ * that was current stays current until a complete new one is recorded, the next worker
+ * finishes the renewal without a second order (the order and its key survive the crash),
+ * exactly one `certificate.renewed` event reaches the subscribers, and no challenge record
+ * outlives the attempt.
+ *
+ * `npm run fault-matrix` runs it with the fault matrix and prints both tables.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { handler as issuer } from '../../functions/issuer.js';
+import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
+import { ManualClock, MINUTE } from '../../shared/model/clock.js';
+import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateState } from '../../shared/model/state.js';
+import type { Manifest } from '../../shared/store/store.js';
+import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
+import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
+import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
+import type { LocalStack } from '../../scripts/local/stack.js';
+import { uniqueName } from '../support/peers.js';
+import { listKeys, recordAcmeRequests, useLocalStack } from '../support/stack.js';
+import { CRASH_STEPS, type CrashStep } from '../support/crash-steps.js';
+
+const ZONE = `${uniqueName('crash')}.test`;
+const WORKER = fileURLToPath(new URL('../support/crash-worker.ts', import.meta.url));
+
+const acme = recordAcmeRequests();
+let stack: LocalStack;
+let inventory: DynamoInventory;
+const rows: string[][] = [];
+
+const state = async (name: string): Promise<CertificateState> => (await inventory.get(name))!.state;
+
+async function manifestSerial(name: string): Promise<string | undefined> {
+  const out = await stack.clients.s3
+    .send(new GetObjectCommand({ Bucket: stack.bucket, Key: `certificates/${name}/current.json` }))
+    .catch(() => undefined);
+  return out && (JSON.parse(await out.Body!.transformToString()) as Manifest).serial;
+}
+
+async function events(name: string): Promise<CertificateEvent[]> {
+  return (await receiveAll(stack.clients.sqs, stack.tapQueueUrl))
+    .map((m) => JSON.parse(m.Body!) as CertificateEvent)
+    .filter((e) => e.certificate === name);
+}
+
+async function txtRecords(): Promise<string[]> {
+  const { ResourceRecordSets } = await stack.clients.route53.send(
+    new ListResourceRecordSetsCommand({ HostedZoneId: stack.zoneIds[ZONE] }),
+  );
+  return (ResourceRecordSets ?? []).filter((r) => r.Type === 'TXT').map((r) => r.Name!);
+}
+
+/** Runs the crash worker to its death; what it printed. */
+function crashAt(
+  step: CrashStep,
+  name: string,
+): Promise<{ signal: string | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, step, name], {
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (_code, signal) => resolve({ signal, out, err }));
+  });
+}
+
+beforeAll(async () => {
+  stack = await useLocalStack('crash', [ZONE]);
+  inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
+}, 60_000);
+
+afterAll(() => {
+  const header = ['crash', 'after the crash', 'orders at the CA', 'events'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
+  console.log(['', 'crash matrix', line(header), ...rows.map(line), ''].join('\n'));
+});
+
+const WHERE: Record<CrashStep, string> = {
+  order: 'after the order exists',
+  challenge: 'after the challenge is presented',
+  finalize: 'after finalize',
+  files: 'after the files, before the manifest',
+  manifest: 'after the manifest, before the state',
+  state: 'after the state, before the event',
+};
+
+describe('crash matrix', () => {
+  it.each(CRASH_STEPS)('killed %s: the next worker resumes, one order, one renewed event', async (step) => {
+    // A certificate of its own, issued.
+    const name = `crash-${step}`;
+    await declareCertificate(inventory, { name, identifiers: [`${step}.${ZONE}`], profile: 'classic' });
+    const first = {
+      MessageId: uniqueName('m'),
+      Body: JSON.stringify({ certificate: name, reason: 'missing' }),
+    };
+    expect((await issuer(sqsEvent([first]))).batchItemFailures).toEqual([]);
+    const serial = (await state(name)).current!.serial;
+    await events(name);
+    // A name added: due at once, and the CA needs a fresh validation (Pebble reuses the
+    // authorizations of names it has validated), so every step of an order happens.
+    await declareCertificate(inventory, {
+      name,
+      identifiers: [`${step}.${ZONE}`, `b-${step}.${ZONE}`],
+      profile: 'classic',
+    });
+    const ordersBefore = acme.count('/order-plz');
+
+    const crash = await crashAt(step, name);
+    expect(crash.signal, crash.err).toBe('SIGKILL');
+    expect(crash.out).toContain(`CRASH ${step}`);
+    const crashedOrders = crash.out.split('\n').filter((l) => l.startsWith('ORDER ')).length;
+    expect(crashedOrders).toBe(1);
+
+    // What the crash left: the certificate in place until the new one is recorded.
+    const left = await state(name);
+    const manifestAfterCrash = await manifestSerial(name);
+    if (step === 'state') {
+      expect(left.current?.serial).not.toBe(serial);
+      expect(left.outbox?.map((e) => e.type)).toEqual(['certificate.renewed']);
+    } else {
+      expect(left.current?.serial).toBe(serial);
+      expect(left.orderUrl).toBeDefined();
+      expect(manifestAfterCrash === serial).toBe(step !== 'manifest');
+    }
+    expect(await events(name)).toEqual([]);
+
+    // The next worker, once the crashed worker's lease has expired (its clock is ahead).
+    const next = buildIssuerRuntime(process.env, {
+      clock: new ManualClock(Date.now() + 10 * MINUTE),
+    }).renewDeps;
+    const outcome = await renewCertificate(next, name);
+    const done = await state(name);
+    const renewedSerial = done.current!.serial;
+    expect(renewedSerial).not.toBe(serial);
+    expect(await manifestSerial(name)).toBe(renewedSerial);
+    expect(done.orderUrl).toBeUndefined();
+    expect(done.outbox).toBeUndefined();
+    const orders = acme.count('/order-plz') - ordersBefore;
+    expect(orders, 'the next worker placed no second order').toBe(0);
+    const sent = await events(name);
+    expect(sent.map((e) => [e.type, e.serial])).toEqual([['certificate.renewed', renewedSerial]]);
+    expect(await txtRecords()).toEqual([]);
+    const serials = (await listKeys(stack, `certificates/${name}/`)).filter((k) => k.endsWith('/cert.pem'));
+    expect(serials).toHaveLength(2);
+
+    rows.push([
+      WHERE[step],
+      step === 'state'
+        ? `new certificate recorded; its event delivered from the outbox (${outcome.status})`
+        : `previous certificate current; order resumed with its kept key, ${outcome.status}`,
+      `${crashedOrders + orders} (${orders} by the next worker)`,
+      sent.map((e) => e.type.replace('certificate.', '')).join(', '),
+    ]);
+  });
+});
