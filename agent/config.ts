@@ -5,7 +5,8 @@ import * as z from 'zod';
 import { ValidationError } from '../shared/model/errors.js';
 import { parseIdentifiers } from '../shared/model/identifiers.js';
 import { NAME_PATTERN } from '../shared/model/spec.js';
-import { parseJson, zodToValidationError } from '../shared/model/json.js';
+import { parseJson } from '../shared/model/json.js';
+import { configError } from '../shared/model/suggest.js';
 import { AGENT_NAME_PATTERN } from '../shared/model/delivery.js';
 
 /**
@@ -182,7 +183,7 @@ export function parseAgentConfig(
 function parse(input: unknown, source: string, baseDir: string): AgentConfig {
   const parsed = agentConfigSchema.safeParse(input);
   if (!parsed.success) {
-    const e = zodToValidationError(parsed.error, 'config');
+    const e = configError(parsed.error, 'config', agentConfigSchema);
     throw new ValidationError(
       e.field.replace(/^config\./, ''),
       e.message.slice(e.field.length + 2),

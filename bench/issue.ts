@@ -103,7 +103,7 @@ async function main(): Promise<void> {
         certkeeper,
         [
           'issue',
-          '--directory',
+          '--directory-url',
           pebble.directoryUrl,
           '--email',
           email,

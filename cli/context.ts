@@ -17,6 +17,7 @@ import type { WorkQueue } from '../shared/queue/queue.js';
 import { sha256Hex } from '../shared/pki/hash.js';
 import type { BundleFile } from '../shared/store/keys.js';
 import type { CertificateStore, Manifest } from '../shared/store/store.js';
+import { resolveDirectory } from './directory.js';
 import { EXIT } from './output.js';
 
 /** The stack flags every operator command accepts (commander's camel-cased names). */
@@ -64,7 +65,7 @@ const SOURCES: readonly Source[] = [
     key: 'directoryUrl',
     flag: '--directory-url <url>',
     env: 'CERTKEEPER_DIRECTORY_URL',
-    help: 'the ACME directory the certificates came from',
+    help: 'the ACME directory the certificates came from (URL, or letsencrypt / letsencrypt-staging)',
     need: 'ca',
   },
 ];
@@ -201,7 +202,8 @@ export function connect(
   for (const source of SOURCES) {
     const value = flags[source.key] ?? environment[source.env];
     const required = source.key === 'bucket' || source.key === 'table' || needs.includes(source.need!);
-    if (value) env[source.env] = value;
+    // The CA by name as the config and local mode take it (letsencrypt, letsencrypt-staging).
+    if (value) env[source.env] = source.key === 'directoryUrl' ? resolveDirectory(value) : value;
     else if (required) {
       throw new ValidationError(
         flagName(source),

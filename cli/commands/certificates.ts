@@ -10,14 +10,13 @@ import {
   IP_PROFILE,
   parseCertificateSpec,
 } from '../../shared/model/spec.js';
-import type { CertificateState, InventoryRecord } from '../../shared/model/state.js';
-import { computeDueAt, dueReason } from '../../shared/renewal/policy.js';
-import { renewalTime } from '../../shared/renewal/timing.js';
+import { dueReason } from '../../shared/renewal/policy.js';
 import { retiredState, revivedState } from '../../shared/renewal/spec-change.js';
 import { certificatePrefix } from '../../shared/store/keys.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { action, connect, requireRecord, STACK_HELP, type StackFlags, stackOptions } from '../context.js';
 import { createOutput, EXIT, EXIT_CODES_HELP, relativeTime } from '../output.js';
+import { summarize, tone } from '../summary.js';
 import { summarizeFleet } from '../../shared/fleet/status.js';
 import { fleetNeedsAttention, fleetRows, printFleet, readFleetView } from './fleet-status.js';
 
@@ -195,20 +194,41 @@ interface JsonOptions extends StackFlags {
   json?: boolean;
 }
 
+interface RemoveOptions extends JsonOptions {
+  /** Local mode (cli/local/manage.ts): forget the certificate of this directory. */
+  out?: string;
+  yes?: boolean;
+}
+
+const LOCAL_REMOVE_HELP = `
+Local mode (--out DIR): forgets the certificate issued into DIR, as \`certbot delete\` does:
+its inventory record, settings, DIR/live/<name>/ links and DIR/certificates/<name>/ (every
+serial, private keys included) are deleted. The ACME account in DIR/accounts/ and the lock's
+fencing counter stay. Nothing is revoked. It asks first on a terminal; --yes skips that (and
+is required without a terminal).`;
+
 function registerRemove(program: Command): void {
   const command = program
     .command('remove')
     .argument('<name>', 'the certificate name')
     .description(
-      'Retire a certificate: out of the schedule, never renewed again; its files and keys in the bucket are kept, nothing is deleted',
+      'Retire a certificate: out of the schedule, never renewed again; its files and keys in the bucket are kept, nothing is deleted. With --out DIR (local mode): delete it from DIR',
     )
-    .option('--json', 'print the result as JSON');
+    .option('--json', 'print the result as JSON')
+    .option('--out <dir>', 'local mode: delete the certificate from this directory (see below)')
+    .option('--yes', 'local mode: delete without asking');
   stackOptions(command)
-    .addHelpText('after', `${DECLARATIVE_NOTE}\n${STACK_HELP}\n${EXIT_CODES_HELP}`)
+    .addHelpText('after', `${DECLARATIVE_NOTE}\n${LOCAL_REMOVE_HELP}\n${STACK_HELP}\n${EXIT_CODES_HELP}`)
     .action(action(runRemove));
 }
 
-async function runRemove(name: string, options: JsonOptions): Promise<number> {
+async function runRemove(name: string, options: RemoveOptions): Promise<number> {
+  if (options.out !== undefined) {
+    const { runLocalRemove } = await import('../local/manage.js');
+    return runLocalRemove(name, { out: options.out, json: options.json, yes: options.yes });
+  }
+  if (options.yes)
+    throw new ValidationError('--yes', 'applies to local mode only', 'add --out DIR, or drop --yes');
   const out = createOutput({ json: options.json });
   const ctx = connect(options);
   const record = await requireRecord(ctx.inventory, name);
@@ -237,66 +257,30 @@ async function runRemove(name: string, options: JsonOptions): Promise<number> {
 
 // --------------------------------------------------------------------------------- list
 
-/** One certificate as `list` reports it; `status` adds the rest. */
-export interface CertificateSummary {
-  name: string;
-  identifiers: string[];
-  profile: string | null;
-  challenge: string;
-  status: CertificateState['status'];
-  serial: string | null;
-  notAfter: string | null;
-  /** When the current certificate renews (ARI's time, the override or the default). */
-  renewalAt: string | null;
-  /** When the scheduler next looks at it: renewal, retry, ARI poll or expiry warning. */
-  dueAt: string | null;
-  attempts: number;
-  needsAttention: boolean;
-}
-
-function summarize(record: InventoryRecord, now: Date): CertificateSummary {
-  const { spec, state } = record;
-  const renewal =
-    state.status === 'retired'
-      ? undefined
-      : state.current
-        ? renewalTime(spec, state.current, state.ari)
-        : now;
-  const due = computeDueAt(spec, state, now);
-  return {
-    name: spec.name,
-    identifiers: spec.identifiers.map((i) => i.value),
-    profile: spec.profile ?? null,
-    challenge: spec.challenge,
-    status: state.status,
-    serial: state.current?.serial ?? null,
-    notAfter: state.current?.notAfter ?? null,
-    renewalAt: renewal?.toISOString() ?? null,
-    dueAt: due?.toISOString() ?? null,
-    attempts: state.attempts,
-    needsAttention: needsAttention(state),
-  };
-}
-
-/** A failed attempt, repeated failures or a lapsed certificate: what exit code 1 reports. */
-const needsAttention = (state: CertificateState): boolean =>
-  state.status !== 'retired' &&
-  (state.status === 'failing' || state.status === 'expired' || state.attempts > 0);
-
 function registerList(program: Command): void {
   const command = program
     .command('list')
-    .description('List the certificates in the inventory: status, expiry, next renewal, failures')
-    .option('--json', 'print the certificates as a JSON array');
+    .description(
+      'List the certificates in the inventory: status, expiry, next renewal, failures. With --out DIR (local mode): the certificates issued into DIR',
+    )
+    .option('--json', 'print the certificates as a JSON array')
+    .option(
+      '--out <dir>',
+      'local mode: list the certificates in this directory (name, identifiers, serial, expiry, days left, last error)',
+    );
   stackOptions(command)
     .addHelpText(
       'after',
-      `${STACK_HELP}\n${EXIT_CODES_HELP}\n  (list exits 1 when a certificate has failed attempts, is failing or expired)`,
+      `${STACK_HELP}\n${EXIT_CODES_HELP}\n  (list exits 1 when a certificate has failed attempts, is failing or expired; so does list --out DIR)`,
     )
     .action(action(runList));
 }
 
-async function runList(options: JsonOptions): Promise<number> {
+async function runList(options: JsonOptions & { out?: string }): Promise<number> {
+  if (options.out !== undefined) {
+    const { runLocalList } = await import('../local/manage.js');
+    return runLocalList({ out: options.out, json: options.json });
+  }
   const out = createOutput({ json: options.json });
   const ctx = connect(options);
   const now = ctx.clock.now();
@@ -316,13 +300,6 @@ async function runList(options: JsonOptions): Promise<number> {
   );
   return summaries.some((s) => s.needsAttention) ? EXIT.attention : EXIT.ok;
 }
-
-const tone = (s: CertificateSummary): 'ok' | 'warn' | 'fail' =>
-  s.status === 'failing' || s.status === 'expired'
-    ? 'fail'
-    : s.needsAttention || s.status === 'pending'
-      ? 'warn'
-      : 'ok';
 
 // ------------------------------------------------------------------------------- status
 

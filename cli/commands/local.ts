@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT_CODES_HELP } from '../output.js';
 import type { LocalIssueOptions } from '../local/issue.js';
+import { DIRECTORY_NAMES, directoryFlag, directoryOptions } from '../directory.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -11,22 +12,21 @@ files in DIR/live/<name>/{cert,chain,fullchain,privkey}.pem. \`certkeeper renew 
 renews what is due, from cron.
 
 Examples:
-  certkeeper issue --directory https://acme-v02.api.letsencrypt.org/directory --email ops@example.com \\
+  certkeeper issue --directory-url https://acme-v02.api.letsencrypt.org/directory --email ops@example.com \\
     --ip 203.0.113.10 --http01-listen 0.0.0.0:80 --out /etc/certkeeper
-  certkeeper issue --directory https://acme-v02.api.letsencrypt.org/directory --email ops@example.com \\
+  certkeeper issue --directory-url letsencrypt --email ops@example.com \\
+    --domain example.com --http01-webroot /var/www/html --out /etc/certkeeper
+  certkeeper issue --directory-url letsencrypt-staging --email ops@example.com \\
     --domain example.com --domain '*.example.com' --dns route53 --out /etc/certkeeper --json`;
 
 /** The local-mode commands: `issue` (renewal of local certificates is `renew --out DIR`). */
 export function register(program: Command): void {
-  program
+  const command = program
     .command('issue')
     .description(
-      'Issue one certificate now on this machine, without AWS: HTTP-01 answered by a built-in responder, or DNS-01 through Route53 with your AWS credentials',
-    )
-    .requiredOption(
-      '--directory <url>',
-      'the ACME directory URL of the CA, or letsencrypt / letsencrypt-staging',
-    )
+      'Issue one certificate now on this machine, without AWS: HTTP-01 answered by a built-in responder or through your web server, or DNS-01 through Route53 with your AWS credentials',
+    );
+  directoryOptions(command, `the CA: its ACME directory URL, or ${DIRECTORY_NAMES} (required)`)
     .option('--email <address>', 'contact for the ACME account (its key is created once, in DIR/accounts/)')
     .option('--ip <address>', 'an IP address to certify (repeatable); implies profile shortlived', collect)
     .option('--domain <name>', 'a DNS name or *.wildcard to certify (repeatable)', collect)
@@ -39,6 +39,10 @@ export function register(program: Command): void {
       'while the address is in use, keep trying this long (default 0; renew reuses it)',
     )
     .option(
+      '--http01-webroot <webroot>',
+      'answer HTTP-01 through the web server already running on port 80: the token is written to WEBROOT/.well-known/acme-challenge/ (WEBROOT: its document root) and removed afterwards',
+    )
+    .option(
       '--dns <provider>',
       'answer DNS-01 through this provider: route53 (AWS credentials from the environment)',
     )
@@ -47,6 +51,10 @@ export function register(program: Command): void {
     .option('--key-type <type>', 'ecdsa-p256 (default), ecdsa-p384, rsa2048, rsa3072 or rsa4096')
     .option('--ca-file <pem>', 'trust this CA for the ACME server HTTPS (a private CA such as Pebble)')
     .option('--name <name>', 'certificate name (default: from the first identifier)')
+    .option(
+      '--csr <file>',
+      'certify this PEM certificate request instead (its names are the identifiers; your key never reaches certkeeper); written to DIR/csr/NAME/, never renewed: rarely wise, see cli/README.md',
+    )
     .option('--json', 'print the result as JSON')
     .option(
       '--force',
@@ -61,9 +69,13 @@ export function register(program: Command): void {
       'run this after the order, whether it succeeded or failed (e.g. start that service again)',
     )
     .addHelpText('after', `${EXIT_CODES_HELP}\n${EXAMPLES}`)
-    .action(async (options: LocalIssueOptions) => {
-      // Loaded on use: every other command starts without the ACME and Route53 modules.
-      const { runLocalIssue } = await import('../local/issue.js');
-      process.exitCode = await runLocalIssue(options);
-    });
+    .action(
+      async (
+        options: Omit<LocalIssueOptions, 'directory'> & { directoryUrl?: string; directory?: string },
+      ) => {
+        // Loaded on use: every other command starts without the ACME and Route53 modules.
+        const { runLocalIssue } = await import('../local/issue.js');
+        process.exitCode = await runLocalIssue({ ...options, directory: directoryFlag(options) });
+      },
+    );
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../shared/model/errors.js';
 import { runLocalRenew } from '../local/renew.js';
+import { DIRECTORY_NAMES, directoryFlag, directoryOptions } from '../directory.js';
 import { parseDuration } from '../../shared/model/spec.js';
 import type { CertificateState, LastError } from '../../shared/model/state.js';
 import { dueReason } from '../../shared/renewal/policy.js';
@@ -23,10 +24,14 @@ interface RenewOptions extends StackFlags {
   /** Local mode (cli/local/): issue into this directory instead of the stack. */
   out?: string;
   deployHook?: string;
+  /** The old spelling of --directory-url (StackFlags.directoryUrl). */
   directory?: string;
   caFile?: string;
   http01Listen?: string;
+  http01Webroot?: string;
   days?: string;
+  preHook?: string;
+  postHook?: string;
 }
 
 const POLL_MS = 1000;
@@ -44,14 +49,26 @@ export function register(program: Command): void {
     .option('--timeout <duration>', 'with --wait: give up after this long (s, m, h)', '10m')
     .option('--json', 'print the result as JSON')
     .option('--out <dir>', 'local mode: issue into this directory (see `certkeeper issue --help`)')
-    .option('--deploy-hook <command>', 'local mode: run this command after a renewal')
-    .option(
-      '--directory <url>',
-      'local mode: the ACME directory URL, or letsencrypt / letsencrypt-staging (default: the one DIR was issued from)',
-    )
+    .option('--deploy-hook <command>', 'local mode: run this command after a renewal');
+  directoryOptions(
+    command,
+    `local mode: the CA's ACME directory URL, or ${DIRECTORY_NAMES} (default: the one DIR was issued from)`,
+  )
     .option('--days <n>', 'local mode: renew when fewer than N days are left, instead of the renewal policy')
     .option('--ca-file <pem>', 'local mode: trust this CA for the ACME server HTTPS')
-    .option('--http01-listen <host:port>', 'local mode: answer HTTP-01 on this address');
+    .option('--http01-listen <host:port>', 'local mode: answer HTTP-01 on this address')
+    .option(
+      '--http01-webroot <webroot>',
+      'local mode: answer HTTP-01 through a running web server, writing the token to WEBROOT/.well-known/acme-challenge/ (default: the way each certificate was issued)',
+    )
+    .option(
+      '--pre-hook <command>',
+      "local mode: run this (sh -c) once before the run's first order, e.g. to stop a service that holds port 80; if it fails, nothing is ordered",
+    )
+    .option(
+      '--post-hook <command>',
+      'local mode: run this once after the run when anything was ordered, whether it succeeded or failed (e.g. start that service again)',
+    );
   stackOptions(command, ['queue'])
     .addHelpText(
       'after',
@@ -60,7 +77,8 @@ export function register(program: Command): void {
   With --wait: 0 a new certificate was stored, 1 the attempt failed (the problem is printed)
   or --timeout passed first. Without --wait, 0 means the request was queued.
   With --out (local mode): 0 every certificate in DIR is renewed or not due; 1 one failed,
-  was never issued, or failed its last attempt and waits for its next one (cron sees it).
+  was never issued, or failed its last attempt and waits for its next one (cron sees it),
+  or a hook (deploy, pre, post) failed.
 
 Examples:
   certkeeper renew web                      # queue it; the issuer renews it if it is due
@@ -80,8 +98,11 @@ async function runRenew(name: string | undefined, options: RenewOptions): Promis
     );
   }
   for (const [flag, value] of [
+    ['--directory-url', directoryFlag(options)],
     ['--deploy-hook', options.deployHook],
     ['--days', options.days],
+    ['--pre-hook', options.preHook],
+    ['--post-hook', options.postHook],
   ] as const) {
     if (value !== undefined) {
       throw new ValidationError(flag, 'applies to local mode only', `add --out DIR, or drop ${flag}`);
@@ -217,6 +238,6 @@ async function runLocal(name: string | undefined, options: RenewOptions): Promis
   }
   if (options.wait)
     throw new ValidationError('--wait', 'applies to the stack only', 'drop --wait with --out');
-  const { out, deployHook, directory, caFile, http01Listen, json, force, days } = options;
-  return runLocalRenew({ out: out!, deployHook, directory, caFile, http01Listen, json, force, days });
+  // The local flags are LocalRenewOptions' own names; the stack flags are not read there.
+  return runLocalRenew({ ...options, out: options.out!, directory: directoryFlag(options) });
 }

@@ -4,12 +4,13 @@
  *
  *   DIR/certificates/<name>/<serial>/*.pem, current.json   the store, same keys as S3 (authoritative)
  *   DIR/accounts/<directory host>/<id>.json                ACME account key (0600), created once
- *   DIR/challenges/http-01/<token>                         only while a validation runs
+ *   DIR/challenges/http-01/<token>                         only while a validation runs (not with a webroot)
  *   DIR/inventory/<name>.json                              spec + state (FileInventory)
  *   DIR/locks/<name>.lock, <name>.fence                    lease lock (FileLeaseLock)
  *   DIR/settings/<name>.json                               CA, contact, challenge: what `renew` reuses
  *   DIR/live/<name>/{cert,chain,fullchain,privkey}.pem     symlinks to the current serial's files
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { lstat, mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
@@ -35,6 +36,7 @@ import type { RenewDeps } from '../../shared/usecases/renew-certificate.js';
 import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
 import { BUNDLE_FILES, type BundleFile } from '../../shared/store/keys.js';
 import { parseStoredJson } from '../../shared/lock/stored.js';
+import { WebrootSolver } from './webroot.js';
 import { ObjectPendingKeys } from '../../shared/store/pending-keys.js';
 
 /** How a certificate is issued, kept so `renew --out DIR` needs no flags (as lego keeps its account dir). */
@@ -48,6 +50,8 @@ export const localSettings = z.object({
   http01Listen: z.string().optional(),
   /** Seconds to wait for a taken http01Listen port (shared with a web server's restarts, or tests). */
   http01ListenRetry: z.number().nonnegative().optional(),
+  /** Absolute path of a web server's document root: HTTP-01 tokens are written under it instead. */
+  http01Webroot: z.string().optional(),
   dns: z.literal('route53').optional(),
 });
 export type LocalSettings = z.infer<typeof localSettings>;
@@ -84,7 +88,7 @@ export async function readSettings(dir: LocalDir, name: string): Promise<LocalSe
   const where = join(dir.root, settingsKey(name));
   return parseStoredJson(localSettings, text, {
     where,
-    fix: `run certkeeper issue again for ${name}, or pass --directory to renew`,
+    fix: `run certkeeper issue again for ${name}, or pass --directory-url to renew`,
   });
 }
 
@@ -190,6 +194,8 @@ export interface ComposeOptions {
   reporter: Reporter;
   /** The one certificate this composition serves (progress lines name it). */
   name: string;
+  /** Runs before each order is placed (the pre-hook); what it throws fails the order. */
+  beforeOrder?: () => Promise<void>;
 }
 
 /**
@@ -208,16 +214,18 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
     clock,
     warn: (message, extra) => reporter.log.warn(message, extra),
   });
-  const ca = withProgress(inner, (step) => reporter.step(options.name, step));
-  const http01 = settings.http01Listen
-    ? new ResponderSolver(
-        new S3Http01Solver({ store: dir.objects }),
-        dir.objects,
-        checkListen(settings.http01Listen),
-        (settings.http01ListenRetry ?? 0) * 1000,
-        reporter,
-      )
-    : undefined;
+  const ca = withProgress(inner, (step) => reporter.step(options.name, step), options.beforeOrder);
+  const http01 = settings.http01Webroot
+    ? new WebrootSolver(settings.http01Webroot)
+    : settings.http01Listen
+      ? new ResponderSolver(
+          new S3Http01Solver({ store: dir.objects }),
+          dir.objects,
+          checkListen(settings.http01Listen),
+          (settings.http01ListenRetry ?? 0) * 1000,
+          reporter,
+        )
+      : undefined;
   // Route53 with the user's own credentials and region (the SDK's default chain).
   const dns01 =
     settings.dns === 'route53'
@@ -237,18 +245,26 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
       events: new MemoryPublisher(),
       log: reporter.log,
     },
-    listen: async () => http01?.listen(),
-    close: async () => http01?.close(),
+    listen: async () => (http01 instanceof ResponderSolver ? http01.listen() : undefined),
+    close: async () => (http01 instanceof ResponderSolver ? http01.close() : undefined),
   };
 }
 
-/** The CA with every order reporting its steps (renewCertificate does not ask for them). */
-function withProgress(ca: CertificateAuthority, onStep: (step: OrderStep) => void): CertificateAuthority {
+/**
+ * The CA with every order reporting its steps (renewCertificate does not ask for them), and
+ * `beforeOrder` run first: the order is where renewCertificate has decided to renew.
+ */
+function withProgress(
+  ca: CertificateAuthority,
+  onStep: (step: OrderStep) => void,
+  beforeOrder: (() => Promise<void>) | undefined,
+): CertificateAuthority {
   return {
     directoryUrl: ca.directoryUrl,
     directory: () => ca.directory(),
-    issue: (request, solver) =>
-      ca.issue(
+    issue: async (request, solver) => {
+      await beforeOrder?.();
+      return ca.issue(
         {
           ...request,
           onProgress: (step) => {
@@ -257,7 +273,8 @@ function withProgress(ca: CertificateAuthority, onStep: (step: OrderStep) => voi
           },
         },
         solver,
-      ),
+      );
+    },
     getRenewalInfo: (certId) => ca.getRenewalInfo(certId),
     revoke: (pem, reason) => ca.revoke(pem, reason),
   };
@@ -383,3 +400,52 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 export const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(path));
+
+/** `sh -c CMD`, its output on stderr (stdout stays the result); resolves to its exit code. */
+export function runShell(command: string, env?: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', command], {
+      stdio: ['ignore', process.stderr, process.stderr],
+      ...(env ? { env } : {}),
+    });
+    child.on('error', () => resolve(127));
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
+/**
+ * `--pre-hook` / `--post-hook` of `renew --out`, as certbot and lego run them: the pre-hook
+ * once, just before the run's first order (so a service holding port 80 steps aside only
+ * when something is renewed), and the post-hook once at the end whenever that point was
+ * reached, even when the pre-hook or the orders failed (the service always comes back). A
+ * failed pre-hook fails that order and every later one of the run, and is not run again.
+ */
+export class OrderHooks {
+  /** Exit codes, once run. */
+  pre: number | undefined;
+  post: number | undefined;
+  private reached = false;
+
+  constructor(
+    private readonly preHook: string | undefined,
+    private readonly postHook: string | undefined,
+  ) {}
+
+  readonly beforeOrder = async (): Promise<void> => {
+    if (!this.reached) {
+      this.reached = true;
+      if (this.preHook) this.pre = await runShell(this.preHook);
+    }
+    if (this.pre !== undefined && this.pre !== 0) {
+      throw new CertkeeperError('internal', `the pre-hook failed (exit ${this.pre}): nothing ordered`, {
+        fix: 'make --pre-hook succeed (its output is above), then run renew again',
+      });
+    }
+  };
+
+  /** Runs the post-hook if an order was about to be placed; its exit code, if it ran. */
+  async after(): Promise<number | undefined> {
+    if (this.reached && this.postHook) this.post = await runShell(this.postHook);
+    return this.post;
+  }
+}

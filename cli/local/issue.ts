@@ -3,7 +3,6 @@
  * the layout). Every argument is checked, and the CA asked whether it offers the profile,
  * before anything is written, so a usage error leaves DIR as it was.
  */
-import { spawn } from 'node:child_process';
 import { isIP } from 'node:net';
 import { checkProfile } from '../../shared/acme/index.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
@@ -16,9 +15,9 @@ import {
 } from '../../shared/model/identifiers.js';
 import { KEY_TYPES, type KeyType } from '../../shared/model/keys.js';
 import { IP_PROFILE, NAME_PATTERN } from '../../shared/model/spec.js';
-import { CA_DIRECTORIES } from '../../shared/model/config.js';
+import { DIRECTORY_NAMES, resolveDirectory } from '../directory.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
-import { createOutput, EXIT } from '../output.js';
+import { createOutput, EXIT, type Output } from '../output.js';
 import {
   absolute,
   checkListen,
@@ -28,20 +27,26 @@ import {
   openLocalDir,
   readCaFile,
   reporterFor,
+  runShell,
   say,
   sayError,
   updateLiveLinks,
   writeSettings,
 } from './compose.js';
+import { checkWebroot, webrootFix } from './webroot.js';
+import { certifyCsr, readCsr } from './csr.js';
 
 export interface LocalIssueOptions {
   out: string;
-  directory: string;
+  /** --directory-url (or its old spelling --directory), unresolved. */
+  directory: string | undefined;
   email?: string;
   ip?: string[];
   domain?: string[];
   http01Listen?: string;
   http01ListenRetry?: string;
+  /** Answer HTTP-01 through a running web server: tokens go under DIR/.well-known/acme-challenge/. */
+  http01Webroot?: string;
   dns?: string;
   profile?: string;
   keyType?: string;
@@ -54,6 +59,8 @@ export interface LocalIssueOptions {
   preHook?: string;
   /** Run after the order ends, whatever happened, once the pre-hook has run. */
   postHook?: string;
+  /** Certify this PKCS#10 request (PEM file) instead of a key certkeeper makes; see csr.ts. */
+  csr?: string;
 }
 
 interface Checked {
@@ -69,8 +76,29 @@ interface Checked {
 export async function runLocalIssue(options: LocalIssueOptions): Promise<number> {
   const out = createOutput({ json: options.json });
   let checked: Checked;
+  let csr: { path: string; pem: string } | undefined;
   try {
+    if (options.csr !== undefined) {
+      // The identifiers are the request's; the key is the user's.
+      for (const [flag, value] of [
+        ['--ip', options.ip],
+        ['--domain', options.domain],
+        ['--key-type', options.keyType],
+      ] as const) {
+        if (value !== undefined) {
+          throw new ValidationError(
+            flag,
+            'cannot be combined with --csr',
+            `drop ${flag}: the CSR names the identifiers and holds the public key`,
+          );
+        }
+      }
+      const read = readCsr(options.csr);
+      csr = { path: absolute(options.csr), pem: read.pem };
+      options = { ...options, ip: read.ips, domain: read.domains };
+    }
     checked = checkIssueOptions(options);
+    if (options.http01Webroot !== undefined) await checkWebroot(options.http01Webroot);
   } catch (err) {
     return fail(err);
   }
@@ -106,6 +134,33 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
     // Bind the port up front too: a taken port is a usage problem, not a failed issuance.
     await composed.listen();
 
+    if (csr) {
+      try {
+        const result = await certifyCsr(composed, dir.root, {
+          name,
+          csrPath: csr.path,
+          csrPem: csr.pem,
+          identifiers: identifierValues(checked.identifiers),
+          challenge: settings.dns ? 'dns-01' : 'http-01',
+          profile: checked.profile,
+        });
+        printIssued(out, result);
+        say(
+          out,
+          `${name}: not renewed by renew --out (the key is yours): run issue --csr again with a new key's request`,
+        );
+        return EXIT.ok;
+      } catch (err) {
+        const error = asCertkeeperError(err);
+        if (error.code === 'validation') throw error;
+        const described = error.describe();
+        const fix =
+          http01PortFix(described, settings.http01Listen) ?? webrootFix(described, settings.http01Webroot);
+        sayError(`${name}: issuance failed: ${described}${fix ? `\nFix: ${fix}` : ''}`);
+        return error.code === 'unreachable' ? EXIT.unreachable : EXIT.attention;
+      }
+    }
+
     const before = await dir.inventory.get(name);
     const identifiers = identifierValues(checked.identifiers);
     await declareCertificate(dir.inventory, {
@@ -136,7 +191,8 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
     }
     if (outcome.status === 'failed') {
       const described = outcome.error.describe();
-      const portFix = http01PortFix(described, settings.http01Listen);
+      const portFix =
+        http01PortFix(described, settings.http01Listen) ?? webrootFix(described, settings.http01Webroot);
       sayError(`${name}: issuance failed: ${described}${portFix ? `\nFix: ${portFix}` : ''}`);
       return outcome.error.code === 'unreachable' ? EXIT.unreachable : EXIT.attention;
     }
@@ -159,18 +215,7 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
       files,
       manifest: `${dir.root}/certificates/${name}/current.json`,
     };
-    out.result(result, () => {
-      out.table([
-        {
-          name,
-          identifiers: result.identifiers.join(', '),
-          profile: result.profile ?? '(CA default)',
-          serial: result.serial,
-          'not after': result.notAfter,
-        },
-      ]);
-      for (const [file, path] of Object.entries(files)) out.line(`  ${file.padEnd(9)} ${path}`);
-    });
+    printIssued(out, result);
     return EXIT.ok;
   } catch (err) {
     return fail(err);
@@ -184,12 +229,29 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
   }
 }
 
-/** `sh -c CMD`, its output on stderr (stdout stays the result); resolves to its exit code. */
-function runShell(command: string): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', command], { stdio: ['ignore', process.stderr, process.stderr] });
-    child.on('error', () => resolve(127));
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+/** The result as JSON, or a one-row table and the files' paths. */
+function printIssued(
+  out: Output,
+  result: {
+    name: string;
+    identifiers: string[];
+    profile: string | null;
+    serial: string;
+    notAfter: string;
+    files: Record<string, string>;
+  },
+): void {
+  out.result(result, () => {
+    out.table([
+      {
+        name: result.name,
+        identifiers: result.identifiers.join(', '),
+        profile: result.profile ?? '(CA default)',
+        serial: result.serial,
+        'not after': result.notAfter,
+      },
+    ]);
+    for (const [file, path] of Object.entries(result.files)) out.line(`  ${file.padEnd(9)} ${path}`);
   });
 }
 
@@ -205,6 +267,13 @@ function fail(err: unknown): number {
 }
 
 function checkIssueOptions(options: LocalIssueOptions): Checked {
+  if (options.directory === undefined) {
+    throw new ValidationError(
+      '--directory-url',
+      'no CA given',
+      `pass --directory-url ${DIRECTORY_NAMES.replace(' / ', ', ')} or the CA's ACME directory URL`,
+    );
+  }
   const directory = resolveDirectory(options.directory);
   const ips = (options.ip ?? []).map((raw) => {
     // Checked as an address first, so "nope" is called not an IP rather than a bad DNS name.
@@ -227,15 +296,26 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
       'name what the certificate is for: --ip 203.0.113.10 or --domain example.com (repeatable)',
     );
   }
-  if (options.http01Listen === undefined && options.dns === undefined) {
+  const challenges = (
+    [
+      ['--http01-listen', options.http01Listen],
+      ['--http01-webroot', options.http01Webroot],
+      ['--dns', options.dns],
+    ] as const
+  ).filter(([, value]) => value !== undefined);
+  if (challenges.length === 0) {
     throw new ValidationError(
-      '--http01-listen/--dns',
+      '--http01-listen/--http01-webroot/--dns',
       'no challenge given',
-      'pass --http01-listen 0.0.0.0:80 (HTTP-01) or --dns route53 (DNS-01)',
+      'pass --http01-listen 0.0.0.0:80 (HTTP-01, built-in responder), --http01-webroot /var/www/html (HTTP-01 through your web server) or --dns route53 (DNS-01)',
     );
   }
-  if (options.http01Listen !== undefined && options.dns !== undefined) {
-    throw new ValidationError('--dns', 'both --http01-listen and --dns were given', 'choose one challenge');
+  if (challenges.length > 1) {
+    throw new ValidationError(
+      challenges[1]![0],
+      `both ${challenges[0]![0]} and ${challenges[1]![0]} were given`,
+      'choose one way to answer the challenge',
+    );
   }
   if (options.http01Listen !== undefined) checkListen(options.http01Listen);
   if (options.dns !== undefined && options.dns !== 'route53') {
@@ -253,9 +333,9 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
     );
   }
   const wildcard = identifiers.find(isWildcard);
-  if (wildcard && options.http01Listen !== undefined) {
+  if (wildcard && options.dns === undefined) {
     throw new ValidationError(
-      '--http01-listen',
+      challenges[0]![0],
       `the wildcard ${wildcard.value} can only be validated by dns-01`,
       'use --dns route53, or list the exact names',
     );
@@ -309,6 +389,7 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
       ...(options.caFile ? { caFile: absolute(options.caFile) } : {}),
       ...(options.http01Listen !== undefined ? { http01Listen: options.http01Listen } : {}),
       ...(retrySeconds > 0 ? { http01ListenRetry: retrySeconds } : {}),
+      ...(options.http01Webroot !== undefined ? { http01Webroot: absolute(options.http01Webroot) } : {}),
       ...(options.dns ? { dns: 'route53' as const } : {}),
     },
   };
@@ -328,23 +409,6 @@ export function defaultName(first: Identifier): string {
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
-
-/**
- * `--directory`: an ACME directory URL, or one of the names the deployment config accepts
- * (`letsencrypt`, `letsencrypt-staging`).
- */
-export function resolveDirectory(value: string): string {
-  if (Object.hasOwn(CA_DIRECTORIES, value)) return CA_DIRECTORIES[value as keyof typeof CA_DIRECTORIES];
-  try {
-    return new URL(value).href;
-  } catch {
-    throw new ValidationError(
-      '--directory',
-      `"${value}" is neither an ACME directory URL nor a known CA`,
-      `give ${Object.keys(CA_DIRECTORIES).join(' or ')}, or the directory URL, e.g. ${CA_DIRECTORIES.letsencrypt}`,
-    );
-  }
-}
 
 function renameField(err: ValidationError, from: string, to: string): ValidationError {
   return err.field === from

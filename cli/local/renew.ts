@@ -10,28 +10,30 @@
  * incident) is acted on by the next cron run rather than up to a Retry-After later.
  */
 import { amendState } from '../../shared/inventory/inventory.js';
-import { spawn } from 'node:child_process';
 import { asCertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { InventoryRecord } from '../../shared/model/state.js';
 import { renewCertificate, type RenewOutcome } from '../../shared/usecases/renew-certificate.js';
 import type { BundleFile } from '../../shared/store/keys.js';
 import { createOutput, EXIT, relativeTime } from '../output.js';
-import { resolveDirectory } from './issue.js';
+import { resolveDirectory } from '../directory.js';
 import {
   absolute,
   composeLocal,
   exists,
   http01PortFix,
   type LocalDir,
+  OrderHooks,
   type LocalSettings,
   openLocalDir,
   readCaFile,
   readSettings,
   reporterFor,
   type Reporter,
+  runShell,
   sayError,
   updateLiveLinks,
 } from './compose.js';
+import { checkWebroot, webrootFix } from './webroot.js';
 
 export interface LocalRenewOptions {
   out: string;
@@ -39,10 +41,15 @@ export interface LocalRenewOptions {
   directory?: string;
   caFile?: string;
   http01Listen?: string;
+  http01Webroot?: string;
   json?: boolean;
   force?: boolean;
   /** Renew when fewer than this many days are left, instead of the renewal policy (as lego). */
   days?: string;
+  /** Once before the run's first order (stop what holds port 80); see OrderHooks. */
+  preHook?: string;
+  /** Once after the run when anything was ordered, even on failure (start it again). */
+  postHook?: string;
 }
 
 /** What happened to one certificate, as printed (and as --json). */
@@ -57,7 +64,7 @@ interface Row {
   errorCode?: string;
   /** Not due, but needs attention: never issued, or its last attempt failed. */
   problem?: string;
-  hook?: { exitCode: number | null; signal?: string };
+  hook?: { exitCode: number };
 }
 
 export async function runLocalRenew(options: LocalRenewOptions): Promise<number> {
@@ -70,6 +77,14 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
     if (options.directory !== undefined)
       options = { ...options, directory: resolveDirectory(options.directory) };
     days = parseDays(options.days);
+    if (options.http01Listen !== undefined && options.http01Webroot !== undefined) {
+      throw new ValidationError(
+        '--http01-webroot',
+        'both --http01-listen and --http01-webroot were given',
+        'choose one way to answer HTTP-01',
+      );
+    }
+    if (options.http01Webroot !== undefined) await checkWebroot(options.http01Webroot);
     // Without --ca-file: each certificate's saved caFile, else CERTKEEPER_ACME_CA_PEM (below).
     caPem = options.caFile !== undefined ? readCaFile(options.caFile) : undefined;
     records = (await dir.inventory.list()).filter((r) => r.state.status !== 'retired');
@@ -87,14 +102,15 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
   }
 
   const reporter = reporterFor(out);
+  const hooks = new OrderHooks(options.preHook, options.postHook);
   const rows: Row[] = [];
   for (const record of records) {
-    const row = await renewOne(dir, record, { ...options, days }, caPem, reporter);
+    const row = await renewOne(dir, record, { ...options, days }, caPem, reporter, hooks);
     if (row.status === 'renewed' || row.status === 'issued') {
       if (options.deployHook) {
         row.hook = await runHook(options.deployHook, dir, options.out, row);
         if (row.hook.exitCode !== 0) {
-          sayError(`${row.name}: the deploy hook failed (${row.hook.signal ?? `exit ${row.hook.exitCode}`})`);
+          sayError(`${row.name}: the deploy hook failed (exit ${row.hook.exitCode})`);
         }
       }
     }
@@ -102,9 +118,18 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
     if (row.problem) sayError(`${row.name}: ${row.problem}`);
     rows.push(row);
   }
+  // Every certificate is done (renewOne catches what it meets): the service comes back now.
+  const post = await hooks.after();
+  if (post !== undefined && post !== 0) sayError(`the post-hook failed (exit ${post})`);
 
   const now = new Date();
-  out.result({ certificates: rows }, () =>
+  const result = {
+    certificates: rows,
+    ...(hooks.pre !== undefined || hooks.post !== undefined
+      ? { hooks: { pre: hooks.pre ?? null, post: hooks.post ?? null } }
+      : {}),
+  };
+  out.result(result, () =>
     out.table(
       rows.map((r) => ({
         name: r.name,
@@ -134,8 +159,10 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
       r.problem !== undefined ||
       (r.hook && r.hook.exitCode !== 0),
   );
-  if (failures.length === 0) return EXIT.ok;
-  return failures.every((r) => r.errorCode === 'unreachable') ? EXIT.unreachable : EXIT.attention;
+  if (failures.length === 0 && (post === undefined || post === 0)) return EXIT.ok;
+  return failures.length > 0 && failures.every((r) => r.errorCode === 'unreachable')
+    ? EXIT.unreachable
+    : EXIT.attention;
 }
 
 async function renewOne(
@@ -144,6 +171,7 @@ async function renewOne(
   options: Omit<LocalRenewOptions, 'days'> & { days: number | undefined },
   caPem: string | undefined,
   reporter: Reporter,
+  hooks: OrderHooks,
 ): Promise<Row> {
   const name = record.spec.name;
   let settings: LocalSettings | undefined;
@@ -157,13 +185,21 @@ async function renewOne(
     return {
       name,
       status: 'skipped',
-      error: `no CA recorded for it in ${dir.root}/settings/. Fix: pass --directory URL`,
+      error: `no CA recorded for it in ${dir.root}/settings/. Fix: pass --directory-url URL`,
     };
   }
+  // A challenge given on the command line replaces the saved one (a responder or a web root).
+  const saved: Partial<LocalSettings> = { ...settings };
+  if (options.http01Listen !== undefined || options.http01Webroot !== undefined) {
+    delete saved.http01Listen;
+    delete saved.http01Webroot;
+  }
   const merged: LocalSettings = {
-    ...(settings ?? { version: 1 }),
+    ...saved,
+    version: 1,
     directory,
     ...(options.http01Listen !== undefined ? { http01Listen: options.http01Listen } : {}),
+    ...(options.http01Webroot !== undefined ? { http01Webroot: absolute(options.http01Webroot) } : {}),
     ...(options.caFile !== undefined ? { caFile: absolute(options.caFile) } : {}),
   };
   const composed = composeLocal(dir, {
@@ -171,6 +207,7 @@ async function renewOne(
     caPem: caPem ?? readCaFile(merged.caFile, `${dir.root}/settings/${name}.json caFile`),
     reporter,
     name,
+    beforeOrder: hooks.beforeOrder,
   });
   try {
     const now = composed.deps.clock.now();
@@ -208,7 +245,8 @@ async function renewOne(
     }
     if (outcome.status === 'failed') {
       const described = outcome.error.describe();
-      const portFix = http01PortFix(described, merged.http01Listen);
+      const portFix =
+        http01PortFix(described, merged.http01Listen) ?? webrootFix(described, merged.http01Webroot);
       row.error = `renewal failed: ${described}${outcome.retryAt ? ` (next attempt after ${outcome.retryAt})` : ''}${portFix ? `\nFix: ${portFix}` : ''}`;
       row.errorCode = outcome.error.code;
     }
@@ -240,23 +278,16 @@ async function askAriThisRun(dir: LocalDir, name: string, now: Date): Promise<vo
  */
 function runHook(command: string, dir: LocalDir, out: string, row: Row): Promise<NonNullable<Row['hook']>> {
   const path = (file: BundleFile) => `${dir.root}/live/${row.name}/${file}.pem`;
-  return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', command], {
-      stdio: ['ignore', process.stderr, process.stderr],
-      env: {
-        ...process.env,
-        CERTKEEPER_CERTIFICATE: row.name,
-        CERTKEEPER_FULLCHAIN: path('fullchain'),
-        CERTKEEPER_PRIVKEY: path('privkey'),
-        CERTKEEPER_CERT: path('cert'),
-        CERTKEEPER_CHAIN: path('chain'),
-        CERTKEEPER_SERIAL: row.serial ?? '',
-        CERTKEEPER_DIR: absolute(out),
-      },
-    });
-    child.on('error', () => resolve({ exitCode: 127 }));
-    child.on('exit', (code, signal) => resolve({ exitCode: code, ...(signal ? { signal } : {}) }));
-  });
+  return runShell(command, {
+    ...process.env,
+    CERTKEEPER_CERTIFICATE: row.name,
+    CERTKEEPER_FULLCHAIN: path('fullchain'),
+    CERTKEEPER_PRIVKEY: path('privkey'),
+    CERTKEEPER_CERT: path('cert'),
+    CERTKEEPER_CHAIN: path('chain'),
+    CERTKEEPER_SERIAL: row.serial ?? '',
+    CERTKEEPER_DIR: absolute(out),
+  }).then((exitCode) => ({ exitCode }));
 }
 
 const DAY_MS = 86_400_000;

@@ -3,7 +3,7 @@ import { ROLE_ARN_PATTERN } from './arns.js';
 import { acmImportsPerYear } from '../renewal/acm-quota.js';
 import { ACM_IMPORTS_PER_YEAR, AGENT_NAME_PATTERN, emptyDelivery } from './delivery.js';
 import { ValidationError } from './errors.js';
-import { zodToValidationError } from './json.js';
+import { configError } from './suggest.js';
 import { type CertificateSpec, certificateSpecInput, parseCertificateSpec } from './spec.js';
 
 /**
@@ -120,7 +120,7 @@ export interface DeploymentConfig extends Omit<z.output<typeof deploymentConfigS
  */
 export function parseDeploymentConfig(input: unknown, source = 'certkeeper.config.json'): DeploymentConfig {
   const parsed = deploymentConfigSchema.safeParse(input);
-  if (!parsed.success) throw prefixed(zodToValidationError(parsed.error, 'config'), source);
+  if (!parsed.success) throw prefixed(configError(parsed.error, 'config', deploymentConfigSchema), source);
   const raw = parsed.data;
   const certificates = raw.certificates.map((c, i) =>
     parseCertificateSpec(c, `config.certificates[${i}] (${c.name})`),

@@ -48,7 +48,7 @@ const issueArgs = (dir: string, extra: string[] = []): string[] => {
   const { pebble } = peers();
   return [
     'issue',
-    '--directory',
+    '--directory-url',
     pebble.directoryUrl,
     '--email',
     'local-test@example.com',
@@ -304,6 +304,7 @@ describe('local mode as provisioning scripts and cron use it (Pebble)', () => {
       // The renewal fails: the CA cannot be reached (Pebble may reuse the account's valid
       // authorization, so a wrong HTTP-01 port would not reliably fail it).
       const dead = `https://127.0.0.1:${(await freePorts({ port: 'tcp' } as const)).port}/dir`;
+      // --directory: the old spelling of --directory-url, hidden from --help, still works.
       const failed = await renewJson(['--force', '--directory', dead]);
       expect(failed.run.code, failed.run.stderr).toBe(3);
       expect(failed.row.status).toBe('failed');
@@ -373,6 +374,155 @@ describe('local mode as provisioning scripts and cron use it (Pebble)', () => {
       const renew = await certkeeper(['renew', '--out', fresh]);
       expect(renew.code, renew.stderr).toBe(1);
       expect(renew.stderr).toMatch(/127\.0\.0\.1: .*(never issued|no CA recorded)/);
+    },
+  );
+});
+
+describe('list --out and remove --out (local mode, Pebble)', () => {
+  let dir: string;
+  interface Listed {
+    name: string;
+    identifiers: string[];
+    serial: string | null;
+    notAfter: string | null;
+    daysLeft: number | null;
+    lastError: { detail: string; at: string } | null;
+    needsAttention: boolean;
+  }
+  const list = async () => {
+    const run = await certkeeper(['list', '--out', dir, '--json']);
+    return { run, rows: JSON.parse(run.stdout || '[]') as Listed[] };
+  };
+
+  beforeAll(() => {
+    dir = join(work, 'manage');
+  });
+
+  it(
+    'lists each certificate with its serial, expiry, days left and last error',
+    { timeout: 240_000 },
+    async () => {
+      const serials: Record<string, string> = {};
+      for (const name of ['one', 'two']) {
+        const run = await certkeeper(issueArgs(dir, ['--name', name, '--json']));
+        expect(run.code, run.stderr).toBe(0);
+        serials[name] = (JSON.parse(run.stdout) as { serial: string }).serial;
+      }
+      const healthy = await list();
+      expect(healthy.run.code, healthy.run.stderr).toBe(0);
+      expect(healthy.rows.map((r) => r.name)).toEqual(['one', 'two']);
+      for (const row of healthy.rows) {
+        expect(row).toMatchObject({ identifiers: ['127.0.0.1'], serial: serials[row.name], lastError: null });
+        // Shortlived: 160 hours, so 6 whole days left just after issuance.
+        expect(row.daysLeft).toBe(Math.floor((Date.parse(row.notAfter!) - Date.now()) / 86_400_000));
+        expect(row.daysLeft).toBe(6);
+      }
+      const human = await certkeeper(['list', '--out', dir]);
+      expect(human.code, human.stderr).toBe(0);
+      expect(human.stdout).toMatch(/^NAME +IDENTIFIERS +STATUS +SERIAL +EXPIRES +DAYS LEFT +LAST ERROR/);
+      expect(human.stdout).toMatch(new RegExp(`one +127\\.0\\.0\\.1 +valid +${serials.one} .* 6\\b`));
+
+      // A failed renewal (the CA unreachable): the error is listed, and list exits 1.
+      const dead = `https://127.0.0.1:${(await freePorts({ port: 'tcp' } as const)).port}/dir`;
+      const failed = await certkeeper(['renew', '--out', dir, '--force', '--directory-url', dead]);
+      expect(failed.code, failed.stderr).toBe(3);
+      const failing = await list();
+      expect(failing.run.code, failing.run.stderr).toBe(1);
+      for (const row of failing.rows) {
+        expect(row.needsAttention).toBe(true);
+        expect(row.serial).toBe(serials[row.name]);
+        expect(row.lastError?.detail).toBeTruthy();
+      }
+      const humanFailing = await certkeeper(['list', '--out', dir]);
+      expect(humanFailing.stdout).toContain(failing.rows[0]!.lastError!.detail.slice(0, 30));
+    },
+  );
+
+  it('remove asks for --yes without a terminal, then deletes the certificate but keeps the account', async () => {
+    const refused = await certkeeper(['remove', 'one', '--out', dir]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--yes: .*Fix: add --yes/);
+    expect(existsSync(join(dir, 'certificates', 'one'))).toBe(true);
+
+    const run = await certkeeper(['remove', 'one', '--out', dir, '--yes', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { removed: boolean; deleted: string[]; kept: string[] };
+    expect(result.removed).toBe(true);
+    for (const gone of [
+      join(dir, 'certificates', 'one'),
+      join(dir, 'live', 'one'),
+      join(dir, 'settings', 'one.json'),
+      join(dir, 'inventory', 'one.json'),
+    ]) {
+      expect(result.deleted).toContain(gone);
+      expect(existsSync(gone), gone).toBe(false);
+    }
+    // The other certificate and the account are untouched.
+    expect(existsSync(join(dir, 'accounts'))).toBe(true);
+    expect(readFileSync(join(dir, 'live', 'two', 'fullchain.pem'), 'utf8')).toMatch(/BEGIN CERTIFICATE/);
+    const after = await list();
+    expect(after.rows.map((r) => r.name)).toEqual(['two']);
+    // renew --out no longer knows it.
+    const renew = await certkeeper(['renew', '--out', dir, '--json']);
+    expect(
+      (JSON.parse(renew.stdout) as { certificates: { name: string }[] }).certificates.map((c) => c.name),
+    ).toEqual(['two']);
+
+    const unknown = await certkeeper(['remove', 'one', '--out', dir, '--yes']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/"one" is not in .*list --out/);
+    const missing = await certkeeper(['list', '--out', join(work, 'no-such-dir')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--out: .*does not exist/);
+  });
+
+  it(
+    'renew --pre-hook/--post-hook run once around the orders, and the post-hook also after a failure',
+    { timeout: 240_000 },
+    async () => {
+      const log = join(work, 'renew-hooks.log');
+      const hooks = (pre: string) => [
+        '--pre-hook',
+        `${pre}echo pre >> '${log}'`,
+        '--post-hook',
+        `echo post >> '${log}'`,
+        '--deploy-hook',
+        `echo deploy >> '${log}'`,
+      ];
+      const renew = async (extra: string[]) => {
+        const run = await certkeeper(['renew', '--out', dir, '--json', ...extra]);
+        const result = JSON.parse(run.stdout) as {
+          certificates: { name: string; status: string; serial: string; error?: string }[];
+          hooks?: { pre: number | null; post: number | null };
+        };
+        return { run, result, log: existsSync(log) ? readFileSync(log, 'utf8') : '' };
+      };
+      const before = (await list()).rows[0]!.serial;
+
+      // Nothing ordered (waiting out the backoff of the last failure): no hook runs.
+      const idle = await renew(hooks(''));
+      expect(idle.result.certificates[0]!.status).toBe('not-due');
+      expect(idle.result.hooks).toBeUndefined();
+      expect(idle.log).toBe('');
+
+      // Ordered: the pre-hook first, the deploy hook after the renewal, the post-hook last.
+      const renewed = await renew(['--force', ...hooks('')]);
+      expect(renewed.run.code, renewed.run.stderr).toBe(0);
+      expect(renewed.result.certificates[0]!.status).toBe('renewed');
+      expect(renewed.result.hooks).toEqual({ pre: 0, post: 0 });
+      expect(renewed.log).toBe('pre\ndeploy\npost\n');
+      const serial = renewed.result.certificates[0]!.serial;
+      expect(serial).not.toBe(before);
+
+      // A failing pre-hook: nothing ordered, the certificate stays, the post-hook still runs.
+      rmSync(log);
+      const failed = await renew(['--force', ...hooks('exit 3; ')]);
+      expect(failed.run.code).toBe(1);
+      expect(failed.result.certificates[0]).toMatchObject({ status: 'failed', serial });
+      expect(failed.result.certificates[0]!.error).toMatch(/the pre-hook failed \(exit 3\): nothing ordered/);
+      expect(failed.result.hooks).toEqual({ pre: 3, post: 0 });
+      expect(failed.log).toBe('post\n');
+      expect((await list()).rows[0]!.serial).toBe(serial);
     },
   );
 });

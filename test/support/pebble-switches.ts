@@ -3,6 +3,7 @@
  * environment (e.g. PEBBLE_WFE_NONCEREJECT=50: half of all nonces rejected as badNonce).
  * It reuses the peers' Pebble configuration and HTTPS certificate (so PEBBLE_CA_CERT trusts
  * it) on fresh ports, and resolves through the same test DNS server. Stopped by `close`.
+ * With no switches it is simply a Pebble of one's own (its http-01 port included).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { peers } from './peers.js';
 
 export interface SwitchedPebble {
   readonly directoryUrl: string;
+  /** Where this Pebble connects for http-01 (127.0.0.1): its own, shared with no other test. */
+  readonly httpPort: number;
   close(): Promise<void>;
 }
 
@@ -33,7 +36,7 @@ export async function startPebbleWith(switches: Record<string, string>): Promise
         ...base.pebble,
         listenAddress: `127.0.0.1:${ports.acme}`,
         managementListenAddress: `127.0.0.1:${ports.management}`,
-        // Its own validation ports: only dns-01 is meant to be used against this one.
+        // Its own validation ports: free for a test to serve http-01 on, without taking turns.
         httpPort: ports.http,
         tlsPort: ports.tls,
       },
@@ -63,6 +66,7 @@ export async function startPebbleWith(switches: Record<string, string>): Promise
   }
   return {
     directoryUrl,
+    httpPort: ports.http,
     close: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

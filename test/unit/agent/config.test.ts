@@ -97,7 +97,7 @@ describe('the agent config', () => {
     [
       'a typo in a field',
       { ...minimal, pollInterval: 5 },
-      /^agent\.json: config: .*Fix: remove pollInterval/,
+      /^agent\.json: pollInterval: is not a known key \(did you mean pollIntervalSeconds\?\)\. Fix: rename it to pollIntervalSeconds$/,
     ],
     [
       'a mode written as a decimal number',

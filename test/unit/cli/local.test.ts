@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { http01PortFix } from '../../../cli/local/compose.js';
-import { defaultName, resolveDirectory } from '../../../cli/local/issue.js';
+import { defaultName } from '../../../cli/local/issue.js';
+import { directoryFlag, resolveDirectory } from '../../../cli/directory.js';
+import { connect } from '../../../cli/context.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 import { NAME_PATTERN } from '../../../shared/model/spec.js';
 
@@ -29,7 +31,31 @@ describe('local issue: names and directories', () => {
         return err as ValidationError;
       }
     })();
-    expect(error?.describe()).toMatch(/Fix: give letsencrypt or letsencrypt-staging, or the directory URL/);
+    expect(error?.describe()).toMatch(
+      /^--directory-url: .*Fix: give letsencrypt or letsencrypt-staging, or the directory URL/,
+    );
+  });
+
+  it('takes the old spelling --directory, but not two different values', () => {
+    expect(directoryFlag({ directory: 'letsencrypt' })).toBe('letsencrypt');
+    expect(directoryFlag({ directoryUrl: 'letsencrypt', directory: 'letsencrypt' })).toBe('letsencrypt');
+    expect(() => directoryFlag({ directoryUrl: 'letsencrypt', directory: 'letsencrypt-staging' })).toThrow(
+      /--directory-url: given twice/,
+    );
+  });
+
+  it('the stack commands take the names too, from --directory-url or CERTKEEPER_DIRECTORY_URL', () => {
+    const stack = { bucket: 'my-bucket', table: 'my-table', region: 'us-east-1' };
+    const fromFlag = connect({ ...stack, directoryUrl: 'letsencrypt-staging' }, ['ca'], {});
+    expect(fromFlag.runtime.env.CERTKEEPER_DIRECTORY_URL).toBe(
+      'https://acme-staging-v02.api.letsencrypt.org/directory',
+    );
+    expect(fromFlag.ca.directoryUrl).toBe('https://acme-staging-v02.api.letsencrypt.org/directory');
+    const fromEnv = connect(stack, ['ca'], { CERTKEEPER_DIRECTORY_URL: 'letsencrypt' });
+    expect(fromEnv.runtime.env.CERTKEEPER_DIRECTORY_URL).toBe(
+      'https://acme-v02.api.letsencrypt.org/directory',
+    );
+    expect(() => connect({ ...stack, directoryUrl: 'lets-encrypt' }, ['ca'], {})).toThrow(/--directory-url/);
   });
 });
 

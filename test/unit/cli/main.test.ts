@@ -21,6 +21,16 @@ describe('cli/main: commands loaded on demand', () => {
     expect(names).toEqual(['issue']);
   });
 
+  it('spells the directory flag --directory-url in every command that takes one; --directory stays hidden', async () => {
+    const program = await buildProgram();
+    const withDirectory = program.commands.filter((c) => c.options.some((o) => o.long === '--directory-url'));
+    // Local mode (issue, renew --out), and the stack commands that talk to the CA.
+    expect(withDirectory.map((c) => c.name()).sort()).toEqual(['doctor', 'issue', 'renew', 'revoke']);
+    for (const command of program.commands) {
+      expect(command.helpInformation(), command.name()).not.toMatch(/--directory\b(?!-url)/);
+    }
+  });
+
   it('reports the package version', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
       version: string;
