@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
+import * as z from 'zod';
 import { type DeploymentConfig, parseDeploymentConfig } from '../shared/model/config.js';
 import { CertkeeperError, ValidationError } from '../shared/model/errors.js';
+import { parseJson } from '../shared/model/json.js';
 
 /** Where the CDK app looks for the deployment config unless told otherwise. */
 export const DEFAULT_CONFIG_PATH = 'certkeeper.config.json';
@@ -45,16 +47,11 @@ export function readDeploymentConfig(source: string): DeploymentConfig {
       `create it (see ${EXAMPLE_CONFIG_PATH}) or point -c config=... or CERTKEEPER_CONFIG at an existing file`,
     );
   }
-  let input: unknown;
-  try {
-    input = JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError(
-      source,
-      `is not valid JSON (${(err as Error).message})`,
-      'correct the JSON syntax',
-    );
-  }
+  // Syntax here; the shape (with its typo suggestions) in parseDeploymentConfig.
+  const input = parseJson(text, z.unknown(), {
+    as: (problem) =>
+      new ValidationError(source, `is not valid JSON (${problem.message})`, 'correct the JSON syntax'),
+  });
   return parseDeploymentConfig(input, source);
 }
 
