@@ -9,6 +9,12 @@ export interface TxtResolver {
   resolveTxt(fqdn: string): Promise<string[][]>;
 }
 
+/** Port: asks DNS where a name is an alias (CNAME) of; undefined when it is not one. */
+export interface CnameResolver {
+  readonly servers: readonly string[];
+  resolveCname(fqdn: string): Promise<string | undefined>;
+}
+
 /** Answers that mean "nothing there (yet)" rather than a failed query. */
 const EMPTY_ANSWER = new Set(['ENODATA', 'ENOTFOUND']);
 
@@ -16,15 +22,25 @@ const EMPTY_ANSWER = new Set(['ENODATA', 'ENOTFOUND']);
  * Queries the given servers directly ("192.0.2.1", "127.0.0.1:5353", "[2001:db8::1]:53"),
  * not the system resolver, so that no cache between us and the zone hides a fresh record.
  */
-export class NameserverTxtResolver implements TxtResolver {
+export class NameserverTxtResolver implements TxtResolver, CnameResolver {
   private readonly resolver: Resolver;
+  readonly servers: readonly string[];
 
-  constructor(
-    readonly servers: readonly string[],
-    options: { timeoutMs?: number; tries?: number } = {},
-  ) {
+  /** No servers: the system's resolvers (what the CA's public view looks like from here). */
+  constructor(servers: readonly string[] = [], options: { timeoutMs?: number; tries?: number } = {}) {
     this.resolver = new Resolver({ timeout: options.timeoutMs ?? 3_000, tries: options.tries ?? 2 });
-    this.resolver.setServers([...servers]);
+    if (servers.length > 0) this.resolver.setServers([...servers]);
+    this.servers = this.resolver.getServers();
+  }
+
+  async resolveCname(fqdn: string): Promise<string | undefined> {
+    try {
+      const [target] = await this.resolver.resolveCname(fqdn);
+      return target?.replace(/\.$/, '').toLowerCase();
+    } catch (err) {
+      if (EMPTY_ANSWER.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+      throw err;
+    }
   }
 
   async resolveTxt(fqdn: string): Promise<string[][]> {

@@ -4,7 +4,12 @@ import { type Log, silentLog } from '../../model/log.js';
 import { pollUntil, type PollTiming } from '../poll.js';
 import type { Challenge, ChallengeSolver } from '../solver.js';
 import type { DnsProvider, DnsZone } from './provider.js';
-import { authoritativeResolver, NameserverTxtResolver, type TxtResolver } from './resolver.js';
+import {
+  authoritativeResolver,
+  type CnameResolver,
+  NameserverTxtResolver,
+  type TxtResolver,
+} from './resolver.js';
 
 export interface Dns01SolverOptions extends PollTiming {
   provider: DnsProvider;
@@ -17,6 +22,11 @@ export interface Dns01SolverOptions extends PollTiming {
   nameservers?: readonly string[];
   /** Replaces the resolver choice altogether. */
   resolverFor?: (zone: DnsZone) => Promise<TxtResolver>;
+  /**
+   * Where `_acme-challenge` CNAMEs are looked up, as the CA would see them: `nameservers`
+   * when given, else the system's resolvers.
+   */
+  cnameResolver?: CnameResolver;
   /** Bound on the wait for the TXT values to be served. */
   propagationTimeoutMs?: number;
   pollIntervalMs?: number;
@@ -28,6 +38,15 @@ export interface TxtRecordGroup {
   name: string;
   values: string[];
 }
+
+/** A group as it is written: at `name`, or at the end of the CNAME chain that starts there. */
+interface TargetGroup extends TxtRecordGroup {
+  /** The `_acme-challenge` name the CA asks for, when a CNAME delegates it elsewhere. */
+  delegatedFrom?: string;
+}
+
+/** Links followed from `_acme-challenge.<name>` before giving up (a CNAME chain or a loop). */
+export const MAX_CNAME_DEPTH = 8;
 
 /** RFC 8555 §8.4: base64url(SHA-256(key authorization)); nothing else goes into our TXT. */
 const DNS01_VALUE = /^[A-Za-z0-9_-]{1,255}$/;
@@ -59,13 +78,15 @@ export class Dns01Solver implements ChallengeSolver {
   async present(challenges: readonly Challenge[]): Promise<void> {
     // Every group settles before a failure is reported: the cleanup that follows must not
     // race a write still in flight, or it could miss the value that write leaves behind.
+    const groups = await this.targets(challenges);
     await allSettledOrThrow(
-      groupByRecord(challenges).map(async (group) => {
-        const zone = await this.zoneFor(group.name);
+      groups.map(async (group) => {
+        const zone = await this.zoneFor(group);
         const change = await this.options.provider.upsertTxt(zone, group.name, group.values);
         if (change) this.changes.set(group.name, change);
         this.log.info('dns-01 TXT values published', {
           record: group.name,
+          ...(group.delegatedFrom ? { delegatedFrom: group.delegatedFrom } : {}),
           zone: zone.id,
           values: group.values.length,
         });
@@ -74,11 +95,12 @@ export class Dns01Solver implements ChallengeSolver {
   }
 
   async waitReady(challenges: readonly Challenge[]): Promise<void> {
+    const groups = await this.targets(challenges);
     await Promise.all(
-      groupByRecord(challenges).map(async (group) => {
+      groups.map(async (group) => {
         const change = this.changes.get(group.name);
         if (change) await this.options.provider.waitForChange(change);
-        const zone = await this.zoneFor(group.name);
+        const zone = await this.zoneFor(group);
         await this.waitVisible(group, zone, await this.resolverFor(zone));
       }),
     );
@@ -86,11 +108,19 @@ export class Dns01Solver implements ChallengeSolver {
 
   async cleanup(challenges: readonly Challenge[]): Promise<void> {
     const errors: CertkeeperError[] = [];
+    let groups: TargetGroup[];
+    try {
+      groups = await this.targets(challenges);
+    } catch (err) {
+      // Where the values went cannot be found again (the CNAME changed or DNS is down).
+      groups = [];
+      errors.push(asCertkeeperError(err));
+    }
     await Promise.all(
-      groupByRecord(challenges).map(async (group) => {
+      groups.map(async (group) => {
         this.changes.delete(group.name);
         try {
-          const zone = await this.zoneFor(group.name);
+          const zone = await this.zoneFor(group);
           await this.options.provider.deleteTxt(zone, group.name, group.values);
         } catch (err) {
           const error = asCertkeeperError(err);
@@ -108,6 +138,53 @@ export class Dns01Solver implements ChallengeSolver {
     this.lastCleanupErrors = errors;
   }
 
+  /**
+   * The record each group is written at. A `_acme-challenge` name that is a CNAME hands the
+   * challenge to the zone at the end of the chain (the usual way to validate a name whose
+   * DNS is not in Route53): the CA follows it, and so does this, as the public sees it.
+   */
+  private async targets(challenges: readonly Challenge[]): Promise<TargetGroup[]> {
+    return Promise.all(
+      groupByRecord(challenges).map(async (group) => {
+        const target = await this.followCname(group.name);
+        return target === group.name ? group : { ...group, name: target, delegatedFrom: group.name };
+      }),
+    );
+  }
+
+  private async followCname(name: string): Promise<string> {
+    const resolver = this.options.cnameResolver ?? new NameserverTxtResolver(this.options.nameservers ?? []);
+    const chain = [name];
+    for (;;) {
+      const at = chain[chain.length - 1]!;
+      const next = await resolver.resolveCname(at).catch((err: unknown) => {
+        // A lookup that fails (not one that finds nothing) must not stop a zone of our own:
+        // the record goes where it would without a CNAME, and a CA that does see one says so.
+        this.log.warn('dns-01 CNAME lookup failed; writing the TXT record without following it', {
+          record: at,
+          servers: resolver.servers.join(', '),
+          error: asCertkeeperError(err).message,
+        });
+        return undefined;
+      });
+      if (next === undefined) return at;
+      if (chain.includes(next)) {
+        throw new ValidationError(
+          'identifiers',
+          `the CNAME chain from ${name} loops (${[...chain, next].join(' -> ')})`,
+          `point ${name} at a name in one of the deployment's Route53 zones, once`,
+        );
+      }
+      chain.push(next);
+      if (chain.length > MAX_CNAME_DEPTH + 1) {
+        throw new ValidationError(
+          'identifiers',
+          `the CNAME chain from ${name} is longer than ${MAX_CNAME_DEPTH} links (${chain.join(' -> ')})`,
+          `point ${name} straight at a name in one of the deployment's Route53 zones`,
+        );
+      }
+    }
+  }
   private async waitVisible(group: TxtRecordGroup, zone: DnsZone, resolver: TxtResolver): Promise<void> {
     await pollUntil(
       async () => {
@@ -125,9 +202,23 @@ export class Dns01Solver implements ChallengeSolver {
     );
   }
 
-  private zoneFor(recordName: string): Promise<DnsZone> {
+  /**
+   * The certificate's `hostedZoneId` names its own zone; a delegated record lives in the
+   * zone that holds the CNAME's target, found by the longest-suffix lookup.
+   */
+  private async zoneFor(group: TargetGroup): Promise<DnsZone> {
     const { provider, hostedZoneId } = this.options;
-    return hostedZoneId ? provider.getZone(hostedZoneId) : provider.findZone(recordName);
+    if (!group.delegatedFrom)
+      return hostedZoneId ? provider.getZone(hostedZoneId) : provider.findZone(group.name);
+    try {
+      return await provider.findZone(group.name);
+    } catch (err) {
+      throw new ValidationError(
+        'identifiers',
+        `${group.delegatedFrom} is a CNAME to ${group.name}, which no Route53 hosted zone certkeeper may write holds (${asCertkeeperError(err).message})`,
+        `point the CNAME at _acme-challenge.<name> in one of the deployment's hostedZones, or add the target's zone to hostedZones`,
+      );
+    }
   }
 
   private async resolverFor(zone: DnsZone): Promise<TxtResolver> {

@@ -158,3 +158,66 @@ describe('Dns01Solver', () => {
     expect(zones).toEqual(['ZEXPLICIT']);
   });
 });
+
+describe('Dns01Solver: CNAME delegation', () => {
+  const cnames = (map: Record<string, string>) => ({
+    servers: ['stub'],
+    resolveCname: async (fqdn: string) => map[fqdn],
+  });
+  const TARGET = '_acme-challenge.example-test.delegate.test';
+
+  it('writes, waits for and removes the values at the end of the CNAME chain', async () => {
+    const provider = new FakeProvider();
+    const solver = new Dns01Solver({
+      provider,
+      resolverFor: async () => resolverOver(provider),
+      cnameResolver: cnames({
+        '_acme-challenge.example.test': 'hop.delegate.test',
+        'hop.delegate.test': TARGET,
+      }),
+    });
+    await solver.present([APEX, WILD]);
+    expect([...provider.records.entries()]).toEqual([[TARGET, ['apexValue_1', 'wildValue-2']]]);
+    await solver.waitReady([APEX, WILD]);
+    await solver.cleanup([APEX, WILD]);
+    expect(provider.records.size).toBe(0);
+    expect(solver.lastCleanupErrors).toEqual([]);
+  });
+
+  it('refuses a CNAME loop and a chain too long to follow, naming the chain', async () => {
+    const provider = new FakeProvider();
+    const loop = new Dns01Solver({
+      provider,
+      cnameResolver: cnames({
+        '_acme-challenge.example.test': 'a.test',
+        'a.test': '_acme-challenge.example.test',
+      }),
+    });
+    const error = await loop.present([APEX]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe('identifiers');
+    expect((error as Error).message).toContain(
+      'loops (_acme-challenge.example.test -> a.test -> _acme-challenge.example.test)',
+    );
+    const chain = Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [
+        i === 0 ? '_acme-challenge.example.test' : `h${i}.test`,
+        `h${i + 1}.test`,
+      ]),
+    );
+    await expect(new Dns01Solver({ provider, cnameResolver: cnames(chain) }).present([APEX])).rejects.toThrow(
+      /longer than 8 links/,
+    );
+    expect(provider.records.size).toBe(0);
+  });
+
+  it('writes where it would without a CNAME when the lookup itself fails', async () => {
+    const provider = new FakeProvider();
+    const solver = new Dns01Solver({
+      provider,
+      cnameResolver: { servers: ['down'], resolveCname: () => Promise.reject(new Error('ETIMEOUT')) },
+    });
+    await solver.present([APEX]);
+    expect([...provider.records.keys()]).toEqual(['_acme-challenge.example.test']);
+  });
+});
