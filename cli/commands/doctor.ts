@@ -15,7 +15,8 @@ interface DoctorFlags extends StackFlags {
 
 const DETAILS = `
 Checks: the CA directory (TLS, profiles, ARI), the stored ACME account, this machine's
-clock against the CA's, a hosted zone for every dns-01 certificate (and --zone), the
+clock against the CA's, a hosted zone for every dns-01 certificate (and --zone; a CNAME
+at _acme-challenge.<name> is followed, and a name with no zone gets the CNAME to create), the
 bucket, the table, the scheduler heartbeat, the events topic's subscribers, and for
 http-01 certificates a probe token fetched from http://<name>:<port>/.well-known/acme-challenge/.
 The CA's certificate and the account's contact come from CERTKEEPER_ACME_CA_PEM and

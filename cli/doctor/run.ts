@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Route53Client } from '@aws-sdk/client-route-53';
+import { ListHostedZonesCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -76,7 +77,7 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
 
   const dnsSpecs = specs.filter((s) => s.challenge === 'dns-01');
   if (dnsSpecs.length > 0 || options.zones.length > 0) {
-    const access = zoneAccess(region, env.CERTKEEPER_ZONE_ROLES);
+    const access = zoneAccess(region, env.CERTKEEPER_ZONE_ROLES, env.CERTKEEPER_DNS_RESOLVERS);
     checks.push(...dnsSpecs.map((spec) => certificateZoneCheck(access, spec)));
     checks.push(...options.zones.map((domain) => domainZoneCheck(access, domain)));
   }
@@ -95,7 +96,11 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
  * clients are kept so the permission probe of a zone goes through the same credentials
  * as its lookup.
  */
-function zoneAccess(region: string, zoneRoles: Readonly<Record<string, string>>): ZoneAccess {
+function zoneAccess(
+  region: string,
+  zoneRoles: Readonly<Record<string, string>>,
+  resolvers: string | undefined,
+): ZoneAccess {
   const main = new Route53Client({ region });
   const sts = new STSClient({ region });
   const byRole = new Map<string, Route53Client>();
@@ -108,8 +113,14 @@ function zoneAccess(region: string, zoneRoles: Readonly<Record<string, string>>)
     return client;
   };
   const provider = new Route53DnsProvider(main, { zoneRoles, clientForRole });
+  let firstPublic: Promise<string | undefined> | undefined;
   return {
     provider,
     clientFor: (zoneId) => (zoneRoles[zoneId] ? clientForRole(zoneRoles[zoneId]) : main),
+    cnames: new NameserverTxtResolver(resolvers?.split(',').map((s) => s.trim()) ?? []),
+    delegationZone: () =>
+      (firstPublic ??= main
+        .send(new ListHostedZonesCommand({}))
+        .then((out) => out.HostedZones?.find((z) => !z.Config?.PrivateZone)?.Name?.replace(/\.$/, ''))),
   };
 }

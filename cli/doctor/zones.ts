@@ -4,6 +4,9 @@ import type { DnsZone } from '../../shared/challenges/dns01/provider.js';
 import type { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import { dnsChallengeName } from '../../shared/model/identifiers.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
+import { asCertkeeperError, CertkeeperError } from '../../shared/model/errors.js';
+import { delegationRecord, followCname } from '../../shared/challenges/dns01/cname.js';
+import type { CnameResolver } from '../../shared/challenges/dns01/resolver.js';
 import type { CheckSpec } from './check.js';
 
 export interface ZoneAccess {
@@ -11,13 +14,19 @@ export interface ZoneAccess {
   provider: Route53DnsProvider;
   /** The client that reaches a zone: the role's for zones in other accounts. */
   clientFor(zoneId: string): Route53Client;
+  /** Where `_acme-challenge` CNAMEs are looked up, as the issuer does (its resolvers). */
+  cnames: CnameResolver;
+  /** A public zone certkeeper may write, to name in the CNAME an operator could create. */
+  delegationZone(): Promise<string | undefined>;
 }
 
 /**
  * One check per dns-01 certificate: every name finds its hosted zone the way the solver
- * does (the spec's hostedZoneId, else the longest public suffix), and the zone's records
- * can be listed, which is the first call of every TXT change. Writing is not tried: a
- * doctor that changes DNS is not one people run lightly.
+ * does (a CNAME at `_acme-challenge.<name>` followed to the zone of its end; else the
+ * spec's hostedZoneId, else the longest public suffix), and the zone's records can be
+ * listed, which is the first call of every TXT change. A name with no zone gets the exact
+ * CNAME to create at its DNS host. Writing is not tried: a doctor that changes DNS is not
+ * one people run lightly.
  */
 export function certificateZoneCheck(access: ZoneAccess, spec: CertificateSpec): CheckSpec {
   const names = spec.identifiers.filter((i) => i.type === 'dns');
@@ -52,18 +61,24 @@ function zoneCheck(
       const zones = new Map<string, DnsZone>();
       const placed: string[] = [];
       for (const { label, recordName } of names) {
+        const target = await followCname(access.cnames, recordName);
         let zone: DnsZone;
         try {
-          zone = hostedZoneId
-            ? await access.provider.getZone(hostedZoneId)
-            : await access.provider.findZone(recordName);
+          zone =
+            target !== recordName
+              ? await access.provider.findZone(target)
+              : hostedZoneId
+                ? await access.provider.getZone(hostedZoneId)
+                : await access.provider.findZone(recordName);
         } catch (err) {
-          // The provider's message names the domain; the operator also needs the certificate.
-          if (err instanceof Error) err.message = `${subject}: ${err.message}`;
-          throw err;
+          throw await zoneMissing(access, subject, recordName, target, err);
         }
         zones.set(zone.id, zone);
-        placed.push(`${label} → ${zone.id} (${zone.name})`);
+        placed.push(
+          target === recordName
+            ? `${label} → ${zone.id} (${zone.name})`
+            : `${label} → CNAME ${target} → ${zone.id} (${zone.name})`,
+        );
       }
       for (const zone of zones.values()) {
         const client = access.clientFor(zone.id);
@@ -80,4 +95,39 @@ function zoneCheck(
       return { status: 'ok', message: `${subject}: ${placed.join(', ')}; records listable` };
     },
   };
+}
+
+/**
+ * The provider's error, with the certificate named (the operator needs it) and, for a name
+ * whose DNS is elsewhere, the one CNAME that would hand its challenge to certkeeper.
+ */
+async function zoneMissing(
+  access: ZoneAccess,
+  subject: string,
+  recordName: string,
+  target: string,
+  err: unknown,
+): Promise<CertkeeperError> {
+  const error = asCertkeeperError(err);
+  const zone = await access.delegationZone().catch(() => undefined);
+  const record = zone ? delegationRecord(recordName, zone) : undefined;
+  const cname = record ? `${record.name} CNAME ${record.target}` : undefined;
+  if (target !== recordName) {
+    return new CertkeeperError(
+      'validation',
+      `${subject}: ${recordName} is a CNAME to ${target}, which no Route53 hosted zone certkeeper may write holds`,
+      {
+        fix: cname
+          ? `point it into a zone certkeeper writes, e.g. ${cname}`
+          : 'point it into a hosted zone certkeeper writes',
+      },
+    );
+  }
+  return new CertkeeperError(error.code, `${subject}: ${error.message}`, {
+    retryable: error.retryable,
+    fix: cname
+      ? `${error.fix ?? ''}; or, to keep its DNS where it is, create at its DNS host: ${cname}`
+      : error.fix,
+    cause: err,
+  });
 }

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResult, DoctorReport } from '../../cli/doctor/check.js';
@@ -199,8 +200,63 @@ describe('certkeeper doctor', () => {
         fix: expect.stringContaining('create a public hosted zone for www.nowhere.test'),
       });
       expect(check(run, 'hosted-zone:wild')?.status).toBe('ok');
+      // Or keep its DNS where it is: the one CNAME that hands its challenge to certkeeper.
+      expect(check(run, 'hosted-zone:lost')?.fix).toMatch(
+        /create at its DNS host: _acme-challenge\.www\.nowhere\.test CNAME _acme-challenge\.www-nowhere-test\.[a-z0-9.-]+$/,
+      );
     } finally {
       await inventory.remove('lost');
+    }
+  });
+
+  it('follows a CNAME at _acme-challenge to the zone of its end, and fails one that leads nowhere', async () => {
+    const elsewhere = `${uniqueName('dns-host')}.test`;
+    // The name's own DNS host: a private zone the test DNS server serves and certkeeper never writes.
+    const { HostedZone } = await stack.clients.route53.send(
+      new CreateHostedZoneCommand({
+        Name: elsewhere,
+        CallerReference: uniqueName('ref'),
+        HostedZoneConfig: { PrivateZone: true },
+        VPC: { VPCRegion: 'us-east-1', VPCId: 'vpc-12345678' },
+      }),
+    );
+    const cname = (name: string, target: string) =>
+      stack.clients.route53.send(
+        new ChangeResourceRecordSetsCommand({
+          HostedZoneId: HostedZone!.Id!,
+          ChangeBatch: {
+            Changes: [
+              {
+                Action: 'UPSERT',
+                ResourceRecordSet: {
+                  Name: name,
+                  Type: 'CNAME',
+                  TTL: 60,
+                  ResourceRecords: [{ Value: target }],
+                },
+              },
+            ],
+          },
+        }),
+      );
+    await cname(`_acme-challenge.${elsewhere}`, `_acme-challenge.far.${ZONE}`);
+    await cname(`_acme-challenge.away.${elsewhere}`, '_acme-challenge.away.nowhere.invalid');
+    await declareCertificate(inventory, { name: 'delegated', identifiers: [elsewhere, `*.${elsewhere}`] });
+    await declareCertificate(inventory, { name: 'astray', identifiers: [`away.${elsewhere}`] });
+    try {
+      const run = await doctor();
+      expect(check(run, 'hosted-zone:delegated')).toMatchObject({
+        status: 'ok',
+        message: expect.stringContaining(`${elsewhere} → CNAME _acme-challenge.far.${ZONE} → `),
+      });
+      expect(check(run, 'hosted-zone:astray')).toMatchObject({
+        status: 'fail',
+        message: `certificate astray: _acme-challenge.away.${elsewhere} is a CNAME to _acme-challenge.away.nowhere.invalid, which no Route53 hosted zone certkeeper may write holds`,
+        fix: expect.stringMatching(/^point it into a zone certkeeper writes, e\.g\. _acme-challenge\.away\./),
+      });
+    } finally {
+      await inventory.remove('delegated');
+      await inventory.remove('astray');
     }
   });
 

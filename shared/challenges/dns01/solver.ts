@@ -4,6 +4,7 @@ import { type Log, silentLog } from '../../model/log.js';
 import { pollUntil, type PollTiming } from '../poll.js';
 import type { Challenge, ChallengeSolver } from '../solver.js';
 import type { DnsProvider, DnsZone } from './provider.js';
+import { followCname } from './cname.js';
 import {
   authoritativeResolver,
   type CnameResolver,
@@ -44,9 +45,6 @@ interface TargetGroup extends TxtRecordGroup {
   /** The `_acme-challenge` name the CA asks for, when a CNAME delegates it elsewhere. */
   delegatedFrom?: string;
 }
-
-/** Links followed from `_acme-challenge.<name>` before giving up (a CNAME chain or a loop). */
-export const MAX_CNAME_DEPTH = 8;
 
 /** RFC 8555 §8.4: base64url(SHA-256(key authorization)); nothing else goes into our TXT. */
 const DNS01_VALUE = /^[A-Za-z0-9_-]{1,255}$/;
@@ -146,45 +144,14 @@ export class Dns01Solver implements ChallengeSolver {
   private async targets(challenges: readonly Challenge[]): Promise<TargetGroup[]> {
     return Promise.all(
       groupByRecord(challenges).map(async (group) => {
-        const target = await this.followCname(group.name);
+        const resolver =
+          this.options.cnameResolver ?? new NameserverTxtResolver(this.options.nameservers ?? []);
+        const target = await followCname(resolver, group.name, this.log);
         return target === group.name ? group : { ...group, name: target, delegatedFrom: group.name };
       }),
     );
   }
 
-  private async followCname(name: string): Promise<string> {
-    const resolver = this.options.cnameResolver ?? new NameserverTxtResolver(this.options.nameservers ?? []);
-    const chain = [name];
-    for (;;) {
-      const at = chain[chain.length - 1]!;
-      const next = await resolver.resolveCname(at).catch((err: unknown) => {
-        // A lookup that fails (not one that finds nothing) must not stop a zone of our own:
-        // the record goes where it would without a CNAME, and a CA that does see one says so.
-        this.log.warn('dns-01 CNAME lookup failed; writing the TXT record without following it', {
-          record: at,
-          servers: resolver.servers.join(', '),
-          error: asCertkeeperError(err).message,
-        });
-        return undefined;
-      });
-      if (next === undefined) return at;
-      if (chain.includes(next)) {
-        throw new ValidationError(
-          'identifiers',
-          `the CNAME chain from ${name} loops (${[...chain, next].join(' -> ')})`,
-          `point ${name} at a name in one of the deployment's Route53 zones, once`,
-        );
-      }
-      chain.push(next);
-      if (chain.length > MAX_CNAME_DEPTH + 1) {
-        throw new ValidationError(
-          'identifiers',
-          `the CNAME chain from ${name} is longer than ${MAX_CNAME_DEPTH} links (${chain.join(' -> ')})`,
-          `point ${name} straight at a name in one of the deployment's Route53 zones`,
-        );
-      }
-    }
-  }
   private async waitVisible(group: TxtRecordGroup, zone: DnsZone, resolver: TxtResolver): Promise<void> {
     await pollUntil(
       async () => {
