@@ -6,7 +6,6 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResult, DoctorReport } from '../../cli/doctor/check.js';
@@ -17,7 +16,13 @@ import { runTick } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { type FaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.js';
 import { peers, uniqueName } from '../support/peers.js';
-import { listKeys, serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
+import {
+  createForeignZone,
+  listKeys,
+  putCname,
+  serveHttp01OnPebblePort,
+  useLocalStack,
+} from '../support/stack.js';
 
 const MAIN = join(import.meta.dirname, '../../cli/main.ts');
 
@@ -211,34 +216,9 @@ describe('certkeeper doctor', () => {
 
   it('follows a CNAME at _acme-challenge to the zone of its end, and fails one that leads nowhere', async () => {
     const elsewhere = `${uniqueName('dns-host')}.test`;
-    // The name's own DNS host: a private zone the test DNS server serves and certkeeper never writes.
-    const { HostedZone } = await stack.clients.route53.send(
-      new CreateHostedZoneCommand({
-        Name: elsewhere,
-        CallerReference: uniqueName('ref'),
-        HostedZoneConfig: { PrivateZone: true },
-        VPC: { VPCRegion: 'us-east-1', VPCId: 'vpc-12345678' },
-      }),
-    );
-    const cname = (name: string, target: string) =>
-      stack.clients.route53.send(
-        new ChangeResourceRecordSetsCommand({
-          HostedZoneId: HostedZone!.Id!,
-          ChangeBatch: {
-            Changes: [
-              {
-                Action: 'UPSERT',
-                ResourceRecordSet: {
-                  Name: name,
-                  Type: 'CNAME',
-                  TTL: 60,
-                  ResourceRecords: [{ Value: target }],
-                },
-              },
-            ],
-          },
-        }),
-      );
+    // The names' own DNS host, which certkeeper never writes.
+    const foreign = await createForeignZone(stack, elsewhere);
+    const cname = (name: string, target: string) => putCname(stack, foreign, name, target);
     await cname(`_acme-challenge.${elsewhere}`, `_acme-challenge.far.${ZONE}`);
     await cname(`_acme-challenge.away.${elsewhere}`, '_acme-challenge.away.nowhere.invalid');
     await declareCertificate(inventory, { name: 'delegated', identifiers: [elsewhere, `*.${elsewhere}`] });

@@ -5,11 +5,7 @@
  * the CNAME as the public sees it, writes the TXT values there, Pebble follows the same
  * CNAME to validate, and nothing is left behind.
  */
-import {
-  ChangeResourceRecordSetsCommand,
-  CreateHostedZoneCommand,
-  ListResourceRecordSetsCommand,
-} from '@aws-sdk/client-route-53';
+import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as issuer } from '../../functions/issuer.js';
@@ -22,7 +18,7 @@ import { issuerRuntime } from '../../functions/issuer-runtime.js';
 import { sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { uniqueName } from '../support/peers.js';
-import { manifestSerial, tapEvents, useLocalStack } from '../support/stack.js';
+import { createForeignZone, manifestSerial, putCname, tapEvents, useLocalStack } from '../support/stack.js';
 
 const id = uniqueName('cn').slice(3, 15);
 /** The user's DNS host (not Route53 in real life): only its CNAMEs matter here. */
@@ -33,21 +29,8 @@ const DELEGATE = `dlg-${id}.test`;
 let stack: LocalStack;
 let inventory: DynamoInventory;
 
-async function cname(zone: string, name: string, target: string): Promise<void> {
-  await stack.clients.route53.send(
-    new ChangeResourceRecordSetsCommand({
-      HostedZoneId: stack.zoneIds[zone],
-      ChangeBatch: {
-        Changes: [
-          {
-            Action: 'UPSERT',
-            ResourceRecordSet: { Name: name, Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: target }] },
-          },
-        ],
-      },
-    }),
-  );
-}
+const cname = (zone: string, name: string, target: string) =>
+  putCname(stack, stack.zoneIds[zone]!, name, target);
 
 async function txtRecords(zone: string): Promise<string[]> {
   const { ResourceRecordSets } = await stack.clients.route53.send(
@@ -58,18 +41,9 @@ async function txtRecords(zone: string): Promise<string[]> {
 
 beforeAll(async () => {
   stack = await useLocalStack('cname', [DELEGATE]);
-  // The other DNS host: a private zone, which the test DNS server serves (it answers from
-  // every zone in moto) but certkeeper never writes (it only uses public zones). Without
-  // following the CNAME the TXT values would have nowhere to go.
-  const { HostedZone } = await stack.clients.route53.send(
-    new CreateHostedZoneCommand({
-      Name: ELSEWHERE,
-      CallerReference: uniqueName('ref'),
-      HostedZoneConfig: { PrivateZone: true, Comment: 'the DNS host of the delegated names' },
-      VPC: { VPCRegion: 'us-east-1', VPCId: 'vpc-12345678' },
-    }),
-  );
-  stack.zoneIds[ELSEWHERE] = HostedZone!.Id!.replace('/hostedzone/', '');
+  // The names' own DNS host: a zone certkeeper never writes; without following the CNAME
+  // the TXT values would have nowhere to go.
+  stack.zoneIds[ELSEWHERE] = await createForeignZone(stack, ELSEWHERE);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
 }, 60_000);
 

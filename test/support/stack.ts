@@ -3,6 +3,7 @@
  * the handlers' environment pointed at it, and a counter of the ACME requests this process
  * sends to Pebble.
  */
+import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import acme from 'acme-client';
 import { resetRuntime, type RuntimeOverrides } from '../../functions/runtime.js';
@@ -57,6 +58,44 @@ export async function manifestSerial(stack: LocalStack, name: string): Promise<s
       throw err;
     });
   return out && (JSON.parse(await out.Body!.transformToString()) as Manifest).serial;
+}
+
+/**
+ * A zone standing in for another DNS host: private, so certkeeper never finds or writes it,
+ * yet served by the test DNS server (which answers from every zone in moto). Its id.
+ */
+export async function createForeignZone(stack: LocalStack, name: string): Promise<string> {
+  const { HostedZone } = await stack.clients.route53.send(
+    new CreateHostedZoneCommand({
+      Name: name,
+      CallerReference: uniqueName('ref'),
+      HostedZoneConfig: { PrivateZone: true, Comment: 'another DNS host, for CNAME delegation' },
+      VPC: { VPCRegion: 'us-east-1', VPCId: 'vpc-12345678' },
+    }),
+  );
+  return HostedZone!.Id!.replace('/hostedzone/', '');
+}
+
+/** Creates or replaces a CNAME record in a zone of the stack's moto. */
+export async function putCname(
+  stack: LocalStack,
+  zoneId: string,
+  name: string,
+  target: string,
+): Promise<void> {
+  await stack.clients.route53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: zoneId,
+      ChangeBatch: {
+        Changes: [
+          {
+            Action: 'UPSERT',
+            ResourceRecordSet: { Name: name, Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: target }] },
+          },
+        ],
+      },
+    }),
+  );
 }
 
 /** Every key under a prefix of the stack's bucket. */
