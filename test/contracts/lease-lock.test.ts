@@ -1,5 +1,5 @@
 /**
- * The LeaseLock contract: what renew.ts relies on, run against every adapter. A new
+ * The LeaseLock contract: what the renewal (usecases/renew-certificate.ts) relies on, run against every adapter. A new
  * adapter passes by adding one entry to ADAPTERS. Adapter-only behaviour (the file lock's
  * guard files, DynamoDB's TTL attribute) stays in that adapter's own test file.
  */

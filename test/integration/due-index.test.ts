@@ -67,7 +67,7 @@ describe('DynamoInventory: the due-index items', () => {
     expect(await w.inventory.listDue(T0, 2)).toMatchObject({ itemsRead: 2 });
   });
 
-  it("keeps a renewal's state written between putSpec's read and its write", async () => {
+  it("keeps a renewal's state written between a declaration's read and its write", async () => {
     const clock = new ManualClock(T0);
     const renewer = worker(tableName, clock);
     await declareWithState(renewer, 'raced', failingState(new Date(T0.getTime() + HOUR).toISOString()));
