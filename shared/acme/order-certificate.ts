@@ -54,9 +54,13 @@ export async function orderCertificate(
       replaces,
       resumeOrderUrl: plan.resumeOrderUrl,
       onOrder: plan.onOrder,
-      // Kept only once the CA is about to bind the order to it: an attempt that fails before
-      // finalize (validation, an unreachable CA) writes no key.
-      beforeFinalize: kept ? undefined : (orderUrl) => plan.pendingKeys.put(spec.name, { orderUrl, keyPem }),
+      // Kept only once the CA is about to bind an order to it: an attempt that fails before
+      // finalize (validation, an unreachable CA) writes no key. Already kept for this order
+      // (a resumed one): nothing to write; a new order in its place gets its own record.
+      beforeFinalize: async (orderUrl) => {
+        if (!(kept && orderUrl === plan.resumeOrderUrl))
+          await plan.pendingKeys.put(spec.name, { orderUrl, keyPem });
+      },
     },
     solver,
   );
