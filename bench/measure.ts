@@ -4,7 +4,7 @@
  * from GNU time (`/usr/bin/time`, Debian package `time`), which reports the kernel's
  * rusage. Shared by bench/startup.ts and bench/issue.ts.
  */
-import { spawn } from 'node:child_process';
+import { runToEnd } from '../test/support/child.js';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
@@ -31,29 +31,23 @@ export function requireGnuTime(): void {
 }
 
 /** Runs `command args` once; a failing exit aborts the bench with its output. */
-export function measure(command: string, args: readonly string[], options: RunOptions = {}): Promise<Sample> {
-  return new Promise((done, reject) => {
-    const start = performance.now();
-    const child = spawn(GNU_TIME, ['-f', '\n@@%e %U %S %M', command, ...args], {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const wallMs = performance.now() - start;
-      const m = /@@([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(stderr);
-      if (!(options.ok ?? [0]).includes(code ?? -1) || !m) {
-        reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${stdout}\n${stderr}`));
-        return;
-      }
-      done({ wallMs, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKb: Number(m[4]) });
-    });
-  });
+export async function measure(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<Sample> {
+  const start = performance.now();
+  const { code, stdout, stderr } = await runToEnd(
+    GNU_TIME,
+    ['-f', '\n@@%e %U %S %M', command, ...args],
+    options,
+  );
+  const wallMs = performance.now() - start;
+  const m = /@@([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(stderr);
+  if (!(options.ok ?? [0]).includes(code ?? -1) || !m) {
+    throw new Error(`${command} ${args.join(' ')} exited ${code}:\n${stdout}\n${stderr}`);
+  }
+  return { wallMs, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKb: Number(m[4]) };
 }
 
 export const median = (xs: readonly number[]): number => {

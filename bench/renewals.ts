@@ -13,7 +13,6 @@
  * --count is per concurrency level and per side. --issuer-bundle runs another build of the
  * issuer (e.g. from an older commit) for its request counts.
  */
-import { spawn } from 'node:child_process';
 import diagnostics from 'node:diagnostics_channel';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { ClientRequest } from 'node:http';
@@ -41,6 +40,7 @@ import type { ObjectStore } from '../shared/store/store.js';
 import { buildLambdas } from '../infra/bundle.js';
 import { scheduledEvent } from '../scripts/local/pipeline.js';
 import type { LocalStack } from '../scripts/local/stack.js';
+import { runToEnd } from '../test/support/child.js';
 import { peers } from '../test/support/peers.js';
 import { createPeerStack } from '../test/support/stack.js';
 
@@ -150,7 +150,7 @@ async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise
 }
 
 /** Runs the issuer bundle in bench/lambda-host.mjs until `expect` messages are handled. */
-export function runHost(
+export async function runHost(
   bench: Bench,
   options: { expect: number; concurrency: number; batch: number },
   env: Record<string, string> = {},
@@ -161,31 +161,21 @@ export function runHost(
     caOrigin: new URL(peers().pebble.directoryUrl).origin,
     ...options,
   };
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [join(REPO, 'bench', 'lambda-host.mjs'), JSON.stringify(config)], {
-      cwd: REPO,
-      env: { ...process.env, NODE_OPTIONS: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = stdout
-        .trim()
-        .split('\n')
-        .reverse()
-        .find((l) => l.startsWith('{"elapsedMs"'));
-      if (code !== 0 || !line) reject(new Error(`lambda-host exited ${code}:\n${stderr}\n${stdout}`));
-      else
-        done({
-          ...(JSON.parse(line) as HostReport),
-          logBytes: Buffer.byteLength(stdout) - Buffer.byteLength(line) - 1,
-        });
-    });
-  });
+  const { code, stdout, stderr } = await runToEnd(
+    process.execPath,
+    [join(REPO, 'bench', 'lambda-host.mjs'), JSON.stringify(config)],
+    { cwd: REPO, env: { ...process.env, NODE_OPTIONS: '', ...env } },
+  );
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{"elapsedMs"'));
+  if (code !== 0 || !line) throw new Error(`lambda-host exited ${code}:\n${stderr}\n${stdout}`);
+  return {
+    ...(JSON.parse(line) as HostReport),
+    logBytes: Buffer.byteLength(stdout) - Buffer.byteLength(line) - 1,
+  };
 }
 
 /** Declares the run's certificates, ticks the scheduler, and has the host issue them all. */

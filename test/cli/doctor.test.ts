@@ -3,7 +3,6 @@
  * for the stack (moto, DynamoDB Local, Pebble), first healthy after a real issuance, then
  * broken one way at a time, each time naming the failing check and its fix.
  */
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
@@ -14,6 +13,7 @@ import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { runTick } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
+import { runToEnd } from '../support/child.js';
 import { type FaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.js';
 import { peers, uniqueName } from '../support/peers.js';
 import {
@@ -38,24 +38,19 @@ interface Run {
   report: DoctorReport;
 }
 
-function doctor(args: string[] = [], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'doctor', '--json', ...args], {
+async function doctor(args: string[] = [], env: Record<string, string> = {}): Promise<Run> {
+  const { code, stdout, stderr } = await runToEnd(
+    process.execPath,
+    ['--import', 'tsx', MAIN, 'doctor', '--json', ...args],
+    {
       env: { ...process.env, ...stack.env, AWS_EC2_METADATA_DISABLED: 'true', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      try {
-        resolve({ code, stdout, stderr, report: JSON.parse(stdout) as DoctorReport });
-      } catch {
-        reject(new Error(`doctor exited ${code} without a JSON report:\n${stdout}\n${stderr}`));
-      }
-    });
-  });
+    },
+  );
+  try {
+    return { code, stdout, stderr, report: JSON.parse(stdout) as DoctorReport };
+  } catch {
+    throw new Error(`doctor exited ${code} without a JSON report:\n${stdout}\n${stderr}`);
+  }
 }
 
 const check = (run: Run, id: string): CheckResult | undefined => run.report.checks.find((c) => c.id === id);
@@ -175,18 +170,11 @@ describe('certkeeper doctor', () => {
     });
 
     // For people: one line per check, the fix under a failing one, the counts last.
-    const human = await new Promise<string>((resolve) => {
-      let text = '';
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', MAIN, 'doctor', '--topic-arn', lonely.TopicArn!],
-        {
-          env: { ...process.env, ...stack.env },
-        },
-      );
-      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-      child.once('close', () => resolve(text));
-    });
+    const { stdout: human } = await runToEnd(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'doctor', '--topic-arn', lonely.TopicArn!],
+      { env: { ...process.env, ...stack.env } },
+    );
     expect(human).toMatch(
       /^fail {2}events-topic: topic .* no server will hear of renewals\n {6}fix: subscribe/m,
     );
@@ -246,13 +234,13 @@ describe('certkeeper doctor', () => {
     expect(check(run, 'hosted-zone:elsewhere.test')?.status).toBe('fail');
     expect(failing(run)).toContain('hosted-zone:elsewhere.test');
 
-    const bad = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'doctor', '--http01-port', 'eighty'], {
+    const bad = await runToEnd(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'doctor', '--http01-port', 'eighty'],
+      {
         env: { ...process.env, ...stack.env },
-        stdio: 'ignore',
-      });
-      child.once('close', resolve);
-    });
-    expect(bad).toBe(2);
+      },
+    );
+    expect(bad.code).toBe(2);
   });
 });

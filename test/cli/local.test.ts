@@ -3,7 +3,6 @@
  * as child processes against Pebble, with the HTTP-01 responder on Pebble's http port
  * (shared with other test files: the CLI waits for it with --http01-listen-retry).
  */
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,33 +11,17 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../../scripts/peers/ports.js';
 import { peers, pebblePost } from '../support/peers.js';
+import { type Exited, runToEnd } from '../support/child.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
 /** Long enough for another test file to finish its turn on Pebble's http port. */
 const PORT_WAIT_S = 120;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = Exited;
 
-function certkeeper(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((done, reject) => {
-    const child = spawn(TSX, ['cli/main.ts', ...args], {
-      cwd: REPO,
-      env: { ...process.env, NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const certkeeper = (args: string[], env: Record<string, string | undefined> = {}): Promise<Run> =>
+  runToEnd(TSX, ['cli/main.ts', ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1', ...env } });
 
 let work: string;
 let out: string;

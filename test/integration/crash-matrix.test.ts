@@ -9,7 +9,6 @@
  *
  * `npm run fault-matrix` runs it with the fault matrix and prints both tables.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +23,7 @@ import { sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { uniqueName } from '../support/peers.js';
 import { listKeys, manifestSerial, recordAcmeRequests, tapEvents, useLocalStack } from '../support/stack.js';
+import { runToEnd } from '../support/child.js';
 import { CRASH_STEPS, type CrashStep } from '../support/crash-steps.js';
 
 const ZONE = `${uniqueName('crash')}.test`;
@@ -47,23 +47,8 @@ async function txtRecords(): Promise<string[]> {
 }
 
 /** Runs the crash worker to its death; what it printed. */
-function crashAt(
-  step: CrashStep,
-  name: string,
-): Promise<{ signal: string | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, step, name], {
-      env: process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (_code, signal) => resolve({ signal, out, err }));
-  });
-}
+const crashAt = (step: CrashStep, name: string) =>
+  runToEnd(process.execPath, ['--import', 'tsx', WORKER, step, name]);
 
 beforeAll(async () => {
   stack = await useLocalStack('crash', [ZONE]);
@@ -108,9 +93,9 @@ describe('crash matrix', () => {
     const ordersBefore = acme.count('/order-plz');
 
     const crash = await crashAt(step, name);
-    expect(crash.signal, crash.err).toBe('SIGKILL');
-    expect(crash.out).toContain(`CRASH ${step}`);
-    const crashedOrders = crash.out.split('\n').filter((l) => l.startsWith('ORDER ')).length;
+    expect(crash.signal, crash.stderr).toBe('SIGKILL');
+    expect(crash.stdout).toContain(`CRASH ${step}`);
+    const crashedOrders = crash.stdout.split('\n').filter((l) => l.startsWith('ORDER ')).length;
     expect(crashedOrders).toBe(1);
 
     // What the crash left: the certificate in place until the new one is recorded.

@@ -7,7 +7,8 @@
  * node_modules rather than installed again. Runs in the `installed` project (one file at a
  * time, after the repo's tests: prepack rewrites dist/).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { type Exited, runToEnd } from '../support/child.js';
 import {
   existsSync,
   mkdirSync,
@@ -48,24 +49,9 @@ async function npm(args: string[], cwd: string): Promise<string> {
   return stdout;
 }
 
-interface Exited {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** A process to its end, without blocking this worker. */
-function run(command: string, args: string[], cwd?: string): Promise<Exited> {
-  return new Promise((done, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (status) => done({ status, stdout, stderr }));
-  });
-}
+const run = (command: string, args: string[], cwd?: string): Promise<Exited> =>
+  runToEnd(command, args, { cwd });
 
 beforeAll(async () => {
   const packed = JSON.parse(await npm(['pack', '--json', '--pack-destination', work], ROOT)) as {
@@ -96,7 +82,7 @@ describe('the npm package', () => {
   it('runs as `npx certkeeper` in the app that installed it', async () => {
     const version = await run('npx', ['--no-install', 'certkeeper', '--version'], app);
     expect(version.stdout).toBe(`${VERSION}\n`);
-    expect(version.status).toBe(0);
+    expect(version.code).toBe(0);
     const help = await run('npx', ['--no-install', 'certkeeper', 'issue', '--help'], app);
     expect(help.stdout).toMatch(/^Usage: certkeeper issue \[options\]/);
   });
@@ -152,12 +138,12 @@ app.synth();
         app,
       ]);
       expect(tsc.stdout + tsc.stderr).toBe('');
-      expect(tsc.status).toBe(0);
+      expect(tsc.code).toBe(0);
 
       const out = path.join(work, 'cdk.out');
       const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
       const synth = await run(process.execPath, ['--import', tsx, 'app.ts', out], app);
-      expect(synth.status, synth.stderr).toBe(0);
+      expect(synth.code, synth.stderr).toBe(0);
       const template = JSON.parse(readFileSync(path.join(out, 'Consumer.template.json'), 'utf8')) as {
         Resources: Record<string, { Type: string; Properties?: { Handler?: string } }>;
       };
