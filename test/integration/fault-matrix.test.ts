@@ -79,16 +79,32 @@ const renewNow = (name = NAME) =>
     ]),
   );
 
+/** The handlers' environment: the stack with S3 and DynamoDB through the fault proxies, plus `extra`. */
+const handlerEnv = (extra: Record<string, string> = {}): Record<string, string> => ({
+  ...stack.env,
+  AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
+  AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint,
+  ...extra,
+});
+
+/** Runs `work` with the handlers on a Pebble of its own, started with `switches`. */
+async function withOwnPebble(switches: Record<string, string>, work: () => Promise<void>): Promise<void> {
+  const pebble = await startPebbleWith(switches);
+  try {
+    pointHandlersAt(handlerEnv({ CERTKEEPER_DIRECTORY_URL: pebble.directoryUrl }));
+    await work();
+  } finally {
+    pointHandlersAt(handlerEnv());
+    await pebble.close();
+  }
+}
+
 beforeAll(async () => {
   stack = await useLocalStack('matrix', [ZONE]);
   s3Proxy = await startAwsFaultProxy(stack.env.AWS_ENDPOINT_URL!);
   dynamoProxy = await startAwsFaultProxy(stack.env.AWS_ENDPOINT_URL_DYNAMODB!);
   // Only the handlers go through the proxies; the test reads the peers directly.
-  pointHandlersAt({
-    ...stack.env,
-    AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint,
-  });
+  pointHandlersAt(handlerEnv());
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, { name: NAME, identifiers: [DOMAIN], profile: 'classic' });
   expect((await renewNow()).batchItemFailures).toEqual([]);
@@ -198,12 +214,8 @@ describe('fault matrix', () => {
     const serial = await manifestSerial();
     const ordersBefore = acme.count('/order-plz');
     const snsProxy = await startAwsFaultProxy(stack.env.AWS_ENDPOINT_URL!);
-    const proxies = {
-      AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint,
-    };
     try {
-      pointHandlersAt({ ...stack.env, ...proxies, AWS_ENDPOINT_URL_SNS: snsProxy.endpoint });
+      pointHandlersAt(handlerEnv({ AWS_ENDPOINT_URL_SNS: snsProxy.endpoint }));
       snsProxy.setRule({ match: ({ method }) => method === 'POST', respond: 'sns-internal' });
       expect((await renewNow()).batchItemFailures).toEqual([]);
       expect(snsProxy.injected.length, 'the fault was hit').toBeGreaterThan(0);
@@ -248,20 +260,14 @@ describe('fault matrix', () => {
       ]);
     } finally {
       delete process.env['AWS_ENDPOINT_URL_SNS'];
-      pointHandlersAt({ ...stack.env, ...proxies });
+      pointHandlersAt(handlerEnv());
       await snsProxy.close();
     }
   });
 
   it('Pebble rejecting half of all nonces (PEBBLE_WFE_NONCEREJECT=50)', async () => {
     const name = 'nonces';
-    const pebble = await startPebbleWith({ PEBBLE_WFE_NONCEREJECT: '50' });
-    const proxies = {
-      AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint,
-    };
-    try {
-      pointHandlersAt({ ...stack.env, ...proxies, CERTKEEPER_DIRECTORY_URL: pebble.directoryUrl });
+    await withOwnPebble({ PEBBLE_WFE_NONCEREJECT: '50' }, async () => {
       await declareCertificate(inventory, { name, identifiers: [`nonces.${ZONE}`], profile: 'classic' });
       const ordersBefore = acme.count('/order-plz');
       const accepted = acme.answers.length;
@@ -301,23 +307,14 @@ describe('fault matrix', () => {
         String(orders),
         sent.map((e) => e.type.replace('certificate.', '')).join(', '),
       ]);
-    } finally {
-      pointHandlersAt({ ...stack.env, ...proxies });
-      await pebble.close();
-    }
+    });
   });
 
   it('Pebble rejecting every nonce (PEBBLE_WFE_NONCEREJECT=100)', async () => {
     // acme-client's badNonce retries all fail: the attempt must be recorded as the ACME
     // problem it is (badNonce, retryable, backed off), not as an unclassified error.
     const name = 'nonces-all';
-    const pebble = await startPebbleWith({ PEBBLE_WFE_NONCEREJECT: '100' });
-    const proxies = {
-      AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint,
-    };
-    try {
-      pointHandlersAt({ ...stack.env, ...proxies, CERTKEEPER_DIRECTORY_URL: pebble.directoryUrl });
+    await withOwnPebble({ PEBBLE_WFE_NONCEREJECT: '100' }, async () => {
       await declareCertificate(inventory, { name, identifiers: [`nonces-all.${ZONE}`], profile: 'classic' });
       const ordersBefore = acme.count('/order-plz');
       expect((await renewNow(name)).batchItemFailures).toEqual([]);
@@ -334,10 +331,7 @@ describe('fault matrix', () => {
         String(acme.count('/order-plz') - ordersBefore),
         (await events(name)).map((e) => e.type.replace('certificate.', '')).join(', '),
       ]);
-    } finally {
-      pointHandlersAt({ ...stack.env, ...proxies });
-      await pebble.close();
-    }
+    });
   });
 
   /**
