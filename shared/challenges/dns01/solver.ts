@@ -62,10 +62,14 @@ export class Dns01Solver implements ChallengeSolver {
   /** What the last cleanup could not remove (empty when it all went). */
   lastCleanupErrors: CertkeeperError[] = [];
   private readonly changes = new Map<string, string>();
+  /** `_acme-challenge` name -> where its values go (itself, or the end of its CNAME chain). */
+  private readonly cnameTargets = new Map<string, string>();
+  private readonly cnames: CnameResolver;
   private readonly log: Log;
 
   constructor(private readonly options: Dns01SolverOptions) {
     this.log = options.log ?? silentLog;
+    this.cnames = options.cnameResolver ?? new NameserverTxtResolver(options.nameservers ?? []);
   }
 
   /** The same solver bound to one certificate's explicit zone (or back to the lookup). */
@@ -117,6 +121,8 @@ export class Dns01Solver implements ChallengeSolver {
     await Promise.all(
       groups.map(async (group) => {
         this.changes.delete(group.name);
+        // The next order looks the CNAME up afresh: it may have changed by then.
+        this.cnameTargets.delete(group.delegatedFrom ?? group.name);
         try {
           const zone = await this.zoneFor(group);
           await this.options.provider.deleteTxt(zone, group.name, group.values);
@@ -144,9 +150,13 @@ export class Dns01Solver implements ChallengeSolver {
   private async targets(challenges: readonly Challenge[]): Promise<TargetGroup[]> {
     return Promise.all(
       groupByRecord(challenges).map(async (group) => {
-        const resolver =
-          this.options.cnameResolver ?? new NameserverTxtResolver(this.options.nameservers ?? []);
-        const target = await followCname(resolver, group.name, this.log);
+        // Looked up once per record by present, and reused by waitReady and cleanup; a
+        // cleanup on a solver that presented nothing (after a crash) looks it up again.
+        let target = this.cnameTargets.get(group.name);
+        if (target === undefined) {
+          target = await followCname(this.cnames, group.name, this.log);
+          this.cnameTargets.set(group.name, target);
+        }
         return target === group.name ? group : { ...group, name: target, delegatedFrom: group.name };
       }),
     );

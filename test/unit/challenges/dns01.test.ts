@@ -168,13 +168,15 @@ describe('Dns01Solver: CNAME delegation', () => {
 
   it('writes, waits for and removes the values at the end of the CNAME chain', async () => {
     const provider = new FakeProvider();
+    const asked: string[] = [];
+    const chain = cnames({
+      '_acme-challenge.example.test': 'hop.delegate.test',
+      'hop.delegate.test': TARGET,
+    });
     const solver = new Dns01Solver({
       provider,
       resolverFor: async () => resolverOver(provider),
-      cnameResolver: cnames({
-        '_acme-challenge.example.test': 'hop.delegate.test',
-        'hop.delegate.test': TARGET,
-      }),
+      cnameResolver: { ...chain, resolveCname: (fqdn) => (asked.push(fqdn), chain.resolveCname(fqdn)) },
     });
     await solver.present([APEX, WILD]);
     expect([...provider.records.entries()]).toEqual([[TARGET, ['apexValue_1', 'wildValue-2']]]);
@@ -182,6 +184,8 @@ describe('Dns01Solver: CNAME delegation', () => {
     await solver.cleanup([APEX, WILD]);
     expect(provider.records.size).toBe(0);
     expect(solver.lastCleanupErrors).toEqual([]);
+    // The chain is followed once for the three steps, not once per step.
+    expect(asked).toEqual(['_acme-challenge.example.test', 'hop.delegate.test', TARGET]);
   });
 
   it('refuses a CNAME loop and a chain too long to follow, naming the chain', async () => {
