@@ -16,6 +16,7 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { MemoryPublisher } from '../../shared/events/publisher.js';
 import { type FleetTickResult, monitorFleet } from '../../shared/fleet/monitor.js';
 import { agentReportKey, parseAgentReport } from '../../shared/fleet/report.js';
+import { readServedCertificate, sameSerial } from '../../shared/fleet/probe.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
@@ -252,7 +253,10 @@ describe('the fleet view', () => {
     const fixer = agentOn(host, uniqueName('fixer'), name);
     expect((await fixer.syncOnce()).certificates[0]).toMatchObject({ action: 'installed' });
     // nginx's reload is graceful: for a moment an old worker may still answer a new
-    // handshake with the old certificate. The next ticks see the fix; it is announced once.
+    // handshake with the old certificate. Wait until handshakes settle on the new one (ten
+    // in a row), so a later tick cannot meet a lingering old worker; then the next ticks
+    // see the fix, and it is announced once.
+    await servedSteadily(endpoint, await currentSerial(name));
     const seen: string[] = [];
     for (let tick = 2; tick < 12 && seen.length === 0; tick++) {
       const { events: later } = await fleetTick(name, LAG + tick * MINUTE);
@@ -300,3 +304,15 @@ describe('the fleet view', () => {
     }
   });
 });
+
+/** Resolves once ten handshakes in a row present `serial` (a graceful reload has finished). */
+async function servedSteadily(endpoint: { host: string; port: number }, serial: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (let inARow = 0; inARow < 10;) {
+    const served = await readServedCertificate(endpoint, 2_000).catch(() => undefined);
+    inARow = served && sameSerial(served.serial, serial) ? inARow + 1 : 0;
+    if (Date.now() > deadline)
+      throw new Error(`${endpoint.host}:${endpoint.port} did not settle on serial ${serial}`);
+    if (inARow === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+}
