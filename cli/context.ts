@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { buildIssuerRuntime, type IssuerRuntime } from '../functions/issuer-runtime.js';
-import type { CertificateAuthority } from '../shared/acme/ca.js';
+import type { Authority } from '../shared/acme/authorities.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import type { Inventory } from '../shared/inventory/inventory.js';
 import type { Clock } from '../shared/model/clock.js';
@@ -184,8 +184,8 @@ export interface OperatorContext {
   queue(): WorkQueue;
   /** The events topic's publisher; only meaningful when the command asked for 'topic'. */
   events: EventPublisher;
-  /** The ACME CA with the stack's account; only usable when the command asked for 'ca'. */
-  ca: CertificateAuthority;
+  /** The stack's CAs, preferred first, with its accounts; only usable when the command asked for 'ca'. */
+  authorities: readonly Authority[];
 }
 
 /**
@@ -226,7 +226,7 @@ export function connect(
     bucket: runtime.env.CERTKEEPER_BUCKET,
     queue: () => runtime.queue(),
     events: runtime.renewDeps.events,
-    ca: runtime.renewDeps.ca,
+    authorities: runtime.renewDeps.authorities,
   };
 }
 

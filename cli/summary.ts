@@ -15,6 +15,8 @@ export interface CertificateSummary {
   status: CertificateState['status'];
   serial: string | null;
   notAfter: string | null;
+  /** The CA that issued the current certificate (config `cas[].name`). */
+  ca: string | null;
   /** When the current certificate renews (ARI's time, the override or the default). */
   renewalAt: string | null;
   /** When the scheduler next looks at it: renewal, retry, ARI poll or expiry warning. */
@@ -40,6 +42,7 @@ export function summarize(record: InventoryRecord, now: Date): CertificateSummar
     status: state.status,
     serial: state.current?.serial ?? null,
     notAfter: state.current?.notAfter ?? null,
+    ca: state.current?.ca ?? null,
     renewalAt: renewal?.toISOString() ?? null,
     dueAt: due?.toISOString() ?? null,
     attempts: state.attempts,

@@ -7,9 +7,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AcmeAccounts, AcmeCertificateAuthority } from '../shared/acme/index.js';
+import type { Authority } from '../shared/acme/authorities.js';
 import { SecretsManagerReader } from '../shared/aws/secrets.js';
 import { assumeRoleCredentials } from '../shared/challenges/dns01/assume-role.js';
 import { Dns01Solver } from '../shared/challenges/dns01/solver.js';
+import { NameserverTxtResolver } from '../shared/challenges/dns01/resolver.js';
 import { Route53DnsProvider } from '../shared/challenges/dns01/route53.js';
 import { S3Http01Solver } from '../shared/challenges/http01/s3.js';
 import type { ChallengeSolver } from '../shared/challenges/solver.js';
@@ -18,7 +20,9 @@ import type { EventPublisher } from '../shared/events/publisher.js';
 import { ObjectPendingKeys } from '../shared/store/pending-keys.js';
 import { SnsPublisher } from '../shared/events/sns.js';
 import { DynamoLeaseLock } from '../shared/lock/dynamodb.js';
+import type { CaSettings } from '../shared/model/cas.js';
 import { systemClock } from '../shared/model/clock.js';
+import { caFallbackOf, casOf } from '../shared/model/runtime-config.js';
 import type { CertificateSpec } from '../shared/model/spec.js';
 import type { RenewDeps } from '../shared/usecases/renew-certificate.js';
 import { S3CertificateStore, S3ObjectStore } from '../shared/store/s3-store.js';
@@ -38,7 +42,7 @@ export function issuerRuntime(): Promise<IssuerRuntime> {
   return runtime().then((core) => {
     let issuer = built.get(core);
     if (!issuer) {
-      issuer = withSecrets(process.env).then((env) => withRenewal(core, env));
+      issuer = withSecrets(casOf(core.env), core.env.AWS_REGION).then((cas) => withRenewal(core, cas));
       // A secret that could not be read is not cached: the next invocation retries.
       issuer.catch(() => built.delete(core));
       built.set(core, issuer);
@@ -49,23 +53,25 @@ export function issuerRuntime(): Promise<IssuerRuntime> {
 
 /** Synchronous composition for tests that want several independent workers. */
 export function buildIssuerRuntime(env: NodeJS.ProcessEnv, overrides: RuntimeOverrides = {}): IssuerRuntime {
-  return withRenewal(buildRuntime(env, overrides), env);
+  const core = buildRuntime(env, overrides);
+  return withRenewal(core, casOf(core.env));
 }
 
-/** Resolves the EAB HMAC key from Secrets Manager when the stack gave its ARN. */
-async function withSecrets(env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
-  const arn = env.CERTKEEPER_EAB_HMAC_SECRET_ARN;
-  if (!arn || env.CERTKEEPER_EAB_HMAC_KEY) return env;
-  const reader = new SecretsManagerReader(new SecretsManagerClient({ region: env.AWS_REGION }));
-  return { ...env, CERTKEEPER_EAB_HMAC_KEY: await reader.read(arn) };
+/** Resolves each CA's EAB HMAC key from Secrets Manager when the stack gave its ARN. */
+async function withSecrets(cas: CaSettings[], region: string): Promise<CaSettings[]> {
+  if (!cas.some((ca) => ca.eab?.hmacKeySecretArn && !ca.eab.hmacKey)) return cas;
+  const reader = new SecretsManagerReader(new SecretsManagerClient({ region }));
+  return Promise.all(
+    cas.map(async (ca) =>
+      ca.eab?.hmacKeySecretArn && !ca.eab.hmacKey
+        ? { ...ca, eab: { ...ca.eab, hmacKey: await reader.read(ca.eab.hmacKeySecretArn) } }
+        : ca,
+    ),
+  );
 }
 
-function withRenewal(core: Runtime, rawEnv: NodeJS.ProcessEnv): IssuerRuntime {
-  const { clock, log, inventory } = core;
-  const env = {
-    ...core.env,
-    CERTKEEPER_EAB_HMAC_KEY: rawEnv.CERTKEEPER_EAB_HMAC_KEY ?? core.env.CERTKEEPER_EAB_HMAC_KEY,
-  };
+function withRenewal(core: Runtime, cas: CaSettings[]): IssuerRuntime {
+  const { clock, log, inventory, env } = core;
   const region = env.AWS_REGION;
   const s3 = new S3Client({ region, forcePathStyle: env.CERTKEEPER_S3_FORCE_PATH_STYLE });
   const storeOptions = { bucket: env.CERTKEEPER_BUCKET, kmsKeyId: env.CERTKEEPER_KMS_KEY_ID, clock };
@@ -74,18 +80,25 @@ function withRenewal(core: Runtime, rawEnv: NodeJS.ProcessEnv): IssuerRuntime {
     ? new SnsPublisher(new SNSClient({ region }), { topicArn: env.CERTKEEPER_TOPIC_ARN, clock })
     : { publish: async (event) => log.info('event (no topic configured)', { event }) };
 
-  const ca = new AcmeCertificateAuthority({
-    directoryUrl: env.CERTKEEPER_DIRECTORY_URL,
-    accounts: new AcmeAccounts(objects, { clock }),
-    email: env.CERTKEEPER_CONTACT,
-    eab:
-      env.CERTKEEPER_EAB_KID && env.CERTKEEPER_EAB_HMAC_KEY
-        ? { kid: env.CERTKEEPER_EAB_KID, hmacKey: env.CERTKEEPER_EAB_HMAC_KEY }
-        : undefined,
-    caPem: readPem(env.CERTKEEPER_ACME_CA_PEM),
-    clock,
-    warn: (message, extra) => log.warn(message, extra),
-  });
+  // One account per CA, each kept in the bucket under its directory's host.
+  const accounts = new AcmeAccounts(objects, { clock });
+  const caPem = readPem(env.CERTKEEPER_ACME_CA_PEM);
+  const authorities: Authority[] = cas.map((settings) => ({
+    name: settings.name,
+    settings,
+    ca: new AcmeCertificateAuthority({
+      directoryUrl: settings.directoryUrl,
+      accounts,
+      email: settings.contact,
+      eab:
+        settings.eab?.hmacKey !== undefined
+          ? { kid: settings.eab.kid, hmacKey: settings.eab.hmacKey }
+          : undefined,
+      caPem,
+      clock,
+      warn: (message, extra) => log.warn(message, extra),
+    }),
+  }));
 
   // Zones in other accounts: one client per role, built on first use and kept for the
   // container, whose credentials come from AssumeRole and are renewed before they expire.
@@ -101,6 +114,8 @@ function withRenewal(core: Runtime, rawEnv: NodeJS.ProcessEnv): IssuerRuntime {
   });
   const http01 = new S3Http01Solver({ store: objects });
   const nameservers = env.CERTKEEPER_DNS_RESOLVERS?.split(',').map((s) => s.trim());
+  // CAA as the CAs will see it (the configured resolvers, else the system's).
+  const caa = new NameserverTxtResolver(nameservers ?? []);
   const solverFor = (spec: CertificateSpec): ChallengeSolver =>
     spec.challenge === 'http-01'
       ? http01
@@ -120,7 +135,9 @@ function withRenewal(core: Runtime, rawEnv: NodeJS.ProcessEnv): IssuerRuntime {
       }),
       store: new S3CertificateStore(s3, storeOptions),
       pendingKeys: new ObjectPendingKeys(objects),
-      ca,
+      authorities,
+      caFallback: caFallbackOf(env),
+      caa,
       solverFor,
       events,
       bucket: env.CERTKEEPER_BUCKET,

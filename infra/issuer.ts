@@ -24,6 +24,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { CaFallbackPolicy, CaSettings } from '../shared/model/cas.js';
 import type { DeploymentConfig } from '../shared/model/config.js';
 import type { CertificateSpec } from '../shared/model/spec.js';
 import { agentAccess, type CertkeeperAgent } from './issuer/agents.js';
@@ -52,6 +53,15 @@ export interface CertkeeperIssuerProps {
    * @default - no contact, no external account binding
    */
   readonly ca?: Partial<DeploymentConfig['ca']>;
+  /**
+   * The CAs in order of preference (`DeploymentConfig.cas`); when given, the first one
+   * replaces `directoryUrl` and `ca`, and a renewal failing for a CA's own reasons moves on
+   * to the next (`caFallback`).
+   * @default - the one CA of `directoryUrl` and `ca`
+   */
+  readonly cas?: readonly CaSettings[];
+  /** @default - after 2 of the CA's own failures, or 1 with under a fifth of the lifetime left */
+  readonly caFallback?: CaFallbackPolicy;
   /**
    * Route53 zones the issuer may write `_acme-challenge` TXT records to; zones named by a
    * certificate's `hostedZoneId` are added.
@@ -172,8 +182,10 @@ export class CertkeeperIssuer extends Construct {
       retainSuperseded: props.retainSuperseded ?? Duration.days(30),
     });
     const pipeline = new IssuerPipeline(this, storage, fn, {
-      directoryUrl: props.directoryUrl,
+      directoryUrl: props.cas?.[0]?.directoryUrl ?? props.directoryUrl,
       ca: props.ca ?? {},
+      cas: props.cas,
+      caFallback: props.caFallback,
       hostedZones: props.hostedZones ?? [],
       certificates: props.certificates ?? [],
       scheduleMinutes,
@@ -182,7 +194,7 @@ export class CertkeeperIssuer extends Construct {
       logRetention,
     });
     const monitoring = new IssuerMonitoring(this, storage, pipeline, fn, {
-      directoryUrl: props.directoryUrl,
+      directoryUrl: props.cas?.[0]?.directoryUrl ?? props.directoryUrl,
       scheduleMinutes,
       lagMinutes: props.fleet?.lagMinutes ?? 30,
     });

@@ -293,6 +293,7 @@ async function runList(options: JsonOptions & { out?: string }): Promise<number>
         profile: s.profile ?? '-',
         status: out.paint(s.status, tone(s)),
         notAfter: s.notAfter ? `${s.notAfter} (${relativeTime(s.notAfter, now)})` : '-',
+        ca: s.ca ?? '-',
         renewal: s.renewalAt ? relativeTime(s.renewalAt, now) : '-',
         failures: s.attempts > 0 ? out.paint(String(s.attempts), 'fail') : '0',
       })),
@@ -363,6 +364,7 @@ async function runStatus(name: string | undefined, options: JsonOptions): Promis
       out.line(`  renew before   ${spec.renewBeforePercentage}% of the lifetime`);
     out.line(`  serial         ${state.current?.serial ?? '- (never issued)'}`);
     if (state.current) {
+      if (state.current.ca) out.line(`  issued by      ${state.current.ca}`);
       out.line(`  not before     ${state.current.notBefore}`);
       out.line(`  not after      ${when(state.current.notAfter)}`);
     }
@@ -385,14 +387,19 @@ async function runStatus(name: string | undefined, options: JsonOptions): Promis
       `  attempts       ${state.attempts > 0 ? out.paint(String(state.attempts), 'fail') : '0'} failed in a row`,
     );
     if (state.nextAttemptAt) out.line(`  next attempt   ${when(state.nextAttemptAt)}`);
+    if (state.caAttempt && state.attempts > 0) {
+      out.line(`  trying CA      ${state.caAttempt.name} (${state.caAttempt.failures} of its own failures)`);
+    }
     if (state.lastError) {
       const e = state.lastError;
-      out.line(`  last error     ${e.at}: ${e.type ? `${e.type}: ` : `${e.code}: `}${e.detail}`);
+      const at = e.ca ? ` at ${e.ca}` : '';
+      out.line(`  last error     ${e.at}${at}: ${e.type ? `${e.type}: ` : `${e.code}: `}${e.detail}`);
     }
     if (state.lastSuccessAt) out.line(`  last success   ${state.lastSuccessAt}`);
     if (manifest) {
       out.line(`  manifest       s3://${ctx.bucket}/${certificatePrefix(name)}current.json`);
       out.line(`    serial       ${manifest.serial}`);
+      if (manifest.ca) out.line(`    issued by    ${manifest.ca}`);
       out.line(`    validity     ${manifest.notBefore} .. ${manifest.notAfter}`);
       out.line(`    issued       ${manifest.issuedAt}`);
       for (const [file, entry] of Object.entries(manifest.files)) {

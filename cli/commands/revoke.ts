@@ -1,6 +1,7 @@
 import { amendState } from '../../shared/inventory/inventory.js';
 import { afterRevocation } from '../../shared/renewal/transition.js';
 import { type Command, Option } from 'commander';
+import { authorityNamed } from '../../shared/acme/authorities.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../shared/acme/ca.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { manifestKey } from '../../shared/store/keys.js';
@@ -58,8 +59,17 @@ async function runRevoke(name: string, options: RevokeOptions): Promise<number> 
     );
   }
   const { manifest, files } = await readCurrent(ctx.store, name, ['cert']);
-  out.progress(`revoking serial ${manifest.serial} at ${ctx.ca.directoryUrl}`);
-  await ctx.ca.revoke(files.cert, options.reason);
+  // RFC 8555 §7.6: revoked at the CA that issued it (named in the manifest), by its account.
+  const issuer = manifest.ca ? authorityNamed(ctx.authorities, manifest.ca) : ctx.authorities[0];
+  if (!issuer) {
+    throw new ValidationError(
+      'manifest.ca',
+      `serial ${manifest.serial} was issued by CA "${manifest.ca}", which is no longer configured`,
+      `add it back to "cas" in the deployment config, or revoke with that CA's own tools`,
+    );
+  }
+  out.progress(`revoking serial ${manifest.serial} at ${issuer.ca.directoryUrl}`);
+  await issuer.ca.revoke(files.cert, options.reason);
 
   const now = ctx.clock.now();
   const at = now.toISOString();

@@ -32,7 +32,9 @@ export interface DoctorOptions {
  */
 export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): Promise<DoctorReport> {
   const { env, inventory, heartbeat } = issuer;
-  const { ca, solverFor } = issuer.renewDeps;
+  const { authorities, solverFor } = issuer.renewDeps;
+  // The preferred CA; the others are reached the same way, with their own accounts.
+  const ca = authorities[0]!.ca;
   const region = env.AWS_REGION;
 
   // A verdict, not persistence: no retries, and no request outlives the check's deadline.

@@ -31,6 +31,7 @@ import { systemClock } from '../../shared/model/clock.js';
 import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { Log } from '../../shared/model/log.js';
 import type { Output } from '../output.js';
+import { defaultCaName } from '../../shared/model/cas.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import type { RenewDeps } from '../../shared/usecases/renew-certificate.js';
 import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
@@ -240,7 +241,13 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
       lock: dir.lock,
       store: dir.store,
       pendingKeys: new ObjectPendingKeys(dir.objects),
-      ca,
+      authorities: [
+        {
+          name: defaultCaName(settings.directory),
+          ca,
+          settings: { name: defaultCaName(settings.directory), directoryUrl: settings.directory },
+        },
+      ],
       solverFor,
       events: new MemoryPublisher(),
       log: reporter.log,

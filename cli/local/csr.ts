@@ -93,7 +93,7 @@ export async function certifyCsr(
     '--csr',
   );
   const solver = composed.deps.solverFor(spec)!;
-  const issued = await composed.deps.ca.issue(
+  const issued = await composed.deps.authorities[0]!.ca.issue(
     { identifiers: spec.identifiers, profile: spec.profile, csrPem: request.csrPem },
     solver,
   );

@@ -119,7 +119,7 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
   try {
     // Still nothing written: a CA that is down (exit 3) or lacks the profile (exit 2) stops here.
     try {
-      checkProfile(checked.profile, await composed.deps.ca.directory());
+      checkProfile(checked.profile, await composed.deps.authorities[0]!.ca.directory());
     } catch (err) {
       throw err instanceof ValidationError ? renameField(err, 'profile', '--profile') : err;
     }

@@ -16,6 +16,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
+import { type CaFallbackPolicy, type CaSettings, defaultCaName } from '../../shared/model/cas.js';
 import type { DeploymentConfig } from '../../shared/model/config.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import { grantAcmImports, grantIssuerObjects, grantRoute53 } from './issuer-access.js';
@@ -34,12 +35,30 @@ const KEY_USE = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateD
 export interface IssuerPipelineProps {
   readonly directoryUrl: string;
   readonly ca: Partial<DeploymentConfig['ca']>;
+  readonly cas: readonly CaSettings[] | undefined;
+  readonly caFallback: CaFallbackPolicy | undefined;
   readonly hostedZones: DeploymentConfig['hostedZones'];
   readonly certificates: readonly CertificateSpec[];
   readonly scheduleMinutes: number;
   readonly issuerConcurrency: number;
   readonly issuerTimeout: Duration;
   readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * Whether the CAs need the list variable: more than one, or one named otherwise than the
+ * single-CA variables would name it (shared/model/runtime-config.ts casOf).
+ */
+const fallbackCas = (cas: readonly CaSettings[] | undefined): boolean =>
+  cas !== undefined &&
+  (cas.length > 1 || cas.some((ca) => ca.name !== defaultCaName(ca.directoryUrl) || ca.caaIdentities));
+
+/** A CA as the issuer's environment names it: an inline HMAC key never reaches a template. */
+function withoutInlineKey(ca: CaSettings): CaSettings {
+  if (!ca.eab?.hmacKey) return ca;
+  throw new Error(
+    `cas "${ca.name}": eab.hmacKey is inline; give eab.hmacKeySecretArn (Secrets Manager) so the key stays out of the template`,
+  );
 }
 
 /** Made in the CertkeeperIssuer's own scope, so every logical ID is the issuer's (see storage.ts). */
@@ -118,6 +137,14 @@ export class IssuerPipeline {
         ...(ca.eab
           ? { CERTKEEPER_EAB_KID: ca.eab.kid, CERTKEEPER_EAB_HMAC_SECRET_ARN: ca.eab.hmacKeySecretArn }
           : {}),
+        // The CAs in order of preference, each with its contact, binding (a secret's ARN,
+        // never the key) and CAA identities: shared/model/cas.ts.
+        ...(fallbackCas(props.cas)
+          ? {
+              CERTKEEPER_CAS: JSON.stringify(props.cas!.map(withoutInlineKey)),
+              ...(props.caFallback ? { CERTKEEPER_CA_FALLBACK: JSON.stringify(props.caFallback) } : {}),
+            }
+          : {}),
         ...(Object.keys(zoneRoles).length > 0 ? { CERTKEEPER_ZONE_ROLES: JSON.stringify(zoneRoles) } : {}),
       },
     });
@@ -147,7 +174,13 @@ export class IssuerPipeline {
     grantIssuerObjects(issuer, bucket);
     grantRoute53(issuer, props.hostedZones, certificates);
     grantAcmImports(scope, issuer, certificates);
-    if (ca.eab) allow(issuer, ['secretsmanager:GetSecretValue'], [secretResource(ca.eab.hmacKeySecretArn)]);
+    const eabSecrets = new Set([
+      ...(ca.eab ? [ca.eab.hmacKeySecretArn] : []),
+      ...(props.cas ?? []).flatMap((c) => (c.eab?.hmacKeySecretArn ? [c.eab.hmacKeySecretArn] : [])),
+    ]);
+    if (eabSecrets.size > 0) {
+      allow(issuer, ['secretsmanager:GetSecretValue'], [...eabSecrets].map(secretResource));
+    }
 
     // No DeleteItem: a certificate removed from the config is retired, never deleted.
     allow(inventorySync, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'], [table.tableArn]);

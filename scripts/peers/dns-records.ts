@@ -6,7 +6,7 @@
  * - the zone is the longest hosted-zone name that is a suffix of the query name; several
  *   hosted zones with that same name (tests in parallel) are read as one;
  * - no such zone: NXDOMAIN; inside a zone, a name or type without records: NOERROR, empty;
- * - TXT and A come from the record sets of that name (then the nearest `*.` wildcard);
+ * - TXT, A and CAA come from the record sets of that name (then the nearest `*.` wildcard);
  *   a CNAME at the name is returned and followed (up to 8 hops);
  * - AAAA is always NOERROR with no records: Pebble asks AAAA first and does not fall back
  *   to A when an IPv6 address is unreachable;
@@ -21,12 +21,28 @@ import {
 
 export type Rcode = 'NOERROR' | 'NXDOMAIN' | 'SERVFAIL';
 
+/** RFC 8659 §4.1: flags, property tag and value, as Route53 writes them (`0 issue "ca.example"`). */
+export interface CaaData {
+  readonly flags: number;
+  readonly tag: string;
+  readonly value: string;
+}
+
 export interface DnsAnswer {
   readonly name: string;
-  readonly type: 'A' | 'TXT' | 'CNAME';
+  readonly type: 'A' | 'TXT' | 'CNAME' | 'CAA';
   readonly ttl: number;
-  /** A: the address; CNAME: the target; TXT: the character-strings. */
-  readonly data: string | Buffer[];
+  /** A: the address; CNAME: the target; TXT: the character-strings; CAA: the property. */
+  readonly data: string | Buffer[] | CaaData;
+}
+
+/** Route53's CAA value: `<flags> <tag> "<value>"` (the value's quotes optional). */
+export function parseCaaValue(value: string): CaaData {
+  const match = /^\s*(\d{1,3})\s+([A-Za-z0-9]+)\s+(.*?)\s*$/.exec(value);
+  if (!match) throw new Error(`not a CAA value: ${value}`);
+  const raw = match[3] ?? '';
+  const unquoted = raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
+  return { flags: Number(match[1]), tag: match[2]!.toLowerCase(), value: unquoted };
 }
 
 export interface Lookup {
@@ -195,6 +211,8 @@ function toAnswers(qname: string, sets: ResourceRecordSet[]): DnsAnswer[] {
         answers.push({ name: owner, type: 'TXT', ttl: ANSWER_TTL, data: parseTxtValue(value) });
       else if (set.Type === 'A')
         answers.push({ name: owner, type: 'A', ttl: ANSWER_TTL, data: value.trim() });
+      else if (set.Type === 'CAA')
+        answers.push({ name: owner, type: 'CAA', ttl: ANSWER_TTL, data: parseCaaValue(value) });
       else if (set.Type === 'CNAME')
         answers.push({ name: owner, type: 'CNAME', ttl: ANSWER_TTL, data: normalizeName(value.trim()) });
     }

@@ -12,7 +12,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import dnsPacket from 'dns-packet';
-import { Route53Resolver, type DnsAnswer, type Lookup } from './dns-records.js';
+import { type CaaData, Route53Resolver, type DnsAnswer, type Lookup } from './dns-records.js';
 
 const RCODES = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4 } as const;
 const TCP_IDLE_MS = 30_000;
@@ -114,6 +114,16 @@ export async function respond(
 }
 
 function toPacketAnswer(answer: DnsAnswer): dnsPacket.Answer {
+  if (answer.type === 'CAA') {
+    const { flags, tag, value } = answer.data as CaaData;
+    return {
+      name: answer.name,
+      type: 'CAA',
+      class: 'IN',
+      ttl: answer.ttl,
+      data: { flags, tag: tag as 'issue', value },
+    };
+  }
   if (answer.type === 'TXT') {
     return { name: answer.name, type: 'TXT', class: 'IN', ttl: answer.ttl, data: answer.data as Buffer[] };
   }

@@ -79,6 +79,8 @@ export const certificateEventSchema = z.object({
   /** Which expiry warning, for expiring: 1/3 of the lifetime left, or under a day. */
   warning: expiryAlertSchema.optional(),
   error: z.object({ type: z.string().optional(), detail: z.string() }).optional(),
+  /** The CA that issued the certificate, or (renewal_failed) the one the attempt went to. */
+  ca: z.string().optional(),
   /** For deployment events: the target and what it has. `serial` is the current serial. */
   target: deploymentTargetSchema.optional(),
   at: z.string(),

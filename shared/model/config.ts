@@ -1,20 +1,26 @@
 import * as z from 'zod';
 import { ROLE_ARN_PATTERN } from './arns.js';
 import { acmImportsPerYear } from '../renewal/acm-quota.js';
+import {
+  CA_NAME_PATTERN,
+  caFallbackSchema,
+  type CaSettings,
+  defaultCaName,
+  DEFAULT_CA_FALLBACK,
+  resolveDirectoryName,
+} from './cas.js';
 import { ACM_IMPORTS_PER_YEAR, AGENT_NAME_PATTERN, emptyDelivery } from './delivery.js';
 import { ValidationError } from './errors.js';
 import { configError } from './suggest.js';
 import { type CertificateSpec, certificateSpecInput, parseCertificateSpec } from './spec.js';
 
+export { CA_DIRECTORIES } from './cas.js';
+
 /**
- * The deployment configuration (certkeeper.config.json): which CA, who to tell, which
+ * The deployment configuration (certkeeper.config.json): which CAs, who to tell, which
  * hosted zones may be changed, and which certificates exist. `cdk deploy` reads it; the
  * same schema validates it everywhere, and every error names the field and the fix.
  */
-export const CA_DIRECTORIES = {
-  letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
-  'letsencrypt-staging': 'https://acme-staging-v02.api.letsencrypt.org/directory',
-} as const;
 
 const secretArn = z
   .string()
@@ -23,7 +29,11 @@ const secretArn = z
     'must be a Secrets Manager secret ARN',
   );
 const roleArn = z.string().regex(ROLE_ARN_PATTERN, 'must be an IAM role ARN');
-const email = z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address');
+const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const email = z.string().regex(EMAIL_PATTERN, 'must be an email address');
+const directory = z.union([z.enum(['letsencrypt', 'letsencrypt-staging']), z.string().url()]);
+/** RFC 8555 §7.3.4 external account binding; the HMAC key stays in Secrets Manager. */
+const eab = z.object({ kid: z.string().min(1), hmacKeySecretArn: secretArn }).strict();
 
 export const deploymentConfigSchema = z
   .object({
@@ -32,21 +42,49 @@ export const deploymentConfigSchema = z
       .string()
       .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'must be a valid stack name')
       .default('Certkeeper'),
+    /** One CA (the older spelling of a one-entry `cas`). */
     ca: z
       .object({
         /** "letsencrypt", "letsencrypt-staging", or any ACME directory URL. */
-        directory: z
-          .union([z.enum(['letsencrypt', 'letsencrypt-staging']), z.string().url()])
-          .default('letsencrypt'),
+        directory: directory.default('letsencrypt'),
         contact: email.optional(),
-        /** RFC 8555 §7.3.4 external account binding; the HMAC key stays in Secrets Manager. */
-        eab: z
-          .object({ kid: z.string().min(1), hmacKeySecretArn: secretArn })
-          .strict()
-          .optional(),
+        eab: eab.optional(),
       })
       .strict()
-      .default({ directory: 'letsencrypt' }),
+      .optional(),
+    /**
+     * The CAs to use, preferred first: a renewal failing for the CA's own reasons moves to
+     * the next (see caFallback), and the next renewal starts at the first again.
+     */
+    cas: z
+      .array(
+        z
+          .object({
+            /** How events, status and the manifest name it; defaults to the directory's name or host. */
+            name: z
+              .string()
+              .regex(CA_NAME_PATTERN, 'must be lower-case letters, digits, dots and hyphens')
+              .optional(),
+            directory,
+            // Each CA of a fallback list must be able to reach the operator (RFC 8555 §7.3):
+            // expiry and incident mail is the only word a CA sends outside the protocol.
+            contact: z
+              .string({
+                error: (issue) =>
+                  issue.input === undefined
+                    ? 'is missing: every CA in "cas" needs a contact address it can write to; add "contact": "ops@example.com"'
+                    : undefined,
+              })
+              .regex(EMAIL_PATTERN, 'must be an email address'),
+            eab: eab.optional(),
+            /** RFC 8659 issuer domain names in CAA records; defaults to the directory's caaIdentities. */
+            caaIdentities: z.array(z.string().min(1)).min(1).optional(),
+          })
+          .strict(),
+      )
+      .min(1, 'is empty: list at least one CA, preferred first')
+      .optional(),
+    caFallback: caFallbackSchema.default(DEFAULT_CA_FALLBACK),
     hostedZones: z
       .array(
         z
@@ -107,9 +145,16 @@ export const deploymentConfigSchema = z
 
 export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
 
-export interface DeploymentConfig extends Omit<z.output<typeof deploymentConfigSchema>, 'certificates'> {
-  /** The CA directory URL, resolved from a well-known name. */
+export interface DeploymentConfig extends Omit<
+  z.output<typeof deploymentConfigSchema>,
+  'certificates' | 'ca' | 'cas'
+> {
+  /** The preferred CA's directory URL, resolved from a well-known name. */
   directoryUrl: string;
+  /** The preferred CA (the first of `cas`), for what only ever talks to one. */
+  ca: { directory: string; contact?: string; eab?: z.infer<typeof eab> };
+  /** The CAs in order of preference, resolved (one entry for a config with `ca`). */
+  cas: CaSettings[];
   certificates: CertificateSpec[];
 }
 
@@ -174,13 +219,60 @@ export function parseDeploymentConfig(input: unknown, source = 'certkeeper.confi
       source,
     );
   }
-  const directory = raw.ca.directory;
+  const cas = resolveCas(raw, source);
+  const preferred = cas[0]!;
   return {
     ...raw,
-    directoryUrl:
-      directory in CA_DIRECTORIES ? CA_DIRECTORIES[directory as keyof typeof CA_DIRECTORIES] : directory,
+    directoryUrl: preferred.directoryUrl,
+    ca: {
+      directory: preferred.directoryUrl,
+      contact: preferred.contact,
+      eab: preferred.eab && { kid: preferred.eab.kid, hmacKeySecretArn: preferred.eab.hmacKeySecretArn! },
+    },
+    cas,
     certificates,
   };
+}
+
+/** `cas` (or the single `ca`, or Let's Encrypt when neither is given) resolved and named. */
+function resolveCas(raw: z.output<typeof deploymentConfigSchema>, source: string): CaSettings[] {
+  if (raw.ca && raw.cas) {
+    throw prefixed(
+      new ValidationError(
+        'config.cas',
+        'is given together with config.ca',
+        'move the "ca" entry into "cas" (preferred first)',
+      ),
+      source,
+    );
+  }
+  type Entry = NonNullable<typeof raw.cas>[number];
+  const entries: Array<Omit<Entry, 'contact'> & { contact?: string }> = raw.cas ?? [
+    raw.ca ?? { directory: 'letsencrypt' },
+  ];
+  const seen = new Map<string, number>();
+  return entries.map((entry, i) => {
+    const name = entry.name ?? defaultCaName(entry.directory);
+    const earlier = seen.get(name);
+    if (earlier !== undefined) {
+      throw prefixed(
+        new ValidationError(
+          `config.cas[${i}].name`,
+          `"${name}" is also the name of config.cas[${earlier}]`,
+          'give each CA its own "name"',
+        ),
+        source,
+      );
+    }
+    seen.set(name, i);
+    return {
+      name,
+      directoryUrl: resolveDirectoryName(entry.directory),
+      ...(entry.contact ? { contact: entry.contact } : {}),
+      ...(entry.eab ? { eab: { kid: entry.eab.kid, hmacKeySecretArn: entry.eab.hmacKeySecretArn } } : {}),
+      ...(entry.caaIdentities ? { caaIdentities: entry.caaIdentities } : {}),
+    };
+  });
 }
 
 function prefixed(error: ValidationError, source: string): ValidationError {

@@ -1,5 +1,12 @@
 import * as z from 'zod';
 import { ROLE_ARN_PATTERN } from './arns.js';
+import {
+  caFallbackSchema,
+  type CaSettings,
+  caSettingsSchema,
+  DEFAULT_CA_FALLBACK,
+  defaultCaName,
+} from './cas.js';
 import { zodToValidationError } from './json.js';
 
 /**
@@ -48,12 +55,39 @@ const zoneRoles = optional.transform((raw, ctx): Record<string, string> => {
   return roles;
 });
 
+/** A JSON variable read with a schema; a problem names the variable and the path inside it. */
+const jsonOf = <T extends z.ZodType>(schema: T, example: string) =>
+  optional.transform((raw, ctx): z.output<T> | undefined => {
+    if (raw === undefined) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `is not JSON; expected ${example}` });
+      return z.NEVER;
+    }
+    const result = schema.safeParse(parsed);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues)
+      ctx.addIssue({ ...issue, code: 'custom', message: issue.message });
+    return z.NEVER;
+  });
+
 export const runtimeEnv = z.object({
   CERTKEEPER_BUCKET: z.string().min(3),
   CERTKEEPER_TABLE: z.string().min(3),
   CERTKEEPER_QUEUE_URL: optional,
   CERTKEEPER_TOPIC_ARN: optional,
   CERTKEEPER_DIRECTORY_URL: z.string().url(),
+  /**
+   * The CAs in order of preference (shared/model/cas.ts), set by the stack for a `cas`
+   * list. Unset: the one CA of CERTKEEPER_DIRECTORY_URL, CONTACT and EAB_*.
+   */
+  CERTKEEPER_CAS: jsonOf(
+    z.array(caSettingsSchema).min(1),
+    '[{"name": "letsencrypt", "directoryUrl": "https://...", "contact": "ops@example.com"}]',
+  ),
+  CERTKEEPER_CA_FALLBACK: jsonOf(caFallbackSchema, '{"afterFailures": 2, "lifetimeShareLeft": 0.2}'),
   CERTKEEPER_CONTACT: optional,
   CERTKEEPER_KMS_KEY_ID: optional,
   CERTKEEPER_EAB_KID: optional,
@@ -70,6 +104,31 @@ export const runtimeEnv = z.object({
   AWS_REGION: z.string().default('us-east-1'),
 });
 export type RuntimeEnv = z.infer<typeof runtimeEnv>;
+
+/** The CAs this runtime may use, preferred first. */
+export function casOf(env: RuntimeEnv): CaSettings[] {
+  if (env.CERTKEEPER_CAS) return env.CERTKEEPER_CAS;
+  const url = env.CERTKEEPER_DIRECTORY_URL;
+  const kid = env.CERTKEEPER_EAB_KID;
+  return [
+    {
+      name: defaultCaName(url),
+      directoryUrl: url,
+      ...(env.CERTKEEPER_CONTACT ? { contact: env.CERTKEEPER_CONTACT } : {}),
+      ...(kid
+        ? {
+            eab: {
+              kid,
+              hmacKey: env.CERTKEEPER_EAB_HMAC_KEY,
+              hmacKeySecretArn: env.CERTKEEPER_EAB_HMAC_SECRET_ARN,
+            },
+          }
+        : {}),
+    },
+  ];
+}
+
+export const caFallbackOf = (env: RuntimeEnv) => env.CERTKEEPER_CA_FALLBACK ?? DEFAULT_CA_FALLBACK;
 
 export function parseRuntimeEnv(env: NodeJS.ProcessEnv): RuntimeEnv {
   const parsed = runtimeEnv.safeParse(env);

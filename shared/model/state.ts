@@ -33,6 +33,8 @@ export const currentCertificateSchema = z.object({
   /** RFC 9773 certID of this certificate, for ARI polls and `replaces`. */
   certId: text.optional(),
   profile: text.optional(),
+  /** The CA that issued it (config `cas[].name`): ARI, `replaces` and revocation go there. */
+  ca: text.optional(),
 });
 export type CurrentCertificate = z.infer<typeof currentCertificateSchema>;
 
@@ -41,6 +43,8 @@ export const lastErrorSchema = z.object({
   /** ACME problem type URN when the CA returned one. */
   type: z.string().optional(),
   detail: z.string(),
+  /** The CA the failed attempt went to. */
+  ca: text.optional(),
   at: time,
 });
 export type LastError = z.infer<typeof lastErrorSchema>;
@@ -104,8 +108,13 @@ export const certificateStateSchema = z.object({
   /** Earliest time the next attempt may start (backoff or Retry-After). */
   nextAttemptAt: time.optional(),
   lastSuccessAt: time.optional(),
-  /** The ACME order in flight, so an interrupted attempt can resume it. */
+  /** The ACME order in flight, so an interrupted attempt can resume it (at caAttempt's CA). */
   orderUrl: text.optional(),
+  /**
+   * The CA this renewal is being tried at and how many of its failures there were the CA's
+   * own (renewal/ca-choice.ts); absent: the preferred CA, nothing failed. Cleared on success.
+   */
+  caAttempt: z.object({ name: text, failures: z.number().int().nonnegative() }).optional(),
   /**
    * Events recorded with the state they announce and not yet published (the outbox): a
    * publish that fails, or a crash between the state write and the publish, leaves them

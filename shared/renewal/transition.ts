@@ -8,6 +8,7 @@ import { MINUTE } from '../model/clock.js';
 import { expiryAlertDue, recordAlert } from './alerts.js';
 import { applyRenewalInfo, ariPollFailed, type Random } from './ari.js';
 import { FAILING_AFTER, nextRetryAt } from './backoff.js';
+import { caAttemptAfterFailure } from './ca-choice.js';
 import { computeDueAt } from './policy.js';
 
 /**
@@ -52,17 +53,21 @@ export function withOrder(
   ctx: Context,
   state: CertificateState,
   orderUrl: string,
+  ca: string,
 ): CertificateState | undefined {
-  if (orderUrl === state.orderUrl) return undefined;
-  return { ...state, orderUrl, updatedAt: ctx.now.toISOString() };
+  if (orderUrl === state.orderUrl && state.caAttempt?.name === ca) return undefined;
+  // An order lives at one CA: recorded with it, so it is resumed only there.
+  const caAttempt = state.caAttempt?.name === ca ? state.caAttempt : { name: ca, failures: 0 };
+  return { ...state, orderUrl, caAttempt, updatedAt: ctx.now.toISOString() };
 }
 
 /** The certificate as stored (its manifest's facts). */
 export type StoredCertificate = Omit<CurrentCertificate, 'profile'>;
 
 /**
- * A certificate was issued and stored: it becomes current, failures are forgotten, and the
- * order is done. `issued` for the first certificate of a name, `renewed` after that.
+ * A certificate was issued and stored: it becomes current, failures (and the CA they moved
+ * the renewal to) are forgotten, and the order is done. `issued` for the first certificate
+ * of a name, `renewed` after that.
  */
 export function afterIssued(ctx: Context, state: CertificateState, stored: StoredCertificate): Transition {
   const next: CertificateState = {
@@ -85,7 +90,13 @@ export function afterIssued(ctx: Context, state: CertificateState, stored: Store
  * reading it: the first failure, a different error, or the turn to `failing`; not on every
  * retry.
  */
-export function afterFailure(ctx: Context, state: CertificateState, error: CertkeeperError): Transition {
+export function afterFailure(
+  ctx: Context,
+  state: CertificateState,
+  error: CertkeeperError,
+  /** The CA the attempt went to; undefined when no CA could be chosen. */
+  ca: string | undefined,
+): Transition {
   const attempts = state.attempts + 1;
   const retryAt =
     error instanceof RetryLaterError
@@ -97,6 +108,7 @@ export function afterFailure(ctx: Context, state: CertificateState, error: Certk
     code: error.code,
     type: problemType(error),
     detail: error.message,
+    ...(ca ? { ca } : {}),
     at: ctx.now.toISOString(),
   };
   const next: CertificateState = {
@@ -107,6 +119,7 @@ export function afterFailure(ctx: Context, state: CertificateState, error: Certk
     nextAttemptAt: retryAt.toISOString(),
     // A refused order cannot be resumed; keep the URL only while the CA asked us to wait.
     orderUrl: error instanceof RetryLaterError ? state.orderUrl : undefined,
+    caAttempt: caAttemptAfterFailure(state, ca, error, ctx.now),
   };
   const changed =
     attempts === 1 ||
@@ -116,6 +129,7 @@ export function afterFailure(ctx: Context, state: CertificateState, error: Certk
     attempt: attempts,
     nextAttemptAt: next.nextAttemptAt,
     error: { type: lastError.type, detail: lastError.detail },
+    ca,
   });
   return { state: next, events: changed ? [event] : [] };
 }
@@ -200,6 +214,7 @@ export function certificateEvent(
     notAfter: state.current?.notAfter,
     bucket: ctx.bucket,
     manifestKey: state.current?.manifestKey,
+    ca: state.current?.ca,
     at: ctx.now.toISOString(),
     ...extra,
   };

@@ -15,6 +15,8 @@ export async function storeIssuedBundle(
   keyPem: string,
   fullchain: string,
   now: Date,
+  /** The CA that issued it, named in the manifest. */
+  ca?: string,
 ): Promise<Manifest> {
   const { leaf, chain } = splitPemChain(fullchain);
   if (!keyMatchesCertificate(keyPem, leaf)) {
@@ -33,6 +35,7 @@ export async function storeIssuedBundle(
       notAfter: info.notAfter.toISOString(),
       issuedAt: now.toISOString(),
       certId: certIdOrUndefined(leaf),
+      ...(ca ? { ca } : {}),
     },
   );
 }

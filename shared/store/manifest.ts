@@ -22,6 +22,7 @@ const manifestSchema = z.object({
   notAfter: timestamp,
   issuedAt: timestamp,
   certId: z.string().optional(),
+  ca: z.string().optional(),
   files: z.object({
     cert: manifestFile,
     chain: manifestFile,
@@ -60,6 +61,7 @@ export function parseManifest(text: string, key: string, name: string): Manifest
     notAfter: m.notAfter,
     issuedAt: m.issuedAt,
     certId: m.certId,
+    ...(m.ca ? { ca: m.ca } : {}),
     files: m.files,
   };
 }
@@ -81,6 +83,7 @@ export function buildManifest(
     notAfter: meta.notAfter,
     issuedAt: meta.issuedAt,
     certId: meta.certId,
+    ...(meta.ca ? { ca: meta.ca } : {}),
     files,
   };
 }

@@ -25,6 +25,8 @@ export interface Manifest {
   notAfter: string;
   issuedAt: string;
   certId: string | undefined;
+  /** The CA that issued it (config `cas[].name`); absent in manifests written before CAs had names. */
+  ca?: string;
   files: Record<BundleFile, ManifestFile>;
 }
 

@@ -1,4 +1,5 @@
-import type { CertificateAuthority } from '../acme/ca.js';
+import { type Authority, authorityNamed, caaCandidates, issuingAuthority } from '../acme/authorities.js';
+import type { CaaResolver } from '../acme/caa.js';
 import { orderCertificate, pollRenewalInfo } from '../acme/order-certificate.js';
 import type { ChallengeSolver } from '../challenges/solver.js';
 import type { AcmImporter } from '../delivery/acm.js';
@@ -7,12 +8,14 @@ import type { EventPublisher } from '../events/publisher.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { type HeldLease, withLease } from '../lock/keeper.js';
 import type { LeaseLock } from '../lock/lock.js';
+import { type CaFallbackPolicy, DEFAULT_CA_FALLBACK } from '../model/cas.js';
 import { type Clock, MINUTE } from '../model/clock.js';
 import { asCertkeeperError, type CertkeeperError, NotFoundError } from '../model/errors.js';
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
 import type { Random } from '../renewal/ari.js';
+import { type CaChoice, chooseCa, movesOn } from '../renewal/ca-choice.js';
 import { ariPollDue, renewalDue } from '../renewal/policy.js';
 import { stateForLatestSpec } from '../renewal/spec-change.js';
 import * as machine from '../renewal/transition.js';
@@ -29,7 +32,12 @@ export interface RenewDeps {
   store: CertificateStore;
   /** The key of the order in flight, kept so a resumed order can still use it. */
   pendingKeys: PendingKeys;
-  ca: CertificateAuthority;
+  /** The CAs, preferred first (at least one). */
+  authorities: readonly Authority[];
+  /** When a renewal failing for the CA's reasons moves to the next CA. */
+  caFallback?: CaFallbackPolicy;
+  /** Reads the names' CAA records, to skip a CA they forbid (with more than one CA). */
+  caa?: CaaResolver;
   /** The solver for a certificate's challenge (DNS-01 needs its zone override). */
   solverFor(spec: CertificateSpec): ChallengeSolver | undefined;
   events: EventPublisher;
@@ -120,7 +128,7 @@ async function tend(
   if (!options.force && ariPollDue(state, ctx.now)) state = await pollAri(deps, ctx, state);
 
   const attempted =
-    options.force || renewalDue(ctx.spec, state, ctx.now) ? await attempt(deps, ctx, state, held) : undefined;
+    options.force || renewalDue(ctx.spec, state, ctx.now) ? await attemptAtCas(deps, ctx, state, held) : undefined;
   // ACM regions without the current serial (delivery/acm-delivery.ts): recorded per region,
   // never a failure of this pass; a failed import makes the certificate due again.
   const fresh = attempted?.outcome.status === 'issued' || attempted?.outcome.status === 'renewed';
@@ -133,6 +141,28 @@ async function tend(
   };
 }
 
+/**
+ * One attempt, and when its failure moves the renewal to another CA, an attempt there in the
+ * same pass (each CA at most once): the backoff that follows a failure is meant for the CA
+ * that failed, not for the one taking over.
+ */
+async function attemptAtCas(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  state: CertificateState,
+  held: HeldLease,
+): Promise<Pass> {
+  let pass = await attempt(deps, ctx, state, held);
+  const policy = deps.caFallback ?? DEFAULT_CA_FALLBACK;
+  const cas = deps.authorities.length;
+  for (let tried = 1; tried < cas && pass.outcome.status === 'failed'; tried++) {
+    if (!movesOn(pass.state, ctx.now, policy, cas)) break;
+    const next = await attempt(deps, ctx, pass.state, held);
+    pass = { ...next, events: [...pass.events, ...next.events] };
+  }
+  return pass;
+}
+
 async function attempt(
   deps: RenewDeps,
   ctx: machine.Context,
@@ -140,29 +170,50 @@ async function attempt(
   held: HeldLease,
 ): Promise<Pass> {
   const { spec } = ctx;
+  const choice = await chooseAuthority(deps, ctx, state);
+  if ('refused' in choice) return failed(deps, ctx, state, choice.refused, undefined);
+  const authority = authorityNamed(deps.authorities, choice.ca)!;
+  if (choice.movedFrom || choice.skipped.length > 0) {
+    deps.log.warn('renewal goes to another CA', {
+      certificate: spec.name,
+      ca: authority.name,
+      movedFrom: choice.movedFrom,
+      skipped: choice.skipped,
+    });
+  }
+  const sameCa = (name: string | undefined) => (name ?? deps.authorities[0]!.name) === authority.name;
   try {
     const { keyPem, fullchainPem } = await orderCertificate(
-      deps.ca,
+      authority.ca,
       spec,
       deps.solverFor(spec),
       {
-        predecessor: state.current?.certId,
-        resumeOrderUrl: state.orderUrl,
+        // RFC 9773 §5: `replaces` names a certificate this same CA issued.
+        predecessor: sameCa(state.current?.ca) ? state.current?.certId : undefined,
+        // An order is resumed only at the CA it lives at.
+        resumeOrderUrl: sameCa(state.caAttempt?.name) ? state.orderUrl : undefined,
         pendingKeys: deps.pendingKeys,
         // Recorded at once so an interrupted attempt (a Lambda timeout) resumes the order
         // instead of placing a second one for this renewal.
         onOrder: async (orderUrl) => {
-          const next = machine.withOrder(ctx, state, orderUrl);
+          const next = machine.withOrder(ctx, state, orderUrl, authority.name);
           if (next) await deps.inventory.putState(spec.name, next, held.lease);
         },
       },
       deps.log,
     );
-    const stored = await storeIssuedBundle(deps.store, spec, keyPem, fullchainPem, ctx.now);
+    const stored = await storeIssuedBundle(deps.store, spec, keyPem, fullchainPem, ctx.now, authority.name);
     const { serial, notBefore, notAfter, certId } = stored;
     const key = manifestKey(spec.name);
-    const done = machine.afterIssued(ctx, state, { serial, notBefore, notAfter, manifestKey: key, certId });
-    deps.log.info('certificate stored', { certificate: spec.name, serial, notAfter });
+    const done = machine.afterIssued(ctx, state, {
+      serial,
+      notBefore,
+      notAfter,
+      manifestKey: key,
+      certId,
+      ca: authority.name,
+    });
+    deps.log.info('certificate stored', { certificate: spec.name, serial, notAfter, ca: authority.name });
     // Ask the CA at once when it wants the new certificate renewed (RFC 9773 §4.3).
     const next = ariPollDue(done.state, ctx.now) ? await pollAri(deps, ctx, done.state) : done.state;
     const status = state.current === undefined ? 'issued' : 'renewed';
@@ -172,20 +223,43 @@ async function attempt(
       outcome: { status, name: spec.name, serial, notAfter, manifestKey: key },
     };
   } catch (thrown) {
-    const error = asCertkeeperError(thrown);
-    const failed = machine.afterFailure(ctx, state, error);
-    deps.log.warn('renewal failed', {
-      certificate: spec.name,
-      attempt: failed.state.attempts,
-      code: error.code,
-      error: error.message,
-      nextAttemptAt: failed.state.nextAttemptAt,
-    });
-    return {
-      ...failed,
-      outcome: { status: 'failed', name: spec.name, error, retryAt: failed.state.nextAttemptAt },
-    };
+    return failed(deps, ctx, state, asCertkeeperError(thrown), authority.name);
   }
+}
+
+function failed(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  state: CertificateState,
+  error: CertkeeperError,
+  ca: string | undefined,
+): Pass {
+  const failure = machine.afterFailure(ctx, state, error, ca);
+  deps.log.warn('renewal failed', {
+    certificate: ctx.spec.name,
+    ca,
+    attempt: failure.state.attempts,
+    code: error.code,
+    error: error.message,
+    nextAttemptAt: failure.state.nextAttemptAt,
+  });
+  return {
+    ...failure,
+    outcome: { status: 'failed', name: ctx.spec.name, error, retryAt: failure.state.nextAttemptAt },
+  };
+}
+
+/** With one CA there is nothing to choose; with several, CAA is read first (RFC 8659). */
+async function chooseAuthority(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  state: CertificateState,
+): Promise<CaChoice> {
+  const candidates =
+    deps.authorities.length > 1 && deps.caa
+      ? await caaCandidates(deps.caa, ctx.spec, deps.authorities, deps.log)
+      : deps.authorities.map((a) => ({ name: a.name }));
+  return chooseCa(candidates, state, ctx.now, deps.caFallback ?? DEFAULT_CA_FALLBACK);
 }
 
 /** The poll's outcome folded into the state; nothing to poll without a certID. */
@@ -195,5 +269,10 @@ async function pollAri(
   state: CertificateState,
 ): Promise<CertificateState> {
   const certId = state.current?.certId;
-  return certId ? machine.afterAriPoll(ctx, state, await pollRenewalInfo(deps.ca, certId, deps.log)) : state;
+  if (!certId) return state;
+  const issuer = issuingAuthority(deps.authorities, state);
+  const outcome = issuer
+    ? await pollRenewalInfo(issuer.ca, certId, deps.log)
+    : { certId, error: `the CA that issued it (${state.current?.ca}) is no longer configured` };
+  return machine.afterAriPoll(ctx, state, outcome);
 }

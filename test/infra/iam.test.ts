@@ -203,6 +203,50 @@ describe('least privilege, every option on', () => {
     );
   });
 
+  it('issuer with a CA fallback list: reads each CA’s EAB secret, and the list carries ARNs, never keys', () => {
+    const input = fullConfigInput();
+    const secret = (name: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}-AbC123`;
+    delete input.ca;
+    input.cas = [
+      {
+        name: 'primary',
+        directory: 'https://acme.example.net/directory',
+        contact: 'pki@example.com',
+        eab: { kid: 'k1', hmacKeySecretArn: secret('eab-1') },
+      },
+      {
+        name: 'backup',
+        directory: 'https://backup.example.org/dir',
+        contact: 'pki@example.com',
+        eab: { kid: 'k2', hmacKeySecretArn: secret('eab-2') },
+      },
+    ];
+    input.caFallback = { afterFailures: 3 };
+    const { template } = synth(input);
+    const read = statementWith(roleStatements(template, 'Issuer'), 'secretsmanager:GetSecretValue');
+    expect([read.Resource].flat().sort()).toEqual([secret('eab-1'), secret('eab-2')]);
+    const [, issuer] = resourcesOf(template, 'AWS::Lambda::Function').find(([, r]) =>
+      String(r.Properties.Description).includes('obtains or renews'),
+    )!;
+    const vars = (issuer.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    expect(JSON.parse(vars.CERTKEEPER_CAS!)).toEqual([
+      {
+        name: 'primary',
+        directoryUrl: 'https://acme.example.net/directory',
+        contact: 'pki@example.com',
+        eab: { kid: 'k1', hmacKeySecretArn: secret('eab-1') },
+      },
+      {
+        name: 'backup',
+        directoryUrl: 'https://backup.example.org/dir',
+        contact: 'pki@example.com',
+        eab: { kid: 'k2', hmacKeySecretArn: secret('eab-2') },
+      },
+    ]);
+    expect(JSON.parse(vars.CERTKEEPER_CA_FALLBACK!)).toEqual({ afterFailures: 3, lifetimeShareLeft: 0.2 });
+    expect(vars.CERTKEEPER_DIRECTORY_URL).toBe('https://acme.example.net/directory');
+  });
+
   it('notifier: reads only the Telegram and Slack secrets', () => {
     const secrets = statementWith(roleStatements(s.template, 'Notifier'), 'secretsmanager:GetSecretValue');
     expect([secrets.Resource].flat().sort()).toEqual([

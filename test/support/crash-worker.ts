@@ -37,7 +37,7 @@ const runtime = buildIssuerRuntime(process.env);
 const deps = runtime.renewDeps;
 const before = (await deps.inventory.get(name))?.state.current?.serial;
 
-const ca = deps.ca;
+const ca = deps.authorities[0]!.ca;
 const issue = ca.issue.bind(ca);
 ca.issue = (request, solver) =>
   issue(
@@ -100,7 +100,7 @@ const publish = events.publish.bind(events);
 events.publish = async (event) => (step === 'state' ? die(step) : publish(event));
 
 await renewCertificate(
-  { ...deps, ca, solverFor, store: new ObjectCertificateStore(objects), inventory, events },
+  { ...deps, solverFor, store: new ObjectCertificateStore(objects), inventory, events },
   name,
 );
 console.error(`crash-worker: the renewal of ${name} ended without reaching the step "${step}"`);

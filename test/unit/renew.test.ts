@@ -74,7 +74,7 @@ beforeEach(async () => {
     lock,
     store: new FsCertificateStore({ root: join(dir, 'store') }),
     pendingKeys: new ObjectPendingKeys(new FsObjectStore({ root: join(dir, 'store') })),
-    ca,
+    authorities: [{ name: 'test-ca', ca, settings: { name: 'test-ca', directoryUrl: ca.directoryUrl } }],
     solverFor: () => solver,
     events,
     log: silentLog,

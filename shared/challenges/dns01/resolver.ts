@@ -1,4 +1,5 @@
 import { lookup, Resolver } from 'node:dns/promises';
+import type { CaaRecord, CaaResolver } from '../../acme/caa.js';
 import { UnreachableError } from '../../model/errors.js';
 
 /** Port: asks DNS for the TXT records at a name; each record as its character-strings. */
@@ -22,7 +23,7 @@ const EMPTY_ANSWER = new Set(['ENODATA', 'ENOTFOUND']);
  * Queries the given servers directly ("192.0.2.1", "127.0.0.1:5353", "[2001:db8::1]:53"),
  * not the system resolver, so that no cache between us and the zone hides a fresh record.
  */
-export class NameserverTxtResolver implements TxtResolver, CnameResolver {
+export class NameserverTxtResolver implements TxtResolver, CnameResolver, CaaResolver {
   private readonly resolver: Resolver;
   readonly servers: readonly string[];
 
@@ -39,6 +40,23 @@ export class NameserverTxtResolver implements TxtResolver, CnameResolver {
       return target?.replace(/\.$/, '').toLowerCase();
     } catch (err) {
       if (EMPTY_ANSWER.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+      throw err;
+    }
+  }
+
+  async resolveCaa(fqdn: string): Promise<CaaRecord[]> {
+    try {
+      // Node gives each record as { critical, <tag>: value }.
+      return (await this.resolver.resolveCaa(fqdn)).flatMap((record) => {
+        const { critical, ...rest } = record as unknown as Record<string, string | number>;
+        return Object.entries(rest).map(([tag, value]) => ({
+          flags: Number(critical),
+          tag,
+          value: String(value),
+        }));
+      });
+    } catch (err) {
+      if (EMPTY_ANSWER.has((err as NodeJS.ErrnoException).code ?? '')) return [];
       throw err;
     }
   }

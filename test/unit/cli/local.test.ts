@@ -50,7 +50,9 @@ describe('local issue: names and directories', () => {
     expect(fromFlag.runtime.env.CERTKEEPER_DIRECTORY_URL).toBe(
       'https://acme-staging-v02.api.letsencrypt.org/directory',
     );
-    expect(fromFlag.ca.directoryUrl).toBe('https://acme-staging-v02.api.letsencrypt.org/directory');
+    expect(fromFlag.authorities[0]!.ca.directoryUrl).toBe(
+      'https://acme-staging-v02.api.letsencrypt.org/directory',
+    );
     const fromEnv = connect(stack, ['ca'], { CERTKEEPER_DIRECTORY_URL: 'letsencrypt' });
     expect(fromEnv.runtime.env.CERTKEEPER_DIRECTORY_URL).toBe(
       'https://acme-v02.api.letsencrypt.org/directory',

@@ -147,13 +147,14 @@ describe('afterFailure', () => {
     ],
   ];
   it.each(rows)('%s', (_, before, error, expected, announced) => {
-    const { state, events } = afterFailure(ctx, before, error);
+    const { state, events } = afterFailure(ctx, before, error, 'ca-a');
     expect(state).toMatchObject(expected);
     expect(state.current).toEqual(before.current);
     expect(state.lastError).toEqual({
       code: error.code,
       type: error instanceof AcmeProblemError ? error.type : (error as RetryLaterError).problemType,
       detail: error.message,
+      ca: 'ca-a',
       at: NOW.toISOString(),
     });
     expect(events).toHaveLength(announced);
@@ -163,6 +164,7 @@ describe('afterFailure', () => {
         attempt: state.attempts,
         nextAttemptAt: state.nextAttemptAt,
         error: { type: state.lastError!.type, detail: error.message },
+        ca: 'ca-a',
       });
     }
   });
@@ -172,12 +174,18 @@ describe('afterFailure', () => {
       ctx,
       { ...valid, orderUrl: 'https://ca/order/1' },
       problem('unauthorized'),
+      'ca-a',
     );
     expect(state.orderUrl).toBeUndefined();
   });
 
   it('records an error that is no ACME problem by its code alone', () => {
-    const { state } = afterFailure(ctx, valid, new UnreachableError('cannot reach the CA', 'check egress'));
+    const { state } = afterFailure(
+      ctx,
+      valid,
+      new UnreachableError('cannot reach the CA', 'check egress'),
+      'ca-a',
+    );
     expect(state.lastError).toMatchObject({ code: 'unreachable', type: undefined });
   });
 });
@@ -244,9 +252,15 @@ describe('ARI and the order in flight', () => {
   });
 
   it('records a new order once (RFC 8555 §7.4)', () => {
-    const ordered = withOrder(ctx, valid, 'https://ca/order/2');
-    expect(ordered).toEqual({ ...valid, orderUrl: 'https://ca/order/2', updatedAt: NOW.toISOString() });
-    expect(withOrder(ctx, ordered!, 'https://ca/order/2')).toBeUndefined();
+    const ordered = withOrder(ctx, valid, 'https://ca/order/2', 'ca-a');
+    expect(ordered).toEqual({
+      ...valid,
+      orderUrl: 'https://ca/order/2',
+      // The order lives at that CA: resumed only there.
+      caAttempt: { name: 'ca-a', failures: 0 },
+      updatedAt: NOW.toISOString(),
+    });
+    expect(withOrder(ctx, ordered!, 'https://ca/order/2', 'ca-a')).toBeUndefined();
   });
 });
 

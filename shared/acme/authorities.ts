@@ -1,0 +1,76 @@
+import type { CaSettings } from '../model/cas.js';
+import { caaIdentitiesFor } from '../model/cas.js';
+import type { Log } from '../model/log.js';
+import type { CertificateSpec } from '../model/spec.js';
+import type { CertificateState } from '../model/state.js';
+import type { CaCandidate } from '../renewal/ca-choice.js';
+import type { CertificateAuthority } from './ca.js';
+import { type CaaResolver, caaNames, caaRefusal, type RelevantCaa, relevantCaa } from './caa.js';
+
+/** One configured CA: the name events, status and the manifest use, and its port. */
+export interface Authority {
+  readonly name: string;
+  readonly ca: CertificateAuthority;
+  readonly settings: CaSettings;
+}
+
+export const authorityNamed = (authorities: readonly Authority[], name: string | undefined) =>
+  authorities.find((a) => a.name === name);
+
+/**
+ * The CA that issued the certificate in place: ARI (RFC 9773 §4.2) and `replaces` (§5) are
+ * about a certificate of that CA, and only it can answer. A state from before CAs had names
+ * was issued by the preferred CA.
+ */
+export function issuingAuthority(
+  authorities: readonly Authority[],
+  state: CertificateState,
+): Authority | undefined {
+  return state.current?.ca === undefined ? authorities[0] : authorityNamed(authorities, state.current.ca);
+}
+
+/** What the CA answers to in CAA: configured, else its directory's meta, else well-known. */
+async function caaIdentitiesOf(authority: Authority): Promise<string[]> {
+  const fromDirectory = await authority.ca
+    .directory()
+    .then((dir) => dir.caaIdentities)
+    .catch(() => []);
+  return caaIdentitiesFor(authority.settings, fromDirectory);
+}
+
+/**
+ * The configured CAs with what the names' CAA records say of each. A lookup that fails
+ * forbids nothing (the CA checks CAA itself and refuses if it must); a CA whose identity is
+ * unknown cannot be judged and is left to try.
+ */
+export async function caaCandidates(
+  resolver: CaaResolver,
+  spec: CertificateSpec,
+  authorities: readonly Authority[],
+  log: Log,
+): Promise<CaCandidate[]> {
+  const sets: { wildcard: boolean; set: RelevantCaa }[] = [];
+  for (const { name, wildcard } of caaNames(spec.identifiers)) {
+    try {
+      const set = await relevantCaa(resolver, name);
+      if (set) sets.push({ wildcard, set });
+    } catch (err) {
+      log.warn('CAA lookup failed; no CA skipped for it', {
+        certificate: spec.name,
+        name,
+        error: String(err),
+      });
+    }
+  }
+  return Promise.all(
+    authorities.map(async (authority) => {
+      if (sets.length === 0) return { name: authority.name };
+      const identities = await caaIdentitiesOf(authority);
+      if (identities.length === 0) return { name: authority.name };
+      const refusal = sets
+        .map(({ wildcard, set }) => caaRefusal(set, { identities, wildcard, challenge: spec.challenge }))
+        .find((why) => why !== undefined);
+      return refusal ? { name: authority.name, caaRefusal: refusal } : { name: authority.name };
+    }),
+  );
+}

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { type CaaRecord, caaNames, caaRefusal, relevantCaa } from '../../../shared/acme/caa.js';
+import { parseIdentifiers } from '../../../shared/model/identifiers.js';
+
+const issue = (value: string, tag = 'issue', flags = 0): CaaRecord => ({ flags, tag, value });
+const set = (...records: CaaRecord[]) => ({ at: 'example.com', records });
+const ask = (identities: string[], wildcard = false, challenge = 'dns-01') => ({
+  identities,
+  wildcard,
+  challenge,
+});
+
+describe('caaRefusal (RFC 8659, RFC 8657)', () => {
+  it('allows a CA an issue property names, and refuses one it does not, quoting the set', () => {
+    const records = set(issue('letsencrypt.org'), issue('mailto:ops@example.com', 'iodef'));
+    expect(caaRefusal(records, ask(['letsencrypt.org']))).toBeUndefined();
+    expect(caaRefusal(records, ask(['sectigo.com']))).toBe(
+      'CAA at example.com allows only issue "letsencrypt.org"',
+    );
+  });
+
+  it('ignores parameters and case in the issuer domain', () => {
+    expect(
+      caaRefusal(set(issue('LetsEncrypt.org; accounturi=https://x/acct/1')), ask(['letsencrypt.org'])),
+    ).toBeUndefined();
+  });
+
+  it('an empty issue value (";") allows no CA', () => {
+    expect(caaRefusal(set(issue(';')), ask(['letsencrypt.org']))).toMatch(/allows only issue ";"/);
+  });
+
+  it('issuewild governs wildcards when present, issue otherwise', () => {
+    const records = set(issue('a.test'), issue('b.test', 'issuewild'));
+    expect(caaRefusal(records, ask(['b.test'], true))).toBeUndefined();
+    expect(caaRefusal(records, ask(['a.test'], true))).toMatch(/allows only issuewild "b.test"/);
+    expect(caaRefusal(set(issue('a.test')), ask(['a.test'], true))).toBeUndefined();
+  });
+
+  it('validationmethods restricts the challenge (RFC 8657 §4)', () => {
+    const records = set(issue('a.test; validationmethods=http-01,tls-alpn-01'));
+    expect(caaRefusal(records, ask(['a.test'], false, 'http-01'))).toBeUndefined();
+    expect(caaRefusal(records, ask(['a.test'], false, 'dns-01'))).toMatch(/only by other validation methods/);
+  });
+
+  it('a set with no issue property allows every CA; an unknown critical property none', () => {
+    expect(caaRefusal(set(issue('mailto:x@example.com', 'iodef')), ask(['a.test']))).toBeUndefined();
+    expect(caaRefusal(set(issue('a.test'), issue('v', 'futuretag', 128)), ask(['a.test']))).toMatch(
+      /critical CAA property "futuretag"/,
+    );
+  });
+});
+
+describe('relevantCaa climbs to the first non-empty set (RFC 8659 §3)', () => {
+  it('finds the parent’s set and stops there', async () => {
+    const asked: string[] = [];
+    const zone: Record<string, CaaRecord[]> = {
+      'example.com': [issue('a.test')],
+      com: [issue('never.test')],
+    };
+    const resolver = {
+      resolveCaa: async (name: string) => {
+        asked.push(name);
+        return zone[name] ?? [];
+      },
+    };
+    expect(await relevantCaa(resolver, 'www.shop.example.com')).toEqual({
+      at: 'example.com',
+      records: [issue('a.test')],
+    });
+    expect(asked).toEqual(['www.shop.example.com', 'shop.example.com', 'example.com']);
+    expect(await relevantCaa({ resolveCaa: async () => [] }, 'a.b.test')).toBeUndefined();
+  });
+
+  it('asks about DNS names only, a wildcard by its base name', () => {
+    expect(caaNames(parseIdentifiers(['*.example.com', 'example.com', '192.0.2.1']))).toEqual([
+      { name: 'example.com', wildcard: true },
+      { name: 'example.com', wildcard: false },
+    ]);
+  });
+});
