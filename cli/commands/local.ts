@@ -28,6 +28,11 @@ export function register(program: Command): void {
     );
   directoryOptions(command, `the CA: its ACME directory URL, or ${DIRECTORY_NAMES} (required)`)
     .option('--email <address>', 'contact for the ACME account (its key is created once, in DIR/accounts/)')
+    .option(
+      '--fallback-directory-url <url>',
+      `a CA to fall back to when the first one fails for its own reasons (down, 5xx, refusing the names or profile): a directory URL or ${DIRECTORY_NAMES} (repeatable, in order; needs --email; renew --out reuses them)`,
+      collect,
+    )
     .option('--ip <address>', 'an IP address to certify (repeatable); implies profile shortlived', collect)
     .option('--domain <name>', 'a DNS name or *.wildcard to certify (repeatable)', collect)
     .option(

@@ -32,6 +32,8 @@ import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { Log } from '../../shared/model/log.js';
 import type { Output } from '../output.js';
 import { defaultCaName } from '../../shared/model/cas.js';
+import type { Authority } from '../../shared/acme/authorities.js';
+import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import type { RenewDeps } from '../../shared/usecases/renew-certificate.js';
 import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
@@ -44,6 +46,8 @@ import { ObjectPendingKeys } from '../../shared/store/pending-keys.js';
 export const localSettings = z.object({
   version: z.literal(1),
   directory: z.url(),
+  /** CAs to fall back to, in order (--fallback-directory-url). */
+  fallbackDirectories: z.array(z.url()).optional(),
   email: z.string().optional(),
   /** Absolute path of the PEM trusted for the CA's HTTPS (a private CA such as Pebble). */
   caFile: z.string().optional(),
@@ -207,15 +211,23 @@ export interface ComposeOptions {
 export function composeLocal(dir: LocalDir, options: ComposeOptions): Composition {
   const { settings, reporter } = options;
   const clock = systemClock;
-  const inner = new AcmeCertificateAuthority({
-    directoryUrl: settings.directory,
-    accounts: new AcmeAccounts(dir.objects, { clock }),
-    email: settings.email,
-    caPem: options.caPem,
-    clock,
-    warn: (message, extra) => reporter.log.warn(message, extra),
-  });
-  const ca = withProgress(inner, (step) => reporter.step(options.name, step), options.beforeOrder);
+  // The first CA, then the fallbacks, each with its account in DIR/accounts/<host>/.
+  const accounts = new AcmeAccounts(dir.objects, { clock });
+  const authorities: Authority[] = [settings.directory, ...(settings.fallbackDirectories ?? [])].map(
+    (url) => {
+      const name = defaultCaName(url);
+      const inner = new AcmeCertificateAuthority({
+        directoryUrl: url,
+        accounts,
+        email: settings.email,
+        caPem: options.caPem,
+        clock,
+        warn: (message, extra) => reporter.log.warn(message, extra),
+      });
+      const ca = withProgress(inner, (step) => reporter.step(options.name, step), options.beforeOrder);
+      return { name, ca, settings: { name, directoryUrl: url } };
+    },
+  );
   const http01 = settings.http01Webroot
     ? new WebrootSolver(settings.http01Webroot)
     : settings.http01Listen
@@ -241,13 +253,10 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
       lock: dir.lock,
       store: dir.store,
       pendingKeys: new ObjectPendingKeys(dir.objects),
-      authorities: [
-        {
-          name: defaultCaName(settings.directory),
-          ca,
-          settings: { name: defaultCaName(settings.directory), directoryUrl: settings.directory },
-        },
-      ],
+      authorities,
+      // A local run is rare (a daily cron): move on at the first failure of the CA's own.
+      caFallback: { afterFailures: 1, lifetimeShareLeft: 1 },
+      caa: new NameserverTxtResolver(),
       solverFor,
       events: new MemoryPublisher(),
       log: reporter.log,

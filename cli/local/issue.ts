@@ -35,12 +35,15 @@ import {
 } from './compose.js';
 import { checkWebroot, webrootFix } from './webroot.js';
 import { certifyCsr, readCsr } from './csr.js';
+import type { Authority } from '../../shared/acme/authorities.js';
 
 export interface LocalIssueOptions {
   out: string;
   /** --directory-url (or its old spelling --directory), unresolved. */
   directory: string | undefined;
   email?: string;
+  /** --fallback-directory-url: further CAs in order, unresolved. */
+  fallbackDirectoryUrl?: string[];
   ip?: string[];
   domain?: string[];
   http01Listen?: string;
@@ -117,12 +120,9 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
     name,
   });
   try {
-    // Still nothing written: a CA that is down (exit 3) or lacks the profile (exit 2) stops here.
-    try {
-      checkProfile(checked.profile, await composed.deps.authorities[0]!.ca.directory());
-    } catch (err) {
-      throw err instanceof ValidationError ? renameField(err, 'profile', '--profile') : err;
-    }
+    // Still nothing written: a CA that is down (exit 3) or lacks the profile (exit 2) stops
+    // here, unless a fallback CA answers (the renewal then moves to it by itself).
+    await checkCas(composed.deps.authorities, checked.profile);
     if (options.preHook) {
       hooked = true;
       const code = await runShell(options.preHook);
@@ -255,6 +255,20 @@ function printIssued(
   });
 }
 
+/** The first CA that answers must offer the profile; every CA down is exit 3. */
+async function checkCas(authorities: readonly Authority[], profile: string | undefined): Promise<void> {
+  for (const [i, { ca }] of authorities.entries()) {
+    try {
+      checkProfile(profile, await ca.directory());
+      return;
+    } catch (err) {
+      const last = i === authorities.length - 1;
+      if (!last && asCertkeeperError(err).code === 'unreachable') continue;
+      throw err instanceof ValidationError ? renameField(err, 'profile', '--profile') : err;
+    }
+  }
+}
+
 /** Exit code and message for an error that stopped the command (not a recorded failure). */
 function fail(err: unknown): number {
   const error = asCertkeeperError(err);
@@ -275,6 +289,16 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
     );
   }
   const directory = resolveDirectory(options.directory);
+  const fallbackDirectories = (options.fallbackDirectoryUrl ?? []).map((url) =>
+    resolveDirectory(url, '--fallback-directory-url'),
+  );
+  if (fallbackDirectories.length > 0 && !options.email) {
+    throw new ValidationError(
+      '--email',
+      'is missing, and --fallback-directory-url names more CAs',
+      'give --email ops@example.com: each CA of a fallback list gets it as its account contact (RFC 8555 §7.3)',
+    );
+  }
   const ips = (options.ip ?? []).map((raw) => {
     // Checked as an address first, so "nope" is called not an IP rather than a bad DNS name.
     if (isIP(raw.replace(/^\[|\]$/g, '')) === 0) {
@@ -385,6 +409,7 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
     settings: {
       version: 1,
       directory,
+      ...(fallbackDirectories.length > 0 ? { fallbackDirectories } : {}),
       ...(options.email ? { email: options.email } : {}),
       ...(options.caFile ? { caFile: absolute(options.caFile) } : {}),
       ...(options.http01Listen !== undefined ? { http01Listen: options.http01Listen } : {}),

@@ -1,9 +1,8 @@
-import type { CaSettings } from '../model/cas.js';
-import { caaIdentitiesFor } from '../model/cas.js';
+import { type CaFallbackPolicy, type CaSettings, caaIdentitiesFor } from '../model/cas.js';
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState } from '../model/state.js';
-import type { CaCandidate } from '../renewal/ca-choice.js';
+import { type CaCandidate, type CaChoice, chooseCa } from '../renewal/ca-choice.js';
 import type { CertificateAuthority } from './ca.js';
 import { type CaaResolver, caaNames, caaRefusal, type RelevantCaa, relevantCaa } from './caa.js';
 
@@ -73,4 +72,21 @@ export async function caaCandidates(
       return refusal ? { name: authority.name, caaRefusal: refusal } : { name: authority.name };
     }),
   );
+}
+
+/** The CA for this attempt. With one CA there is nothing to choose; with several, CAA is read first (RFC 8659). */
+export async function chooseAuthority(
+  authorities: readonly Authority[],
+  caa: CaaResolver | undefined,
+  spec: CertificateSpec,
+  state: CertificateState,
+  now: Date,
+  policy: CaFallbackPolicy,
+  log: Log,
+): Promise<CaChoice> {
+  const candidates =
+    authorities.length > 1 && caa
+      ? await caaCandidates(caa, spec, authorities, log)
+      : authorities.map((a) => ({ name: a.name }));
+  return chooseCa(candidates, state, now, policy);
 }

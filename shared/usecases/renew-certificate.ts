@@ -1,4 +1,4 @@
-import { type Authority, authorityNamed, caaCandidates, issuingAuthority } from '../acme/authorities.js';
+import { type Authority, authorityNamed, chooseAuthority, issuingAuthority } from '../acme/authorities.js';
 import type { CaaResolver } from '../acme/caa.js';
 import { orderCertificate, pollRenewalInfo } from '../acme/order-certificate.js';
 import type { ChallengeSolver } from '../challenges/solver.js';
@@ -15,7 +15,7 @@ import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
 import type { Random } from '../renewal/ari.js';
-import { type CaChoice, chooseCa, movesOn } from '../renewal/ca-choice.js';
+import { movesOn } from '../renewal/ca-choice.js';
 import { ariPollDue, renewalDue } from '../renewal/policy.js';
 import { stateForLatestSpec } from '../renewal/spec-change.js';
 import * as machine from '../renewal/transition.js';
@@ -128,7 +128,9 @@ async function tend(
   if (!options.force && ariPollDue(state, ctx.now)) state = await pollAri(deps, ctx, state);
 
   const attempted =
-    options.force || renewalDue(ctx.spec, state, ctx.now) ? await attemptAtCas(deps, ctx, state, held) : undefined;
+    options.force || renewalDue(ctx.spec, state, ctx.now)
+      ? await attemptAtCas(deps, ctx, state, held)
+      : undefined;
   // ACM regions without the current serial (delivery/acm-delivery.ts): recorded per region,
   // never a failure of this pass; a failed import makes the certificate due again.
   const fresh = attempted?.outcome.status === 'issued' || attempted?.outcome.status === 'renewed';
@@ -170,7 +172,16 @@ async function attempt(
   held: HeldLease,
 ): Promise<Pass> {
   const { spec } = ctx;
-  const choice = await chooseAuthority(deps, ctx, state);
+  const policy = deps.caFallback ?? DEFAULT_CA_FALLBACK;
+  const choice = await chooseAuthority(
+    deps.authorities,
+    deps.caa,
+    ctx.spec,
+    state,
+    ctx.now,
+    policy,
+    deps.log,
+  );
   if ('refused' in choice) return failed(deps, ctx, state, choice.refused, undefined);
   const authority = authorityNamed(deps.authorities, choice.ca)!;
   if (choice.movedFrom || choice.skipped.length > 0) {
@@ -247,19 +258,6 @@ function failed(
     ...failure,
     outcome: { status: 'failed', name: ctx.spec.name, error, retryAt: failure.state.nextAttemptAt },
   };
-}
-
-/** With one CA there is nothing to choose; with several, CAA is read first (RFC 8659). */
-async function chooseAuthority(
-  deps: RenewDeps,
-  ctx: machine.Context,
-  state: CertificateState,
-): Promise<CaChoice> {
-  const candidates =
-    deps.authorities.length > 1 && deps.caa
-      ? await caaCandidates(deps.caa, ctx.spec, deps.authorities, deps.log)
-      : deps.authorities.map((a) => ({ name: a.name }));
-  return chooseCa(candidates, state, ctx.now, deps.caFallback ?? DEFAULT_CA_FALLBACK);
 }
 
 /** The poll's outcome folded into the state; nothing to poll without a certID. */

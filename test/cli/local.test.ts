@@ -515,3 +515,47 @@ function swap(args: string[], flag: string, value: string): string[] {
   const i = args.indexOf(flag);
   return [...args.slice(0, i + 1), value, ...args.slice(i + 2)];
 }
+
+describe('issue --fallback-directory-url (local mode, Pebble)', () => {
+  it(
+    'issues at the fallback CA when the first is down, names it, and renew --out keeps the list',
+    { timeout: 240_000 },
+    async () => {
+      const dir = join(work, 'fallback');
+      const { pebble } = peers();
+      // A CA that is down: nothing listens there (ECONNREFUSED).
+      const down = `https://127.0.0.1:${(await freePorts({ port: 'tcp' } as const)).port}/dir`;
+      const args = issueArgs(dir, ['--json', '--fallback-directory-url', pebble.directoryUrl]);
+      args[args.indexOf('--directory-url') + 1] = down;
+      const run = await certkeeper(args);
+      expect(run.code, run.stderr).toBe(0);
+      const listed = await certkeeper(['list', '--out', dir, '--json']);
+      const [row] = JSON.parse(listed.stdout) as { ca: string; serial: string }[];
+      expect(row?.ca).toBe(`127.0.0.1-${new URL(pebble.directoryUrl).port}`);
+      expect(row?.serial).toBe((JSON.parse(run.stdout) as { serial: string }).serial);
+      const settings = JSON.parse(readFileSync(join(dir, 'settings', '127.0.0.1.json'), 'utf8')) as {
+        directory: string;
+        fallbackDirectories: string[];
+      };
+      expect(settings).toMatchObject({ directory: down, fallbackDirectories: [pebble.directoryUrl] });
+    },
+  );
+
+  it('refuses a fallback list without --email (exit 2), naming the flag', async () => {
+    const run = await certkeeper([
+      'issue',
+      '--directory-url',
+      'letsencrypt-staging',
+      '--fallback-directory-url',
+      'letsencrypt',
+      '--ip',
+      '127.0.0.1',
+      '--http01-listen',
+      '127.0.0.1:80',
+      '--out',
+      join(work, 'no-email'),
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--email: is missing, and --fallback-directory-url names more CAs');
+  });
+});
