@@ -112,6 +112,11 @@ describe('CA fallback', () => {
     expect(onB.current?.ca).toBe('pebble-b');
     expect(onB.current?.serial).not.toBe(before);
     expect(onB.caAttempt).toBeUndefined();
+    // ARI is asked of the CA that issued it (RFC 9773 §4.2): pebble-b answered, while a poll
+    // of pebble-a (still down) would have recorded an error.
+    expect(onB.ari?.certId).toBe(onB.current?.certId);
+    expect(onB.ari?.windowStart).toBeDefined();
+    expect(onB.ari?.lastError).toBeUndefined();
     expect(await manifestSerial(stack, name)).toBe(onB.current?.serial);
     const events = await tapEvents(stack, name);
     expect(events.map((e) => [e.type, e.ca])).toEqual([

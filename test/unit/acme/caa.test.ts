@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type CaaRecord, caaNames, caaRefusal, relevantCaa } from '../../../shared/acme/caa.js';
 import { parseIdentifiers } from '../../../shared/model/identifiers.js';
+import { parseCaaValue } from '../../../scripts/peers/dns-records.js';
 
 const issue = (value: string, tag = 'issue', flags = 0): CaaRecord => ({ flags, tag, value });
 const set = (...records: CaaRecord[]) => ({ at: 'example.com', records });
@@ -76,5 +77,21 @@ describe('relevantCaa climbs to the first non-empty set (RFC 8659 §3)', () => {
       { name: 'example.com', wildcard: true },
       { name: 'example.com', wildcard: false },
     ]);
+  });
+});
+
+describe("the test DNS server reads Route53's CAA values", () => {
+  it.each([
+    ['0 issue "letsencrypt.org"', { flags: 0, tag: 'issue', value: 'letsencrypt.org' }],
+    ['128 issuewild ";"', { flags: 128, tag: 'issuewild', value: ';' }],
+    ['0 iodef "mailto:ops@example.com"', { flags: 0, tag: 'iodef', value: 'mailto:ops@example.com' }],
+    [
+      '0 issue "ca.test; validationmethods=dns-01"',
+      { flags: 0, tag: 'issue', value: 'ca.test; validationmethods=dns-01' },
+    ],
+  ])('%s', (value, expected) => expect(parseCaaValue(value)).toEqual(expected));
+
+  it('refuses a value that is not flags, tag and value', () => {
+    expect(() => parseCaaValue('issue letsencrypt.org')).toThrow(/not a CAA value/);
   });
 });
