@@ -29,8 +29,10 @@ export function directoryCheck(
   ca: CertificateAuthority,
   specs: readonly CertificateSpec[],
   trust: string,
+  /** A fallback CA's name, so each CA of a `cas` list has its own line. */
+  caName?: string,
 ): CheckSpec {
-  const id = 'ca-directory';
+  const id = caName ? `ca-directory:${caName}` : 'ca-directory';
   return {
     id,
     timeoutFix: `check that ${ca.directoryUrl} is reachable from here (proxy, firewall, NAT egress)`,
@@ -67,6 +69,8 @@ export interface AccountCheckOptions {
   location: string;
   accounts: AcmeAccounts;
   settings: AccountSettings;
+  /** A fallback CA's name, so each CA of a `cas` list has its own line. */
+  caName?: string;
 }
 
 /**
@@ -79,7 +83,7 @@ export function accountCheck(options: AccountCheckOptions): CheckSpec {
   const key = accountKey(settings.directoryUrl, accountIdFor(settings.email));
   const where = `${options.location}/${key}`;
   return {
-    id: 'acme-account',
+    id: options.caName ? `acme-account:${options.caName}` : 'acme-account',
     timeoutFix: `check that ${settings.directoryUrl} and the bucket are reachable from here`,
     async run() {
       const text = await objects.get(key);

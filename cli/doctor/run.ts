@@ -33,7 +33,6 @@ export interface DoctorOptions {
 export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): Promise<DoctorReport> {
   const { env, inventory, heartbeat } = issuer;
   const { authorities, solverFor } = issuer.renewDeps;
-  // The preferred CA; the others are reached the same way, with their own accounts.
   const ca = authorities[0]!.ca;
   const region = env.AWS_REGION;
 
@@ -67,14 +66,26 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
       ? listed!
       : { ...listed!, message: `${listed!.message} (so hosted zones and http-01 were not checked)` };
 
+  const trust = env.CERTKEEPER_ACME_CA_PEM ? 'CERTKEEPER_ACME_CA_PEM' : 'the system roots';
   const checks: CheckSpec[] = [
-    directoryCheck(ca, specs, env.CERTKEEPER_ACME_CA_PEM ? 'CERTKEEPER_ACME_CA_PEM' : 'the system roots'),
+    directoryCheck(ca, specs, trust),
     accountCheck({ objects, location: objects.location, accounts: new AcmeAccounts(objects), settings }),
     clockCheck(env.CERTKEEPER_DIRECTORY_URL),
     bucketCheck(s3, env.CERTKEEPER_BUCKET),
     tableCheck(new DynamoDBClient({ region }), env.CERTKEEPER_TABLE),
     heartbeatCheck(heartbeat),
     topicCheck(new SNSClient({ region }), env.CERTKEEPER_TOPIC_ARN),
+    // Fallback CAs: each reached the same way, with its own account.
+    ...authorities.slice(1).flatMap(({ name, ca: fallback, settings: s }) => [
+      directoryCheck(fallback, specs, trust, name),
+      accountCheck({
+        objects,
+        location: objects.location,
+        accounts: new AcmeAccounts(objects),
+        settings: { directoryUrl: s.directoryUrl, ...(s.contact ? { email: s.contact } : {}) },
+        caName: name,
+      }),
+    ]),
   ];
 
   const dnsSpecs = specs.filter((s) => s.challenge === 'dns-01');

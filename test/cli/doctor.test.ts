@@ -140,6 +140,25 @@ describe('certkeeper doctor', () => {
     expect(Date.now() - started).toBeLessThan(30_000);
   });
 
+  it('checks each fallback CA of a cas list on its own line', async () => {
+    const port = await closedPort();
+    const down = `https://127.0.0.1:${port}/dir`;
+    const cas = [
+      { name: 'main', directoryUrl: peers().pebble.directoryUrl, contact: 'ops@example.test' },
+      { name: 'backup', directoryUrl: down, contact: 'ops@example.test' },
+    ];
+    const run = await doctor(['--timeout', '5'], { CERTKEEPER_CAS: JSON.stringify(cas) });
+    expect(run.code).toBe(1);
+    expect(check(run, 'ca-directory')?.status).toBe('ok');
+    expect(check(run, 'ca-directory:backup')).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining(`cannot reach ${down}`),
+    });
+    expect(check(run, 'acme-account:backup')?.status).toBe('warn');
+    // (http-01 fails here too: no responder serves this run's probe.)
+    expect(failing(run).filter((id) => /^(ca-|acme-)/.test(id))).toEqual(['ca-directory:backup']);
+  });
+
   describe('behind a CA whose Date is 2 h ahead', () => {
     let proxy: FaultProxy;
     beforeAll(async () => {
