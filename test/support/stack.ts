@@ -49,15 +49,20 @@ export async function tapEvents(stack: LocalStack, name: string): Promise<Certif
     .filter((e) => e.certificate === name);
 }
 
-/** The serial the certificate's manifest names; undefined before the first one is stored. */
-export async function manifestSerial(stack: LocalStack, name: string): Promise<string | undefined> {
+/** The certificate's manifest; undefined before the first one is stored. */
+export async function readManifest(stack: LocalStack, name: string): Promise<Manifest | undefined> {
   const out = await stack.clients.s3
     .send(new GetObjectCommand({ Bucket: stack.bucket, Key: `certificates/${name}/current.json` }))
     .catch((err: unknown) => {
       if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
       throw err;
     });
-  return out && (JSON.parse(await out.Body!.transformToString()) as Manifest).serial;
+  return out && (JSON.parse(await out.Body!.transformToString()) as Manifest);
+}
+
+/** The serial the certificate's manifest names; undefined before the first one is stored. */
+export async function manifestSerial(stack: LocalStack, name: string): Promise<string | undefined> {
+  return (await readManifest(stack, name))?.serial;
 }
 
 /**
