@@ -56,7 +56,10 @@ export async function startTlsAlpn01Responder(
     },
   });
   // The validation connection ends after the handshake (RFC 8737 §3): nothing is read or written.
-  tls.on('secureConnection', (socket) => socket.end());
+  tls.on('secureConnection', (socket) => {
+    log.info('tls-alpn-01 validation certificate served', { servername: socket.servername });
+    socket.end();
+  });
   tls.on('tlsClientError', (err, socket) => {
     log.info('tls-alpn-01 handshake refused', { error: err.message });
     socket.destroy();
