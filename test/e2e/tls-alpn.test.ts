@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { connect } from 'node:tls';
+import { connect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -118,7 +118,7 @@ function httpsThroughFront(alpn: string[] | undefined): Promise<{ serial: string
         timeout: 10_000,
       },
       (res) => {
-        const serial = (res.socket as import('node:tls').TLSSocket).getPeerX509Certificate()!.serialNumber;
+        const serial = (res.socket as TLSSocket).getPeerX509Certificate()!.serialNumber;
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));
