@@ -111,6 +111,8 @@ export const agentConfigSchema = z
     queueUrl: z.string().url('must be the agent queue URL (the stack output Agent<Name>QueueUrl)').optional(),
     pollIntervalSeconds: z.number().int().min(1).max(86_400).default(300),
     http01Listen: hostPort.optional(),
+    /** Where the TLS-ALPN-01 responder listens (acme-tls/1 routed here from port 443). */
+    tlsAlpn01Listen: hostPort.optional(),
     fallbackSelfSigned: z.boolean().default(false),
     stateFile: path.default(DEFAULT_STATE_FILE),
     prometheusTextfile: path.optional(),
@@ -128,9 +130,10 @@ export interface CertificateTarget extends Omit<Parsed['certificates'][string], 
   mode: number;
 }
 
-export interface AgentConfig extends Omit<Parsed, 'certificates' | 'http01Listen'> {
+export interface AgentConfig extends Omit<Parsed, 'certificates' | 'http01Listen' | 'tlsAlpn01Listen'> {
   certificates: Record<string, CertificateTarget>;
   http01Listen: { host: string; port: number } | undefined;
+  tlsAlpn01Listen: { host: string; port: number } | undefined;
   /** Where the file was read from, for messages. */
   source: string;
 }
@@ -236,6 +239,8 @@ function parse(input: unknown, source: string, baseDir: string): AgentConfig {
     prometheusTextfile: raw.prometheusTextfile === undefined ? undefined : abs(raw.prometheusTextfile),
     trustedCaFile: raw.trustedCaFile === undefined ? undefined : abs(raw.trustedCaFile),
     http01Listen: raw.http01Listen === undefined ? undefined : parseListen(raw.http01Listen, 'http01Listen'),
+    tlsAlpn01Listen:
+      raw.tlsAlpn01Listen === undefined ? undefined : parseListen(raw.tlsAlpn01Listen, 'tlsAlpn01Listen'),
     source,
   };
 }

@@ -1,6 +1,5 @@
-import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
-import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
+import { selfSignedPair } from '../shared/pki/self-signed.js';
 
 /** Long enough to carry a service over a weekend outage; short, so nobody settles for it. */
 export const FALLBACK_VALIDITY_MS = 4 * 24 * 3600 * 1000;
@@ -12,8 +11,6 @@ export interface SelfSigned {
   notAfter: Date;
 }
 
-const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-
 /**
  * A self-signed ECDSA P-256 certificate for the identifiers (DNS and IP SANs), so a service
  * whose certificate is missing or expired can start at all. Clients will (rightly) not trust
@@ -24,36 +21,18 @@ export async function selfSignedCertificate(
   now: Date,
   validityMs = FALLBACK_VALIDITY_MS,
 ): Promise<SelfSigned> {
-  const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
-  // A positive 16-byte serial: the top bit cleared so it needs no DER sign byte.
-  const serialBytes = randomBytes(16);
-  serialBytes[0] = serialBytes[0]! & 0x7f;
-  const serial = serialBytes.toString('hex').toUpperCase();
   const notAfter = new Date(now.getTime() + validityMs);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned(
-    {
-      serialNumber: serial,
-      name: 'CN=certkeeper fallback (self-signed)',
-      // An hour back, so a server whose clock is a little behind still accepts it.
-      notBefore: new Date(now.getTime() - 3600 * 1000),
-      notAfter,
-      signingAlgorithm: ALGORITHM,
-      keys,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(
-          identifiers.map((value) => ({ type: isIP(value) ? 'ip' : 'dns', value })),
-        ),
-      ],
-    },
-    // Node's WebCrypto; the library's DOM types say the same thing under other names.
-    webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1],
-  );
-  const keyPem = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
-  return { certPem: `${cert.toString('pem').replace(/\r\n/g, '\n').trim()}\n`, keyPem, serial, notAfter };
+  const pair = await selfSignedPair({
+    identifiers,
+    name: 'CN=certkeeper fallback (self-signed)',
+    // An hour back, so a server whose clock is a little behind still accepts it.
+    notBefore: new Date(now.getTime() - 3600 * 1000),
+    notAfter,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    ],
+  });
+  return { ...pair, notAfter };
 }

@@ -63,16 +63,19 @@ export async function startAgentHttp01(
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new AddressInUseError(listen.host, listen.port, err);
     }
-    if ((err as NodeJS.ErrnoException).code === 'EACCES') {
-      throw new CertkeeperError(
-        'validation',
-        `http01Listen: may not listen on ${listen.host}:${listen.port}`,
-        {
-          fix: 'ports below 1024 need CAP_NET_BIND_SERVICE (AmbientCapabilities= in the systemd unit) or root',
-          cause: err,
-        },
-      );
-    }
-    throw err;
+    throw permissionError('http01Listen', listen, err) ?? err;
   }
+}
+
+/** A port below 1024 without the right to bind it: say how to get it. */
+export function permissionError(
+  field: string,
+  listen: { host: string; port: number },
+  err: unknown,
+): CertkeeperError | undefined {
+  if ((err as NodeJS.ErrnoException).code !== 'EACCES') return undefined;
+  return new CertkeeperError('validation', `${field}: may not listen on ${listen.host}:${listen.port}`, {
+    fix: 'ports below 1024 need CAP_NET_BIND_SERVICE (AmbientCapabilities= in the systemd unit) or root',
+    cause: err,
+  });
 }

@@ -14,7 +14,8 @@ import { Dns01Solver } from '../shared/challenges/dns01/solver.js';
 import { NameserverTxtResolver } from '../shared/challenges/dns01/resolver.js';
 import { Route53DnsProvider } from '../shared/challenges/dns01/route53.js';
 import { S3Http01Solver } from '../shared/challenges/http01/s3.js';
-import type { ChallengeSolver } from '../shared/challenges/solver.js';
+import { solverSelector } from '../shared/challenges/select.js';
+import { ObjectTlsAlpn01Solver } from '../shared/challenges/tlsalpn01/store.js';
 import { SdkAcmImporter } from '../shared/delivery/acm.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import { ObjectPendingKeys } from '../shared/store/pending-keys.js';
@@ -23,7 +24,6 @@ import { DynamoLeaseLock } from '../shared/lock/dynamodb.js';
 import type { CaSettings } from '../shared/model/cas.js';
 import { systemClock } from '../shared/model/clock.js';
 import { caFallbackOf, casOf } from '../shared/model/runtime-config.js';
-import type { CertificateSpec } from '../shared/model/spec.js';
 import type { RenewDeps } from '../shared/usecases/renew-certificate.js';
 import { S3CertificateStore, S3ObjectStore } from '../shared/store/s3-store.js';
 import { buildRuntime, type Runtime, runtime, type RuntimeOverrides } from './runtime.js';
@@ -113,13 +113,16 @@ function withRenewal(core: Runtime, cas: CaSettings[]): IssuerRuntime {
       }),
   });
   const http01 = new S3Http01Solver({ store: objects });
+  const tlsAlpn01 = new ObjectTlsAlpn01Solver({ store: objects });
   const nameservers = env.CERTKEEPER_DNS_RESOLVERS?.split(',').map((s) => s.trim());
   // CAA as the CAs will see it (the configured resolvers, else the system's).
   const caa = new NameserverTxtResolver(nameservers ?? []);
-  const solverFor = (spec: CertificateSpec): ChallengeSolver =>
-    spec.challenge === 'http-01'
-      ? http01
-      : new Dns01Solver({ provider: route53, hostedZoneId: spec.hostedZoneId, nameservers, log });
+  const solverFor = solverSelector({
+    'dns-01': (spec) =>
+      new Dns01Solver({ provider: route53, hostedZoneId: spec.hostedZoneId, nameservers, log }),
+    'http-01': () => http01,
+    'tls-alpn-01': () => tlsAlpn01,
+  });
 
   return {
     ...core,

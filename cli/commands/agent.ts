@@ -3,6 +3,7 @@ import { createAgent, type SyncReport } from '../../agent/agent.js';
 import { agentS3Client } from '../../agent/aws.js';
 import { loadAgentConfig } from '../../agent/config.js';
 import { startAgentHttp01 } from '../../agent/http01.js';
+import { startAgentTlsAlpn01 } from '../../agent/tlsalpn01.js';
 import { consoleLog } from '../../agent/log.js';
 import { type AgentStatus, agentStatus, writePrometheusTextfile } from '../../agent/status.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
@@ -14,7 +15,7 @@ Exit codes:
      status: every certificate is installed with more than 24 hours left
   1  agent --once: a certificate was refused, rolled back, replaced by the fallback, or failed
      status: a certificate is expired, has less than 24 hours left, or was never installed
-  2  the command could not run: bad usage, an invalid config file, the HTTP-01 port taken,
+  2  the command could not run: bad usage, an invalid config file, the HTTP-01 or TLS-ALPN-01 port taken,
      an unreadable state file`;
 
 const EXAMPLES = `
@@ -22,11 +23,13 @@ Examples:
   certkeeper agent --config /etc/certkeeper/agent.json
   certkeeper agent --config /etc/certkeeper/agent.json --once
   certkeeper agent --config agent.json --http01-listen 127.0.0.1:8402 --fallback-self-signed
+  certkeeper agent --config agent.json --tls-alpn01-listen 127.0.0.1:8443   # nginx routes acme-tls/1 here
   certkeeper agent status --config /etc/certkeeper/agent.json --prometheus /var/lib/node_exporter/certkeeper.prom`;
 
 interface AgentOptions {
   config?: string;
   http01Listen?: string;
+  tlsAlpn01Listen?: string;
   fallbackSelfSigned?: boolean;
   once?: boolean;
   json?: boolean;
@@ -42,7 +45,7 @@ export function registerAgentCommand(program: Command): void {
   const agent = program
     .command('agent')
     .description(
-      "Install this server's certificates from the bucket and keep them current: on each event from the agent queue and every pollIntervalSeconds, verify, install atomically, reload, roll back on failure; optionally answer HTTP-01 challenges",
+      "Install this server's certificates from the bucket and keep them current: on each event from the agent queue and every pollIntervalSeconds, verify, install atomically, reload, roll back on failure; optionally answer HTTP-01 and TLS-ALPN-01 challenges",
     )
     // Not requiredOption: commander would then demand it before dispatching to `status`.
     .option('--config <path>', 'the agent config file (JSON; see agent/README.md)')
@@ -51,10 +54,14 @@ export function registerAgentCommand(program: Command): void {
       'answer HTTP-01 challenges on this address (overrides http01Listen)',
     )
     .option(
+      '--tls-alpn01-listen <host:port>',
+      'answer TLS-ALPN-01 challenges (ALPN acme-tls/1) on this address (overrides tlsAlpn01Listen)',
+    )
+    .option(
       '--fallback-self-signed',
       'write a self-signed certificate when none can be installed and the one on disk is missing or expired',
     )
-    .option('--once', 'check every certificate once and exit (no queue, no HTTP-01 responder)')
+    .option('--once', 'check every certificate once and exit (no queue, no HTTP-01 or TLS-ALPN-01 responder)')
     .option('--json', 'with --once: print the report as JSON (certificates: name, action, serial, error)')
     .enablePositionalOptions()
     .addHelpText('after', `${EXIT_CODES}\n${EXAMPLES}`)
@@ -83,6 +90,7 @@ async function runAgent(options: AgentOptions): Promise<number> {
   }
   const config = loadAgentConfig(options.config, {
     http01Listen: options.http01Listen,
+    tlsAlpn01Listen: options.tlsAlpn01Listen,
     fallbackSelfSigned: options.fallbackSelfSigned ? true : undefined,
   });
   const log = consoleLog();
@@ -96,9 +104,14 @@ async function runAgent(options: AgentOptions): Promise<number> {
       ? EXIT.ok
       : EXIT.attention;
   }
-  // Started before the first check: a certificate being issued may need it right away.
-  const responder = config.http01Listen
-    ? await startAgentHttp01(config, new S3ObjectStore(s3, { bucket: config.bucket }), log)
+  // Started before the first check: a certificate being issued may need them right away.
+  const objects = new S3ObjectStore(s3, { bucket: config.bucket });
+  const responder = config.http01Listen ? await startAgentHttp01(config, objects, log) : undefined;
+  const tlsResponder = config.tlsAlpn01Listen
+    ? await startAgentTlsAlpn01(config, objects, log).catch(async (err: unknown) => {
+        await responder?.close();
+        throw err;
+      })
     : undefined;
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals): void => {
@@ -117,6 +130,7 @@ async function runAgent(options: AgentOptions): Promise<number> {
     await agent.run({ signal: controller.signal });
   } finally {
     await responder?.close();
+    await tlsResponder?.close();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }

@@ -16,6 +16,8 @@ Examples:
     --ip 203.0.113.10 --http01-listen 0.0.0.0:80 --out /etc/certkeeper
   certkeeper issue --directory-url letsencrypt --email ops@example.com \\
     --domain example.com --http01-webroot /var/www/html --out /etc/certkeeper
+  certkeeper issue --directory-url letsencrypt --email ops@example.com \\
+    --ip 203.0.113.10 --tls-alpn01-listen 127.0.0.1:8443 --out /etc/certkeeper   # nginx routes acme-tls/1 on 443 here
   certkeeper issue --directory-url letsencrypt-staging --email ops@example.com \\
     --domain example.com --domain '*.example.com' --dns route53 --out /etc/certkeeper --json`;
 
@@ -24,7 +26,7 @@ export function register(program: Command): void {
   const command = program
     .command('issue')
     .description(
-      'Issue one certificate now on this machine, without AWS: HTTP-01 answered by a built-in responder or through your web server, or DNS-01 through Route53 with your AWS credentials',
+      'Issue one certificate now on this machine, without AWS: HTTP-01 answered by a built-in responder or through your web server, TLS-ALPN-01 by a built-in responder, or DNS-01 through Route53 with your AWS credentials',
     );
   directoryOptions(command, `the CA: its ACME directory URL, or ${DIRECTORY_NAMES} (required)`)
     .option('--email <address>', 'contact for the ACME account (its key is created once, in DIR/accounts/)')
@@ -46,6 +48,10 @@ export function register(program: Command): void {
     .option(
       '--http01-webroot <webroot>',
       'answer HTTP-01 through the web server already running on port 80: the token is written to WEBROOT/.well-known/acme-challenge/ (WEBROOT: its document root) and removed afterwards',
+    )
+    .option(
+      '--tls-alpn01-listen <host:port>',
+      'answer TLS-ALPN-01 (ALPN acme-tls/1) on this address while the order runs (the CA connects to port 443; behind nginx or HAProxy, route acme-tls/1 here: see agent/README.md); not for wildcards',
     )
     .option(
       '--dns <provider>',

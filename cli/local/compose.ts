@@ -5,6 +5,7 @@
  *   DIR/certificates/<name>/<serial>/*.pem, current.json   the store, same keys as S3 (authoritative)
  *   DIR/accounts/<directory host>/<id>.json                ACME account key (0600), created once
  *   DIR/challenges/http-01/<token>                         only while a validation runs (not with a webroot)
+ *   DIR/challenges/tls-alpn-01/<SNI name>                  validation certificate, only while a validation runs
  *   DIR/inventory/<name>.json                              spec + state (FileInventory)
  *   DIR/locks/<name>.lock, <name>.fence                    lease lock (FileLeaseLock)
  *   DIR/settings/<name>.json                               CA, contact, challenge: what `renew` reuses
@@ -22,8 +23,11 @@ import type { CertificateAuthority } from '../../shared/acme/ca.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
 import { S3Http01Solver } from '../../shared/challenges/http01/s3.js';
-import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
+import { startHttp01Responder } from '../../shared/challenges/http01/responder.js';
+import { solverSelector } from '../../shared/challenges/select.js';
 import type { Challenge, ChallengeSolver } from '../../shared/challenges/solver.js';
+import { startTlsAlpn01Responder } from '../../shared/challenges/tlsalpn01/responder.js';
+import { ObjectTlsAlpn01Solver } from '../../shared/challenges/tlsalpn01/store.js';
 import { MemoryPublisher } from '../../shared/events/publisher.js';
 import { FileInventory } from '../../shared/inventory/file.js';
 import { FileLeaseLock } from '../../shared/lock/file.js';
@@ -34,7 +38,7 @@ import type { Output } from '../output.js';
 import { defaultCaName } from '../../shared/model/cas.js';
 import type { Authority } from '../../shared/acme/authorities.js';
 import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
-import type { CertificateSpec } from '../../shared/model/spec.js';
+import type { ChallengeType } from '../../shared/model/spec.js';
 import type { RenewDeps } from '../../shared/usecases/renew-certificate.js';
 import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
 import { BUNDLE_FILES, type BundleFile } from '../../shared/store/keys.js';
@@ -57,9 +61,16 @@ export const localSettings = z.object({
   http01ListenRetry: z.number().nonnegative().optional(),
   /** Absolute path of a web server's document root: HTTP-01 tokens are written under it instead. */
   http01Webroot: z.string().optional(),
+  /** host:port of the TLS-ALPN-01 responder (acme-tls/1), for tls-alpn-01 certificates. */
+  tlsAlpn01Listen: z.string().optional(),
   dns: z.literal('route53').optional(),
 });
 export type LocalSettings = z.infer<typeof localSettings>;
+
+/** The challenge type the settings answer (one of them is set: issue checks it). */
+export function challengeOf(settings: LocalSettings): ChallengeType {
+  return settings.dns ? 'dns-01' : settings.tlsAlpn01Listen !== undefined ? 'tls-alpn-01' : 'http-01';
+}
 
 export const settingsKey = (name: string): string => `settings/${name}.json`;
 export const liveDir = (out: string, name: string): string => join(resolve(out), 'live', name);
@@ -231,21 +242,36 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
   const http01 = settings.http01Webroot
     ? new WebrootSolver(settings.http01Webroot)
     : settings.http01Listen
-      ? new ResponderSolver(
-          new S3Http01Solver({ store: dir.objects }),
-          dir.objects,
-          checkListen(settings.http01Listen),
-          (settings.http01ListenRetry ?? 0) * 1000,
+      ? new ListeningSolver(new S3Http01Solver({ store: dir.objects }), {
+          flag: '--http01-listen',
+          what: 'HTTP-01 responder',
+          address: checkListen(settings.http01Listen),
+          retryMs: (settings.http01ListenRetry ?? 0) * 1000,
           reporter,
-        )
+          start: (host, port) => startHttp01Responder({ store: dir.objects, host, port, log: reporter.log }),
+        })
       : undefined;
+  const tlsAlpn01 = settings.tlsAlpn01Listen
+    ? new ListeningSolver(new ObjectTlsAlpn01Solver({ store: dir.objects }), {
+        flag: '--tls-alpn01-listen',
+        what: 'TLS-ALPN-01 responder',
+        address: checkListen(settings.tlsAlpn01Listen, '--tls-alpn01-listen'),
+        retryMs: 0,
+        reporter,
+        start: (host, port) => startTlsAlpn01Responder({ store: dir.objects, host, port, log: reporter.log }),
+      })
+    : undefined;
   // Route53 with the user's own credentials and region (the SDK's default chain).
   const dns01 =
     settings.dns === 'route53'
       ? new Dns01Solver({ provider: new Route53DnsProvider(new Route53Client({})), log: reporter.log })
       : undefined;
-  const solverFor = (spec: CertificateSpec): ChallengeSolver | undefined =>
-    spec.challenge === 'http-01' ? http01 : dns01?.withHostedZone(spec.hostedZoneId);
+  const solverFor = solverSelector({
+    'dns-01': (spec) => dns01?.withHostedZone(spec.hostedZoneId),
+    'http-01': () => http01,
+    'tls-alpn-01': () => tlsAlpn01,
+  });
+  const listening = [http01, tlsAlpn01].filter((s): s is ListeningSolver => s instanceof ListeningSolver);
   return {
     deps: {
       clock,
@@ -261,8 +287,8 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
       events: new MemoryPublisher(),
       log: reporter.log,
     },
-    listen: async () => (http01 instanceof ResponderSolver ? http01.listen() : undefined),
-    close: async () => (http01 instanceof ResponderSolver ? http01.close() : undefined),
+    listen: async () => void (await Promise.all(listening.map((s) => s.listen()))),
+    close: async () => void (await Promise.all(listening.map((s) => s.close()))),
   };
 }
 
@@ -296,21 +322,35 @@ function withProgress(
   };
 }
 
+interface Listener {
+  close(): Promise<void>;
+}
+
+interface ListeningOptions {
+  /** The flag that gave the address, for errors. */
+  flag: string;
+  what: string;
+  address: { host: string; port: number };
+  /** How long to wait for a taken port. */
+  retryMs: number;
+  reporter: Reporter;
+  start(host: string, port: number): Promise<Listener>;
+}
+
 /**
- * The store-backed HTTP-01 solver plus the responder that serves the tokens from the same
- * directory, started on the first challenge and kept until close().
+ * A store-backed solver (HTTP-01 or TLS-ALPN-01) plus the responder that serves what it
+ * writes from the same directory, started on the first challenge and kept until close().
  */
-class ResponderSolver implements ChallengeSolver {
-  readonly type = 'http-01' as const;
-  private responder: Promise<Http01Responder> | undefined;
+class ListeningSolver implements ChallengeSolver {
+  readonly type: ChallengeType;
+  private responder: Promise<Listener> | undefined;
 
   constructor(
-    private readonly solver: S3Http01Solver,
-    private readonly objects: FsObjectStore,
-    private readonly address: { host: string; port: number },
-    private readonly retryMs: number,
-    private readonly reporter: Reporter,
-  ) {}
+    private readonly solver: ChallengeSolver,
+    private readonly options: ListeningOptions,
+  ) {
+    this.type = solver.type;
+  }
 
   async listen(): Promise<void> {
     this.responder ??= this.start();
@@ -333,50 +373,51 @@ class ResponderSolver implements ChallengeSolver {
     if (pending) await (await pending.catch(() => undefined))?.close();
   }
 
-  private async start(): Promise<Http01Responder> {
-    const { host, port } = this.address;
-    const deadline = Date.now() + this.retryMs;
+  private async start(): Promise<Listener> {
+    const { host, port } = this.options.address;
+    const { reporter } = this.options;
+    const deadline = Date.now() + this.options.retryMs;
     let told = false;
     for (;;) {
       try {
-        const responder = await startHttp01Responder({
-          store: this.objects,
-          host,
-          port,
-          log: this.reporter.log,
-        });
-        this.reporter.note(`HTTP-01 responder listening on ${host}:${port}`);
+        const responder = await this.options.start(host, port);
+        reporter.note(`${this.options.what} listening on ${host}:${port}`);
         return responder;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE' && Date.now() < deadline) {
-          if (!told) this.reporter.note(`${host}:${port} is in use; waiting for it to be free`);
+          if (!told) reporter.note(`${host}:${port} is in use; waiting for it to be free`);
           told = true;
           await new Promise((done) => setTimeout(done, 100));
           continue;
         }
-        throw listenError(host, port, code, err);
+        throw listenError(this.options.flag, host, port, code, err);
       }
     }
   }
 }
 
-function listenError(host: string, port: number, code: string | undefined, cause: unknown): CertkeeperError {
+function listenError(
+  flag: string,
+  host: string,
+  port: number,
+  code: string | undefined,
+  cause: unknown,
+): CertkeeperError {
+  const http = flag === '--http01-listen';
   const fix =
     code === 'EADDRINUSE'
-      ? `stop what listens there, or listen elsewhere and forward /.well-known/acme-challenge/ from port 80 to it (or pass --http01-listen-retry SECONDS to wait for it)`
+      ? http
+        ? `stop what listens there, or listen elsewhere and forward /.well-known/acme-challenge/ from port 80 to it (or pass --http01-listen-retry SECONDS to wait for it)`
+        : 'listen elsewhere and route ALPN acme-tls/1 on port 443 to it (nginx stream with ssl_preread, or HAProxy: see agent/README.md)'
       : code === 'EACCES'
-        ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; or listen on a high port and forward port 80 to it'
-        : 'check the --http01-listen address';
-  return new CertkeeperError(
-    'validation',
-    `--http01-listen: cannot listen on ${host}:${port} (${code ?? 'error'})`,
-    {
-      fix,
-      retryable: code === 'EADDRINUSE',
-      cause,
-    },
-  );
+        ? `ports below 1024 need root or CAP_NET_BIND_SERVICE; or listen on a high port and forward port ${http ? 80 : 443} to it`
+        : `check the ${flag} address`;
+  return new CertkeeperError('validation', `${flag}: cannot listen on ${host}:${port} (${code ?? 'error'})`, {
+    fix,
+    retryable: code === 'EADDRINUSE',
+    cause,
+  });
 }
 
 /**

@@ -12,7 +12,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import acme from 'acme-client';
 import { IntegrityError, ValidationError } from '../../shared/model/errors.js';
-import { parseCertificateSpec } from '../../shared/model/spec.js';
+import { type ChallengeType, parseCertificateSpec } from '../../shared/model/spec.js';
 import { certificateMatchesCsr, parseCertificate, splitPemChain } from '../../shared/pki/index.js';
 import type { Composition } from './compose.js';
 
@@ -79,7 +79,7 @@ export async function certifyCsr(
     csrPath: string;
     csrPem: string;
     identifiers: string[];
-    challenge: 'http-01' | 'dns-01';
+    challenge: ChallengeType;
     profile: string | undefined;
   },
 ): Promise<CsrResult> {

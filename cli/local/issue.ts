@@ -22,6 +22,7 @@ import {
   absolute,
   checkListen,
   composeLocal,
+  challengeOf,
   http01PortFix,
   type LocalSettings,
   openLocalDir,
@@ -50,6 +51,7 @@ export interface LocalIssueOptions {
   http01ListenRetry?: string;
   /** Answer HTTP-01 through a running web server: tokens go under DIR/.well-known/acme-challenge/. */
   http01Webroot?: string;
+  tlsAlpn01Listen?: string;
   dns?: string;
   profile?: string;
   keyType?: string;
@@ -141,7 +143,7 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
           csrPath: csr.path,
           csrPem: csr.pem,
           identifiers: identifierValues(checked.identifiers),
-          challenge: settings.dns ? 'dns-01' : 'http-01',
+          challenge: challengeOf(settings),
           profile: checked.profile,
         });
         printIssued(out, result);
@@ -166,7 +168,7 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
     await declareCertificate(dir.inventory, {
       name,
       identifiers,
-      challenge: settings.dns ? 'dns-01' : 'http-01',
+      challenge: challengeOf(settings),
       ...(checked.profile ? { profile: checked.profile } : {}),
       ...(checked.keyType ? { keyType: checked.keyType } : {}),
     });
@@ -324,14 +326,15 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
     [
       ['--http01-listen', options.http01Listen],
       ['--http01-webroot', options.http01Webroot],
+      ['--tls-alpn01-listen', options.tlsAlpn01Listen],
       ['--dns', options.dns],
     ] as const
   ).filter(([, value]) => value !== undefined);
   if (challenges.length === 0) {
     throw new ValidationError(
-      '--http01-listen/--http01-webroot/--dns',
+      '--http01-listen/--http01-webroot/--tls-alpn01-listen/--dns',
       'no challenge given',
-      'pass --http01-listen 0.0.0.0:80 (HTTP-01, built-in responder), --http01-webroot /var/www/html (HTTP-01 through your web server) or --dns route53 (DNS-01)',
+      'pass --http01-listen 0.0.0.0:80 (HTTP-01, built-in responder), --http01-webroot /var/www/html (HTTP-01 through your web server), --tls-alpn01-listen 0.0.0.0:443 (TLS-ALPN-01, built-in responder) or --dns route53 (DNS-01)',
     );
   }
   if (challenges.length > 1) {
@@ -342,6 +345,7 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
     );
   }
   if (options.http01Listen !== undefined) checkListen(options.http01Listen);
+  if (options.tlsAlpn01Listen !== undefined) checkListen(options.tlsAlpn01Listen, '--tls-alpn01-listen');
   if (options.dns !== undefined && options.dns !== 'route53') {
     throw new ValidationError(
       '--dns',
@@ -353,14 +357,16 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
     throw new ValidationError(
       '--dns',
       'dns-01 cannot validate an IP address (RFC 8738 §7)',
-      'use --http01-listen for certificates that name an IP address',
+      'use --http01-listen or --tls-alpn01-listen for certificates that name an IP address',
     );
   }
   const wildcard = identifiers.find(isWildcard);
   if (wildcard && options.dns === undefined) {
     throw new ValidationError(
       challenges[0]![0],
-      `the wildcard ${wildcard.value} can only be validated by dns-01`,
+      `the wildcard ${wildcard.value} can only be validated by dns-01${
+        options.tlsAlpn01Listen !== undefined ? ' (RFC 8737 §3 forbids tls-alpn-01 for wildcards)' : ''
+      }`,
       'use --dns route53, or list the exact names',
     );
   }
@@ -415,6 +421,7 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
       ...(options.http01Listen !== undefined ? { http01Listen: options.http01Listen } : {}),
       ...(retrySeconds > 0 ? { http01ListenRetry: retrySeconds } : {}),
       ...(options.http01Webroot !== undefined ? { http01Webroot: absolute(options.http01Webroot) } : {}),
+      ...(options.tlsAlpn01Listen !== undefined ? { tlsAlpn01Listen: options.tlsAlpn01Listen } : {}),
       ...(options.dns ? { dns: 'route53' as const } : {}),
     },
   };

@@ -1,7 +1,7 @@
 /**
  * Agent access: each server that pulls certificates (a configured agent) gets a queue of
  * its certificates' events and a managed policy to attach to its role: read its
- * certificates and the HTTP-01 tokens, write its own fleet report, read its queue.
+ * certificates, the HTTP-01 tokens and the TLS-ALPN-01 validation certificates, write its own fleet report, read its queue.
  */
 import { Aws, Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,7 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { agentReportKey } from '../../shared/fleet/report.js';
-import { certificatePrefix, HTTP01_PREFIX } from '../../shared/store/keys.js';
+import { certificatePrefix, HTTP01_PREFIX, TLSALPN01_PREFIX } from '../../shared/store/keys.js';
 import { logicalIdOf, pascal } from './lambda.js';
 import type { IssuerStorage } from './storage.js';
 
@@ -20,7 +20,7 @@ export interface CertkeeperAgent {
   readonly name: string;
   /** Events of this agent's certificates only (raw delivery: SNS attributes become SQS attributes). */
   readonly queue: sqs.Queue;
-  /** Read-only: its certificates, the HTTP-01 tokens, its queue. Attach it to the server's role. */
+  /** Read-only: its certificates, the HTTP-01 tokens and TLS-ALPN-01 validation certificates, its queue. Attach it to the server's role. */
   readonly policy: iam.ManagedPolicy;
 }
 
@@ -58,10 +58,14 @@ export function agentAccess(
       },
     }),
   );
-  const objectArns = [
-    ...certificateNames.map((c) => bucket.arnForObjects(`${certificatePrefix(c)}*`)),
-    bucket.arnForObjects(`${HTTP01_PREFIX}*`),
+  // The challenge prefixes hold nothing of a certificate being issued: tokens, and
+  // validation certificates with keys made for the validation alone (RFC 8737 §3).
+  const objectPatterns = [
+    ...certificateNames.map((c) => `${certificatePrefix(c)}*`),
+    `${HTTP01_PREFIX}*`,
+    `${TLSALPN01_PREFIX}*`,
   ];
+  const objectArns = objectPatterns.map((p) => bucket.arnForObjects(p));
   const policy = new iam.ManagedPolicy(scope, `${id}Policy`, {
     description: `certkeeper agent ${name}: read ${certificateNames.join(', ')} and its event queue`,
     statements: [
@@ -86,13 +90,8 @@ export function agentAccess(
   NagSuppressions.addResourceSuppressions(policy, [
     {
       id: 'AwsSolutions-IAM5',
-      reason: `Object wildcards are limited to this agent's certificate prefixes (certificates/<name>/*) and challenges/http-01/*; serial numbers are not known at deploy time.`,
-      appliesTo: objectArns.map(
-        (_, i) =>
-          `Resource::<${logicalIdOf(bucket)}.Arn>/${
-            i < certificateNames.length ? `${certificatePrefix(certificateNames[i]!)}*` : `${HTTP01_PREFIX}*`
-          }`,
-      ),
+      reason: `Object wildcards are limited to this agent's certificate prefixes (certificates/<name>/*), challenges/http-01/* and challenges/tls-alpn-01/*; serial numbers, tokens and validated names are not known at deploy time.`,
+      appliesTo: objectPatterns.map((p) => `Resource::<${logicalIdOf(bucket)}.Arn>/${p}`),
     },
   ]);
   return { name, queue, policy };

@@ -11,24 +11,35 @@ import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../../shared/model/config.js';
 import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL } from '../../shared/model/delivery.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
-import { ACCOUNTS_PREFIX, CERTIFICATES_PREFIX, HTTP01_PREFIX } from '../../shared/store/keys.js';
+import {
+  ACCOUNTS_PREFIX,
+  CERTIFICATES_PREFIX,
+  HTTP01_PREFIX,
+  TLSALPN01_PREFIX,
+} from '../../shared/store/keys.js';
 import { allow, logicalIdOf } from './lambda.js';
 
 /** Key types ACM imports but CloudFront does not use. */
 const CLOUDFRONT_REFUSES: readonly string[] = ['ecdsa-p384'];
 
 /**
- * Objects by prefix: read and write certificates and accounts, and HTTP-01 tokens, which
- * are also the only objects the issuer may delete (serials and keys are never deleted).
+ * Objects by prefix: read and write certificates and accounts, and the HTTP-01 tokens and
+ * TLS-ALPN-01 validation certificates, which are also the only objects the issuer may
+ * delete (serials and keys are never deleted).
  */
 export function grantIssuerObjects(issuer: lambda.Function, bucket: s3.Bucket): void {
-  const prefixes = [CERTIFICATES_PREFIX, HTTP01_PREFIX, ACCOUNTS_PREFIX].map((p) => `${p}*`);
+  const challenges = [HTTP01_PREFIX, TLSALPN01_PREFIX].map((p) => `${p}*`);
+  const prefixes = [`${CERTIFICATES_PREFIX}*`, ...challenges, `${ACCOUNTS_PREFIX}*`];
   allow(
     issuer,
     ['s3:GetObject', 's3:PutObject'],
     prefixes.map((p) => bucket.arnForObjects(p)),
   );
-  allow(issuer, ['s3:DeleteObject'], [bucket.arnForObjects(`${HTTP01_PREFIX}*`)]);
+  allow(
+    issuer,
+    ['s3:DeleteObject'],
+    challenges.map((p) => bucket.arnForObjects(p)),
+  );
   // The serial files are written with their retention tag (RETENTION_TAG), which S3
   // authorises as tagging.
   allow(issuer, ['s3:PutObjectTagging'], [bucket.arnForObjects(`${CERTIFICATES_PREFIX}*`)]);
@@ -38,7 +49,7 @@ export function grantIssuerObjects(issuer: lambda.Function, bucket: s3.Bucket): 
   // would turn a first issuance's "no account yet" / "no manifest yet" into AccessDenied.
   allow(issuer, ['s3:ListBucket'], [bucket.bucketArn]);
   const reason =
-    'Object wildcards are limited to the certkeeper prefixes (certificates/*, challenges/http-01/*, accounts/*); object keys are not known at deploy time.';
+    'Object wildcards are limited to the certkeeper prefixes (certificates/*, challenges/http-01/*, challenges/tls-alpn-01/*, accounts/*); object keys are not known at deploy time.';
   NagSuppressions.addResourceSuppressions(
     issuer.role!,
     [

@@ -2,7 +2,7 @@
  * `install`: Pebble (go install), moto server (Python venv), cfn-lint and checkov (a second
  * venv, for the template lint) and DynamoDB Local (Maven
  * Central, with its sqlite4java native libraries) into the cache directory, and nginx from
- * the OS packages when it is missing (see nginx.ts). Idempotent: each part is checked and
+ * the OS packages when it is missing, with its stream module and HAProxy (see nginx.ts). Idempotent: each part is checked and
  * skipped when already there at the pinned version.
  */
 import { createHash } from 'node:crypto';

@@ -288,11 +288,12 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
           'challenge',
           `the CA offers no ${solver.type} challenge for ${identifier.value} (offered: ${authz.challenges.map((c) => c.type).join(', ')})`,
           identifier.type === 'ip'
-            ? 'IP addresses are validated with http-01 (RFC 8738 §7)'
+            ? 'IP addresses are validated with http-01 or tls-alpn-01 (RFC 8738 §7)'
             : 'choose a challenge type the CA offers for this identifier',
         );
       }
-      // http-01: the key authorization (RFC 8555 §8.3); dns-01: its SHA-256 digest (§8.4).
+      // http-01: the key authorization (RFC 8555 §8.3); dns-01: its SHA-256 digest (§8.4);
+      // tls-alpn-01: that digest inside the validation certificate (RFC 8737 §3).
       const value = await client.getChallengeKeyAuthorization(challenge);
       work.push({ authz, challenge, port: { type: solver.type, identifier, token: challenge.token, value } });
     }

@@ -5,7 +5,7 @@ import { type Identifier, isWildcard, parseIdentifiers } from './identifiers.js'
 import { zodToValidationError } from './json.js';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from './keys.js';
 
-export const CHALLENGE_TYPES = ['dns-01', 'http-01'] as const;
+export const CHALLENGE_TYPES = ['dns-01', 'http-01', 'tls-alpn-01'] as const;
 export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
 
 /** Let's Encrypt issues IP certificates only on this profile. */
@@ -71,8 +71,8 @@ export const certificateSpecInput = z.object({
 export type CertificateSpecInput = z.input<typeof certificateSpecInput>;
 
 /**
- * Validates an operator's declaration and fills the defaults: http-01 and the `shortlived`
- * profile when an IP is present (the only way Let's Encrypt issues IP certificates),
+ * Validates an operator's declaration and fills the defaults: http-01 (tls-alpn-01 when
+ * asked for) and the `shortlived` profile when an IP is present (the only way Let's Encrypt issues IP certificates),
  * dns-01 otherwise. Every error names the field and the fix.
  */
 export function parseCertificateSpec(input: unknown, field = 'certificate'): CertificateSpec {
@@ -87,10 +87,17 @@ export function parseCertificateSpec(input: unknown, field = 'certificate'): Cer
     throw new ValidationError(
       `${field}.challenge`,
       'dns-01 cannot validate an IP address (RFC 8738 §7)',
-      'use "http-01" for certificates that name an IP address',
+      'use "http-01" or "tls-alpn-01" for certificates that name an IP address',
     );
   }
   const wildcard = identifiers.find(isWildcard);
+  if (wildcard && challenge === 'tls-alpn-01') {
+    throw new ValidationError(
+      `${field}.challenge`,
+      `tls-alpn-01 cannot validate the wildcard ${wildcard.value} (RFC 8737 §3 forbids it)`,
+      'use "dns-01" for wildcard certificates, or list the exact names instead of a wildcard',
+    );
+  }
   if (wildcard && challenge === 'http-01') {
     throw new ValidationError(
       `${field}.challenge`,

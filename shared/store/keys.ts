@@ -5,6 +5,7 @@
  *   certificates/<name>/current.json                                   manifest, written last
  *   certificates/<name>/pending/order-key.json                         key of the order being finalized
  *   challenges/http-01/<token>                                         key authorization
+ *   challenges/tls-alpn-01/<SNI name>                                  validation certificate + its throwaway key
  *   accounts/<directory host>/<account>.json                           ACME account key + URL
  *
  * Readers fetch the manifest first and follow its keys, so they never see a key without
@@ -15,6 +16,7 @@ export type BundleFile = (typeof BUNDLE_FILES)[number];
 
 export const CERTIFICATES_PREFIX = 'certificates/';
 export const HTTP01_PREFIX = 'challenges/http-01/';
+export const TLSALPN01_PREFIX = 'challenges/tls-alpn-01/';
 export const ACCOUNTS_PREFIX = 'accounts/';
 
 export const certificatePrefix = (name: string): string => `${CERTIFICATES_PREFIX}${name}/`;
@@ -27,6 +29,13 @@ export const PENDING_DIR = 'pending';
 export const pendingKeyKey = (name: string): string =>
   `${certificatePrefix(name)}${PENDING_DIR}/order-key.json`;
 export const http01Key = (token: string): string => `${HTTP01_PREFIX}${token}`;
+/**
+ * Keyed by the SNI name the CA sends (RFC 8737 §3; RFC 8738 §6 for IPs), which is all the
+ * responder knows of a connection. SNI_NAME keeps anything else out of the key space.
+ */
+export const tlsAlpn01Key = (sni: string): string => `${TLSALPN01_PREFIX}${sni}`;
+export const SNI_NAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 /** Account objects are keyed by CA host and a hash of the contact, so one bucket serves many CAs. */
 export function accountKey(directoryUrl: string, accountId: string): string {

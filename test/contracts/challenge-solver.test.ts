@@ -1,20 +1,21 @@
 /**
  * The ChallengeSolver contract: what an ACME order relies on, run against every adapter:
  * dns-01 on Route53 (moto, served by the test DNS server), http-01 through S3 (moto) with the
- * responder that serves the bucket, and local mode's http-01 (a directory and its own
- * responder). Pebble validates one order per adapter; the rest is checked where the CA looks
+ * responder that serves the bucket, local mode's http-01 (a directory and its own
+ * responder), and tls-alpn-01 the same two ways. Pebble validates one order per adapter; the rest is checked where the CA looks
  * (the DNS server, the responder). A new adapter passes by adding one entry to ADAPTERS.
  * Solver-only behaviour (record grouping, propagation timeouts, token syntax) stays in
  * test/unit/challenges/ and test/integration/challenges.test.ts.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, type X509Certificate } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { composeLocal, openLocalDir } from '../../cli/local/compose.js';
+import { composeLocal, type LocalSettings, openLocalDir } from '../../cli/local/compose.js';
 import { AcmeAccounts, AcmeCertificateAuthority } from '../../shared/acme/index.js';
 import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
@@ -22,11 +23,14 @@ import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
 import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
 import { S3Http01Solver } from '../../shared/challenges/http01/s3.js';
 import type { Challenge, ChallengeSolver } from '../../shared/challenges/solver.js';
+import { startTlsAlpn01Responder } from '../../shared/challenges/tlsalpn01/responder.js';
+import { ObjectTlsAlpn01Solver } from '../../shared/challenges/tlsalpn01/store.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { dnsChallengeName, type Identifier, parseIdentifier } from '../../shared/model/identifiers.js';
 import { silentLog } from '../../shared/model/log.js';
-import { parseCertificateSpec } from '../../shared/model/spec.js';
+import { type ChallengeType, parseCertificateSpec } from '../../shared/model/spec.js';
 import { createCsr, generateKey, parseCertificate, splitPemChain } from '../../shared/pki/index.js';
+import { acmeIdentifierValue, sniFor } from '../../shared/pki/tls-alpn.js';
 import { FsObjectStore } from '../../shared/store/fs-store.js';
 import type { ObjectStore } from '../../shared/store/store.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
@@ -74,17 +78,149 @@ const http01Challenge = (identifier: Identifier = LOCALHOST): Challenge => {
   return { type: 'http-01', identifier, token: t, value: `${t}.thumbprint` };
 };
 
-/** Pebble's http-01 port is one for the whole run: other files take turns on it. */
-async function listenOnPebblePort(store: ObjectStore): Promise<Http01Responder> {
+/**
+ * Pebble's http-01 and TLS ports are one each for the whole run: other files take turns on
+ * them. Starts the responder on one as soon as it is free.
+ */
+async function onPebblePort<T>(start: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      return await startHttp01Responder({ store, host: '127.0.0.1', port: pebble.httpPort });
+      return await start();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > deadline) throw err;
       await new Promise((done) => setTimeout(done, 100));
     }
   }
+}
+
+const listenOnPebblePort = (store: ObjectStore): Promise<Http01Responder> =>
+  onPebblePort(() => startHttp01Responder({ store, host: '127.0.0.1', port: pebble.httpPort }));
+
+/** A tls-alpn-01 responder on a free port over `store`: the handshake the CA would make. */
+async function tlsAlpn01View(store: ObjectStore) {
+  const responder = await startTlsAlpn01Responder({ store, host: '127.0.0.1', port: 0 });
+  const served = (c: Challenge) =>
+    new Promise<X509Certificate | undefined>((resolve) => {
+      const socket = connect({
+        host: '127.0.0.1',
+        port: responder.address.port,
+        servername: sniFor(c.identifier),
+        ALPNProtocols: ['acme-tls/1'],
+        rejectUnauthorized: false,
+      });
+      socket.once('secureConnect', () => {
+        resolve(socket.getPeerX509Certificate());
+        socket.destroy();
+      });
+      socket.once('error', () => resolve(undefined));
+      socket.once('close', () => resolve(undefined));
+    });
+  return {
+    responder,
+    async visible(c: Challenge): Promise<boolean> {
+      const cert = await served(c);
+      // The DER of the acmeIdentifier extension value sits verbatim in the certificate.
+      return cert !== undefined && cert.raw.includes(acmeIdentifierValue(c.value));
+    },
+  };
+}
+
+/** Each challenge its own name: tls-alpn-01 material is kept per SNI name. */
+let tlsNames = 0;
+const tlsAlpn01Challenge = (identifier?: Identifier): Challenge => {
+  const t = token();
+  return {
+    type: 'tls-alpn-01',
+    identifier: identifier ?? parseIdentifier(`n${++tlsNames}.alpn-contract.test`),
+    token: t,
+    value: `${t}.thumbprint`,
+  };
+};
+
+const tlsAlpn01OnPebblePort = (store: ObjectStore) =>
+  onPebblePort(() => startTlsAlpn01Responder({ store, host: '127.0.0.1', port: pebble.tlsPort }));
+
+interface View {
+  responder: { close(): Promise<void> };
+  visible(c: Challenge): Promise<boolean>;
+}
+
+/** A solver over an S3 bucket (moto), seen through a responder, served to Pebble on its port. */
+function objectStoreAdapter(
+  name: string,
+  parts: {
+    solver(store: ObjectStore): ChallengeSolver;
+    view(store: ObjectStore): Promise<View>;
+    challenge(identifier?: Identifier): Challenge;
+    onPebblePort(store: ObjectStore): Promise<{ close(): Promise<void> }>;
+  },
+): SolverAdapter {
+  return {
+    name,
+    async open() {
+      const client = s3Client();
+      const bucket = uniqueName('solver-contract').slice(0, 50);
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      const store = new S3ObjectStore(client, { bucket });
+      const view = await parts.view(store);
+      return {
+        solver: parts.solver(store),
+        identifiers: [LOCALHOST],
+        challenge: parts.challenge,
+        visible: view.visible,
+        async serveCa() {
+          const responder = await parts.onPebblePort(store);
+          return () => responder.close();
+        },
+        release: async () => {},
+        dispose: () => view.responder.close(),
+      };
+    },
+  };
+}
+
+/** Local mode's solver for a challenge type: a directory, and the responder it starts itself. */
+function localModeAdapter(
+  name: string,
+  parts: {
+    settings: Partial<LocalSettings>;
+    type: ChallengeType;
+    view(store: ObjectStore): Promise<View>;
+    challenge(identifier?: Identifier): Challenge;
+  },
+): SolverAdapter {
+  return {
+    name,
+    async open() {
+      const root = await mkdtemp(join(tmpdir(), 'certkeeper-solver-contract-'));
+      const composition = composeLocal(openLocalDir(root), {
+        settings: { version: 1, directory: pebble.directoryUrl, ...parts.settings },
+        caPem: pebble.caPem,
+        reporter: { log: silentLog, step: () => {}, note: () => {} },
+        name: 'contract',
+      });
+      const spec = parseCertificateSpec({
+        name: 'contract',
+        identifiers: ['127.0.0.1'],
+        challenge: parts.type,
+      });
+      const view = await parts.view(new FsObjectStore({ root }));
+      return {
+        solver: composition.deps.solverFor(spec)!,
+        identifiers: [LOCALHOST],
+        challenge: parts.challenge,
+        visible: view.visible,
+        serveCa: async () => async () => {},
+        release: () => composition.close(),
+        async dispose() {
+          await composition.close();
+          await view.responder.close();
+          await rm(root, { recursive: true, force: true });
+        },
+      };
+    },
+  };
 }
 
 const ADAPTERS: SolverAdapter[] = [
@@ -120,65 +256,30 @@ const ADAPTERS: SolverAdapter[] = [
       };
     },
   },
-  {
-    name: 'S3Http01Solver on S3 (moto) with the responder',
-    async open() {
-      const client = s3Client();
-      const bucket = uniqueName('solver-contract').slice(0, 50);
-      await client.send(new CreateBucketCommand({ Bucket: bucket }));
-      const store = new S3ObjectStore(client, { bucket });
-      const view = await http01View(store);
-      return {
-        solver: new S3Http01Solver({ store }),
-        identifiers: [LOCALHOST],
-        challenge: http01Challenge,
-        visible: view.visible,
-        async serveCa() {
-          const responder = await listenOnPebblePort(store);
-          return () => responder.close();
-        },
-        release: async () => {},
-        dispose: () => view.responder.close(),
-      };
-    },
-  },
-  {
-    name: 'local mode http-01 (directory and its responder)',
-    async open() {
-      const root = await mkdtemp(join(tmpdir(), 'certkeeper-solver-contract-'));
-      const dir = openLocalDir(root);
-      const composition = composeLocal(dir, {
-        settings: {
-          version: 1,
-          directory: pebble.directoryUrl,
-          http01Listen: `127.0.0.1:${pebble.httpPort}`,
-          http01ListenRetry: 60,
-        },
-        caPem: pebble.caPem,
-        reporter: { log: silentLog, step: () => {}, note: () => {} },
-        name: 'contract',
-      });
-      const spec = parseCertificateSpec({
-        name: 'contract',
-        identifiers: ['127.0.0.1'],
-        challenge: 'http-01',
-      });
-      const view = await http01View(new FsObjectStore({ root }));
-      return {
-        solver: composition.deps.solverFor(spec)!,
-        identifiers: [LOCALHOST],
-        challenge: http01Challenge,
-        visible: view.visible,
-        serveCa: async () => async () => {},
-        release: () => composition.close(),
-        async dispose() {
-          await composition.close();
-          await view.responder.close();
-          await rm(root, { recursive: true, force: true });
-        },
-      };
-    },
-  },
+  objectStoreAdapter('S3Http01Solver on S3 (moto) with the responder', {
+    solver: (store) => new S3Http01Solver({ store }),
+    view: http01View,
+    challenge: http01Challenge,
+    onPebblePort: listenOnPebblePort,
+  }),
+  localModeAdapter('local mode http-01 (directory and its responder)', {
+    settings: { http01Listen: `127.0.0.1:${pebble.httpPort}`, http01ListenRetry: 60 },
+    type: 'http-01',
+    view: http01View,
+    challenge: http01Challenge,
+  }),
+  objectStoreAdapter('ObjectTlsAlpn01Solver on S3 (moto) with the responder', {
+    solver: (store) => new ObjectTlsAlpn01Solver({ store }),
+    view: tlsAlpn01View,
+    challenge: tlsAlpn01Challenge,
+    onPebblePort: tlsAlpn01OnPebblePort,
+  }),
+  localModeAdapter('local mode tls-alpn-01 (directory and its responder)', {
+    settings: { tlsAlpn01Listen: `127.0.0.1:${pebble.tlsPort}` },
+    type: 'tls-alpn-01',
+    view: tlsAlpn01View,
+    challenge: tlsAlpn01Challenge,
+  }),
 ];
 
 describe.each(ADAPTERS)('ChallengeSolver contract: $name', (adapter) => {

@@ -67,10 +67,12 @@ describe('least privilege, example config', () => {
       const resources = g.get(action)!.join();
       expect(resources).toContain('/certificates/*');
       expect(resources).toContain('/challenges/http-01/*');
+      expect(resources).toContain('/challenges/tls-alpn-01/*');
       expect(resources).toContain('/accounts/*');
       expect(resources).not.toMatch(/Arn"\]\},"\/\*"/); // never the whole bucket
     }
     expect(g.get('s3:DeleteObject')!.join()).toMatch(/challenges\/http-01\/\*/);
+    expect(g.get('s3:DeleteObject')!.join()).toMatch(/challenges\/tls-alpn-01\/\*/);
     expect(g.get('s3:DeleteObject')!.join()).not.toMatch(/certificates|accounts/);
     expect(g.get('s3:PutObjectTagging')!.join()).toMatch(/\/certificates\/\*/);
     // Unconditioned: a missing account or manifest must read as 404 on the first issuance.
@@ -169,7 +171,10 @@ describe('least privilege, example config', () => {
     const objects = g.get('s3:GetObject')!.join();
     expect(objects).toContain('/certificates/web-1/*');
     expect(objects).toContain('/challenges/http-01/*');
+    // TLS-ALPN-01: the validation certificates the agent's responder serves, read-only.
+    expect(objects).toContain('/challenges/tls-alpn-01/*');
     expect(objects).not.toContain('/certificates/site/');
+    expect(g.get('s3:DeleteObject')).toBeUndefined();
     // It writes its own fleet report and nothing else: not another agent's, not a certificate.
     const writes = g.get('s3:PutObject')!;
     expect(writes).toHaveLength(1);

@@ -67,6 +67,17 @@ describe('declarations the CA would refuse are refused before anything is writte
     expect(error.fix).toMatch(/dns-01/);
   });
 
+  it('a wildcard with tls-alpn-01 (RFC 8737 §3 forbids it)', async () => {
+    const error = await refusedDeclaration({
+      name: 'keep',
+      identifiers: ['keep.test', '*.keep.test'],
+      challenge: 'tls-alpn-01',
+    });
+    expect(error.field).toBe('certificates.keep.challenge');
+    expect(error.message).toContain('tls-alpn-01 cannot validate the wildcard *.keep.test (RFC 8737 §3');
+    expect(error.fix).toMatch(/use "dns-01" for wildcard certificates/);
+  });
+
   it('a non-canonical IPv6 address, with the canonical form in the fix', async () => {
     const error = await refusedDeclaration({ name: 'keep', identifiers: ['2001:db8:0:0::1'] });
     expect(error.field).toBe('certificates.keep.identifiers[0]');

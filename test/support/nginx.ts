@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { findNginx, NGINX_PACKAGE } from '../../scripts/peers/nginx.js';
+import { nginxTlsAlpnStream } from '../../agent/proxy-snippets.js';
+import { findNginx, NGINX_PACKAGE, nginxStreamModule } from '../../scripts/peers/nginx.js';
 import { freePorts } from '../../scripts/peers/ports.js';
 import { waitUntil } from '../../scripts/peers/probes.js';
 import { exec, isAlive, readFileSafe, sleep, tail } from '../../scripts/peers/util.js';
@@ -29,6 +30,11 @@ export interface NginxOptions {
    * proxy snippet the agent suggests, to show that nginx takes it as written.
    */
   httpDirectives?: string;
+  /**
+   * A `stream` front on 127.0.0.1:<port>, as agent/README.md documents it: ALPN acme-tls/1
+   * to 127.0.0.1:<agent> (the TLS-ALPN-01 responder), everything else to the HTTPS server.
+   */
+  tlsAlpnFront?: { port: number; agent: number };
 }
 
 export interface Nginx {
@@ -233,8 +239,23 @@ function nginxConf(
   // Started as root, nginx would switch its workers to nobody, who cannot use the temp dirs
   // in this root-owned prefix; anyone else runs the workers as themselves anyway.
   const user = process.getuid?.() === 0 ? 'user root root;\n' : '';
+  const front = c.tlsAlpnFront;
+  const module = front ? nginxStreamModule() : undefined;
+  if (front && module === undefined) {
+    throw new Error(
+      'the nginx stream module is missing: npm test installs libnginx-mod-stream, or set CERTKEEPER_NGINX_STREAM_MODULE',
+    );
+  }
+  const stream = front
+    ? nginxTlsAlpnStream({
+        listen: `127.0.0.1:${front.port}`,
+        agent: `127.0.0.1:${front.agent}`,
+        web: `127.0.0.1:${c.httpsPort}`,
+      })
+    : '';
+  const loadModule = module && module !== 'builtin' ? `load_module ${module};\n` : '';
   return `# certkeeper e2e test server (test/support/nginx.ts)
-${user}worker_processes 1;
+${loadModule}${user}worker_processes 1;
 daemon on;
 pid ${c.pidFile};
 error_log ${c.errorLogPath} info;
@@ -253,5 +274,5 @@ http {
     location / { return 200 "certkeeper e2e\\n"; }
   }
 ${http}}
-`;
+${stream}`;
 }

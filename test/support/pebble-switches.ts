@@ -18,6 +18,8 @@ export interface SwitchedPebble {
   readonly directoryUrl: string;
   /** Where this Pebble connects for http-01 (127.0.0.1): its own, shared with no other test. */
   readonly httpPort: number;
+  /** Where it connects for tls-alpn-01 (127.0.0.1), likewise its own. */
+  readonly tlsPort: number;
   close(): Promise<void>;
 }
 
@@ -67,6 +69,7 @@ export async function startPebbleWith(switches: Record<string, string>): Promise
   return {
     directoryUrl,
     httpPort: ports.http,
+    tlsPort: ports.tls,
     close: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

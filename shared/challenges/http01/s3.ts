@@ -37,20 +37,9 @@ export class S3Http01Solver implements ChallengeSolver {
   }
 
   async waitReady(challenges: readonly Challenge[]): Promise<void> {
-    // S3 checked each body against its checksum and reads after a write are strongly
-    // consistent, so the responder already sees the values: nothing to poll for.
-    if (this.options.store.verifiesOnWrite) return;
-    await Promise.all(
-      challenges.map((c, i) =>
-        pollUntil(async () => (await this.options.store.get(keyFor(c, i))) === c.value, {
-          clock: this.options.clock,
-          sleep: this.options.sleep,
-          timeoutMs: this.options.readyTimeoutMs ?? 30_000,
-          intervalMs: this.options.pollIntervalMs ?? 1_000,
-          what: `${keyFor(c, i)} to be readable`,
-          fix: 'check that certkeeper can read back what it writes to the bucket (s3:GetObject)',
-        }),
-      ),
+    await waitReadable(
+      this.options,
+      challenges.map((c, i) => ({ key: keyFor(c, i), body: c.value })),
     );
   }
 
@@ -58,6 +47,30 @@ export class S3Http01Solver implements ChallengeSolver {
     // Deleting an absent object succeeds, so a repeated cleanup is harmless.
     await Promise.all(challenges.map(keyFor).map((key) => this.options.store.delete(key)));
   }
+}
+
+/**
+ * Resolves once every object reads back with its body. S3 checked each body against its
+ * checksum and reads after a write are strongly consistent, so the responder already sees
+ * them: nothing to poll for there. Shared by the object-store solvers (http-01, tls-alpn-01).
+ */
+export async function waitReadable(
+  options: S3Http01SolverOptions,
+  objects: readonly { key: string; body: string }[],
+): Promise<void> {
+  if (options.store.verifiesOnWrite) return;
+  await Promise.all(
+    objects.map(({ key, body }) =>
+      pollUntil(async () => (await options.store.get(key)) === body, {
+        clock: options.clock,
+        sleep: options.sleep,
+        timeoutMs: options.readyTimeoutMs ?? 30_000,
+        intervalMs: options.pollIntervalMs ?? 1_000,
+        what: `${key} to be readable`,
+        fix: 'check that certkeeper can read back what it writes to the bucket (s3:GetObject)',
+      }),
+    ),
+  );
 }
 
 /** The token becomes part of an object key (and a URL path): only base64url gets that far. */

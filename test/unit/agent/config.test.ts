@@ -45,6 +45,11 @@ describe('the agent config', () => {
       fallbackSelfSigned: false,
       stateFile: DEFAULT_STATE_FILE,
       http01Listen: undefined,
+      tlsAlpn01Listen: undefined,
+    });
+    expect(parseAgentConfig({ ...minimal, tlsAlpn01Listen: '127.0.0.1:8443' }).tlsAlpn01Listen).toEqual({
+      host: '127.0.0.1',
+      port: 8443,
     });
     expect(config.queueUrl).toBeUndefined();
     expect(config.certificates.web).toMatchObject({ mode: 0o644, chain: undefined, cert: undefined });
@@ -126,6 +131,11 @@ describe('the agent config', () => {
       'a listen address without a port',
       { ...minimal, http01Listen: '0.0.0.0' },
       /http01Listen: must be "host:port"/,
+    ],
+    [
+      'a TLS-ALPN-01 listen address without a port',
+      { ...minimal, tlsAlpn01Listen: '127.0.0.1' },
+      /tlsAlpn01Listen: must be "host:port"/,
     ],
     [
       'a bad certificate name',

@@ -1,0 +1,137 @@
+import { Duplex } from 'node:stream';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { createSecureContext, createServer as createTlsServer } from 'node:tls';
+import { asCertkeeperError } from '../../model/errors.js';
+import { type Log, silentLog } from '../../model/log.js';
+import { ACME_TLS_ALPN } from '../../pki/tls-alpn.js';
+import type { ObjectStore } from '../../store/store.js';
+import { parseClientHello } from './client-hello.js';
+import { readTlsAlpn01Material } from './store.js';
+
+export interface TlsAlpn01ResponderOptions {
+  store: ObjectStore;
+  /** Defaults to all interfaces. Behind nginx or HAProxy: 127.0.0.1. */
+  host?: string;
+  /** 443 when the CA connects directly; any port behind a proxy that routes acme-tls/1; 0: a free one. */
+  port: number;
+  log?: Log;
+  /** How long a connection may take to send its ClientHello. */
+  helloTimeoutMs?: number;
+}
+
+export interface TlsAlpn01Responder {
+  readonly address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+/**
+ * Answers tls-alpn-01 validations (RFC 8737 §3): a connection whose ClientHello offers ALPN
+ * `acme-tls/1` and names a server for which the issuer stored a validation certificate gets
+ * that certificate, with `acme-tls/1` negotiated. Every other connection is closed before
+ * any certificate is sent: no ALPN, another protocol, no SNI, or a name with nothing stored.
+ * It serves nothing else, so it never stands in for the real web server.
+ */
+export async function startTlsAlpn01Responder(
+  options: TlsAlpn01ResponderOptions,
+): Promise<TlsAlpn01Responder> {
+  const log = options.log ?? silentLog;
+  const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+  const tls = createTlsServer({
+    // RFC 8737 §4: TLS 1.2 or later; only acme-tls/1 (the hello check already required it).
+    minVersion: 'TLSv1.2',
+    ALPNProtocols: [ACME_TLS_ALPN],
+    SNICallback: (servername, done) => {
+      const sni = servername.toLowerCase().replace(/\.$/, '');
+      readTlsAlpn01Material(options.store, sni)
+        .then((material) => {
+          if (!material) return done(new Error(`no tls-alpn-01 validation certificate for ${sni}`));
+          done(null, createSecureContext({ cert: material.certPem, key: material.keyPem }));
+        })
+        .catch((err: unknown) => {
+          log.error('tls-alpn-01 responder could not read the store', {
+            error: asCertkeeperError(err).message,
+          });
+          done(err instanceof Error ? err : new Error(String(err)));
+        });
+    },
+  });
+  // The validation connection ends after the handshake (RFC 8737 §3): nothing is read or written.
+  tls.on('secureConnection', (socket) => {
+    log.info('tls-alpn-01 validation certificate served', { servername: socket.servername });
+    socket.end();
+  });
+  tls.on('tlsClientError', (err, socket) => {
+    log.info('tls-alpn-01 handshake refused', { error: err.message });
+    socket.destroy();
+  });
+
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.setTimeout(helloTimeoutMs, () => socket.destroy());
+    socket.on('error', () => socket.destroy());
+    let received = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      received = Buffer.concat([received, chunk]);
+      const hello = parseClientHello(received);
+      if (hello.state === 'incomplete') return;
+      socket.off('data', onData);
+      socket.pause();
+      const refusal =
+        hello.state === 'invalid'
+          ? hello.reason
+          : !hello.alpn.includes(ACME_TLS_ALPN)
+            ? `ALPN ${hello.alpn.length ? hello.alpn.join(',') : 'absent'}, not ${ACME_TLS_ALPN}`
+            : hello.serverName === undefined
+              ? 'no server name (SNI)'
+              : undefined;
+      if (refusal !== undefined) {
+        log.info('tls-alpn-01 connection refused', { reason: refusal });
+        socket.destroy();
+        return;
+      }
+      socket.setTimeout(0);
+      // The TLS server takes the connection as if it had accepted it, hello included. Not
+      // the socket itself: TLS would read its handle directly and miss the bytes read here.
+      tls.emit('connection', replay(socket, received));
+    };
+    socket.on('data', onData);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  return {
+    address: { host: bound.address, port: bound.port },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
+
+/** A stream that yields `head` and then whatever else `socket` receives, and writes to it. */
+function replay(socket: Socket, head: Buffer): Duplex {
+  const stream = new Duplex({
+    read: () => void socket.resume(),
+    write: (chunk: Buffer, _encoding, done) => void socket.write(chunk, done),
+    final: (done) => void socket.end(done),
+    destroy: (err, done) => {
+      socket.destroy();
+      done(err);
+    },
+  });
+  stream.push(head);
+  socket.on('data', (chunk: Buffer) => {
+    if (!stream.push(chunk)) socket.pause();
+  });
+  socket.once('end', () => stream.push(null));
+  socket.once('close', () => stream.destroy());
+  return stream;
+}

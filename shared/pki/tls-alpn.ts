@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import * as x509 from '@peculiar/x509';
+import type { Identifier } from '../model/identifiers.js';
+import { selfSignedPair, type SelfSignedPair } from './self-signed.js';
+
+/** RFC 8737 §6.1: id-pe-acmeIdentifier. */
+export const ACME_IDENTIFIER_OID = '1.3.6.1.5.5.7.1.31';
+/** RFC 8737 §6.2: the only protocol a validation connection negotiates. */
+export const ACME_TLS_ALPN = 'acme-tls/1';
+
+/** A CA validates within minutes; the week covers a pending authorization's lifetime. */
+const VALIDITY_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * RFC 8737 §3: the extension value is the DER encoding of
+ * `Authorization ::= OCTET STRING (SIZE (32))`, the SHA-256 digest of the key authorization.
+ */
+export function acmeIdentifierValue(keyAuthorization: string): Buffer {
+  const digest = createHash('sha256').update(keyAuthorization, 'utf8').digest();
+  return Buffer.concat([Buffer.from([0x04, digest.length]), digest]);
+}
+
+/**
+ * The server name the CA sends for an identifier: the DNS name itself (RFC 8737 §3), or for
+ * an IP address its reverse-DNS name (RFC 8738 §6: in-addr.arpa, or ip6.arpa by nibble),
+ * without the trailing dot, as SNI carries it (RFC 6066 §3).
+ */
+export function sniFor(identifier: Identifier): string {
+  if (identifier.type === 'dns') return identifier.value.toLowerCase();
+  if (isIP(identifier.value) === 4) return `${identifier.value.split('.').reverse().join('.')}.in-addr.arpa`;
+  const nibbles = expandIpv6(identifier.value).split('').reverse().join('.');
+  return `${nibbles}.ip6.arpa`;
+}
+
+/** 32 hex digits of an IPv6 address. */
+function expandIpv6(ip: string): string {
+  const [head = '', tail] = ip.split('::');
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const fill = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
+  return [...left, ...fill, ...right].map((g) => g.padStart(4, '0')).join('');
+}
+
+/**
+ * RFC 8737 §3 validation certificate: self-signed with a throwaway key (never the key of the
+ * certificate being ordered), its only SAN the identifier (dNSName, or iPAddress per RFC
+ * 8738 §6), and the critical acmeIdentifier extension. The subject is empty: the SAN is the
+ * one name a validator may look at (and then is critical, RFC 5280 §4.2.1.6).
+ */
+export async function tlsAlpn01Certificate(
+  identifier: Identifier,
+  keyAuthorization: string,
+  now: Date = new Date(),
+): Promise<SelfSignedPair> {
+  return selfSignedPair({
+    identifiers: [identifier.value],
+    name: '',
+    notBefore: new Date(now.getTime() - 3600 * 1000),
+    notAfter: new Date(now.getTime() + VALIDITY_MS),
+    extensions: [new x509.Extension(ACME_IDENTIFIER_OID, true, acmeIdentifierValue(keyAuthorization))],
+  });
+}
