@@ -202,12 +202,12 @@ describe('certkeeper list and status', () => {
     const result = await run('list');
     expect(result.code).toBe(1);
     const lines = result.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+IDENTIFIERS\s+PROFILE\s+STATUS\s+NOTAFTER\s+RENEWAL\s+FAILURES$/);
+    expect(lines[0]).toMatch(/^NAME\s+IDENTIFIERS\s+PROFILE\s+STATUS\s+NOTAFTER\s+CA\s+RENEWAL\s+FAILURES$/);
     expect(lines.find((l) => l.startsWith('edge '))).toMatch(
-      /127\.0\.0\.1\s+shortlived\s+pending\s+-\s+.*\s+2$/,
+      /127\.0\.0\.1\s+shortlived\s+pending\s+-\s+-\s+.*\s+2$/,
     );
     expect(lines.find((l) => l.startsWith('web '))).toMatch(
-      /example\.test,\*\.example\.test\s+-\s+pending\s+-\s+.*\s+0$/,
+      /example\.test,\*\.example\.test\s+-\s+pending\s+-\s+-\s+.*\s+0$/,
     );
   });
 
@@ -222,6 +222,7 @@ describe('certkeeper list and status', () => {
       status: 'pending',
       serial: null,
       notAfter: null,
+      ca: null,
       renewalAt: expect.any(String),
       dueAt: expect.any(String),
       attempts: 2,

@@ -12,10 +12,11 @@ import { pointHandlersAt, useLocalStack } from '../support/stack.js';
 
 let stack: LocalStack;
 let secretArn: string;
+let sm: SecretsManagerClient;
 
 beforeAll(async () => {
   stack = await useLocalStack('runtime');
-  const sm = new SecretsManagerClient({
+  sm = new SecretsManagerClient({
     endpoint: peers().motoEndpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
@@ -28,19 +29,25 @@ beforeAll(async () => {
 
 describe('EAB key from Secrets Manager', () => {
   it('a missing secret fails the cold start, naming it, and the next invocation tries again', async () => {
-    const missing = secretArn.replace(/eab-[^:]+$/, 'nope-000000');
-    pointHandlersAt({ ...stack.env, CERTKEEPER_EAB_KID: 'kid-1', CERTKEEPER_EAB_HMAC_SECRET_ARN: missing });
+    // Named (Secrets Manager takes a name as well as an ARN) so it can be created meanwhile.
+    const late = uniqueName('late-eab');
+    pointHandlersAt({ ...stack.env, CERTKEEPER_EAB_KID: 'kid-1', CERTKEEPER_EAB_HMAC_SECRET_ARN: late });
     const error = await issuerRuntime().catch((e: unknown) => e);
-    expect(String((error as Error).message)).toContain('nope-000000');
-    process.env.CERTKEEPER_EAB_HMAC_SECRET_ARN = secretArn;
-    await expect(issuerRuntime()).resolves.toBeDefined();
+    expect(String((error as Error).message)).toContain(late);
+    await sm.send(new CreateSecretCommand({ Name: late, SecretString: 'bGF0ZS1rZXk=' }));
+    const rt = await issuerRuntime();
+    expect(rt.renewDeps.authorities[0]!.settings.eab?.hmacKey).toBe('bGF0ZS1rZXk=');
   });
 
-  it('reads the secret (trimmed) into the runtime environment', async () => {
+  it('reads the secret (trimmed) into the CA settings, not into the environment', async () => {
     pointHandlersAt({ ...stack.env, CERTKEEPER_EAB_KID: 'kid-1', CERTKEEPER_EAB_HMAC_SECRET_ARN: secretArn });
     delete process.env.CERTKEEPER_EAB_HMAC_KEY;
     const rt = await issuerRuntime();
-    expect(rt.env.CERTKEEPER_EAB_HMAC_KEY).toBe('c2VjcmV0LWhtYWMta2V5');
+    expect(rt.renewDeps.authorities[0]!.settings.eab).toMatchObject({
+      kid: 'kid-1',
+      hmacKey: 'c2VjcmV0LWhtYWMta2V5',
+    });
+    expect(rt.env.CERTKEEPER_EAB_HMAC_KEY).toBeUndefined();
     expect(process.env.CERTKEEPER_EAB_HMAC_KEY).toBeUndefined();
     resetRuntime();
   });
