@@ -8,6 +8,7 @@ import {
   GetItemCommand,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certKey, createTable, lockKey } from '../../shared/dynamo/table.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
@@ -152,6 +153,52 @@ describe('DynamoInventory', () => {
       /DynamoDB item cert#broken \(state\) is corrupted: status/,
     );
     await inventory.remove('broken');
+  });
+
+  it('stores the state gzip-compressed, reads a state stored as JSON text, and refuses a damaged one', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const { inventory, lock } = worker(clock);
+    const legacy = state(clock, 'valid', { dueAt: clock.now().toISOString() });
+    await admin.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          pk: { S: certKey('legacy') },
+          spec: { S: JSON.stringify(spec('legacy')) },
+          state: { S: JSON.stringify(legacy) },
+        },
+      }),
+    );
+    expect((await inventory.get('legacy'))?.state).toEqual(legacy);
+
+    // The next write compresses it; what comes back is the same state.
+    const lease = (await lock.acquire('legacy', TTL))!;
+    const next = {
+      ...legacy,
+      attempts: 2,
+      lastError: { code: 'x', detail: 'y'.repeat(400), at: legacy.updatedAt },
+    };
+    await inventory.putState('legacy', next, lease);
+    const stored = (await certItem('legacy'))?.['state'];
+    expect(stored?.S).toBeUndefined();
+    expect(JSON.parse(gunzipSync(stored!.B!).toString('utf8'))).toEqual(next);
+    expect(stored!.B!.length).toBeLessThan(JSON.stringify(next).length / 2);
+    expect((await inventory.get('legacy'))?.state).toEqual(next);
+
+    await admin.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          pk: { S: certKey('legacy') },
+          spec: { S: JSON.stringify(spec('legacy')) },
+          state: { B: Buffer.from('not gzip') },
+        },
+      }),
+    );
+    await expect(inventory.get('legacy')).rejects.toThrow(
+      /DynamoDB item cert#legacy \(state\): is not gzip-compressed JSON/,
+    );
+    await inventory.remove('legacy');
   });
 });
 
