@@ -10,6 +10,7 @@
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 
 export interface CapacityLine {
   calls: number;
@@ -29,7 +30,8 @@ export interface CapacityRecorder {
 }
 
 type Json = Record<string, unknown>;
-type Attr = { S?: string; N?: string; BOOL?: boolean; NULL?: boolean };
+/** Attribute values as they travel (JSON): B is base64. */
+type Attr = { S?: string; N?: string; B?: string; BOOL?: boolean; NULL?: boolean };
 
 /** DynamoDB's item size: attribute names plus values (strings in UTF-8; numbers roughly 1 byte per 2 digits + 1). */
 export function itemSize(item: Record<string, Attr>): number {
@@ -37,6 +39,7 @@ export function itemSize(item: Record<string, Attr>): number {
   for (const [name, value] of Object.entries(item)) {
     bytes += Buffer.byteLength(name);
     if (value.S !== undefined) bytes += Buffer.byteLength(value.S);
+    else if (value.B !== undefined) bytes += Buffer.from(value.B, 'base64').length;
     else if (value.N !== undefined) bytes += Math.ceil(value.N.replace(/^-/, '').length / 2) + 1;
     else bytes += 1;
   }
@@ -75,9 +78,11 @@ export function labelOf(operation: string, body: Json): string {
 
 function stateOf(body: Json): { outbox?: unknown[]; orderUrl?: string } | undefined {
   const values = body['ExpressionAttributeValues'] as Record<string, Attr> | undefined;
-  const text = values?.[':state']?.S;
-  if (text === undefined) return undefined;
+  const state = values?.[':state'];
+  if (state === undefined) return undefined;
   try {
+    const text =
+      state.B === undefined ? state.S! : gunzipSync(Buffer.from(state.B, 'base64')).toString('utf8');
     return JSON.parse(text) as { outbox?: unknown[]; orderUrl?: string };
   } catch {
     return undefined;
@@ -160,12 +165,12 @@ function record(lines: Map<string, CapacityLine>, operation: string, body: Json,
     .find((u) => u !== undefined);
   const state = ((updated ?? body)['ExpressionAttributeValues'] as Record<string, Attr> | undefined)?.[
     ':state'
-  ]?.S;
+  ];
   if (item && item['pk']?.S?.startsWith('cert#')) {
     line.bytes += itemSize(item);
     line.sized += 1;
   } else if (state !== undefined) {
-    line.bytes += Buffer.byteLength('state') + Buffer.byteLength(state);
+    line.bytes += itemSize({ state });
     line.sized += 1;
   }
   lines.set(label, line);
