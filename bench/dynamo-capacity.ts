@@ -60,9 +60,9 @@ export function labelOf(operation: string, body: Json): string {
     return 'UpdateItem lease renew';
   }
   if (operation === 'UpdateItem' && pkOf(body) === 'cert') {
+    if (update === 'SET #fence = :fence') return 'UpdateItem claim (the re-read under the lease)';
     const state = stateOf(body);
     const what = state?.outbox?.length ? 'state + events' : state?.orderUrl ? 'order URL' : 'state';
-    if (condition.includes('#lockOwner')) return `UpdateItem ${what} (lease on the item)`;
     if (condition.includes('#fence = :fence')) return `UpdateItem ${what} after own write (outbox cleared)`;
     return `UpdateItem ${what}`;
   }

@@ -1,6 +1,7 @@
 /**
- * DynamoInventory against DynamoDB Local: the fenced state write is a transaction whose
- * condition must hold atomically, which only DynamoDB Local reproduces locally.
+ * DynamoInventory against DynamoDB Local: the claim and the fenced state write are
+ * conditional writes whose conditions must hold atomically, which only DynamoDB Local
+ * reproduces locally.
  */
 import {
   DeleteItemCommand,
@@ -93,6 +94,33 @@ describe('DynamoInventory', () => {
     expect((await current.inventory.get('fenced'))?.state).toEqual(renewed);
     const item = await certItem('fenced');
     expect(item?.['fence']?.N).toBe(String(newLease.fencingToken));
+  });
+
+  it("sees a late holder's write that landed before the new holder's claim, and refuses it after", async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const late = worker(clock);
+    const current = worker(clock);
+    await declareSpec(current.inventory, spec('claimed'), clock);
+    const oldLease = (await late.lock.acquire('claimed', TTL))!;
+    expect(await late.inventory.claim('claimed', oldLease)).toBeDefined();
+    clock.advance(TTL + 1);
+    const newLease = (await current.lock.acquire('claimed', TTL))!;
+    // Between the takeover and the claim: the item still carries the old token.
+    const renewedLate = state(clock, 'valid', { attempts: 0, lastSuccessAt: clock.now().toISOString() });
+    await late.inventory.putState('claimed', renewedLate, oldLease);
+    // The claim reads it, so the new holder sees the renewal and does not order again...
+    expect((await current.inventory.claim('claimed', newLease))?.state).toEqual(renewedLate);
+    expect((await certItem('claimed'))?.['fence']?.N).toBe(String(newLease.fencingToken));
+    // ...and from then on the late holder is refused, before the new holder wrote anything.
+    await expect(
+      late.inventory.putState('claimed', state(clock, 'failing', { attempts: 1 }), oldLease, {
+        followsOwnWrite: true,
+      }),
+    ).rejects.toThrow(/lease for claimed was lost/);
+    await expect(late.inventory.claim('claimed', oldLease)).rejects.toThrow(/lease for claimed was lost/);
+    expect((await current.inventory.get('claimed'))?.state).toEqual(renewedLate);
+    expect(await current.inventory.claim('absent', newLease)).toBeUndefined();
+    expect(await certItem('absent')).toBeUndefined();
   });
 
   it('refuses a token older than the last state write even if the lock item lost its counter', async () => {
