@@ -15,7 +15,7 @@ import { callAws } from '../aws/errors.js';
  *
  * Items, all under the string partition key `pk`:
  * - `cert#<name>`: `spec` (S, JSON of CertificateSpec), `state` (B, gzip of the
- *   JSON of CertificateState; S, the JSON itself, in items written before), `fence` (N, fencing token of the last state write), and, only while
+ *   JSON of CertificateState; S, the JSON itself, in items written before), `fence` (N, fencing token of the last claim or state write), and, only while
  *   the state has a `dueAt` (every certificate but a retired one), `dueShard` (S, always
  *   "due") + `dueAt` (S, `dueIndexTime(state.dueAt)`) for `due-index`.
  * - `lock#<name>`: `owner` (S, absent when free), `expiresAt` (N, epoch ms), `fence` (N,
