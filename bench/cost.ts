@@ -16,6 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { type CapacityRecorder, recordCapacity } from './dynamo-capacity.js';
 import { perIssuance, runPipeline, setUpBench } from './renewals.js';
 
 /** us-east-1 list prices (USD) as published in 2025; check the AWS pricing pages before quoting. */
@@ -34,18 +35,13 @@ const PRICE = {
 };
 
 /**
- * Request units per call, for items the size certkeeper writes (a certificate item is
- * under 2 KB, a lock item under 1 KB): GetItem strongly consistent, 1 RRU; UpdateItem, 2 WRU
- * (an upper bound: the lease's updates touch the 1 KB lock item, 1 WRU, and only the outbox's
- * clearing write the 2 KB certificate item; the host sees operations, not items); the fenced
- * state write, a transaction of a condition check and an update (2 WRU each, 2 KB item) plus
- * the due-index write.
+ * The issuer's request units are measured (bench/dynamo-capacity.ts: DynamoDB Local's own
+ * accounting, table and due index, per request). The scheduler tick's few calls run outside
+ * the host and are priced per call: its Query reads about one item per due certificate
+ * (bench:tick), its heartbeat PutItem is one small item.
  */
-const DYNAMO_UNITS: Record<string, { rru?: number; wru?: number }> = {
-  GetItem: { rru: 1 },
-  Query: { rru: 0.5 }, // per call; the tick's Query reads ~1 item per due certificate (see bench:tick)
-  UpdateItem: { wru: 2 },
-  TransactWriteItems: { wru: 2 * 1 + 2 * 2 + 1 },
+const TICK_UNITS: Record<string, { rru?: number; wru?: number }> = {
+  Query: { rru: 0.5 },
   PutItem: { wru: 1 },
 };
 
@@ -78,7 +74,9 @@ async function main(): Promise<void> {
   const began = performance.now();
   const bench = await setUpBench('bench-cost');
   let result;
+  let capacity: CapacityRecorder | undefined;
   try {
+    capacity = await recordCapacity(bench.stack.env.AWS_ENDPOINT_URL_DYNAMODB!);
     console.log(
       `${count} certificates (half IP/http-01, half DNS/dns-01, ${values['key-type']}) issued through the scheduler, SQS and the issuer bundle, then each renewed once (measured); batches of ${batch}, ${concurrency} in flight`,
     );
@@ -90,9 +88,11 @@ async function main(): Promise<void> {
       env: { POWERTOOLS_LOG_LEVEL: 'INFO' },
       // Renewals, not first issues: with a certificate in place (replaces, the supersede tags).
       renewAfter: true,
+      measuredEnv: { AWS_ENDPOINT_URL_DYNAMODB: capacity.endpoint },
     });
     for (const failure of result.failures.slice(0, 5)) console.log(`  not renewed: ${failure}`);
   } finally {
+    await capacity?.close();
     await bench.cleanup();
   }
   const { report, issued } = result;
@@ -119,24 +119,35 @@ async function main(): Promise<void> {
       .filter(([k]) => pred(k.split(' ')[0]!, k.split(' ').slice(1).join(' ')))
       .reduce((a, [, n]) => a + n, 0);
 
-  const s3Put = sum((s, op) => s === 's3' && op.startsWith('PUT'));
+  // LIST is billed as PUT class.
+  const s3Put = sum((s, op) => s === 's3' && (op.startsWith('PUT') || op === 'LIST'));
   const s3Get = sum((s, op) => s === 's3' && (op.startsWith('GET') || op.startsWith('HEAD')));
-  let rru = 0;
-  let wru = 0;
-  for (const [key, n] of calls) {
+  const measured = [...capacity.lines];
+  let rru = measured.reduce((a, [, l]) => a + l.rru, 0);
+  let wru = measured.reduce((a, [, l]) => a + l.tableWru + l.indexWru, 0);
+  for (const [key, n] of Object.entries(tickCalls)) {
     const [service, op] = key.split(' ');
     if (service !== 'dynamodb') continue;
-    rru += (DYNAMO_UNITS[op!]?.rru ?? 1) * n;
-    wru += (DYNAMO_UNITS[op!]?.wru ?? 0) * n;
+    rru += (TICK_UNITS[op!]?.rru ?? 1) * n;
+    wru += (TICK_UNITS[op!]?.wru ?? 1) * n;
   }
   // The event source mapping receives and deletes once per batch (its idle polling is a
   // fixed cost, not a per-renewal one); the scheduler's sends were counted.
   const sqs = sum((s) => s === 'sqs') + 2 * report.invocations;
   const sns = sum((s) => s === 'sns');
-  // SSE-KMS: with the bucket key the stack enables S3 rarely calls KMS; counted here as one
-  // GenerateDataKey per private key written (an upper bound), plus any client-side call.
-  const kms = sum((s) => s === 'kms') + issued;
+  // SSE-KMS under an S3 Bucket Key (every secret PUT asks for one, s3-store.ts): S3 asks KMS
+  // for a bucket-level key per requester and period, not a data key per object. Counted as
+  // one GenerateDataKey per invocation (an invocation lasts seconds, a bucket key longer),
+  // plus any client-side call. Without a bucket key it would be one per secret object: 2 per
+  // renewal (the kept key and privkey.pem).
+  const kms = sum((s) => s === 'kms') + report.invocations;
   const dnsValidations = count - Math.ceil(count / 2);
+  // Pebble reuses a valid authorization for half the orders unless PEBBLE_AUTHZREUSE=0; a CA
+  // that validates every renewal (Let's Encrypt reuses authorizations for 7 h under the
+  // shortlived profile, 30 days under classic: neither spans a fleet's renewal interval)
+  // writes one http-01 token per http-01 renewal. Route53 queries above already assume that.
+  const httpRenewals = Math.ceil(count / 2) * (issued / count);
+  const unvalidated = Math.max(0, httpRenewals - sum((s, op) => s === 's3' && op === 'PUT http-01 token'));
   const route53Queries = dnsValidations * CA_DNS_QUERIES_PER_VALIDATION;
   const logGb = report.logBytes / 1024 ** 3;
 
@@ -157,7 +168,7 @@ async function main(): Promise<void> {
       ],
       ['S3 PUT class', `${(s3Put * scale).toFixed(0)}`, '$0.005/1k', s3Put * PRICE.s3Put],
       ['S3 GET class', `${(s3Get * scale).toFixed(0)}`, '$0.0004/1k', s3Get * PRICE.s3Get],
-      ['KMS', `${(kms * scale).toFixed(0)} (upper bound)`, '$0.03/10k', kms * PRICE.kmsRequest],
+      ['KMS', `${(kms * scale).toFixed(0)} (bucket key, <= 1/inv.)`, '$0.03/10k', kms * PRICE.kmsRequest],
       ['DynamoDB writes', `${(wru * scale).toFixed(0)} WRU`, '$0.625/M WRU', wru * PRICE.dynamoWru],
       ['DynamoDB reads', `${(rru * scale).toFixed(0)} RRU`, '$0.125/M RRU', rru * PRICE.dynamoRru],
       ['SQS', `${(sqs * scale).toFixed(0)}`, '$0.40/M', sqs * PRICE.sqsRequest],
@@ -194,6 +205,11 @@ async function main(): Promise<void> {
     console.log(
       `  ${'total'.padEnd(17)} ${''.padEnd(26)} ${''.padEnd(16)} ${usd(total).padStart(10)}   (target < $0.05)`,
     );
+    if (unvalidated > 0) {
+      console.log(
+        `  ${'total, every renewal validated'.padEnd(61)} ${usd(total + unvalidated * PRICE.s3Put * scale).padStart(10)}   (+${((unvalidated * scale) / 1000).toFixed(2)} http-01 token PUT per renewal)`,
+      );
+    }
   };
 
   const durations = [...report.durationsMs].sort((a, b) => a - b);
@@ -209,6 +225,22 @@ async function main(): Promise<void> {
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')}`,
   );
+  const s3Calls = [...calls].filter(([k]) => k.startsWith('s3 ')).sort(([a], [b]) => a.localeCompare(b));
+  console.log(
+    `S3 requests per renewal: ${s3Calls.map(([k, n]) => `${k.slice(3)} ${(n / issued).toFixed(2)}`).join(', ')}`,
+  );
+  console.log(
+    '\nDynamoDB per renewal (units as DynamoDB Local charged them; bytes: the item read, or the state attribute written)',
+  );
+  console.log(
+    `  ${'request'.padEnd(58)} ${'calls'.padStart(5)} ${'table WRU'.padStart(9)} ${'index WRU'.padStart(9)} ${'RRU'.padStart(5)} ${'bytes'.padStart(6)}`,
+  );
+  for (const [label, l] of measured.sort(([a], [b]) => a.localeCompare(b))) {
+    const per = (n: number) => (n / issued).toFixed(2);
+    console.log(
+      `  ${label.padEnd(58)} ${per(l.calls).padStart(5)} ${per(l.tableWru).padStart(9)} ${per(l.indexWru).padStart(9)} ${per(l.rru).padStart(5)} ${(l.sized ? (l.bytes / l.sized).toFixed(0) : '').padStart(6)}`,
+    );
+  }
   print(`cost of 1,000 renewals, CA as fast as Pebble here (validation in milliseconds)`, 0);
   print(
     `cost of 1,000 renewals, CA taking ${caWaitMs / 1000} s more per invocation (validation + finalization)`,

@@ -36,9 +36,18 @@ diagnostics.subscribe('http.client.request.start', ({ request }) => {
     service = scope[1];
     const target = String(request.getHeader('x-amz-target') ?? '');
     if (target) operation = target.split('.').pop();
-    else if (service === 's3')
-      operation = `${request.method}${/[?&]tagging/.test(request.path) ? ' tagging' : ''}`;
-    else if (service === 'route53') {
+    else if (service === 's3') {
+      // Which object: the file name of a serial, the manifest, the kept key, a token.
+      const path = request.path.split('?')[0];
+      const object = path.includes('/challenges/http-01/')
+        ? 'http-01 token'
+        : path.includes('/pending/')
+          ? `pending/${path.split('/').pop()}`
+          : path.split('/').pop();
+      operation = /[?&]list-type=/.test(request.path)
+        ? 'LIST'
+        : `${request.method}${/[?&]tagging/.test(request.path) ? ' tagging' : ''} ${object}`;
+    } else if (service === 'route53') {
       // /2013-04-01/hostedzone/ID/rrset, /2013-04-01/change/ID, /2013-04-01/hostedzone...
       const parts = request.path.split('?')[0].split('/');
       operation = `${request.method} ${parts[4] ?? parts[2]}`;

@@ -190,6 +190,8 @@ export async function runPipeline(
     env?: Record<string, string>;
     /** Then renew every certificate once more (force messages, as `certkeeper renew --force`) and report that pass. */
     renewAfter?: boolean;
+    /** Added to `env` for the reported pass only (bench/cost.ts: its DynamoDB capacity proxy). */
+    measuredEnv?: Record<string, string>;
   },
 ): Promise<{
   report: HostReport;
@@ -227,7 +229,8 @@ export async function runPipeline(
       throw new Error(`the scheduler queued ${tick.enqueued.length} certificates, expected ${count}`);
     }
     const options = { expect: count, concurrency: host.concurrency, batch: host.batch };
-    let report = await runHost(bench, options, host.env);
+    const measuredEnv = { ...host.env, ...host.measuredEnv };
+    let report = await runHost(bench, options, host.renewAfter ? host.env : measuredEnv);
     const serials = new Map<string, string | undefined>();
     if (host.renewAfter) {
       await inBatches(specs, 16, async (spec) => {
@@ -244,7 +247,7 @@ export async function runPipeline(
           }),
         );
       }
-      report = await runHost(bench, options, host.env);
+      report = await runHost(bench, options, measuredEnv);
     }
     let issued = 0;
     const failures: string[] = [];

@@ -163,12 +163,8 @@ export class IssuerPipeline {
     allow(scheduler, ['sqs:SendMessage', 'sqs:GetQueueAttributes'], [this.queue.queueArn]);
     allow(scheduler, KEY_USE, [key.keyArn]);
 
-    // GetItem/UpdateItem/ConditionCheckItem: the lease, the state and its fenced write.
-    allow(
-      issuer,
-      ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
-      [table.tableArn],
-    );
+    // GetItem/UpdateItem: the lease, the claim, the state and its fenced write.
+    allow(issuer, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [table.tableArn]);
     allow(issuer, KEY_USE, [key.keyArn]);
     allow(issuer, ['sns:Publish'], [this.eventsTopic.topicArn]);
     grantIssuerObjects(issuer, bucket);

@@ -14,8 +14,8 @@ import { callAws } from '../aws/errors.js';
  * build it from these constants, so the table the code talks to is the table that exists.
  *
  * Items, all under the string partition key `pk`:
- * - `cert#<name>`: `spec` (S, JSON of CertificateSpec), `state` (S, JSON of
- *   CertificateState), `fence` (N, fencing token of the last state write), and, only while
+ * - `cert#<name>`: `spec` (S, JSON of CertificateSpec), `state` (B, gzip of the
+ *   JSON of CertificateState; S, the JSON itself, in items written before), `fence` (N, fencing token of the last claim or state write), and, only while
  *   the state has a `dueAt` (every certificate but a retired one), `dueShard` (S, always
  *   "due") + `dueAt` (S, `dueIndexTime(state.dueAt)`) for `due-index`.
  * - `lock#<name>`: `owner` (S, absent when free), `expiresAt` (N, epoch ms), `fence` (N,
@@ -23,8 +23,9 @@ import { callAws } from '../aws/errors.js';
  * - `meta#scheduler`: the scheduler's heartbeat, `at` (S, ISO-8601), `checked` and
  *   `enqueued` (N) of the last completed tick.
  *
- * Spec and state are JSON strings rather than maps: no marshalling layer, and the item is
- * validated with zod on every read anyway.
+ * Spec and state are JSON rather than maps: no marshalling layer, and the item is
+ * validated with zod on every read anyway. The state is compressed because it is rewritten
+ * several times per renewal and DynamoDB bills every write by the item's size.
  */
 export const PARTITION_KEY = 'pk';
 /** Attribute DynamoDB TTL is enabled on (CDK `timeToLiveAttribute`). */

@@ -47,6 +47,20 @@ export class FileInventory implements Inventory {
     return record && { spec: record.spec, state: record.state };
   }
 
+  /** Under the lock's guard, like putState: the lease must still be held here. */
+  async claim(name: string, lease: Lease): Promise<InventoryRecord | undefined> {
+    checkName(name);
+    return this.lock.whileHeld(lease, `claiming ${name}`, async () => {
+      const existing = await this.read(name);
+      if (!existing) return undefined;
+      if (existing.fence !== undefined && existing.fence > lease.fencingToken) {
+        throw newerFence(name, existing.fence, lease.fencingToken);
+      }
+      if (existing.fence !== lease.fencingToken) await this.write({ ...existing, fence: lease.fencingToken });
+      return { spec: existing.spec, state: existing.state };
+    });
+  }
+
   /**
    * Every certificate, sorted by name; files that are not records (temp files, guards, the
    * heartbeat file) are skipped.

@@ -23,6 +23,14 @@ export interface PutStateOptions {
  */
 export interface Inventory {
   get(name: string): Promise<InventoryRecord | undefined>;
+  /**
+   * The record, read under `lease` after marking the certificate as written under it (its
+   * fencing token). From then on a write by any older lease is refused, and anything such a
+   * lease wrote before is in what this returns: so a worker that claims before it reads
+   * never acts on a state a late holder changes behind it. Undefined when the certificate
+   * is absent; ConflictError when a newer lease has claimed or written it already.
+   */
+  claim(name: string, lease: Lease): Promise<InventoryRecord | undefined>;
   /** Every certificate, sorted by name: reads the whole inventory (CLI, not the scheduler). */
   list(): Promise<InventoryRecord[]>;
   /**
@@ -39,10 +47,10 @@ export interface Inventory {
   ): Promise<InventoryRecord | undefined>;
   /**
    * Writes the state and files the certificate under `state.dueAt` in the due index (out
-   * of it when absent: retired). Throws ConflictError when the lease is no longer held.
-   * `followsOwnWrite`: this lease wrote the state last (the outbox's clearing write after
-   * the events went out); the write is then refused only if another lease has written
-   * since, which an adapter may check more cheaply than the lease itself.
+   * of it when absent: retired). Throws ConflictError when a newer lease has claimed or
+   * written the certificate (an adapter may also refuse a lease that is merely no longer
+   * held). `followsOwnWrite`: this lease wrote the state last (the outbox's clearing write
+   * after the events went out); the write is then refused also if this lease has not.
    */
   putState(name: string, state: CertificateState, lease: Lease, options?: PutStateOptions): Promise<void>;
   remove(name: string): Promise<void>;

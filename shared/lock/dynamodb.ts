@@ -33,8 +33,9 @@ const acquiredItem = z.object({
  *
  * Why fencing: a holder can pause (GC, a slow CA, a frozen Lambda) past its expiry while
  * another worker takes over; when it wakes it still believes it holds the lease. Expiry
- * alone cannot stop it, so every acquisition gets a larger fencing token and every state
- * write is conditional on the token still being current (DynamoInventory.putState).
+ * alone cannot stop it, so every acquisition gets a larger fencing token, the new holder
+ * stamps it on the certificate item before reading it (DynamoInventory.claim), and every
+ * state write is refused once the item carries a newer token (DynamoInventory.putState).
  */
 export class DynamoLeaseLock implements LeaseLock {
   private readonly clock: Clock;

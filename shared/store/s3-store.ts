@@ -83,6 +83,12 @@ export class S3ObjectStore implements ListableObjectStore {
     if (options.secret) {
       input.ServerSideEncryption = 'aws:kms';
       if (this.kmsKeyId) input.SSEKMSKeyId = this.kmsKeyId;
+      // An S3 Bucket Key: S3 asks KMS for a short-lived bucket-level key per requester and
+      // period instead of a data key per object, whatever the bucket's default encryption
+      // (SSE-S3 when http-01 tokens are public), so a renewal's two secret objects (the kept
+      // key and privkey.pem) cost no KMS request of their own. The encryption context
+      // becomes the bucket's ARN; no key policy here conditions on the object's.
+      input.BucketKeyEnabled = true;
     }
     if (options.ifAbsent) input.IfNoneMatch = '*';
     if (options.tags) input.Tagging = new URLSearchParams(options.tags).toString();

@@ -90,8 +90,9 @@ export async function renewCertificate(
   }
   const ttl = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL;
   const outcome = await withLease(deps.lock, name, ttl, deps.log, async (held) => {
-    // Re-read after locking: another worker may have finished this renewal meanwhile.
-    const record = await deps.inventory.get(name);
+    // Re-read after locking: another worker may have finished this renewal meanwhile. The
+    // claim marks the item as this lease's first, so a late holder cannot write behind it.
+    const record = await deps.inventory.claim(name, held.lease);
     if (!record) throw new NotFoundError(`certificate "${name}" was removed`, 'declare it again');
     const ctx = context(deps, record.spec);
     const pass = await tend(deps, ctx, record, held, options);

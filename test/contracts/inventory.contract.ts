@@ -209,6 +209,25 @@ export function describeDueInventory(adapter: string, fixture: () => Promise<Due
       expect((await f.inventory.get('follow'))?.state.attempts).toBe(7);
     });
 
+    it("refuses an older lease's writes once a newer one has claimed the certificate", async () => {
+      await declareSpec(f.inventory, spec('claim'), f.clock);
+      const first = (await f.lock.acquire('claim', TTL))!;
+      const written = { status: 'valid' as const, attempts: 3, updatedAt: iso(0) };
+      await f.inventory.putState('claim', written, first);
+
+      f.clock.advance(TTL + SECOND);
+      const second = (await f.lock.acquire('claim', TTL))!;
+      // The claim is the re-read under the new lease: it returns what the first one wrote.
+      expect((await f.inventory.claim('claim', second))?.state).toEqual(written);
+      await expect(f.inventory.putState('claim', { ...written, attempts: 4 }, first)).rejects.toThrow(
+        ConflictError,
+      );
+      await expect(f.inventory.claim('claim', first)).rejects.toThrow(ConflictError);
+      await f.inventory.putState('claim', { ...written, attempts: 0 }, second);
+      expect((await f.inventory.get('claim'))?.state.attempts).toBe(0);
+      expect(await f.inventory.claim('nothing', (await f.lock.acquire('nothing', TTL))!)).toBeUndefined();
+    });
+
     // The heartbeat's own contract is heartbeat.test.ts; here, that it shares the storage harmlessly.
     it('keeps the scheduler heartbeat apart from the certificates', async () => {
       await f.heartbeat.record(T0, { checked: 120, enqueued: 3 });

@@ -144,8 +144,8 @@ const cases: Case[] = [
     fault: 'DynamoDB throttling on the lease',
     proxy: () => dynamoProxy,
     rule: {
-      // The lease is taken and renewed with UpdateItem; the state write is a transaction.
-      match: ({ target }) => target.endsWith('.UpdateItem'),
+      // The lease is taken, renewed and released with UpdateItem on the lock item.
+      match: ({ target, body }) => target.endsWith('.UpdateItem') && body.includes('"lock#'),
       respond: 'dynamodb-throttling',
     },
     error: /Throttl|throughput/i,
@@ -153,7 +153,11 @@ const cases: Case[] = [
   {
     fault: 'DynamoDB throttling on the state write',
     proxy: () => dynamoProxy,
-    rule: { match: ({ target }) => target.endsWith('.TransactWriteItems'), respond: 'dynamodb-throttling' },
+    rule: {
+      // Every write of the state (UpdateItem fenced on the certificate item), not the claim.
+      match: ({ target, body }) => target.endsWith('.UpdateItem') && body.includes('":state"'),
+      respond: 'dynamodb-throttling',
+    },
     error: /Throttl|throughput/i,
   },
 ];

@@ -1,6 +1,7 @@
 /**
- * DynamoInventory against DynamoDB Local: the fenced state write is a transaction whose
- * condition must hold atomically, which only DynamoDB Local reproduces locally.
+ * DynamoInventory against DynamoDB Local: the claim and the fenced state write are
+ * conditional writes whose conditions must hold atomically, which only DynamoDB Local
+ * reproduces locally.
  */
 import {
   DeleteItemCommand,
@@ -8,6 +9,7 @@ import {
   GetItemCommand,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certKey, createTable, lockKey } from '../../shared/dynamo/table.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
@@ -94,6 +96,33 @@ describe('DynamoInventory', () => {
     expect(item?.['fence']?.N).toBe(String(newLease.fencingToken));
   });
 
+  it("sees a late holder's write that landed before the new holder's claim, and refuses it after", async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const late = worker(clock);
+    const current = worker(clock);
+    await declareSpec(current.inventory, spec('claimed'), clock);
+    const oldLease = (await late.lock.acquire('claimed', TTL))!;
+    expect(await late.inventory.claim('claimed', oldLease)).toBeDefined();
+    clock.advance(TTL + 1);
+    const newLease = (await current.lock.acquire('claimed', TTL))!;
+    // Between the takeover and the claim: the item still carries the old token.
+    const renewedLate = state(clock, 'valid', { attempts: 0, lastSuccessAt: clock.now().toISOString() });
+    await late.inventory.putState('claimed', renewedLate, oldLease);
+    // The claim reads it, so the new holder sees the renewal and does not order again...
+    expect((await current.inventory.claim('claimed', newLease))?.state).toEqual(renewedLate);
+    expect((await certItem('claimed'))?.['fence']?.N).toBe(String(newLease.fencingToken));
+    // ...and from then on the late holder is refused, before the new holder wrote anything.
+    await expect(
+      late.inventory.putState('claimed', state(clock, 'failing', { attempts: 1 }), oldLease, {
+        followsOwnWrite: true,
+      }),
+    ).rejects.toThrow(/lease for claimed was lost/);
+    await expect(late.inventory.claim('claimed', oldLease)).rejects.toThrow(/lease for claimed was lost/);
+    expect((await current.inventory.get('claimed'))?.state).toEqual(renewedLate);
+    expect(await current.inventory.claim('absent', newLease)).toBeUndefined();
+    expect(await certItem('absent')).toBeUndefined();
+  });
+
   it('refuses a token older than the last state write even if the lock item lost its counter', async () => {
     const clock = new ManualClock('2026-03-01T00:00:00Z');
     const { inventory, lock } = worker(clock);
@@ -152,6 +181,52 @@ describe('DynamoInventory', () => {
       /DynamoDB item cert#broken \(state\) is corrupted: status/,
     );
     await inventory.remove('broken');
+  });
+
+  it('stores the state gzip-compressed, reads a state stored as JSON text, and refuses a damaged one', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00Z');
+    const { inventory, lock } = worker(clock);
+    const legacy = state(clock, 'valid', { dueAt: clock.now().toISOString() });
+    await admin.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          pk: { S: certKey('legacy') },
+          spec: { S: JSON.stringify(spec('legacy')) },
+          state: { S: JSON.stringify(legacy) },
+        },
+      }),
+    );
+    expect((await inventory.get('legacy'))?.state).toEqual(legacy);
+
+    // The next write compresses it; what comes back is the same state.
+    const lease = (await lock.acquire('legacy', TTL))!;
+    const next = {
+      ...legacy,
+      attempts: 2,
+      lastError: { code: 'x', detail: 'y'.repeat(400), at: legacy.updatedAt },
+    };
+    await inventory.putState('legacy', next, lease);
+    const stored = (await certItem('legacy'))?.['state'];
+    expect(stored?.S).toBeUndefined();
+    expect(JSON.parse(gunzipSync(stored!.B!).toString('utf8'))).toEqual(next);
+    expect(stored!.B!.length).toBeLessThan(JSON.stringify(next).length / 2);
+    expect((await inventory.get('legacy'))?.state).toEqual(next);
+
+    await admin.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          pk: { S: certKey('legacy') },
+          spec: { S: JSON.stringify(spec('legacy')) },
+          state: { B: Buffer.from('not gzip') },
+        },
+      }),
+    );
+    await expect(inventory.get('legacy')).rejects.toThrow(
+      /DynamoDB item cert#legacy \(state\): is not gzip-compressed JSON/,
+    );
+    await inventory.remove('legacy');
   });
 });
 

@@ -145,7 +145,7 @@ describe('S3CertificateStore against moto', () => {
     expect((err as Error).message).toContain(`s3://${bucket}/${manifestKey('keep')}`);
   });
 
-  it('encrypts private keys with the configured KMS key and labels every object', async () => {
+  it('encrypts private keys with the configured KMS key under a bucket key and labels every object', async () => {
     const client = s3Client();
     await new S3CertificateStore(client, { bucket, kmsKeyId }).putBundle(
       'kms',
@@ -157,6 +157,8 @@ describe('S3CertificateStore against moto', () => {
     const key = await head(bundleFileKey('kms', 'AA01', 'privkey'));
     expect(key.ServerSideEncryption).toBe('aws:kms');
     expect(key.SSEKMSKeyId).toBe(kmsKeyId);
+    // With a bucket key, whatever the bucket's default: no KMS request per private key.
+    expect(key.BucketKeyEnabled).toBe(true);
     expect(key.ContentType).toBe('application/x-pem-file');
     const cert = await head(bundleFileKey('kms', 'AA01', 'cert'));
     expect(cert.SSEKMSKeyId).toBeUndefined();

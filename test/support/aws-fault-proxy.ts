@@ -10,8 +10,8 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 
 export interface AwsFaultRule {
-  /** Decides on a request: method, path (with query) and the DynamoDB X-Amz-Target. */
-  match(request: { method: string; path: string; target: string }): boolean;
+  /** Decides on a request: method, path (with query), the DynamoDB X-Amz-Target and the body. */
+  match(request: { method: string; path: string; target: string; body: string }): boolean;
   /** The answer AWS would give. */
   respond: 's3-slowdown' | 'dynamodb-throttling' | 'route53-pending' | 'sns-internal';
 }
@@ -67,7 +67,8 @@ export async function startAwsFaultProxy(upstream: string): Promise<AwsFaultProx
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (rule?.match({ method: req.method ?? 'GET', path, target: amzTarget })) {
+      const body = Buffer.concat(chunks).toString('utf8');
+      if (rule?.match({ method: req.method ?? 'GET', path, target: amzTarget, body })) {
         injected.push(`${req.method} ${path}${amzTarget ? ` (${amzTarget.split('.').pop()})` : ''}`);
         fail(res, rule.respond);
         return;

@@ -1,14 +1,9 @@
 /**
- * Retries of writes that collide with concurrent ones: a fenced state write cancelled by a
- * concurrent write (DynamoDB Local serialises transactions and never reports
- * TransactionConflict), and a declaration outrun again and again. A scripted client stands
- * in for DynamoDB here; everything else is tested against DynamoDB Local.
+ * How refusals are reported: a fenced state write or claim the item refuses (the answer a
+ * scripted client gives exactly), and a declaration outrun again and again. A scripted
+ * client stands in for DynamoDB here; everything else is tested against DynamoDB Local.
  */
-import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  TransactionCanceledException,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
 import { DynamoInventory } from '../../../shared/inventory/dynamodb.js';
 import type { Lease } from '../../../shared/lock/lock.js';
@@ -26,13 +21,6 @@ const lease: Lease = {
 };
 const state = { status: 'valid' as const, attempts: 0, updatedAt: clock.now().toISOString() };
 
-const cancelled = (lockCode: string, certCode: string) =>
-  new TransactionCanceledException({
-    message: 'Transaction cancelled',
-    $metadata: {},
-    CancellationReasons: [{ Code: lockCode }, { Code: certCode }],
-  });
-
 function inventoryAnswering(...answers: unknown[]) {
   const send = vi.fn();
   for (const answer of answers) {
@@ -43,35 +31,37 @@ function inventoryAnswering(...answers: unknown[]) {
   return { send, inventory: new DynamoInventory({ client, tableName: 't', clock }) };
 }
 
-describe('DynamoInventory.putState under concurrent writes', () => {
-  it('retries a transaction cancelled by a conflicting write', async () => {
-    const { send, inventory } = inventoryAnswering(cancelled('TransactionConflict', 'None'), {});
-    await inventory.putState('web', state, lease);
-    expect(send).toHaveBeenCalledTimes(2);
-  });
+describe('DynamoInventory.putState and claim refused by the item', () => {
+  const refused = (item?: Record<string, unknown>) =>
+    new ConditionalCheckFailedException({
+      message: 'The conditional request failed',
+      $metadata: {},
+      Item: item as never,
+    });
 
-  it('gives up with a retryable ConflictError after repeated collisions', async () => {
-    const conflict = cancelled('None', 'TransactionConflict');
-    const { send, inventory } = inventoryAnswering(conflict, conflict, conflict, conflict);
-    await expect(inventory.putState('web', state, lease)).rejects.toThrow(
-      /collided with other writes 4 times/,
-    );
-    expect(send).toHaveBeenCalledTimes(4);
-  });
-
-  it('does not retry a lost lease', async () => {
-    const { send, inventory } = inventoryAnswering(cancelled('ConditionalCheckFailed', 'None'));
+  it('one conditional write; a newer lease on the item is a lost lease, not retried', async () => {
+    const { send, inventory } = inventoryAnswering(refused({ pk: { S: 'cert#web' }, fence: { N: '8' } }));
     const err = await inventory.putState('web', state, lease).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as ConflictError).message).toMatch(/lease for web was lost \(fencing token 7\)/);
+    expect((err as ConflictError).message).toMatch(/written under a newer lease \(fence 8\)/);
     expect(send).toHaveBeenCalledTimes(1);
   });
 
-  it('passes other cancellations on, translated, naming the item', async () => {
-    const { send, inventory } = inventoryAnswering(cancelled('ValidationError', 'None'));
+  it('a claim refused by a newer lease throws; a claim of an absent certificate reads undefined', async () => {
+    const newer = inventoryAnswering(refused({ pk: { S: 'cert#web' }, fence: { N: '9' } }));
+    await expect(newer.inventory.claim('web', lease)).rejects.toThrow(/lease for web was lost/);
+    const absent = inventoryAnswering(refused());
+    expect(await absent.inventory.claim('web', lease)).toBeUndefined();
+  });
+
+  it('passes other errors on, translated, naming the item', async () => {
+    const { send, inventory } = inventoryAnswering(
+      Object.assign(new Error('boom'), { name: 'ValidationException', $metadata: {} }),
+    );
     const err = await inventory.putState('web', state, lease).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CertkeeperError);
-    expect((err as Error).message).toContain('DynamoDB TransactWriteItems on t item cert#web');
+    expect((err as Error).message).toContain('DynamoDB UpdateItem on t item cert#web');
     expect(send).toHaveBeenCalledTimes(1);
   });
 });
