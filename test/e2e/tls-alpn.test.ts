@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentTlsAlpn01 } from '../../agent/tlsalpn01.js';
@@ -34,7 +33,7 @@ import { startHaproxy } from '../support/haproxy.js';
 import { startNginx, type Nginx } from '../support/nginx.js';
 import { type SwitchedPebble, startPebbleWith } from '../support/pebble-switches.js';
 import { peers, uniqueName } from '../support/peers.js';
-import { createPeerStack, listKeys, pointHandlersAt } from '../support/stack.js';
+import { createPeerStack, listKeys, pointHandlersAt, putRecord } from '../support/stack.js';
 import { createTestCa, type IssuedBundle } from '../unit/agent/pki.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,21 +50,8 @@ let work: string;
 /** Where the front sends acme-tls/1: the agent's responder, or local mode's. */
 let responderPort: number;
 
-async function putA(name: string): Promise<void> {
-  await stack.clients.route53.send(
-    new ChangeResourceRecordSetsCommand({
-      HostedZoneId: stack.zoneIds[ZONE],
-      ChangeBatch: {
-        Changes: [
-          {
-            Action: 'UPSERT',
-            ResourceRecordSet: { Name: name, Type: 'A', TTL: 60, ResourceRecords: [{ Value: '127.0.0.1' }] },
-          },
-        ],
-      },
-    }),
-  );
-}
+/** The test DNS server answers A from moto's zone: every name here is this machine. */
+const putA = (name: string) => putRecord(stack, stack.zoneIds[ZONE]!, name, 'A', ['127.0.0.1']);
 
 /** The agent's responder, and the server names it answered validations for. */
 async function startAgent(): Promise<{ responder: TlsAlpn01Responder; served: string[] }> {

@@ -4,7 +4,6 @@
  * its own. Both validate dns-01 through the test DNS server, which also serves the CAA
  * records the issuer reads before choosing a CA.
  */
-import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
@@ -19,6 +18,7 @@ import { uniqueName } from '../support/peers.js';
 import { type SwitchedPebble, startPebbleWith } from '../support/pebble-switches.js';
 import {
   manifestSerial,
+  putRecord,
   readManifest,
   recordAcmeRequests,
   tapEvents,
@@ -43,26 +43,8 @@ async function renew(name: string) {
 /** New orders the CAs accepted so far (Pebble's newOrder is /order-plz). */
 const orders = () => acme.count('/order-plz');
 
-async function putCaa(name: string, values: string[]): Promise<void> {
-  await stack.clients.route53.send(
-    new ChangeResourceRecordSetsCommand({
-      HostedZoneId: stack.zoneIds[ZONE],
-      ChangeBatch: {
-        Changes: [
-          {
-            Action: 'UPSERT',
-            ResourceRecordSet: {
-              Name: name,
-              Type: 'CAA',
-              TTL: 60,
-              ResourceRecords: values.map((Value) => ({ Value })),
-            },
-          },
-        ],
-      },
-    }),
-  );
-}
+const putCaa = (name: string, values: string[]) =>
+  putRecord(stack, stack.zoneIds[ZONE]!, name, 'CAA', values);
 
 beforeAll(async () => {
   stack = await useLocalStack('cafb', [ZONE]);

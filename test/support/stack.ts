@@ -3,7 +3,11 @@
  * the handlers' environment pointed at it, and a counter of the ACME requests this process
  * sends to Pebble.
  */
-import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
+import {
+  ChangeResourceRecordSetsCommand,
+  CreateHostedZoneCommand,
+  type RRType,
+} from '@aws-sdk/client-route-53';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import acme from 'acme-client';
 import { resetRuntime, type RuntimeOverrides } from '../../functions/runtime.js';
@@ -81,12 +85,13 @@ export async function createForeignZone(stack: LocalStack, name: string): Promis
   return HostedZone!.Id!.replace('/hostedzone/', '');
 }
 
-/** Creates or replaces a CNAME record in a zone of the stack's moto. */
-export async function putCname(
+/** Creates or replaces a record set (any type, Route53's value syntax) in a zone of the stack's moto. */
+export async function putRecord(
   stack: LocalStack,
   zoneId: string,
   name: string,
-  target: string,
+  type: RRType,
+  values: string[],
 ): Promise<void> {
   await stack.clients.route53.send(
     new ChangeResourceRecordSetsCommand({
@@ -95,13 +100,22 @@ export async function putCname(
         Changes: [
           {
             Action: 'UPSERT',
-            ResourceRecordSet: { Name: name, Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: target }] },
+            ResourceRecordSet: {
+              Name: name,
+              Type: type,
+              TTL: 60,
+              ResourceRecords: values.map((Value) => ({ Value })),
+            },
           },
         ],
       },
     }),
   );
 }
+
+/** Creates or replaces a CNAME record in a zone of the stack's moto. */
+export const putCname = (stack: LocalStack, zoneId: string, name: string, target: string): Promise<void> =>
+  putRecord(stack, zoneId, name, 'CNAME', [target]);
 
 /** Every key under a prefix of the stack's bucket. */
 export async function listKeys(stack: LocalStack, prefix: string): Promise<string[]> {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { asCertkeeperError } from '../../model/errors.js';
+import { listenResponder, type ListeningResponder } from '../listen.js';
 import { type Log, silentLog } from '../../model/log.js';
 import { http01Key, TOKEN_PATTERN } from '../../store/keys.js';
 import type { ObjectStore } from '../../store/store.js';
@@ -14,10 +14,7 @@ export interface Http01ResponderOptions {
   log?: Log;
 }
 
-export interface Http01Responder {
-  readonly address: { host: string; port: number };
-  close(): Promise<void>;
-}
+export type Http01Responder = ListeningResponder;
 
 const CHALLENGE_PATH = /^\/\.well-known\/acme-challenge\/([^/?#]+)$/;
 
@@ -34,23 +31,8 @@ export async function startHttp01Responder(options: Http01ResponderOptions): Pro
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address() as AddressInfo;
-  return {
-    address: { host: bound.address, port: bound.port },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // Keep-alive connections (the CA's validators) must not hold the shutdown open.
-        server.closeAllConnections();
-      }),
-  };
+  // Keep-alive connections (the CA's validators) must not hold the shutdown open.
+  return listenResponder(server, options, () => server.closeAllConnections());
 }
 
 async function respond(store: ObjectStore, req: IncomingMessage, res: ServerResponse): Promise<void> {

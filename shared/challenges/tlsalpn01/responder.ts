@@ -1,10 +1,11 @@
 import { Duplex } from 'node:stream';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import { asCertkeeperError } from '../../model/errors.js';
 import { type Log, silentLog } from '../../model/log.js';
 import { ACME_TLS_ALPN } from '../../pki/tls-alpn.js';
 import type { ObjectStore } from '../../store/store.js';
+import { listenResponder, type ListeningResponder } from '../listen.js';
 import { parseClientHello } from './client-hello.js';
 import { readTlsAlpn01Material } from './store.js';
 
@@ -19,10 +20,7 @@ export interface TlsAlpn01ResponderOptions {
   helloTimeoutMs?: number;
 }
 
-export interface TlsAlpn01Responder {
-  readonly address: { host: string; port: number };
-  close(): Promise<void>;
-}
+export type TlsAlpn01Responder = ListeningResponder;
 
 /**
  * Answers tls-alpn-01 validations (RFC 8737 §3): a connection whose ClientHello offers ALPN
@@ -98,22 +96,9 @@ export async function startTlsAlpn01Responder(
     };
     socket.on('data', onData);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  return listenResponder(server, options, () => {
+    for (const socket of sockets) socket.destroy();
   });
-  const bound = server.address() as AddressInfo;
-  return {
-    address: { host: bound.address, port: bound.port },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        for (const socket of sockets) socket.destroy();
-      }),
-  };
 }
 
 /** A stream that yields `head` and then whatever else `socket` receives, and writes to it. */
