@@ -110,7 +110,7 @@ async function runRenew(name: string | undefined, options: RenewOptions): Promis
   }
   const timeoutMs = parseDuration(options.timeout, '--timeout');
   const out = createOutput({ json: options.json });
-  const ctx = connect(options, ['queue']);
+  const ctx = await connect(options, ['queue']);
   const record = await requireRecord(ctx.inventory, name);
   const now = ctx.clock.now();
   if (record.state.status === 'retired') {

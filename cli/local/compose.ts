@@ -14,12 +14,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { lstat, mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { Route53Client } from '@aws-sdk/client-route-53';
 import * as z from 'zod';
 import { parseListen } from '../../agent/config.js';
 import { AcmeAccounts, AcmeCertificateAuthority, type OrderStep } from '../../shared/acme/index.js';
 import type { CertificateAuthority } from '../../shared/acme/ca.js';
-import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
 import { S3Http01Solver } from '../../shared/challenges/http01/s3.js';
 import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
@@ -37,6 +35,7 @@ import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.j
 import { BUNDLE_FILES, type BundleFile } from '../../shared/store/keys.js';
 import { parseStoredJson } from '../../shared/lock/stored.js';
 import { WebrootSolver } from './webroot.js';
+import { route53Provider } from './route53.js';
 import { ObjectPendingKeys } from '../../shared/store/pending-keys.js';
 
 /** How a certificate is issued, kept so `renew --out DIR` needs no flags (as lego keeps its account dir). */
@@ -229,7 +228,7 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
   // Route53 with the user's own credentials and region (the SDK's default chain).
   const dns01 =
     settings.dns === 'route53'
-      ? new Dns01Solver({ provider: new Route53DnsProvider(new Route53Client({})), log: reporter.log })
+      ? new Dns01Solver({ provider: route53Provider(), log: reporter.log })
       : undefined;
   const solverFor = (spec: CertificateSpec): ChallengeSolver | undefined =>
     spec.challenge === 'http-01' ? http01 : dns01?.withHostedZone(spec.hostedZoneId);

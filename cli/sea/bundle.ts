@@ -1,0 +1,67 @@
+/**
+ * How the single executable runs the CLI bundle: not as Node's SEA main script, but as a
+ * script compiled with a V8 code cache made at build time (scripts/build-cli.ts). Node's own
+ * SEA code cache (`useCodeCache`) holds only what V8 compiles up front, the bundle's top
+ * level: every module body in it (esbuild wraps each in a function, run when first needed)
+ * and everything those call would still be parsed and compiled on every run. A cache taken
+ * after the bundle has run (V8 keeps the bytecode of every function that ran) skips that.
+ * A startup snapshot (`useSnapshot`) would skip the module bodies too, but Node 22 cannot
+ * snapshot node:http/https, which the bundle loads.
+ *
+ * The source V8 compiles must be the same text at build time and at run time (the cache is
+ * checked against it), so both sides wrap it here.
+ */
+import { Script, constants } from 'node:vm';
+
+/** SEA asset keys (sea-config.json `assets`). */
+export const BUNDLE_ASSET = 'certkeeper.cjs';
+/**
+ * One code cache per command that is run often (from cron, systemd or scripts), each trained
+ * on that command alone, and one for the rest: V8 deserializes a whole cache before the first
+ * line runs, so a cache holding every command's code costs more than it saves for one.
+ */
+export const CACHED_COMMANDS = ['issue', 'renew', 'list', 'agent'] as const;
+export const codeCacheAsset = (command: string): string => `certkeeper.${command}.cache`;
+export const OTHER_COMMANDS_CACHE = 'other';
+
+/**
+ * Which cache serves these arguments: the command's own, or the one for the rest. None for
+ * no command at all (`--help`, `--version`): the built file answers those without loading
+ * any module, so a cache would only be work to read.
+ */
+export function cacheFor(args: readonly string[]): string | undefined {
+  const command = args.find((arg) => !arg.startsWith('-'));
+  if (command === undefined) return undefined;
+  return (CACHED_COMMANDS as readonly string[]).includes(command) ? command : OTHER_COMMANDS_CACHE;
+}
+
+/** The CommonJS parameters the bundle expects, as Node's module wrapper passes them. */
+export type BundleFunction = (
+  exports: object,
+  require: NodeJS.Require,
+  module: { exports: object },
+  filename: string,
+  dirname: string,
+) => void;
+
+/**
+ * The bundle as one function, compiled with `cachedData` when given. The `#!` line becomes
+ * an empty line (a hashbang is only valid at the very start of a script), so line numbers
+ * in stack traces stay those of the file.
+ */
+export function compileBundle(source: string, filename: string, cachedData?: Buffer): Script {
+  const body = source.startsWith('#!') ? source.replace(/^#![^\n]*/, '') : source;
+  return new Script(`(function (exports, require, module, __filename, __dirname) {${body}\n})`, {
+    filename,
+    ...(cachedData ? { cachedData } : {}),
+    // The AWS SDK's credential providers import('node:http') on use: the default loader.
+    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+}
+
+/** Runs the compiled bundle once, as a CommonJS module named `filename`. */
+export function runBundle(script: Script, require: NodeJS.Require, filename: string, dirname: string): void {
+  const fn = script.runInThisContext() as BundleFunction;
+  const module = { exports: {} };
+  fn.call(module.exports, module.exports, require, module, filename, dirname);
+}
