@@ -43,7 +43,13 @@ import {
   STAND_INS,
   standInsPlugin,
 } from '../infra/bundle.js';
-import { BUNDLE_ASSET, CACHED_COMMANDS, codeCacheAsset, OTHER_COMMANDS_CACHE } from '../cli/sea/bundle.js';
+import {
+  BUNDLE_ASSET,
+  CACHED_COMMANDS,
+  codeCacheAsset,
+  NO_COMMAND_CACHE,
+  OTHER_COMMANDS_CACHE,
+} from '../cli/sea/bundle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_DIR = path.join(ROOT, 'dist', 'cli');
@@ -192,10 +198,14 @@ async function trainingRuns(scratch: string): Promise<Record<string, string[][]>
     renew: [['renew', '--out', scratch, '--json']],
     list: [['list', '--out', scratch, '--json']],
     agent: [['agent', '--help']],
+    [NO_COMMAND_CACHE]: [['--version']],
     [OTHER_COMMANDS_CACHE]: Object.keys(COMMAND_MODULES)
       .filter((name) => !cached.includes(name))
       .map((name) => [name, '--help']),
-  } satisfies Record<(typeof CACHED_COMMANDS)[number] | typeof OTHER_COMMANDS_CACHE, string[][]>;
+  } satisfies Record<
+    (typeof CACHED_COMMANDS)[number] | typeof OTHER_COMMANDS_CACHE | typeof NO_COMMAND_CACHE,
+    string[][]
+  >;
 }
 
 /**
@@ -276,7 +286,10 @@ export async function buildSea(arch: Arch, bundle = CLI_BUNDLE): Promise<{ file:
 
 /** The executable must take its caches: a rejected one would only cost time, silently. */
 function checkCodeCache(executable: string): void {
-  for (const args of [...CACHED_COMMANDS, 'doctor'].map((command) => [command, '--help'])) {
+  for (const args of [
+    ['--version'],
+    ...[...CACHED_COMMANDS, 'doctor'].map((command) => [command, '--help']),
+  ]) {
     const result = spawnSync(executable, args, {
       encoding: 'utf8',
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CERTKEEPER_DEBUG_CODE_CACHE: '1' },

@@ -10,10 +10,8 @@ import { getAsset } from 'node:sea';
 import { BUNDLE_ASSET, cacheFor, codeCacheAsset, compileBundle, runBundle } from './bundle.js';
 
 function cachedData(): Buffer | undefined {
-  const cache = cacheFor(process.argv.slice(2));
-  if (cache === undefined) return undefined;
   try {
-    return Buffer.from(getAsset(codeCacheAsset(cache)));
+    return Buffer.from(getAsset(codeCacheAsset(cacheFor(process.argv.slice(2)))));
   } catch {
     // Not in this executable (one built for another architecture).
     return undefined;
