@@ -63,11 +63,11 @@ export function register(program: Command): void {
     )
     .option(
       '--pre-hook <command>',
-      "local mode: run this (sh -c) once before the run's first order, e.g. to stop a service that holds port 80; if it fails, nothing is ordered",
+      "local mode: run this (sh -c) once before the run's first order, e.g. to stop a service that holds port 80; if it fails, nothing is ordered (default: the pre-hook each certificate's issue saved)",
     )
     .option(
       '--post-hook <command>',
-      'local mode: run this once after the run when anything was ordered, whether it succeeded or failed (e.g. start that service again)',
+      "local mode: run this once after the run when anything was ordered, whether it succeeded or failed (e.g. start that service again; default: the post-hook each certificate's issue saved)",
     );
   stackOptions(command, ['queue'])
     .addHelpText(

@@ -52,6 +52,9 @@ export const localSettings = z.object({
   /** Absolute path of a web server's document root: HTTP-01 tokens are written under it instead. */
   http01Webroot: z.string().optional(),
   dns: z.literal('route53').optional(),
+  /** `issue --pre-hook` / `--post-hook`, which `renew --out` runs around this certificate's orders (hooks.ts). */
+  preHook: z.string().optional(),
+  postHook: z.string().optional(),
 });
 export type LocalSettings = z.infer<typeof localSettings>;
 
@@ -410,41 +413,4 @@ export function runShell(command: string, env?: NodeJS.ProcessEnv): Promise<numb
     child.on('error', () => resolve(127));
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
-}
-
-/**
- * `--pre-hook` / `--post-hook` of `renew --out`, as certbot and lego run them: the pre-hook
- * once, just before the run's first order (so a service holding port 80 steps aside only
- * when something is renewed), and the post-hook once at the end whenever that point was
- * reached, even when the pre-hook or the orders failed (the service always comes back). A
- * failed pre-hook fails that order and every later one of the run, and is not run again.
- */
-export class OrderHooks {
-  /** Exit codes, once run. */
-  pre: number | undefined;
-  post: number | undefined;
-  private reached = false;
-
-  constructor(
-    private readonly preHook: string | undefined,
-    private readonly postHook: string | undefined,
-  ) {}
-
-  readonly beforeOrder = async (): Promise<void> => {
-    if (!this.reached) {
-      this.reached = true;
-      if (this.preHook) this.pre = await runShell(this.preHook);
-    }
-    if (this.pre !== undefined && this.pre !== 0) {
-      throw new CertkeeperError('internal', `the pre-hook failed (exit ${this.pre}): nothing ordered`, {
-        fix: 'make --pre-hook succeed (its output is above), then run renew again',
-      });
-    }
-  };
-
-  /** Runs the post-hook if an order was about to be placed; its exit code, if it ran. */
-  async after(): Promise<number | undefined> {
-    if (this.reached && this.postHook) this.post = await runShell(this.postHook);
-    return this.post;
-  }
 }

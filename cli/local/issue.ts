@@ -391,6 +391,9 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
       ...(retrySeconds > 0 ? { http01ListenRetry: retrySeconds } : {}),
       ...(options.http01Webroot !== undefined ? { http01Webroot: absolute(options.http01Webroot) } : {}),
       ...(options.dns ? { dns: 'route53' as const } : {}),
+      // Saved for `renew --out`, which runs them around its orders (hooks.ts), as certbot does.
+      ...(options.preHook ? { preHook: options.preHook } : {}),
+      ...(options.postHook ? { postHook: options.postHook } : {}),
     },
   };
 }
