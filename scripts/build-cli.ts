@@ -49,6 +49,7 @@ import {
   codeCacheAsset,
   NO_COMMAND_CACHE,
   OTHER_COMMANDS_CACHE,
+  wrapBundle,
 } from '../cli/sea/bundle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -115,6 +116,8 @@ export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
     mainFields: ['module', 'main'],
     minify: true,
     treeShaking: true,
+    // The executable reads it back one byte per character (cli/sea/main.ts).
+    charset: 'ascii',
     legalComments: 'linked',
     banner: {
       js: [
@@ -252,7 +255,13 @@ export async function buildSea(arch: Arch, bundle = CLI_BUNDLE): Promise<{ file:
     const blob = path.join(work, 'sea.blob');
     const config = path.join(work, 'sea-config.json');
     const main = await bundleScript('cli/sea/main.ts', path.join(work, 'sea-main.cjs'));
-    const caches = native ? await trainCodeCaches(target, bundle, work) : {};
+    const wrapped = path.join(work, 'certkeeper.wrapped.cjs');
+    const source = readFileSync(bundle, 'utf8');
+    // Read back as latin1 by the executable: one byte per character, which holds for ASCII.
+    if (Buffer.byteLength(source) !== source.length)
+      throw new Error(`${bundle} is not ASCII (esbuild charset)`);
+    writeFileSync(wrapped, wrapBundle(source));
+    const caches = native ? await trainCodeCaches(target, wrapped, work) : {};
     writeFileSync(
       config,
       JSON.stringify({
@@ -262,7 +271,7 @@ export async function buildSea(arch: Arch, bundle = CLI_BUNDLE): Promise<{ file:
         // The main script is a few lines; the bundle's cache is the asset.
         useCodeCache: false,
         useSnapshot: false,
-        assets: { [BUNDLE_ASSET]: bundle, ...caches },
+        assets: { [BUNDLE_ASSET]: wrapped, ...caches },
       }),
     );
     execFileSync(maker, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });

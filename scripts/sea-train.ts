@@ -3,7 +3,7 @@
  * executable is made from (V8 only takes a cache its own version and flags made), bundled to
  * CommonJS by scripts/build-cli.ts:
  *
- *   node sea-train.cjs BUNDLE CACHE_OUT RUNS_JSON
+ *   node sea-train.cjs WRAPPED_BUNDLE CACHE_OUT RUNS_JSON
  *
  * Compiles the bundle as the executable will, runs it once per argument list in RUNS_JSON
  * (commands that need no network: --help texts, and local commands stopped by a usage error
@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   const [bundle, cacheOut, runsJson] = process.argv.slice(2);
   if (!bundle || !cacheOut || !runsJson) throw new Error('usage: sea-train BUNDLE CACHE_OUT RUNS_JSON');
   const runs = JSON.parse(runsJson) as string[][];
-  const script = compileBundle(readFileSync(bundle, 'utf8'), bundle);
+  // The same text the executable compiles (cli/sea/bundle.ts wrapBundle), read the same way.
+  const script = compileBundle(readFileSync(bundle, 'latin1'), bundle);
   const exit = process.exit.bind(process);
   const writes = {
     out: process.stdout.write.bind(process.stdout),

@@ -6,12 +6,15 @@
  * as Node would. CERTKEEPER_DEBUG_CODE_CACHE=1 says on stderr whether V8 took the cache.
  */
 import { dirname } from 'node:path';
-import { getAsset } from 'node:sea';
+import { getRawAsset } from 'node:sea';
 import { BUNDLE_ASSET, cacheFor, codeCacheAsset, compileBundle, runBundle } from './bundle.js';
+
+// getRawAsset: the bytes inside the executable, not a copy (V8 only reads them).
+const raw = (key: string): Buffer => Buffer.from(getRawAsset(key) as ArrayBuffer);
 
 function cachedData(): Buffer | undefined {
   try {
-    return Buffer.from(getAsset(codeCacheAsset(cacheFor(process.argv.slice(2)))));
+    return raw(codeCacheAsset(cacheFor(process.argv.slice(2))));
   } catch {
     // Not in this executable (one built for another architecture).
     return undefined;
@@ -19,7 +22,7 @@ function cachedData(): Buffer | undefined {
 }
 
 const cache = cachedData();
-const script = compileBundle(getAsset(BUNDLE_ASSET, 'utf8'), process.execPath, cache);
+const script = compileBundle(raw(BUNDLE_ASSET).toString('latin1'), process.execPath, cache);
 if (process.env.CERTKEEPER_DEBUG_CODE_CACHE) {
   const state = !cache ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted';
   process.stderr.write(`certkeeper: code cache ${state}\n`);
