@@ -7,7 +7,17 @@
  * Prints median and min wall time, median CPU (user + system) and peak RSS per tool, and
  * the ratios to lego. Not a test: figures to compare across changes.
  *
+ * Two CAs, one after the other: the peers' Pebble, configured (as the tests need) to send
+ * `Retry-After: 1` with every order that is still processing after finalize, which
+ * certkeeper waits out as RFC 8555 §7.4 says ("send a POST-as-GET request after the time
+ * given in the Retry-After header field") and lego and certbot do not (they poll again at
+ * once, or on their own fixed interval); and a Pebble of the bench's own that sends no
+ * Retry-After, so the tools compare on their own work.
+ *
  *   npm run bench:issue   (peers started for it; BENCH_RUNS=N, default 7)
+ *   BENCH_BASELINE=/path/to/an/older/certkeeper-linux-x64 npm run bench:issue
+ *     adds that executable as one more tool, alternating with the others: before and after
+ *     a change, in one run.
  *
  * lego is installed on first use into $CERTKEEPER_PEERS_HOME/bin (default ~/.cache/certkeeper/bin),
  * next to Pebble, at a pinned version that builds with Go >= 1.24; certbot into a venv beside
@@ -20,6 +30,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { hostArch, seaPath } from '../scripts/build-cli.js';
 import { peers } from '../test/support/peers.js';
+import { startPebbleWith } from '../test/support/pebble-switches.js';
 import { measure, printTable, requireGnuTime, type Sample } from './measure.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -77,66 +88,72 @@ function installLego(bin: string): void {
   if (build.status !== 0 || !existsSync(bin)) throw new Error('building lego failed (needs Go >= 1.24)');
 }
 
-type Tool = 'certkeeper' | 'lego' | 'certbot';
+type Tool = 'certkeeper' | 'certkeeper-baseline' | 'lego' | 'certbot';
+type Command = [string, string[], NodeJS.ProcessEnv];
+interface ToolSpec {
+  run: (dir: string) => Command;
+  account: string;
+  help: string[];
+}
+/** The CA a scenario issues from. */
+interface Ca {
+  directoryUrl: string;
+  httpPort: number;
+  caCertPath: string;
+}
 
-async function main(): Promise<void> {
-  requireGnuTime();
-  const certkeeper = seaPath(hostArch());
-  if (!existsSync(certkeeper)) throw new Error(`${certkeeper} is missing: run npm run build first`);
-  const lego = legoPath();
-  if (!existsSync(lego)) installLego(lego);
-  const certbot = certbotPath();
-  if (!existsSync(certbot)) installCertbot(certbot);
-  const { pebble } = peers();
-  const listen = `127.0.0.1:${pebble.httpPort}`;
-  const work = mkdtempSync(join(tmpdir(), 'certkeeper-bench-issue-'));
-  const email = 'bench@example.com';
-  const env = { ...process.env };
+const EMAIL = 'bench@example.com';
 
-  // Each tool's command for a directory, and the part of that directory that is its account.
-  const tools: Record<
-    Tool,
-    { run: (dir: string) => [string, string[], NodeJS.ProcessEnv]; account: string; help: string[] }
-  > = {
-    certkeeper: {
-      run: (dir) => [
-        certkeeper,
-        [
-          'issue',
-          '--directory-url',
-          pebble.directoryUrl,
-          '--email',
-          email,
-          '--ip',
-          '127.0.0.1',
-          '--http01-listen',
-          listen,
-          '--http01-listen-retry',
-          '30',
-          '--ca-file',
-          pebble.caCertPath,
-          '--out',
-          dir,
-          '--json',
-        ],
-        env,
+function certkeeperTool(executable: string, ca: Ca): ToolSpec {
+  return {
+    run: (dir) => [
+      executable,
+      [
+        'issue',
+        '--directory-url',
+        ca.directoryUrl,
+        '--email',
+        EMAIL,
+        '--ip',
+        '127.0.0.1',
+        '--http01-listen',
+        `127.0.0.1:${ca.httpPort}`,
+        '--http01-listen-retry',
+        '30',
+        '--ca-file',
+        ca.caCertPath,
+        '--out',
+        dir,
+        '--json',
       ],
-      account: 'accounts',
-      help: ['--help'],
-    },
+      { ...process.env },
+    ],
+    account: 'accounts',
+    help: ['--help'],
+  };
+}
+
+function tools(
+  ca: Ca,
+  executables: { certkeeper: string; baseline?: string; lego: string; certbot: string },
+) {
+  const env = { ...process.env };
+  const all: Partial<Record<Tool, ToolSpec>> = {
+    certkeeper: certkeeperTool(executables.certkeeper, ca),
+    ...(executables.baseline ? { 'certkeeper-baseline': certkeeperTool(executables.baseline, ca) } : {}),
     // LEGO_CA_CERTIFICATES: lego's way to trust a private CA (Pebble's HTTPS) for this run only.
     lego: {
       run: (dir) => [
-        lego,
+        executables.lego,
         [
           '--server',
-          pebble.directoryUrl,
+          ca.directoryUrl,
           '--accept-tos',
           '--email',
-          email,
+          EMAIL,
           '--http',
           '--http.port',
-          listen,
+          `127.0.0.1:${ca.httpPort}`,
           '--domains',
           '127.0.0.1',
           '--path',
@@ -147,7 +164,7 @@ async function main(): Promise<void> {
           '--profile',
           'shortlived',
         ],
-        { ...env, LEGO_CA_CERTIFICATES: pebble.caCertPath },
+        { ...env, LEGO_CA_CERTIFICATES: ca.caCertPath },
       ],
       account: 'accounts',
       help: ['--help'],
@@ -155,16 +172,16 @@ async function main(): Promise<void> {
     // REQUESTS_CA_BUNDLE: how certbot (python-requests) trusts Pebble's HTTPS.
     certbot: {
       run: (dir) => [
-        certbot,
+        executables.certbot,
         [
           'certonly',
           '--standalone',
           '--non-interactive',
           '--agree-tos',
           '-m',
-          email,
+          EMAIL,
           '--server',
-          pebble.directoryUrl,
+          ca.directoryUrl,
           '--ip-address',
           '127.0.0.1',
           '--preferred-profile',
@@ -172,7 +189,7 @@ async function main(): Promise<void> {
           '--http-01-address',
           '127.0.0.1',
           '--http-01-port',
-          String(pebble.httpPort),
+          String(ca.httpPort),
           '--config-dir',
           join(dir, 'config'),
           '--work-dir',
@@ -180,69 +197,114 @@ async function main(): Promise<void> {
           '--logs-dir',
           join(dir, 'logs'),
         ],
-        { ...env, REQUESTS_CA_BUNDLE: pebble.caCertPath },
+        { ...env, REQUESTS_CA_BUNDLE: ca.caCertPath },
       ],
       account: join('config', 'accounts'),
       help: ['--help'],
     },
   };
-  const names = Object.keys(tools) as Tool[];
-  const issue = Object.fromEntries(names.map((t) => [t, [] as Sample[]])) as Record<Tool, Sample[]>;
-  const startup = Object.fromEntries(names.map((t) => [t, [] as Sample[]])) as Record<Tool, Sample[]>;
-  const failed = Object.fromEntries(names.map((t) => [t, 0])) as Record<Tool, number>;
-  try {
-    // A first run each creates the account every later run starts from.
-    for (const tool of names) {
-      const [command, args, toolEnv] = tools[tool].run(join(work, `${tool}-account`));
-      await measure(command, args, { env: toolEnv, cwd: work });
-    }
-    console.log(
-      `${RUNS} issuances of 127.0.0.1 per tool against Pebble, alternating (fresh directory, account reused)`,
-    );
-    for (let i = 0; i < RUNS; i++) {
-      // Rotate which goes first, so none always follows another's warm caches.
-      const order = names.map((_, k) => names[(i + k) % names.length]!);
-      const line: string[] = [];
-      for (const tool of order) {
-        const dir = join(work, `${tool}-${i}`);
-        cpSync(join(work, `${tool}-account`, tools[tool].account), join(dir, tools[tool].account), {
-          recursive: true,
-        });
-        const [command, args, toolEnv] = tools[tool].run(dir);
-        // Pebble refuses a share of nonces on purpose (badNonce, RFC 8555 §6.5): a tool that
-        // does not retry it fails the run. Such a run is counted and measured again.
-        let sample: Sample | undefined;
-        for (let attempt = 0; !sample; attempt++) {
-          try {
-            sample = await measure(command, args, { env: toolEnv, cwd: work });
-          } catch (err) {
-            if (attempt >= 2) throw err;
-            failed[tool]++;
-            rmSync(dir, { recursive: true, force: true });
-            cpSync(join(work, `${tool}-account`, tools[tool].account), join(dir, tools[tool].account), {
-              recursive: true,
-            });
-          }
+  return all as Record<Tool, ToolSpec>;
+}
+
+interface Results {
+  issue: Record<string, Sample[]>;
+  failed: Record<string, number>;
+}
+
+/** RUNS issuances per tool from `ca`, alternating, each in a fresh directory holding the tool's account. */
+async function issueRuns(specs: Record<string, ToolSpec>, work: string): Promise<Results> {
+  const names = Object.keys(specs);
+  mkdirSync(work, { recursive: true });
+  const issue = Object.fromEntries(names.map((t) => [t, [] as Sample[]]));
+  const failed = Object.fromEntries(names.map((t) => [t, 0]));
+  // A first run each creates the account every later run starts from.
+  for (const tool of names) {
+    const [command, args, toolEnv] = specs[tool]!.run(join(work, `${tool}-account`));
+    await measure(command, args, { env: toolEnv, cwd: work });
+  }
+  for (let i = 0; i < RUNS; i++) {
+    // Rotate which goes first, so none always follows another's warm caches.
+    const order = names.map((_, k) => names[(i + k) % names.length]!);
+    const line: string[] = [];
+    for (const tool of order) {
+      const spec = specs[tool]!;
+      const dir = join(work, `${tool}-${i}`);
+      const seed = () =>
+        cpSync(join(work, `${tool}-account`, spec.account), join(dir, spec.account), { recursive: true });
+      seed();
+      const [command, args, toolEnv] = spec.run(dir);
+      // Pebble refuses a share of nonces on purpose (badNonce, RFC 8555 §6.5): a tool that
+      // does not retry it fails the run. Such a run is counted and measured again.
+      let sample: Sample | undefined;
+      for (let attempt = 0; !sample; attempt++) {
+        try {
+          sample = await measure(command, args, { env: toolEnv, cwd: work });
+        } catch (err) {
+          if (attempt >= 2) throw err;
+          failed[tool]!++;
+          rmSync(dir, { recursive: true, force: true });
+          seed();
         }
-        issue[tool].push(sample);
-        line.push(`${tool} ${(sample.wallMs / 1000).toFixed(2)} s`);
       }
-      console.log(`  run ${i + 1}: ${line.join(', ')}`);
+      issue[tool]!.push(sample);
+      line.push(`${tool} ${(sample.wallMs / 1000).toFixed(2)} s`);
     }
+    console.log(`  run ${i + 1}: ${line.join(', ')}`);
+  }
+  return { issue, failed };
+}
+
+function report(title: string, results: Results): void {
+  console.log(`\n${title} (ratios to lego)`);
+  printTable(results.issue, 'lego');
+  console.log(
+    `failed runs measured again: ${Object.entries(results.failed)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ')}`,
+  );
+}
+
+async function main(): Promise<void> {
+  requireGnuTime();
+  const certkeeper = seaPath(hostArch());
+  if (!existsSync(certkeeper)) throw new Error(`${certkeeper} is missing: run npm run build first`);
+  const baseline = process.env.BENCH_BASELINE;
+  if (baseline && !existsSync(baseline)) throw new Error(`BENCH_BASELINE ${baseline} does not exist`);
+  const lego = legoPath();
+  if (!existsSync(lego)) installLego(lego);
+  const certbot = certbotPath();
+  if (!existsSync(certbot)) installCertbot(certbot);
+  const executables = { certkeeper, ...(baseline ? { baseline } : {}), lego, certbot };
+  const { pebble } = peers();
+  const work = mkdtempSync(join(tmpdir(), 'certkeeper-bench-issue-'));
+  // retryAfter 0: Pebble sends no Retry-After header at all.
+  const quiet = await startPebbleWith({}, { retryAfter: { authz: 0, order: 0 } });
+  try {
+    const peersCa = tools(pebble, executables);
+    console.log(
+      `${RUNS} issuances of 127.0.0.1 per tool, alternating (fresh directory, account reused)\n` +
+        "\nthe peers' Pebble (Retry-After: 1 on processing orders)",
+    );
+    const withRetryAfter = await issueRuns(peersCa, join(work, 'retry-after'));
+    console.log('\na Pebble that sends no Retry-After');
+    const quietCa = tools({ ...quiet, caCertPath: pebble.caCertPath }, executables);
+    const without = await issueRuns(quietCa, join(work, 'no-retry-after'));
+    const startup = Object.fromEntries(Object.keys(peersCa).map((t) => [t, [] as Sample[]]));
     for (let i = 0; i < RUNS; i++) {
-      for (const tool of names)
-        startup[tool].push(await measure(tools[tool].run(work)[0], tools[tool].help, { cwd: work }));
+      for (const [tool, spec] of Object.entries(peersCa)) {
+        startup[tool]!.push(await measure(spec.run(work)[0], spec.help, { cwd: work }));
+      }
     }
+    report("issue one IP certificate, the peers' Pebble (Retry-After: 1)", withRetryAfter);
+    report('issue one IP certificate, a Pebble without Retry-After', without);
+    console.log('\nstartup: --help (ratios to lego)');
+    printTable(startup, 'lego');
   } finally {
+    await quiet.close();
     rmSync(work, { recursive: true, force: true });
   }
-  console.log('\nissue one IP certificate (ratios to lego)');
-  printTable(issue, 'lego');
-  console.log('\nstartup: --help (ratios to lego)');
-  printTable(startup, 'lego');
-  console.log(`\nfailed runs measured again: ${names.map((t) => `${t} ${failed[t]}`).join(', ')}`);
   console.log(
-    `\ncertkeeper ${certkeeper}; lego ${LEGO_VERSION}; certbot ${CERTBOT_VERSION}; ${RUNS} runs each`,
+    `\ncertkeeper ${certkeeper}${baseline ? `; baseline ${baseline}` : ''}; lego ${LEGO_VERSION}; certbot ${CERTBOT_VERSION}; ${RUNS} runs each`,
   );
 }
 

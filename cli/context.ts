@@ -6,7 +6,7 @@
  * and CA exactly as the issuer does.
  */
 import type { Command } from 'commander';
-import { buildIssuerRuntime, type IssuerRuntime } from '../functions/issuer-runtime.js';
+import type { IssuerRuntime } from '../functions/issuer-runtime.js';
 import type { Authority } from '../shared/acme/authorities.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import type { Inventory } from '../shared/inventory/inventory.js';
@@ -191,13 +191,14 @@ export interface OperatorContext {
 /**
  * Resolves the stack from flags and environment and composes the Lambdas' runtime for it.
  * A missing setting is a usage error naming both the flag and the variable, thrown before
- * anything is read or written.
+ * anything is read or written. The runtime (the AWS SDK clients) is loaded here, not when a
+ * command module is: local mode (`renew --out`, `list --out`) and --help never need it.
  */
-export function connect(
+export async function connect(
   flags: StackFlags,
   needs: readonly Need[] = [],
   environment: NodeJS.ProcessEnv = process.env,
-): OperatorContext {
+): Promise<OperatorContext> {
   const env: NodeJS.ProcessEnv = { ...environment };
   for (const source of SOURCES) {
     const value = flags[source.key] ?? environment[source.env];
@@ -217,6 +218,7 @@ export function connect(
   // The Lambdas' logger writes JSON lines; a person at a terminal wants only warnings
   // (which Powertools sends to stderr, keeping stdout for results and --json).
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  const { buildIssuerRuntime } = await import('../functions/issuer-runtime.js');
   const runtime = buildIssuerRuntime(env);
   return {
     runtime,

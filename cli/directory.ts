@@ -5,7 +5,7 @@
  * works, hidden from --help.
  */
 import { type Command, Option } from 'commander';
-import { CA_DIRECTORIES } from '../shared/model/config.js';
+import { CA_DIRECTORIES } from '../shared/model/cas.js';
 import { ValidationError } from '../shared/model/errors.js';
 
 export const DIRECTORY_NAMES = Object.keys(CA_DIRECTORIES).join(' / ');

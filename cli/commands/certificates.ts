@@ -107,7 +107,7 @@ async function runAdd(
   } catch (err) {
     throw asFlagError(err, typed);
   }
-  const ctx = connect(options);
+  const ctx = await connect(options);
   const before = await ctx.inventory.get(name);
   await declareCertificate(ctx.inventory, input, ctx.clock);
   // Like a deploy that declares it again: a retired certificate comes back.
@@ -230,7 +230,7 @@ async function runRemove(name: string, options: RemoveOptions): Promise<number> 
   if (options.yes)
     throw new ValidationError('--yes', 'applies to local mode only', 'add --out DIR, or drop --yes');
   const out = createOutput({ json: options.json });
-  const ctx = connect(options);
+  const ctx = await connect(options);
   const record = await requireRecord(ctx.inventory, name);
   const written = await amendState(ctx.inventory, name, ({ state }) => retiredState(state, ctx.clock.now()));
   const kept = `s3://${ctx.bucket}/${certificatePrefix(name)}`;
@@ -282,7 +282,7 @@ async function runList(options: JsonOptions & { out?: string }): Promise<number>
     return runLocalList({ out: options.out, json: options.json });
   }
   const out = createOutput({ json: options.json });
-  const ctx = connect(options);
+  const ctx = await connect(options);
   const now = ctx.clock.now();
   const summaries = (await ctx.inventory.list()).map((r) => summarize(r, now));
   out.result(summaries, () =>
@@ -324,7 +324,7 @@ function registerStatus(program: Command): void {
 async function runStatus(name: string | undefined, options: JsonOptions): Promise<number> {
   if (name === undefined) return runFleetStatus(options);
   const out = createOutput({ json: options.json });
-  const ctx = connect(options);
+  const ctx = await connect(options);
   const record = await requireRecord(ctx.inventory, name);
   const now = ctx.clock.now();
   const summary = summarize(record, now);
@@ -421,7 +421,7 @@ async function runStatus(name: string | undefined, options: JsonOptions): Promis
 /** Every certificate's delivery targets, from the fleet view of the last tick. */
 async function runFleetStatus(options: JsonOptions): Promise<number> {
   const out = createOutput({ json: options.json });
-  const ctx = connect(options);
+  const ctx = await connect(options);
   const now = ctx.clock.now();
   const records = await ctx.inventory.list();
   const view = await readFleetView(ctx);

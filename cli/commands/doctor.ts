@@ -49,7 +49,7 @@ export function register(program: Command): void {
           timeoutMs: integer('--timeout', flags.timeout, 1, 600) * 1000,
         };
         // Only the CA is required beyond bucket and table: a missing topic is a finding.
-        const report = await runDoctor(connect(flags, ['ca']).runtime, options);
+        const report = await runDoctor((await connect(flags, ['ca'])).runtime, options);
         const out = createOutput({ json: flags.json });
         out.result(report, () => {
           for (const check of report.checks) printCheck(out, check);

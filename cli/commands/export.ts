@@ -83,7 +83,7 @@ async function runExport(name: string, options: ExportOptions): Promise<number> 
       );
     }
   }
-  const ctx = connect(options);
+  const ctx = await connect(options);
   // An undeclared name is a different mistake from one not issued yet: say which.
   await requireRecord(ctx.inventory, name);
   // Everything is read and checked before the first byte is written.

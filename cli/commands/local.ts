@@ -73,11 +73,11 @@ export function register(program: Command): void {
     )
     .option(
       '--pre-hook <command>',
-      'run this (sh -c) before answering HTTP-01, e.g. to stop a service that holds port 80; its failure orders nothing',
+      'run this (sh -c) before answering HTTP-01, e.g. to stop a service that holds port 80; its failure orders nothing. Saved: renew --out runs it before renewing this certificate',
     )
     .option(
       '--post-hook <command>',
-      'run this after the order, whether it succeeded or failed (e.g. start that service again)',
+      'run this after the order, whether it succeeded or failed (e.g. start that service again). Saved for renew --out too',
     )
     .addHelpText('after', `${EXIT_CODES_HELP}\n${EXAMPLES}`)
     .action(

@@ -63,11 +63,11 @@ export function register(program: Command): void {
     )
     .option(
       '--pre-hook <command>',
-      "local mode: run this (sh -c) once before the run's first order, e.g. to stop a service that holds port 80; if it fails, nothing is ordered",
+      "local mode: run this (sh -c) once before the run's first order, e.g. to stop a service that holds port 80; if it fails, nothing is ordered (default: the pre-hook each certificate's issue saved)",
     )
     .option(
       '--post-hook <command>',
-      'local mode: run this once after the run when anything was ordered, whether it succeeded or failed (e.g. start that service again)',
+      "local mode: run this once after the run when anything was ordered, whether it succeeded or failed (e.g. start that service again; default: the post-hook each certificate's issue saved)",
     );
   stackOptions(command, ['queue'])
     .addHelpText(
@@ -110,7 +110,7 @@ async function runRenew(name: string | undefined, options: RenewOptions): Promis
   }
   const timeoutMs = parseDuration(options.timeout, '--timeout');
   const out = createOutput({ json: options.json });
-  const ctx = connect(options, ['queue']);
+  const ctx = await connect(options, ['queue']);
   const record = await requireRecord(ctx.inventory, name);
   const now = ctx.clock.now();
   if (record.state.status === 'retired') {

@@ -48,7 +48,7 @@ either way, since every issuance generates one.`,
 
 async function runRevoke(name: string, options: RevokeOptions): Promise<number> {
   const out = createOutput({ json: options.json });
-  const ctx = connect(options, ['topic', 'ca']);
+  const ctx = await connect(options, ['topic', 'ca']);
   const record = await requireRecord(ctx.inventory, name);
   if (record.state.status === 'retired') {
     // Reissuing is how a revocation is finished here, and a retired certificate is never reissued.

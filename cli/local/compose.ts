@@ -15,12 +15,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { lstat, mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { Route53Client } from '@aws-sdk/client-route-53';
 import * as z from 'zod';
 import { parseListen } from '../../agent/config.js';
 import { AcmeAccounts, AcmeCertificateAuthority, type OrderStep } from '../../shared/acme/index.js';
 import type { CertificateAuthority } from '../../shared/acme/ca.js';
-import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
 import { S3Http01Solver } from '../../shared/challenges/http01/s3.js';
 import { startHttp01Responder } from '../../shared/challenges/http01/responder.js';
@@ -44,6 +42,7 @@ import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.j
 import { BUNDLE_FILES, type BundleFile } from '../../shared/store/keys.js';
 import { parseStoredJson } from '../../shared/lock/stored.js';
 import { WebrootSolver } from './webroot.js';
+import { route53Provider } from './route53.js';
 import { ObjectPendingKeys } from '../../shared/store/pending-keys.js';
 
 /** How a certificate is issued, kept so `renew --out DIR` needs no flags (as lego keeps its account dir). */
@@ -64,6 +63,9 @@ export const localSettings = z.object({
   /** host:port of the TLS-ALPN-01 responder (acme-tls/1), for tls-alpn-01 certificates. */
   tlsAlpn01Listen: z.string().optional(),
   dns: z.literal('route53').optional(),
+  /** `issue --pre-hook` / `--post-hook`, which `renew --out` runs around this certificate's orders (hooks.ts). */
+  preHook: z.string().optional(),
+  postHook: z.string().optional(),
 });
 export type LocalSettings = z.infer<typeof localSettings>;
 
@@ -264,7 +266,7 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
   // Route53 with the user's own credentials and region (the SDK's default chain).
   const dns01 =
     settings.dns === 'route53'
-      ? new Dns01Solver({ provider: new Route53DnsProvider(new Route53Client({})), log: reporter.log })
+      ? new Dns01Solver({ provider: route53Provider(), log: reporter.log })
       : undefined;
   const solverFor = solverSelector({
     'dns-01': (spec) => dns01?.withHostedZone(spec.hostedZoneId),
@@ -468,41 +470,4 @@ export function runShell(command: string, env?: NodeJS.ProcessEnv): Promise<numb
     child.on('error', () => resolve(127));
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
-}
-
-/**
- * `--pre-hook` / `--post-hook` of `renew --out`, as certbot and lego run them: the pre-hook
- * once, just before the run's first order (so a service holding port 80 steps aside only
- * when something is renewed), and the post-hook once at the end whenever that point was
- * reached, even when the pre-hook or the orders failed (the service always comes back). A
- * failed pre-hook fails that order and every later one of the run, and is not run again.
- */
-export class OrderHooks {
-  /** Exit codes, once run. */
-  pre: number | undefined;
-  post: number | undefined;
-  private reached = false;
-
-  constructor(
-    private readonly preHook: string | undefined,
-    private readonly postHook: string | undefined,
-  ) {}
-
-  readonly beforeOrder = async (): Promise<void> => {
-    if (!this.reached) {
-      this.reached = true;
-      if (this.preHook) this.pre = await runShell(this.preHook);
-    }
-    if (this.pre !== undefined && this.pre !== 0) {
-      throw new CertkeeperError('internal', `the pre-hook failed (exit ${this.pre}): nothing ordered`, {
-        fix: 'make --pre-hook succeed (its output is above), then run renew again',
-      });
-    }
-  };
-
-  /** Runs the post-hook if an order was about to be placed; its exit code, if it ran. */
-  async after(): Promise<number | undefined> {
-    if (this.reached && this.postHook) this.post = await runShell(this.postHook);
-    return this.post;
-  }
 }

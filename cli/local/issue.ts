@@ -423,6 +423,9 @@ function checkIssueOptions(options: LocalIssueOptions): Checked {
       ...(options.http01Webroot !== undefined ? { http01Webroot: absolute(options.http01Webroot) } : {}),
       ...(options.tlsAlpn01Listen !== undefined ? { tlsAlpn01Listen: options.tlsAlpn01Listen } : {}),
       ...(options.dns ? { dns: 'route53' as const } : {}),
+      // Saved for `renew --out`, which runs them around its orders (hooks.ts), as certbot does.
+      ...(options.preHook ? { preHook: options.preHook } : {}),
+      ...(options.postHook ? { postHook: options.postHook } : {}),
     },
   };
 }

@@ -22,7 +22,6 @@ import {
   exists,
   http01PortFix,
   type LocalDir,
-  OrderHooks,
   type LocalSettings,
   openLocalDir,
   readCaFile,
@@ -34,6 +33,7 @@ import {
   updateLiveLinks,
 } from './compose.js';
 import { checkWebroot, webrootFix } from './webroot.js';
+import { OrderHooks } from './hooks.js';
 
 export interface LocalRenewOptions {
   out: string;
@@ -46,9 +46,9 @@ export interface LocalRenewOptions {
   force?: boolean;
   /** Renew when fewer than this many days are left, instead of the renewal policy (as lego). */
   days?: string;
-  /** Once before the run's first order (stop what holds port 80); see OrderHooks. */
+  /** Once before the run's first order (stop what holds port 80), instead of the saved one; see OrderHooks. */
   preHook?: string;
-  /** Once after the run when anything was ordered, even on failure (start it again). */
+  /** Once after the run when anything was ordered, even on failure (start it again), instead of the saved one. */
   postHook?: string;
 }
 
@@ -102,7 +102,7 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
   }
 
   const reporter = reporterFor(out);
-  const hooks = new OrderHooks(options.preHook, options.postHook);
+  const hooks = new OrderHooks();
   const rows: Row[] = [];
   for (const record of records) {
     const row = await renewOne(dir, record, { ...options, days }, caPem, reporter, hooks);
@@ -207,7 +207,10 @@ async function renewOne(
     caPem: caPem ?? readCaFile(merged.caFile, `${dir.root}/settings/${name}.json caFile`),
     reporter,
     name,
-    beforeOrder: hooks.beforeOrder,
+    beforeOrder: hooks.beforeOrder(
+      options.preHook ?? settings?.preHook,
+      options.postHook ?? settings?.postHook,
+    ),
   });
   try {
     const now = composed.deps.clock.now();

@@ -328,6 +328,54 @@ describe('local mode as provisioning scripts and cron use it (Pebble)', () => {
   );
 
   it(
+    'the hooks given to issue are saved, and a cron renew --out runs them without the flags; flags given to renew win',
+    { timeout: 240_000 },
+    async () => {
+      const dir = join(work, 'saved-hooks');
+      const log = join(work, 'saved-hooks.log');
+      const logged = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+      const issued = await certkeeper([
+        ...issueArgs(dir, ['--json']),
+        '--pre-hook',
+        `echo issue-pre >> '${log}'`,
+        '--post-hook',
+        `echo issue-post >> '${log}'`,
+      ]);
+      expect(issued.code, issued.stderr).toBe(0);
+      expect(logged()).toBe('issue-pre\nissue-post\n');
+      const settings = JSON.parse(readFileSync(join(dir, 'settings', '127.0.0.1.json'), 'utf8')) as object;
+      expect(settings).toMatchObject({
+        preHook: `echo issue-pre >> '${log}'`,
+        postHook: `echo issue-post >> '${log}'`,
+      });
+
+      // The cron line names no hook: the saved ones run around the renewal.
+      rmSync(log);
+      const renewed = await certkeeper(['renew', '--out', dir, '--json', '--force']);
+      expect(renewed.code, renewed.stderr).toBe(0);
+      expect(JSON.parse(renewed.stdout)).toMatchObject({
+        certificates: [{ name: '127.0.0.1', status: 'renewed' }],
+        hooks: { pre: 0, post: 0 },
+      });
+      expect(logged()).toBe('issue-pre\nissue-post\n');
+
+      // A hook given to renew replaces the saved one (each of the two on its own).
+      rmSync(log);
+      const overridden = await certkeeper([
+        'renew',
+        '--out',
+        dir,
+        '--json',
+        '--force',
+        '--post-hook',
+        `echo renew-post >> '${log}'`,
+      ]);
+      expect(overridden.code, overridden.stderr).toBe(0);
+      expect(logged()).toBe('issue-pre\nrenew-post\n');
+    },
+  );
+
+  it(
     'a failed issue saves no settings, and renew --out then exits 1 for the never-issued certificate',
     { timeout: 240_000 },
     async () => {

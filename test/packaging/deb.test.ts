@@ -54,6 +54,17 @@ describe('the Debian package', () => {
       const help = spawnSync(BIN, ['--help'], { cwd: empty, env: {}, encoding: 'utf8' });
       expect(help.stdout).toMatch(/^Usage: certkeeper \[options\] \[command\]/);
       expect(help.stdout).toContain('agent [options]');
+      // The code cache trained at build time (cli/sea/bundle.ts) is what V8 runs: a rejected
+      // one would still work, only slower, so it is checked here.
+      for (const command of ['issue', 'renew', 'status']) {
+        const run = spawnSync(BIN, [command, '--help'], {
+          cwd: empty,
+          env: { PATH: '/nonexistent', CERTKEEPER_DEBUG_CODE_CACHE: '1' },
+          encoding: 'utf8',
+        });
+        expect(run.stderr).toBe('certkeeper: code cache accepted\n');
+        expect(run.stdout).toContain(`Usage: certkeeper ${command}`);
+      }
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

@@ -23,7 +23,11 @@ export interface SwitchedPebble {
   close(): Promise<void>;
 }
 
-export async function startPebbleWith(switches: Record<string, string>): Promise<SwitchedPebble> {
+export async function startPebbleWith(
+  switches: Record<string, string>,
+  /** Fields of Pebble's configuration to replace (e.g. `retryAfter`). */
+  overrides: Record<string, unknown> = {},
+): Promise<SwitchedPebble> {
   const p = peers();
   const base = JSON.parse(readFileSync(join(dirname(p.pebble.caCertPath), 'pebble-config.json'), 'utf8')) as {
     pebble: Record<string, unknown>;
@@ -36,6 +40,7 @@ export async function startPebbleWith(switches: Record<string, string>): Promise
     JSON.stringify({
       pebble: {
         ...base.pebble,
+        ...overrides,
         listenAddress: `127.0.0.1:${ports.acme}`,
         managementListenAddress: `127.0.0.1:${ports.management}`,
         // Its own validation ports: free for a test to serve http-01 on, without taking turns.

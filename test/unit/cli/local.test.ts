@@ -44,20 +44,22 @@ describe('local issue: names and directories', () => {
     );
   });
 
-  it('the stack commands take the names too, from --directory-url or CERTKEEPER_DIRECTORY_URL', () => {
+  it('the stack commands take the names too, from --directory-url or CERTKEEPER_DIRECTORY_URL', async () => {
     const stack = { bucket: 'my-bucket', table: 'my-table', region: 'us-east-1' };
-    const fromFlag = connect({ ...stack, directoryUrl: 'letsencrypt-staging' }, ['ca'], {});
+    const fromFlag = await connect({ ...stack, directoryUrl: 'letsencrypt-staging' }, ['ca'], {});
     expect(fromFlag.runtime.env.CERTKEEPER_DIRECTORY_URL).toBe(
       'https://acme-staging-v02.api.letsencrypt.org/directory',
     );
     expect(fromFlag.authorities[0]!.ca.directoryUrl).toBe(
       'https://acme-staging-v02.api.letsencrypt.org/directory',
     );
-    const fromEnv = connect(stack, ['ca'], { CERTKEEPER_DIRECTORY_URL: 'letsencrypt' });
+    const fromEnv = await connect(stack, ['ca'], { CERTKEEPER_DIRECTORY_URL: 'letsencrypt' });
     expect(fromEnv.runtime.env.CERTKEEPER_DIRECTORY_URL).toBe(
       'https://acme-v02.api.letsencrypt.org/directory',
     );
-    expect(() => connect({ ...stack, directoryUrl: 'lets-encrypt' }, ['ca'], {})).toThrow(/--directory-url/);
+    await expect(connect({ ...stack, directoryUrl: 'lets-encrypt' }, ['ca'], {})).rejects.toThrow(
+      /--directory-url/,
+    );
   });
 });
 
