@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ValidationError } from '../../model/errors.js';
 import { parseJson } from '../../model/json.js';
 import { sha256Hex } from '../../pki/hash.js';
+import { pemBlocks } from '../../pki/pem.js';
 import { sniFor, tlsAlpn01Certificate } from '../../pki/tls-alpn.js';
 import { SNI_NAME, tlsAlpn01Key } from '../../store/keys.js';
 import type { ObjectStore } from '../../store/store.js';
@@ -9,6 +10,10 @@ import { type S3Http01SolverOptions, waitReadable } from '../http01/s3.js';
 import type { Challenge, ChallengeSolver } from '../solver.js';
 
 export type ObjectTlsAlpn01SolverOptions = S3Http01SolverOptions;
+
+/** Exactly one PEM block with this label (shared/pki/pem.ts reads the blocks). */
+const pemOf = (label: string) =>
+  z.string().refine((text) => pemBlocks(text, label).length === 1, `must hold one ${label} PEM block`);
 
 /**
  * What the responder needs for one SNI name: the validation certificate and the throwaway
@@ -18,8 +23,8 @@ export type ObjectTlsAlpn01SolverOptions = S3Http01SolverOptions;
 export const tlsAlpn01Material = z.object({
   version: z.literal(1),
   token: z.string(),
-  certPem: z.string().startsWith('-----BEGIN CERTIFICATE-----'),
-  keyPem: z.string().startsWith('-----BEGIN PRIVATE KEY-----'),
+  certPem: pemOf('CERTIFICATE'),
+  keyPem: pemOf('PRIVATE KEY'),
 });
 export type TlsAlpn01Material = z.infer<typeof tlsAlpn01Material>;
 
