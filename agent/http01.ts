@@ -1,4 +1,5 @@
 import { type Http01Responder, startHttp01Responder } from '../shared/challenges/http01/responder.js';
+import type { ListeningResponder } from '../shared/challenges/listen.js';
 import { CertkeeperError, ValidationError } from '../shared/model/errors.js';
 import { type Log, silentLog } from '../shared/model/log.js';
 import type { ObjectStore } from '../shared/store/store.js';
@@ -45,25 +46,50 @@ export async function startAgentHttp01(
   store: ObjectStore,
   log: Log = silentLog,
 ): Promise<Http01Responder> {
-  const listen = config.http01Listen;
-  if (!listen) {
-    throw new ValidationError(
-      'http01Listen',
-      'is not set',
-      'set it (e.g. "0.0.0.0:80") or pass --http01-listen to answer HTTP-01 challenges',
-    );
-  }
+  return startResponderOn(
+    {
+      field: 'http01Listen',
+      listen: config.http01Listen,
+      unsetFix: 'set it (e.g. "0.0.0.0:80") or pass --http01-listen to answer HTTP-01 challenges',
+      what: 'HTTP-01',
+      inUse: (listen, err) => new AddressInUseError(listen.host, listen.port, err),
+    },
+    (listen) => startHttp01Responder({ store, host: listen.host, port: listen.port, log }),
+    log,
+  );
+}
+
+interface ResponderPlace {
+  /** The config field that gives the address (errors name it). */
+  field: string;
+  listen: { host: string; port: number } | undefined;
+  unsetFix: string;
+  /** "HTTP-01", for the log line. */
+  what: string;
+  /** The error for an address another process holds: how to run behind it. */
+  inUse(listen: { host: string; port: number }, err: unknown): CertkeeperError;
+}
+
+/**
+ * Starts a challenge responder on the configured address: unset, taken (EADDRINUSE) and
+ * forbidden (EACCES) each become an error naming the field and the fix.
+ */
+export async function startResponderOn<R extends ListeningResponder>(
+  place: ResponderPlace,
+  start: (listen: { host: string; port: number }) => Promise<R>,
+  log: Log,
+): Promise<R> {
+  const { field, listen } = place;
+  if (!listen) throw new ValidationError(field, 'is not set', place.unsetFix);
   try {
-    const responder = await startHttp01Responder({ store, host: listen.host, port: listen.port, log });
-    log.info('HTTP-01 responder listening', {
+    const responder = await start(listen);
+    log.info(`${place.what} responder listening`, {
       address: `${responder.address.host}:${responder.address.port}`,
     });
     return responder;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new AddressInUseError(listen.host, listen.port, err);
-    }
-    throw permissionError('http01Listen', listen, err) ?? err;
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw place.inUse(listen, err);
+    throw permissionError(field, listen, err) ?? err;
   }
 }
 

@@ -33,7 +33,7 @@ import { systemClock } from '../../shared/model/clock.js';
 import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { Log } from '../../shared/model/log.js';
 import type { Output } from '../output.js';
-import { defaultCaName } from '../../shared/model/cas.js';
+import { DEFAULT_CA_FALLBACK, defaultCaName } from '../../shared/model/cas.js';
 import type { Authority } from '../../shared/acme/authorities.js';
 import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
 import type { ChallengeType } from '../../shared/model/spec.js';
@@ -283,7 +283,7 @@ export function composeLocal(dir: LocalDir, options: ComposeOptions): Compositio
       pendingKeys: new ObjectPendingKeys(dir.objects),
       authorities,
       // A local run is rare (a daily cron): move on at the first failure of the CA's own.
-      caFallback: { afterFailures: 1, lifetimeShareLeft: 1 },
+      caFallback: { ...DEFAULT_CA_FALLBACK, afterFailures: 1 },
       caa: new NameserverTxtResolver(),
       solverFor,
       events: new MemoryPublisher(),
