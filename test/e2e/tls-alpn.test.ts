@@ -33,7 +33,7 @@ import { startHaproxy } from '../support/haproxy.js';
 import { startNginx, type Nginx } from '../support/nginx.js';
 import { type SwitchedPebble, startPebbleWith } from '../support/pebble-switches.js';
 import { peers, uniqueName } from '../support/peers.js';
-import { createPeerStack, listKeys, pointHandlersAt, putRecord } from '../support/stack.js';
+import { createPeerStack, issuerMessage, listKeys, pointHandlersAt, putRecord } from '../support/stack.js';
 import { createTestCa, type IssuedBundle } from '../unit/agent/pki.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -74,11 +74,7 @@ async function startAgent(): Promise<{ responder: TlsAlpn01Responder; served: st
 /** Issues through the issuer Lambda and returns the leaf's SANs, as Node prints them. */
 async function issueThroughLambda(name: string, identifiers: string[]): Promise<string> {
   await declareCertificate(inventory, { name, identifiers, challenge: 'tls-alpn-01', profile: 'shortlived' });
-  const message = {
-    MessageId: uniqueName('m'),
-    Body: JSON.stringify({ certificate: name, reason: 'missing' }),
-  };
-  expect((await issuer(sqsEvent([message]))).batchItemFailures).toEqual([]);
+  expect((await issuer(sqsEvent([issuerMessage(name)]))).batchItemFailures).toEqual([]);
   const state = (await inventory.get(name))!.state;
   expect(state.lastError).toBeUndefined();
   const out = await stack.clients.s3.send(

@@ -18,7 +18,14 @@ import { issuerRuntime } from '../../functions/issuer-runtime.js';
 import { sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { uniqueName } from '../support/peers.js';
-import { createForeignZone, manifestSerial, putCname, tapEvents, useLocalStack } from '../support/stack.js';
+import {
+  createForeignZone,
+  issuerMessage,
+  manifestSerial,
+  putCname,
+  tapEvents,
+  useLocalStack,
+} from '../support/stack.js';
 
 const id = uniqueName('cn').slice(3, 15);
 /** The user's DNS host (not Route53 in real life): only its CNAMEs matter here. */
@@ -57,11 +64,7 @@ describe('dns-01 through a CNAME', () => {
       challenge: 'dns-01',
       profile: 'classic',
     });
-    const message = {
-      MessageId: uniqueName('m'),
-      Body: JSON.stringify({ certificate: name, reason: 'missing' }),
-    };
-    expect((await issuer(sqsEvent([message]))).batchItemFailures).toEqual([]);
+    expect((await issuer(sqsEvent([issuerMessage(name)]))).batchItemFailures).toEqual([]);
 
     const state = (await inventory.get(name))!.state;
     expect(state.lastError).toBeUndefined();

@@ -22,7 +22,14 @@ import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { uniqueName } from '../support/peers.js';
-import { listKeys, manifestSerial, recordAcmeRequests, tapEvents, useLocalStack } from '../support/stack.js';
+import {
+  issuerMessage,
+  listKeys,
+  manifestSerial,
+  recordAcmeRequests,
+  tapEvents,
+  useLocalStack,
+} from '../support/stack.js';
 import { runToEnd } from '../support/child.js';
 import { CRASH_STEPS, type CrashStep } from '../support/crash-steps.js';
 
@@ -76,11 +83,7 @@ describe('crash matrix', () => {
     // A certificate of its own, issued.
     const name = `crash-${step}`;
     await declareCertificate(inventory, { name, identifiers: [`${step}.${ZONE}`], profile: 'classic' });
-    const first = {
-      MessageId: uniqueName('m'),
-      Body: JSON.stringify({ certificate: name, reason: 'missing' }),
-    };
-    expect((await issuer(sqsEvent([first]))).batchItemFailures).toEqual([]);
+    expect((await issuer(sqsEvent([issuerMessage(name)]))).batchItemFailures).toEqual([]);
     const serial = (await state(name)).current!.serial;
     await events(name);
     // A name added: due at once, and the CA needs a fresh validation (Pebble reuses the

@@ -46,6 +46,15 @@ export function pointHandlersAt(env: Record<string, string>, overrides: RuntimeO
   resetRuntime(overrides);
 }
 
+/** One issuer queue message for a certificate, as the scheduler sends a first issue. */
+export const issuerMessage = (
+  certificate: string,
+  extra: Record<string, unknown> = { reason: 'missing' },
+) => ({
+  MessageId: uniqueName('m'),
+  Body: JSON.stringify({ certificate, ...extra }),
+});
+
 /** The events published for `name` since the last call (the SNS topic's SQS tap). */
 export async function tapEvents(stack: LocalStack, name: string): Promise<CertificateEvent[]> {
   return (await receiveAll(stack.clients.sqs, stack.tapQueueUrl))
