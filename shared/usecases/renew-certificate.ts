@@ -69,6 +69,13 @@ export type RenewOutcome = (
 };
 
 const DEFAULT_LEASE_TTL = 5 * MINUTE;
+
+const notDeclared = (name: string): NotFoundError =>
+  new NotFoundError(
+    `certificate "${name}" is not in the inventory`,
+    'declare it first (certkeeper add, or the certificates list of certkeeper.config.json)',
+  );
+
 /**
  * One pass over a certificate (see the README's architecture notes). This module only
  * sequences I/O: lock, read, poll ARI if due, order if due, store, deliver, write the
@@ -82,18 +89,15 @@ export async function renewCertificate(
   name: string,
   options: RenewOptions = {},
 ): Promise<RenewOutcome> {
-  if (!(await deps.inventory.get(name))) {
-    throw new NotFoundError(
-      `certificate "${name}" is not in the inventory`,
-      'declare it first (certkeeper add, or the certificates list of certkeeper.config.json)',
-    );
-  }
   const ttl = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL;
   const outcome = await withLease(deps.lock, name, ttl, deps.log, async (held) => {
-    // Re-read after locking: another worker may have finished this renewal meanwhile. The
-    // claim marks the item as this lease's first, so a late holder cannot write behind it.
+    // The first read is the claim, after locking: another worker may have finished this
+    // renewal meanwhile, and the claim marks the item as this lease's first, so a late holder
+    // cannot write behind it. No read before locking: every message names a declared
+    // certificate but a stray one, whose lock item (kept for its fence counter) DynamoDB's
+    // TTL removes a week later; one read fewer on every renewal pays for that.
     const record = await deps.inventory.claim(name, held.lease);
-    if (!record) throw new NotFoundError(`certificate "${name}" was removed`, 'declare it again');
+    if (!record) throw notDeclared(name);
     const ctx = context(deps, record.spec);
     const pass = await tend(deps, ctx, record, held, options);
     // An operator may have changed the spec while we worked (declaring is not fenced).
