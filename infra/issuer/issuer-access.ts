@@ -15,6 +15,7 @@ import {
   ACCOUNTS_PREFIX,
   CERTIFICATES_PREFIX,
   HTTP01_PREFIX,
+  PENDING_DIR,
   TLSALPN01_PREFIX,
 } from '../../shared/store/keys.js';
 import { allow, logicalIdOf } from './lambda.js';
@@ -25,7 +26,8 @@ const CLOUDFRONT_REFUSES: readonly string[] = ['ecdsa-p384'];
 /**
  * Objects by prefix: read and write certificates and accounts, and the HTTP-01 tokens and
  * TLS-ALPN-01 validation certificates, which are also the only objects the issuer may
- * delete (serials and keys are never deleted).
+ * delete besides a key kept for an order that failed before finalize (no certificate
+ * carries it). Serials and their keys are never deleted.
  */
 export function grantIssuerObjects(issuer: lambda.Function, bucket: s3.Bucket): void {
   const challenges = [HTTP01_PREFIX, TLSALPN01_PREFIX].map((p) => `${p}*`);
@@ -35,10 +37,11 @@ export function grantIssuerObjects(issuer: lambda.Function, bucket: s3.Bucket): 
     ['s3:GetObject', 's3:PutObject'],
     prefixes.map((p) => bucket.arnForObjects(p)),
   );
+  const pendingKeys = `${CERTIFICATES_PREFIX}*/${PENDING_DIR}/*`;
   allow(
     issuer,
     ['s3:DeleteObject'],
-    challenges.map((p) => bucket.arnForObjects(p)),
+    [...challenges, pendingKeys].map((p) => bucket.arnForObjects(p)),
   );
   // The serial files are written with their retention tag (RETENTION_TAG), which S3
   // authorises as tagging.
@@ -49,14 +52,14 @@ export function grantIssuerObjects(issuer: lambda.Function, bucket: s3.Bucket): 
   // would turn a first issuance's "no account yet" / "no manifest yet" into AccessDenied.
   allow(issuer, ['s3:ListBucket'], [bucket.bucketArn]);
   const reason =
-    'Object wildcards are limited to the certkeeper prefixes (certificates/*, challenges/http-01/*, challenges/tls-alpn-01/*, accounts/*); object keys are not known at deploy time.';
+    'Object wildcards are limited to the certkeeper prefixes (certificates/*, challenges/http-01/*, challenges/tls-alpn-01/*, accounts/*; deletes: the challenge prefixes and certificates/*/pending/*); object keys are not known at deploy time.';
   NagSuppressions.addResourceSuppressions(
     issuer.role!,
     [
       {
         id: 'AwsSolutions-IAM5',
         reason,
-        appliesTo: prefixes.map((p) => `Resource::<${logicalIdOf(bucket)}.Arn>/${p}`),
+        appliesTo: [...prefixes, pendingKeys].map((p) => `Resource::<${logicalIdOf(bucket)}.Arn>/${p}`),
       },
     ],
     true,

@@ -46,25 +46,54 @@ export async function orderCertificate(
     identifiers: identifierValues(spec.identifiers),
     replaces,
   });
-  const issued = await ca.issue(
-    {
-      identifiers: spec.identifiers,
-      profile: spec.profile,
-      csrPem,
-      replaces,
-      resumeOrderUrl: plan.resumeOrderUrl,
-      onOrder: plan.onOrder,
-      // Kept only once the CA is about to bind an order to it: an attempt that fails before
-      // finalize (validation, an unreachable CA) writes no key. Already kept for this order
-      // (a resumed one): nothing to write; a new order in its place gets its own record.
-      beforeFinalize: async (orderUrl) => {
-        if (!(kept && orderUrl === plan.resumeOrderUrl))
-          await plan.pendingKeys.put(spec.name, { orderUrl, keyPem });
+  // The key is kept before the CA can bind an order to it (finalize), so an interrupted
+  // attempt can still download and use the certificate. Already kept for this order (a
+  // resumed one): nothing to write. The write starts as soon as the order exists and runs
+  // beside its authorizations, off the critical path; finalize waits for it.
+  const keep = async (orderUrl: string): Promise<boolean> => {
+    if (kept && orderUrl === plan.resumeOrderUrl) return false;
+    await plan.pendingKeys.put(spec.name, { orderUrl, keyPem });
+    return true;
+  };
+  let keeping: { orderUrl: string; written: Promise<boolean> } | undefined;
+  let finalizing = false;
+  try {
+    const issued = await ca.issue(
+      {
+        identifiers: spec.identifiers,
+        profile: spec.profile,
+        csrPem,
+        replaces,
+        resumeOrderUrl: plan.resumeOrderUrl,
+        onOrder: async (orderUrl) => {
+          keeping = { orderUrl, written: keep(orderUrl) };
+          // Awaited before finalize, or below when the attempt never gets there.
+          keeping.written.catch(() => undefined);
+          await plan.onOrder(orderUrl);
+        },
+        beforeFinalize: async (orderUrl) => {
+          finalizing = true;
+          await (keeping?.orderUrl === orderUrl ? keeping.written : keep(orderUrl));
+        },
       },
-    },
-    solver,
-  );
-  return { keyPem, fullchainPem: issued.fullchainPem };
+      solver,
+    );
+    return { keyPem, fullchainPem: issued.fullchainPem };
+  } catch (err) {
+    // Never left in flight (a late write could replace the key of this name's next order),
+    // and taken back when the CA never saw it (only finalize binds an order to a key), so a
+    // failed attempt leaves the store as it found it.
+    const wrote = await keeping?.written.catch(() => false);
+    if (wrote && !finalizing) {
+      await plan.pendingKeys.delete(spec.name).catch((error: unknown) =>
+        log.warn('the key kept for a failed order was not removed; the next order replaces it', {
+          certificate: spec.name,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      );
+    }
+    throw err;
+  }
 }
 
 /**

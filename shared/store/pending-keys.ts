@@ -10,16 +10,19 @@ export interface PendingKey {
 }
 
 /**
- * Port: the private key of the order in flight, kept from just before finalize (when the
- * CSR commits the order to it) until the next order's key replaces it. A worker cut off
- * after finalize (RFC 8555 §7.4) leaves a valid order whose certificate only this key can
- * use; the next worker resumes that order with it instead of ordering again. Once the
+ * Port: the private key of the order in flight, kept from the order's creation (written
+ * beside its authorizations, awaited before finalize, when the CSR commits the order to it;
+ * taken back if the attempt fails before then) until the next order's key replaces it. A
+ * worker cut off after finalize (RFC 8555 §7.4) leaves a valid order whose certificate only
+ * this key can use; the next worker resumes that order with it instead of ordering again. Once the
  * certificate is stored the kept key is a copy of its privkey.pem, so keeping it exposes
  * nothing new.
  */
 export interface PendingKeys {
   get(name: string): Promise<PendingKey | undefined>;
   put(name: string, pending: PendingKey): Promise<void>;
+  /** Takes back a key kept for an order that never reached finalize. */
+  delete(name: string): Promise<void>;
 }
 
 const pendingKeySchema = z.object({ orderUrl: z.string().min(1), keyPem: z.string().min(1) });
@@ -43,5 +46,9 @@ export class ObjectPendingKeys implements PendingKeys {
 
   async put(name: string, pending: PendingKey): Promise<void> {
     await this.objects.put(pendingKeyKey(name), JSON.stringify(pending), { secret: true });
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.objects.delete(pendingKeyKey(name));
   }
 }

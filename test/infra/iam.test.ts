@@ -60,7 +60,7 @@ describe('least privilege, example config', () => {
     expect(grants(statements).has('sts:AssumeRole')).toBe(false);
   });
 
-  it('issuer: S3 objects by prefix, deletes only challenge tokens, may list the bucket (404, not 403)', () => {
+  it('issuer: S3 objects by prefix, deletes only challenge tokens and kept order keys, may list the bucket (404, not 403)', () => {
     const statements = roleStatements(s.template, 'Issuer');
     const g = grants(statements);
     for (const action of ['s3:GetObject', 's3:PutObject']) {
@@ -73,7 +73,9 @@ describe('least privilege, example config', () => {
     }
     expect(g.get('s3:DeleteObject')!.join()).toMatch(/challenges\/http-01\/\*/);
     expect(g.get('s3:DeleteObject')!.join()).toMatch(/challenges\/tls-alpn-01\/\*/);
-    expect(g.get('s3:DeleteObject')!.join()).not.toMatch(/certificates|accounts/);
+    expect(g.get('s3:DeleteObject')!.join()).toMatch(/certificates\/\*\/pending\/\*/);
+    // Never a serial's files, a manifest or an account.
+    expect(g.get('s3:DeleteObject')!.join()).not.toMatch(/accounts|certificates\/\*"/);
     expect(g.get('s3:PutObjectTagging')!.join()).toMatch(/\/certificates\/\*/);
     // Unconditioned: a missing account or manifest must read as 404 on the first issuance.
     const list = statementWith(statements, 's3:ListBucket');
