@@ -2,9 +2,10 @@
  * Plays the Lambda service for a built issuer bundle, in a plain `node` process (no tsx, so
  * its memory is the bundle's): an SQS event source with `concurrency` invocations in flight,
  * each handed up to `batch` messages received from the queue, deleted once the handler says
- * they are done. Counts every HTTP request the handler's invocations send, by AWS service
- * (from the SigV4 credential scope) and to the CA, measures each invocation's duration (what
- * Lambda bills) and the process's peak RSS, and prints one JSON line. Started by
+ * they are done (received and deleted several at a time, as Lambda's pollers do). Counts
+ * every HTTP request the handler's invocations send, by AWS service (from the SigV4
+ * credential scope) and to the CA, measures each invocation's duration (what Lambda bills)
+ * and the process's peak RSS, and prints one JSON line. Started by
  * bench/renewals.ts and bench/cost.ts, never by hand:
  *
  *   node bench/lambda-host.mjs '{"bundle": ".../issuer/index.mjs", "queueUrl": "...", ...}'
@@ -69,18 +70,48 @@ let done = 0;
 let failed = 0;
 let claimed = 0;
 
+/**
+ * The event source mapping's pollers: one ReceiveMessage for as many messages as this host's
+ * invocations can take at once (up to 10, the most SQS returns), shared by the invocations
+ * that wait, and deletes sent as many at a time, as Lambda's pollers do on AWS's side. Each
+ * invocation gets at most `batch` messages.
+ */
+const perCall = Math.min(10, concurrency * batch);
+const received = [];
+let receiving;
+async function take(n) {
+  while (received.length === 0) {
+    receiving ??= sqs
+      .send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: perCall, WaitTimeSeconds: 0 }),
+      )
+      .then((got) => received.push(...(got.Messages ?? [])))
+      .finally(() => (receiving = undefined));
+    await receiving;
+    if (received.length === 0) await sleep(50);
+  }
+  return received.splice(0, n);
+}
+
+const finished = [];
+async function deleteFinished(all = false) {
+  while (finished.length >= perCall || (all && finished.length > 0)) {
+    const entries = finished.splice(0, perCall);
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: entries.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
+  }
+}
+
 async function worker() {
   while (claimed < expect) {
     const want = Math.min(batch, expect - claimed);
-    const got = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: want, WaitTimeSeconds: 0 }),
-    );
-    const messages = got.Messages ?? [];
-    if (messages.length === 0) {
-      await sleep(50);
-      continue;
-    }
-    claimed += messages.length;
+    claimed += want;
+    const messages = await take(want);
+    claimed -= want - messages.length;
     const event = {
       Records: messages.map((m) => ({
         messageId: m.MessageId,
@@ -106,21 +137,15 @@ async function worker() {
     const failures = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
     failed += failures.size;
     done += messages.length - failures.size;
-    const finished = messages.filter((m) => !failures.has(m.MessageId));
-    if (finished.length > 0) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: finished.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-        }),
-      );
-    }
+    finished.push(...messages.filter((m) => !failures.has(m.MessageId)));
+    await deleteFinished();
   }
 }
 
 const began = performance.now();
 const cpuBefore = process.cpuUsage();
 await Promise.all(Array.from({ length: concurrency }, () => worker()));
+await deleteFinished(true);
 const elapsedMs = performance.now() - began;
 const cpu = process.cpuUsage(cpuBefore);
 console.log(

@@ -7,11 +7,13 @@
  * and Retry-After) and nothing else (no queue, lock, store or events). Prints certificates/s,
  * the ratio, AWS and ACME requests per issuance and the host's peak RSS. Not a test.
  *
- *   npm run bench:renewals -- [--count 1000] [--concurrency 1,5,10] [--issuer-bundle FILE]
- *                             [--no-ceiling]
+ *   npm run bench:renewals -- [--count 1000] [--concurrency 1,5,10] [--rounds 4]
+ *                             [--issuer-bundle FILE] [--no-ceiling]
  *
- * --count is per concurrency level and per side. --issuer-bundle runs another build of the
- * issuer (e.g. from an older commit) for its request counts.
+ * --count is per concurrency level and per side, split into --rounds rounds that alternate
+ * the sides, so a change in the machine's load weighs on both; the ratio printed is the
+ * median of the rounds'. --issuer-bundle runs another build of the issuer (e.g. from an
+ * older commit) for its request counts.
  */
 import diagnostics from 'node:diagnostics_channel';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -38,6 +40,7 @@ import { http01Key } from '../shared/store/keys.js';
 import { S3ObjectStore } from '../shared/store/s3-store.js';
 import type { ObjectStore } from '../shared/store/store.js';
 import { buildLambdas } from '../infra/bundle.js';
+import { median } from './measure.js';
 import { scheduledEvent } from '../scripts/local/pipeline.js';
 import type { LocalStack } from '../scripts/local/stack.js';
 import { runToEnd } from '../test/support/child.js';
@@ -408,19 +411,42 @@ export function perIssuance(calls: Record<string, number>, issued: number): Map<
   return byService;
 }
 
+/** What one side (pipeline or ceiling) did over a concurrency level's rounds. */
+interface Side {
+  issued: number;
+  ms: number;
+  node: number;
+  peers: Record<string, number>;
+}
+
+const addPeers = (into: Record<string, number>, more: Record<string, number>) => {
+  for (const [k, v] of Object.entries(more)) into[k] = (into[k] ?? 0) + v;
+};
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       count: { type: 'string', default: '1000' },
       concurrency: { type: 'string', default: '1,5,10' },
+      rounds: { type: 'string', default: '4' },
       'issuer-bundle': { type: 'string' },
       'no-ceiling': { type: 'boolean', default: false },
     },
   });
   const count = Number(values.count);
+  const rounds = Number(values.rounds);
   const levels = values.concurrency.split(',').map(Number);
   if (!Number.isInteger(count) || count < 1) throw new Error('--count must be a whole number >= 1');
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > count) {
+    throw new Error('--rounds must be a whole number from 1 to --count');
+  }
   if (levels.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--concurrency: e.g. 1,5,10');
+  // Rounds alternate the sides (pipeline, ceiling, ceiling, pipeline, ...) so a change in the
+  // machine's load during a level weighs on both; the ratio quoted is the median of the rounds'.
+  const sizes = Array.from(
+    { length: rounds },
+    (_, r) => Math.floor(count / rounds) + (r < count % rounds ? 1 : 0),
+  );
 
   const began = performance.now();
   const bench = await setUpBench('bench-renewals', values['issuer-bundle']);
@@ -430,63 +456,102 @@ async function main(): Promise<void> {
   let allIssued = 0;
   try {
     console.log(
-      `${count} certificates per run (half IP/http-01, half DNS/dns-01, all distinct) on Pebble; issuer ${bench.issuerBundle}`,
+      `${count} certificates per level and side in ${rounds} alternating rounds (half IP/http-01, half DNS/dns-01, all distinct) on Pebble; issuer ${bench.issuerBundle}`,
     );
     for (const [index, concurrency] of levels.entries()) {
-      const run = index * 2;
-      const peersBefore = peerCpu();
-      const pipeline = await runPipeline(bench, run, count, { concurrency, batch: 1 });
-      const pipelinePeers = cpuSince(peersBefore);
-      const { report, issued } = pipeline;
-      for (const failure of pipeline.failures.slice(0, 5)) console.log(`  not issued: ${failure}`);
-      for (const [k, n] of Object.entries(report.calls)) allCalls[k] = (allCalls[k] ?? 0) + n;
-      allIssued += issued;
-      const rate = issued / (report.elapsedMs / 1000);
-      const ceilingBefore = peerCpu();
-      const selfBefore = process.cpuUsage();
-      const ceilingMs = values['no-ceiling']
-        ? undefined
-        : await runCeiling(bench, run + 1, count, concurrency);
-      const ceilingSelf = process.cpuUsage(selfBefore);
-      const ceilingPeers = cpuSince(ceilingBefore);
-      const cpu = (node: number, peers: Record<string, number>, n: number) =>
-        [
-          `node ${(node / n).toFixed(3)}`,
-          ...PEERS.map((p) => `${p} ${((peers[p] ?? 0) / n).toFixed(3)}`),
-        ].join(', ');
-      cpuRows.push(
-        `  concurrency ${concurrency}: pipeline ${cpu(report.cpuMs / 1000, pipelinePeers, Math.max(issued, 1))}`,
-      );
-      if (ceilingMs !== undefined) {
-        cpuRows.push(
-          `  ${''.padStart(`concurrency ${concurrency}`.length)}  ceiling  ${cpu((ceilingSelf.user + ceilingSelf.system) / 1e6, ceilingPeers, count)}`,
+      const pipeline: Side = { issued: 0, ms: 0, node: 0, peers: {} };
+      const ceiling: Side = { issued: 0, ms: 0, node: 0, peers: {} };
+      const ratios: string[] = [];
+      const roundRatios: number[] = [];
+      let maxRssKb = 0;
+      const levelCalls: Record<string, number> = {};
+      for (const [round, size] of sizes.entries()) {
+        // Identifiers stay distinct across every round, side and level (identifierFor's run).
+        const run = (index * rounds + round) * 2;
+        const runPipelineRound = async () => {
+          const peersBefore = peerCpu();
+          const result = await runPipeline(bench, run, size, { concurrency, batch: 1 });
+          addPeers(pipeline.peers, cpuSince(peersBefore));
+          for (const failure of result.failures.slice(0, 5)) console.log(`  not issued: ${failure}`);
+          for (const [k, n] of Object.entries(result.report.calls)) levelCalls[k] = (levelCalls[k] ?? 0) + n;
+          pipeline.issued += result.issued;
+          pipeline.ms += result.report.elapsedMs;
+          pipeline.node += result.report.cpuMs / 1000;
+          maxRssKb = Math.max(maxRssKb, result.report.maxRssKb);
+          return result.issued / (result.report.elapsedMs / 1000);
+        };
+        const runCeilingRound = async () => {
+          const peersBefore = peerCpu();
+          const selfBefore = process.cpuUsage();
+          const ms = await runCeiling(bench, run + 1, size, concurrency);
+          const self = process.cpuUsage(selfBefore);
+          addPeers(ceiling.peers, cpuSince(peersBefore));
+          ceiling.issued += size;
+          ceiling.ms += ms;
+          ceiling.node += (self.user + self.system) / 1e6;
+          return size / (ms / 1000);
+        };
+        let rate: number;
+        let ceilingRate: number | undefined;
+        if (values['no-ceiling']) rate = await runPipelineRound();
+        else if (round % 2 === 0) {
+          rate = await runPipelineRound();
+          ceilingRate = await runCeilingRound();
+        } else {
+          ceilingRate = await runCeilingRound();
+          rate = await runPipelineRound();
+        }
+        if (ceilingRate !== undefined) {
+          roundRatios.push(rate / ceilingRate);
+          ratios.push(`${((rate / ceilingRate) * 100).toFixed(0)}%`);
+        }
+        console.log(
+          `  concurrency ${concurrency}, round ${round + 1}/${rounds}: ${rate.toFixed(2)}/s` +
+            (ceilingRate === undefined
+              ? ''
+              : `, ceiling ${ceilingRate.toFixed(2)}/s, ratio ${ratios.at(-1)}`),
         );
       }
-      const ceiling = ceilingMs === undefined ? undefined : count / (ceilingMs / 1000);
-      const per = perIssuance(report.calls, issued);
+      for (const [k, n] of Object.entries(levelCalls)) allCalls[k] = (allCalls[k] ?? 0) + n;
+      allIssued += pipeline.issued;
+      const cpu = (side: Side, n: number) =>
+        [
+          `node ${(side.node / n).toFixed(3)}`,
+          ...PEERS.map((p) => `${p} ${((side.peers[p] ?? 0) / n).toFixed(3)}`),
+        ].join(', ');
+      cpuRows.push(`  concurrency ${concurrency}: pipeline ${cpu(pipeline, Math.max(pipeline.issued, 1))}`);
+      if (ceiling.issued > 0) {
+        cpuRows.push(
+          `  ${''.padStart(`concurrency ${concurrency}`.length)}  ceiling  ${cpu(ceiling, ceiling.issued)}`,
+        );
+      }
+      const rate = pipeline.issued / (pipeline.ms / 1000);
+      const ceilingRate = ceiling.issued > 0 ? ceiling.issued / (ceiling.ms / 1000) : undefined;
+      const per = perIssuance(levelCalls, pipeline.issued);
       const aws = [...per].filter(([s]) => s !== 'acme' && s !== 'other').reduce((a, [, n]) => a + n, 0);
       rows.push(
         [
           String(concurrency).padStart(11),
-          `${issued}/${count}`.padStart(9),
+          `${pipeline.issued}/${count}`.padStart(9),
           rate.toFixed(2).padStart(10),
-          (ceiling?.toFixed(2) ?? '-').padStart(10),
-          (ceiling ? `${((rate / ceiling) * 100).toFixed(0)}%` : '-').padStart(7),
+          (ceilingRate?.toFixed(2) ?? '-').padStart(10),
+          (roundRatios.length ? `${(median(roundRatios) * 100).toFixed(0)}%` : '-').padStart(7),
+          (ratios.join(' ') || '-').padStart(rounds * 4 + 2),
           aws.toFixed(1).padStart(10),
           (per.get('acme') ?? 0).toFixed(1).padStart(10),
-          mib(report.maxRssKb).padStart(9),
+          mib(maxRssKb).padStart(9),
         ].join(' '),
       );
-      console.log(`  concurrency ${concurrency}: done (${rows.at(-1)!.trim().replace(/\s+/g, ' ')})`);
     }
   } finally {
     await bench.cleanup();
   }
   console.log('');
   console.log(
-    `${'concurrency'.padStart(11)} ${'issued'.padStart(9)} ${'certs/s'.padStart(10)} ${'ceiling/s'.padStart(10)} ${'ratio'.padStart(7)} ${'AWS/cert'.padStart(10)} ${'ACME/cert'.padStart(10)} ${'RSS MiB'.padStart(9)}`,
+    `${'concurrency'.padStart(11)} ${'issued'.padStart(9)} ${'certs/s'.padStart(10)} ${'ceiling/s'.padStart(10)} ${'ratio'.padStart(7)} ${'by round'.padStart(rounds * 4 + 2)} ${'AWS/cert'.padStart(10)} ${'ACME/cert'.padStart(10)} ${'RSS MiB'.padStart(9)}`,
   );
   for (const row of rows) console.log(row);
+  console.log("certs/s and ceiling/s: all rounds together; ratio: the median of the rounds' ratios");
   console.log('');
   console.log(`requests per issuance by service and operation (all levels, ${allIssued} issued):`);
   for (const [key, n] of Object.entries(allCalls).sort(([a], [b]) => a.localeCompare(b))) {
