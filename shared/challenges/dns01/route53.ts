@@ -21,7 +21,7 @@ export interface Route53ProviderOptions extends PollTiming {
   /** Bound on the wait for a change to reach INSYNC (Route53 usually takes under a minute). */
   changeTimeoutMs?: number;
   pollIntervalMs?: number;
-  /** How long the hosted-zone list is reused between lookups. */
+  /** How long the hosted-zone list and a zone's name servers are reused between lookups. */
   zoneCacheMs?: number;
   /**
    * Zones in other accounts: hosted zone id (bare, "Z123") to the role in that account.
@@ -77,6 +77,7 @@ export class Route53DnsProvider implements DnsProvider {
   private readonly ttl: number;
   private readonly clock: Clock;
   private zoneCache: { at: number; zones: Promise<ListedZone[]> } | undefined;
+  private readonly nameServerCache = new Map<string, { at: number; servers: Promise<string[]> }>();
   private readonly roleClients = new Map<string, Route53Client>();
   /** GetChange must ask the account that made the change: change id to the client. */
   private readonly roleChanges = new Map<string, Route53Client>();
@@ -122,9 +123,22 @@ export class Route53DnsProvider implements DnsProvider {
     return toZone((await this.getHostedZone(bareZoneId(id), `hosted zone ${id}`)).HostedZone!);
   }
 
+  /**
+   * A zone's delegation set is fixed for its life, so it is asked for once per zone and cache
+   * period: Route53's API allows five requests a second per account, shared by every
+   * renewal's dns-01 calls.
+   */
   async nameServers(zone: DnsZone): Promise<string[]> {
-    const out = await this.getHostedZone(zone.id, zoneLabel(zone));
-    return (out.DelegationSet?.NameServers ?? []).map(normalizeDnsName);
+    const now = this.clock.now().getTime();
+    const cached = this.nameServerCache.get(zone.id);
+    if (cached && now - cached.at <= (this.options.zoneCacheMs ?? 60_000)) return cached.servers;
+    const servers = this.getHostedZone(zone.id, zoneLabel(zone)).then((out) =>
+      (out.DelegationSet?.NameServers ?? []).map(normalizeDnsName),
+    );
+    this.nameServerCache.set(zone.id, { at: now, servers });
+    // A failed lookup must not be cached.
+    servers.catch(() => this.nameServerCache.delete(zone.id));
+    return servers;
   }
 
   upsertTxt(zone: DnsZone, fqdn: string, values: readonly string[]): Promise<string | undefined> {

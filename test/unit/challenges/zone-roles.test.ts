@@ -176,6 +176,20 @@ describe('Route53DnsProvider with zones in other accounts', () => {
     expect(other.calls.filter((c) => c === 'GetHostedZone ZOTHER')).toHaveLength(2);
   });
 
+  it("asks for a zone's name servers once per cache period (Route53 allows 5 requests/s per account)", async () => {
+    const { other, provider } = accounts();
+    const clock = new ManualClock('2026-05-01T00:00:00Z');
+    const p = provider({ clock, zoneCacheMs: MINUTE });
+    const zone = await p.findZone('_acme-challenge.www.other.test');
+    other.calls.length = 0;
+    expect(await p.nameServers(zone)).toEqual(['ns-1.other.example']);
+    expect(await p.nameServers(zone)).toEqual(['ns-1.other.example']);
+    expect(other.calls).toEqual(['GetHostedZone ZOTHER']);
+    clock.advance(MINUTE + 1);
+    await p.nameServers(zone);
+    expect(other.calls).toEqual(['GetHostedZone ZOTHER', 'GetHostedZone ZOTHER']);
+  });
+
   it('writes, waits for and deletes a role zone TXT only through its role client', async () => {
     const { main, other, provider } = accounts();
     const p = provider();
