@@ -51,6 +51,7 @@ import {
   OTHER_COMMANDS_CACHE,
   wrapBundle,
 } from '../cli/sea/bundle.js';
+import { startTrainingCa, type TrainingCa } from './sea-ca.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_DIR = path.join(ROOT, 'dist', 'cli');
@@ -188,17 +189,34 @@ async function bundleScript(entry: string, outFile: string): Promise<string> {
   return outFile;
 }
 
+/** The caches whose training orders a certificate when there is a CA to train on. */
+const ORDERED = { issue: true, renew: true };
+
 /**
- * What each code cache is trained on (see CACHED_COMMANDS): commands that need no network and
- * touch nothing outside `scratch` (an empty directory). The local commands stop at a usage
- * error or an empty DIR after loading their modules (`issue` at its missing --directory-url).
+ * What each code cache is trained on (see CACHED_COMMANDS): commands that touch nothing outside
+ * `scratch` (an empty directory). The local commands stop at a usage error or an empty DIR
+ * after loading their modules (`issue` at its missing --directory-url); with a CA to train on
+ * (sea-ca.ts), `issue` and `renew --out` also order a certificate for 127.0.0.1 from it.
  */
-async function trainingRuns(scratch: string): Promise<Record<string, string[][]>> {
+async function trainingRuns(
+  scratch: string,
+  ca: TrainingCa | undefined,
+): Promise<Record<string, string[][]>> {
   const { COMMAND_MODULES } = await import('../cli/main.js');
   const cached = CACHED_COMMANDS as readonly string[];
+  const issue = ca
+    ? [
+        'issue',
+        ...['--directory-url', ca.directoryUrl, '--ca-file', ca.caFile, '--ip', '127.0.0.1'],
+        ...['--http01-listen', `127.0.0.1:${ca.httpPort}`, '--out', scratch, '--json'],
+      ]
+    : undefined;
   return {
-    issue: [['issue', '--out', scratch]],
-    renew: [['renew', '--out', scratch, '--json']],
+    issue: [['issue', '--out', scratch], ...(issue ? [issue] : [])],
+    renew: [
+      ['renew', '--out', scratch, '--json'],
+      ...(issue ? [issue, ['renew', '--out', scratch, '--force', '--json']] : []),
+    ],
     list: [['list', '--out', scratch, '--json']],
     agent: [['agent', '--help']],
     [NO_COMMAND_CACHE]: [['--version']],
@@ -217,22 +235,37 @@ async function trainingRuns(scratch: string): Promise<Record<string, string[][]>
  */
 async function trainCodeCaches(node: string, bundle: string, work: string): Promise<Record<string, string>> {
   const trainer = await bundleScript('scripts/sea-train.ts', path.join(work, 'sea-train.cjs'));
+  const ca = await startTrainingCa(path.join(work, 'ca'));
   const caches: Record<string, string> = {};
-  for (const [name, runs] of Object.entries(await trainingRuns(path.join(work, 'scratch')))) {
+  try {
     const scratch = path.join(work, 'scratch');
-    rmSync(scratch, { recursive: true, force: true });
-    mkdirSync(scratch);
-    const cache = path.join(work, codeCacheAsset(name));
-    execFileSync(node, [trainer, bundle, cache, JSON.stringify(runs)], {
-      cwd: scratch,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      // Nothing of this process's environment (tsx's loader in NODE_OPTIONS) in the cache's flags.
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch },
-    });
-    caches[codeCacheAsset(name)] = cache;
+    for (const [name, runs] of Object.entries(
+      await trainingRuns(scratch, typeof ca === 'string' ? undefined : ca),
+    )) {
+      rmSync(scratch, { recursive: true, force: true });
+      mkdirSync(scratch);
+      const cache = path.join(work, codeCacheAsset(name));
+      const out = execFileSync(node, [trainer, bundle, cache, JSON.stringify(runs)], {
+        cwd: scratch,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        // Nothing of this process's environment (tsx's loader in NODE_OPTIONS) in the cache's flags.
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch },
+      });
+      caches[codeCacheAsset(name)] = cache;
+      // A training order that failed still leaves a usable cache, only a smaller one: say so.
+      const { codes } = JSON.parse(out.toString()) as { codes: number[] };
+      // Runs after the first (a usage error) are the training order's: each must succeed.
+      if (typeof ca !== 'string' && codes.slice(1).some((code) => code !== 0) && name in ORDERED) {
+        console.warn(`code cache ${name}: a training order failed (exits ${codes.join(', ')})`);
+      }
+    }
+  } finally {
+    if (typeof ca !== 'string') await ca.close();
   }
   console.log(
-    `code caches: ${Object.entries(caches)
+    `code caches${typeof ca === 'string' ? ` (no order to train on: ${ca})` : ' (trained on an order from Pebble)'}: ${Object.entries(
+      caches,
+    )
       .map(([asset, file]) => `${asset} ${kb(statSync(file).size)}`)
       .join(', ')}`,
   );
