@@ -137,6 +137,7 @@ export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
       standInsPlugin(CLI_STAND_INS),
       axiosModuleBuild,
       lazyFormDataGlobal,
+      lazyAcmeCrypto,
       packageVersionOnly,
     ],
   });
@@ -144,6 +145,57 @@ export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
   chmodSync(outFile, 0o755);
   return { file: outFile, bytes: statSync(outFile).size, version: facts.version };
 }
+
+/**
+ * acme-client's crypto module requires @peculiar/x509 and asn1js (with reflect-metadata,
+ * tslib and eight @peculiar/asn1-* packages: ~10 ms of every CLI start) at load, for its CSR
+ * and certificate helpers, which certkeeper does not call on the way to a certificate
+ * (shared/pki/csr.ts builds the request with node:crypto; the client itself only needs
+ * getJwk and getPemBodyAsB64u). In the CLI bundle both are required on first use instead, and
+ * getPemBodyAsB64u (finalize's CSR, revocation's certificate: the first PEM block's body as
+ * base64url) reads the PEM itself rather than through x509's PemConverter.
+ */
+const ACME_CRYPTO = /[\\/]node_modules[\\/]acme-client[\\/]src[\\/]crypto[\\/]index\.js$/;
+const ACME_CRYPTO_EAGER = [
+  "const asn1js = require('asn1js');\n",
+  "const x509 = require('@peculiar/x509');\n",
+  'x509.cryptoProvider.set(crypto.webcrypto);\n',
+] as const;
+const PEM_BODY_AS_B64U = `
+exports.getPemBodyAsB64u = (pem) => {
+  const block = /-----BEGIN [A-Z0-9 ]+-----([A-Za-z0-9+/=\\s]*?)-----END [A-Z0-9 ]+-----/.exec(String(pem));
+  if (!block) throw new Error('Unable to parse PEM body from string');
+  return Buffer.from(block[1].replace(/\\s+/g, ''), 'base64').toString('base64url');
+};
+`;
+const lazyAcmeCrypto: esbuild.Plugin = {
+  name: 'lazy-acme-crypto',
+  setup(build) {
+    build.onLoad({ filter: ACME_CRYPTO }, async (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!ACME_CRYPTO_EAGER.every((line) => source.split(line).length === 2)) {
+        throw new Error(`${args.path}: acme-client changed how it loads x509/asn1js; update lazyAcmeCrypto`);
+      }
+      const [asn1, x509, provider] = ACME_CRYPTO_EAGER;
+      const lazy = (name: string, load: string): string =>
+        `let ${name}Loaded;\nconst ${name} = new Proxy({}, { get: (_, key) => (${name}Loaded ??= ${load})[key] });\n`;
+      return {
+        contents: source
+          .replace(asn1, lazy('asn1js', "require('asn1js')"))
+          .replace(
+            x509,
+            lazy(
+              'x509',
+              "(() => { const m = require('@peculiar/x509'); m.cryptoProvider.set(crypto.webcrypto); return m; })()",
+            ),
+          )
+          .replace(provider, '')
+          .concat(PEM_BODY_AS_B64U),
+        loader: 'js',
+      };
+    });
+  },
+};
 
 /** Where fetched Node binaries are kept: next to the local peers. */
 function cacheHome(): string {
