@@ -2,7 +2,7 @@
  * Builds the certkeeper command (the operator CLI and the agent) as one self-contained file,
  * and from it a single executable that needs neither Node.js nor node_modules:
  *
- *   npx tsx scripts/build-cli.ts [--no-sea] [--arch x64,arm64]
+ *   npx tsx scripts/build-cli.ts [--no-sea] [--arch x64,arm64] [--sourcemap]
  *
  * - `dist/cli/certkeeper.cjs`: every dependency bundled (esbuild, with the Lambda build's
  *   size plugins from infra/bundle.ts), a `#!/usr/bin/env node` line; package.json's `bin`.
@@ -90,7 +90,10 @@ export interface BuiltBundle {
   version: string;
 }
 
-export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
+export async function bundleCli(
+  outFile = CLI_BUNDLE,
+  options: { sourcemap?: boolean } = {},
+): Promise<BuiltBundle> {
   const facts = await buildFacts();
   mkdirSync(path.dirname(outFile), { recursive: true });
   const result = await esbuild.build({
@@ -120,6 +123,8 @@ export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
     // The executable reads it back one byte per character (cli/sea/main.ts).
     charset: 'ascii',
     legalComments: 'linked',
+    // For profiles (node --cpu-prof): maps the minified bundle back to the sources; not shipped.
+    ...(options.sourcemap ? { sourcemap: 'external' as const } : {}),
     banner: {
       js: [
         '#!/usr/bin/env node',
@@ -413,10 +418,11 @@ async function main(): Promise<void> {
       sea: { type: 'boolean', default: true },
       'no-sea': { type: 'boolean', default: false },
       arch: { type: 'string' },
+      sourcemap: { type: 'boolean', default: false },
     },
   });
   let started = performance.now();
-  const bundle = await bundleCli();
+  const bundle = await bundleCli(CLI_BUNDLE, { sourcemap: values.sourcemap });
   const secs = () => ((performance.now() - started) / 1000).toFixed(2);
   console.log(
     `${path.relative(process.cwd(), bundle.file)}  ${bundle.bytes} bytes (${kb(bundle.bytes)}), certkeeper ${bundle.version}, ${secs()} s`,
