@@ -45,8 +45,18 @@ export class FsObjectStore implements ListableObjectStore {
   async put(
     key: string,
     body: string,
-    options: { secret?: boolean; ifAbsent?: boolean } = {},
+    options: {
+      secret?: boolean;
+      ifAbsent?: boolean;
+      /**
+       * false: still atomic (temp file, then rename or link), but not fsynced, for files whose
+       * loss in a power cut costs nothing (a lock's guard and lease, which end with the process
+       * anyway). Default true: certificates, keys, the account and state are fsynced.
+       */
+      durable?: boolean;
+    } = {},
   ): Promise<void> {
+    const durable = options.durable ?? true;
     const path = this.pathFor(key);
     const dir = dirname(path);
     const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -55,14 +65,14 @@ export class FsObjectStore implements ListableObjectStore {
       const file = await open(temp, 'wx', options.secret ? SECRET_MODE : PUBLIC_MODE);
       try {
         await file.writeFile(body, 'utf8');
-        await file.sync();
+        if (durable) await file.sync();
       } finally {
         await file.close();
       }
       // link() creates the name only if it is free, atomically: the filesystem's If-None-Match.
       if (options.ifAbsent) await link(temp, path);
       else await rename(temp, path);
-      await syncDirectory(dir);
+      if (durable) await syncDirectory(dir);
     } catch (err) {
       if (options.ifAbsent && errno(err) === 'EEXIST') throw new ConflictError(`${path} already exists`);
       throw fsError(err, 'write', path);
