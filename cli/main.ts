@@ -60,6 +60,8 @@ function newProgram(): Command {
  */
 export async function buildProgram(only?: readonly string[]): Promise<Command> {
   const program = newProgram();
+  // Before any command module builds a schema (see jitless.ts).
+  await import('./jitless.js');
   const names = only ?? Object.keys(COMMAND_MODULES);
   const registers = new Set(await Promise.all(names.map((name) => COMMAND_MODULES[name]!())));
   for (const register of registers) register(program);

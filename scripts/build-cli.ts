@@ -2,7 +2,7 @@
  * Builds the certkeeper command (the operator CLI and the agent) as one self-contained file,
  * and from it a single executable that needs neither Node.js nor node_modules:
  *
- *   npx tsx scripts/build-cli.ts [--no-sea] [--arch x64,arm64]
+ *   npx tsx scripts/build-cli.ts [--no-sea] [--arch x64,arm64] [--sourcemap]
  *
  * - `dist/cli/certkeeper.cjs`: every dependency bundled (esbuild, with the Lambda build's
  *   size plugins from infra/bundle.ts), a `#!/usr/bin/env node` line; package.json's `bin`.
@@ -51,6 +51,7 @@ import {
   OTHER_COMMANDS_CACHE,
   wrapBundle,
 } from '../cli/sea/bundle.js';
+import { startTrainingCa, type TrainingCa } from './sea-ca.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_DIR = path.join(ROOT, 'dist', 'cli');
@@ -72,7 +73,17 @@ export const hostArch = (): Arch => {
  * and SSO, and the agent on EC2 takes the instance role, all of which the full chain reads.
  * The other stand-ins replace code the CLI never runs either (see infra/bundle.ts).
  */
-const CLI_STAND_INS = STAND_INS.filter((s) => s.name !== 'credential-provider-node');
+const CLI_STAND_INS = [
+  ...STAND_INS.filter((s) => s.name !== 'credential-provider-node'),
+  // acme-client's axios runs on shared/acme/http-adapter.ts (transport.ts makes it the default),
+  // so axios's own Node adapter (http2, zlib, follow-redirects, proxy-from-env) is never used.
+  {
+    module: /^\.\/http\.js$/,
+    importer: /[\\/]node_modules[\\/]axios[\\/]lib[\\/]adapters[\\/]adapters\.js$/,
+    name: 'axios-http-adapter',
+    contents: 'export default false;',
+  },
+];
 
 /** `--version` and the top-level help, rendered from the full program so they cannot drift. */
 async function buildFacts(): Promise<{ version: string; help: string }> {
@@ -89,7 +100,10 @@ export interface BuiltBundle {
   version: string;
 }
 
-export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
+export async function bundleCli(
+  outFile = CLI_BUNDLE,
+  options: { sourcemap?: boolean } = {},
+): Promise<BuiltBundle> {
   const facts = await buildFacts();
   mkdirSync(path.dirname(outFile), { recursive: true });
   const result = await esbuild.build({
@@ -119,6 +133,8 @@ export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
     // The executable reads it back one byte per character (cli/sea/main.ts).
     charset: 'ascii',
     legalComments: 'linked',
+    // For profiles (node --cpu-prof): maps the minified bundle back to the sources; not shipped.
+    ...(options.sourcemap ? { sourcemap: 'external' as const } : {}),
     banner: {
       js: [
         '#!/usr/bin/env node',
@@ -136,6 +152,7 @@ export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
       standInsPlugin(CLI_STAND_INS),
       axiosModuleBuild,
       lazyFormDataGlobal,
+      lazyAcmeCrypto,
       packageVersionOnly,
     ],
   });
@@ -143,6 +160,57 @@ export async function bundleCli(outFile = CLI_BUNDLE): Promise<BuiltBundle> {
   chmodSync(outFile, 0o755);
   return { file: outFile, bytes: statSync(outFile).size, version: facts.version };
 }
+
+/**
+ * acme-client's crypto module requires @peculiar/x509 and asn1js (with reflect-metadata,
+ * tslib and eight @peculiar/asn1-* packages: ~10 ms of every CLI start) at load, for its CSR
+ * and certificate helpers, which certkeeper does not call on the way to a certificate
+ * (shared/pki/csr.ts builds the request with node:crypto; the client itself only needs
+ * getJwk and getPemBodyAsB64u). In the CLI bundle both are required on first use instead, and
+ * getPemBodyAsB64u (finalize's CSR, revocation's certificate: the first PEM block's body as
+ * base64url) reads the PEM itself rather than through x509's PemConverter.
+ */
+const ACME_CRYPTO = /[\\/]node_modules[\\/]acme-client[\\/]src[\\/]crypto[\\/]index\.js$/;
+const ACME_CRYPTO_EAGER = [
+  "const asn1js = require('asn1js');\n",
+  "const x509 = require('@peculiar/x509');\n",
+  'x509.cryptoProvider.set(crypto.webcrypto);\n',
+] as const;
+const PEM_BODY_AS_B64U = `
+exports.getPemBodyAsB64u = (pem) => {
+  const block = /-----BEGIN [A-Z0-9 ]+-----([A-Za-z0-9+/=\\s]*?)-----END [A-Z0-9 ]+-----/.exec(String(pem));
+  if (!block) throw new Error('Unable to parse PEM body from string');
+  return Buffer.from(block[1].replace(/\\s+/g, ''), 'base64').toString('base64url');
+};
+`;
+const lazyAcmeCrypto: esbuild.Plugin = {
+  name: 'lazy-acme-crypto',
+  setup(build) {
+    build.onLoad({ filter: ACME_CRYPTO }, async (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!ACME_CRYPTO_EAGER.every((line) => source.split(line).length === 2)) {
+        throw new Error(`${args.path}: acme-client changed how it loads x509/asn1js; update lazyAcmeCrypto`);
+      }
+      const [asn1, x509, provider] = ACME_CRYPTO_EAGER;
+      const lazy = (name: string, load: string): string =>
+        `let ${name}Loaded;\nconst ${name} = new Proxy({}, { get: (_, key) => (${name}Loaded ??= ${load})[key] });\n`;
+      return {
+        contents: source
+          .replace(asn1, lazy('asn1js', "require('asn1js')"))
+          .replace(
+            x509,
+            lazy(
+              'x509',
+              "(() => { const m = require('@peculiar/x509'); m.cryptoProvider.set(crypto.webcrypto); return m; })()",
+            ),
+          )
+          .replace(provider, '')
+          .concat(PEM_BODY_AS_B64U),
+        loader: 'js',
+      };
+    });
+  },
+};
 
 /** Where fetched Node binaries are kept: next to the local peers. */
 function cacheHome(): string {
@@ -188,17 +256,34 @@ async function bundleScript(entry: string, outFile: string): Promise<string> {
   return outFile;
 }
 
+/** The caches whose training orders a certificate when there is a CA to train on. */
+const ORDERED = { issue: true, renew: true };
+
 /**
- * What each code cache is trained on (see CACHED_COMMANDS): commands that need no network and
- * touch nothing outside `scratch` (an empty directory). The local commands stop at a usage
- * error or an empty DIR after loading their modules (`issue` at its missing --directory-url).
+ * What each code cache is trained on (see CACHED_COMMANDS): commands that touch nothing outside
+ * `scratch` (an empty directory). The local commands stop at a usage error or an empty DIR
+ * after loading their modules (`issue` at its missing --directory-url); with a CA to train on
+ * (sea-ca.ts), `issue` and `renew --out` also order a certificate for 127.0.0.1 from it.
  */
-async function trainingRuns(scratch: string): Promise<Record<string, string[][]>> {
+async function trainingRuns(
+  scratch: string,
+  ca: TrainingCa | undefined,
+): Promise<Record<string, string[][]>> {
   const { COMMAND_MODULES } = await import('../cli/main.js');
   const cached = CACHED_COMMANDS as readonly string[];
+  const issue = ca
+    ? [
+        'issue',
+        ...['--directory-url', ca.directoryUrl, '--ca-file', ca.caFile, '--ip', '127.0.0.1'],
+        ...['--http01-listen', `127.0.0.1:${ca.httpPort}`, '--out', scratch, '--json'],
+      ]
+    : undefined;
   return {
-    issue: [['issue', '--out', scratch]],
-    renew: [['renew', '--out', scratch, '--json']],
+    issue: [['issue', '--out', scratch], ...(issue ? [issue] : [])],
+    renew: [
+      ['renew', '--out', scratch, '--json'],
+      ...(issue ? [issue, ['renew', '--out', scratch, '--force', '--json']] : []),
+    ],
     list: [['list', '--out', scratch, '--json']],
     agent: [['agent', '--help']],
     [NO_COMMAND_CACHE]: [['--version']],
@@ -217,22 +302,37 @@ async function trainingRuns(scratch: string): Promise<Record<string, string[][]>
  */
 async function trainCodeCaches(node: string, bundle: string, work: string): Promise<Record<string, string>> {
   const trainer = await bundleScript('scripts/sea-train.ts', path.join(work, 'sea-train.cjs'));
+  const ca = await startTrainingCa(path.join(work, 'ca'));
   const caches: Record<string, string> = {};
-  for (const [name, runs] of Object.entries(await trainingRuns(path.join(work, 'scratch')))) {
+  try {
     const scratch = path.join(work, 'scratch');
-    rmSync(scratch, { recursive: true, force: true });
-    mkdirSync(scratch);
-    const cache = path.join(work, codeCacheAsset(name));
-    execFileSync(node, [trainer, bundle, cache, JSON.stringify(runs)], {
-      cwd: scratch,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      // Nothing of this process's environment (tsx's loader in NODE_OPTIONS) in the cache's flags.
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch },
-    });
-    caches[codeCacheAsset(name)] = cache;
+    for (const [name, runs] of Object.entries(
+      await trainingRuns(scratch, typeof ca === 'string' ? undefined : ca),
+    )) {
+      rmSync(scratch, { recursive: true, force: true });
+      mkdirSync(scratch);
+      const cache = path.join(work, codeCacheAsset(name));
+      const out = execFileSync(node, [trainer, bundle, cache, JSON.stringify(runs)], {
+        cwd: scratch,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        // Nothing of this process's environment (tsx's loader in NODE_OPTIONS) in the cache's flags.
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch },
+      });
+      caches[codeCacheAsset(name)] = cache;
+      // A training order that failed still leaves a usable cache, only a smaller one: say so.
+      const { codes } = JSON.parse(out.toString()) as { codes: number[] };
+      // Runs after the first (a usage error) are the training order's: each must succeed.
+      if (typeof ca !== 'string' && codes.slice(1).some((code) => code !== 0) && name in ORDERED) {
+        console.warn(`code cache ${name}: a training order failed (exits ${codes.join(', ')})`);
+      }
+    }
+  } finally {
+    if (typeof ca !== 'string') await ca.close();
   }
   console.log(
-    `code caches: ${Object.entries(caches)
+    `code caches${typeof ca === 'string' ? ` (no order to train on: ${ca})` : ' (trained on an order from Pebble)'}: ${Object.entries(
+      caches,
+    )
       .map(([asset, file]) => `${asset} ${kb(statSync(file).size)}`)
       .join(', ')}`,
   );
@@ -328,10 +428,11 @@ async function main(): Promise<void> {
       sea: { type: 'boolean', default: true },
       'no-sea': { type: 'boolean', default: false },
       arch: { type: 'string' },
+      sourcemap: { type: 'boolean', default: false },
     },
   });
   let started = performance.now();
-  const bundle = await bundleCli();
+  const bundle = await bundleCli(CLI_BUNDLE, { sourcemap: values.sourcemap });
   const secs = () => ((performance.now() - started) / 1000).toFixed(2);
   console.log(
     `${path.relative(process.cwd(), bundle.file)}  ${bundle.bytes} bytes (${kb(bundle.bytes)}), certkeeper ${bundle.version}, ${secs()} s`,

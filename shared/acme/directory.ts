@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { CertkeeperError, UnreachableError } from '../model/errors.js';
 import type { AcmeDirectoryInfo } from './ca.js';
-import { httpGet } from './transport.js';
+import { httpGet, shareDirectory } from './transport.js';
 
 /**
  * RFC 8555 §7.1.1 directory. CAs add keys at will (Let's Encrypt's `renewalInfo`, `meta.profiles`,
@@ -70,5 +70,7 @@ export async function fetchDirectory(url: string): Promise<AcmeDirectoryInfo> {
       "check the directory URL (for Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory)",
     );
   }
-  return parseDirectory(url, response.data);
+  const directory = parseDirectory(url, response.data);
+  shareDirectory(url, response.data);
+  return directory;
 }

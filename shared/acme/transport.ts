@@ -1,7 +1,8 @@
 import { Agent } from 'node:https';
 import acme from 'acme-client';
-import type { AxiosError, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import type { AxiosError, AxiosRequestConfig, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { systemClock } from '../model/clock.js';
+import { nodeHttpAdapter } from './http-adapter.js';
 import { AcmeProblemError, CertkeeperError, RetryLaterError, UnreachableError } from '../model/errors.js';
 
 /**
@@ -60,6 +61,13 @@ const retryAfterByBody = new WeakMap<object, number>();
 const NONCE_POOL_SIZE = 16;
 const NONCE_MAX_AGE_MS = 30_000;
 const noncePool = new Map<string, { nonce: string; at: number }[]>();
+/**
+ * Directories certkeeper has just fetched (fetchDirectory), handed to acme-client's own GET of
+ * the same URL (its first signed request needs newNonce's URL) instead of a second round trip
+ * for the same document (RFC 8555 §7.1.1). Kept briefly: acme-client keeps its copy itself.
+ */
+const DIRECTORY_REUSE_MS = 60_000;
+const fetchedDirectories = new Map<string, { body: unknown; at: number }>();
 const agents = new Map<string, Agent>();
 
 const PROBLEM_PREFIX = 'urn:ietf:params:acme:error:';
@@ -86,6 +94,8 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 type RetryConfig = InternalAxiosRequestConfig & { certkeeperAttempt?: number };
+/** certkeeper's own GETs (httpGet): always sent, never answered from fetchedDirectories. */
+type OwnRequest = AxiosRequestConfig & { certkeeperOwn?: boolean };
 
 /** Adjusts the policy (tests shorten the waits). Returns the previous one. */
 export function configureTransport(changes: Partial<TransportPolicy>): TransportPolicy {
@@ -106,6 +116,8 @@ export function trustCaForOrigin(url: string, caPem: string): void {
 export function installTransport(): void {
   if (installed) return;
   installed = true;
+  // A lighter adapter than axios's own Node one (see http-adapter.ts).
+  acme.axios.defaults.adapter = nodeHttpAdapter;
   acme.axios.interceptors.request.clear();
   acme.axios.interceptors.response.clear();
   acme.axios.interceptors.request.use(prepare);
@@ -115,12 +127,39 @@ export function installTransport(): void {
 /** A plain GET through the same policy (directory, ARI): the body and headers, any status. */
 export async function httpGet(url: string): Promise<AxiosResponse<unknown>> {
   installTransport();
-  return acme.axios.get(url, { validateStatus: () => true, headers: { Accept: 'application/json' } });
+  const config: OwnRequest = {
+    validateStatus: () => true,
+    headers: { Accept: 'application/json' },
+    certkeeperOwn: true,
+  };
+  return acme.axios.get(url, config);
+}
+
+/** Offers a directory body just fetched from `url` to acme-client's next GET of it. */
+export function shareDirectory(url: string, body: unknown): void {
+  fetchedDirectories.set(new URL(url).href, { body, at: Date.now() });
 }
 
 function prepare(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
   const url = requestUrl(config);
-  const pooled = url && (config.method ?? '').toLowerCase() === 'head' ? takeNonce(url.origin) : undefined;
+  const method = (config.method ?? 'get').toLowerCase();
+  const own = (config as OwnRequest).certkeeperOwn === true;
+  const fetched = url && method === 'get' && !own ? fetchedDirectories.get(url.href) : undefined;
+  if (fetched) {
+    fetchedDirectories.delete(url!.href);
+    if (Date.now() - fetched.at < DIRECTORY_REUSE_MS) {
+      config.adapter = async () => ({
+        data: fetched.body,
+        status: 200,
+        statusText: 'OK',
+        headers: {},
+        config,
+        request: undefined,
+      });
+      return config;
+    }
+  }
+  const pooled = url && method === 'head' ? takeNonce(url.origin) : undefined;
   if (pooled) {
     // acme-client sends HEAD only to newNonce, and reads only the Replay-Nonce header.
     config.adapter = async () => ({

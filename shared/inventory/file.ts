@@ -26,6 +26,19 @@ interface StoredRecord extends InventoryRecord {
 }
 
 /**
+ * The stored record of `name`, its spec checked to name it. Built once per name: a record is
+ * read several times per renewal, and building a zod schema costs more than parsing with it.
+ */
+const recordSchemas = new Map<string, ReturnType<typeof buildRecordSchema>>();
+const buildRecordSchema = (name: string) =>
+  z.object({ spec: storedSpecFor(name), state: storedState, fence: z.number().int().optional() });
+function recordSchemaFor(name: string): ReturnType<typeof buildRecordSchema> {
+  let schema = recordSchemas.get(name);
+  if (!schema) recordSchemas.set(name, (schema = buildRecordSchema(name)));
+  return schema;
+}
+
+/**
  * Inventory as one JSON file per certificate, for local mode without AWS. Each write is
  * atomic (temp file, fsync, rename) and runs under the lock's per-name guard, so a spec
  * change, a removal and a fenced state write never interleave their read and write.
@@ -138,12 +151,7 @@ export class FileInventory implements Inventory {
   private async read(name: string): Promise<StoredRecord | undefined> {
     const text = await this.store.get(`${name}.json`);
     if (text === undefined) return undefined;
-    const schema = z.object({
-      spec: storedSpecFor(name),
-      state: storedState,
-      fence: z.number().int().optional(),
-    });
-    return parseStoredJson(schema, text, { where: resolve(this.dir, `${name}.json`) });
+    return parseStoredJson(recordSchemaFor(name), text, { where: resolve(this.dir, `${name}.json`) });
   }
 
   private write(record: StoredRecord): Promise<void> {

@@ -51,7 +51,9 @@ export class FileGuard {
     let holder: Holder | undefined;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       try {
-        await this.store.put(key, JSON.stringify(me), { ifAbsent: true });
+        // Not fsynced: a guard lives for one step of a running process; after a crash there
+        // is nothing to guard, and a guard file left behind is broken by its dead pid.
+        await this.store.put(key, JSON.stringify(me), { ifAbsent: true, durable: false });
         return;
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;

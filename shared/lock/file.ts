@@ -113,7 +113,9 @@ export class FileLeaseLock implements LeaseLock {
 
   private write(lease: Lease, options: { ifAbsent: boolean }): Promise<void> {
     const body = { owner: lease.owner, fence: lease.fencingToken, expiresAt: lease.expiresAt.toISOString() };
-    return this.store.put(`${lease.name}.lock`, JSON.stringify(body), options);
+    // Not fsynced: a power cut that loses it also ended every process that could hold it (the
+    // lock is this machine's). The fence, which must never go back, is fsynced.
+    return this.store.put(`${lease.name}.lock`, JSON.stringify(body), { ...options, durable: false });
   }
 
   private at(key: string) {

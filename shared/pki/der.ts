@@ -1,7 +1,11 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
 /**
- * A minimal DER (ITU-T X.690) reader: just enough to walk an X.509 certificate or a PKCS#10
- * request and pull out the fields node:crypto does not expose (the serial's exact bytes, the
- * Authority Key Identifier, SANs with canonical IPs, the CSR's public key). It never writes DER.
+ * A minimal DER (ITU-T X.690) reader and writer. The reader walks an X.509 certificate or a
+ * PKCS#10 request for the fields node:crypto does not expose (the serial's exact bytes, the
+ * Authority Key Identifier, SANs with canonical IPs, the CSR's public key); the writer builds
+ * the few structures certkeeper signs itself (the PKCS#10 request, csr.ts), so issuing loads
+ * no ASN.1 library.
  */
 export interface Tlv {
   /** The identifier octet (class, constructed bit and tag number; we only need low tags). */
@@ -112,4 +116,67 @@ function utc(year: number, rest: string[]): Date {
   date.setUTCFullYear(year, mo - 1, d);
   date.setUTCHours(h, mi, s, 0);
   return date;
+}
+
+/** One element: the tag, the definite length (X.690 §8.1.3: short form below 128), the content. */
+export function encodeTlv(tag: number, ...content: Buffer[]): Buffer {
+  const value = Buffer.concat(content);
+  const length = value.length;
+  let header: Buffer;
+  if (length < 0x80) header = Buffer.from([tag, length]);
+  else {
+    const octets: number[] = [];
+    for (let n = length; n > 0; n = Math.floor(n / 256)) octets.unshift(n % 256);
+    header = Buffer.from([tag, 0x80 | octets.length, ...octets]);
+  }
+  return Buffer.concat([header, value]);
+}
+
+export const encodeSequence = (...items: Buffer[]): Buffer => encodeTlv(TAG.SEQUENCE, ...items);
+
+/** A non-negative INTEGER small enough for a number (versions). */
+export function encodeSmallInteger(n: number): Buffer {
+  if (!Number.isInteger(n) || n < 0 || n > 127) throw new DerError(`unsupported INTEGER ${n}`);
+  return encodeTlv(TAG.INTEGER, Buffer.from([n]));
+}
+
+/** OBJECT IDENTIFIER from its dotted-decimal form (X.690 §8.19: base 128, first two arcs joined). */
+export function encodeOid(dotted: string): Buffer {
+  const arcs = dotted.split('.').map(Number);
+  if (arcs.length < 2 || arcs.some((a) => !Number.isSafeInteger(a) || a < 0)) {
+    throw new DerError(`"${dotted}" is not an OBJECT IDENTIFIER`);
+  }
+  const out: number[] = [];
+  for (const arc of [arcs[0]! * 40 + arcs[1]!, ...arcs.slice(2)]) {
+    const digits = [arc % 128];
+    for (let n = Math.floor(arc / 128); n > 0; n = Math.floor(n / 128)) digits.unshift((n % 128) | 0x80);
+    out.push(...digits);
+  }
+  return encodeTlv(TAG.OID, Buffer.from(out));
+}
+
+/** BIT STRING of whole octets, or with `unusedBits` trailing zero bits in the last one. */
+export const encodeBitString = (bytes: Buffer, unusedBits = 0): Buffer =>
+  encodeTlv(TAG.BIT_STRING, Buffer.from([unusedBits]), bytes);
+
+export const encodeOctetString = (bytes: Buffer): Buffer => encodeTlv(TAG.OCTET_STRING, bytes);
+
+/** The 4 or 16 octets of an IP address in text form (IPv6 with "::" and a dotted IPv4 tail). */
+export function ipBytes(ip: string): Buffer {
+  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
+  if (!isIPv6(ip)) throw new DerError(`"${ip}" is not an IP address`);
+  let text = ip;
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted[1]!.split('.').map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const fill = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
+  const out = Buffer.alloc(16);
+  [...left, ...fill, ...right].forEach((group, i) => out.writeUInt16BE(parseInt(group, 16), i * 2));
+  return out;
 }

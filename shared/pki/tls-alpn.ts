@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import * as x509 from '@peculiar/x509';
 import type { Identifier } from '../model/identifiers.js';
-import { selfSignedPair, type SelfSignedPair } from './self-signed.js';
+import { ipBytes } from './der.js';
+import type { SelfSignedPair } from './self-signed.js';
 
 /** RFC 8737 §6.1: id-pe-acmeIdentifier. */
 export const ACME_IDENTIFIER_OID = '1.3.6.1.5.5.7.1.31';
@@ -29,18 +29,8 @@ export function acmeIdentifierValue(keyAuthorization: string): Buffer {
 export function sniFor(identifier: Identifier): string {
   if (identifier.type === 'dns') return identifier.value.toLowerCase();
   if (isIP(identifier.value) === 4) return `${identifier.value.split('.').reverse().join('.')}.in-addr.arpa`;
-  const nibbles = expandIpv6(identifier.value).split('').reverse().join('.');
+  const nibbles = ipBytes(identifier.value).toString('hex').split('').reverse().join('.');
   return `${nibbles}.ip6.arpa`;
-}
-
-/** 32 hex digits of an IPv6 address. */
-function expandIpv6(ip: string): string {
-  const [head = '', tail] = ip.split('::');
-  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  const fill = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
-  return [...left, ...fill, ...right].map((g) => g.padStart(4, '0')).join('');
 }
 
 /**
@@ -54,6 +44,12 @@ export async function tlsAlpn01Certificate(
   keyAuthorization: string,
   now: Date = new Date(),
 ): Promise<SelfSignedPair> {
+  // Loaded on first use: @peculiar/x509 and its ASN.1 stack are most of what a CLI process
+  // would otherwise load at start, and only tls-alpn-01 needs them.
+  const [{ selfSignedPair }, x509] = await Promise.all([
+    import('./self-signed.js'),
+    import('@peculiar/x509'),
+  ]);
   return selfSignedPair({
     identifiers: [identifier.value],
     name: '',

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import acme from 'acme-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fetchRenewalInfo } from '../../../shared/acme/ari.js';
-import { parseDirectory } from '../../../shared/acme/directory.js';
+import { fetchDirectory, parseDirectory } from '../../../shared/acme/directory.js';
 import { checkProfile } from '../../../shared/acme/client.js';
 import {
   ACME_CLIENT_BAD_NONCE_RETRIES,
@@ -86,6 +86,27 @@ describe('acme-client transport', () => {
     expect(seen).toHaveLength(2);
     const second = await acme.axios.head(`${base}/nonce`, { validateStatus: () => true });
     expect(second.headers['replay-nonce']).toBe('nonce-from-server');
+    expect(seen).toHaveLength(3);
+  });
+
+  it("answers acme-client's GET of a directory certkeeper just fetched from memory, once", async () => {
+    const dir = {
+      newNonce: `${base}/nonce`,
+      newAccount: `${base}/account`,
+      newOrder: `${base}/order`,
+    };
+    script = [
+      { status: 200, body: dir },
+      { status: 200, body: { ...dir, newOrder: `${base}/order-2` } },
+      { status: 200, body: { ...dir, newOrder: `${base}/order-3` } },
+    ];
+    expect((await fetchDirectory(`${base}/dir`)).newOrder).toBe(`${base}/order`);
+    // acme-client's first look at the directory: no second request for the same document.
+    expect((await get('/dir')).data).toEqual(dir);
+    expect(seen).toHaveLength(1);
+    // Once only: its next GET, and certkeeper's own fetches, go to the CA.
+    expect(((await get('/dir')).data as typeof dir).newOrder).toBe(`${base}/order-2`);
+    expect((await fetchDirectory(`${base}/dir`)).newOrder).toBe(`${base}/order-3`);
     expect(seen).toHaveLength(3);
   });
 

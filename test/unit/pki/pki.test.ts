@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, generateKeyPairSync, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { IntegrityError, ValidationError } from '../../../shared/model/errors.js';
@@ -127,8 +128,42 @@ describe('createCsr', () => {
     expect(inspectCsr(csr).signatureValid).toBe(true);
   });
 
-  it('refuses an empty identifier list', async () => {
+  it.each(['ecdsa-p256', 'ecdsa-p384', 'rsa2048'] as const)(
+    'makes a %s request openssl verifies, with the SANs and key usage it asks for',
+    async (keyType) => {
+      const csr = await createCsr(
+        [
+          { type: 'ip', value: '2001:db8::1' },
+          { type: 'ip', value: '192.0.2.7' },
+          { type: 'dns', value: 'www.example.com' },
+        ],
+        generateKey(keyType),
+      );
+      const text = execFileSync('openssl', ['req', '-noout', '-verify', '-text'], {
+        input: csr,
+        encoding: 'utf8',
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      expect(text).toMatch(/IP Address:2001:DB8:0:0:0:0:0:1, IP Address:192\.0\.2\.7, DNS:www\.example\.com/);
+      expect(text).toMatch(/Key Usage: *\n *Digital Signature, Key Encipherment/);
+      expect(text).toMatch(
+        keyType === 'ecdsa-p384'
+          ? /ecdsa-with-SHA384/
+          : keyType === 'rsa2048'
+            ? /sha256WithRSAEncryption/
+            : /ecdsa-with-SHA256/,
+      );
+    },
+  );
+
+  it('refuses an empty identifier list, and a key it cannot sign with', async () => {
     await expect(createCsr([], generateKey('ecdsa-p256'))).rejects.toThrow(ValidationError);
+    const ed25519 = generateKeyPairSync('ed25519')
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    await expect(createCsr([{ type: 'dns', value: 'example.com' }], ed25519)).rejects.toThrow(
+      ValidationError,
+    );
   });
 
   it('matches a certificate only when the certificate carries its key', async () => {

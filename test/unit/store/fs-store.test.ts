@@ -58,6 +58,18 @@ describe('FsObjectStore', () => {
     expect(await readdir(join(root, 'accounts/ca'))).toEqual(['a.json']);
   });
 
+  it('writes a non-durable object (a lock file) the same way: whole, ifAbsent honoured, no temp files', async () => {
+    const objects = new FsObjectStore({ root });
+    await objects.put('locks/web.guard', 'first', { ifAbsent: true, durable: false });
+    await expect(
+      objects.put('locks/web.guard', 'second', { ifAbsent: true, durable: false }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    await objects.put('locks/web.lock', 'lease', { durable: false });
+    expect(await objects.get('locks/web.guard')).toBe('first');
+    expect(await objects.get('locks/web.lock')).toBe('lease');
+    expect((await readdir(join(root, 'locks'))).sort()).toEqual(['web.guard', 'web.lock']);
+  });
+
   it('refuses keys that would leave the root', async () => {
     const objects = new FsObjectStore({ root });
     for (const key of ['../escape', 'a/../../b', '/abs', 'a//b', 'a\\b']) {
