@@ -83,10 +83,12 @@ const REQUIRE_BANNER = [
  *   back to the global FormData when the package is missing, so the stand-in is Node's own
  *   FormData (spec-compliant, which axios's HTTP adapter streams itself), looked up when a
  *   form is built: reading the global loads Node's bundled undici (see lazyFormDataGlobal).
- * - axios's XHR and fetch adapters: acme-client pins `adapter: 'http'` on its instance and
- *   certkeeper sets no other. On Node the XHR module's export is already `false` (no
- *   XMLHttpRequest), which the stand-in states directly; the fetch adapter (~15 KB) is
- *   reported unavailable instead of built.
+ * - axios's adapters: acme-client's instance runs on shared/acme/http-adapter.ts (transport.ts
+ *   sets it before any client is made, account.ts), so axios's own Node adapter (http2, zlib,
+ *   follow-redirects, proxy-from-env) is never used; a request that reached it would fail
+ *   saying the adapter is not in the build. On Node the XHR module's export is already
+ *   `false` (no XMLHttpRequest), which the stand-in states directly; the fetch adapter
+ *   (~15 KB) is reported unavailable instead of built.
  */
 export const STAND_INS: StandIn[] = [
   {
@@ -154,6 +156,12 @@ module.exports = class FormData {
     importer: /[\\/]node_modules[\\/]axios[\\/]lib[\\/]adapters[\\/]adapters\.js$/,
     name: 'axios-fetch-adapter',
     contents: 'export const getFetch = () => false;\nexport default false;',
+  },
+  {
+    module: /^\.\/http\.js$/,
+    importer: /[\\/]node_modules[\\/]axios[\\/]lib[\\/]adapters[\\/]adapters\.js$/,
+    name: 'axios-http-adapter',
+    contents: 'export default false;',
   },
 ];
 

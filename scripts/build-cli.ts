@@ -73,17 +73,7 @@ export const hostArch = (): Arch => {
  * and SSO, and the agent on EC2 takes the instance role, all of which the full chain reads.
  * The other stand-ins replace code the CLI never runs either (see infra/bundle.ts).
  */
-const CLI_STAND_INS = [
-  ...STAND_INS.filter((s) => s.name !== 'credential-provider-node'),
-  // acme-client's axios runs on shared/acme/http-adapter.ts (transport.ts makes it the default),
-  // so axios's own Node adapter (http2, zlib, follow-redirects, proxy-from-env) is never used.
-  {
-    module: /^\.\/http\.js$/,
-    importer: /[\\/]node_modules[\\/]axios[\\/]lib[\\/]adapters[\\/]adapters\.js$/,
-    name: 'axios-http-adapter',
-    contents: 'export default false;',
-  },
-];
+const CLI_STAND_INS = STAND_INS.filter((s) => s.name !== 'credential-provider-node');
 
 /** `--version` and the top-level help, rendered from the full program so they cannot drift. */
 async function buildFacts(): Promise<{ version: string; help: string }> {
