@@ -200,7 +200,12 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     }
 
     progress('download');
-    if (order.status !== 'valid') order = await this.waitValid(client, order, 'order');
+    // RFC 8555 §7.4: a processing order is looked at again after the Retry-After its finalize
+    // answer gave; without one, at once (a CA that signs within the round trip, as most do,
+    // is then seen valid without a wait), and from there on the schedule.
+    if (order.status !== 'valid') {
+      order = await this.waitValid(client, order, 'order', { immediate: retryAfterOf(order) === undefined });
+    }
     const fullchainPem = await client.getCertificate(order);
     return { fullchainPem, orderUrl: order.url };
   }
@@ -384,7 +389,10 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
         : authorizationProblem(current as Authorization);
     };
 
-    const schedule = new PollSchedule(this.polling);
+    // A check made at once counts against the bound, so a CA that never settles costs no
+    // more checks either way.
+    const attempts = options.immediate ? Math.max(1, this.polling.attempts - 1) : this.polling.attempts;
+    const schedule = new PollSchedule({ ...this.polling, attempts });
     let current = item;
     let retryAfterMs = options.retryAfterMs ?? retryAfterOf(item);
     if (options.immediate) {
