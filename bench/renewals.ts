@@ -25,8 +25,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
-import { ListSubscriptionsByTopicCommand, SubscribeCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { ListSubscriptionsByTopicCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import acme from 'acme-client';
 import type { ScheduledEvent } from 'aws-lambda';
 import { PollSchedule } from '../shared/acme/poll.js';
@@ -43,7 +43,7 @@ import type { ObjectStore } from '../shared/store/store.js';
 import { buildLambdas } from '../infra/bundle.js';
 import { median } from './measure.js';
 import { scheduledEvent } from '../scripts/local/pipeline.js';
-import type { LocalStack } from '../scripts/local/stack.js';
+import { type LocalStack, subscribeNewQueue } from '../scripts/local/stack.js';
 import { runToEnd } from '../test/support/child.js';
 import { peers } from '../test/support/peers.js';
 import { createPeerStack } from '../test/support/stack.js';
@@ -189,24 +189,13 @@ export async function runHost(
  * allowed once a minute.)
  */
 async function freshTap(bench: Bench, run: string): Promise<void> {
-  const { sqs, sns } = bench.stack.clients;
+  const { sns } = bench.stack.clients;
   const { topicArn } = bench.stack;
   const subscribed = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }));
   for (const { SubscriptionArn } of subscribed.Subscriptions ?? []) {
     await sns.send(new UnsubscribeCommand({ SubscriptionArn }));
   }
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `bench-tap-${run}` }));
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  await sns.send(
-    new SubscribeCommand({
-      TopicArn: topicArn,
-      Protocol: 'sqs',
-      Endpoint: Attributes!.QueueArn,
-      Attributes: { RawMessageDelivery: 'true' },
-    }),
-  );
+  await subscribeNewQueue(bench.stack.clients, topicArn, `bench-tap-${run}`);
 }
 
 /** Declares the run's certificates, ticks the scheduler, and has the host issue them all. */

@@ -46,6 +46,31 @@ export interface LocalStack {
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 const region = 'us-east-1';
 
+/**
+ * A new SQS queue subscribed to `topicArn` (raw delivery unless `attributes` say otherwise);
+ * its URL.
+ */
+export async function subscribeNewQueue(
+  clients: { sqs: SQSClient; sns: SNSClient },
+  topicArn: string,
+  queueName: string,
+  attributes: Record<string, string> = { RawMessageDelivery: 'true' },
+): Promise<string> {
+  const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: queueName }));
+  const { Attributes } = await clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  await clients.sns.send(
+    new SubscribeCommand({
+      TopicArn: topicArn,
+      Protocol: 'sqs',
+      Endpoint: Attributes?.QueueArn,
+      Attributes: attributes,
+    }),
+  );
+  return QueueUrl!;
+}
+
 export async function createLocalStack(
   peers: LocalEndpoints,
   options: LocalStackOptions,
@@ -63,27 +88,14 @@ export async function createLocalStack(
 
   const bucket = `${id}-certs`;
   const table = `${id}-inventory`;
-  const [, , key, queue, tap, topic] = await Promise.all([
+  const [, , key, queue, topic] = await Promise.all([
     clients.s3.send(new CreateBucketCommand({ Bucket: bucket })),
     createTable(clients.dynamodb, table),
     kms.send(new CreateKeyCommand({ Description: `${id} certificate keys` })),
     clients.sqs.send(new CreateQueueCommand({ QueueName: `${id}-issuer` })),
-    clients.sqs.send(new CreateQueueCommand({ QueueName: `${id}-events-tap` })),
     clients.sns.send(new CreateTopicCommand({ Name: `${id}-events` })),
   ]);
-  const tapArn = (
-    await clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: tap.QueueUrl, AttributeNames: ['QueueArn'] }),
-    )
-  ).Attributes?.QueueArn;
-  await clients.sns.send(
-    new SubscribeCommand({
-      TopicArn: topic.TopicArn,
-      Protocol: 'sqs',
-      Endpoint: tapArn,
-      Attributes: { RawMessageDelivery: 'true' },
-    }),
-  );
+  const tapQueueUrl = await subscribeNewQueue(clients, topic.TopicArn!, `${id}-events-tap`);
   const zoneIds: Record<string, string> = {};
   for (const zone of options.zones ?? []) {
     const created = await clients.route53.send(
@@ -98,7 +110,7 @@ export async function createLocalStack(
     kmsKeyId: key.KeyMetadata!.KeyId!,
     queueUrl: queue.QueueUrl!,
     topicArn: topic.TopicArn!,
-    tapQueueUrl: tap.QueueUrl!,
+    tapQueueUrl,
     zoneIds,
     clients,
   };

@@ -1,11 +1,7 @@
-import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  type Message,
-} from '@aws-sdk/client-sqs';
+import { CreateTopicCommand } from '@aws-sdk/client-sns';
+import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { subscribeNewQueue } from '../../scripts/local/stack.js';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
@@ -29,21 +25,8 @@ const event = (
   at: '2026-05-01T00:05:00.000Z',
 });
 
-async function subscribedQueue(topicArn: string, attributes: Record<string, string>): Promise<string> {
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('events') }));
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  await sns.send(
-    new SubscribeCommand({
-      TopicArn: topicArn,
-      Protocol: 'sqs',
-      Endpoint: Attributes?.QueueArn,
-      Attributes: attributes,
-    }),
-  );
-  return QueueUrl!;
-}
+const subscribedQueue = (topicArn: string, attributes: Record<string, string>): Promise<string> =>
+  subscribeNewQueue({ sqs, sns }, topicArn, uniqueName('events'), attributes);
 
 async function drain(queueUrl: string): Promise<Message[]> {
   const out = await sqs.send(
