@@ -142,34 +142,9 @@ export function shareDirectory(url: string, body: unknown): void {
 
 function prepare(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig {
   const url = requestUrl(config);
-  const method = (config.method ?? 'get').toLowerCase();
-  const own = (config as OwnRequest).certkeeperOwn === true;
-  const fetched = url && method === 'get' && !own ? fetchedDirectories.get(url.href) : undefined;
-  if (fetched) {
-    fetchedDirectories.delete(url!.href);
-    if (Date.now() - fetched.at < DIRECTORY_REUSE_MS) {
-      config.adapter = async () => ({
-        data: fetched.body,
-        status: 200,
-        statusText: 'OK',
-        headers: {},
-        config,
-        request: undefined,
-      });
-      return config;
-    }
-  }
-  const pooled = url && method === 'head' ? takeNonce(url.origin) : undefined;
-  if (pooled) {
-    // acme-client sends HEAD only to newNonce, and reads only the Replay-Nonce header.
-    config.adapter = async () => ({
-      data: '',
-      status: 200,
-      statusText: 'OK',
-      headers: { 'replay-nonce': pooled },
-      config,
-      request: undefined,
-    });
+  const local = url && heldAnswer(url, config);
+  if (local) {
+    config.adapter = async () => ({ ...local, status: 200, statusText: 'OK', config, request: undefined });
     return config;
   }
   const agent = url ? agents.get(url.origin) : undefined;
@@ -180,6 +155,25 @@ function prepare(config: InternalAxiosRequestConfig): InternalAxiosRequestConfig
     config.headers.set('User-Agent', `${USER_AGENT_PREFIX} ${current || 'node'}`.trim());
   }
   return config;
+}
+
+/**
+ * An answer certkeeper already holds for this request, so it is not sent: a directory it has
+ * just fetched (acme-client's own GET of it), or a pooled nonce (acme-client sends HEAD only
+ * to newNonce, and reads only the Replay-Nonce header).
+ */
+function heldAnswer(
+  url: URL,
+  config: InternalAxiosRequestConfig,
+): { data: unknown; headers: Record<string, string> } | undefined {
+  const method = (config.method ?? 'get').toLowerCase();
+  if (method === 'get' && (config as OwnRequest).certkeeperOwn !== true) {
+    const fetched = fetchedDirectories.get(url.href);
+    fetchedDirectories.delete(url.href);
+    if (fetched && Date.now() - fetched.at < DIRECTORY_REUSE_MS) return { data: fetched.body, headers: {} };
+  }
+  const nonce = method === 'head' ? takeNonce(url.origin) : undefined;
+  return nonce === undefined ? undefined : { data: '', headers: { 'replay-nonce': nonce } };
 }
 
 async function onResponse(response: AxiosResponse): Promise<AxiosResponse> {
