@@ -3,11 +3,16 @@
  * executable and its Debian package from this checkout and installs the package on this
  * machine with dpkg, as an operator would, so that test/e2e/agent.test.ts runs against the
  * INSTALLED /usr/bin/certkeeper and test/packaging/deb.test.ts checks install, upgrade,
- * remove and purge. Needs root (CI runs as root). Afterwards the package is purged, and
- * /etc/certkeeper and /var/lib/certkeeper are removed if this setup found them absent.
+ * remove and purge. Needs root (CI runs as root).
+ *
+ * The tests must start from a machine that never had certkeeper: CI's machine keeps /etc
+ * between runs, and the package leaves /etc/certkeeper and the state behind on purge by
+ * design, so one run's edited config would be the next run's "fresh install". Operator
+ * directories found here are set aside (renamed) before the install and put back afterwards,
+ * once the package is purged and what the tests left is removed.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -18,6 +23,25 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 /** Where the packages built for the tests go; test/packaging/deb.test.ts reads them from here. */
 export const TEST_PACKAGES = path.join(ROOT, 'dist', 'test-packages');
 export const OPERATOR_DIRS = ['/etc/certkeeper', '/var/lib/certkeeper', '/etc/ssl/certkeeper'];
+const SET_ASIDE = '.before-certkeeper-tests';
+
+/**
+ * Renames the operator directories out of the way and returns what puts them back. A set-aside
+ * copy that is already there belongs to a run that died before restoring it: that copy is
+ * the machine's own, and the directory beside it is the dead run's leftover.
+ */
+function setAsideOperatorDirs(): () => void {
+  for (const dir of OPERATOR_DIRS) {
+    if (existsSync(dir + SET_ASIDE)) rmSync(dir, { recursive: true, force: true });
+    else if (existsSync(dir)) renameSync(dir, dir + SET_ASIDE);
+  }
+  return () => {
+    for (const dir of OPERATOR_DIRS) {
+      rmSync(dir, { recursive: true, force: true });
+      if (existsSync(dir + SET_ASIDE)) renameSync(dir + SET_ASIDE, dir);
+    }
+  };
+}
 
 const execFileAsync = promisify(execFile);
 
@@ -71,19 +95,22 @@ export default async function setup(): Promise<() => Promise<void>> {
     );
   }
   const unlock = await lockMachinePackage();
-  let absent: string[];
+  let restore: () => void = () => {};
   try {
     const started = Date.now();
     await bundleCli();
     await buildSea(hostArch());
     // Uncompressed: this package is installed once here; xz would add a minute of CPU.
     const deb = await buildDeb({ outDir: TEST_PACKAGES, compression: 'none' });
-    absent = OPERATOR_DIRS.filter((dir) => !existsSync(dir));
+    // Purged first: a run that died mid-way may have left the package installed.
+    await dpkg('--purge', 'certkeeper');
+    restore = setAsideOperatorDirs();
     await dpkg('-i', deb.file);
     console.log(
       `[installed] built and installed ${path.basename(deb.file)} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
   } catch (err) {
+    restore();
     unlock();
     throw err;
   }
@@ -91,7 +118,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     try {
       await dpkg('--purge', 'certkeeper');
     } finally {
-      for (const dir of absent) rmSync(dir, { recursive: true, force: true });
+      restore();
       unlock();
     }
   };
