@@ -320,6 +320,7 @@ function withProgress(
       );
     },
     getRenewalInfo: (certId) => ca.getRenewalInfo(certId),
+    accountUrl: () => ca.accountUrl(),
     revoke: (pem, reason) => ca.revoke(pem, reason),
   };
 }

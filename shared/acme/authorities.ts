@@ -4,7 +4,14 @@ import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState } from '../model/state.js';
 import { type CaCandidate, type CaChoice, chooseCa } from '../renewal/ca-choice.js';
 import type { CertificateAuthority } from './ca.js';
-import { type CaaResolver, caaNames, caaRefusal, type RelevantCaa, relevantCaa } from './caa.js';
+import {
+  type CaaResolver,
+  caaNames,
+  caaNamesAccount,
+  caaRefusal,
+  type RelevantCaa,
+  relevantCaa,
+} from './caa.js';
 
 /** One configured CA: the name events, status and the manifest use, and its port. */
 export interface Authority {
@@ -38,9 +45,26 @@ async function caaIdentitiesOf(authority: Authority): Promise<string[]> {
 }
 
 /**
+ * Our account URL at the CA, for CAA's `accounturi` (RFC 8657 §3); undefined when it cannot
+ * be had now (the CA is down), and then the CA judges the binding when it is back.
+ */
+async function accountUriOf(authority: Authority, log: Log): Promise<string | undefined> {
+  try {
+    return await authority.ca.accountUrl();
+  } catch (err) {
+    log.warn('account URL unknown; CAA accounturi not checked for this CA', {
+      ca: authority.name,
+      error: String(err),
+    });
+    return undefined;
+  }
+}
+
+/**
  * The configured CAs with what the names' CAA records say of each. A lookup that fails
  * forbids nothing (the CA checks CAA itself and refuses if it must); a CA whose identity is
- * unknown cannot be judged and is left to try.
+ * unknown cannot be judged and is left to try. The account URL is looked up only when a
+ * record naming the CA binds it to an account.
  */
 export async function caaCandidates(
   resolver: CaaResolver,
@@ -66,8 +90,15 @@ export async function caaCandidates(
       if (sets.length === 0) return { name: authority.name };
       const identities = await caaIdentitiesOf(authority);
       if (identities.length === 0) return { name: authority.name };
-      const refusal = sets
-        .map(({ wildcard, set }) => caaRefusal(set, { identities, wildcard, challenge: spec.challenge }))
+      const questions = sets.map(({ wildcard, set }) => ({
+        set,
+        question: { identities, wildcard, challenge: spec.challenge },
+      }));
+      const accountUri = questions.some(({ set, question }) => caaNamesAccount(set, question))
+        ? await accountUriOf(authority, log)
+        : undefined;
+      const refusal = questions
+        .map(({ set, question }) => caaRefusal(set, { ...question, accountUri }))
         .find((why) => why !== undefined);
       return refusal ? { name: authority.name, caaRefusal: refusal } : { name: authority.name };
     }),

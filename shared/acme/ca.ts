@@ -78,6 +78,11 @@ export interface CertificateAuthority {
   issue(request: OrderRequest, solver: ChallengeSolver): Promise<IssuedCertificate>;
   /** RFC 9773 §4.2: unauthenticated GET of `<renewalInfo>/<certID>`. */
   getRenewalInfo(certId: string): Promise<RenewalInfo>;
+  /**
+   * The URL of our account at this CA (RFC 8555 §7.3), as CAA's `accounturi` names it
+   * (RFC 8657 §3). Registers the account when there is none yet, as ordering would.
+   */
+  accountUrl(): Promise<string>;
   /** RFC 8555 §7.6, signed by the account that ordered the certificate. */
   revoke(certPem: string, reason?: RevocationReason): Promise<void>;
 }

@@ -58,6 +58,34 @@ export interface CaaQuestion {
   wildcard: boolean;
   /** RFC 8657 §4: a `validationmethods` parameter restricts the challenge types. */
   challenge: string;
+  /**
+   * RFC 8657 §3: an `accounturi` parameter restricts issuance to that ACME account. Our
+   * account's URL, or undefined when it is not known (then the CA judges it, not us).
+   */
+  accountUri?: string | undefined;
+}
+
+type CaaRefusalOptions = Omit<CaaQuestion, 'accountUri'>;
+
+/** The issue/issuewild properties that govern the question, and those naming this CA. */
+function propertiesFor(set: RelevantCaa, question: CaaRefusalOptions) {
+  const wild = set.records.filter((r) => r.tag.toLowerCase() === 'issuewild');
+  const relevant =
+    question.wildcard && wild.length > 0 ? wild : set.records.filter((r) => r.tag.toLowerCase() === 'issue');
+  const identities = question.identities.map((id) => id.toLowerCase());
+  const ours = relevant
+    .map((record) => ({ record, ...parseIssueValue(record.value) }))
+    .filter((n) => identities.includes(n.domain));
+  return { relevant, ours };
+}
+
+/**
+ * Whether a property naming this CA binds it to an account (RFC 8657 §3), so the caller
+ * must look up its account URL before asking caaRefusal: only then, since finding it may
+ * mean registering the account.
+ */
+export function caaNamesAccount(set: RelevantCaa, question: CaaRefusalOptions): boolean {
+  return propertiesFor(set, question).ours.some((n) => n.params.has('accounturi'));
 }
 
 /** Why the set forbids this CA, or undefined when it permits it. */
@@ -68,16 +96,12 @@ export function caaRefusal(set: RelevantCaa, question: CaaQuestion): string | un
   if (unknownCritical) {
     return `${set.at} has a critical CAA property "${unknownCritical.tag}" no CA may ignore (RFC 8659 §4.1)`;
   }
-  const wild = set.records.filter((r) => r.tag.toLowerCase() === 'issuewild');
-  const relevant =
-    question.wildcard && wild.length > 0 ? wild : set.records.filter((r) => r.tag.toLowerCase() === 'issue');
+  const { relevant, ours } = propertiesFor(set, question);
   if (relevant.length === 0) return undefined;
-  const identities = question.identities.map((id) => id.toLowerCase());
-  const named = relevant.map((r) => ({ record: r, ...parseIssueValue(r.value) }));
-  const ours = named.filter((n) => identities.includes(n.domain));
   const shown = relevant.map((r) => `${r.tag} "${r.value}"`).join(', ');
   if (ours.length === 0) return `CAA at ${set.at} allows only ${shown}`;
-  const methodOk = ours.some((n) => {
+  // One property that allows both the method and the account is enough (RFC 8657 §3, §4).
+  const methodOk = ours.filter((n) => {
     const methods = n.params.get('validationmethods');
     return (
       methods === undefined ||
@@ -87,7 +111,16 @@ export function caaRefusal(set: RelevantCaa, question: CaaQuestion): string | un
         .includes(question.challenge)
     );
   });
-  return methodOk ? undefined : `CAA at ${set.at} allows this CA only by other validation methods (${shown})`;
+  if (methodOk.length === 0) {
+    return `CAA at ${set.at} allows this CA only by other validation methods (${shown})`;
+  }
+  const accountOk = methodOk.some((n) => {
+    const bound = n.params.get('accounturi');
+    return bound === undefined || question.accountUri === undefined || bound === question.accountUri;
+  });
+  return accountOk
+    ? undefined
+    : `CAA at ${set.at} allows this CA only for another ACME account (${shown}); this account is ${question.accountUri}`;
 }
 
 /** Names CAA applies to: DNS names only (RFC 8738 §7: IP addresses have no CAA). */

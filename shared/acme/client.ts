@@ -117,6 +117,10 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     return fetchRenewalInfo(dir.renewalInfo, certId, this.clock.now());
   }
 
+  async accountUrl(): Promise<string> {
+    return (await this.options.accounts.get(this.accountSettings())).url;
+  }
+
   async revoke(certPem: string, reason: RevocationReason = 'unspecified'): Promise<void> {
     await this.directory();
     await this.withAccount(async (client) => {

@@ -129,7 +129,7 @@ export function chooseCa(
       {
         // The preferred CA is tried again next time; CAA can change meanwhile.
         retryable: true,
-        fix: 'add a CAA "issue" record naming one of these CAs at the name shown (RFC 8659), or configure a CA the records allow',
+        fix: 'add a CAA "issue" record naming one of these CAs at the name shown (RFC 8659; with accounturi=<the account URL shown> where the records bind accounts, RFC 8657), or configure a CA the records allow',
       },
     ),
   };

@@ -178,4 +178,53 @@ describe('CA fallback', () => {
     expect((await renew(name)).status).toBe('issued');
     expect((await state(name)).current?.ca).toBe('pebble-b');
   }, 120_000);
+
+  it('skips a CA whose CAA record binds another ACME account (RFC 8657), and uses it when the record names ours', async () => {
+    const deps = buildIssuerRuntime(env).renewDeps;
+    const ourAccount = await deps.authorities[0]!.ca.accountUrl();
+    expect(ourAccount).toMatch(/^https:\/\//);
+    const warnings: Record<string, unknown>[] = [];
+    const renewLogged = (name: string) =>
+      renewCertificate(
+        {
+          ...deps,
+          log: { ...deps.log, warn: (message, extra) => warnings.push({ message, ...extra }) },
+        },
+        name,
+        { force: true },
+      );
+
+    const other = `acct-other.${ZONE}`;
+    await putCaa(other, [
+      '0 issue "pebble-a.test; accounturi=https://pebble-a.test/my-account/1"',
+      '0 issue "pebble-b.test"',
+    ]);
+    await declareCertificate(inventory, { name: 'acct-other', identifiers: [other], challenge: 'dns-01' });
+    const ordered = orders();
+    expect((await renewLogged('acct-other')).status).toBe('issued');
+    const onB = await state('acct-other');
+    expect(onB.current?.ca).toBe('pebble-b');
+    // Skipped before ordering, so pebble-a counts no failure and saw no order.
+    expect(onB.caAttempt).toBeUndefined();
+    expect(orders()).toBe(ordered + 1);
+    expect(warnings).toContainEqual(
+      expect.objectContaining({
+        message: 'renewal goes to another CA',
+        ca: 'pebble-b',
+        skipped: [
+          {
+            name: 'pebble-a',
+            why: expect.stringContaining(`only for another ACME account`) as unknown,
+          },
+        ],
+      }),
+    );
+    expect(JSON.stringify(warnings)).toContain(`this account is ${ourAccount}`);
+
+    const ours = `acct-ours.${ZONE}`;
+    await putCaa(ours, [`0 issue "pebble-a.test; accounturi=${ourAccount}"`, '0 issue "pebble-b.test"']);
+    await declareCertificate(inventory, { name: 'acct-ours', identifiers: [ours], challenge: 'dns-01' });
+    expect((await renewLogged('acct-ours')).status).toBe('issued');
+    expect((await state('acct-ours')).current?.ca).toBe('pebble-a');
+  }, 120_000);
 });

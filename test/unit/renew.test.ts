@@ -60,6 +60,7 @@ beforeEach(async () => {
     getRenewalInfo: async () => {
       throw new Error('no ARI');
     },
+    accountUrl: async () => `${directory.url}/acct/1`,
     revoke: async () => undefined,
   };
   const solver: ChallengeSolver = {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type CaaRecord, caaNames, caaRefusal, relevantCaa } from '../../../shared/acme/caa.js';
+import {
+  type CaaRecord,
+  caaNames,
+  caaNamesAccount,
+  caaRefusal,
+  relevantCaa,
+} from '../../../shared/acme/caa.js';
 import { parseIdentifiers } from '../../../shared/model/identifiers.js';
 import { parseCaaValue } from '../../../scripts/peers/dns-records.js';
 
@@ -41,6 +47,50 @@ describe('caaRefusal (RFC 8659, RFC 8657)', () => {
     const records = set(issue('a.test; validationmethods=http-01,tls-alpn-01'));
     expect(caaRefusal(records, ask(['a.test'], false, 'http-01'))).toBeUndefined();
     expect(caaRefusal(records, ask(['a.test'], false, 'dns-01'))).toMatch(/only by other validation methods/);
+  });
+
+  it('accounturi binds the CA to one ACME account (RFC 8657 §3)', () => {
+    const ours = 'https://ca.test/acme/acct/7';
+    const records = set(issue('a.test; accounturi=https://ca.test/acme/acct/1'), issue('b.test'));
+    expect(caaRefusal(records, { ...ask(['a.test']), accountUri: ours })).toBe(
+      'CAA at example.com allows this CA only for another ACME account (issue "a.test; accounturi=https://ca.test/acme/acct/1", issue "b.test"); this account is https://ca.test/acme/acct/7',
+    );
+    expect(
+      caaRefusal(records, { ...ask(['a.test']), accountUri: 'https://ca.test/acme/acct/1' }),
+    ).toBeUndefined();
+    // Not known (the CA is down): left to the CA, which checks it when it is back.
+    expect(caaRefusal(records, ask(['a.test']))).toBeUndefined();
+    // Another CA's binding is none of this CA's business.
+    expect(caaRefusal(records, { ...ask(['b.test']), accountUri: ours })).toBeUndefined();
+  });
+
+  it('one property allowing both the method and the account is enough; they are not mixed across properties', () => {
+    const records = set(
+      issue('a.test; validationmethods=http-01; accounturi=https://ca.test/acct/1'),
+      issue('a.test; validationmethods=dns-01; accounturi=https://ca.test/acct/2'),
+    );
+    const as = (challenge: string, accountUri: string) => ({
+      ...ask(['a.test'], false, challenge),
+      accountUri,
+    });
+    expect(caaRefusal(records, as('http-01', 'https://ca.test/acct/1'))).toBeUndefined();
+    expect(caaRefusal(records, as('dns-01', 'https://ca.test/acct/2'))).toBeUndefined();
+    expect(caaRefusal(records, as('dns-01', 'https://ca.test/acct/1'))).toMatch(
+      /only for another ACME account/,
+    );
+    expect(caaRefusal(records, as('tls-alpn-01', 'https://ca.test/acct/1'))).toMatch(
+      /only by other validation methods/,
+    );
+  });
+
+  it('says when the account URL is needed: only when a property naming this CA binds an account', () => {
+    const bound = set(issue('a.test; accounturi=https://ca.test/acct/1'), issue('b.test'));
+    expect(caaNamesAccount(bound, ask(['a.test']))).toBe(true);
+    expect(caaNamesAccount(bound, ask(['b.test']))).toBe(false);
+    // A wildcard is governed by issuewild when there is one, and the binding is on issue only.
+    expect(caaNamesAccount(set(...bound.records, issue('a.test', 'issuewild')), ask(['a.test'], true))).toBe(
+      false,
+    );
   });
 
   it('a set with no issue property allows every CA; an unknown critical property none', () => {

@@ -52,6 +52,7 @@ function fakeCa(calls: string[], steps: (request: OrderRequest) => Promise<void>
     getRenewalInfo: async () => {
       throw new Error('not used');
     },
+    accountUrl: async () => 'https://ca.test/acct/1',
     revoke: async () => undefined,
   };
 }
