@@ -209,6 +209,7 @@ export async function runLocalIssue(options: LocalIssueOptions): Promise<number>
     const result = {
       name,
       ordered: outcome.status !== 'not-due',
+      ...(manifest.ca ? { ca: manifest.ca } : {}),
       identifiers: manifest.identifiers,
       profile: manifest.profile ?? null,
       serial: manifest.serial,
@@ -236,6 +237,7 @@ function printIssued(
   out: Output,
   result: {
     name: string;
+    ca?: string | undefined;
     identifiers: string[];
     profile: string | null;
     serial: string;
@@ -249,6 +251,7 @@ function printIssued(
         name: result.name,
         identifiers: result.identifiers.join(', '),
         profile: result.profile ?? '(CA default)',
+        ...(result.ca ? { 'issued by': result.ca } : {}),
         serial: result.serial,
         'not after': result.notAfter,
       },

@@ -3,6 +3,7 @@
  * as child processes against Pebble, with the HTTP-01 responder on Pebble's http port
  * (shared with other test files: the CLI waits for it with --http01-listen-retry).
  */
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -586,6 +587,55 @@ describe('issue --fallback-directory-url (local mode, Pebble)', () => {
         fallbackDirectories: string[];
       };
       expect(settings).toMatchObject({ directory: down, fallbackDirectories: [pebble.directoryUrl] });
+      expect((JSON.parse(run.stdout) as { ca: string }).ca).toBe(row?.ca);
+    },
+  );
+
+  it(
+    'issue --csr goes to the fallback CA too when the first is down, and says which CA issued it',
+    { timeout: 240_000 },
+    async () => {
+      const dir = join(work, 'fallback-csr');
+      const { pebble } = peers();
+      const csrPath = join(work, 'fallback.csr');
+      // The user's own key and request, made at run time and never read by certkeeper.
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-new',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          join(work, 'fallback.key'),
+          '-out',
+          csrPath,
+          '-subj',
+          '/',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      const down = `https://127.0.0.1:${(await freePorts({ port: 'tcp' } as const)).port}/dir`;
+      const args = issueArgs(dir, [
+        '--json',
+        '--fallback-directory-url',
+        pebble.directoryUrl,
+        '--csr',
+        csrPath,
+      ]);
+      args[args.indexOf('--directory-url') + 1] = down;
+      args.splice(args.indexOf('--ip'), 2);
+      const run = await certkeeper(args);
+      expect(run.code, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as { ca: string; files: { cert: string } };
+      expect(result.ca).toBe(`127.0.0.1-${new URL(pebble.directoryUrl).port}`);
+      const cert = new X509Certificate(readFileSync(result.files.cert, 'utf8'));
+      expect(cert.subjectAltName).toBe('IP Address:127.0.0.1');
     },
   );
 
