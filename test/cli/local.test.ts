@@ -3,7 +3,6 @@
  * as child processes against Pebble, with the HTTP-01 responder on Pebble's http port
  * (shared with other test files: the CLI waits for it with --http01-listen-retry).
  */
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../../scripts/peers/ports.js';
+import { userCsr } from '../support/keys.js';
 import { peers, pebblePost } from '../support/peers.js';
 import { type Exited, runToEnd } from '../support/child.js';
 
@@ -598,28 +598,7 @@ describe('issue --fallback-directory-url (local mode, Pebble)', () => {
       const dir = join(work, 'fallback-csr');
       const { pebble } = peers();
       const csrPath = join(work, 'fallback.csr');
-      // The user's own key and request, made at run time and never read by certkeeper.
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-new',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:P-256',
-          '-nodes',
-          '-keyout',
-          join(work, 'fallback.key'),
-          '-out',
-          csrPath,
-          '-subj',
-          '/',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
+      userCsr(join(work, 'fallback.key'), csrPath, 'IP:127.0.0.1');
       const down = `https://127.0.0.1:${(await freePorts({ port: 'tcp' } as const)).port}/dir`;
       const args = issueArgs(dir, [
         '--json',

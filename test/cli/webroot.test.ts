@@ -14,12 +14,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { execFileSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNginx, type Nginx } from '../support/nginx.js';
 import { startPebbleWith, type SwitchedPebble } from '../support/pebble-switches.js';
+import { userCsr } from '../support/keys.js';
 import { peers } from '../support/peers.js';
 import { createTestCa } from '../unit/agent/pki.js';
 import { certkeeper, json } from './operator.js';
@@ -145,28 +145,7 @@ describe('issue and renew --http01-webroot through nginx, and issue --csr (Pebbl
       const dir = join(work, 'out-csr');
       const keyPath = join(work, 'user.key');
       const csrPath = join(work, 'user.csr');
-      // As a user would make it: their own key, the names in subjectAltName, no subject.
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-new',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:P-256',
-          '-nodes',
-          '-keyout',
-          keyPath,
-          '-out',
-          csrPath,
-          '-subj',
-          '/',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
+      userCsr(keyPath, csrPath, 'IP:127.0.0.1');
       const run = await certkeeper(
         [
           'issue',
