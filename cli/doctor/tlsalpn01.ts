@@ -144,7 +144,7 @@ async function probe(
     case 'closed':
       return {
         kind: 'not-served',
-        text: `${where} closed the connection during the TLS handshake (${outcome.detail}): nothing there serves a validation certificate for ${sni}`,
+        text: `${where} closed the connection during the TLS handshake (${outcome.detail}): nothing there serves this probe's validation certificate`,
       };
     case 'error':
       return classify(where, outcome.code, outcome.message);
@@ -165,7 +165,10 @@ async function probe(
 
 function classify(where: string, code: string | undefined, message: string): Problem {
   if (code === 'ECONNREFUSED')
-    return { kind: 'unreachable', text: `${where} refused the connection (nothing listens)` };
+    return {
+      kind: 'unreachable',
+      text: `${where} refused the connection (ECONNREFUSED: nothing listens there, or a firewall rejects it)`,
+    };
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return { kind: 'unresolved', text: `${where}: the name does not resolve (${code})` };
   }
@@ -178,7 +181,7 @@ function classify(where: string, code: string | undefined, message: string): Pro
   if (code === 'ECONNRESET') {
     return {
       kind: 'not-served',
-      text: `${where} reset the connection during the TLS handshake: nothing there serves a validation certificate for this probe`,
+      text: `${where} reset the connection during the TLS handshake: nothing there serves this probe's validation certificate`,
     };
   }
   if (code && /^ERR_SSL_/.test(code)) {

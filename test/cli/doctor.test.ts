@@ -316,7 +316,7 @@ describe('certkeeper doctor', () => {
       expect(alpnCheck(run)).toEqual({
         id: 'tls-alpn-01:ip-alpn',
         status: 'fail',
-        message: `certificate ip-alpn: ${WHERE(port)} refused the connection (nothing listens)`,
+        message: `certificate ip-alpn: ${WHERE(port)} refused the connection (ECONNREFUSED: nothing listens there, or a firewall rejects it)`,
         fix: `run the agent's tls-alpn-01 responder on port ${port} ("tlsAlpn01Listen": "0.0.0.0:${port}" in its config, or certkeeper agent --tls-alpn01-listen 0.0.0.0:${port}) and open the port to the CA`,
       });
       expect(await listKeys(stack, 'challenges/tls-alpn-01/')).toEqual([]);
@@ -378,7 +378,7 @@ describe('certkeeper doctor', () => {
           status: 'fail',
           message: expect.stringMatching(
             new RegExp(
-              `^certificate ip-alpn: ${escape(WHERE(port))} (closed|reset) the connection during the TLS handshake`,
+              `^certificate ip-alpn: ${escape(WHERE(port))} (closed|reset) the connection during the TLS handshake( \\(\\w+\\))?: nothing there serves this probe's validation certificate$`,
             ),
           ),
           fix: `make sure what answers acme-tls/1 there is the certkeeper agent's responder reading bucket ${stack.bucket} (the agent config's "bucket")`,
