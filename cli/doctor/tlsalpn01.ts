@@ -75,7 +75,8 @@ export function tlsAlpn01Check(spec: CertificateSpec, options: TlsAlpn01CheckOpt
         const found = await Promise.all(probed.map((identifier) => probe(identifier, port, value, budget)));
         problems.push(...found.filter((p): p is Problem => p !== undefined));
       } finally {
-        // Always: a probe left behind would block the name's next real validation.
+        // Always: a probe left behind would be served to anyone asking for the name, and the
+        // next run would take it for a validation in progress.
         await solver.cleanup(challenges);
       }
       const waiting = busy.length
@@ -105,7 +106,7 @@ export function tlsAlpn01Check(spec: CertificateSpec, options: TlsAlpn01CheckOpt
 
 function fixFor(kinds: ReadonlySet<ProblemKind>, port: number, bucket: string): string {
   const fixes: string[] = [];
-  if (kinds.has('unresolved')) fixes.push('point the names at this server in DNS');
+  if (kinds.has('unresolved')) fixes.push('give the names DNS records (A/AAAA) that point at the server');
   if (kinds.has('unreachable')) {
     fixes.push(
       `run the agent's tls-alpn-01 responder on port ${port} ("tlsAlpn01Listen": "0.0.0.0:${port}" in its config, or certkeeper agent --tls-alpn01-listen 0.0.0.0:${port}) and open the port to the CA`,
