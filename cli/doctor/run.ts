@@ -14,20 +14,22 @@ import { bucketCheck, heartbeatCheck, tableCheck, topicCheck } from './aws.js';
 import { accountCheck, clockCheck, directoryCheck } from './ca.js';
 import { type CheckResult, type CheckSpec, type DoctorReport, runCheck, summarize } from './check.js';
 import { http01Check } from './http01.js';
+import { tlsAlpn01Check } from './tlsalpn01.js';
 import { certificateZoneCheck, domainZoneCheck, type ZoneAccess } from './zones.js';
 
 export interface DoctorOptions {
   /** Domains to check for a hosted zone besides the dns-01 certificates' names. */
   zones: readonly string[];
   http01Port: number;
+  tlsAlpn01Port: number;
   /** Bound on each check, so a dead peer costs seconds. */
   timeoutMs: number;
 }
 
 /**
  * Composes the checks from the same pieces the issuer runs on (the issuer runtime that
- * cli/context.ts builds: the ACME client and its CA trust, the inventory, the http-01
- * solver), runs them all at once and reports every result; nothing here throws for a
+ * cli/context.ts builds: the ACME client and its CA trust, the inventory, the http-01 and
+ * tls-alpn-01 solvers), runs them all at once and reports every result; nothing here throws for a
  * broken peer, only for a broken command line (cli/context.ts, exit 2).
  */
 export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): Promise<DoctorReport> {
@@ -46,7 +48,7 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
     ...(env.CERTKEEPER_CONTACT ? { email: env.CERTKEEPER_CONTACT } : {}),
   };
 
-  // The inventory decides which zone and http-01 checks exist, so it is read first (one
+  // The inventory decides which zone, http-01 and tls-alpn-01 checks exist, so it is read first (one
   // query, under the same deadline).
   let specs: CertificateSpec[] = [];
   const [listed] = await runCheck(
@@ -64,7 +66,10 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
   const inventoryResult: CheckResult =
     listed!.status === 'ok'
       ? listed!
-      : { ...listed!, message: `${listed!.message} (so hosted zones and http-01 were not checked)` };
+      : {
+          ...listed!,
+          message: `${listed!.message} (so hosted zones, http-01 and tls-alpn-01 were not checked)`,
+        };
 
   const trust = env.CERTKEEPER_ACME_CA_PEM ? 'CERTKEEPER_ACME_CA_PEM' : 'the system roots';
   const checks: CheckSpec[] = [
@@ -97,6 +102,20 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
   for (const spec of specs.filter((s) => s.challenge === 'http-01')) {
     const solver = solverFor(spec);
     if (solver) checks.push(http01Check(solver, spec, options.http01Port, options.timeoutMs));
+  }
+  for (const spec of specs.filter((s) => s.challenge === 'tls-alpn-01')) {
+    const solver = solverFor(spec);
+    if (solver) {
+      checks.push(
+        tlsAlpn01Check(spec, {
+          solver,
+          objects,
+          bucket: env.CERTKEEPER_BUCKET,
+          port: options.tlsAlpn01Port,
+          timeoutMs: options.timeoutMs,
+        }),
+      );
+    }
   }
 
   const results = (await Promise.all(checks.map((c) => runCheck(c, options.timeoutMs)))).flat();

@@ -4,10 +4,19 @@
  * broken one way at a time, each time naming the failing check and its fix.
  */
 import { createServer } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResult, DoctorReport } from '../../cli/doctor/check.js';
+import { startTlsAlpn01Responder } from '../../shared/challenges/tlsalpn01/responder.js';
+import { ObjectTlsAlpn01Solver } from '../../shared/challenges/tlsalpn01/store.js';
+import { parseIdentifier } from '../../shared/model/identifiers.js';
+import { selfSignedPair } from '../../shared/pki/self-signed.js';
+import type { ObjectStore } from '../../shared/store/store.js';
+import { FsObjectStore } from '../../shared/store/fs-store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
@@ -57,6 +66,10 @@ const check = (run: Run, id: string): CheckResult | undefined => run.report.chec
 const failing = (run: Run): string[] => run.report.checks.filter((c) => c.status === 'fail').map((c) => c.id);
 const objects = () => new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket });
 
+/** The project's tls-alpn-01 responder on a free 127.0.0.1 port, reading `store`. */
+const tlsAlpn01Responder = (store: ObjectStore = objects()) =>
+  startTlsAlpn01Responder({ store, host: '127.0.0.1', port: 0 });
+
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -79,6 +92,13 @@ beforeAll(async () => {
   } finally {
     await responder.close();
   }
+  // Declared, not yet issued (no tick runs after this): what doctor checks before a first
+  // issuance. The same address as ip-local, validated on the TLS port instead of port 80.
+  await declareCertificate(inventory, {
+    name: 'ip-alpn',
+    identifiers: ['127.0.0.1'],
+    challenge: 'tls-alpn-01',
+  });
 });
 
 afterAll(() => {
@@ -87,13 +107,21 @@ afterAll(() => {
 
 describe('certkeeper doctor', () => {
   it('reports every check ok on a healthy stack and exits 0', async () => {
-    // The IP certificate's probe is fetched from Pebble's http-01 port, served from the bucket.
+    // The IP certificate's probe is fetched from Pebble's http-01 port, served from the
+    // bucket; the tls-alpn-01 one is asked of the agent's responder, reading the same bucket.
     const responder = await serveHttp01OnPebblePort(objects());
+    const tls = await tlsAlpn01Responder();
     let run: Run;
     try {
-      run = await doctor(['--http01-port', String(peers().pebble.httpPort)]);
+      run = await doctor([
+        '--http01-port',
+        String(peers().pebble.httpPort),
+        '--tls-alpn01-port',
+        String(tls.address.port),
+      ]);
     } finally {
       await responder.close();
+      await tls.close();
     }
     expect(run.report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
     expect(run.code).toBe(0);
@@ -107,6 +135,7 @@ describe('certkeeper doctor', () => {
         'hosted-zone:wild',
         'http-01:ip-local',
         'inventory',
+        'tls-alpn-01:ip-alpn',
         'scheduler-heartbeat',
         'table',
       ].sort(),
@@ -119,8 +148,12 @@ describe('certkeeper doctor', () => {
     expect(check(run, 'ca-directory')?.message).toMatch(/shortlived/);
     expect(check(run, 'acme-account')?.message).toMatch(/is valid/);
     expect(check(run, 'hosted-zone:wild')?.message).toContain(stack.zoneIds[ZONE]!);
-    // The probe object is gone again.
+    expect(check(run, 'tls-alpn-01:ip-alpn')?.message).toBe(
+      `certificate ip-alpn: a probe validation certificate is answered with ALPN acme-tls/1 on port ${tls.address.port} of 127.0.0.1`,
+    );
+    // The probe objects are gone again.
     expect(await listKeys(stack, 'challenges/http-01/')).toEqual([]);
+    expect(await listKeys(stack, 'challenges/tls-alpn-01/')).toEqual([]);
   });
 
   it('fails ca-directory when the CA does not answer, with the fix, in seconds', async () => {
@@ -155,7 +188,7 @@ describe('certkeeper doctor', () => {
       message: expect.stringContaining(`cannot reach ${down}`),
     });
     expect(check(run, 'acme-account:backup')?.status).toBe('warn');
-    // (http-01 fails here too: no responder serves this run's probe.)
+    // (http-01 and tls-alpn-01 fail here too: no responder serves this run's probes.)
     expect(failing(run).filter((id) => /^(ca-|acme-)/.test(id))).toEqual(['ca-directory:backup']);
   });
 
@@ -261,5 +294,173 @@ describe('certkeeper doctor', () => {
       },
     );
     expect(bad.code).toBe(2);
+    const badTls = await runToEnd(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'doctor', '--tls-alpn01-port', '0'],
+      {
+        env: { ...process.env, ...stack.env },
+      },
+    );
+    expect(badTls.code).toBe(2);
+    expect(badTls.stderr).toMatch(/--tls-alpn01-port: is 0.*whole number from 1 to 65535/s);
+  });
+
+  describe('tls-alpn-01:<certificate>', () => {
+    const WHERE = (port: number) => `127.0.0.1:${port} (SNI 1.0.0.127.in-addr.arpa)`;
+    const alpnCheck = (run: Run) => check(run, 'tls-alpn-01:ip-alpn');
+
+    it('fails when nothing listens on the port, naming host:port, with the agent as the fix', async () => {
+      const port = await closedPort();
+      const run = await doctor(['--tls-alpn01-port', String(port)]);
+      expect(run.code).toBe(1);
+      expect(alpnCheck(run)).toEqual({
+        id: 'tls-alpn-01:ip-alpn',
+        status: 'fail',
+        message: `certificate ip-alpn: ${WHERE(port)} refused the connection (ECONNREFUSED: nothing listens there, or a firewall rejects it)`,
+        fix: `run the agent's tls-alpn-01 responder on port ${port} ("tlsAlpn01Listen": "0.0.0.0:${port}" in its config, or certkeeper agent --tls-alpn01-listen 0.0.0.0:${port}) and open the port to the CA`,
+      });
+      expect(await listKeys(stack, 'challenges/tls-alpn-01/')).toEqual([]);
+    });
+
+    it('fails when a web server answers TLS on the port without acme-tls/1, and when one refuses it', async () => {
+      // An ordinary HTTPS server's certificate, for the very name, made now.
+      const now = Date.now();
+      const web = await selfSignedPair({
+        identifiers: ['127.0.0.1'],
+        name: 'CN=web',
+        notBefore: new Date(now - 60_000),
+        notAfter: new Date(now + 3_600_000),
+        extensions: [],
+      });
+      const serve = async (options: TlsOptions) => {
+        const server = createTlsServer({ cert: web.certPem, key: web.keyPem, ...options }, (socket) =>
+          socket.end('HTTP/1.1 200 OK\r\n\r\nhello'),
+        );
+        await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+        return server;
+      };
+      // Without ALPN, as nginx answers a hello offering only protocols it does not know.
+      const plain = await serve({});
+      // With h2 and http/1.1 only: node refuses acme-tls/1 with a no_application_protocol alert.
+      const h2 = await serve({ ALPNProtocols: ['h2', 'http/1.1'] });
+      const portOf = (server: typeof plain) => (server.address() as { port: number }).port;
+      try {
+        const run = await doctor(['--tls-alpn01-port', String(portOf(plain))]);
+        expect(run.code).toBe(1);
+        expect(alpnCheck(run)).toMatchObject({
+          status: 'fail',
+          message: `certificate ip-alpn: ${WHERE(portOf(plain))} answered TLS without negotiating ALPN acme-tls/1 and its own certificate (subjectAltName IP Address:127.0.0.1): that is not a tls-alpn-01 responder`,
+          fix: expect.stringMatching(
+            /^port \d+ is held by a TLS server that does not answer acme-tls\/1: .*ssl_preread.*HAProxy/,
+          ),
+        });
+        const refusing = await doctor(['--tls-alpn01-port', String(portOf(h2))]);
+        expect(alpnCheck(refusing)).toMatchObject({
+          status: 'fail',
+          message: `certificate ip-alpn: ${WHERE(portOf(h2))} refused ALPN acme-tls/1 (no_application_protocol alert): that is not a tls-alpn-01 responder`,
+          fix: alpnCheck(run)!.fix!.replace(String(portOf(plain)), String(portOf(h2))),
+        });
+      } finally {
+        plain.close();
+        h2.close();
+      }
+      expect(await listKeys(stack, 'challenges/tls-alpn-01/')).toEqual([]);
+    });
+
+    it('fails when the responder reads another bucket: nothing for the name, or an old certificate', async () => {
+      const root = await mkdtemp(join(tmpdir(), 'certkeeper-doctor-alpn-'));
+      const elsewhere = new FsObjectStore({ root });
+      const responder = await tlsAlpn01Responder(elsewhere);
+      const port = responder.address.port;
+      try {
+        const empty = await doctor(['--tls-alpn01-port', String(port)]);
+        expect(alpnCheck(empty)).toMatchObject({
+          status: 'fail',
+          message: expect.stringMatching(
+            new RegExp(
+              `^certificate ip-alpn: ${escape(WHERE(port))} (closed|reset) the connection during the TLS handshake( \\(\\w+\\))?: nothing there serves this probe's validation certificate$`,
+            ),
+          ),
+          fix: `make sure what answers acme-tls/1 there is the certkeeper agent's responder reading bucket ${stack.bucket} (the agent config's "bucket")`,
+        });
+        // A validation certificate for the name, from an order that is not this probe.
+        await new ObjectTlsAlpn01Solver({ store: elsewhere }).present([
+          {
+            type: 'tls-alpn-01',
+            identifier: parseIdentifier('127.0.0.1'),
+            token: 'stale',
+            value: 'stale.some-account-thumbprint',
+          },
+        ]);
+        const stale = await doctor(['--tls-alpn01-port', String(port)]);
+        expect(alpnCheck(stale)).toMatchObject({
+          status: 'fail',
+          message: `certificate ip-alpn: ${WHERE(port)} sent a validation certificate for another key authorization, not this probe's (a responder reading another bucket, or a stale certificate)`,
+          fix: alpnCheck(empty)!.fix,
+        });
+      } finally {
+        await responder.close();
+        await rm(root, { recursive: true, force: true });
+      }
+      expect(await listKeys(stack, 'challenges/tls-alpn-01/')).toEqual([]);
+    });
+
+    it('names the host when the TLS handshake never completes', async () => {
+      // Accepts the connection and never answers the ClientHello.
+      const silent = createServer(() => undefined);
+      await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+      const port = (silent.address() as { port: number }).port;
+      try {
+        const run = await doctor(['--tls-alpn01-port', String(port), '--timeout', '4']);
+        expect(alpnCheck(run)).toMatchObject({
+          status: 'fail',
+          message: expect.stringMatching(
+            new RegExp(
+              `^certificate ip-alpn: ${escape(WHERE(port))} did not complete a TLS handshake within \\d\\.\\d s$`,
+            ),
+          ),
+          fix: expect.stringContaining('--tls-alpn01-listen'),
+        });
+      } finally {
+        silent.close();
+      }
+      expect(await listKeys(stack, 'challenges/tls-alpn-01/')).toEqual([]);
+    });
+
+    it("leaves a name alone whose validation certificate is stored (an order in progress): warn, the order's object kept", async () => {
+      const solver = new ObjectTlsAlpn01Solver({ store: objects() });
+      const order = {
+        type: 'tls-alpn-01' as const,
+        identifier: parseIdentifier('127.0.0.1'),
+        token: 'in-progress',
+        value: 'in-progress.some-account-thumbprint',
+      };
+      await solver.present([order]);
+      const responder = await tlsAlpn01Responder();
+      try {
+        const run = await doctor(['--tls-alpn01-port', String(responder.address.port)]);
+        expect(alpnCheck(run)).toEqual({
+          id: 'tls-alpn-01:ip-alpn',
+          status: 'warn',
+          message:
+            'certificate ip-alpn: not probed: 127.0.0.1 (challenges/tls-alpn-01/1.0.0.127.in-addr.arpa exists: an order is being validated, or one left it behind)',
+          fix: expect.stringContaining('run doctor again once the order is done'),
+        });
+        expect(await listKeys(stack, 'challenges/tls-alpn-01/')).toEqual([
+          'challenges/tls-alpn-01/1.0.0.127.in-addr.arpa',
+        ]);
+        expect(
+          JSON.parse((await objects().get('challenges/tls-alpn-01/1.0.0.127.in-addr.arpa'))!),
+        ).toMatchObject({
+          token: 'in-progress',
+        });
+      } finally {
+        await responder.close();
+        await solver.cleanup([order]);
+      }
+      expect(await listKeys(stack, 'challenges/tls-alpn-01/')).toEqual([]);
+    });
   });
 });
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
