@@ -24,7 +24,10 @@ http-01 certificates a probe token fetched from http://<name>:<port>/.well-known
 for tls-alpn-01 certificates a probe validation certificate asked for at <name>:<port> as a
 CA asks (ALPN acme-tls/1, SNI) and checked as a CA checks it (RFC 8737). A probe goes
 through the bucket like a real order's and is removed afterwards; a tls-alpn-01 name whose
-validation certificate is already stored (an order in progress) is not probed.
+validation certificate is already stored (an order in progress) is not probed. For
+certificates with DNS names, the names' CAA records (RFC 8659, RFC 8657 validationmethods
+and accounturi) are read as the issuer reads them: a warning when only a fallback CA may
+issue, a failure when no configured CA may.
 The CA's certificate and the account's contact come from CERTKEEPER_ACME_CA_PEM and
 CERTKEEPER_CONTACT, as in the issuer.
 
@@ -38,7 +41,7 @@ export function register(program: Command): void {
   const command = program
     .command('doctor')
     .description(
-      'Check what issuance depends on (CA, account, clock, zones, bucket, table, scheduler, topic, http-01, tls-alpn-01) and say how to fix what is broken',
+      'Check what issuance depends on (CA, account, clock, zones, bucket, table, scheduler, topic, http-01, tls-alpn-01, CAA) and say how to fix what is broken',
     )
     .option('--json', 'print { checks: [{ id, status, message, fix? }], summary }');
   // The queue is not checked, but the flag is accepted like every operator command's.

@@ -13,6 +13,7 @@ import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { bucketCheck, heartbeatCheck, tableCheck, topicCheck } from './aws.js';
 import { accountCheck, clockCheck, directoryCheck } from './ca.js';
 import { type CheckResult, type CheckSpec, type DoctorReport, runCheck, summarize } from './check.js';
+import { caaCheck } from './caa.js';
 import { http01Check } from './http01.js';
 import { tlsAlpn01Check } from './tlsalpn01.js';
 import { certificateZoneCheck, domainZoneCheck, type ZoneAccess } from './zones.js';
@@ -116,6 +117,12 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
         }),
       );
     }
+  }
+
+  // Read even with one CA, which the issuer leaves to judge CAA itself: doctor says it first.
+  const { caa } = issuer.renewDeps;
+  for (const check of caa ? specs.map((spec) => caaCheck(caa, spec, authorities)) : []) {
+    if (check) checks.push(check);
   }
 
   const results = (await Promise.all(checks.map((c) => runCheck(c, options.timeoutMs)))).flat();

@@ -27,8 +27,10 @@ import { type FaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.j
 import { peers, uniqueName } from '../support/peers.js';
 import {
   createForeignZone,
+  deleteRecord,
   listKeys,
   putCname,
+  putRecord,
   serveHttp01OnPebblePort,
   useLocalStack,
 } from '../support/stack.js';
@@ -132,6 +134,7 @@ describe('certkeeper doctor', () => {
         'ca-directory',
         'clock-skew',
         'events-topic',
+        'caa:wild',
         'hosted-zone:wild',
         'http-01:ip-local',
         'inventory',
@@ -190,6 +193,60 @@ describe('certkeeper doctor', () => {
     expect(check(run, 'acme-account:backup')?.status).toBe('warn');
     // (http-01 and tls-alpn-01 fail here too: no responder serves this run's probes.)
     expect(failing(run).filter((id) => /^(ca-|acme-)/.test(id))).toEqual(['ca-directory:backup']);
+  });
+
+  it("reads the names' CAA as the issuer would: caa:wild fails when it forbids every CA, warns when only the fallback may issue, and knows our account", async () => {
+    const { pebble } = peers();
+    const cas = (second?: string) => [
+      {
+        name: 'main',
+        directoryUrl: pebble.directoryUrl,
+        contact: 'ops@example.test',
+        caaIdentities: ['main.test'],
+      },
+      ...(second
+        ? [
+            {
+              name: 'backup',
+              directoryUrl: pebble.directoryUrl,
+              contact: 'ops@example.test',
+              caaIdentities: [second],
+            },
+          ]
+        : []),
+    ];
+    const caa = (values: string[]) => putRecord(stack, stack.zoneIds[ZONE]!, ZONE, 'CAA', values);
+    const run = async (list: ReturnType<typeof cas>) =>
+      check(await doctor(['--timeout', '5'], { CERTKEEPER_CAS: JSON.stringify(list) }), 'caa:wild');
+    try {
+      // Served by the test DNS server from the zone, as public DNS would (RFC 8659 §3).
+      await caa(['0 issue "elsewhere.test"']);
+      expect(await run(cas())).toMatchObject({
+        status: 'fail',
+        message: `certificate wild: CAA forbids every configured CA (main: CAA at ${ZONE} allows only issue "elsewhere.test")`,
+        fix: expect.stringContaining('CAA "issue" record'),
+      });
+      await caa(['0 issue "backup.test"']);
+      expect(await run(cas('backup.test'))).toMatchObject({
+        status: 'warn',
+        message: `certificate wild: renewals go to backup, not the first CA (main: CAA at ${ZONE} allows only issue "backup.test")`,
+      });
+      // RFC 8657 §3: bound to another account (the message says which is ours), then to ours.
+      await caa(['0 issue "main.test; accounturi=https://main.test/acct/not-ours"']);
+      const bound = await run(cas());
+      expect(bound).toMatchObject({ status: 'fail' });
+      // "... (main: CAA at <zone> allows this CA only for another ACME account (...); this account is <url>)"
+      const ours = /this account is (\S+)\)$/.exec(bound!.message)?.[1];
+      expect(ours).toMatch(new RegExp(`^https://127\\.0\\.0\\.1:${new URL(pebble.directoryUrl).port}/`));
+      await caa([`0 issue "main.test; accounturi=${ours}"`]);
+      expect(await run(cas())).toEqual({
+        id: 'caa:wild',
+        status: 'ok',
+        message: 'certificate wild: CAA allows main',
+      });
+    } finally {
+      await deleteRecord(stack, stack.zoneIds[ZONE]!, ZONE, 'CAA');
+    }
   });
 
   describe('behind a CA whose Date is 2 h ahead', () => {

@@ -6,6 +6,7 @@
 import {
   ChangeResourceRecordSetsCommand,
   CreateHostedZoneCommand,
+  ListResourceRecordSetsCommand,
   type RRType,
 } from '@aws-sdk/client-route-53';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -127,6 +128,26 @@ export const putCname = (stack: LocalStack, zoneId: string, name: string, target
   putRecord(stack, zoneId, name, 'CNAME', [target]);
 
 /** Every key under a prefix of the stack's bucket. */
+/** Removes the record set of this name and type (Route53 deletes a set by its exact contents). */
+export async function deleteRecord(
+  stack: LocalStack,
+  zoneId: string,
+  name: string,
+  type: RRType,
+): Promise<void> {
+  const listed = await stack.clients.route53.send(
+    new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: name, StartRecordType: type }),
+  );
+  const set = listed.ResourceRecordSets?.find((r) => r.Type === type && r.Name?.replace(/\.$/, '') === name);
+  if (!set) return;
+  await stack.clients.route53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: zoneId,
+      ChangeBatch: { Changes: [{ Action: 'DELETE', ResourceRecordSet: set }] },
+    }),
+  );
+}
+
 export async function listKeys(stack: LocalStack, prefix: string): Promise<string[]> {
   const out = await stack.clients.s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: prefix }));
   return (out.Contents ?? []).map((o) => o.Key!).sort();
