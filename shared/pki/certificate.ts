@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { IntegrityError } from '../model/errors.js';
 import {
+  DerError,
   TAG,
   type Tlv,
   children,
@@ -62,9 +63,9 @@ function parseDer(der: Buffer, issuer: string): ParsedCertificate {
   const subject = fields[i++];
   const extensions = findExtensions(fields.slice(i + 1));
 
-  const san = extensions.get(OID_SUBJECT_ALT_NAME);
+  const san = extensions.get(OID_SUBJECT_ALT_NAME)?.value;
   const names = san ? parseSubjectAltName(san) : { dnsNames: [], ipAddresses: [] };
-  const akiValue = extensions.get(OID_AUTHORITY_KEY_ID);
+  const akiValue = extensions.get(OID_AUTHORITY_KEY_ID)?.value;
 
   return {
     serialHex: serialHex(serial.value),
@@ -85,17 +86,46 @@ function serialHex(content: Buffer): string {
   return content.subarray(start).toString('hex').toUpperCase();
 }
 
-/** extnID → extnValue content (RFC 5280 §4.1: extensions are [3] EXPLICIT). */
-function findExtensions(rest: Tlv[]): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const wrapper = rest.find((t) => t.tag === contextConstructed(3));
+/** One extension of a certificate: its criticality and extnValue's content. */
+export interface CertificateExtension {
+  critical: boolean;
+  value: Buffer;
+}
+
+/**
+ * extnID → the extension, for a DER certificate (for what node's X509Certificate does not
+ * expose, such as RFC 8737's acmeIdentifier). Throws a DerError when it is malformed.
+ */
+export function certificateExtensions(certDer: Buffer): Map<string, CertificateExtension> {
+  const [tbs] = expectConstructed(readTlv(certDer), TAG.SEQUENCE, 'Certificate');
+  return findExtensions(expectConstructed(tbs, TAG.SEQUENCE, 'TBSCertificate'));
+}
+
+/**
+ * RFC 5280 §4.1: extensions are [3] EXPLICIT, after the other TBSCertificate fields, and each
+ * is SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }.
+ */
+function findExtensions(fields: Tlv[]): Map<string, CertificateExtension> {
+  const out = new Map<string, CertificateExtension>();
+  const wrapper = fields.find((t) => t.tag === contextConstructed(3));
   if (!wrapper) return out;
   const [list] = children(wrapper.value);
   for (const ext of expectConstructed(list, TAG.SEQUENCE, 'Extensions')) {
-    const parts = expectConstructed(ext, TAG.SEQUENCE, 'Extension');
-    const oid = parts[0];
-    const value = parts[parts.length - 1];
-    if (oid?.tag === TAG.OID && value?.tag === TAG.OCTET_STRING) out.set(decodeOid(oid.value), value.value);
+    const [oid, ...rest] = expectConstructed(ext, TAG.SEQUENCE, 'Extension');
+    const flag = rest.length === 2 ? rest[0] : undefined;
+    const value = rest[rest.length - 1];
+    if (
+      oid?.tag !== TAG.OID ||
+      rest.length > 2 ||
+      value?.tag !== TAG.OCTET_STRING ||
+      (flag && flag.tag !== TAG.BOOLEAN)
+    ) {
+      throw new DerError('malformed certificate extension');
+    }
+    out.set(decodeOid(oid.value), {
+      critical: flag !== undefined && flag.value[0] !== 0,
+      value: value.value,
+    });
   }
   return out;
 }

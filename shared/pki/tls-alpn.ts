@@ -1,16 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Identifier } from '../model/identifiers.js';
-import {
-  children,
-  contextConstructed,
-  DerError,
-  decodeOid,
-  expectConstructed,
-  ipBytes,
-  readTlv,
-  TAG,
-} from './der.js';
+import { type CertificateExtension, certificateExtensions } from './certificate.js';
+import { ipBytes } from './der.js';
 import type { SelfSignedPair } from './self-signed.js';
 
 /** RFC 8737 §6.1: id-pe-acmeIdentifier. */
@@ -30,37 +22,13 @@ export function acmeIdentifierValue(keyAuthorization: string): Buffer {
   return Buffer.concat([Buffer.from([0x04, digest.length]), digest]);
 }
 
-/** The acmeIdentifier extension as a certificate carries it. */
-export interface AcmeIdentifierExtension {
-  critical: boolean;
-  /** extnValue's content: for a well-formed one, acmeIdentifierValue() of the key authorization. */
-  value: Buffer;
-}
-
 /**
- * Reads the acmeIdentifier extension of a DER certificate the way a validator looks for it
- * (RFC 8737 §3), or undefined when the certificate has none. Throws a DerError when the
- * certificate or the extension is malformed.
+ * The acmeIdentifier extension of a DER certificate, where a validator looks for it (RFC 8737
+ * §3): extnValue's content is acmeIdentifierValue() of the key authorization when it is
+ * well formed. Undefined when the certificate has none; a DerError when it is malformed.
  */
-export function readAcmeIdentifier(certDer: Buffer): AcmeIdentifierExtension | undefined {
-  const [tbs] = expectConstructed(readTlv(certDer), TAG.SEQUENCE, 'Certificate');
-  // RFC 5280 §4.1: extensions are [3] EXPLICIT, the last optional field of the TBSCertificate.
-  const wrapper = expectConstructed(tbs, TAG.SEQUENCE, 'TBSCertificate').find(
-    (field) => field.tag === contextConstructed(3),
-  );
-  if (!wrapper) return undefined;
-  for (const extension of expectConstructed(children(wrapper.value)[0], TAG.SEQUENCE, 'Extensions')) {
-    // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
-    const [id, ...rest] = expectConstructed(extension, TAG.SEQUENCE, 'Extension');
-    if (id?.tag !== TAG.OID || decodeOid(id.value) !== ACME_IDENTIFIER_OID) continue;
-    const flag = rest.length === 2 ? rest[0] : undefined;
-    const value = rest[rest.length - 1];
-    if (rest.length > 2 || value?.tag !== TAG.OCTET_STRING || (flag && flag.tag !== TAG.BOOLEAN)) {
-      throw new DerError('malformed acmeIdentifier extension');
-    }
-    return { critical: flag !== undefined && flag.value[0] !== 0, value: Buffer.from(value.value) };
-  }
-  return undefined;
+export function readAcmeIdentifier(certDer: Buffer): CertificateExtension | undefined {
+  return certificateExtensions(certDer).get(ACME_IDENTIFIER_OID);
 }
 
 /**
