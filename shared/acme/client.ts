@@ -5,6 +5,7 @@ import { type Clock, MINUTE, systemClock } from '../model/clock.js';
 import {
   AcmeProblemError,
   CertkeeperError,
+  ProfileNotOfferedError,
   RetryLaterError,
   ValidationError,
   shortProblemType,
@@ -457,15 +458,13 @@ export function checkProfile(profile: string | undefined, dir: AcmeDirectoryInfo
   if (profile === undefined) return;
   const offered = Object.keys(dir.profiles);
   if (offered.length === 0) {
-    throw new ValidationError(
-      'profile',
+    throw new ProfileNotOfferedError(
       `"${profile}" was requested but the CA at ${dir.url} advertises no profiles`,
       'remove the profile, or use a CA that supports ACME profiles',
     );
   }
   if (!offered.includes(profile)) {
-    throw new ValidationError(
-      'profile',
+    throw new ProfileNotOfferedError(
       `"${profile}" is not offered by the CA; offered: ${offered.join(', ')}`,
       `use one of: ${offered.join(', ')}`,
     );

@@ -49,6 +49,17 @@ export class ValidationError extends CertkeeperError {
   }
 }
 
+/**
+ * The CA does not offer the certificate's profile (draft-ietf-acme-profiles): a bad spec for
+ * this CA, but a fault of the CA as far as fallback goes (shared/renewal/ca-choice.ts), since
+ * another CA may offer it.
+ */
+export class ProfileNotOfferedError extends ValidationError {
+  constructor(problem: string, fix: string) {
+    super('profile', problem, fix);
+  }
+}
+
 export class NotFoundError extends CertkeeperError {
   constructor(what: string, fix: string) {
     super('not-found', what, { fix, retryable: false });

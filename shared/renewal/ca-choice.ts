@@ -5,7 +5,7 @@ import {
   CertkeeperError,
   RetryLaterError,
   shortProblemType,
-  ValidationError,
+  ProfileNotOfferedError,
 } from '../model/errors.js';
 import type { CertificateState, CurrentCertificate } from '../model/state.js';
 
@@ -65,7 +65,7 @@ export function isCaFault(error: CertkeeperError, now: Date): boolean {
     );
   }
   // The directory does not offer the profile the certificate asks for (acme/client.ts).
-  return error instanceof ValidationError && error.field === 'profile';
+  return error instanceof ProfileNotOfferedError;
 }
 
 /** Share of the certificate's lifetime still ahead (0 when expired). */

@@ -5,6 +5,7 @@ import {
   CertkeeperError,
   RetryLaterError,
   UnreachableError,
+  ProfileNotOfferedError,
   ValidationError,
 } from '../../../shared/model/errors.js';
 import type { CertificateState } from '../../../shared/model/state.js';
@@ -92,7 +93,9 @@ describe('isCaFault: what moves a renewal to another CA', () => {
     ['unreachable', new UnreachableError('down', 'wait'), true],
     ['a 5xx', problem('serverInternal', 503), true],
     ['rejectedIdentifier', problem('rejectedIdentifier', 400), true],
-    ['a profile the CA does not offer', new ValidationError('profile', 'not offered', 'pick one'), true],
+    ['a profile the CA does not offer', new ProfileNotOfferedError('not offered', 'pick one'), true],
+    // Another bad field of the spec would be bad at any CA.
+    ['a bad field of the spec', new ValidationError('identifiers', 'not allowed', 'fix it'), false],
     [
       'a long Retry-After',
       new RetryLaterError('rate limited', new Date(NOW.getTime() + 3 * HOUR), 'rateLimited'),
