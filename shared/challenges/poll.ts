@@ -10,7 +10,13 @@ export interface PollTiming {
 
 export interface PollOptions extends PollTiming {
   timeoutMs: number;
+  /** The first wait between checks. */
   intervalMs: number;
+  /**
+   * When set, the wait doubles after each check that finds nothing, up to this; unset, it
+   * stays `intervalMs`. For checks that spend a rate-limited API.
+   */
+  maxIntervalMs?: number;
   /** What was awaited, for the timeout message: "TXT _acme-challenge.example.test on 127.0.0.1:53". */
   what: string;
   fix: string;
@@ -28,6 +34,7 @@ export async function pollUntil(check: () => Promise<boolean>, options: PollOpti
   const sleep = options.sleep ?? realSleep;
   const deadline = clock.now().getTime() + options.timeoutMs;
   let lastError: unknown;
+  let interval = options.intervalMs;
   for (;;) {
     try {
       if (await check()) return;
@@ -37,7 +44,8 @@ export async function pollUntil(check: () => Promise<boolean>, options: PollOpti
     }
     const left = deadline - clock.now().getTime();
     if (left <= 0) break;
-    await sleep(Math.min(options.intervalMs, left));
+    await sleep(Math.min(interval, left));
+    interval = Math.min(interval * 2, Math.max(options.maxIntervalMs ?? interval, options.intervalMs));
   }
   const reason = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
   throw new CertkeeperError(

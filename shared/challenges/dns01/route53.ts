@@ -20,7 +20,9 @@ export interface Route53ProviderOptions extends PollTiming {
   ttl?: number;
   /** Bound on the wait for a change to reach INSYNC (Route53 usually takes under a minute). */
   changeTimeoutMs?: number;
+  /** The first wait between GetChange calls (2 s); it doubles up to `pollMaxIntervalMs` (2.5x that). */
   pollIntervalMs?: number;
+  pollMaxIntervalMs?: number;
   /** How long the hosted-zone list and a zone's name servers are reused between lookups. */
   zoneCacheMs?: number;
   /**
@@ -170,7 +172,12 @@ export class Route53DnsProvider implements DnsProvider {
         clock: this.clock,
         sleep: this.options.sleep,
         timeoutMs: this.options.changeTimeoutMs ?? 180_000,
+        // A change takes up to about a minute to reach INSYNC, and the Route53 API allows 5
+        // requests/s per account, shared by every concurrent renewal (and ChangeResourceRecordSets):
+        // at 2 s flat, ten dns-01 renewals waiting together would spend all of it on GetChange.
+        // Backing off to 5 s keeps ten near 2 requests/s, at ~1.5 s more waiting on average.
         intervalMs: this.options.pollIntervalMs ?? 2_000,
+        maxIntervalMs: this.options.pollMaxIntervalMs ?? 2.5 * (this.options.pollIntervalMs ?? 2_000),
         what: `Route53 change ${changeId} to reach INSYNC`,
         fix: 'Route53 is slow to propagate; the next attempt will pick this up',
       },

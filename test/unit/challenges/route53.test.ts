@@ -113,13 +113,19 @@ describe('Route53DnsProvider compare-and-swap', () => {
     expect(n).toBe(4);
   });
 
-  it('waits for INSYNC within a deadline', async () => {
+  it('waits for INSYNC within a deadline, backing off to 2.5x the first wait (the API allows 5 requests/s)', async () => {
     const fake = new StrictRoute53();
     const clock = new ManualClock('2026-05-01T00:00:00Z');
-    const timing = { clock, sleep: async (ms: number) => clock.advance(ms), pollIntervalMs: 1_000 };
-    fake.insyncAfterPolls = 3;
+    const slept: number[] = [];
+    const sleep = async (ms: number) => {
+      slept.push(ms);
+      clock.advance(ms);
+    };
+    const timing = { clock, sleep, pollIntervalMs: 1_000 };
+    fake.insyncAfterPolls = 4;
     await providerOn(fake, { ...timing, changeTimeoutMs: 10_000 }).waitForChange('/change/C1');
-    expect(clock.now().toISOString()).toBe('2026-05-01T00:00:03.000Z');
+    expect(slept).toEqual([1_000, 2_000, 2_500, 2_500]);
+    expect(clock.now().toISOString()).toBe('2026-05-01T00:00:08.000Z');
     fake.insyncAfterPolls = 100;
     const err = await providerOn(fake, { ...timing, changeTimeoutMs: 5_000 })
       .waitForChange('/change/C2')
