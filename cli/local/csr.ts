@@ -11,15 +11,11 @@ import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import acme from 'acme-client';
-import { authorityNamed, chooseAuthority } from '../../shared/acme/authorities.js';
-import type { IssuedCertificate, OrderRequest } from '../../shared/acme/ca.js';
-import type { ChallengeSolver } from '../../shared/challenges/solver.js';
+import { issueAtAuthorities } from '../../shared/acme/authorities.js';
 import { DEFAULT_CA_FALLBACK } from '../../shared/model/cas.js';
-import { IntegrityError, ValidationError, asCertkeeperError } from '../../shared/model/errors.js';
-import { type CertificateSpec, type ChallengeType, parseCertificateSpec } from '../../shared/model/spec.js';
-import { initialState } from '../../shared/model/state.js';
+import { IntegrityError, ValidationError } from '../../shared/model/errors.js';
+import { type ChallengeType, parseCertificateSpec } from '../../shared/model/spec.js';
 import { certificateMatchesCsr, parseCertificate, splitPemChain } from '../../shared/pki/index.js';
-import { caAttemptAfterFailure, isCaFault } from '../../shared/renewal/ca-choice.js';
 import type { Composition } from './compose.js';
 
 /** The CSR file's PEM and the identifiers it names (subjectAltName, else the Common Name). */
@@ -100,11 +96,16 @@ export async function certifyCsr(
     },
     '--csr',
   );
-  const { ca, issued } = await issueAtCas(composed.deps, spec, composed.deps.solverFor(spec)!, {
-    identifiers: spec.identifiers,
-    profile: spec.profile,
-    csrPem: request.csrPem,
-  });
+  const { deps } = composed;
+  const { ca, issued } = await issueAtAuthorities(
+    deps.authorities,
+    deps.caa,
+    spec,
+    { identifiers: spec.identifiers, profile: spec.profile, csrPem: request.csrPem },
+    deps.solverFor(spec)!,
+    deps.caFallback ?? DEFAULT_CA_FALLBACK,
+    deps.log,
+  );
   const { leaf, chain } = splitPemChain(issued.fullchainPem);
   if (!certificateMatchesCsr(leaf, request.csrPem)) {
     throw new IntegrityError(
@@ -140,42 +141,4 @@ export async function certifyCsr(
     notAfter: parsed.notAfter.toISOString(),
     files,
   };
-}
-
-/**
- * The request goes to the CAs as a renewal's attempt would (shared/usecases/renew-certificate.ts),
- * with the same choice (shared/renewal/ca-choice.ts): a CA the names' CAA forbids is skipped,
- * and a failure of the CA's own (down, a 5xx, a refusal) moves on to the next, each CA at
- * most once. A failed validation would fail at any CA and is the answer.
- */
-async function issueAtCas(
-  deps: Composition['deps'],
-  spec: CertificateSpec,
-  solver: ChallengeSolver,
-  order: OrderRequest,
-): Promise<{ ca: string; issued: IssuedCertificate }> {
-  const now = new Date();
-  let state = initialState(now);
-  let failure: unknown;
-  // One request, one run: a CA's first failure of its own moves it on.
-  const policy = { ...(deps.caFallback ?? DEFAULT_CA_FALLBACK), afterFailures: 1 };
-  for (let tried = 0; tried < deps.authorities.length; tried++) {
-    const choice = await chooseAuthority(deps.authorities, deps.caa, spec, state, now, policy, deps.log);
-    // After a failure, that failure says more than "no other CA is allowed".
-    if ('refused' in choice) throw failure ?? choice.refused;
-    const authority = authorityNamed(deps.authorities, choice.ca)!;
-    try {
-      return { ca: authority.name, issued: await authority.ca.issue(order, solver) };
-    } catch (err) {
-      const error = asCertkeeperError(err);
-      if (!isCaFault(error, now) || tried === deps.authorities.length - 1) throw err;
-      failure = err;
-      state = { ...state, caAttempt: caAttemptAfterFailure(state, authority.name, error, now) };
-      deps.log.warn(`CA ${authority.name} failed; trying the next CA`, {
-        ca: authority.name,
-        error: error.describe(),
-      });
-    }
-  }
-  throw failure;
 }

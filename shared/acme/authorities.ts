@@ -1,9 +1,17 @@
+import type { ChallengeSolver } from '../challenges/solver.js';
 import { type CaFallbackPolicy, type CaSettings, caaIdentitiesFor } from '../model/cas.js';
+import { asCertkeeperError } from '../model/errors.js';
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
-import type { CertificateState } from '../model/state.js';
-import { type CaCandidate, type CaChoice, chooseCa } from '../renewal/ca-choice.js';
-import type { CertificateAuthority } from './ca.js';
+import { type CertificateState, initialState } from '../model/state.js';
+import {
+  type CaCandidate,
+  type CaChoice,
+  caAttemptAfterFailure,
+  chooseCa,
+  isCaFault,
+} from '../renewal/ca-choice.js';
+import type { CertificateAuthority, IssuedCertificate, OrderRequest } from './ca.js';
 import {
   type CaaResolver,
   caaNames,
@@ -120,4 +128,45 @@ export async function chooseAuthority(
       ? await caaCandidates(caa, spec, authorities, log)
       : authorities.map((a) => ({ name: a.name }));
   return chooseCa(candidates, state, now, policy);
+}
+
+/**
+ * One order outside the renewal pass (a CSR the user made): tried at the CAs as a pass's
+ * attempts are (shared/usecases/renew-certificate.ts), with the same choice: a CA the names'
+ * CAA forbids is skipped, and a failure of the CA's own (down, a 5xx, a refusal) moves on to
+ * the next at once, each CA at most once. A failed validation would fail at any CA and is
+ * the answer; so is the last CA's failure.
+ */
+export async function issueAtAuthorities(
+  authorities: readonly Authority[],
+  caa: CaaResolver | undefined,
+  spec: CertificateSpec,
+  order: OrderRequest,
+  solver: ChallengeSolver,
+  policy: CaFallbackPolicy,
+  log: Log,
+): Promise<{ ca: string; issued: IssuedCertificate }> {
+  const now = new Date();
+  const moveAtOnce = { ...policy, afterFailures: 1 };
+  let state = initialState(now);
+  let failure: unknown;
+  for (let tried = 0; tried < authorities.length; tried++) {
+    const choice = await chooseAuthority(authorities, caa, spec, state, now, moveAtOnce, log);
+    // After a failure, that failure says more than "no other CA is allowed".
+    if ('refused' in choice) throw failure ?? choice.refused;
+    const authority = authorityNamed(authorities, choice.ca)!;
+    try {
+      return { ca: authority.name, issued: await authority.ca.issue(order, solver) };
+    } catch (err) {
+      const error = asCertkeeperError(err);
+      if (!isCaFault(error, now) || tried === authorities.length - 1) throw err;
+      failure = err;
+      state = { ...state, caAttempt: caAttemptAfterFailure(state, authority.name, error, now) };
+      log.warn(`CA ${authority.name} failed; trying the next CA`, {
+        ca: authority.name,
+        error: error.describe(),
+      });
+    }
+  }
+  throw failure;
 }
