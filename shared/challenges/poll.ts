@@ -35,6 +35,7 @@ export async function pollUntil(check: () => Promise<boolean>, options: PollOpti
   const deadline = clock.now().getTime() + options.timeoutMs;
   let lastError: unknown;
   let interval = options.intervalMs;
+  const longest = Math.max(options.maxIntervalMs ?? 0, options.intervalMs);
   for (;;) {
     try {
       if (await check()) return;
@@ -45,7 +46,7 @@ export async function pollUntil(check: () => Promise<boolean>, options: PollOpti
     const left = deadline - clock.now().getTime();
     if (left <= 0) break;
     await sleep(Math.min(interval, left));
-    interval = Math.min(interval * 2, Math.max(options.maxIntervalMs ?? interval, options.intervalMs));
+    interval = Math.min(interval * 2, longest);
   }
   const reason = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
   throw new CertkeeperError(

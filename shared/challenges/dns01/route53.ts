@@ -161,6 +161,7 @@ export class Route53DnsProvider implements DnsProvider {
 
   async waitForChange(changeId: string): Promise<void> {
     const client = this.roleChanges.get(changeId) ?? this.client;
+    const firstWait = this.options.pollIntervalMs ?? 2_000;
     await pollUntil(
       async () => {
         const out = await this.call({ operation: 'GetChange', resource: changeId, client }, () =>
@@ -176,8 +177,8 @@ export class Route53DnsProvider implements DnsProvider {
         // requests/s per account, shared by every concurrent renewal (and ChangeResourceRecordSets):
         // at 2 s flat, ten dns-01 renewals waiting together would spend all of it on GetChange.
         // Backing off to 5 s keeps ten near 2 requests/s, at ~1.5 s more waiting on average.
-        intervalMs: this.options.pollIntervalMs ?? 2_000,
-        maxIntervalMs: this.options.pollMaxIntervalMs ?? 2.5 * (this.options.pollIntervalMs ?? 2_000),
+        intervalMs: firstWait,
+        maxIntervalMs: this.options.pollMaxIntervalMs ?? 2.5 * firstWait,
         what: `Route53 change ${changeId} to reach INSYNC`,
         fix: 'Route53 is slow to propagate; the next attempt will pick this up',
       },
