@@ -1,6 +1,7 @@
 import { asCertkeeperError } from '../model/errors.js';
 import type { ListableObjectStore } from '../store/object-certificate-store.js';
 import { AGENTS_PREFIX } from '../store/keys.js';
+import type { ObjectStore } from '../store/store.js';
 import {
   AGENT_REPORT_MAX_BYTES,
   type AgentReport,
@@ -20,10 +21,8 @@ export class ObjectAgentReports implements AgentReportStore {
     this.location = objects.location;
   }
 
-  async put(report: AgentReport): Promise<void> {
-    await this.objects.put(agentReportKey(report.agent), serializeAgentReport(report), {
-      contentType: 'application/json',
-    });
+  put(report: AgentReport): Promise<void> {
+    return writeAgentReport(this.objects, report);
   }
 
   async list(known: (agent: string) => boolean): Promise<ReportRead> {
@@ -58,4 +57,11 @@ export class ObjectAgentReports implements AgentReportStore {
   async remove(agent: string): Promise<void> {
     await this.objects.delete(agentReportKey(agent));
   }
+}
+
+/** Writes an agent's report as an object; the stack lets an agent in direct mode write this key and no other. */
+export async function writeAgentReport(objects: ObjectStore, report: AgentReport): Promise<void> {
+  await objects.put(agentReportKey(report.agent), serializeAgentReport(report), {
+    contentType: 'application/json',
+  });
 }

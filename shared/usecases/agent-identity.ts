@@ -1,5 +1,4 @@
-import { X509Certificate, createHash, createPublicKey, verify } from 'node:crypto';
-import * as z from 'zod';
+import { X509Certificate, createPublicKey, verify } from 'node:crypto';
 import {
   EnrolmentRefusedError,
   checkJoin,
@@ -14,6 +13,13 @@ import { agentCertificate, newSerial } from '../identity/x509.js';
 import { type AgentIdentity, type AgentRecord, parseAgentName } from '../model/agent.js';
 import { type Clock, MINUTE } from '../model/clock.js';
 import { ValidationError } from '../model/errors.js';
+import {
+  type AgentSettings,
+  type IdentityRequest,
+  type IdentityResponse,
+  identityRequestSchema,
+  renewalPayload,
+} from '../identity/protocol.js';
 import type { Log } from '../model/log.js';
 
 /**
@@ -36,70 +42,10 @@ export interface IdentityDeps {
   log: Log;
 }
 
-/** What a registry agent needs to know of the stack, handed over at join and renewal. */
-export const agentSettingsSchema = z
-  .object({
-    region: z.string().min(1),
-    bucket: z.string().min(3),
-    fleetTable: z.string().min(3),
-    trustAnchorArn: z.string().min(1),
-    profileArn: z.string().min(1),
-    roleArn: z.string().min(1),
-    /** Only where the Roles Anywhere endpoint is not the region's own (tests). */
-    rolesAnywhereEndpoint: z.string().url().optional(),
-  })
-  .strict();
-export type AgentSettings = z.infer<typeof agentSettingsSchema>;
-
 /** How far a request's time may be from the CA's: as far as AWS allows a signed request (SigV4: 5 minutes). */
 export const MAX_CLOCK_SKEW_MS = 5 * MINUTE;
 /** Client certificates start this much before issuance, for a verifier whose clock is behind. */
 const BACKDATE_MS = 5 * MINUTE;
-
-const b64 = z
-  .string()
-  .regex(/^[A-Za-z0-9+/]+={0,2}$/)
-  .max(4096);
-export const identityRequestSchema = z.discriminatedUnion('action', [
-  z
-    .object({
-      action: z.literal('join'),
-      agent: z.string(),
-      /** The token's secret (not the whole token). */
-      token: z.string().min(1).max(256),
-      csr: z.string(),
-      /** The agent's delivery key, SPKI DER base64 (an EC P-256 public key). */
-      deliveryKey: b64,
-    })
-    .strict(),
-  z
-    .object({
-      action: z.literal('renew'),
-      agent: z.string(),
-      csr: z.string(),
-      /** The current client certificate, PEM. */
-      certificate: z.string().max(8192),
-      time: z.iso.datetime({ offset: true }),
-      /** ECDSA/RSA signature by the current identity's key over renewalPayload(). */
-      signature: b64,
-    })
-    .strict(),
-]);
-export type IdentityRequest = z.infer<typeof identityRequestSchema>;
-
-export interface IdentityResponse {
-  agent: string;
-  certificate: string;
-  caCertificate: string;
-  notAfter: string;
-  settings: AgentSettings;
-}
-
-/** What a renewal signs with the current key: the agent, the time and the new request, bound together. */
-export const renewalPayload = (agent: string, time: string, csr: string): Buffer =>
-  Buffer.from(
-    `certkeeper identity renewal\n${agent}\n${time}\n${createHash('sha256').update(csr).digest('hex')}\n`,
-  );
 
 export async function handleIdentityRequest(deps: IdentityDeps, input: unknown): Promise<IdentityResponse> {
   const parsed = identityRequestSchema.safeParse(input);
