@@ -1,11 +1,9 @@
 import { type KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { rootCertificates } from 'node:tls';
 import * as z from 'zod';
 import { type Clock, MINUTE, SECOND } from '../model/clock.js';
 import { CertkeeperError, ValidationError } from '../model/errors.js';
-import { parseJson, validateJson } from '../model/json.js';
+import { describeJsonProblem, parseJson, validateJson } from '../model/json.js';
+import { errorMessage, errorType, retryAfter, send } from './roles-anywhere-http.js';
 import {
   malformedAnswer,
   translateRefusal,
@@ -69,10 +67,6 @@ export interface RolesAnywhereCredentials {
 
 /** An AWS SDK v3 credential provider (AwsCredentialIdentityProvider): pass it as `credentials`. */
 export type RolesAnywhereCredentialProvider = () => Promise<RolesAnywhereCredentials>;
-
-const REQUEST_TIMEOUT_MS = 30 * SECOND;
-/** CreateSession answers are a few KB; anything much larger is not the service. */
-const MAX_ANSWER_BYTES = 1024 * 1024;
 
 const arn = (kind: string) =>
   new RegExp(`^arn:aws[a-z-]*:rolesanywhere:[a-z0-9-]+:\\d{12}:${kind}/[0-9a-zA-Z-]+$`);
@@ -229,8 +223,7 @@ export async function createSession(
     );
   }
   const parsed = parseJson(answer.body, answerSchema, {
-    as: (problem) =>
-      malformedAnswer(endpoint, problem.path ? `${problem.path} ${problem.message}` : problem.message),
+    as: (problem) => malformedAnswer(endpoint, describeJsonProblem(problem)),
   });
   const { credentials } = parsed.credentialSet[0]!;
   return {
@@ -278,79 +271,6 @@ function refusedRequest(
     notAfter: new Date(certificate.validTo),
     sentAt,
   };
-}
-
-interface Answer {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-function send(
-  request: PreparedRequest,
-  caPem: string | undefined,
-  signal: AbortSignal | undefined,
-): Promise<Answer> {
-  return new Promise((resolveAnswer, reject) => {
-    const headers: Record<string, string> = { 'user-agent': 'certkeeper-agent' };
-    for (const [name, value] of request.headers) headers[name] = value;
-    const req = httpsRequest(request.url, {
-      method: request.method,
-      headers,
-      // node:https's `ca` replaces the public roots: keep them beside the extra CA.
-      ca: caPem === undefined ? undefined : [...rootCertificates, caPem],
-      timeout: REQUEST_TIMEOUT_MS,
-      signal,
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) {
-          req.destroy();
-          reject(malformedAnswer(request.url.origin, `the answer is larger than ${MAX_ANSWER_BYTES} bytes`));
-        } else chunks.push(chunk);
-      });
-      res.on('error', reject);
-      res.on('end', () =>
-        resolveAnswer({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-    });
-    req.end(request.body);
-  });
-}
-
-function errorType(headers: IncomingHttpHeaders, body: string): string | undefined {
-  const header = headers['x-amzn-errortype'];
-  const raw =
-    (Array.isArray(header) ? header[0] : header) ?? jsonField(body, '__type') ?? jsonField(body, 'code');
-  // restJson1: "AccessDeniedException:http://internal.amazon.com/..." or "ns#AccessDeniedException".
-  return raw?.split(':')[0]?.split('#').pop();
-}
-
-function errorMessage(body: string): string {
-  return (jsonField(body, 'message') ?? jsonField(body, 'Message') ?? body.slice(0, 300)).trim();
-}
-
-function jsonField(body: string, name: string): string | undefined {
-  try {
-    const value = (JSON.parse(body) as Record<string, unknown>)[name];
-    return typeof value === 'string' ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function retryAfter(headers: IncomingHttpHeaders): number | undefined {
-  const seconds = Number(headers['retry-after']);
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
 /**

@@ -5,14 +5,8 @@
  * renewal on the credentials it still has. The service and the agent share one clock,
  * moved by the test instead of waiting an hour.
  */
-import {
-  CreateProfileCommand,
-  CreateTrustAnchorCommand,
-  RolesAnywhereClient,
-} from '@aws-sdk/client-rolesanywhere';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { standInClientConfig, startRolesAnywhereStandIn } from '../../scripts/peers/roles-anywhere/index.js';
 import { RolesAnywhereRefusedError } from '../../shared/identity/roles-anywhere-errors.js';
 import {
   CREDENTIAL_REFRESH_AHEAD_MS,
@@ -21,95 +15,69 @@ import {
   type RolesAnywhereTarget,
   rolesAnywhereCredentials,
 } from '../../shared/identity/roles-anywhere.js';
-import type { Clock } from '../../shared/model/clock.js';
 import { type AgentCa, type AgentIdentity, createAgentCa } from '../support/agent-identity.js';
-import { peers, uniqueName } from '../support/peers.js';
+import { peers } from '../support/peers.js';
+import { OffsetClock, rolesAnywhereFixture } from '../support/roles-anywhere.js';
 import { scratch } from '../support/scratch.js';
 
-class SharedClock implements Clock {
-  offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-  /** Moves to `ms` before `at` (real time). */
-  moveTo(at: Date, msBefore: number): void {
-    this.offsetMs = at.getTime() - msBefore - Date.now();
-  }
-}
-
 const work = scratch('roles-anywhere-credentials');
-const clock = new SharedClock();
+/** One clock for the service and the agent. */
+const clock = new OffsetClock();
 let ca: AgentCa;
 let otherCa: AgentCa;
 let target: RolesAnywhereTarget;
+let roleName: string;
 let sessionsOf: () => { accessKeyId: string; serial: string }[];
-const roleName = uniqueName('agent-role');
 
 beforeAll(async () => {
-  const standIn = await startRolesAnywhereStandIn({ stsEndpoint: peers().motoEndpoint, clock });
-  work.defer(() => standIn.close());
-  sessionsOf = () => standIn.sessions();
-  const control = new RolesAnywhereClient(standInClientConfig(standIn));
-  work.defer(() => control.destroy());
-  [ca, otherCa] = await Promise.all([createAgentCa('fleet'), createAgentCa('elsewhere')]);
-  const anchor = await control.send(
-    new CreateTrustAnchorCommand({
-      name: 'agents',
-      enabled: true,
-      source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: ca.certPem } },
-    }),
-  );
-  const roleArn = `arn:aws:iam::123456789012:role/${roleName}`;
-  const profile = await control.send(
-    new CreateProfileCommand({ name: 'agents', enabled: true, roleArns: [roleArn], durationSeconds: 3600 }),
-  );
-  target = {
-    region: standIn.region,
-    endpoint: standIn.endpoint,
-    trustAnchorArn: anchor.trustAnchor!.trustAnchorArn!,
-    profileArn: profile.profile!.profileArn!,
-    roleArn,
-    caPem: standIn.caCertPem,
-  };
+  const fixture = await rolesAnywhereFixture(work, { clock });
+  ({ ca, target, roleName } = fixture);
+  sessionsOf = () => fixture.standIn.sessions();
+  otherCa = await createAgentCa('elsewhere');
 });
 
 afterAll(() => work.cleanUp());
 
-const asIdentity = (identity: AgentIdentity): RolesAnywhereIdentity => ({
-  certificatePem: identity.certificatePem,
-  privateKey: identity.keyPem,
-});
+/** A provider over the identity `onDisk` holds at each load, counting the loads. */
+function providerOver(onDisk: { identity: AgentIdentity }) {
+  const counter = { loads: 0 };
+  const provider = rolesAnywhereCredentials(
+    async (): Promise<RolesAnywhereIdentity> => {
+      counter.loads++;
+      return { certificatePem: onDisk.identity.certificatePem, privateKey: onDisk.identity.keyPem };
+    },
+    target,
+    { clock },
+  );
+  return { provider, counter };
+}
 
 describe('rolesAnywhereCredentials', () => {
   it('caches, renews ahead of expiry with the identity on disk then, and serves the AWS SDK', async () => {
     clock.offsetMs = 0;
-    let onDisk = await ca.issue('web-1');
-    let loads = 0;
-    const provider = rolesAnywhereCredentials(
-      async () => {
-        loads++;
-        return asIdentity(onDisk);
-      },
-      target,
-      { clock },
-    );
+    const onDisk = { identity: await ca.issue('web-1') };
+    const { provider, counter } = providerOver(onDisk);
     const first = await provider();
     expect(await provider()).toBe(first);
-    expect(loads).toBe(1);
-    expect(sessionsOf().find((s) => s.accessKeyId === first.accessKeyId)?.serial).toBe(onDisk.serialDecimal);
+    expect(counter.loads).toBe(1);
+    expect(sessionsOf().find((s) => s.accessKeyId === first.accessKeyId)?.serial).toBe(
+      onDisk.identity.serialDecimal,
+    );
 
     // The agent renewed its identity on disk; outside the renewal window nothing changes.
-    onDisk = await ca.issue('web-1');
+    onDisk.identity = await ca.issue('web-1');
     clock.moveTo(first.expiration, CREDENTIAL_REFRESH_AHEAD_MS + 60_000);
     expect(await provider()).toBe(first);
-    expect(loads).toBe(1);
+    expect(counter.loads).toBe(1);
 
     // Inside it: a new session, made with the renewed identity.
     clock.moveTo(first.expiration, CREDENTIAL_REFRESH_AHEAD_MS - 60_000);
     const second = await provider();
     expect(second.accessKeyId).not.toBe(first.accessKeyId);
-    expect(loads).toBe(2);
-    expect(sessionsOf().find((s) => s.accessKeyId === second.accessKeyId)?.serial).toBe(onDisk.serialDecimal);
+    expect(counter.loads).toBe(2);
+    expect(sessionsOf().find((s) => s.accessKeyId === second.accessKeyId)?.serial).toBe(
+      onDisk.identity.serialDecimal,
+    );
 
     clock.offsetMs = 0;
     const sts = new STSClient({ endpoint: peers().motoEndpoint, region: 'us-east-1', credentials: provider });
@@ -120,31 +88,23 @@ describe('rolesAnywhereCredentials', () => {
 
   it('serves the cached credentials through a failed renewal while they last, then fails', async () => {
     clock.offsetMs = 0;
-    let identity = await ca.issue('web-2');
-    let loads = 0;
-    const provider = rolesAnywhereCredentials(
-      async () => {
-        loads++;
-        return asIdentity(identity);
-      },
-      target,
-      { clock },
-    );
+    const onDisk = { identity: await ca.issue('web-2') };
+    const { provider, counter } = providerOver(onDisk);
     const cached = await provider();
     // The identity now on disk is one the trust anchor does not know: renewals fail.
-    identity = await otherCa.issue('web-2');
+    onDisk.identity = await otherCa.issue('web-2');
 
     clock.moveTo(cached.expiration, 5 * 60_000);
     expect(await provider()).toBe(cached);
-    expect(loads).toBe(2);
+    expect(counter.loads).toBe(2);
     // Within the retry gap: the cached credentials again, no new attempt.
     clock.offsetMs += REFRESH_RETRY_GAP_MS / 2;
     expect(await provider()).toBe(cached);
-    expect(loads).toBe(2);
+    expect(counter.loads).toBe(2);
     // After it: tried again.
     clock.offsetMs += REFRESH_RETRY_GAP_MS;
     expect(await provider()).toBe(cached);
-    expect(loads).toBe(3);
+    expect(counter.loads).toBe(3);
 
     // Expired: the refusal reaches the caller.
     clock.moveTo(cached.expiration, -1000);

@@ -11,7 +11,6 @@ import { X509Certificate, verify } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import {
-  CreateProfileCommand,
   CreateTrustAnchorCommand,
   EnableCrlCommand,
   GetCrlCommand,
@@ -19,15 +18,13 @@ import {
   ListCrlsCommand,
   ListProfilesCommand,
   ListTrustAnchorsCommand,
-  RolesAnywhereClient,
+  type RolesAnywhereClient,
   UpdateCrlCommand,
 } from '@aws-sdk/client-rolesanywhere';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   SESSIONS_PATH,
-  standInClientConfig,
-  startRolesAnywhereStandIn,
   type RecordedRequest,
   type RolesAnywhereStandIn,
 } from '../../scripts/peers/roles-anywhere/index.js';
@@ -46,59 +43,29 @@ import {
   createAgentCa,
   writeIdentityFiles,
 } from '../support/agent-identity.js';
-import { peers, uniqueName } from '../support/peers.js';
+import { peers } from '../support/peers.js';
+import { OffsetClock, rolesAnywhereFixture } from '../support/roles-anywhere.js';
 import { scratch } from '../support/scratch.js';
 
-/** The service's clock, moved by the skew tests; everything else runs on real time. */
-class ServiceClock implements Clock {
-  offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-}
 const realClock: Clock = { now: () => new Date() };
 
 const work = scratch('roles-anywhere');
-const serviceClock = new ServiceClock();
+/** The service's clock, moved by the skew tests; everything else runs on real time. */
+const serviceClock = new OffsetClock();
 let standIn: RolesAnywhereStandIn;
 let control: RolesAnywhereClient;
 let ca: AgentCa;
 let otherCa: AgentCa;
 let target: RolesAnywhereTarget;
 let identityDir: string;
-const roleName = uniqueName('certkeeper-agent');
-const roleArn = `arn:aws:iam::123456789012:role/${roleName}`;
+let roleName: string;
+let roleArn: string;
 
 beforeAll(async () => {
-  standIn = await startRolesAnywhereStandIn({ stsEndpoint: peers().motoEndpoint, clock: serviceClock });
-  work.defer(() => standIn.close());
+  ({ standIn, control, ca, target, roleName } = await rolesAnywhereFixture(work, { clock: serviceClock }));
+  roleArn = target.roleArn;
+  otherCa = await createAgentCa('elsewhere');
   identityDir = work.tempDir('identities');
-  control = new RolesAnywhereClient(standInClientConfig(standIn));
-  work.defer(() => control.destroy());
-  [ca, otherCa] = await Promise.all([createAgentCa('fleet'), createAgentCa('elsewhere')]);
-  const anchor = await control.send(
-    new CreateTrustAnchorCommand({
-      name: 'certkeeper-agents',
-      enabled: true,
-      source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: ca.certPem } },
-    }),
-  );
-  const profile = await control.send(
-    new CreateProfileCommand({
-      name: 'certkeeper-agents',
-      enabled: true,
-      roleArns: [roleArn],
-      durationSeconds: 3600,
-    }),
-  );
-  target = {
-    region: standIn.region,
-    endpoint: standIn.endpoint,
-    trustAnchorArn: anchor.trustAnchor!.trustAnchorArn!,
-    profileArn: profile.profile!.profileArn!,
-    roleArn,
-    caPem: standIn.caCertPem,
-  };
 });
 
 afterAll(() => work.cleanUp());
