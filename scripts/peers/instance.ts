@@ -391,7 +391,7 @@ async function startOnce(dir: string): Promise<PeersEnvFile> {
     moto: { endpoint: motoEndpoint },
     dynamodb: { endpoint: dynamodbEndpoint },
     dns: { host, port: ports.dns },
-    signingHelper: { path: paths.signingHelper },
+    ...(existsSync(paths.signingHelper) ? { signingHelper: { path: paths.signingHelper } } : {}),
     pids,
     logs,
     env: {
@@ -404,7 +404,7 @@ async function startOnce(dir: string): Promise<PeersEnvFile> {
       MOTO_ENDPOINT: motoEndpoint,
       DYNAMODB_ENDPOINT: dynamodbEndpoint,
       TEST_DNS_SERVER: dnsServer,
-      AWS_SIGNING_HELPER: paths.signingHelper,
+      ...(existsSync(paths.signingHelper) ? { AWS_SIGNING_HELPER: paths.signingHelper } : {}),
     },
   };
   const tmp = `${envFilePath(dir)}.tmp-${process.pid}`;

@@ -79,7 +79,12 @@ interface HelperRun {
 /** `aws_signing_helper credential-process`, trusting the stand-in's TLS CA through SSL_CERT_FILE. */
 function runHelper(identity: AgentIdentity, over: Partial<RolesAnywhereTarget> = {}): Promise<HelperRun> {
   const helper = peers().signingHelper;
-  if (!helper) throw new Error('AWS_SIGNING_HELPER is not set: restart the peers (npm run peers stop)');
+  if (!helper) {
+    throw new Error(
+      'aws_signing_helper is not installed (AWS_SIGNING_HELPER unset): `npm run peers -- install` builds it with ' +
+        'Go and a C compiler (cgo); peers started before it existed need `npm run peers -- stop` first',
+    );
+  }
   const files = writeIdentityFiles(join(identityDir, identity.serialHex), identity);
   const t = { ...target, ...over };
   const args = [

@@ -292,7 +292,7 @@ describe('an endpoint that is not the service', () => {
     return { endpoint: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, caPem: tls.certPem };
   }
 
-  const session = async (endpoint: string, caPem?: string) => {
+  const session = async (endpoint: string, caPem?: string, signal?: AbortSignal) => {
     const ca = await createAgentCa('unit');
     const id = await ca.issue('web-1');
     return createSession(
@@ -305,7 +305,7 @@ describe('an endpoint that is not the service', () => {
         profileArn: 'arn:aws:rolesanywhere:us-east-1:123456789012:profile/p-1',
         roleArn: 'arn:aws:iam::123456789012:role/r',
       },
-      { clock: new ManualClock(Date.now()) },
+      { clock: new ManualClock(Date.now()), signal },
     );
   };
 
@@ -333,5 +333,12 @@ describe('an endpoint that is not the service', () => {
     const refusedErr = await session(`https://127.0.0.1:${port}`).catch((e: unknown) => e);
     expect(refusedErr).toBeInstanceOf(UnreachableError);
     expect((refusedErr as Error).message).toContain('connection refused');
+  });
+
+  it("the caller's abort comes back as an abort, not as an unreachable endpoint", async () => {
+    const slow = await serve(201, '{}');
+    const err = await session(slow.endpoint, slow.caPem, AbortSignal.abort()).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('AbortError');
+    expect(err).not.toBeInstanceOf(UnreachableError);
   });
 });
