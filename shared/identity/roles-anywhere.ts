@@ -300,20 +300,21 @@ export function rolesAnywhereCredentials(
   let inFlight: Promise<RolesAnywhereCredentials> | undefined;
   let failedAt: number | undefined;
 
+  const renew = async (): Promise<RolesAnywhereCredentials> => {
+    try {
+      const fresh = await createSession(await loadIdentity(), target, options);
+      cached = fresh;
+      failedAt = undefined;
+      return fresh;
+    } catch (err) {
+      failedAt = options.clock.now().getTime();
+      throw err;
+    }
+  };
+  // One renewal at a time; cleared once settled (`finally` runs after the assignment, even
+  // when loadIdentity throws before its first await).
   const refresh = (): Promise<RolesAnywhereCredentials> =>
-    (inFlight ??= (async () => {
-      try {
-        const fresh = await createSession(await loadIdentity(), target, options);
-        cached = fresh;
-        failedAt = undefined;
-        return fresh;
-      } catch (err) {
-        failedAt = options.clock.now().getTime();
-        throw err;
-      } finally {
-        inFlight = undefined;
-      }
-    })());
+    (inFlight ??= renew().finally(() => (inFlight = undefined)));
 
   return async () => {
     const now = options.clock.now().getTime();

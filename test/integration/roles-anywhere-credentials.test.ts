@@ -38,13 +38,18 @@ beforeAll(async () => {
 
 afterAll(() => work.cleanUp());
 
-/** A provider over the identity `onDisk` holds at each load, counting the loads. */
-function providerOver(onDisk: { identity: AgentIdentity }) {
+/** A provider over the identity `onDisk` holds at each load (none: the load throws), counting the loads. */
+function providerOver(onDisk: { identity: AgentIdentity | undefined }) {
   const counter = { loads: 0 };
   const provider = rolesAnywhereCredentials(
-    async (): Promise<RolesAnywhereIdentity> => {
+    (): Promise<RolesAnywhereIdentity> => {
       counter.loads++;
-      return { certificatePem: onDisk.identity.certificatePem, privateKey: onDisk.identity.keyPem };
+      // Thrown before any promise exists, as a synchronous file read would.
+      if (!onDisk.identity) throw new Error('identity file missing');
+      return Promise.resolve({
+        certificatePem: onDisk.identity.certificatePem,
+        privateKey: onDisk.identity.keyPem,
+      });
     },
     target,
     { clock },
@@ -55,13 +60,18 @@ function providerOver(onDisk: { identity: AgentIdentity }) {
 describe('rolesAnywhereCredentials', () => {
   it('caches, renews ahead of expiry with the identity on disk then, and serves the AWS SDK', async () => {
     clock.offsetMs = 0;
-    const onDisk = { identity: await ca.issue('web-1') };
+    const onDisk: { identity: AgentIdentity | undefined } = { identity: undefined };
     const { provider, counter } = providerOver(onDisk);
+    // Before enrolment there is no identity: the load's error reaches the caller, and the
+    // next call tries again.
+    await expect(provider()).rejects.toThrow('identity file missing');
+    onDisk.identity = await ca.issue('web-1');
+    counter.loads = 0;
     const first = await provider();
     expect(await provider()).toBe(first);
     expect(counter.loads).toBe(1);
     expect(sessionsOf().find((s) => s.accessKeyId === first.accessKeyId)?.serial).toBe(
-      onDisk.identity.serialDecimal,
+      onDisk.identity!.serialDecimal,
     );
 
     // The agent renewed its identity on disk; outside the renewal window nothing changes.
@@ -76,7 +86,7 @@ describe('rolesAnywhereCredentials', () => {
     expect(second.accessKeyId).not.toBe(first.accessKeyId);
     expect(counter.loads).toBe(2);
     expect(sessionsOf().find((s) => s.accessKeyId === second.accessKeyId)?.serial).toBe(
-      onDisk.identity.serialDecimal,
+      onDisk.identity!.serialDecimal,
     );
 
     clock.offsetMs = 0;
@@ -88,7 +98,7 @@ describe('rolesAnywhereCredentials', () => {
 
   it('serves the cached credentials through a failed renewal while they last, then fails', async () => {
     clock.offsetMs = 0;
-    const onDisk = { identity: await ca.issue('web-2') };
+    const onDisk: { identity: AgentIdentity | undefined } = { identity: await ca.issue('web-2') };
     const { provider, counter } = providerOver(onDisk);
     const cached = await provider();
     // The identity now on disk is one the trust anchor does not know: renewals fail.
