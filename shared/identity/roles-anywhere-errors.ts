@@ -62,6 +62,7 @@ export interface ServiceAnswer {
 
 /** The SigV4 allowance: "a request must reach AWS within five minutes of the time stamp". */
 export const SIGNATURE_SKEW_ALLOWANCE_MS = 5 * 60 * SECOND;
+const ALLOWANCE_MINUTES = SIGNATURE_SKEW_ALLOWANCE_MS / (60 * SECOND);
 
 const NTP_FIX =
   "synchronise this server's clock with NTP (e.g. `timedatectl set-ntp true`, chrony or systemd-timesyncd)";
@@ -106,11 +107,11 @@ function refusal(message: string, said: string, request: RefusedRequest): RolesA
   if (skew !== undefined || /signature (expired|not yet current)|skew|request time/i.test(message)) {
     const by =
       skew === undefined
-        ? 'by more than 5 minutes'
+        ? `by more than ${ALLOWANCE_MINUTES} minutes`
         : `by about ${Math.round(Math.abs(skew) / SECOND)} s (${skew > 0 ? 'ahead of' : 'behind'} AWS)`;
     return new RolesAnywhereRefusedError(
       'clock-skew',
-      `${said}: this server's clock is off ${by}; the signature's X-Amz-Date must be within 5 minutes of AWS's time`,
+      `${said}: this server's clock is off ${by}; the signature's X-Amz-Date must be within ${ALLOWANCE_MINUTES} minutes of AWS's time`,
       NTP_FIX,
       message,
       skew,
