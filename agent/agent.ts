@@ -33,7 +33,7 @@ export interface AgentDeps {
   /** Where the agent's report is written; default: its fleet table (registry) or the bucket (direct, with `name`). */
   reports?: ObjectStore | { put(report: AgentReport): Promise<void> };
   /** Registry mode: the agent's inbox and envelopes; default: built from the config and its identity. */
-  registry?: { inboxes: AgentInboxes; objects: ObjectStore };
+  registry?: { inboxes: AgentInboxes; objects: ObjectStore; reports?: { put(report: AgentReport): Promise<void> } };
   clock?: Clock;
   log?: Log;
   /** Certificates this run may install even if older than the installed one (`--allow-older`). */
@@ -89,7 +89,7 @@ class CertkeeperAgent implements Agent {
       this.source = new InboxSource(name, built.inboxes, built.objects, () =>
         loadDeliveryKey(identity.directory),
       );
-      this.reports = asReportSink(deps.reports) ?? ('reports' in built ? built.reports : undefined);
+      this.reports = asReportSink(deps.reports) ?? built.reports;
     } else {
       const s3 = deps.s3 ?? (deps.store && deps.reports ? undefined : agentS3Client(config));
       const store = deps.store ?? new S3CertificateStore(s3!, { bucket: config.bucket, clock: this.clock });

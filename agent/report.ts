@@ -66,7 +66,7 @@ export function reportDigest(report: AgentReport): string {
 
 /** Writes the report when due; returns what the state should remember of it. */
 export async function writeReportIfDue(
-  store: AgentReportStore,
+  store: Pick<AgentReportStore, 'put'>,
   report: AgentReport,
   last: AgentState['reported'],
   intervalSeconds: number,

@@ -108,14 +108,15 @@ async function update(
     return { name, action: 'unchanged', serial: offer.serial };
   }
   const files = await ctx.source.files(name, offer);
-  // What it must name: the config's, else what a trusted source says (the registry), else
-  // what was pinned at the first install, else (the first install in direct mode) the claim.
-  const identifiers = target.identifiers ?? offer.identifiers ?? entry.installedIdentifiers ?? offer.claimed;
+  // What it must name: the config's, else what a trusted source says (the registry's inbox),
+  // else what the manifest claims.
+  const identifiers = target.identifiers ?? offer.identifiers ?? offer.claimed;
   const leaf = verifyBundle({ name, serial: offer.serial }, files, {
     identifiers,
     roots: await ctx.roots(),
     now,
   });
+  refuseOtherNames(ctx, name, leaf, entry, target.identifiers ?? offer.identifiers);
   refuseOlder(ctx, name, leaf, entry, onDisk);
   await installCertificate(ctx.config, ctx.log, target, files, offer.serial, leaf);
   const replaced = entry.fallback ? 'a self-signed fallback' : entry.serial;
@@ -124,7 +125,7 @@ async function update(
     notBefore: leaf.notBefore.toISOString(),
     notAfter: leaf.notAfter.toISOString(),
     installedAt: now.toISOString(),
-    installedIdentifiers: target.identifiers || offer.identifiers ? undefined : [...identifiers],
+    installedIdentifiers: target.identifiers || offer.identifiers ? undefined : normalised(identifiers),
     fallback: undefined,
     fallbackNotAfter: undefined,
   });
@@ -134,6 +135,32 @@ async function update(
   });
   return { name, action: 'installed', serial: offer.serial };
 }
+
+/**
+ * In direct mode without identifiers in the config, the manifest is the only word on what a
+ * certificate must name, and whoever can write the bucket writes it: so the names of the
+ * first install are kept, and a later certificate for other names is refused until the
+ * operator says which names are meant.
+ */
+function refuseOtherNames(
+  ctx: SyncContext,
+  name: string,
+  leaf: ParsedCertificate,
+  entry: InstalledCertificateState,
+  trusted: readonly string[] | undefined,
+): void {
+  const pinned = entry.installedIdentifiers;
+  if (trusted || !pinned) return;
+  const names = normalised([...leaf.dnsNames, ...leaf.ipAddresses]);
+  if (names.join(',') === normalised(pinned).join(',')) return;
+  throw new IntegrityError(
+    `refused serial ${leaf.serialHex} of ${name}: it names ${names.join(', ')}, but the installed certificate named ${pinned.join(', ')}`,
+    `if the certificate's names changed on purpose, list them under certificates.${name}.identifiers in ${ctx.config.source}`,
+  );
+}
+
+const normalised = (names: readonly string[]): string[] =>
+  [...new Set(names.map((n) => n.toLowerCase()))].sort();
 
 /**
  * Never back to an older certificate: old serials stay in the bucket for weeks, and one

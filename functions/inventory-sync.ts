@@ -85,16 +85,19 @@ async function agentCa(
   return { PhysicalResourceId: `certkeeper-agent-ca-${serialOf(pem)}`, Data: { CertificatePem: pem } };
 }
 
-/** The declared agents as the stack wrote them (JSON); each selector validated again. */
+/** The declared agents as the stack wrote them (gzipped JSON, base64); each selector validated again. */
 function parseAgents(raw: unknown): DeclaredAgent[] {
-  const list = parseJson(
-    String(raw ?? '[]'),
-    z.array(z.object({ name: z.string(), selector: z.unknown() })),
-    {
-      what: 'Agents',
-      fix: 'redeploy: the stack writes this property',
-    },
-  );
+  // Inflated with a bound: the property is ours, but a template is input all the same.
+  const text =
+    raw === undefined
+      ? '[]'
+      : gunzipSync(Buffer.from(String(raw), 'base64'), { maxOutputLength: 64 * 1024 * 1024 }).toString(
+          'utf8',
+        );
+  const list = parseJson(text, z.array(z.object({ name: z.string(), selector: z.unknown() })), {
+    what: 'AgentsGzip',
+    fix: 'redeploy: the stack writes this property',
+  });
   return list.map((a, i) => ({
     name: parseAgentName(a.name, `Agents[${i}].name`),
     selector: parseSelector(a.selector as Parameters<typeof parseSelector>[0], `Agents[${i}].selector`),
