@@ -5,18 +5,15 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod';
-import { type DynamoTableOptions, sendDynamo } from '../dynamo/call.js';
+import { type DynamoTableOptions, sendDynamo, untilLanded } from '../dynamo/call.js';
 import { S, stringAttribute } from '../dynamo/item.js';
 import { AGENT_KEY_PREFIX, PARTITION_KEY, agentKey } from '../dynamo/table.js';
 import { parseStored, parseStoredJson } from '../lock/stored.js';
-import { type AgentRecord, agentRecordSchema } from '../model/agent.js';
-import { ConflictError, IntegrityError } from '../model/errors.js';
+import { type AgentRecord, agentRecordSchema, parseAgentName } from '../model/agent.js';
+import { IntegrityError } from '../model/errors.js';
 import type { AgentRegistry } from './registry.js';
 
 const agentItem = z.object({ pk: stringAttribute, record: stringAttribute });
-
-/** A lost race is read again; more than this many in a row is someone else's loop. */
-const WRITE_ATTEMPTS = 5;
 
 /**
  * The registry on `agent#<name>` items of the deployment table (see dynamo/table.ts): the
@@ -27,6 +24,7 @@ export class DynamoAgentRegistry implements AgentRegistry {
   constructor(private readonly table: DynamoTableOptions) {}
 
   async get(name: string): Promise<AgentRecord | undefined> {
+    parseAgentName(name);
     return (await this.read(name))?.record;
   }
 
@@ -56,10 +54,11 @@ export class DynamoAgentRegistry implements AgentRegistry {
     name: string,
     change: (stored: AgentRecord | undefined) => AgentRecord | undefined,
   ): Promise<AgentRecord | undefined> {
-    for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+    parseAgentName(name);
+    return untilLanded(`changing agent ${name}`, async () => {
       const stored = await this.read(name);
       const next = change(stored?.record);
-      if (!next) return undefined;
+      if (!next) return { value: undefined };
       if (next.name !== name) throw new Error(`registry: a record for ${next.name} written as ${name}`);
       const text = JSON.stringify(agentRecordSchema.parse(next));
       const written = await sendDynamo(
@@ -84,9 +83,8 @@ export class DynamoAgentRegistry implements AgentRegistry {
         },
         () => false,
       );
-      if (written) return next;
-    }
-    throw new ConflictError(`agent ${name} kept changing while it was being written; try again`);
+      return written ? { value: next } : undefined;
+    });
   }
 
   private async read(name: string): Promise<{ record: AgentRecord; text: string } | undefined> {

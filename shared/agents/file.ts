@@ -58,7 +58,7 @@ export class FileAgentRegistry implements AgentRegistry {
     const text = await this.store.get(`${name}.json`);
     if (text === undefined) return undefined;
     const where = resolve(this.dir, `${name}.json`);
-    const fix = `restore ${where} from a backup, or delete it and add the agent again`;
+    const fix = `restore ${where} from a backup, or remove the agent and add it again`;
     const record = parseStoredJson(agentRecordSchema, text, { where, fix });
     if (record.name !== name)
       throw new IntegrityError(`${where} holds the record of agent ${record.name}`, fix);

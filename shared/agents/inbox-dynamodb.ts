@@ -6,13 +6,12 @@ import {
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod';
-import { type DynamoTableOptions, sendDynamo } from '../dynamo/call.js';
+import { type DynamoTableOptions, sendDynamo, untilLanded } from '../dynamo/call.js';
 import { INBOX_KEY_PREFIX, inboxKey, pollKey } from '../dynamo/fleet-table.js';
 import { N, S, integerAttribute, stringAttribute } from '../dynamo/item.js';
 import { PARTITION_KEY } from '../dynamo/table.js';
 import { parseStored, parseStoredJson } from '../lock/stored.js';
 import { systemClock } from '../model/clock.js';
-import { ConflictError } from '../model/errors.js';
 import { type AgentInboxes, type Inbox, type InboxEntries, inboxEntriesSchema } from './inbox.js';
 
 const inboxItem = z.object({
@@ -22,8 +21,6 @@ const inboxItem = z.object({
   updatedAt: stringAttribute,
 });
 const pollItem = z.object({ generation: integerAttribute });
-
-const WRITE_ATTEMPTS = 5;
 
 /**
  * Inboxes on the fleet table: `inbox#<agent>` holds the entries, `poll#<agent>` only the
@@ -62,10 +59,10 @@ export class DynamoAgentInboxes implements AgentInboxes {
     agent: string,
     change: (entries: InboxEntries) => InboxEntries | undefined,
   ): Promise<Inbox | undefined> {
-    for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+    return untilLanded(`changing the inbox of agent ${agent}`, async () => {
       const stored = await this.get(agent);
       const entries = change(stored?.entries ?? {});
-      if (!entries) return undefined;
+      if (!entries) return { value: undefined };
       const generation = (stored?.generation ?? 0) + 1;
       const updatedAt = (this.table.clock ?? systemClock).now().toISOString();
       const written = await sendDynamo(
@@ -103,11 +100,8 @@ export class DynamoAgentInboxes implements AgentInboxes {
         },
         () => false,
       );
-      if (written) return { agent, generation, entries, updatedAt };
-    }
-    throw new ConflictError(
-      `the inbox of agent ${agent} kept changing while it was being written; try again`,
-    );
+      return written ? { value: { agent, generation, entries, updatedAt } } : undefined;
+    });
   }
 
   async remove(agent: string): Promise<void> {
