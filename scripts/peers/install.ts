@@ -1,8 +1,9 @@
 /**
  * `install`: Pebble (go install), moto server (Python venv), cfn-lint and checkov (a second
  * venv, for the template lint) and DynamoDB Local (Maven
- * Central, with its sqlite4java native libraries) into the cache directory, and nginx from
- * the OS packages when it is missing, with its stream module and HAProxy (see nginx.ts). Idempotent: each part is checked and
+ * Central, with its sqlite4java native libraries) into the cache directory, and from the OS
+ * packages when missing: nginx with its stream module and HAProxy (see nginx.ts), and
+ * chromium for the dashboard's browser test (chromium.ts). Idempotent: each part is checked and
  * skipped when already there at the pinned version.
  */
 import { createHash } from 'node:crypto';
@@ -20,7 +21,9 @@ import {
   repoRoot,
   type CachePaths,
 } from './config.js';
-import { installNginx, nginxInstalled } from './nginx.js';
+import { installDebianPackages } from './apt.js';
+import { CHROMIUM_PACKAGES, chromiumInstalled, chromiumPath } from './chromium.js';
+import { NGINX_ELSEWHERE, NGINX_PACKAGES, nginxInstalled } from './nginx.js';
 import { exec, execOk, log, withFileLock } from './util.js';
 
 const MINUTE = 60_000;
@@ -35,6 +38,8 @@ export interface InstallStatus {
   readonly moto: boolean;
   readonly dynamodb: boolean;
   readonly nginx: boolean;
+  /** Debian's chromium, which the dashboard's browser test drives. */
+  readonly chromium: boolean;
   /** cfn-lint and checkov, which test/infra runs on the synthesized template. */
   readonly lint: boolean;
 }
@@ -52,6 +57,7 @@ export async function installStatus(paths: CachePaths = cachePaths()): Promise<I
     lint,
     dynamodb: dynamodbInstalled(paths) && launcherCurrent(paths),
     nginx: nginxInstalled(),
+    chromium: chromiumInstalled(),
   };
 }
 
@@ -65,15 +71,31 @@ export async function install(paths: CachePaths = cachePaths()): Promise<void> {
       status.pebble ? undefined : installPebble(paths),
       status.moto ? undefined : installMoto(paths),
       status.dynamodb ? undefined : installDynamodb(paths),
-      status.nginx ? undefined : installNginx(),
+      status.nginx && status.chromium ? undefined : installSystemPackages(status),
       status.lint ? undefined : installLint(paths),
     ]);
-    if (status.pebble && status.moto && status.dynamodb && status.nginx && status.lint) {
+    if (Object.values(status).every(Boolean)) {
       log(`everything installed in ${paths.home}`);
     } else {
       log(`install done in ${((Date.now() - started) / 1000).toFixed(1)}s (${paths.home})`);
     }
   });
+}
+
+/** nginx, HAProxy and chromium from the OS packages, in one apt-get run. */
+async function installSystemPackages(status: InstallStatus): Promise<void> {
+  const packages = [...(status.nginx ? [] : NGINX_PACKAGES), ...(status.chromium ? [] : CHROMIUM_PACKAGES)];
+  await installDebianPackages(
+    packages,
+    `${NGINX_ELSEWHERE}; for chromium, set CERTKEEPER_CHROMIUM to a Chromium or Chrome binary`,
+  );
+  if (!status.nginx && !nginxInstalled())
+    throw new Error(
+      `nginx, its stream module or haproxy is missing after installing ${NGINX_PACKAGES.join(' ')} (looked in PATH, /usr/sbin, /usr/lib/nginx/modules)`,
+    );
+  if (!status.chromium && !chromiumInstalled())
+    throw new Error(`${chromiumPath()} is missing after installing ${CHROMIUM_PACKAGES.join(' ')}`);
+  log('system packages installed: nginx (with its stream module), HAProxy, chromium');
 }
 
 // ---------------------------------------------------------------------------------------

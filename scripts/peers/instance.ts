@@ -176,7 +176,7 @@ export async function startPeers(dir: string): Promise<PeersEnvFile> {
     }
     await stopPeers(dir); // leftovers of a crashed or partial start
     const status = await installStatus();
-    if (!status.pebble || !status.moto || !status.dynamodb || !status.nginx || !status.lint) await install();
+    if (!Object.values(status).every(Boolean)) await install();
     for (let attempt = 1; ; attempt++) {
       try {
         return await startOnce(dir);
