@@ -59,7 +59,11 @@ const onSort = (view: ViewName) => (sort: Sort) => {
   page.sorts[view] = sort;
   render();
 };
-const timeline = createTimeline({ index: () => page.ix!, onSort: onSort('timeline') });
+const timeline = createTimeline({
+  index: () => page.ix!,
+  span: () => Number(byId<HTMLSelectElement>('f-span').value) || 0,
+  onSort: onSort('timeline'),
+});
 const fleet = createFleet(onSort('fleet'));
 const agents = createAgents(onSort('agents'), (name) => {
   setFilter('agent', name);
@@ -129,6 +133,7 @@ const describeProblem = (p: SnapshotProblem): string =>
 
 function render(): void {
   renderHeader();
+  renderFilterSummary();
   renderBanner();
   const ix = page.ix;
   if (!ix) {
@@ -231,6 +236,11 @@ function renderHeader(): void {
   counts.replaceChildren(...chips);
 }
 
+function renderFilterSummary(): void {
+  const active = Object.values(page.filters).filter((v) => v !== '').length;
+  byId('filters').querySelector('summary')!.textContent = active ? `Filters (${active} on)` : 'Filters';
+}
+
 function renderBanner(): void {
   const p = page.problem;
   banner.hidden = !p;
@@ -300,6 +310,7 @@ for (const [key, id] of Object.entries(FILTER_INPUTS) as [keyof Filters, string]
     renderSoon();
   });
 }
+byId('f-span').addEventListener('input', () => renderSoon());
 byId('f-clear').addEventListener('click', () => {
   for (const key of Object.keys(FILTER_INPUTS) as (keyof Filters)[]) setFilter(key, '');
 });
@@ -347,5 +358,7 @@ main.addEventListener('click', (event) => {
 // The data's age in the header moves on between polls.
 setInterval(renderHeader, 5000);
 
+// On a phone the filters fold away until asked for; the rows get the screen.
+if (matchMedia('(max-width: 720px)').matches) byId<HTMLDetailsElement>('filters').open = false;
 route();
 void poll();

@@ -11,16 +11,25 @@ import { STATE_ORDER, badge, byText, byTime, certificateLink } from './cells.js'
 
 export interface TimelineEnv {
   index(): Indexed;
+  /** Days ahead of now the axis shows (a quarter of that behind); 0: every lifetime whole. */
+  span(): number;
   onSort(sort: Sort): void;
 }
+
+const DAY_MS = 86_400_000;
 
 export function createTimeline(env: TimelineEnv): {
   table: VirtualTable<CertificateRow>;
   columns: Column<CertificateRow>[];
 } {
   const now = () => Date.parse(env.index().snapshot.generatedAt);
+  const axis = (): { start: number; end: number } => {
+    const days = env.span();
+    if (!days) return env.index().axis;
+    return { start: now() - (days * DAY_MS) / 4, end: now() + days * DAY_MS };
+  };
   const percent = (ms: number): number => {
-    const { start, end } = env.index().axis;
+    const { start, end } = axis();
     return ((ms - start) / Math.max(1, end - start)) * 100;
   };
   const columns: Column<CertificateRow>[] = [
@@ -46,7 +55,7 @@ export function createTimeline(env: TimelineEnv): {
     {
       key: 'life',
       label: 'Lifetime',
-      head: () => axisHead(env.index(), percent, now()),
+      head: () => axisHead(axis(), percent, now()),
       cell: (c) => lifetimeBar(c, percent, now()),
       compare: (a, b) => byTime(a.entry.renewalAt, b.entry.renewalAt),
       title: 'sort by renewal time',
@@ -74,26 +83,30 @@ function lifetimeBar(c: CertificateRow, percent: (ms: number) => number, now: nu
   const parts: HTMLElement[] = [];
   const title: string[] = [];
   if (e.notBefore && e.notAfter) {
-    const left = percent(Date.parse(e.notBefore));
-    const right = percent(Date.parse(e.notAfter));
-    parts.push(
-      h('div', {
-        class: `life s-${e.state}`,
-        style: { left: `${left}%`, width: `${Math.max(0.3, right - left)}%` },
-      }),
-    );
+    const left = clamp(percent(Date.parse(e.notBefore)));
+    const right = clamp(percent(Date.parse(e.notAfter)));
+    if (right > 0 && left < 100)
+      parts.push(
+        h('div', {
+          class: `life s-${e.state}`,
+          style: { left: `${left}%`, width: `${Math.max(0.3, right - left)}%` },
+        }),
+      );
     title.push(`valid ${clockTime(e.notBefore)} to ${clockTime(e.notAfter)}`);
     if (e.ari) {
-      const a = percent(Date.parse(e.ari.windowStart));
-      const b = percent(Date.parse(e.ari.windowEnd));
-      parts.push(h('div', { class: 'ari', style: { left: `${a}%`, width: `${Math.max(0.3, b - a)}%` } }));
+      const a = clamp(percent(Date.parse(e.ari.windowStart)));
+      const b = clamp(percent(Date.parse(e.ari.windowEnd)));
+      if (b > 0 && a < 100)
+        parts.push(h('div', { class: 'ari', style: { left: `${a}%`, width: `${Math.max(0.3, b - a)}%` } }));
       title.push(`ARI window ${clockTime(e.ari.windowStart)} to ${clockTime(e.ari.windowEnd)}`);
     }
   } else {
     title.push(e.state === 'failing' ? 'never issued: failing' : 'never issued');
   }
+  const renewal = e.renewalAt ? percent(Date.parse(e.renewalAt)) : -1;
   if (e.renewalAt && e.status !== 'retired') {
-    parts.push(h('div', { class: 'renew', style: { left: `${percent(Date.parse(e.renewalAt))}%` } }));
+    if (renewal >= 0 && renewal <= 100)
+      parts.push(h('div', { class: 'renew', style: { left: `${renewal}%` } }));
     title.push(`renewal ${clockTime(e.renewalAt)} (${e.renewalBy === 'ari' ? 'ARI' : 'policy'})`);
   }
   parts.push(h('div', { class: 'now', style: { left: `${percent(now)}%` } }));
@@ -106,8 +119,13 @@ function lifetimeBar(c: CertificateRow, percent: (ms: number) => number, now: nu
 }
 
 /** Dates along the axis, and now. */
-function axisHead(ix: Indexed, percent: (ms: number) => number, now: number): HTMLElement {
-  const { start, end } = ix.axis;
+const clamp = (p: number): number => Math.min(100, Math.max(0, p));
+
+function axisHead(
+  { start, end }: { start: number; end: number },
+  percent: (ms: number) => number,
+  now: number,
+): HTMLElement {
   const ticks: HTMLElement[] = [];
   const steps = 4;
   for (let i = 0; i <= steps; i++) {
