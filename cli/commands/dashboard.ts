@@ -57,7 +57,7 @@ export function register(program: Command): void {
       'Serve a read-only page on 127.0.0.1 with the fleet at a glance: expiry timeline, fleet grid, agents, recent events',
     )
     .option('--out <dir>', 'local mode: the certificates issued into this directory')
-    .option('--port <port>', 'the port on 127.0.0.1 (default: a free one)')
+    .option('--port <port>', 'the port on 127.0.0.1 (default, or 0: a free one)')
     .option('--open', 'open the page in the browser')
     .option('--refresh <seconds>', 'how often the page reads the fleet again', '15');
   stackOptions(command, [], { readOutputs: false })
@@ -66,7 +66,7 @@ export function register(program: Command): void {
 }
 
 async function runDashboard(flags: DashboardFlags): Promise<number> {
-  const port = flags.port === undefined ? 0 : integerFlag('--port', flags.port, 1, 65_535);
+  const port = flags.port === undefined ? 0 : integerFlag('--port', flags.port, 0, 65_535);
   const refreshSeconds = integerFlag('--refresh', flags.refresh, 2, 3600);
   const { describe, open } = await sourceOf(flags);
   const service = snapshotService({ open, describe, refreshMs: refreshSeconds * 1000 });

@@ -21,7 +21,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../agent/agent.js';
 import { type AgentConfigInput, loadAgentConfig } from '../../agent/config.js';
-import { fleetSnapshotSchema } from '../../cli/fleet-view/schema.js';
+import { type FleetSnapshot, fleetSnapshotSchema } from '../../cli/fleet-view/schema.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { MemoryPublisher } from '../../shared/events/publisher.js';
 import { monitorFleet } from '../../shared/fleet/monitor.js';
@@ -169,7 +169,7 @@ describe('certkeeper dashboard over the local peers', () => {
   const bodies: { url: string; body: string }[] = [];
 
   beforeAll(async () => {
-    dashboard = await startDashboard(['--port', '0', '--refresh', '2'], stack.env);
+    dashboard = await startDashboard(['--refresh', '2'], stack.env);
     defer(() => dashboard.stop());
     page = await browser.context.newPage();
     // Every answer the page gets, for the key material scan.
@@ -294,6 +294,31 @@ describe('certkeeper dashboard over the local peers', () => {
     }
   });
 
+  it('`certkeeper status --json` prints the document the page reads', async () => {
+    const status = await certkeeper(['status', '--json'], stack.env);
+    expect(status.code, status.stderr).toBe(1); // one behind, one silent, one failing
+    const printed = fleetSnapshotSchema.parse(JSON.parse(status.stdout));
+    const served = fleetSnapshotSchema.parse(await (await fetch(`${dashboard.url}api/snapshot`)).json());
+    // The same reading, made a moment apart: only what depends on the moment may differ.
+    const moment = (s: FleetSnapshot) => ({
+      ...s,
+      generatedAt: undefined,
+      certificates: s.certificates.map((c) => ({
+        ...c,
+        // Never issued: due (and renewed) "now".
+        renewalAt: c.serial ? c.renewalAt : undefined,
+        dueAt: c.serial ? c.dueAt : undefined,
+        targets: c.targets.map((t) => ({ ...t, reportAgeMinutes: undefined })),
+      })),
+      agents: s.agents.map((a) => ({ ...a, reportAgeMinutes: undefined })),
+    });
+    expect(moment(printed)).toEqual(moment(served));
+    expect(printed.certificates.map((c) => `${c.name} ${c.state}`)).toEqual([
+      'broken failing',
+      'site issued',
+    ]);
+  });
+
   it('answers only GET, only to its own host name', async () => {
     expect((await fetch(`${dashboard.url}api/snapshot`, { method: 'POST' })).status).toBe(405);
     // A name that resolves here (DNS rebinding) is not this server's: fetch cannot set Host.
@@ -329,7 +354,7 @@ async function storedKeys(name: string): Promise<string[]> {
 
 describe('what goes wrong shows on the page', () => {
   const problemOf = async (env: Record<string, string>, shot: string): Promise<string> => {
-    const dashboard = await startDashboard(['--port', '0', '--refresh', '2'], env);
+    const dashboard = await startDashboard(['--refresh', '2'], env);
     try {
       const page = await browser.context.newPage();
       await page.goto(dashboard.url);
@@ -399,7 +424,7 @@ describe('local mode, with data that tries to be markup', () => {
       health: 'behind',
     });
     writeFileSync(join(dir, 'fleet', 'status.json'), JSON.stringify(view));
-    const dashboard = await startDashboard(['--out', dir, '--port', '0'], {});
+    const dashboard = await startDashboard(['--out', dir], {});
     try {
       const page = await browser.context.newPage();
       await open(page, `${dashboard.url}#/fleet`);
