@@ -10,6 +10,8 @@ import * as esbuild from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { pageAssets } from '../../../cli/dashboard/assets.js';
 import { pageAssetsPlugin } from '../../../cli/dashboard/page-build.js';
+import { CERTIFICATE_VIEW_STATES } from '../../../cli/fleet-view/schema.js';
+import { TARGET_HEALTH } from '../../../shared/events/event.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -51,6 +53,19 @@ describe('the dashboard page', () => {
     }
     // The script reaches the command alone: relative paths.
     expect(assets['app.js']).toMatch(/"api\/snapshot"/);
+  });
+
+  it("offers every state and health of the snapshot's schema as a filter", async () => {
+    const html = (await pageAssets())['index.html'];
+    const options = (id: string) =>
+      [
+        ...html
+          .slice(html.indexOf(`id="${id}"`))
+          .split('</select>')[0]!
+          .matchAll(/value="([^"]*)"/g),
+      ].map((m) => m[1]);
+    expect(options('f-state')).toEqual(['', ...CERTIFICATE_VIEW_STATES]);
+    expect(options('f-health')).toEqual(['', 'problem', ...TARGET_HEALTH]);
   });
 
   it('is built from sources that never parse data as HTML', () => {

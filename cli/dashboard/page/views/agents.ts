@@ -4,10 +4,9 @@
  * current, its last report and its last error. A name narrows the fleet grid to it.
  */
 import { h } from '../dom.js';
-import { clockTime } from '../format.js';
 import type { AgentItem } from '../model.js';
 import { type Column, type Sort, VirtualTable } from '../virtual-list.js';
-import { ago, badge, byNumber, byText, byTime, clipped } from './cells.js';
+import { badgeColumn, byText, clipped, errorColumn, reportColumn, timeColumn } from './cells.js';
 
 export function createAgents(
   onSort: (sort: Sort) => void,
@@ -39,12 +38,7 @@ export function createAgents(
         ),
       compare: (a, b) => byText(a.entry.name, b.entry.name),
     },
-    {
-      key: 'status',
-      label: 'Status',
-      cell: (a) => badge(a.entry.status),
-      compare: (a, b) => byText(a.entry.status, b.entry.status),
-    },
+    badgeColumn('status', 'Status', (a) => a.entry.status),
     {
       key: 'receives',
       label: 'Receives',
@@ -65,26 +59,9 @@ export function createAgents(
         ),
       compare: (a, b) => b.problems - a.problems,
     },
-    {
-      key: 'identity',
-      label: 'Identity until',
-      className: 'opt',
-      cell: (a) => (a.entry.identity ? clockTime(a.entry.identity.notAfter) : '-'),
-      compare: (a, b) => byTime(a.entry.identity?.notAfter, b.entry.identity?.notAfter),
-    },
-    {
-      key: 'report',
-      label: 'Last report',
-      cell: (a) => ago(a.entry.reportAgeMinutes),
-      compare: (a, b) => byNumber(a.entry.reportAgeMinutes, b.entry.reportAgeMinutes),
-    },
-    {
-      key: 'error',
-      label: 'Last error',
-      className: 'opt',
-      cell: (a) => clipped(a.entry.lastError),
-      compare: (a, b) => byText(a.entry.lastError, b.entry.lastError),
-    },
+    timeColumn('identity', 'Identity until', (a) => a.entry.identity?.notAfter, { className: 'opt' }),
+    reportColumn((a) => a.entry.reportAgeMinutes),
+    errorColumn((a) => a.entry.lastError),
   ];
   const table = new VirtualTable<AgentItem>({
     name: 'agents',

@@ -8,19 +8,24 @@ import { h } from '../dom.js';
 import { clockTime, minutesText, shortTime } from '../format.js';
 import type { TargetItem } from '../model.js';
 import { type Column, type Sort, VirtualTable } from '../virtual-list.js';
-import { HEALTH_ORDER, ago, badge, byNumber, byText, certificateLink, clipped, serial } from './cells.js';
+import {
+  HEALTH_ORDER,
+  badgeColumn,
+  byNumber,
+  byText,
+  certificateColumn,
+  detailOf,
+  errorColumn,
+  reportColumn,
+  serial,
+} from './cells.js';
 
 export function createFleet(onSort: (sort: Sort) => void): {
   table: VirtualTable<TargetItem>;
   columns: Column<TargetItem>[];
 } {
   const columns: Column<TargetItem>[] = [
-    {
-      key: 'certificate',
-      label: 'Certificate',
-      cell: (t) => certificateLink(t.row.certificate),
-      compare: (a, b) => byText(a.row.certificate, b.row.certificate),
-    },
+    certificateColumn((t) => t.row.certificate),
     {
       key: 'target',
       label: 'Target',
@@ -34,12 +39,7 @@ export function createFleet(onSort: (sort: Sort) => void): {
         ),
       compare: (a, b) => byText(`${a.row.kind} ${a.row.id}`, `${b.row.kind} ${b.row.id}`),
     },
-    {
-      key: 'health',
-      label: 'Health',
-      cell: (t) => badge(t.row.health),
-      compare: (a, b) => (HEALTH_ORDER[a.row.health] ?? 9) - (HEALTH_ORDER[b.row.health] ?? 9),
-    },
+    badgeColumn('health', 'Health', (t) => t.row.health, HEALTH_ORDER),
     {
       key: 'installed',
       label: 'Installed',
@@ -74,19 +74,11 @@ export function createFleet(onSort: (sort: Sort) => void): {
           : '-',
       compare: (a, b) => byNumber(b.row.behindMinutes, a.row.behindMinutes),
     },
-    {
-      key: 'report',
-      label: 'Last report',
-      cell: (t) => (t.row.kind === 'agent' ? ago(t.row.reportAgeMinutes) : '-'),
-      compare: (a, b) => byNumber(a.row.reportAgeMinutes, b.row.reportAgeMinutes),
-    },
-    {
-      key: 'error',
-      label: 'Last error',
-      className: 'opt',
-      cell: (t) => clipped(t.row.error),
-      compare: (a, b) => byText(a.row.error, b.row.error),
-    },
+    reportColumn(
+      (t) => t.row.reportAgeMinutes,
+      (t) => t.row.kind === 'agent',
+    ),
+    errorColumn((t) => t.row.error),
   ];
   const table = new VirtualTable<TargetItem>({
     name: 'fleet',
@@ -95,7 +87,7 @@ export function createFleet(onSort: (sort: Sort) => void): {
       'minmax(6rem, 1fr) minmax(7rem, 1.2fr) 6.5rem minmax(6rem, 1fr) minmax(6rem, 1fr) minmax(6rem, 1fr) minmax(10.5rem, 1.1fr) 7.5rem minmax(8rem, 1.8fr)',
     empty:
       'No delivery target matches the filters (certificates without agents, probes or ACM regions have none).',
-    rowHref: (t) => `#/certificate/${encodeURIComponent(t.row.certificate)}`,
+    rowHref: detailOf((t) => t.row.certificate),
     onSort,
   });
   return { table, columns };

@@ -7,7 +7,7 @@ import { h } from '../dom.js';
 import { clockTime, dateOnly, relativeTime } from '../format.js';
 import type { CertificateRow, Indexed } from '../model.js';
 import { type Column, type Sort, VirtualTable } from '../virtual-list.js';
-import { STATE_ORDER, badge, byText, byTime, certificateLink } from './cells.js';
+import { STATE_ORDER, badgeColumn, byText, byTime, certificateLink, detailOf, textColumn } from './cells.js';
 
 export interface TimelineEnv {
   index(): Indexed;
@@ -39,19 +39,8 @@ export function createTimeline(env: TimelineEnv): {
       cell: (c) => certificateLink(c.entry.name),
       compare: (a, b) => byText(a.entry.name, b.entry.name),
     },
-    {
-      key: 'state',
-      label: 'State',
-      cell: (c) => badge(c.entry.state),
-      compare: (a, b) => (STATE_ORDER[a.entry.state] ?? 9) - (STATE_ORDER[b.entry.state] ?? 9),
-    },
-    {
-      key: 'ca',
-      label: 'CA',
-      className: 'opt',
-      cell: (c) => c.entry.ca ?? '-',
-      compare: (a, b) => byText(a.entry.ca, b.entry.ca),
-    },
+    badgeColumn('state', 'State', (c) => c.entry.state, STATE_ORDER),
+    textColumn('ca', 'CA', (c) => c.entry.ca, { className: 'opt' }),
     {
       key: 'life',
       label: 'Lifetime',
@@ -72,7 +61,7 @@ export function createTimeline(env: TimelineEnv): {
     columns,
     template: 'minmax(8rem, 1.4fr) 6rem minmax(5rem, 0.8fr) minmax(8rem, 4fr) 9rem',
     empty: 'No certificate matches the filters.',
-    rowHref: (c) => `#/certificate/${encodeURIComponent(c.entry.name)}`,
+    rowHref: detailOf((c) => c.entry.name),
     onSort: env.onSort,
   });
   return { table, columns };
