@@ -1,7 +1,7 @@
 /**
  * Builds the dashboard page from cli/dashboard/page/ with esbuild: the TypeScript bundled
- * into one script for browsers (no framework, nothing fetched at run time), the HTML and
- * the stylesheet as they are. Used at build time (the CLI bundle carries the result) and by
+ * into one script for browsers (no framework, nothing fetched at run time), the HTML as it
+ * is, and page/styles/ joined into one stylesheet. Used at build time (the CLI bundle carries the result) and by
  * the sources under tsx; never shipped itself (esbuild is a development dependency).
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import type { PageAssets } from './assets.js';
 
 const PAGE = (file: string): string => fileURLToPath(new URL(`./page/${file}`, import.meta.url));
 const ASSETS_MODULE = /[\\/]cli[\\/]dashboard[\\/]assets\.ts$/;
+const STYLES = ['base.css', 'tables.css', 'detail.css', 'phone.css'];
 
 export async function buildPageAssets(): Promise<PageAssets> {
   const result = await esbuild.build({
@@ -31,7 +32,8 @@ export async function buildPageAssets(): Promise<PageAssets> {
   return {
     'index.html': readFileSync(PAGE('index.html'), 'utf8'),
     'app.js': script.text,
-    'app.css': readFileSync(PAGE('style.css'), 'utf8'),
+    // One stylesheet for the page, from a file per part (base first, the phone's last).
+    'app.css': STYLES.map((file) => readFileSync(PAGE(`styles/${file}`), 'utf8')).join('\n'),
   };
 }
 
