@@ -391,6 +391,7 @@ async function startOnce(dir: string): Promise<PeersEnvFile> {
     moto: { endpoint: motoEndpoint },
     dynamodb: { endpoint: dynamodbEndpoint },
     dns: { host, port: ports.dns },
+    ...(existsSync(paths.signingHelper) ? { signingHelper: { path: paths.signingHelper } } : {}),
     pids,
     logs,
     env: {
@@ -403,6 +404,7 @@ async function startOnce(dir: string): Promise<PeersEnvFile> {
       MOTO_ENDPOINT: motoEndpoint,
       DYNAMODB_ENDPOINT: dynamodbEndpoint,
       TEST_DNS_SERVER: dnsServer,
+      ...(existsSync(paths.signingHelper) ? { AWS_SIGNING_HELPER: paths.signingHelper } : {}),
     },
   };
   const tmp = `${envFilePath(dir)}.tmp-${process.pid}`;
