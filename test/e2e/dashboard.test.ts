@@ -268,7 +268,13 @@ describe('certkeeper dashboard over the local peers', () => {
     await open(phone, `${dashboard.url}#/fleet`);
     const width = await phone.evaluate<number>('document.documentElement.scrollWidth');
     expect(width).toBeLessThanOrEqual(390);
+    // The filters fold away until asked for: the rows get the screen.
+    expect(await phone.locator('#f-agent').isVisible()).toBe(false);
     await shoot(phone, 'phone-fleet');
+    await phone.click('#filters > summary');
+    await phone.fill('#f-agent', agents.silent);
+    await phone.waitForFunction("document.querySelector('#count-fleet')?.textContent === '1'");
+    expect(await phone.textContent('#filters > summary')).toBe('Filters (1 on)');
     await phone.close();
   });
 
