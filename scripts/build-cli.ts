@@ -51,6 +51,7 @@ import {
   OTHER_COMMANDS_CACHE,
   wrapBundle,
 } from '../cli/sea/bundle.js';
+import { pageAssetsPlugin } from '../cli/dashboard/page-build.js';
 import { startTrainingCa, type TrainingCa } from './sea-ca.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -144,6 +145,8 @@ export async function bundleCli(
       lazyFormDataGlobal,
       lazyAcmeCrypto,
       packageVersionOnly,
+      // The dashboard's page, built now and carried in the bundle (cli/dashboard/assets.ts).
+      pageAssetsPlugin(),
     ],
   });
   if (result.errors.length) throw new Error('esbuild failed');
