@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { agentCsr } from '../shared/identity/agent-csr.js';
@@ -80,6 +81,9 @@ export async function saveIdentity(
   files: { key?: KeyObject; certificatePem: string; caPem: string; deliveryKey?: KeyObject },
 ): Promise<void> {
   const pem = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'pem' }).toString();
+  // Private to the agent: the keys in it are this server's identity.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
   if (files.deliveryKey)
     await writeFileAtomic({
       path: join(dir, IDENTITY_FILES.deliveryKey),

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { type Command, Option } from 'commander';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
+import { parseLabelPairs } from '../../shared/model/labels.js';
 import { KEY_TYPES } from '../../shared/model/keys.js';
 import {
   CHALLENGE_TYPES,
@@ -43,6 +44,7 @@ interface AddOptions extends StackFlags {
   keyType?: string;
   zone?: string;
   renewBefore?: string;
+  labels?: string[];
   json?: boolean;
 }
 
@@ -70,6 +72,11 @@ function registerAdd(program: Command): void {
     .addOption(new Option('--key-type <type>', 'the key type (default: ecdsa-p256)').choices(KEY_TYPES))
     .option('--zone <id>', 'the Route53 hosted zone id for dns-01 (default: longest suffix match)')
     .option('--renew-before <duration>', 'renew when this much time is left, e.g. 72h')
+    .option(
+      '--labels <key=value>',
+      'labels agents select it by, e.g. role=edge (repeatable; comma-separated pairs too)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--json', 'print the result as JSON');
   stackOptions(command)
     .addHelpText(
@@ -79,7 +86,8 @@ function registerAdd(program: Command): void {
 Examples:
   certkeeper add web --domain example.com --domain '*.example.com'
   certkeeper add edge --ip 203.0.113.10        # profile shortlived, http-01
-  certkeeper add api --domain api.example.com --zone Z0123456789ABC --renew-before 10d`,
+  certkeeper add api --domain api.example.com --zone Z0123456789ABC --renew-before 10d
+  certkeeper add edge --domain edge.example.com --labels role=edge   # every agent selecting role=edge gets it`,
     )
     .action(action((name: string, options: AddOptions) => runAdd(name, options, typed)));
 }
@@ -93,6 +101,7 @@ const FLAG_FOR_FIELD: Record<string, string> = {
   hostedZoneId: '--zone',
   renewBefore: '--renew-before',
   identifiers: '--ip/--domain',
+  labels: '--labels',
 };
 
 async function runAdd(
@@ -170,6 +179,7 @@ function specInput(
   const input: Record<string, unknown> = { name, identifiers: typed.map((t) => t.value) };
   if (options.challenge !== undefined) input.challenge = options.challenge;
   if (options.profile !== undefined) input.profile = options.profile;
+  if (options.labels?.length) input.labels = parseLabelPairs(options.labels, '--labels');
   if (options.keyType !== undefined) input.keyType = options.keyType;
   if (options.zone !== undefined) input.hostedZoneId = options.zone;
   if (options.renewBefore !== undefined) input.renewBefore = options.renewBefore;

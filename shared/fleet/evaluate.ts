@@ -1,3 +1,4 @@
+import { minutesSince } from '../model/age.js';
 import { DAY, MINUTE } from '../model/clock.js';
 import { probeTargetId } from '../model/delivery.js';
 import type { CertificateEvent, DeploymentTarget, TargetHealth } from '../events/event.js';
@@ -167,9 +168,7 @@ function agentTarget(
     return {
       ...fields,
       health: 'silent',
-      error:
-        d?.lastError ??
-        `no report for ${Math.round((ctx.now.getTime() - Date.parse(lastReportAt)) / MINUTE)} min`,
+      error: d?.lastError ?? `no report for ${minutesSince(lastReportAt, ctx.now)} min`,
     };
   }
   if (!d) {
