@@ -35,9 +35,9 @@ import { S3ObjectStore } from '../shared/store/s3-store.js';
 import type { Manifest } from '../shared/store/store.js';
 import { runTick, sqsEvent } from '../scripts/local/pipeline.js';
 import type { LocalStack } from '../scripts/local/stack.js';
-import { type Nginx, startNginx } from '../test/support/nginx.js';
-import { pebbleRoots, peers, uniqueName } from '../test/support/peers.js';
-import { useLocalStack } from '../test/support/stack.js';
+import { type Nginx, startNginx } from '../scripts/peer-kit/nginx.js';
+import { pebbleRoots, peers, uniqueName } from '../scripts/peer-kit/peers.js';
+import { useLocalStack } from '../scripts/peer-kit/stack.js';
 import { declareSpec } from '../shared/usecases/declare-certificates.js';
 
 const AGENTS = 10;

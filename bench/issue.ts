@@ -29,8 +29,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { hostArch, seaPath } from '../scripts/build-cli.js';
-import { peers } from '../test/support/peers.js';
-import { startPebbleWith } from '../test/support/pebble-switches.js';
+import { peers } from '../scripts/peer-kit/peers.js';
+import { startPebbleWith } from '../scripts/peer-kit/pebble-switches.js';
 import { measure, printTable, requireGnuTime, type Sample } from './measure.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);

@@ -44,9 +44,9 @@ import { buildLambdas } from '../infra/bundle.js';
 import { median } from './measure.js';
 import { scheduledEvent } from '../scripts/local/pipeline.js';
 import { type LocalStack, subscribeNewQueue } from '../scripts/local/stack.js';
-import { runToEnd } from '../test/support/child.js';
-import { peers } from '../test/support/peers.js';
-import { createPeerStack } from '../test/support/stack.js';
+import { runToEnd } from '../scripts/peer-kit/child.js';
+import { peers } from '../scripts/peer-kit/peers.js';
+import { createPeerStack } from '../scripts/peer-kit/stack.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ZONE = 'bench.test';

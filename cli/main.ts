@@ -16,7 +16,7 @@ type Register = (program: Command) => void;
 /**
  * Which module registers each command, loaded only when that command runs: the AWS SDK,
  * acme-client and the agent are most of the code, and `--help`, `--version` or `issue` need
- * none of the others. Keep in step with the modules (test/unit/cli-main.test.ts checks it).
+ * none of the others. Keep in step with the modules (test/cli/unit/main.test.ts checks it).
  */
 export const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
   add: async () => (await import('./commands/certificates.js')).register,

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { uniqueName } from '../support/peers.js';
-import { useLocalStack } from '../support/stack.js';
-import { certkeeper, json } from './operator.js';
+import { uniqueName } from '../../scripts/peer-kit/peers.js';
+import { useLocalStack } from '../../scripts/peer-kit/stack.js';
+import { certkeeper, json } from '../support/operator.js';
 import { amendState } from '../../shared/inventory/inventory.js';
 
 /** Its own zone name: test files share one moto, and a name lookup refuses duplicates. */

@@ -22,9 +22,9 @@ import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { runTick } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { runToEnd } from '../support/child.js';
-import { type FaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.js';
-import { peers, uniqueName } from '../support/peers.js';
+import { runToEnd } from '../../scripts/peer-kit/child.js';
+import { type FaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
+import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
 import {
   createForeignZone,
   deleteRecord,
@@ -33,7 +33,7 @@ import {
   putRecord,
   serveHttp01OnPebblePort,
   useLocalStack,
-} from '../support/stack.js';
+} from '../../scripts/peer-kit/stack.js';
 
 const MAIN = join(import.meta.dirname, '../../cli/main.ts');
 

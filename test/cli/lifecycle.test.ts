@@ -20,9 +20,9 @@ import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { pebbleGet } from '../support/peers.js';
-import { serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
-import { certkeeper, json, type Run, start } from './operator.js';
+import { pebbleGet } from '../../scripts/peer-kit/peers.js';
+import { serveHttp01OnPebblePort, useLocalStack } from '../../scripts/peer-kit/stack.js';
+import { certkeeper, json, type Run, start } from '../support/operator.js';
 
 let stack: LocalStack;
 let inventory: DynamoInventory;

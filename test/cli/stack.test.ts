@@ -6,9 +6,9 @@
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { peers, uniqueName } from '../support/peers.js';
-import { useLocalStack } from '../support/stack.js';
-import { certkeeper, json } from './operator.js';
+import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { useLocalStack } from '../../scripts/peer-kit/stack.js';
+import { certkeeper, json } from '../support/operator.js';
 
 let stack: LocalStack;
 let cloudformation: CloudFormationClient;

@@ -15,8 +15,8 @@ import { bundleFileKey, manifestKey } from '../../shared/store/keys.js';
 import type { ListableObjectStore } from '../../shared/store/object-certificate-store.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { CertificateStore } from '../../shared/store/store.js';
-import { s3Client, uniqueName } from '../support/peers.js';
-import { fakeBundle, fakeMeta } from '../unit/store/fixtures.js';
+import { s3Client, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { fakeBundle, fakeMeta } from '../support/store-fixtures.js';
 import { pendingKeyKey } from '../../shared/store/keys.js';
 
 interface Opened {

@@ -1,7 +1,7 @@
 /**
  * The server agent's acceptance, end to end: the real scheduler and issuer issue from
  * Pebble into a local stack, the agent installs into a directory, and a real nginx (its own
- * prefix and ports, see test/support/nginx.ts) loads and serves what the agent installed.
+ * prefix and ports, see scripts/peer-kit/nginx.ts) loads and serves what the agent installed.
  * What a TLS client sees is the assertion, next to the files and the agent's report.
  *
  * The agent is the repository's, run in this process, unless CERTKEEPER_AGENT_BIN names a
@@ -36,12 +36,12 @@ import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.j
 import { runTick, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
-import { startNginx, type Nginx, type NginxOptions } from '../support/nginx.js';
-import { peers, uniqueName } from '../support/peers.js';
+import { startNginx, type Nginx, type NginxOptions } from '../../scripts/peer-kit/nginx.js';
+import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
 import { scratch, testRoots } from '../support/scratch.js';
-import { useLocalStack } from '../support/stack.js';
-import type { TestCa } from '../unit/agent/pki.js';
-import { recordingLog } from '../unit/agent/support.js';
+import { useLocalStack } from '../../scripts/peer-kit/stack.js';
+import type { TestCa } from '../support/test-ca.js';
+import { recordingLog } from '../support/agent-host.js';
 
 /** The certkeeper executable to test instead of the agent in this process, if any. */
 const AGENT_BIN = process.env.CERTKEEPER_AGENT_BIN;

@@ -25,12 +25,12 @@ import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
-import { certkeeper, json } from '../cli/operator.js';
-import { type Nginx, startNginx } from '../support/nginx.js';
-import { uniqueName } from '../support/peers.js';
+import { certkeeper, json } from '../support/operator.js';
+import { type Nginx, startNginx } from '../../scripts/peer-kit/nginx.js';
+import { uniqueName } from '../../scripts/peer-kit/peers.js';
 import { scratch, testRoots } from '../support/scratch.js';
-import { pointHandlersAt, useLocalStack } from '../support/stack.js';
-import type { TestCa } from '../unit/agent/pki.js';
+import { pointHandlersAt, useLocalStack } from '../../scripts/peer-kit/stack.js';
+import type { TestCa } from '../support/test-ca.js';
 import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 
 const ZONE = `${uniqueName('fleet')}.test`;

@@ -30,9 +30,9 @@ import { dueReason } from '../../shared/renewal/policy.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { certkeeper, json } from '../cli/operator.js';
-import { peers, uniqueName } from '../support/peers.js';
-import { pointHandlersAt, recordAcmeRequests, useLocalStack } from '../support/stack.js';
+import { certkeeper, json } from '../support/operator.js';
+import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { pointHandlersAt, recordAcmeRequests, useLocalStack } from '../../scripts/peer-kit/stack.js';
 
 /** Unique per run: moto's ACM outlives a run when the peers were started by hand. */
 const NAME = uniqueName('acm');

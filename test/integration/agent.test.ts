@@ -16,9 +16,9 @@ import { SnsPublisher } from '../../shared/events/sns.js';
 import { http01Key } from '../../shared/store/keys.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { useLocalStack } from '../support/stack.js';
-import { createTestCa, type IssuedBundle, type TestCa } from '../unit/agent/pki.js';
-import { recordingLog } from '../unit/agent/support.js';
+import { useLocalStack } from '../../scripts/peer-kit/stack.js';
+import { createTestCa, type IssuedBundle, type TestCa } from '../support/test-ca.js';
+import { recordingLog } from '../support/agent-host.js';
 
 const IDS = ['agent-int.example.test', '127.0.0.1'];
 

@@ -12,7 +12,7 @@ import { NotFoundError, UnreachableError, ValidationError } from '../../shared/m
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { sqsEvent } from '../../scripts/local/pipeline.js';
-import { listKeys, pointHandlersAt, useLocalStack } from '../support/stack.js';
+import { listKeys, pointHandlersAt, useLocalStack } from '../../scripts/peer-kit/stack.js';
 import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 
 let stack: LocalStack;

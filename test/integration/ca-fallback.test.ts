@@ -12,10 +12,10 @@ import type { CertificateState } from '../../shared/model/state.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { type FaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.js';
-import { certkeeper, json } from '../cli/operator.js';
-import { uniqueName } from '../support/peers.js';
-import { type SwitchedPebble, startPebbleWith } from '../support/pebble-switches.js';
+import { type FaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
+import { certkeeper, json } from '../support/operator.js';
+import { uniqueName } from '../../scripts/peer-kit/peers.js';
+import { type SwitchedPebble, startPebbleWith } from '../../scripts/peer-kit/pebble-switches.js';
 import {
   manifestSerial,
   putRecord,
@@ -23,7 +23,7 @@ import {
   recordAcmeRequests,
   tapEvents,
   useLocalStack,
-} from '../support/stack.js';
+} from '../../scripts/peer-kit/stack.js';
 
 const ZONE = `${uniqueName('cafb')}.test`;
 const acme = recordAcmeRequests();

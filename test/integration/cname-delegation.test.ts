@@ -17,7 +17,7 @@ import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { issuerRuntime } from '../../functions/issuer-runtime.js';
 import { sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { uniqueName } from '../support/peers.js';
+import { uniqueName } from '../../scripts/peer-kit/peers.js';
 import {
   createForeignZone,
   issuerMessage,
@@ -25,7 +25,7 @@ import {
   putCname,
   tapEvents,
   useLocalStack,
-} from '../support/stack.js';
+} from '../../scripts/peer-kit/stack.js';
 
 const id = uniqueName('cn').slice(3, 15);
 /** The user's DNS host (not Route53 in real life): only its CNAMEs matter here. */

@@ -21,7 +21,7 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { uniqueName } from '../support/peers.js';
+import { uniqueName } from '../../scripts/peer-kit/peers.js';
 import {
   issuerMessage,
   listKeys,
@@ -29,8 +29,8 @@ import {
   recordAcmeRequests,
   tapEvents,
   useLocalStack,
-} from '../support/stack.js';
-import { runToEnd } from '../support/child.js';
+} from '../../scripts/peer-kit/stack.js';
+import { runToEnd } from '../../scripts/peer-kit/child.js';
 import { CRASH_STEPS, type CrashStep } from '../support/crash-steps.js';
 
 const ZONE = `${uniqueName('crash')}.test`;

@@ -27,8 +27,8 @@ import type { CertificateState } from '../../shared/model/state.js';
 import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { type AwsFaultProxy, type AwsFaultRule, startAwsFaultProxy } from '../support/aws-fault-proxy.js';
-import { peers, uniqueName } from '../support/peers.js';
-import { startPebbleWith } from '../support/pebble-switches.js';
+import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { startPebbleWith } from '../../scripts/peer-kit/pebble-switches.js';
 import {
   listKeys,
   manifestSerial as manifestSerialOf,
@@ -36,7 +36,7 @@ import {
   recordAcmeRequests,
   tapEvents,
   useLocalStack,
-} from '../support/stack.js';
+} from '../../scripts/peer-kit/stack.js';
 
 const NAME = 'matrix';
 const ZONE = `${uniqueName('matrix')}.test`;

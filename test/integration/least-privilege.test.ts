@@ -42,9 +42,9 @@ import {
   REGION,
   TemplateResolver,
 } from '../support/iam.js';
-import { pebbleGet, uniqueName } from '../support/peers.js';
-import { inlineCode } from '../infra/support.js';
-import { serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
+import { pebbleGet, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { inlineCode } from '../support/synth.js';
+import { serveHttp01OnPebblePort, useLocalStack } from '../../scripts/peer-kit/stack.js';
 
 /** Adding a principal is one line: its name and where its policies are in the template. */
 const PRINCIPALS: Record<string, PrincipalSource> = {

@@ -21,14 +21,14 @@ import type { Manifest } from '../../shared/store/store.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { pebbleRoots } from '../support/peers.js';
+import { pebbleRoots } from '../../scripts/peer-kit/peers.js';
 import {
   listKeys,
   pointHandlersAt,
   recordAcmeRequests,
   serveHttp01OnPebblePort,
   useLocalStack,
-} from '../support/stack.js';
+} from '../../scripts/peer-kit/stack.js';
 
 const SHORTLIVED_SECONDS = 576_000;
 

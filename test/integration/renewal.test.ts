@@ -16,8 +16,8 @@ import { certId } from '../../shared/pki/index.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, runTick } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { pebblePost } from '../support/peers.js';
-import { pointHandlersAt, useLocalStack } from '../support/stack.js';
+import { pebblePost } from '../../scripts/peer-kit/peers.js';
+import { pointHandlersAt, useLocalStack } from '../../scripts/peer-kit/stack.js';
 
 const clock = new ManualClock(Date.now());
 let stack: LocalStack;

@@ -10,7 +10,7 @@ import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { listKeys, recordAcmeRequests, useLocalStack } from '../support/stack.js';
+import { listKeys, recordAcmeRequests, useLocalStack } from '../../scripts/peer-kit/stack.js';
 
 const acmeRequests = recordAcmeRequests();
 let stack: LocalStack;

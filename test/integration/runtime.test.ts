@@ -7,8 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { issuerRuntime } from '../../functions/issuer-runtime.js';
 import { resetRuntime } from '../../functions/runtime.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { peers, uniqueName } from '../support/peers.js';
-import { pointHandlersAt, useLocalStack } from '../support/stack.js';
+import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { pointHandlersAt, useLocalStack } from '../../scripts/peer-kit/stack.js';
 
 let stack: LocalStack;
 let secretArn: string;

@@ -7,7 +7,7 @@ import {
 } from '../../../shared/fleet/report.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 import { leakedKey } from '../../support/keys.js';
-import { deployment, NAME, NEW, report, STORED } from './support.js';
+import { deployment, NAME, NEW, report, STORED } from '../../support/fleet-records.js';
 
 const valid = () =>
   report('web-1', STORED, { [NAME]: deployment({ installedSerial: NEW, servedSerial: NEW }) });

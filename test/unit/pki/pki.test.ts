@@ -26,7 +26,7 @@ import {
   splitPemChain,
   verifyChain,
 } from '../../../shared/pki/index.js';
-import { createPkiFixtures } from './fixtures.js';
+import { createPkiFixtures } from '../../support/pki-fixtures.js';
 
 // Made at run time: no private key is committed (see fixtures.ts for the fixed values).
 const { root, intermediate, leaf, leafKey, noAki } = await createPkiFixtures();

@@ -7,7 +7,7 @@ import { ConflictError, ValidationError } from '../../../shared/model/errors.js'
 import { FsCertificateStore, FsObjectStore } from '../../../shared/store/fs-store.js';
 import { bundleFileKey, manifestKey } from '../../../shared/store/keys.js';
 import { ObjectCertificateStore } from '../../../shared/store/object-certificate-store.js';
-import { fakeBundle, fakeMeta } from './fixtures.js';
+import { fakeBundle, fakeMeta } from '../../support/store-fixtures.js';
 
 let root: string;
 beforeEach(async () => {

@@ -1,5 +1,5 @@
 /**
- * The fault-injecting proxy itself (test/support/fault-proxy.ts), in front of the real
+ * The fault-injecting proxy itself (test/support/acme-fault-proxy.ts), in front of the real
  * Pebble and, for the URL rewriting, in front of a scripted upstream that ignores Host.
  */
 import { readFileSync } from 'node:fs';
@@ -10,8 +10,8 @@ import { dirname, join } from 'node:path';
 import acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trustCaForOrigin } from '../../shared/acme/transport.js';
-import { type FaultProxy, startFaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.js';
-import { peers } from '../support/peers.js';
+import { type FaultProxy, startFaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
+import { peers } from '../../scripts/peer-kit/peers.js';
 
 interface Reply {
   status: number;

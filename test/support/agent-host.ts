@@ -5,13 +5,13 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Agent, type AgentDeps, createAgent } from '../../../agent/agent.js';
-import { type AgentConfig, type AgentConfigInput, parseAgentConfig } from '../../../agent/config.js';
-import { type AgentState, readState } from '../../../agent/state.js';
-import type { Log } from '../../../shared/model/log.js';
-import { FsCertificateStore } from '../../../shared/store/fs-store.js';
-import type { CertificateStore } from '../../../shared/store/store.js';
-import type { IssuedBundle } from './pki.js';
+import { type Agent, type AgentDeps, createAgent } from '../../agent/agent.js';
+import { type AgentConfig, type AgentConfigInput, parseAgentConfig } from '../../agent/config.js';
+import { type AgentState, readState } from '../../agent/state.js';
+import type { Log } from '../../shared/model/log.js';
+import { FsCertificateStore } from '../../shared/store/fs-store.js';
+import type { CertificateStore } from '../../shared/store/store.js';
+import type { IssuedBundle } from './test-ca.js';
 
 export interface AgentHost {
   dir: string;

@@ -9,9 +9,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cachePaths } from '../../scripts/peers/config.js';
-import { freePorts } from '../../scripts/peers/ports.js';
-import { probeHttp } from '../../scripts/peers/probes.js';
+import { cachePaths } from '../peers/config.js';
+import { freePorts } from '../peers/ports.js';
+import { probeHttp } from '../peers/probes.js';
 import { peers } from './peers.js';
 
 export interface SwitchedPebble {

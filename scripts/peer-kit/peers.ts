@@ -1,7 +1,8 @@
 /**
- * The local peers, for integration tests. `npm test` (scripts/peers.ts run) starts them and
- * exports their endpoints; `npm run peers start` + `npx vitest run ...` works too (then
- * <repo>/.peers/env.json is read).
+ * The running local peers, for the tests and the benchmarks (scripts/peer-kit/ holds what
+ * test/ and bench/ both use, so that bench/ never reaches into test/). `npm test`
+ * (scripts/peers.ts run) starts them and exports their endpoints; `npm run peers start` +
+ * `npx vitest run ...` works too (then <repo>/.peers/env.json is read).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,9 +14,9 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { httpCall, type HttpResult } from '../../scripts/peers/probes.js';
+import { httpCall, type HttpResult } from '../peers/probes.js';
 
-export { dnsQuery, type DnsReply } from '../../scripts/peers/dns-client.js';
+export { dnsQuery, type DnsReply } from '../peers/dns-client.js';
 
 export interface Peers {
   readonly pebble: {

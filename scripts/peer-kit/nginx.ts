@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { nginxTlsAlpnStream } from '../../agent/proxy-snippets.js';
-import { findNginx, NGINX_PACKAGE, nginxStreamModule } from '../../scripts/peers/nginx.js';
-import { freePorts } from '../../scripts/peers/ports.js';
-import { waitUntil } from '../../scripts/peers/probes.js';
-import { exec, isAlive, readFileSafe, sleep, tail } from '../../scripts/peers/util.js';
+import { findNginx, NGINX_PACKAGE, nginxStreamModule } from '../peers/nginx.js';
+import { freePorts } from '../peers/ports.js';
+import { waitUntil } from '../peers/probes.js';
+import { exec, isAlive, readFileSafe, sleep, tail } from '../peers/util.js';
 
 export interface NginxOptions {
   /** The certificate (full chain) and key nginx serves; both must be readable at start. */
@@ -254,7 +254,7 @@ function nginxConf(
       })
     : '';
   const loadModule = module && module !== 'builtin' ? `load_module ${module};\n` : '';
-  return `# certkeeper e2e test server (test/support/nginx.ts)
+  return `# certkeeper e2e test server (scripts/peer-kit/nginx.ts)
 ${loadModule}${user}worker_processes 1;
 daemon on;
 pid ${c.pidFile};

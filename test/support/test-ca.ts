@@ -5,8 +5,8 @@
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
-import type { CertificateBundle, ManifestInput } from '../../../shared/store/store.js';
-import { parseCertificate } from '../../../shared/pki/index.js';
+import type { CertificateBundle, ManifestInput } from '../../shared/store/store.js';
+import { parseCertificate } from '../../shared/pki/index.js';
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const HOUR = 3_600_000;

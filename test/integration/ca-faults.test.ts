@@ -1,6 +1,6 @@
 /**
  * The CA misbehaving, end to end through the real handlers: the fault proxy
- * (test/support/fault-proxy.ts) sits between certkeeper and Pebble and makes the CA rate
+ * (test/support/acme-fault-proxy.ts) sits between certkeeper and Pebble and makes the CA rate
  * limit new orders (429, Retry-After: 3600), go down (connection refused) or answer 500 on
  * every path. For each fault: the issuer returns within seconds and reports no batch item
  * failure, the state records the error and when to try again, the certificate in place is
@@ -23,9 +23,9 @@ import { renewalTime } from '../../shared/renewal/timing.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, runTick } from '../../scripts/local/pipeline.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { type Fault, type FaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.js';
-import { uniqueName } from '../support/peers.js';
-import { pointHandlersAt, useLocalStack } from '../support/stack.js';
+import { type Fault, type FaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
+import { uniqueName } from '../../scripts/peer-kit/peers.js';
+import { pointHandlersAt, useLocalStack } from '../../scripts/peer-kit/stack.js';
 
 const NAME = 'flaky';
 /** Unique per run, so runs against the same started peers (one moto) never share a zone. */

@@ -13,11 +13,11 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import acme from 'acme-client';
 import { resetRuntime, type RuntimeOverrides } from '../../functions/runtime.js';
 import { installTransport } from '../../shared/acme/transport.js';
-import { createLocalStack, type LocalStack } from '../../scripts/local/stack.js';
+import { createLocalStack, type LocalStack } from '../local/stack.js';
 import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
 import type { Manifest, ObjectStore } from '../../shared/store/store.js';
-import { receiveAll } from '../../scripts/local/pipeline.js';
+import { receiveAll } from '../local/pipeline.js';
 import { peers, uniqueName } from './peers.js';
 
 /** A local stack on the running peers, its resource names unique to this run. */

@@ -8,9 +8,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeState } from '../../../agent/state.js';
+import { writeState } from '../../agent/state.js';
 
-const MAIN = new URL('../../../cli/main.ts', import.meta.url).pathname;
+const MAIN = new URL('../../cli/main.ts', import.meta.url).pathname;
 
 let deadEndpoint: string;
 beforeAll(async () => {

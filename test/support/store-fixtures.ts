@@ -1,4 +1,4 @@
-import type { CertificateBundle, ManifestInput } from '../../../shared/store/store.js';
+import type { CertificateBundle, ManifestInput } from '../../shared/store/store.js';
 
 /** Stand-in PEM text: the store checks PEM markers and hashes, never parses certificates. */
 export function fakeBundle(tag: string): CertificateBundle {

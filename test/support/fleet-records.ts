@@ -2,11 +2,11 @@
  * Builders for the fleet tests: inventory records with delivery targets, agent reports and
  * probe results, on a fixed timeline. Serials are short hex strings; nothing here is a key.
  */
-import { HOUR, MINUTE } from '../../../shared/model/clock.js';
-import type { DeliverySpec } from '../../../shared/model/delivery.js';
-import { parseCertificateSpec } from '../../../shared/model/spec.js';
-import type { AcmDeliveryState, CertificateState, InventoryRecord } from '../../../shared/model/state.js';
-import type { AgentReport, CertificateDeployment } from '../../../shared/fleet/report.js';
+import { HOUR, MINUTE } from '../../shared/model/clock.js';
+import type { DeliverySpec } from '../../shared/model/delivery.js';
+import { parseCertificateSpec } from '../../shared/model/spec.js';
+import type { AcmDeliveryState, CertificateState, InventoryRecord } from '../../shared/model/state.js';
+import type { AgentReport, CertificateDeployment } from '../../shared/fleet/report.js';
 
 /** When the current certificate (NEW) was stored; OLD is the one it replaced. */
 export const STORED = new Date('2026-11-20T12:00:00Z');
