@@ -165,6 +165,13 @@ export async function readStackOutputs(
   return found;
 }
 
+/** What `add` and `remove` say about writing the inventory that a deploy also writes. */
+export const DECLARATIVE_NOTE = `
+The config file and a deploy are the declarative source of the inventory: these commands
+write the inventory directly, and the next deploy retires every certificate that is not in
+certkeeper.config.json (and brings back the ones that are). Add the certificate to the
+config as well to keep it.`;
+
 export const STACK_HELP = `
 Finding the stack:
   With --stack NAME (or CERTKEEPER_STACK), the deployed stack's CloudFormation outputs

@@ -19,15 +19,15 @@ type Register = (program: Command) => void;
  * none of the others. Keep in step with the modules (test/cli/unit/main.test.ts checks it).
  */
 export const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
-  add: async () => (await import('./commands/certificates.js')).register,
-  remove: async () => (await import('./commands/certificates.js')).register,
-  list: async () => (await import('./commands/certificates.js')).register,
-  status: async () => (await import('./commands/certificates.js')).register,
+  add: async () => (await import('./commands/add.js')).register,
+  remove: async () => (await import('./commands/remove.js')).register,
+  list: async () => (await import('./commands/list.js')).register,
+  status: async () => (await import('./commands/status.js')).register,
   renew: async () => (await import('./commands/renew.js')).register,
   revoke: async () => (await import('./commands/revoke.js')).register,
   export: async () => (await import('./commands/export.js')).register,
   doctor: async () => (await import('./commands/doctor.js')).register,
-  issue: async () => (await import('./commands/local.js')).register,
+  issue: async () => (await import('./commands/issue.js')).register,
   agent: async () => (await import('./commands/agent.js')).registerAgentCommand,
 };
 

@@ -1,7 +1,7 @@
 /**
  * `certkeeper list --out DIR` and `certkeeper remove NAME --out DIR`: what a local directory
  * holds, and forgetting one certificate of it. The stack's `list`/`remove` have the same
- * names and flags (cli/commands/certificates.ts); `--out DIR` makes them local, as for `renew`.
+ * names and flags (cli/commands/list.ts, remove.ts); `--out DIR` makes them local, as for `renew`.
  *
  * remove deletes, as `certbot delete` does (its renewal config, live/ and archive/ files),
  * rather than retiring as the stack's `remove` does: a stack keeps every version in a

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { EXIT_CODES_HELP } from '../output.js';
-import type { LocalIssueOptions } from '../local/issue.js';
+import type { LocalIssueOptions } from '../local/issue-flags.js';
 import { DIRECTORY_NAMES, directoryFlag, directoryOptions } from '../directory.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
