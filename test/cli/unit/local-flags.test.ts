@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { http01PortFix } from '../../../cli/local/compose.js';
-import { defaultName } from '../../../cli/local/issue.js';
+import { defaultName } from '../../../cli/local/issue-flags.js';
 import { directoryFlag, resolveDirectory } from '../../../cli/directory.js';
 import { connect } from '../../../cli/context.js';
 import { ValidationError } from '../../../shared/model/errors.js';
