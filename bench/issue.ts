@@ -28,7 +28,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { hostArch, seaPath } from '../scripts/build-cli.js';
+import { hostArch, seaPath } from '../scripts/sea-build.js';
 import { peers } from '../scripts/peer-kit/peers.js';
 import { startPebbleWith } from '../scripts/peer-kit/pebble-switches.js';
 import { measure, printTable, requireGnuTime, type Sample } from './measure.js';

@@ -5,7 +5,7 @@ import { CertkeeperError, UnreachableError } from '../shared/model/errors.js';
 import { EXIT } from './output.js';
 
 /**
- * What `scripts/build-cli.ts` writes into the built file (esbuild `define`): the version and
+ * What `scripts/cli-bundle.ts` writes into the built file (esbuild `define`): the version and
  * the top-level help text, rendered at build time from the same commands. Absent when the
  * sources run through tsx.
  */
@@ -128,7 +128,7 @@ function isEntry(): boolean {
   }
 }
 
-// The built file calls main() from its own entry (scripts/build-cli.ts), where this file's
+// The built file calls main() from its own entry (scripts/cli-bundle.ts), where this file's
 // URL would be the bundle's, which is the program too.
 if (typeof CERTKEEPER_BUILD === 'undefined' && isEntry()) {
   // exit() rather than exitCode: idle keep-alive sockets of the AWS clients must not hold the process.
