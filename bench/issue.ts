@@ -31,7 +31,7 @@ import { dirname, join } from 'node:path';
 import { hostArch, seaPath } from '../scripts/sea-build.js';
 import { peers } from '../scripts/peer-kit/peers.js';
 import { startPebbleWith } from '../scripts/peer-kit/pebble-switches.js';
-import { measure, printTable, requireGnuTime, type Sample } from './measure.js';
+import { measure, printTable, requireGnuTime, type Sample } from './lib/measure.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const CERTBOT_VERSION = '5.8.0';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CLI_BUNDLE } from '../scripts/cli-bundle.js';
 import { hostArch, seaPath } from '../scripts/sea-build.js';
-import { measure, printTable, requireGnuTime, type Sample } from './measure.js';
+import { measure, printTable, requireGnuTime, type Sample } from './lib/measure.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

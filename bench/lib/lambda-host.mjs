@@ -6,9 +6,9 @@
  * every HTTP request the handler's invocations send, by AWS service (from the SigV4
  * credential scope) and to the CA, measures each invocation's duration (what Lambda bills)
  * and the process's peak RSS, and prints one JSON line. Started by
- * bench/renewals.ts and bench/cost.ts, never by hand:
+ * bench/lib/pipeline.ts (for bench/renewals.ts and bench/cost.ts), never by hand:
  *
- *   node bench/lambda-host.mjs '{"bundle": ".../issuer/index.mjs", "queueUrl": "...", ...}'
+ *   node bench/lib/lambda-host.mjs '{"bundle": ".../issuer/index.mjs", "queueUrl": "...", ...}'
  *
  * The handler's environment (endpoints, bucket, table, CA) comes from process.env.
  */
