@@ -30,7 +30,7 @@ import { readServedCertificate, sameSerial } from '../shared/fleet/probe.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import type { Log } from '../shared/model/log.js';
 import { parseCertificateSpec } from '../shared/model/spec.js';
-import { manifestKey } from '../shared/store/keys.js';
+import { manifestKey } from '../shared/store/layout.js';
 import { S3ObjectStore } from '../shared/store/s3-store.js';
 import type { Manifest } from '../shared/store/store.js';
 import { runTick, sqsEvent } from '../scripts/local/pipeline.js';

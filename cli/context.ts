@@ -15,7 +15,7 @@ import { CertkeeperError, IntegrityError, NotFoundError, ValidationError } from 
 import type { InventoryRecord } from '../shared/model/state.js';
 import type { WorkQueue } from '../shared/queue/queue.js';
 import { sha256Hex } from '../shared/pki/hash.js';
-import type { BundleFile } from '../shared/store/keys.js';
+import type { BundleFile } from '../shared/store/layout.js';
 import type { CertificateStore, Manifest } from '../shared/store/store.js';
 import { resolveDirectory } from './directory.js';
 import { EXIT } from './output.js';

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { type Command, Option } from 'commander';
 import { amendState } from '../../shared/inventory/inventory.js';
 import { ValidationError } from '../../shared/model/errors.js';
-import { KEY_TYPES } from '../../shared/model/keys.js';
+import { KEY_TYPES } from '../../shared/model/key-types.js';
 import {
   CHALLENGE_TYPES,
   type CertificateSpec,

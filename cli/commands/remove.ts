@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { amendState } from '../../shared/inventory/inventory.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { retiredState } from '../../shared/renewal/spec-change.js';
-import { certificatePrefix } from '../../shared/store/keys.js';
+import { certificatePrefix } from '../../shared/store/layout.js';
 import {
   action,
   connect,

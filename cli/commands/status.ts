@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { summarizeFleet } from '../../shared/fleet/status.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import { dueReason } from '../../shared/renewal/policy.js';
-import { certificatePrefix } from '../../shared/store/keys.js';
+import { certificatePrefix } from '../../shared/store/layout.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { action, connect, requireRecord, STACK_HELP, type StackFlags, stackOptions } from '../context.js';
 import { createOutput, EXIT, EXIT_CODES_HELP, relativeTime } from '../output.js';

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { ValidationError } from '../../shared/model/errors.js';
 import { type Identifier, isWildcard, parseIdentifier } from '../../shared/model/identifiers.js';
-import { KEY_TYPES, type KeyType } from '../../shared/model/keys.js';
+import { KEY_TYPES, type KeyType } from '../../shared/model/key-types.js';
 import { IP_PROFILE, NAME_PATTERN } from '../../shared/model/spec.js';
 import { DIRECTORY_NAMES, resolveDirectory } from '../directory.js';
 import { absolute, checkListen, type LocalSettings, readCaFile } from './compose.js';

@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline/promises';
 import { asCertkeeperError, NotFoundError, ValidationError } from '../../shared/model/errors.js';
 import type { InventoryRecord } from '../../shared/model/state.js';
 import { NAME_PATTERN } from '../../shared/model/spec.js';
-import { certificatePrefix } from '../../shared/store/keys.js';
+import { certificatePrefix } from '../../shared/store/layout.js';
 import { createOutput, EXIT, relativeTime } from '../output.js';
 import { type CertificateSummary, summarize, tone } from '../summary.js';
 import { exists, liveDir, openLocalDir, sayError, settingsKey } from './compose.js';

@@ -13,7 +13,7 @@ import { amendState } from '../../shared/inventory/inventory.js';
 import { asCertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { InventoryRecord } from '../../shared/model/state.js';
 import { renewCertificate, type RenewOutcome } from '../../shared/usecases/renew-certificate.js';
-import type { BundleFile } from '../../shared/store/keys.js';
+import type { BundleFile } from '../../shared/store/layout.js';
 import { createOutput, EXIT, relativeTime } from '../output.js';
 import { resolveDirectory } from '../directory.js';
 import {

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../../scripts/peers/ports.js';
-import { userCsr } from '../support/keys.js';
+import { userCsr } from '../support/test-keys.js';
 import { peers, pebblePost } from '../../scripts/peer-kit/peers.js';
 import { type Exited, runToEnd } from '../../scripts/peer-kit/child.js';
 

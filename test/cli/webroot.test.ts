@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNginx, type Nginx } from '../../scripts/peer-kit/nginx.js';
 import { startPebbleWith, type SwitchedPebble } from '../../scripts/peer-kit/pebble-switches.js';
-import { userCsr } from '../support/keys.js';
+import { userCsr } from '../support/test-keys.js';
 import { peers } from '../../scripts/peer-kit/peers.js';
 import { createTestCa } from '../support/test-ca.js';
 import { certkeeper, json } from '../support/operator.js';

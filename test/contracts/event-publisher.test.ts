@@ -11,7 +11,7 @@ import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
 import { snsClient, sqsClient, uniqueName } from '../../scripts/peer-kit/peers.js';
-import { leakedKey } from '../support/keys.js';
+import { leakedKey } from '../support/test-keys.js';
 
 interface PublisherAdapter {
   name: string;

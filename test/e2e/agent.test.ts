@@ -30,7 +30,7 @@ import { handler as issuer } from '../../functions/issuer.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { generateKey, parseCertificate, sha256Hex } from '../../shared/pki/index.js';
-import { bundleFileKey, http01Key, manifestKey } from '../../shared/store/keys.js';
+import { bundleFileKey, http01Key, manifestKey } from '../../shared/store/layout.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import { runTick, sqsEvent } from '../../scripts/local/pipeline.js';

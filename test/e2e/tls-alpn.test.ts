@@ -26,7 +26,7 @@ import type { TlsAlpn01Responder } from '../../shared/challenges/tlsalpn01/respo
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { type Log, silentLog } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { TLSALPN01_PREFIX } from '../../shared/store/keys.js';
+import { TLSALPN01_PREFIX } from '../../shared/store/layout.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { runToEnd } from '../../scripts/peer-kit/child.js';
 import { startHaproxy } from '../support/haproxy.js';

@@ -30,7 +30,7 @@ import {
   splitPemChain,
   verifyChain,
 } from '../../shared/pki/index.js';
-import { accountKey } from '../../shared/store/keys.js';
+import { accountKey } from '../../shared/store/layout.js';
 import type { ObjectStore } from '../../shared/store/store.js';
 import { listenWhenFree, peers, pebbleRoots } from '../../scripts/peer-kit/peers.js';
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Agent, AddressInUseError, createAgent, startAgentHttp01 } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { SnsPublisher } from '../../shared/events/sns.js';
-import { http01Key } from '../../shared/store/keys.js';
+import { http01Key } from '../../shared/store/layout.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
 import { useLocalStack } from '../../scripts/peer-kit/stack.js';

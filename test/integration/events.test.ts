@@ -5,7 +5,7 @@ import { subscribeNewQueue } from '../../scripts/local/stack.js';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
-import { leakedKey } from '../support/keys.js';
+import { leakedKey } from '../support/test-keys.js';
 import { snsClient, sqsClient, uniqueName } from '../../scripts/peer-kit/peers.js';
 
 const sns = snsClient();

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError, UnreachableError } from '../../shared/model/errors.js';
-import { bundleFileKey, manifestKey, RETENTION_TAG } from '../../shared/store/keys.js';
+import { bundleFileKey, manifestKey, RETENTION_TAG } from '../../shared/store/layout.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import { peers, s3Client, uniqueName } from '../../scripts/peer-kit/peers.js';
 import { fakeBundle, fakeMeta } from '../support/store-fixtures.js';

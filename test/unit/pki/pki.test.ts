@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, generateKeyPairSync, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { IntegrityError, ValidationError } from '../../../shared/model/errors.js';
-import { KEY_TYPES } from '../../../shared/model/keys.js';
+import { KEY_TYPES } from '../../../shared/model/key-types.js';
 import {
   TAG,
   children,

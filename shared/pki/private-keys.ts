@@ -1,6 +1,6 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { ValidationError } from '../model/errors.js';
-import { KEY_TYPES, type KeyType } from '../model/keys.js';
+import { KEY_TYPES, type KeyType } from '../model/key-types.js';
 
 /**
  * Generates a certificate (or ACME account) private key as PKCS#8 PEM. Synchronous on
