@@ -1,6 +1,6 @@
 /**
  * The renewal pipeline on the built bundles, for the benchmarks that measure it
- * (bench/renewals.ts, bench/cost.ts): a local stack on the peers, certificates declared in
+ * (bench/renewals.ts, bench/cost.ts): a stand-in stack on the peers, certificates declared in
  * its inventory, the scheduler bundle's tick, and the built issuer bundle run in a plain node
  * process that plays Lambda (lambda-host.mjs), with every request counted.
  */
@@ -20,8 +20,8 @@ import type { CertificateSpec } from '../../shared/model/spec.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { ObjectStore } from '../../shared/store/store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
-import { scheduledEvent } from '../../scripts/local/pipeline.js';
-import { type LocalStack, subscribeNewQueue } from '../../scripts/local/stack.js';
+import { scheduledEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import { type StandInStack, subscribeNewQueue } from '../../scripts/stand-in-stack/stack.js';
 import { runToEnd } from '../../scripts/peer-kit/child.js';
 import { peers } from '../../scripts/peer-kit/peers.js';
 import { createPeerStack } from '../../scripts/peer-kit/stack.js';
@@ -46,14 +46,14 @@ export interface HostReport {
 }
 
 export interface Bench {
-  stack: LocalStack;
+  stack: StandInStack;
   inventory: DynamoInventory;
   issuerBundle: string;
   scheduler: (event: ScheduledEvent) => Promise<unknown>;
   cleanup(): Promise<void>;
 }
 
-/** A local stack, the built bundles and the scheduler bundle loaded in this process. */
+/** A stand-in stack, the built bundles and the scheduler bundle loaded in this process. */
 export async function setUpBench(id: string, issuerBundle?: string): Promise<Bench> {
   const stack = await createPeerStack(id, [ZONE]);
   Object.assign(process.env, stack.env, {

@@ -1,5 +1,5 @@
 /**
- * A local stack per test file (bucket, table, queue, topic, zones on the real peers), with
+ * A stand-in stack per test file (bucket, table, queue, topic, zones on the real peers), with
  * the handlers' environment pointed at it, and a counter of the ACME requests this process
  * sends to Pebble.
  */
@@ -13,17 +13,17 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import acme from 'acme-client';
 import { resetRuntime, type RuntimeOverrides } from '../../functions/runtime.js';
 import { installTransport } from '../../shared/acme/transport.js';
-import { createLocalStack, type LocalStack } from '../local/stack.js';
+import { createStandInStack, type StandInStack } from '../stand-in-stack/stack.js';
 import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
 import type { Manifest, ObjectStore } from '../../shared/store/store.js';
-import { receiveAll } from '../local/pipeline.js';
+import { receiveAll } from '../stand-in-stack/pipeline.js';
 import { peers, uniqueName } from './peers.js';
 
-/** A local stack on the running peers, its resource names unique to this run. */
-export function createPeerStack(prefix: string, zones: string[] = []): Promise<LocalStack> {
+/** A stand-in stack on the running peers, its resource names unique to this run. */
+export function createPeerStack(prefix: string, zones: string[] = []): Promise<StandInStack> {
   const p = peers();
-  return createLocalStack(
+  return createStandInStack(
     {
       motoEndpoint: p.motoEndpoint,
       dynamodbEndpoint: p.dynamodbEndpoint,
@@ -35,7 +35,7 @@ export function createPeerStack(prefix: string, zones: string[] = []): Promise<L
   );
 }
 
-export async function useLocalStack(prefix: string, zones: string[] = []): Promise<LocalStack> {
+export async function useStandInStack(prefix: string, zones: string[] = []): Promise<StandInStack> {
   const stack = await createPeerStack(prefix, zones);
   pointHandlersAt(stack.env);
   return stack;
@@ -57,14 +57,14 @@ export const issuerMessage = (
 });
 
 /** The events published for `name` since the last call (the SNS topic's SQS tap). */
-export async function tapEvents(stack: LocalStack, name: string): Promise<CertificateEvent[]> {
+export async function tapEvents(stack: StandInStack, name: string): Promise<CertificateEvent[]> {
   return (await receiveAll(stack.clients.sqs, stack.tapQueueUrl))
     .map((m) => JSON.parse(m.Body!) as CertificateEvent)
     .filter((e) => e.certificate === name);
 }
 
 /** The certificate's manifest; undefined before the first one is stored. */
-export async function readManifest(stack: LocalStack, name: string): Promise<Manifest | undefined> {
+export async function readManifest(stack: StandInStack, name: string): Promise<Manifest | undefined> {
   const out = await stack.clients.s3
     .send(new GetObjectCommand({ Bucket: stack.bucket, Key: `certificates/${name}/current.json` }))
     .catch((err: unknown) => {
@@ -75,7 +75,7 @@ export async function readManifest(stack: LocalStack, name: string): Promise<Man
 }
 
 /** The serial the certificate's manifest names; undefined before the first one is stored. */
-export async function manifestSerial(stack: LocalStack, name: string): Promise<string | undefined> {
+export async function manifestSerial(stack: StandInStack, name: string): Promise<string | undefined> {
   return (await readManifest(stack, name))?.serial;
 }
 
@@ -83,7 +83,7 @@ export async function manifestSerial(stack: LocalStack, name: string): Promise<s
  * A zone standing in for another DNS host: private, so certkeeper never finds or writes it,
  * yet served by the test DNS server (which answers from every zone in moto). Its id.
  */
-export async function createForeignZone(stack: LocalStack, name: string): Promise<string> {
+export async function createForeignZone(stack: StandInStack, name: string): Promise<string> {
   const { HostedZone } = await stack.clients.route53.send(
     new CreateHostedZoneCommand({
       Name: name,
@@ -97,7 +97,7 @@ export async function createForeignZone(stack: LocalStack, name: string): Promis
 
 /** Creates or replaces a record set (any type, Route53's value syntax) in a zone of the stack's moto. */
 export async function putRecord(
-  stack: LocalStack,
+  stack: StandInStack,
   zoneId: string,
   name: string,
   type: RRType,
@@ -124,13 +124,13 @@ export async function putRecord(
 }
 
 /** Creates or replaces a CNAME record in a zone of the stack's moto. */
-export const putCname = (stack: LocalStack, zoneId: string, name: string, target: string): Promise<void> =>
+export const putCname = (stack: StandInStack, zoneId: string, name: string, target: string): Promise<void> =>
   putRecord(stack, zoneId, name, 'CNAME', [target]);
 
 /** Every key under a prefix of the stack's bucket. */
 /** Removes the record set of this name and type (Route53 deletes a set by its exact contents). */
 export async function deleteRecord(
-  stack: LocalStack,
+  stack: StandInStack,
   zoneId: string,
   name: string,
   type: RRType,
@@ -148,7 +148,7 @@ export async function deleteRecord(
   );
 }
 
-export async function listKeys(stack: LocalStack, prefix: string): Promise<string[]> {
+export async function listKeys(stack: StandInStack, prefix: string): Promise<string[]> {
   const out = await stack.clients.s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: prefix }));
   return (out.Contents ?? []).map((o) => o.Key!).sort();
 }

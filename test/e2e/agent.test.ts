@@ -1,6 +1,6 @@
 /**
  * The server agent's acceptance, end to end: the real scheduler and issuer issue from
- * Pebble into a local stack, the agent installs into a directory, and a real nginx (its own
+ * Pebble into a stand-in stack, the agent installs into a directory, and a real nginx (its own
  * prefix and ports, see scripts/peer-kit/nginx.ts) loads and serves what the agent installed.
  * What a TLS client sees is the assertion, next to the files and the agent's report.
  *
@@ -33,13 +33,13 @@ import { generateKey, parseCertificate, sha256Hex } from '../../shared/pki/index
 import { bundleFileKey, http01Key, manifestKey } from '../../shared/store/layout.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
-import { runTick, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import { runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
 import { startNginx, type Nginx, type NginxOptions } from '../../scripts/peer-kit/nginx.js';
 import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
 import { scratch, testRoots } from '../support/scratch.js';
-import { useLocalStack } from '../../scripts/peer-kit/stack.js';
+import { useStandInStack } from '../../scripts/peer-kit/stack.js';
 import type { TestCa } from '../support/test-ca.js';
 import { recordingLog } from '../support/agent-host.js';
 
@@ -50,7 +50,7 @@ const AGENT_BIN = process.env.CERTKEEPER_AGENT_BIN;
 const ZONE = `${uniqueName('agent')}.test`;
 const HOUR = 3_600_000;
 
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 /** The bucket as the agent's http-01 responder reads it. */
 let objects: S3ObjectStore;
@@ -62,7 +62,7 @@ let trustedCaFile: string;
 const { defer, tempDir, cleanUp } = scratch('agent-e2e');
 
 beforeAll(async () => {
-  stack = await useLocalStack('agent-e2e', [ZONE]);
+  stack = await useStandInStack('agent-e2e', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket, kmsKeyId: stack.kmsKeyId });
   ({ testCa, trustedCaFile } = await testRoots(tempDir('ca')));
@@ -225,7 +225,7 @@ function unreachableS3(endpoint: string): S3Client {
   return client;
 }
 
-/** The environment of an agent process: the stack's (set by useLocalStack), plus the test's. */
+/** The environment of an agent process: the stack's (set by useStandInStack), plus the test's. */
 function agentEnv(test: AgentTestSettings): NodeJS.ProcessEnv {
   return {
     ...process.env,

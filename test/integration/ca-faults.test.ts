@@ -21,11 +21,11 @@ import type { CertificateEvent } from '../../shared/events/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { renewalTime } from '../../shared/renewal/timing.js';
 import type { Manifest } from '../../shared/store/store.js';
-import { receiveAll, runTick } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import { receiveAll, runTick } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { type Fault, type FaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
 import { uniqueName } from '../../scripts/peer-kit/peers.js';
-import { pointHandlersAt, useLocalStack } from '../../scripts/peer-kit/stack.js';
+import { pointHandlersAt, useStandInStack } from '../../scripts/peer-kit/stack.js';
 
 const NAME = 'flaky';
 /** Unique per run, so runs against the same started peers (one moto) never share a zone. */
@@ -36,7 +36,7 @@ const PROBLEM = 'urn:ietf:params:acme:error:';
 const TICK_BUDGET_MS = 20_000;
 
 const clock = new ManualClock(Date.now());
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 let proxy: FaultProxy;
 /** How long each tick (scheduler + issuer) took, for the summary at the end. */
@@ -101,7 +101,7 @@ async function advancePastNextAttempt(): Promise<void> {
 const secondsBetween = (from: string, to: string): number => (Date.parse(to) - Date.parse(from)) / 1000;
 
 beforeAll(async () => {
-  stack = await useLocalStack('faults', [ZONE]);
+  stack = await useStandInStack('faults', [ZONE]);
   proxy = await startPebbleFaultProxy();
   // Every ACME request of the handlers goes through the proxy, on the test's clock.
   pointHandlersAt({ ...stack.env, CERTKEEPER_DIRECTORY_URL: proxy.directoryUrl }, { clock });

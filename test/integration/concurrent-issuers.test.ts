@@ -8,15 +8,15 @@ import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
-import { listKeys, recordAcmeRequests, useLocalStack } from '../../scripts/peer-kit/stack.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { receiveAll, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import { listKeys, recordAcmeRequests, useStandInStack } from '../../scripts/peer-kit/stack.js';
 
 const acmeRequests = recordAcmeRequests();
-let stack: LocalStack;
+let stack: StandInStack;
 
 beforeAll(async () => {
-  stack = await useLocalStack('locking', ['lock.test']);
+  stack = await useStandInStack('locking', ['lock.test']);
   const inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, { name: 'race', identifiers: ['race.lock.test'], profile: 'classic' });
 });

@@ -1,7 +1,7 @@
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { subscribeNewQueue } from '../../scripts/local/stack.js';
+import { subscribeNewQueue } from '../../scripts/stand-in-stack/stack.js';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import type { CertificateEvent } from '../../shared/events/event.js';

@@ -24,8 +24,8 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
-import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import { receiveAll, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { type AwsFaultProxy, type AwsFaultRule, startAwsFaultProxy } from '../support/aws-fault-proxy.js';
 import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
 import { startPebbleWith } from '../../scripts/peer-kit/pebble-switches.js';
@@ -35,7 +35,7 @@ import {
   pointHandlersAt,
   recordAcmeRequests,
   tapEvents,
-  useLocalStack,
+  useStandInStack,
 } from '../../scripts/peer-kit/stack.js';
 
 const NAME = 'matrix';
@@ -43,7 +43,7 @@ const ZONE = `${uniqueName('matrix')}.test`;
 const DOMAIN = `www.${ZONE}`;
 
 const acme = recordAcmeRequests();
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 let s3Proxy: AwsFaultProxy;
 let dynamoProxy: AwsFaultProxy;
@@ -100,7 +100,7 @@ async function withOwnPebble(switches: Record<string, string>, work: () => Promi
 }
 
 beforeAll(async () => {
-  stack = await useLocalStack('matrix', [ZONE]);
+  stack = await useStandInStack('matrix', [ZONE]);
   s3Proxy = await startAwsFaultProxy(stack.env.AWS_ENDPOINT_URL!);
   dynamoProxy = await startAwsFaultProxy(stack.env.AWS_ENDPOINT_URL_DYNAMODB!);
   // Only the handlers go through the proxies; the test reads the peers directly.

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/inventory-sync.js';
-import { customResourceEvent } from '../../scripts/local/pipeline.js';
+import { customResourceEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { parseCertificateSpec } from '../../shared/model/spec.js';

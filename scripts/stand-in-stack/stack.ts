@@ -12,7 +12,7 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createTable } from '../../shared/dynamo/table.js';
 
-export interface LocalEndpoints {
+export interface PeerEndpoints {
   motoEndpoint: string;
   dynamodbEndpoint: string;
   directoryUrl: string;
@@ -22,14 +22,14 @@ export interface LocalEndpoints {
   dnsServer: string;
 }
 
-export interface LocalStackOptions {
+export interface StandInStackOptions {
   /** Prefix of every resource name, unique per test file or demo run. */
   id: string;
   /** Hosted zones to create, e.g. ["example.test"]. */
   zones?: string[];
 }
 
-export interface LocalStack {
+export interface StandInStack {
   bucket: string;
   table: string;
   kmsKeyId: string;
@@ -71,10 +71,10 @@ export async function subscribeNewQueue(
   return QueueUrl!;
 }
 
-export async function createLocalStack(
-  peers: LocalEndpoints,
-  options: LocalStackOptions,
-): Promise<LocalStack> {
+export async function createStandInStack(
+  peers: PeerEndpoints,
+  options: StandInStackOptions,
+): Promise<StandInStack> {
   const moto = { endpoint: peers.motoEndpoint, region, credentials };
   const clients = {
     s3: new S3Client({ ...moto, forcePathStyle: true }),
