@@ -17,7 +17,7 @@ import type { WorkQueue } from '../shared/queue/queue.js';
 import { sha256Hex } from '../shared/pki/hash.js';
 import type { BundleFile } from '../shared/store/layout.js';
 import type { CertificateStore, Manifest } from '../shared/store/store.js';
-import { resolveDirectory } from './directory.js';
+import { caDirectoryUrl } from './directory-url.js';
 import { EXIT } from './output.js';
 
 /** The stack flags every operator command accepts (commander's camel-cased names). */
@@ -211,7 +211,7 @@ export async function connect(
     const value = flags[source.key] ?? environment[source.env];
     const required = source.key === 'bucket' || source.key === 'table' || needs.includes(source.need!);
     // The CA by name as the config and local mode take it (letsencrypt, letsencrypt-staging).
-    if (value) env[source.env] = source.key === 'directoryUrl' ? resolveDirectory(value) : value;
+    if (value) env[source.env] = source.key === 'directoryUrl' ? caDirectoryUrl(value) : value;
     else if (required) {
       throw new ValidationError(
         flagName(source),

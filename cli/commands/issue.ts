@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT_CODES_HELP } from '../output.js';
 import type { LocalIssueOptions } from '../local/issue-flags.js';
-import { DIRECTORY_NAMES, directoryFlag, directoryOptions } from '../directory.js';
+import { WELL_KNOWN_CA_NAMES, directoryFlag, directoryOptions } from '../directory-url.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -28,11 +28,11 @@ export function register(program: Command): void {
     .description(
       'Issue one certificate now on this machine, without AWS: HTTP-01 answered by a built-in responder or through your web server, TLS-ALPN-01 by a built-in responder, or DNS-01 through Route53 with your AWS credentials',
     );
-  directoryOptions(command, `the CA: its ACME directory URL, or ${DIRECTORY_NAMES} (required)`)
+  directoryOptions(command, `the CA: its ACME directory URL, or ${WELL_KNOWN_CA_NAMES} (required)`)
     .option('--email <address>', 'contact for the ACME account (its key is created once, in DIR/accounts/)')
     .option(
       '--fallback-directory-url <url>',
-      `a CA to fall back to when the first one fails for its own reasons (down, 5xx, refusing the names or profile): a directory URL or ${DIRECTORY_NAMES} (repeatable, in order; needs --email; renew --out reuses them)`,
+      `a CA to fall back to when the first one fails for its own reasons (down, 5xx, refusing the names or profile): a directory URL or ${WELL_KNOWN_CA_NAMES} (repeatable, in order; needs --email; renew --out reuses them)`,
       collect,
     )
     .option('--ip <address>', 'an IP address to certify (repeatable); implies profile shortlived', collect)

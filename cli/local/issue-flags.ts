@@ -7,7 +7,7 @@ import { ValidationError } from '../../shared/model/errors.js';
 import { type Identifier, isWildcard, parseIdentifier } from '../../shared/model/identifiers.js';
 import { KEY_TYPES, type KeyType } from '../../shared/model/key-types.js';
 import { IP_PROFILE, NAME_PATTERN } from '../../shared/model/spec.js';
-import { DIRECTORY_NAMES, resolveDirectory } from '../directory.js';
+import { WELL_KNOWN_CA_NAMES, caDirectoryUrl } from '../directory-url.js';
 import { absolute, checkListen, type LocalSettings, readCaFile } from './compose.js';
 import { readCsr } from './csr.js';
 import { checkWebroot } from './webroot.js';
@@ -89,12 +89,12 @@ function checkFlags(options: LocalIssueOptions): Omit<IssueRequest, 'csr'> {
     throw new ValidationError(
       '--directory-url',
       'no CA given',
-      `pass --directory-url ${DIRECTORY_NAMES.replace(' / ', ', ')} or the CA's ACME directory URL`,
+      `pass --directory-url ${WELL_KNOWN_CA_NAMES.replace(' / ', ', ')} or the CA's ACME directory URL`,
     );
   }
-  const directory = resolveDirectory(options.directory);
+  const directory = caDirectoryUrl(options.directory);
   const fallbackDirectories = (options.fallbackDirectoryUrl ?? []).map((url) =>
-    resolveDirectory(url, '--fallback-directory-url'),
+    caDirectoryUrl(url, '--fallback-directory-url'),
   );
   if (fallbackDirectories.length > 0 && !options.email) {
     throw new ValidationError(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { http01PortFix } from '../../../cli/local/compose.js';
 import { defaultName } from '../../../cli/local/issue-flags.js';
-import { directoryFlag, resolveDirectory } from '../../../cli/directory.js';
+import { directoryFlag, caDirectoryUrl } from '../../../cli/directory-url.js';
 import { connect } from '../../../cli/context.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 import { NAME_PATTERN } from '../../../shared/model/spec.js';
@@ -18,15 +18,15 @@ describe('local issue: names and directories', () => {
   });
 
   it('accepts the CA names the deployment config accepts, and URLs', () => {
-    expect(resolveDirectory('letsencrypt')).toBe('https://acme-v02.api.letsencrypt.org/directory');
-    expect(resolveDirectory('letsencrypt-staging')).toBe(
+    expect(caDirectoryUrl('letsencrypt')).toBe('https://acme-v02.api.letsencrypt.org/directory');
+    expect(caDirectoryUrl('letsencrypt-staging')).toBe(
       'https://acme-staging-v02.api.letsencrypt.org/directory',
     );
-    expect(resolveDirectory('https://127.0.0.1:14000/dir')).toBe('https://127.0.0.1:14000/dir');
-    expect(() => resolveDirectory('lets-encrypt')).toThrow(ValidationError);
+    expect(caDirectoryUrl('https://127.0.0.1:14000/dir')).toBe('https://127.0.0.1:14000/dir');
+    expect(() => caDirectoryUrl('lets-encrypt')).toThrow(ValidationError);
     const error = (() => {
       try {
-        resolveDirectory('lets-encrypt');
+        caDirectoryUrl('lets-encrypt');
       } catch (err) {
         return err as ValidationError;
       }

@@ -1,25 +1,25 @@
 /**
- * The ACME directory flag, spelt one way for every command: `--directory-url`, taking a
- * directory URL or a name the deployment config takes too (`letsencrypt`,
+ * The ACME directory URL flag, spelt one way for every command: `--directory-url`, taking a
+ * directory URL or the name of a well-known CA, as the deployment config does (`letsencrypt`,
  * `letsencrypt-staging`). Local mode spelt it `--directory` before; that spelling still
  * works, hidden from --help.
  */
 import { type Command, Option } from 'commander';
-import { CA_DIRECTORIES } from '../shared/model/cas.js';
+import { WELL_KNOWN_CAS } from '../shared/model/cas.js';
 import { ValidationError } from '../shared/model/errors.js';
 
-export const DIRECTORY_NAMES = Object.keys(CA_DIRECTORIES).join(' / ');
+export const WELL_KNOWN_CA_NAMES = Object.keys(WELL_KNOWN_CAS).join(' / ');
 
-/** An ACME directory URL, or the URL a known CA name stands for. */
-export function resolveDirectory(value: string, flag = '--directory-url'): string {
-  if (Object.hasOwn(CA_DIRECTORIES, value)) return CA_DIRECTORIES[value as keyof typeof CA_DIRECTORIES];
+/** The flag's value as an ACME directory URL: the URL given, or the one a well-known CA's name stands for. */
+export function caDirectoryUrl(value: string, flag = '--directory-url'): string {
+  if (Object.hasOwn(WELL_KNOWN_CAS, value)) return WELL_KNOWN_CAS[value as keyof typeof WELL_KNOWN_CAS];
   try {
     return new URL(value).href;
   } catch {
     throw new ValidationError(
       flag,
       `"${value}" is neither an ACME directory URL nor a known CA`,
-      `give ${Object.keys(CA_DIRECTORIES).join(' or ')}, or the directory URL, e.g. ${CA_DIRECTORIES.letsencrypt}`,
+      `give ${Object.keys(WELL_KNOWN_CAS).join(' or ')}, or the directory URL, e.g. ${WELL_KNOWN_CAS.letsencrypt}`,
     );
   }
 }
