@@ -34,6 +34,11 @@ export interface Peers {
   readonly dynamodbEndpoint: string;
   /** "127.0.0.1:<port>", UDP and TCP. */
   readonly dnsServer: string;
+  /**
+   * AWS's aws_signing_helper (AWS_SIGNING_HELPER), installed with the peers; undefined for
+   * peers started before it was part of them (restart them: `npm run peers stop`).
+   */
+  readonly signingHelper: string | undefined;
   readonly region: 'us-east-1';
 }
 
@@ -47,7 +52,7 @@ const VARIABLES = [
   'DYNAMODB_ENDPOINT',
   'TEST_DNS_SERVER',
 ] as const;
-type Variable = (typeof VARIABLES)[number];
+type Variable = (typeof VARIABLES)[number] | 'AWS_SIGNING_HELPER';
 
 let cached: Peers | undefined;
 
@@ -74,6 +79,7 @@ export function peers(): Peers {
     motoEndpoint: v.MOTO_ENDPOINT,
     dynamodbEndpoint: v.DYNAMODB_ENDPOINT,
     dnsServer: v.TEST_DNS_SERVER,
+    signingHelper: vars.AWS_SIGNING_HELPER || undefined,
     region: 'us-east-1',
   };
   return cached;
