@@ -35,9 +35,9 @@ import { S3ObjectStore } from '../shared/store/s3-store.js';
 import type { Manifest } from '../shared/store/store.js';
 import { runTick, sqsEvent } from '../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../scripts/stand-in-stack/stack.js';
-import { type Nginx, startNginx } from '../scripts/peer-kit/nginx.js';
-import { pebbleRoots, peers, uniqueName } from '../scripts/peer-kit/peers.js';
-import { useStandInStack } from '../scripts/peer-kit/stack.js';
+import { type Nginx, startNginx } from '../scripts/test-kit/nginx.js';
+import { pebbleRoots, peers, uniqueName } from '../scripts/test-kit/peers.js';
+import { useStandInStack } from '../scripts/test-kit/stack.js';
 import { declareSpec } from '../shared/usecases/declare-certificates.js';
 
 const AGENTS = 10;

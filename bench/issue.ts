@@ -29,8 +29,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { hostArch, seaPath } from '../scripts/sea-build.js';
-import { peers } from '../scripts/peer-kit/peers.js';
-import { startPebbleWith } from '../scripts/peer-kit/pebble-switches.js';
+import { peers } from '../scripts/test-kit/peers.js';
+import { startPebbleWith } from '../scripts/test-kit/pebble-switches.js';
 import { measure, printTable, requireGnuTime, type Sample } from './lib/measure.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);

@@ -29,7 +29,7 @@ import { createCsr } from '../shared/pki/csr.js';
 import { generateKey } from '../shared/pki/private-keys.js';
 import { http01Key } from '../shared/store/layout.js';
 import type { ObjectStore } from '../shared/store/store.js';
-import { peers } from '../scripts/peer-kit/peers.js';
+import { peers } from '../scripts/test-kit/peers.js';
 import { median } from './lib/measure.js';
 import {
   type Bench,

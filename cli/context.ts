@@ -90,9 +90,15 @@ const OUTPUTS: readonly { output: string; key: keyof StackFlags; need?: Need }[]
 /**
  * Adds the stack flags a command needs, naming the environment variable each falls back to,
  * and `--stack NAME`: before the command's action runs, the stack's outputs fill in the
- * flags that were not given (see {@link readStackOutputs}).
+ * flags that were not given (see {@link readStackOutputs}). With `readOutputs: false` the
+ * command reads them itself when it connects (the dashboard, which shows a stack it cannot
+ * reach on its page rather than exiting).
  */
-export function stackOptions(command: Command, needs: readonly Need[] = []): Command {
+export function stackOptions(
+  command: Command,
+  needs: readonly Need[] = [],
+  options: { readOutputs?: boolean } = {},
+): Command {
   for (const source of SOURCES) {
     if (source.need && !needs.includes(source.need)) continue;
     command.option(source.flag, `${source.help} (default: $${source.env})`);
@@ -101,6 +107,7 @@ export function stackOptions(command: Command, needs: readonly Need[] = []): Com
     '--stack <name>',
     'the deployed CloudFormation stack: its outputs are the defaults of the flags above (default: $CERTKEEPER_STACK)',
   );
+  if (options.readOutputs === false) return command;
   command.hook('preAction', async (self) => {
     const flags = self.opts<StackFlags>();
     const defaults = await readStackOutputs(flags, needs);

@@ -29,6 +29,7 @@ export const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
   doctor: async () => (await import('./commands/doctor.js')).register,
   issue: async () => (await import('./commands/issue.js')).register,
   agent: async () => (await import('./commands/agent.js')).registerAgentCommand,
+  dashboard: async () => (await import('./commands/dashboard.js')).register,
 };
 
 /** certkeeper's version: written into the built file, read from package.json under tsx. */

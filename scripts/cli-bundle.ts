@@ -18,6 +18,7 @@ import { lazyFormDataGlobal } from '../infra/bundle/lazy-formdata-global.js';
 import { literalSchemaKeys } from '../infra/bundle/literal-schema-keys.js';
 import { packageVersionOnly } from '../infra/bundle/package-version-only.js';
 import { STAND_INS, standInsPlugin } from '../infra/bundle/stand-ins.js';
+import { pageAssetsPlugin } from '../cli/dashboard/page-build.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_DIR = path.join(ROOT, 'dist', 'cli');
@@ -99,6 +100,8 @@ export async function bundleCli(
       lazyFormDataGlobal,
       lazyAcmeCrypto,
       packageVersionOnly,
+      // The dashboard's page, built now and carried in the bundle (cli/dashboard/assets.ts).
+      pageAssetsPlugin(),
     ],
   });
   if (result.errors.length) throw new Error('esbuild failed');

@@ -4,7 +4,7 @@
  * from GNU time (`/usr/bin/time`, Debian package `time`), which reports the kernel's
  * rusage. Shared by bench/startup.ts and bench/issue.ts.
  */
-import { runToEnd } from '../../scripts/peer-kit/child.js';
+import { runToEnd } from '../../scripts/test-kit/child.js';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 

@@ -22,9 +22,9 @@ import type { ObjectStore } from '../../shared/store/store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { scheduledEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import { type StandInStack, subscribeNewQueue } from '../../scripts/stand-in-stack/stack.js';
-import { runToEnd } from '../../scripts/peer-kit/child.js';
-import { peers } from '../../scripts/peer-kit/peers.js';
-import { createPeerStack } from '../../scripts/peer-kit/stack.js';
+import { runToEnd } from '../../scripts/test-kit/child.js';
+import { peers } from '../../scripts/test-kit/peers.js';
+import { createPeerStack } from '../../scripts/test-kit/stack.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The hosted zone of the runs' DNS names. */

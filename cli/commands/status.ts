@@ -3,7 +3,6 @@
  * delivery targets), or without a name every certificate's delivery targets (the fleet view).
  */
 import type { Command } from 'commander';
-import { summarizeFleet } from '../../shared/fleet/status.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import { dueReason } from '../../shared/renewal/policy.js';
 import { certificatePrefix } from '../../shared/store/layout.js';
@@ -11,7 +10,10 @@ import type { Manifest } from '../../shared/store/store.js';
 import { action, connect, requireRecord, STACK_HELP, type StackFlags, stackOptions } from '../context.js';
 import { createOutput, EXIT, EXIT_CODES_HELP, relativeTime } from '../output.js';
 import { summarize, tone } from '../summary.js';
-import { fleetNeedsAttention, fleetRows, printFleet, readFleetView } from './fleet-status.js';
+import { buildFleetSnapshot } from '../fleet-view/build.js';
+import { stackSource } from '../fleet-view/open.js';
+import { targetRows } from '../fleet-view/targets.js';
+import { fleetNeedsAttention, printFleet, readFleetView } from './fleet-status.js';
 
 interface StatusOptions extends StackFlags {
   json?: boolean;
@@ -24,7 +26,10 @@ export function register(program: Command): void {
     .description(
       "Without a name: every certificate's delivery targets (agents, probed endpoints, ACM regions), the serial each has, how far behind and how quiet it is. With a name: everything about one certificate: spec, state, ARI window, last error, attempts, next attempt, the bucket's manifest and its targets",
     )
-    .option('--json', 'print the status as JSON');
+    .option(
+      '--json',
+      'print the status as JSON (without a name: the fleet snapshot, the document `certkeeper dashboard` shows)',
+    );
   stackOptions(command)
     .addHelpText(
       'after',
@@ -52,7 +57,7 @@ async function runStatus(name: string | undefined, options: StatusOptions): Prom
     manifestError = err instanceof CertkeeperError ? err.describe() : String(err);
   }
   const view = await readFleetView(ctx);
-  const targets = fleetRows(view, now, name);
+  const targets = targetRows(view, now, name);
   const result = {
     ...summary,
     spec,
@@ -131,30 +136,28 @@ async function runStatus(name: string | undefined, options: StatusOptions): Prom
   return summary.needsAttention || fleetNeedsAttention(targets) ? EXIT.attention : EXIT.ok;
 }
 
-/** Every certificate's delivery targets, from the fleet view of the last tick. */
+/**
+ * Every certificate's delivery targets, from the fleet view of the last tick. `--json` prints
+ * the fleet snapshot (cli/fleet-view/): the document the dashboard's page reads.
+ */
 async function runFleetStatus(options: StatusOptions): Promise<number> {
   const out = createOutput({ json: options.json });
   const ctx = await connect(options);
+  const source = stackSource(ctx);
+  const reading = await source.read();
   const now = ctx.clock.now();
-  const records = await ctx.inventory.list();
-  const view = await readFleetView(ctx);
-  const rows = fleetRows(view, now);
-  const summaries = records.map((r) => summarize(r, now));
-  out.result(
-    {
-      at: view?.at ?? null,
-      lagMinutes: view?.lagMinutes ?? null,
-      summary: summarizeFleet(view),
-      certificates: summaries.map((s) => ({ ...s, targets: rows.filter((r) => r.certificate === s.name) })),
-    },
-    () =>
-      printFleet(
-        out,
-        rows,
-        view,
-        now,
-        records.filter((r) => !r.spec.delivery && r.state.status !== 'retired'),
-      ),
+  const snapshot = buildFleetSnapshot(reading, source, now);
+  const rows = targetRows(reading.view, now);
+  out.result(snapshot, () =>
+    printFleet(
+      out,
+      rows,
+      reading.view,
+      now,
+      reading.records.filter((r) => !r.spec.delivery && r.state.status !== 'retired'),
+    ),
   );
-  return fleetNeedsAttention(rows) || summaries.some((s) => s.needsAttention) ? EXIT.attention : EXIT.ok;
+  return fleetNeedsAttention(rows) || snapshot.certificates.some((c) => c.needsAttention)
+    ? EXIT.attention
+    : EXIT.ok;
 }

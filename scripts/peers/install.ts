@@ -1,8 +1,9 @@
 /**
- * `install`: Pebble and AWS's aws_signing_helper (go install), moto server (Python venv), cfn-lint and checkov (a second
- * venv, for the template lint) and DynamoDB Local (Maven
- * Central, with its sqlite4java native libraries) into the cache directory, and nginx from
- * the OS packages when it is missing, with its stream module and HAProxy (see nginx.ts). Idempotent: each part is checked and
+ * `install`: Pebble and AWS's aws_signing_helper (go install), moto server (Python venv),
+ * cfn-lint and checkov (a second venv, for the template lint) and DynamoDB Local (Maven
+ * Central, with its sqlite4java native libraries) into the cache directory, and from the OS
+ * packages when missing: nginx with its stream module and HAProxy (see nginx.ts), and
+ * chromium for the dashboard's browser test (chromium.ts). Idempotent: each part is checked and
  * skipped when already there at the pinned version.
  */
 import { createHash } from 'node:crypto';
@@ -20,8 +21,10 @@ import {
   repoRoot,
   type CachePaths,
 } from './config.js';
+import { installDebianPackages } from './apt.js';
+import { CHROMIUM_PACKAGES, chromiumInstalled, chromiumPath } from './chromium.js';
 import { goBinaryIs, goCommand } from './go.js';
-import { installNginx, nginxInstalled } from './nginx.js';
+import { NGINX_ELSEWHERE, NGINX_PACKAGES, nginxInstalled } from './nginx.js';
 import { installSigningHelper, signingHelperInstalled } from './signing-helper.js';
 import { exec, execOk, log, withFileLock } from './util.js';
 
@@ -37,6 +40,8 @@ export interface InstallStatus {
   readonly moto: boolean;
   readonly dynamodb: boolean;
   readonly nginx: boolean;
+  /** Debian's chromium, which the dashboard's browser test drives. */
+  readonly chromium: boolean;
   /** cfn-lint and checkov, which test/infra runs on the synthesized template. */
   readonly lint: boolean;
   /** AWS's aws_signing_helper, the reference client of the Roles Anywhere stand-in. */
@@ -58,6 +63,7 @@ export async function installStatus(paths: CachePaths = cachePaths()): Promise<I
     signingHelper,
     dynamodb: dynamodbInstalled(paths) && launcherCurrent(paths),
     nginx: nginxInstalled(),
+    chromium: chromiumInstalled(),
   };
 }
 
@@ -71,7 +77,7 @@ export async function install(paths: CachePaths = cachePaths()): Promise<void> {
       status.pebble ? undefined : installPebble(paths),
       status.moto ? undefined : installMoto(paths),
       status.dynamodb ? undefined : installDynamodb(paths),
-      status.nginx ? undefined : installNginx(),
+      status.nginx && status.chromium ? undefined : installSystemPackages(status),
       status.lint ? undefined : installLint(paths),
       // Only the Roles Anywhere stand-in's tests need it: a machine without a C compiler
       // still gets every other peer, and those tests say what is missing.
@@ -87,6 +93,22 @@ export async function install(paths: CachePaths = cachePaths()): Promise<void> {
       log(`install done in ${((Date.now() - started) / 1000).toFixed(1)}s (${paths.home})`);
     }
   });
+}
+
+/** nginx, HAProxy and chromium from the OS packages, in one apt-get run. */
+async function installSystemPackages(status: InstallStatus): Promise<void> {
+  const packages = [...(status.nginx ? [] : NGINX_PACKAGES), ...(status.chromium ? [] : CHROMIUM_PACKAGES)];
+  await installDebianPackages(
+    packages,
+    `${NGINX_ELSEWHERE}; for chromium, set CERTKEEPER_CHROMIUM to a Chromium or Chrome binary`,
+  );
+  if (!status.nginx && !nginxInstalled())
+    throw new Error(
+      `nginx, its stream module or haproxy is missing after installing ${NGINX_PACKAGES.join(' ')} (looked in PATH, /usr/sbin, /usr/lib/nginx/modules)`,
+    );
+  if (!status.chromium && !chromiumInstalled())
+    throw new Error(`${chromiumPath()} is missing after installing ${CHROMIUM_PACKAGES.join(' ')}`);
+  log('system packages installed: nginx (with its stream module), HAProxy, chromium');
 }
 
 // ---------------------------------------------------------------------------------------

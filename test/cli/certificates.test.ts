@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { uniqueName } from '../../scripts/peer-kit/peers.js';
-import { useStandInStack } from '../../scripts/peer-kit/stack.js';
-import { certkeeper, json } from '../support/operator.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
 import { amendState } from '../../shared/inventory/inventory.js';
 
 /** Its own zone name: test files share one moto, and a name lookup refuses duplicates. */

@@ -22,9 +22,9 @@ import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { runTick } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { runToEnd } from '../../scripts/peer-kit/child.js';
+import { runToEnd } from '../../scripts/test-kit/child.js';
 import { type FaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
-import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
 import {
   createForeignZone,
   deleteRecord,
@@ -33,7 +33,7 @@ import {
   putRecord,
   serveHttp01OnPebblePort,
   useStandInStack,
-} from '../../scripts/peer-kit/stack.js';
+} from '../../scripts/test-kit/stack.js';
 
 const MAIN = join(import.meta.dirname, '../../cli/main.ts');
 

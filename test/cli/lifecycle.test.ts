@@ -20,9 +20,9 @@ import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { pebbleGet } from '../../scripts/peer-kit/peers.js';
-import { serveHttp01OnPebblePort, useStandInStack } from '../../scripts/peer-kit/stack.js';
-import { certkeeper, json, type Run, start } from '../support/operator.js';
+import { pebbleGet } from '../../scripts/test-kit/peers.js';
+import { serveHttp01OnPebblePort, useStandInStack } from '../../scripts/test-kit/stack.js';
+import { certkeeper, json, type Run, start } from '../../scripts/test-kit/operator.js';
 
 let stack: StandInStack;
 let inventory: DynamoInventory;

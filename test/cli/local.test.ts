@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../../scripts/peers/ports.js';
 import { userCsr } from '../support/test-keys.js';
-import { peers, pebblePost } from '../../scripts/peer-kit/peers.js';
-import { type Exited, runToEnd } from '../../scripts/peer-kit/child.js';
+import { peers, pebblePost } from '../../scripts/test-kit/peers.js';
+import { type Exited, runToEnd } from '../../scripts/test-kit/child.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');

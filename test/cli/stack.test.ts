@@ -6,9 +6,9 @@
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
-import { useStandInStack } from '../../scripts/peer-kit/stack.js';
-import { certkeeper, json } from '../support/operator.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
 
 let stack: StandInStack;
 let cloudformation: CloudFormationClient;

@@ -15,7 +15,7 @@ import { bundleFileKey, manifestKey } from '../../shared/store/layout.js';
 import type { ListableObjectStore } from '../../shared/store/object-certificate-store.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { CertificateStore } from '../../shared/store/store.js';
-import { s3Client, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
 import { fakeBundle, fakeMeta } from '../support/store-fixtures.js';
 import { pendingKeyKey } from '../../shared/store/layout.js';
 

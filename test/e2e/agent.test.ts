@@ -1,7 +1,7 @@
 /**
  * The server agent's acceptance, end to end: the real scheduler and issuer issue from
  * Pebble into a stand-in stack, the agent installs into a directory, and a real nginx (its own
- * prefix and ports, see scripts/peer-kit/nginx.ts) loads and serves what the agent installed.
+ * prefix and ports, see scripts/test-kit/nginx.ts) loads and serves what the agent installed.
  * What a TLS client sees is the assertion, next to the files and the agent's report.
  *
  * The agent is the repository's, run in this process, unless CERTKEEPER_AGENT_BIN names a
@@ -36,10 +36,10 @@ import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.j
 import { runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
-import { startNginx, type Nginx, type NginxOptions } from '../../scripts/peer-kit/nginx.js';
-import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { startNginx, type Nginx, type NginxOptions } from '../../scripts/test-kit/nginx.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
 import { scratch, testRoots } from '../support/scratch.js';
-import { useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
 import type { TestCa } from '../support/test-ca.js';
 import { recordingLog } from '../support/agent-host.js';
 

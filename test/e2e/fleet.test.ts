@@ -25,11 +25,11 @@ import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { receiveAll, runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
-import { certkeeper, json } from '../support/operator.js';
-import { type Nginx, startNginx } from '../../scripts/peer-kit/nginx.js';
-import { uniqueName } from '../../scripts/peer-kit/peers.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
+import { type Nginx, startNginx } from '../../scripts/test-kit/nginx.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
 import { scratch, testRoots } from '../support/scratch.js';
-import { pointHandlersAt, useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { pointHandlersAt, useStandInStack } from '../../scripts/test-kit/stack.js';
 import type { TestCa } from '../support/test-ca.js';
 import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 

@@ -28,18 +28,18 @@ import { type Log, silentLog } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { TLSALPN01_PREFIX } from '../../shared/store/layout.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
-import { runToEnd } from '../../scripts/peer-kit/child.js';
+import { runToEnd } from '../../scripts/test-kit/child.js';
 import { startHaproxy } from '../support/haproxy.js';
-import { startNginx, type Nginx } from '../../scripts/peer-kit/nginx.js';
-import { type SwitchedPebble, startPebbleWith } from '../../scripts/peer-kit/pebble-switches.js';
-import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { startNginx, type Nginx } from '../../scripts/test-kit/nginx.js';
+import { type SwitchedPebble, startPebbleWith } from '../../scripts/test-kit/pebble-switches.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
 import {
   createPeerStack,
   issuerMessage,
   listKeys,
   pointHandlersAt,
   putRecord,
-} from '../../scripts/peer-kit/stack.js';
+} from '../../scripts/test-kit/stack.js';
 import { createTestCa, type IssuedBundle } from '../support/test-ca.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

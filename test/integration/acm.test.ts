@@ -30,9 +30,9 @@ import { dueReason } from '../../shared/renewal/policy.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { certkeeper, json } from '../support/operator.js';
-import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
-import { pointHandlersAt, recordAcmeRequests, useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import { pointHandlersAt, recordAcmeRequests, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 /** Unique per run: moto's ACM outlives a run when the peers were started by hand. */
 const NAME = uniqueName('acm');

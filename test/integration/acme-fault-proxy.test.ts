@@ -11,7 +11,7 @@ import acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trustCaForOrigin } from '../../shared/acme/transport.js';
 import { type FaultProxy, startFaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
-import { peers } from '../../scripts/peer-kit/peers.js';
+import { peers } from '../../scripts/test-kit/peers.js';
 
 interface Reply {
   status: number;

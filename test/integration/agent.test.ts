@@ -16,7 +16,7 @@ import { SnsPublisher } from '../../shared/events/sns.js';
 import { http01Key } from '../../shared/store/layout.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
 import { createTestCa, type IssuedBundle, type TestCa } from '../support/test-ca.js';
 import { recordingLog } from '../support/agent-host.js';
 

@@ -12,7 +12,7 @@ import { NotFoundError, UnreachableError, ValidationError } from '../../shared/m
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
-import { listKeys, pointHandlersAt, useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { listKeys, pointHandlersAt, useStandInStack } from '../../scripts/test-kit/stack.js';
 import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 
 let stack: StandInStack;

@@ -27,8 +27,8 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { createTable } from '../../shared/dynamo/table.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
-import { uniqueName } from '../../scripts/peer-kit/peers.js';
-import { useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
 
 const ZONE = 'bundles.test';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

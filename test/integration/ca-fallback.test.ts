@@ -13,9 +13,9 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { type FaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
-import { certkeeper, json } from '../support/operator.js';
-import { uniqueName } from '../../scripts/peer-kit/peers.js';
-import { type SwitchedPebble, startPebbleWith } from '../../scripts/peer-kit/pebble-switches.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
+import { type SwitchedPebble, startPebbleWith } from '../../scripts/test-kit/pebble-switches.js';
 import {
   manifestSerial,
   putRecord,
@@ -23,7 +23,7 @@ import {
   recordAcmeRequests,
   tapEvents,
   useStandInStack,
-} from '../../scripts/peer-kit/stack.js';
+} from '../../scripts/test-kit/stack.js';
 
 const ZONE = `${uniqueName('cafb')}.test`;
 const acme = recordAcmeRequests();

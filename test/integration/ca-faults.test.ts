@@ -24,8 +24,8 @@ import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, runTick } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { type Fault, type FaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
-import { uniqueName } from '../../scripts/peer-kit/peers.js';
-import { pointHandlersAt, useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
+import { pointHandlersAt, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 const NAME = 'flaky';
 /** Unique per run, so runs against the same started peers (one moto) never share a zone. */

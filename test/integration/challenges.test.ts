@@ -15,7 +15,7 @@ import { NotFoundError } from '../../shared/model/errors.js';
 import { parseIdentifier } from '../../shared/model/identifiers.js';
 import { http01Key } from '../../shared/store/layout.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { peers, route53Client, s3Client, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { peers, route53Client, s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
 
 const dnsServer = peers().dnsServer;
 const route53 = route53Client();

@@ -17,7 +17,7 @@ import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { issuerRuntime } from '../../functions/issuer-runtime.js';
 import { sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { uniqueName } from '../../scripts/peer-kit/peers.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
 import {
   createForeignZone,
   issuerMessage,
@@ -25,7 +25,7 @@ import {
   putCname,
   tapEvents,
   useStandInStack,
-} from '../../scripts/peer-kit/stack.js';
+} from '../../scripts/test-kit/stack.js';
 
 const id = uniqueName('cn').slice(3, 15);
 /** The user's DNS host (not Route53 in real life): only its CNAMEs matter here. */

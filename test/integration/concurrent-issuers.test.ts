@@ -10,7 +10,7 @@ import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { receiveAll, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
-import { listKeys, recordAcmeRequests, useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { listKeys, recordAcmeRequests, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 const acmeRequests = recordAcmeRequests();
 let stack: StandInStack;

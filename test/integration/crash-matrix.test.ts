@@ -21,7 +21,7 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { uniqueName } from '../../scripts/peer-kit/peers.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
 import {
   issuerMessage,
   listKeys,
@@ -29,8 +29,8 @@ import {
   recordAcmeRequests,
   tapEvents,
   useStandInStack,
-} from '../../scripts/peer-kit/stack.js';
-import { runToEnd } from '../../scripts/peer-kit/child.js';
+} from '../../scripts/test-kit/stack.js';
+import { runToEnd } from '../../scripts/test-kit/child.js';
 import { CRASH_STEPS, type CrashStep } from '../support/crash-steps.js';
 
 const ZONE = `${uniqueName('crash')}.test`;

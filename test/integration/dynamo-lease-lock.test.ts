@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTable, lockKey } from '../../shared/dynamo/table.js';
 import { DynamoLeaseLock, LOCK_RETENTION_MS } from '../../shared/lock/dynamodb.js';
 import { type Clock, ManualClock, SECOND } from '../../shared/model/clock.js';
-import { dynamodbClient, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { dynamodbClient, uniqueName } from '../../scripts/test-kit/peers.js';
 
 const TTL = 30 * SECOND;
 const tableName = uniqueName('lock-test');

@@ -6,7 +6,7 @@ import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
 import { leakedKey } from '../support/test-keys.js';
-import { snsClient, sqsClient, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { snsClient, sqsClient, uniqueName } from '../../scripts/test-kit/peers.js';
 
 const sns = snsClient();
 const sqs = sqsClient();

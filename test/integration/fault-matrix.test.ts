@@ -27,8 +27,8 @@ import type { CertificateState } from '../../shared/model/state.js';
 import { receiveAll, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { type AwsFaultProxy, type AwsFaultRule, startAwsFaultProxy } from '../support/aws-fault-proxy.js';
-import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
-import { startPebbleWith } from '../../scripts/peer-kit/pebble-switches.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import { startPebbleWith } from '../../scripts/test-kit/pebble-switches.js';
 import {
   listKeys,
   manifestSerial as manifestSerialOf,
@@ -36,7 +36,7 @@ import {
   recordAcmeRequests,
   tapEvents,
   useStandInStack,
-} from '../../scripts/peer-kit/stack.js';
+} from '../../scripts/test-kit/stack.js';
 
 const NAME = 'matrix';
 const ZONE = `${uniqueName('matrix')}.test`;

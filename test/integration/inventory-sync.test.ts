@@ -9,7 +9,7 @@ import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { parseCertificateSpec } from '../../shared/model/spec.js';
 import { createTable } from '../../shared/dynamo/table.js';
-import { dynamodbClient, peers, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { dynamodbClient, peers, uniqueName } from '../../scripts/test-kit/peers.js';
 
 let inventory: DynamoInventory;
 

@@ -47,9 +47,9 @@ import {
   REGION,
   TemplateResolver,
 } from '../support/iam.js';
-import { pebbleGet, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { pebbleGet, uniqueName } from '../../scripts/test-kit/peers.js';
 import { inlineCode } from '../support/synth.js';
-import { serveHttp01OnPebblePort, useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { serveHttp01OnPebblePort, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 /** Adding a principal is one line: its name and where its policies are in the template. */
 const PRINCIPALS: Record<string, PrincipalSource> = {

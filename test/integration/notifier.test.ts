@@ -24,7 +24,7 @@ import { HOUR, ManualClock } from '../../shared/model/clock.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
 import type { Log } from '../../shared/model/log.js';
 import { type HttpRecorder, startHttpRecorder } from '../support/http-recorder.js';
-import { peers, snsClient, sqsClient, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { peers, snsClient, sqsClient, uniqueName } from '../../scripts/test-kit/peers.js';
 
 const NOW = new Date('2026-11-22T11:00:00Z');
 const TOKEN = '123456:AAH-integration_token';

@@ -24,7 +24,7 @@ import {
   route53Client,
   s3Client,
   uniqueName,
-} from '../../scripts/peer-kit/peers.js';
+} from '../../scripts/test-kit/peers.js';
 
 describe('Pebble', () => {
   it('serves a directory with renewalInfo and the shortlived and classic profiles', async () => {

@@ -21,14 +21,14 @@ import type { Manifest } from '../../shared/store/store.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { receiveAll, runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { pebbleRoots } from '../../scripts/peer-kit/peers.js';
+import { pebbleRoots } from '../../scripts/test-kit/peers.js';
 import {
   listKeys,
   pointHandlersAt,
   recordAcmeRequests,
   serveHttp01OnPebblePort,
   useStandInStack,
-} from '../../scripts/peer-kit/stack.js';
+} from '../../scripts/test-kit/stack.js';
 
 const SHORTLIVED_SECONDS = 576_000;
 

@@ -16,8 +16,8 @@ import { certId } from '../../shared/pki/index.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, runTick } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { pebblePost } from '../../scripts/peer-kit/peers.js';
-import { pointHandlersAt, useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { pebblePost } from '../../scripts/test-kit/peers.js';
+import { pointHandlersAt, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 const clock = new ManualClock(Date.now());
 let stack: StandInStack;

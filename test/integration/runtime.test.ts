@@ -7,8 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { issuerRuntime } from '../../functions/issuer-runtime.js';
 import { resetRuntime } from '../../functions/runtime.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
-import { peers, uniqueName } from '../../scripts/peer-kit/peers.js';
-import { pointHandlersAt, useStandInStack } from '../../scripts/peer-kit/stack.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import { pointHandlersAt, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 let stack: StandInStack;
 let secretArn: string;

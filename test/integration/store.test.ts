@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError, UnreachableError } from '../../shared/model/errors.js';
 import { bundleFileKey, manifestKey, RETENTION_TAG } from '../../shared/store/layout.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
-import { peers, s3Client, uniqueName } from '../../scripts/peer-kit/peers.js';
+import { peers, s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
 import { fakeBundle, fakeMeta } from '../support/store-fixtures.js';
 
 /** moto's KMS: a real key, so the SSE-KMS headers name something that exists. */

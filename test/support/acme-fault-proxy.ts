@@ -22,7 +22,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import { Agent, createServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { peers } from '../../scripts/peer-kit/peers.js';
+import { peers } from '../../scripts/test-kit/peers.js';
 
 export type Fault =
   /** Forward everything. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCa, type TestCa } from './test-ca.js';
-import { pebbleRoots } from '../../scripts/peer-kit/peers.js';
+import { pebbleRoots } from '../../scripts/test-kit/peers.js';
 
 /**
  * What an end-to-end test file starts and creates, undone in its afterAll even when a test

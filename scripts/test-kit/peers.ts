@@ -1,5 +1,5 @@
 /**
- * The running local peers, for the tests and the benchmarks (scripts/peer-kit/ holds what
+ * The running local peers, for the tests and the benchmarks (scripts/test-kit/ holds what
  * test/ and bench/ both use, so that bench/ never reaches into test/). `npm test`
  * (scripts/peers.ts run) starts them and exports their endpoints; `npm run peers start` +
  * `npx vitest run ...` works too (then <repo>/.peers/env.json is read).

@@ -254,7 +254,7 @@ function nginxConf(
       })
     : '';
   const loadModule = module && module !== 'builtin' ? `load_module ${module};\n` : '';
-  return `# certkeeper e2e test server (scripts/peer-kit/nginx.ts)
+  return `# certkeeper e2e test server (scripts/test-kit/nginx.ts)
 ${loadModule}${user}worker_processes 1;
 daemon on;
 pid ${c.pidFile};
