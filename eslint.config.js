@@ -51,4 +51,9 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // CommonJS modules the bundles take in place of a dependency's (infra/bundle/modules/).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', exports: 'writable' } },
+  },
 );

@@ -8,7 +8,7 @@ import {
 import type { AgentInboxes, InboxEntry } from '../shared/agents/inbox.js';
 import { IntegrityError, NotFoundError } from '../shared/model/errors.js';
 import { sha256Hex } from '../shared/pki/hash.js';
-import { BUNDLE_FILES, manifestKey } from '../shared/store/keys.js';
+import { BUNDLE_FILES, manifestKey } from '../shared/store/layout.js';
 import type { CertificateStore, Manifest, ObjectStore } from '../shared/store/store.js';
 
 /**

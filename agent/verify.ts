@@ -8,7 +8,7 @@ import {
   splitPemChain,
   verifyChain,
 } from '../shared/pki/index.js';
-import type { BundleFile } from '../shared/store/keys.js';
+import type { BundleFile } from '../shared/store/layout.js';
 import { sameSerial } from './served.js';
 
 export interface VerifyOptions {

@@ -1,7 +1,7 @@
 /**
  * How fast the dashboard is with 100, 1,000 and 10,000 certificates (and as many agents):
  * `certkeeper dashboard --out DIR` over a generated local-mode directory (the same command,
- * server and page as for a stack; test/support/fleet-fixture.ts), in headless Chromium.
+ * server and page as for a stack; scripts/test-kit/fleet-fixture.ts), in headless Chromium.
  *
  * - first render: from navigation to the first painted timeline, in the page's own clock
  *   (User Timing mark `certkeeper:first-render`): HTML, script, the snapshot over HTTP,
@@ -25,9 +25,9 @@ import { performance } from 'node:perf_hooks';
 import type { BrowserContext } from 'playwright-core';
 import { buildFleetSnapshot } from '../cli/fleet-view/build.js';
 import { localSource } from '../cli/fleet-view/open.js';
-import { launchBrowser, startDashboard } from '../test/support/browser.js';
-import { writeFleetFixture } from '../test/support/fleet-fixture.js';
-import { median } from './measure.js';
+import { launchBrowser, startDashboard } from '../scripts/test-kit/browser.js';
+import { writeFleetFixture } from '../scripts/test-kit/fleet-fixture.js';
+import { median } from './lib/measure.js';
 
 interface Row {
   certificates: number;
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     await browser.close();
   }
   console.log(
-    `\ncertkeeper dashboard, headless ${(await import('../test/support/browser.js')).CHROMIUM}, medians of ${runs} runs\n`,
+    `\ncertkeeper dashboard, headless ${(await import('../scripts/test-kit/browser.js')).CHROMIUM}, medians of ${runs} runs\n`,
   );
   const table = [
     [

@@ -1,7 +1,7 @@
 /**
  * How long a renewal takes to reach a fleet: 10 agents on this machine, each in front of
  * its own nginx, one certificate issued from Pebble through the real scheduler and issuer
- * handlers on a local stack (moto, DynamoDB Local), then renewals forced through the issuer.
+ * handlers on a stand-in stack (moto, DynamoDB Local), then renewals forced through the issuer.
  * For each renewal: the time from the manifest being stored to the new serial being served
  * by every nginx, event-driven (each agent long-polls its own SQS queue subscribed to the
  * events topic) and with events off (polling only). Not a test: it prints figures.
@@ -30,14 +30,14 @@ import { readServedCertificate, sameSerial } from '../shared/fleet/probe.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import type { Log } from '../shared/model/log.js';
 import { parseCertificateSpec } from '../shared/model/spec.js';
-import { manifestKey } from '../shared/store/keys.js';
+import { manifestKey } from '../shared/store/layout.js';
 import { S3ObjectStore } from '../shared/store/s3-store.js';
 import type { Manifest } from '../shared/store/store.js';
-import { runTick, sqsEvent } from '../scripts/local/pipeline.js';
-import type { LocalStack } from '../scripts/local/stack.js';
-import { type Nginx, startNginx } from '../test/support/nginx.js';
-import { pebbleRoots, peers, uniqueName } from '../test/support/peers.js';
-import { useLocalStack } from '../test/support/stack.js';
+import { runTick, sqsEvent } from '../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../scripts/stand-in-stack/stack.js';
+import { type Nginx, startNginx } from '../scripts/test-kit/nginx.js';
+import { pebbleRoots, peers, uniqueName } from '../scripts/test-kit/peers.js';
+import { useStandInStack } from '../scripts/test-kit/stack.js';
 import { declareSpec } from '../shared/usecases/declare-certificates.js';
 
 const AGENTS = 10;
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   const began = performance.now();
   const zone = `${uniqueName('fleet')}.test`;
   const dnsName = `www.${zone}`;
-  const stack = await useLocalStack('bench-fleet', [zone]);
+  const stack = await useStandInStack('bench-fleet', [zone]);
   const moto = { endpoint: peers().motoEndpoint, region, credentials };
   const s3 = new S3Client({ ...moto, forcePathStyle: true });
   const sqs = new SQSClient(moto);
@@ -304,7 +304,7 @@ async function main(): Promise<void> {
 async function startHost(
   name: string,
   work: string,
-  stack: LocalStack,
+  stack: StandInStack,
   sqs: SQSClient,
   dnsName: string,
 ): Promise<Host> {

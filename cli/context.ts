@@ -18,9 +18,9 @@ import { CertkeeperError, IntegrityError, NotFoundError, ValidationError } from 
 import type { InventoryRecord } from '../shared/model/state.js';
 import type { WorkQueue } from '../shared/queue/queue.js';
 import { sha256Hex } from '../shared/pki/hash.js';
-import type { BundleFile } from '../shared/store/keys.js';
+import type { BundleFile } from '../shared/store/layout.js';
 import type { CertificateStore, Manifest } from '../shared/store/store.js';
-import { resolveDirectory } from './directory.js';
+import { caDirectoryUrl } from './directory-url.js';
 import { EXIT } from './output.js';
 
 /** The stack flags every operator command accepts (commander's camel-cased names). */
@@ -193,6 +193,13 @@ export async function readStackOutputs(
   return found;
 }
 
+/** What `add` and `remove` say about writing the inventory that a deploy also writes. */
+export const DECLARATIVE_NOTE = `
+The config file and a deploy are the declarative source of the inventory: these commands
+write the inventory directly, and the next deploy retires every certificate that is not in
+certkeeper.config.json (and brings back the ones that are). Add the certificate to the
+config as well to keep it.`;
+
 export const STACK_HELP = `
 Finding the stack:
   With --stack NAME (or CERTKEEPER_STACK), the deployed stack's CloudFormation outputs
@@ -238,7 +245,7 @@ export async function connect(
     const value = flags[source.key] ?? environment[source.env];
     const required = source.key === 'bucket' || source.key === 'table' || needs.includes(source.need!);
     // The CA by name as the config and local mode take it (letsencrypt, letsencrypt-staging).
-    if (value) env[source.env] = source.key === 'directoryUrl' ? resolveDirectory(value) : value;
+    if (value) env[source.env] = source.key === 'directoryUrl' ? caDirectoryUrl(value) : value;
     else if (required) {
       throw new ValidationError(
         flagName(source),

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../shared/model/errors.js';
 import { runLocalRenew } from '../local/renew.js';
-import { DIRECTORY_NAMES, directoryFlag, directoryOptions } from '../directory.js';
+import { WELL_KNOWN_CA_NAMES as DIRECTORY_NAMES, directoryFlag, directoryOptions } from '../directory-url.js';
 import { parseDuration } from '../../shared/model/spec.js';
 import type { CertificateState, LastError } from '../../shared/model/state.js';
 import { dueReason } from '../../shared/renewal/policy.js';

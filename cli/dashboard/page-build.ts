@@ -38,7 +38,7 @@ export async function buildPageAssets(): Promise<PageAssets> {
 }
 
 /**
- * For the CLI bundle (scripts/build-cli.ts): cli/dashboard/assets.ts becomes a module that
+ * For the CLI bundle (scripts/cli-bundle.ts): cli/dashboard/assets.ts becomes a module that
  * returns the page built now, so the built file and the executable carry it whole.
  */
 export function pageAssetsPlugin(): esbuild.Plugin {

@@ -8,7 +8,7 @@
 import { chmod, mkdir, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
-import { TOKEN_PATTERN } from '../../shared/store/keys.js';
+import { TOKEN_PATTERN } from '../../shared/store/layout.js';
 import type { Challenge, ChallengeSolver } from '../../shared/challenges/solver.js';
 
 const CHALLENGE_PATH = ['.well-known', 'acme-challenge'] as const;

@@ -32,7 +32,7 @@ import {
   HTTP01_PREFIX,
   TLSALPN01_PREFIX,
   agentPrefix,
-} from '../../shared/store/keys.js';
+} from '../../shared/store/layout.js';
 import { allow, type FunctionFactory, logicalIdOf } from './lambda.js';
 import type { IssuerPipeline } from './pipeline.js';
 import type { IssuerStorage } from './storage.js';

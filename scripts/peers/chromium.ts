@@ -1,5 +1,5 @@
 /**
- * Chromium for the dashboard's browser test and bench (test/support/browser.ts): Debian's
+ * Chromium for the dashboard's browser test and bench (scripts/test-kit/browser.ts): Debian's
  * own package, driven headless by playwright-core, which is never let to download a browser.
  */
 import { existsSync } from 'node:fs';

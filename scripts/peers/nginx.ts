@@ -3,7 +3,7 @@
  * certificate and reloads on the agent's command, and whose `stream` module routes ALPN
  * acme-tls/1 to the TLS-ALPN-01 responder; HAProxy, the other front that can route it.
  * Installed from the OS packages (Debian's `nginx`, `libnginx-mod-stream`, `haproxy`), never
- * started here: each test starts its own instance with its own prefix (test/support/nginx.ts,
+ * started here: each test starts its own instance with its own prefix (scripts/test-kit/nginx.ts,
  * test/support/haproxy.ts), so nothing listens on 80/443 and parallel test files never share one.
  */
 import { existsSync } from 'node:fs';

@@ -11,7 +11,7 @@ import {
 } from 'node:crypto';
 import * as z from 'zod';
 import { IntegrityError } from '../model/errors.js';
-import type { BundleFile } from '../store/keys.js';
+import type { BundleFile } from '../store/layout.js';
 
 /**
  * A certificate delivered to one agent: the public files as they are, and the private key

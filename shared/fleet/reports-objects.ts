@@ -1,6 +1,6 @@
 import { asCertkeeperError } from '../model/errors.js';
 import type { ListableObjectStore } from '../store/object-certificate-store.js';
-import { AGENTS_PREFIX } from '../store/keys.js';
+import { AGENTS_PREFIX } from '../store/layout.js';
 import type { ObjectStore } from '../store/store.js';
 import {
   AGENT_REPORT_MAX_BYTES,

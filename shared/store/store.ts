@@ -1,5 +1,5 @@
 import { IntegrityError } from '../model/errors.js';
-import type { BundleFile } from './keys.js';
+import type { BundleFile } from './layout.js';
 
 /** One issued certificate, as PEM text. `privkey` never leaves the store and the agent. */
 export interface CertificateBundle {

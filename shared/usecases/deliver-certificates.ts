@@ -8,7 +8,7 @@ import type { Clock } from '../model/clock.js';
 import { asCertkeeperError } from '../model/errors.js';
 import type { Log } from '../model/log.js';
 import type { InventoryRecord } from '../model/state.js';
-import { BUNDLE_FILES, RETENTION_TAG, agentDeliveryKey, retentionClass } from '../store/keys.js';
+import { BUNDLE_FILES, RETENTION_TAG, agentDeliveryKey, retentionClass } from '../store/layout.js';
 import type { CertificateStore, Manifest, ObjectStore } from '../store/store.js';
 
 /**

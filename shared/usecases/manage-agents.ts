@@ -19,7 +19,7 @@ import {
 } from '../model/agent.js';
 import { type Clock, DAY, HOUR, MINUTE } from '../model/clock.js';
 import { ConflictError, ValidationError } from '../model/errors.js';
-import { agentPrefix } from '../store/keys.js';
+import { agentPrefix } from '../store/layout.js';
 import type { ListableObjectStore } from '../store/object-certificate-store.js';
 
 /**

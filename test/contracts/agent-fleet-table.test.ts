@@ -20,7 +20,7 @@ import { DynamoAgentReports } from '../../shared/fleet/reports-dynamodb.js';
 import { ObjectAgentReports } from '../../shared/fleet/reports-objects.js';
 import { FsObjectStore } from '../../shared/store/fs-store.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { dynamodbClient, s3Client, uniqueName } from '../support/peers.js';
+import { dynamodbClient, s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
 
 const admin = dynamodbClient();
 afterAll(() => admin.destroy());

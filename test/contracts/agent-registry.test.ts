@@ -16,7 +16,7 @@ import { newAgentRecord, removedRecord, withEnrolmentToken } from '../../shared/
 import type { AgentRegistry } from '../../shared/agents/registry.js';
 import { createTable } from '../../shared/dynamo/table.js';
 import { IntegrityError } from '../../shared/model/errors.js';
-import { dynamodbClient, uniqueName } from '../support/peers.js';
+import { dynamodbClient, uniqueName } from '../../scripts/test-kit/peers.js';
 
 interface RegistryAdapter {
   name: string;

@@ -31,14 +31,19 @@ import { DAY, SECOND, systemClock } from '../../shared/model/clock.js';
 import { silentLog } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { declareCertificate, declareSpec } from '../../shared/usecases/declare-certificates.js';
-import { runTick, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { certkeeper } from '../cli/operator.js';
-import { type Browser, type Dashboard, launchBrowser, startDashboard } from '../support/browser.js';
-import { writeFleetFixture } from '../support/fleet-fixture.js';
-import { uniqueName } from '../support/peers.js';
+import { runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { certkeeper } from '../../scripts/test-kit/operator.js';
+import {
+  type Browser,
+  type Dashboard,
+  launchBrowser,
+  startDashboard,
+} from '../../scripts/test-kit/browser.js';
+import { writeFleetFixture } from '../../scripts/test-kit/fleet-fixture.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
 import { scratch, testRoots } from '../support/scratch.js';
-import { useLocalStack } from '../support/stack.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
 
 const SCREENSHOTS = resolve(
   dirname(fileURLToPath(import.meta.url)),
@@ -50,7 +55,7 @@ const SCREENSHOTS = resolve(
 const ZONE = `${uniqueName('dash')}.test`;
 const MARKUP = '<img src=x onerror="document.body.dataset.xss=1">';
 
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 let objects: S3ObjectStore;
 let browser: Browser;
@@ -66,7 +71,7 @@ const serials = { first: '', second: '' };
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  stack = await useLocalStack('dashboard', [ZONE]);
+  stack = await useStandInStack('dashboard', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket });
   browser = await launchBrowser();

@@ -28,11 +28,11 @@ import type { CertificateState } from '../../shared/model/state.js';
 import { parseCertificate } from '../../shared/pki/index.js';
 import { dueReason } from '../../shared/renewal/policy.js';
 import type { Manifest } from '../../shared/store/store.js';
-import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { certkeeper, json } from '../cli/operator.js';
-import { peers, uniqueName } from '../support/peers.js';
-import { pointHandlersAt, recordAcmeRequests, useLocalStack } from '../support/stack.js';
+import { receiveAll, runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import { pointHandlersAt, recordAcmeRequests, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 /** Unique per run: moto's ACM outlives a run when the peers were started by hand. */
 const NAME = uniqueName('acm');
@@ -43,7 +43,7 @@ const DEAD_ENDPOINT = 'http://127.0.0.1:1';
 const clock = new ManualClock(Date.now());
 const random = () => 0.5; // backoff without jitter: 1 minute after the first failure
 const acmeRequests = recordAcmeRequests();
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 
 const acm = (region: string, endpoint = peers().motoEndpoint) =>
@@ -74,7 +74,7 @@ const events = async (): Promise<CertificateEvent[]> =>
   );
 
 beforeAll(async () => {
-  stack = await useLocalStack('acm', ['acm.test']);
+  stack = await useStandInStack('acm', ['acm.test']);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, {
     name: NAME,

@@ -26,8 +26,13 @@ import { handler as scheduler } from '../../functions/scheduler.js';
 import { CertkeeperStack } from '../../infra/stack.js';
 import { type DeploymentConfigInput, parseDeploymentConfig } from '../../shared/model/config.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { customResourceEvent, receiveAll, scheduledEvent, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import {
+  customResourceEvent,
+  receiveAll,
+  scheduledEvent,
+  sqsEvent,
+} from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { actingAs, recordAwsCalls } from '../support/aws-recorder.js';
 import {
   ACCOUNT,
@@ -42,9 +47,9 @@ import {
   REGION,
   TemplateResolver,
 } from '../support/iam.js';
-import { pebbleGet, uniqueName } from '../support/peers.js';
-import { inlineCode } from '../infra/support.js';
-import { serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
+import { pebbleGet, uniqueName } from '../../scripts/test-kit/peers.js';
+import { inlineCode } from '../support/synth.js';
+import { serveHttp01OnPebblePort, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 /** Adding a principal is one line: its name and where its policies are in the template. */
 const PRINCIPALS: Record<string, PrincipalSource> = {
@@ -61,7 +66,7 @@ const ZONE = `${uniqueName('iam')}.test`;
 /** moto's zone ids do not look like Route53's, which the config insists on: this stands in. */
 const ZONE_ID = 'Z0CERTKEEPERIAMTEST';
 const recorder = recordAwsCalls();
-let stack: LocalStack;
+let stack: StandInStack;
 let policies: PolicySet;
 let bucketArn: string;
 let zoneArn: string;
@@ -184,7 +189,7 @@ function synthFor(config: DeploymentConfigInput): CfnTemplate {
 const lastSegment = (s: string) => s.split(/[:/]/).pop()!;
 
 beforeAll(async () => {
-  stack = await useLocalStack('iam', [ZONE]);
+  stack = await useStandInStack('iam', [ZONE]);
   const notifications = (await stack.clients.sns.send(new CreateTopicCommand({ Name: uniqueName('notes') })))
     .TopicArn!;
   const certificates = [

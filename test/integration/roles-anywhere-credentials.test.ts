@@ -16,7 +16,7 @@ import {
   rolesAnywhereCredentials,
 } from '../../shared/identity/roles-anywhere.js';
 import { type AgentCa, type AgentIdentity, createAgentCa } from '../support/agent-identity.js';
-import { peers } from '../support/peers.js';
+import { peers } from '../../scripts/test-kit/peers.js';
 import { OffsetClock, rolesAnywhereFixture } from '../support/roles-anywhere.js';
 import { scratch } from '../support/scratch.js';
 

@@ -43,7 +43,7 @@ import {
   createAgentCa,
   writeIdentityFiles,
 } from '../support/agent-identity.js';
-import { peers } from '../support/peers.js';
+import { peers } from '../../scripts/test-kit/peers.js';
 import { OffsetClock, rolesAnywhereFixture } from '../support/roles-anywhere.js';
 import { scratch } from '../support/scratch.js';
 

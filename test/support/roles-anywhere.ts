@@ -16,7 +16,7 @@ import {
 import type { RolesAnywhereTarget } from '../../shared/identity/roles-anywhere.js';
 import type { Clock } from '../../shared/model/clock.js';
 import { type AgentCa, createAgentCa } from './agent-identity.js';
-import { peers, uniqueName } from './peers.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
 import type { scratch } from './scratch.js';
 
 /** Real time moved by an offset: the service's clock (skew tests) or one shared with an agent. */

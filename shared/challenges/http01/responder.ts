@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { asCertkeeperError } from '../../model/errors.js';
 import { listenResponder, type ListeningResponder } from '../listen.js';
 import { type Log, silentLog } from '../../model/log.js';
-import { http01Key, TOKEN_PATTERN } from '../../store/keys.js';
+import { http01Key, TOKEN_PATTERN } from '../../store/layout.js';
 import type { ObjectStore } from '../../store/store.js';
 
 export interface Http01ResponderOptions {
