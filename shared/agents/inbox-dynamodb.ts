@@ -63,6 +63,7 @@ export class DynamoAgentInboxes implements AgentInboxes {
       const stored = await this.get(agent);
       const entries = change(stored?.entries ?? {});
       if (!entries) return { value: undefined };
+      const text = JSON.stringify(inboxEntriesSchema.parse(entries));
       const generation = (stored?.generation ?? 0) + 1;
       const updatedAt = (this.table.clock ?? systemClock).now().toISOString();
       const written = await sendDynamo(
@@ -78,7 +79,7 @@ export class DynamoAgentInboxes implements AgentInboxes {
                     Item: {
                       ...key(inboxKey(agent)),
                       generation: N(generation),
-                      entries: S(JSON.stringify(inboxEntriesSchema.parse(entries))),
+                      entries: S(text),
                       updatedAt: S(updatedAt),
                     },
                     ConditionExpression: stored ? 'generation = :read' : 'attribute_not_exists(#pk)',

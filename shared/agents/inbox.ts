@@ -11,7 +11,7 @@ const time = z.iso.datetime({ offset: true });
 
 export const inboxEntrySchema = z
   .object({
-    serial: z.string().regex(/^[0-9a-f]{1,64}$/),
+    serial: z.string().regex(/^[0-9A-Fa-f]{1,64}$/),
     /** The envelope's object key and SHA-256: the agent installs that envelope and no other. */
     key: z.string().min(1).max(1024),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),

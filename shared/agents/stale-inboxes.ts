@@ -1,3 +1,4 @@
+import type { AgentReport } from '../fleet/report.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { isReceiving, selects } from '../model/agent.js';
 import { deliveryKeyId } from './envelope.js';
@@ -6,14 +7,13 @@ import type { AgentRegistry } from './registry.js';
 
 /**
  * The agents whose inbox is not what the rule says (by serial and sealing key; the envelope
- * itself is not re-read), and the inboxes of agents that should have none. Read-only: the
- * caller asks for those agents' delivery.
+ * itself is not re-read) or whose report says they refused what it names, and the inboxes
+ * of agents that should have none. Read-only: the caller asks for those agents' delivery.
  */
-export async function staleInboxes(deps: {
-  registry: AgentRegistry;
-  inventory: Inventory;
-  inboxes: AgentInboxes;
-}): Promise<{ stale: string[]; orphaned: string[] }> {
+export async function staleInboxes(
+  deps: { registry: AgentRegistry; inventory: Inventory; inboxes: AgentInboxes },
+  reports: ReadonlyMap<string, AgentReport> = new Map(),
+): Promise<{ stale: string[]; orphaned: string[] }> {
   const [agents, records, inboxes] = await Promise.all([
     deps.registry.list(),
     deps.inventory.list(),
@@ -34,7 +34,13 @@ export async function staleInboxes(deps: {
     const same =
       want.size === Object.keys(have).length &&
       [...want].every(([cert, serial]) => have[cert]?.serial === serial && have[cert]?.sealedTo === keyId);
-    if (!same) stale.push(agent.name);
+    // An agent that refused what its inbox names (an envelope damaged or replaced in the
+    // bucket) gets it sealed and written again: the redelivery does that.
+    const refused = Object.entries(reports.get(agent.name)?.certificates ?? {}).some(
+      ([cert, d]) =>
+        d.lastAction === 'refused' && want.get(cert) !== undefined && d.installedSerial !== want.get(cert),
+    );
+    if (!same || refused) stale.push(agent.name);
   }
   const names = new Set(receiving.map((a) => a.name));
   return { stale, orphaned: inboxes.map((i) => i.agent).filter((a) => !names.has(a)) };

@@ -13,6 +13,7 @@ import type { InventoryRecord } from '../model/state.js';
 import type { ListableObjectStore } from '../store/object-certificate-store.js';
 import { DEFAULT_FLEET_RULES, type FleetObservations, type FleetRules, evaluateFleet } from './evaluate.js';
 import { ProbeError, type ProbeTarget, type ServedCertificate, readServedCertificate } from './probe.js';
+import type { AgentReport } from './report.js';
 import { type AgentReportStore, readAllReports } from './report-store.js';
 import { ObjectAgentReports } from './reports-objects.js';
 import {
@@ -101,7 +102,7 @@ export async function monitorFleet(deps: FleetMonitorDeps): Promise<FleetTickRes
   await deps.objects.put(FLEET_STATUS_KEY, `${JSON.stringify(status)}\n`, {
     contentType: 'application/json',
   });
-  const redelivered = await redeliverStale(deps);
+  const redelivered = await redeliverStale(deps, reports);
   const summary = summarizeFleet(status);
   deps.log.info('fleet tick', {
     ...summary,
@@ -134,13 +135,19 @@ export function withRegistryAgents(
 }
 
 /** Inboxes that differ from the selectors are delivered again; those of agents gone are removed. */
-async function redeliverStale(deps: FleetMonitorDeps): Promise<string[]> {
+async function redeliverStale(
+  deps: FleetMonitorDeps,
+  reports: ReadonlyMap<string, AgentReport>,
+): Promise<string[]> {
   if (!deps.registry || !deps.inboxes || !deps.requestDelivery) return [];
-  const { stale, orphaned } = await staleInboxes({
-    registry: deps.registry,
-    inventory: deps.inventory,
-    inboxes: deps.inboxes,
-  });
+  const { stale, orphaned } = await staleInboxes(
+    {
+      registry: deps.registry,
+      inventory: deps.inventory,
+      inboxes: deps.inboxes,
+    },
+    reports,
+  );
   for (const agent of orphaned) await deps.inboxes.remove(agent);
   for (const agent of stale) await deps.requestDelivery(agent);
   return stale;

@@ -62,7 +62,11 @@ export async function deliverCertificate(deps: DeliveryDeps, name: string): Prom
   return forEachAgent(deps, agents, (agent) => updateInbox(deps, agent, bundles, changes, false));
 }
 
-/** After a join or a selector change: everything `agent` selects, and nothing else. */
+/**
+ * After a join, a selector change, or an inbox the fleet tick found stale (or an envelope
+ * the agent refused): everything `agent` selects, and nothing else, every envelope sealed
+ * and written anew, so a damaged or replaced one is not handed over again.
+ */
 export async function deliverToAgent(deps: DeliveryDeps, name: string): Promise<DeliveryResult> {
   const agent = await deps.registry.get(name);
   if (!agent || !isReceiving(agent)) {
@@ -78,7 +82,7 @@ export async function deliverToAgent(deps: DeliveryDeps, name: string): Promise<
     (c): c is Current => !!c,
   );
   const changes = new Map(currents.map((c) => [c.record.spec.name, c]));
-  return forEachAgent(deps, [agent], (a) => updateInbox(deps, a, new BundleCache(deps), changes, true));
+  return forEachAgent(deps, [agent], (a) => updateInbox(deps, a, new BundleCache(deps), changes, true, true));
 }
 
 /**
@@ -93,6 +97,7 @@ async function updateInbox(
   bundles: BundleCache,
   changes: ReadonlyMap<string, Current | undefined>,
   replaceAll: boolean,
+  reseal = false,
 ): Promise<boolean> {
   const keyId = deliveryKeyId(agent.deliveryKey!);
   const stored = (await deps.inboxes.get(agent.name))?.entries ?? {};
@@ -102,7 +107,7 @@ async function updateInbox(
     const had = stored[name];
     fresh.set(
       name,
-      had && had.serial === current.manifest.serial && had.sealedTo === keyId
+      !reseal && had && had.serial === current.manifest.serial && had.sealedTo === keyId
         ? had
         : await writeEnvelope(deps, agent, current, await bundles.files(current.manifest), keyId),
     );
