@@ -204,6 +204,7 @@ export class CertkeeperIssuer extends Construct {
       scheduleMinutes,
       lagMinutes: props.fleet?.lagMinutes ?? 30,
     });
+    agents.publishCrlOn(pipeline.scheduleRule);
     const notifier = new IssuerNotifier(storage, fn, {
       alerts: props.alerts ?? {},
       eventsTopic: pipeline.eventsTopic,
