@@ -5,7 +5,7 @@
  * works, hidden from --help.
  */
 import { type Command, Option } from 'commander';
-import { CA_DIRECTORIES } from '../shared/model/cas.js';
+import { CA_DIRECTORIES, HTTPS_ONLY, isAllowedDirectoryUrl } from '../shared/model/cas.js';
 import { ValidationError } from '../shared/model/errors.js';
 
 export const DIRECTORY_NAMES = Object.keys(CA_DIRECTORIES).join(' / ');
@@ -13,8 +13,9 @@ export const DIRECTORY_NAMES = Object.keys(CA_DIRECTORIES).join(' / ');
 /** An ACME directory URL, or the URL a known CA name stands for. */
 export function resolveDirectory(value: string, flag = '--directory-url'): string {
   if (Object.hasOwn(CA_DIRECTORIES, value)) return CA_DIRECTORIES[value as keyof typeof CA_DIRECTORIES];
+  let url: string;
   try {
-    return new URL(value).href;
+    url = new URL(value).href;
   } catch {
     throw new ValidationError(
       flag,
@@ -22,6 +23,14 @@ export function resolveDirectory(value: string, flag = '--directory-url'): strin
       `give ${Object.keys(CA_DIRECTORIES).join(' or ')}, or the directory URL, e.g. ${CA_DIRECTORIES.letsencrypt}`,
     );
   }
+  if (!isAllowedDirectoryUrl(url)) {
+    throw new ValidationError(
+      flag,
+      `${url} is not https:// (${HTTPS_ONLY})`,
+      "give the CA's https:// directory URL",
+    );
+  }
+  return url;
 }
 
 /** Adds `--directory-url` and the old, hidden `--directory`. */

@@ -7,6 +7,7 @@ import {
   type CaSettings,
   defaultCaName,
   DEFAULT_CA_FALLBACK,
+  directoryUrlSchema,
   resolveDirectoryName,
 } from './cas.js';
 import { ACM_IMPORTS_PER_YEAR, AGENT_NAME_PATTERN, emptyDelivery } from './delivery.js';
@@ -31,7 +32,7 @@ const secretArn = z
 const roleArn = z.string().regex(ROLE_ARN_PATTERN, 'must be an IAM role ARN');
 const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const email = z.string().regex(EMAIL_PATTERN, 'must be an email address');
-const directory = z.union([z.enum(['letsencrypt', 'letsencrypt-staging']), z.string().url()]);
+const directory = z.union([z.enum(['letsencrypt', 'letsencrypt-staging']), directoryUrlSchema]);
 /** RFC 8555 §7.3.4 external account binding; the HMAC key stays in Secrets Manager. */
 const eab = z.object({ kid: z.string().min(1), hmacKeySecretArn: secretArn }).strict();
 
