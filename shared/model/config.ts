@@ -113,7 +113,8 @@ export const deploymentConfigSchema = z
           .object({ botTokenSecretArn: secretArn, chatId: z.string().min(1) })
           .strict()
           .optional(),
-        webhookUrl: z.string().url().optional(),
+        /** Secrets Manager ARN of the generic webhook's URL (URLs often carry a token). */
+        webhookUrlSecretArn: secretArn.optional(),
       })
       .strict()
       .default({ email: [] }),
@@ -165,6 +166,7 @@ export interface DeploymentConfig extends Omit<
  * are checked here so `cdk synth` fails before anything is deployed.
  */
 export function parseDeploymentConfig(input: unknown, source = 'certkeeper.config.json'): DeploymentConfig {
+  refusePlainWebhookUrl(input, source);
   const parsed = deploymentConfigSchema.safeParse(input);
   if (!parsed.success) throw prefixed(configError(parsed.error, 'config', deploymentConfigSchema), source);
   const raw = parsed.data;
@@ -233,6 +235,26 @@ export function parseDeploymentConfig(input: unknown, source = 'certkeeper.confi
     cas,
     certificates,
   };
+}
+
+/**
+ * The older `alerts.webhookUrl` is refused at synth: a webhook URL usually carries its
+ * credential (a token in the path or query), which in the config would be plain text in the
+ * template, the notifier's environment and every deployment artefact, where Slack's and
+ * Telegram's are Secrets Manager ARNs. Refused rather than warned about: a warning still
+ * deploys the token.
+ */
+function refusePlainWebhookUrl(input: unknown, source: string): void {
+  const alerts = (input as { alerts?: unknown } | null)?.alerts;
+  if (typeof alerts !== 'object' || alerts === null || !('webhookUrl' in alerts)) return;
+  throw prefixed(
+    new ValidationError(
+      'config.alerts.webhookUrl',
+      "is not accepted: the URL (which usually carries a token) would be plain text in the CloudFormation template and the notifier Lambda's environment",
+      'store the URL as a Secrets Manager secret (aws secretsmanager create-secret --name certkeeper/webhook --secret-string URL) and give its ARN as alerts.webhookUrlSecretArn',
+    ),
+    source,
+  );
 }
 
 /** `cas` (or the single `ca`, or Let's Encrypt when neither is given) resolved and named. */
