@@ -139,7 +139,10 @@ async function tend(
   // ACM regions without the current serial (delivery/acm-delivery.ts): recorded per region,
   // never a failure of this pass; a failed import makes the certificate due again.
   const fresh = attempted?.outcome.status === 'issued' || attempted?.outcome.status === 'renewed';
-  const delivered = await deliverToAcm(deps, ctx.spec, attempted?.state ?? state, ctx.now, { fresh });
+  const delivered = await deliverToAcm(deps, ctx.spec, attempted?.state ?? state, ctx.now, {
+    fresh,
+    fence: () => held.confirm('importing into ACM'),
+  });
   const settled = machine.settle(ctx, delivered);
   return {
     state: settled.state,
@@ -218,7 +221,9 @@ async function attempt(
       },
       deps.log,
     );
-    const stored = await storeIssuedBundle(deps.store, spec, keyPem, fullchainPem, ctx.now, authority.name);
+    const stored = await storeIssuedBundle(deps.store, spec, keyPem, fullchainPem, ctx.now, authority.name, {
+      beforeManifest: () => held.confirm('writing the manifest'),
+    });
     const { serial, notBefore, notAfter, certId } = stored;
     const key = manifestKey(spec.name);
     const done = machine.afterIssued(ctx, state, {

@@ -8,13 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIssuerRuntime, type IssuerRuntime } from '../../functions/issuer-runtime.js';
-import type { CertificateAuthority } from '../../shared/acme/ca.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate, type RenewOutcome } from '../../shared/usecases/renew-certificate.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
+import { withIssue } from '../support/ca-wrap.js';
 import { pebbleGet } from '../support/peers.js';
 import { serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
 import { json, start } from './operator.js';
@@ -59,20 +59,15 @@ function heldPass(name: string) {
   let release!: () => void;
   const inOrder = new Promise<void>((resolve) => (entered = resolve));
   const released = new Promise<void>((resolve) => (release = resolve));
-  const holding = (inner: CertificateAuthority): CertificateAuthority => ({
-    directoryUrl: inner.directoryUrl,
-    directory: () => inner.directory(),
-    issue: async () => {
-      entered();
-      await released;
-      throw new Error('held by the test, then failed');
-    },
-    getRenewalInfo: (certId) => inner.getRenewalInfo(certId),
-    accountUrl: () => inner.accountUrl(),
-    revoke: (certPem, reason) => inner.revoke(certPem, reason),
-  });
   const done: Promise<RenewOutcome> = renewCertificate(
-    { ...rt.renewDeps, authorities: rt.renewDeps.authorities.map((a) => ({ ...a, ca: holding(a.ca) })) },
+    {
+      ...rt.renewDeps,
+      authorities: withIssue(rt.renewDeps.authorities, async () => {
+        entered();
+        await released;
+        throw new Error('held by the test, then failed');
+      }),
+    },
     name,
     { force: true },
   );
