@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { ValidationError } from '../../shared/model/errors.js';
 import { runLocalRenew } from '../local/renew.js';
@@ -132,10 +133,21 @@ async function runRenew(name: string | undefined, options: RenewOptions): Promis
   }
 
   const requestedAt = now.toISOString();
-  await ctx.queue().enqueue([{ certificate: name, reason: 'manual', force: Boolean(options.force) }]);
+  // The issuer honours a forced request once, by this id: a duplicate delivery or a replay
+  // of the message does not order again (shared/renewal/forced.ts).
+  const requestId = randomBytes(16).toString('base64url');
+  await ctx.queue().enqueue([
+    {
+      certificate: name,
+      reason: 'manual',
+      force: Boolean(options.force),
+      request: { id: requestId, at: requestedAt },
+    },
+  ]);
   const queued = {
     certificate: name,
     queued: true,
+    requestId,
     force: Boolean(options.force),
     due: reason ?? null,
     requestedAt,

@@ -8,6 +8,14 @@ export const workMessage = z.object({
   /** Why the scheduler sent it (for logs); the issuer re-decides under the lease. */
   reason: z.string().max(40).default('manual'),
   force: z.boolean().default(false),
+  /**
+   * A forced renewal's identity (renewal/forced.ts): the issuer honours each id once, so a
+   * duplicate delivery or a replay does not order again. A forced message without it renews
+   * only when due.
+   */
+  request: z
+    .object({ id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'is not a request id'), at: z.iso.datetime() })
+    .optional(),
 });
 export type WorkMessage = z.infer<typeof workMessage>;
 export type WorkMessageInput = z.input<typeof workMessage>;

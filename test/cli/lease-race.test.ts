@@ -12,9 +12,9 @@ import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
-import { renewCertificate, type RenewOutcome } from '../../shared/usecases/renew-certificate.js';
+import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import type { LocalStack } from '../../scripts/local/stack.js';
-import { withIssue } from '../support/ca-wrap.js';
+import { heldPass } from '../support/ca-wrap.js';
 import { pebbleGet } from '../support/peers.js';
 import { serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
 import { json, start } from './operator.js';
@@ -49,32 +49,6 @@ async function issued(name: string): Promise<string> {
 }
 
 /**
- * A forced renewal pass of `name` that stops in its order until `release()`, then fails
- * there (as a CA refusing the order would): its state write comes after whatever happened
- * meanwhile. Held at the CA's `issue` rather than in a solver, since Pebble may reuse an
- * authorization and ask for no challenge at all.
- */
-function heldPass(name: string) {
-  let entered!: () => void;
-  let release!: () => void;
-  const inOrder = new Promise<void>((resolve) => (entered = resolve));
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const done: Promise<RenewOutcome> = renewCertificate(
-    {
-      ...rt.renewDeps,
-      authorities: withIssue(rt.renewDeps.authorities, async () => {
-        entered();
-        await released;
-        throw new Error('held by the test, then failed');
-      }),
-    },
-    name,
-    { force: true },
-  );
-  return { inOrder, release, done };
-}
-
-/**
  * Lets the operator's command get as far as it can while the pass holds the certificate:
  * until `reached()` (the command's change is visible) or a few seconds.
  */
@@ -89,7 +63,7 @@ describe('operator changes racing a renewal pass', () => {
     { timeout: 120_000 },
     async () => {
       const serial = await issued('race-revoke');
-      const pass = heldPass('race-revoke');
+      const pass = heldPass(rt.renewDeps, 'race-revoke');
       await pass.inOrder;
       const revoke = start(['revoke', 'race-revoke', '--reason', 'keyCompromise', '--json'], stack.env);
       // Revoked at the CA at once (a leaked key must not wait for a renewal)...
@@ -117,7 +91,7 @@ describe('operator changes racing a renewal pass', () => {
     { timeout: 120_000 },
     async () => {
       await issued('race-remove');
-      const pass = heldPass('race-remove');
+      const pass = heldPass(rt.renewDeps, 'race-remove');
       await pass.inOrder;
       const remove = start(['remove', 'race-remove', '--json'], stack.env);
       await whileHeld(async () => (await state('race-remove')).status === 'retired');
