@@ -25,4 +25,35 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The dashboard page shows names, errors and problem details that agents and CAs wrote:
+    // nothing of it may ever be parsed as HTML (cli/dashboard/page/dom.ts builds every node).
+    files: ['cli/dashboard/page/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'srcdoc'].map((property) => ({
+          property,
+          message: 'Build nodes with h() from dom.ts: data on this page is attacker-influenced.',
+        })),
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'CallExpression[callee.property.name=/^(write|writeln|createContextualFragment|parseFromString|setHTMLUnsafe)$/]',
+          message: 'Build nodes with h() from dom.ts: data on this page is attacker-influenced.',
+        },
+        {
+          selector: "CallExpression[callee.name='eval'], NewExpression[callee.name='Function']",
+          message: 'No eval.',
+        },
+      ],
+    },
+  },
+  {
+    // CommonJS modules the bundles take in place of a dependency's (infra/bundle/modules/).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', exports: 'writable' } },
+  },
 );

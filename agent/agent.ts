@@ -17,7 +17,7 @@ import {
   parseCertificate,
   pemBlocks,
 } from '../shared/pki/index.js';
-import { BUNDLE_FILES, type BundleFile, manifestKey } from '../shared/store/keys.js';
+import { BUNDLE_FILES, type BundleFile, manifestKey } from '../shared/store/layout.js';
 import { readServedCertificate } from '../shared/fleet/probe.js';
 import { S3CertificateStore, S3ObjectStore } from '../shared/store/s3-store.js';
 import type { CertificateStore, Manifest, ObjectStore } from '../shared/store/store.js';

@@ -9,7 +9,7 @@ import {
   splitPemChain,
   verifyChain,
 } from '../shared/pki/index.js';
-import { BUNDLE_FILES, type BundleFile } from '../shared/store/keys.js';
+import { BUNDLE_FILES, type BundleFile } from '../shared/store/layout.js';
 import type { Manifest } from '../shared/store/store.js';
 import { sameSerial } from './served.js';
 

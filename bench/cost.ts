@@ -1,7 +1,7 @@
 /**
  * What 1,000 renewals cost on AWS (us-east-1, arm64), from measurement: certificates issued
  * through the scheduler bundle's tick, the queue and the built issuer bundle (in
- * bench/lambda-host.mjs, batches of 5 as the event source mapping sends them), counting
+ * bench/lib/lambda-host.mjs, batches of 5 as the event source mapping sends them), counting
  * every request per service and each invocation's duration. Not a test: it prints the
  * figures, the prices used beside them, and the assumptions.
  *
@@ -16,8 +16,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { type CapacityRecorder, recordCapacity } from './dynamo-capacity.js';
-import { perIssuance, runPipeline, setUpBench } from './renewals.js';
+import { type CapacityRecorder, recordCapacity } from './lib/dynamo-capacity.js';
+import { perIssuance, runPipeline, setUpBench } from './lib/pipeline.js';
 
 /** us-east-1 list prices (USD) as published in 2025; check the AWS pricing pages before quoting. */
 const PRICE = {
@@ -35,7 +35,7 @@ const PRICE = {
 };
 
 /**
- * The issuer's request units are measured (bench/dynamo-capacity.ts: DynamoDB Local's own
+ * The issuer's request units are measured (bench/lib/dynamo-capacity.ts: DynamoDB Local's own
  * accounting, table and due index, per request). The scheduler tick's few calls run outside
  * the host and are priced per call: its Query reads about one item per due certificate
  * (bench:tick), its heartbeat PutItem is one small item.

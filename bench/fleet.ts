@@ -1,7 +1,7 @@
 /**
  * How long a renewal takes to reach a fleet: 10 agents on this machine, each in front of
  * its own nginx, one certificate issued from Pebble through the real scheduler and issuer
- * handlers on a local stack (moto, DynamoDB Local), then renewals forced through the issuer.
+ * handlers on a stand-in stack (moto, DynamoDB Local), then renewals forced through the issuer.
  * For each renewal: the time from the manifest being stored to the new serial being served
  * by every nginx, event-driven (each agent long-polls its own SQS queue subscribed to the
  * events topic) and with events off (polling only). Not a test: it prints figures.
@@ -14,6 +14,7 @@
  * the issuer too, all on this machine's cores with moto, Pebble and the 10 nginx.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { forcedRenewal } from '../shared/queue/queue.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,14 +31,14 @@ import { readServedCertificate, sameSerial } from '../shared/fleet/probe.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import type { Log } from '../shared/model/log.js';
 import { parseCertificateSpec } from '../shared/model/spec.js';
-import { manifestKey } from '../shared/store/keys.js';
+import { manifestKey } from '../shared/store/layout.js';
 import { S3ObjectStore } from '../shared/store/s3-store.js';
 import type { Manifest } from '../shared/store/store.js';
-import { runTick, sqsEvent } from '../scripts/local/pipeline.js';
-import type { LocalStack } from '../scripts/local/stack.js';
-import { type Nginx, startNginx } from '../test/support/nginx.js';
-import { pebbleRoots, peers, uniqueName } from '../test/support/peers.js';
-import { useLocalStack } from '../test/support/stack.js';
+import { runTick, sqsEvent } from '../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../scripts/stand-in-stack/stack.js';
+import { type Nginx, startNginx } from '../scripts/test-kit/nginx.js';
+import { pebbleRoots, peers, uniqueName } from '../scripts/test-kit/peers.js';
+import { useStandInStack } from '../scripts/test-kit/stack.js';
 import { declareSpec } from '../shared/usecases/declare-certificates.js';
 
 const AGENTS = 10;
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
   const began = performance.now();
   const zone = `${uniqueName('fleet')}.test`;
   const dnsName = `www.${zone}`;
-  const stack = await useLocalStack('bench-fleet', [zone]);
+  const stack = await useStandInStack('bench-fleet', [zone]);
   const moto = { endpoint: peers().motoEndpoint, region, credentials };
   const s3 = new S3Client({ ...moto, forcePathStyle: true });
   const sqs = new SQSClient(moto);
@@ -195,9 +196,7 @@ async function main(): Promise<void> {
       const before = await manifestOf();
       const invoked = performance.now();
       const issuing = issuer(
-        sqsEvent([
-          { MessageId: crypto.randomUUID(), Body: JSON.stringify({ certificate: NAME, force: true }) },
-        ]),
+        sqsEvent([{ MessageId: crypto.randomUUID(), Body: JSON.stringify(forcedRenewal(NAME, new Date())) }]),
       );
       const stored = await until('the new manifest', MANIFEST_POLL_MS, 120_000, async () => {
         const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: manifestKey(NAME) }));
@@ -304,7 +303,7 @@ async function main(): Promise<void> {
 async function startHost(
   name: string,
   work: string,
-  stack: LocalStack,
+  stack: StandInStack,
   sqs: SQSClient,
   dnsName: string,
 ): Promise<Host> {

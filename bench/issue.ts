@@ -28,10 +28,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { hostArch, seaPath } from '../scripts/build-cli.js';
-import { peers } from '../test/support/peers.js';
-import { startPebbleWith } from '../test/support/pebble-switches.js';
-import { measure, printTable, requireGnuTime, type Sample } from './measure.js';
+import { hostArch, seaPath } from '../scripts/sea-build.js';
+import { peers } from '../scripts/test-kit/peers.js';
+import { startPebbleWith } from '../scripts/test-kit/pebble-switches.js';
+import { measure, printTable, requireGnuTime, type Sample } from './lib/measure.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const CERTBOT_VERSION = '5.8.0';

@@ -26,7 +26,7 @@ import { certificateItem, DynamoInventory } from '../shared/inventory/dynamodb.j
 import { DAY, HOUR, MINUTE } from '../shared/model/clock.js';
 import { parseCertificateSpec } from '../shared/model/spec.js';
 import type { CertificateState } from '../shared/model/state.js';
-import { dynamodbClient, uniqueName } from '../test/support/peers.js';
+import { dynamodbClient, uniqueName } from '../scripts/test-kit/peers.js';
 
 const { values: args } = parseArgs({
   options: {

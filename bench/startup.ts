@@ -11,8 +11,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CLI_BUNDLE, hostArch, seaPath } from '../scripts/build-cli.js';
-import { measure, printTable, requireGnuTime, type Sample } from './measure.js';
+import { CLI_BUNDLE } from '../scripts/cli-bundle.js';
+import { hostArch, seaPath } from '../scripts/sea-build.js';
+import { measure, printTable, requireGnuTime, type Sample } from './lib/measure.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -15,9 +15,9 @@ import { CertkeeperError, IntegrityError, NotFoundError, ValidationError } from 
 import type { InventoryRecord } from '../shared/model/state.js';
 import type { WorkQueue } from '../shared/queue/queue.js';
 import { sha256Hex } from '../shared/pki/hash.js';
-import type { BundleFile } from '../shared/store/keys.js';
+import type { BundleFile } from '../shared/store/layout.js';
 import type { CertificateStore, Manifest } from '../shared/store/store.js';
-import { resolveDirectory } from './directory.js';
+import { caDirectoryUrl } from './directory-url.js';
 import { EXIT, terminalSafe } from './output.js';
 
 /** The stack flags every operator command accepts (commander's camel-cased names). */
@@ -90,9 +90,15 @@ const OUTPUTS: readonly { output: string; key: keyof StackFlags; need?: Need }[]
 /**
  * Adds the stack flags a command needs, naming the environment variable each falls back to,
  * and `--stack NAME`: before the command's action runs, the stack's outputs fill in the
- * flags that were not given (see {@link readStackOutputs}).
+ * flags that were not given (see {@link readStackOutputs}). With `readOutputs: false` the
+ * command reads them itself when it connects (the dashboard, which shows a stack it cannot
+ * reach on its page rather than exiting).
  */
-export function stackOptions(command: Command, needs: readonly Need[] = []): Command {
+export function stackOptions(
+  command: Command,
+  needs: readonly Need[] = [],
+  options: { readOutputs?: boolean } = {},
+): Command {
   for (const source of SOURCES) {
     if (source.need && !needs.includes(source.need)) continue;
     command.option(source.flag, `${source.help} (default: $${source.env})`);
@@ -101,6 +107,7 @@ export function stackOptions(command: Command, needs: readonly Need[] = []): Com
     '--stack <name>',
     'the deployed CloudFormation stack: its outputs are the defaults of the flags above (default: $CERTKEEPER_STACK)',
   );
+  if (options.readOutputs === false) return command;
   command.hook('preAction', async (self) => {
     const flags = self.opts<StackFlags>();
     const defaults = await readStackOutputs(flags, needs);
@@ -165,6 +172,13 @@ export async function readStackOutputs(
   return found;
 }
 
+/** What `add` and `remove` say about writing the inventory that a deploy also writes. */
+export const DECLARATIVE_NOTE = `
+The config file and a deploy are the declarative source of the inventory: these commands
+write the inventory directly, and the next deploy retires every certificate that is not in
+certkeeper.config.json (and brings back the ones that are). Add the certificate to the
+config as well to keep it.`;
+
 export const STACK_HELP = `
 Finding the stack:
   With --stack NAME (or CERTKEEPER_STACK), the deployed stack's CloudFormation outputs
@@ -204,7 +218,7 @@ export async function connect(
     const value = flags[source.key] ?? environment[source.env];
     const required = source.key === 'bucket' || source.key === 'table' || needs.includes(source.need!);
     // The CA by name as the config and local mode take it (letsencrypt, letsencrypt-staging).
-    if (value) env[source.env] = source.key === 'directoryUrl' ? resolveDirectory(value) : value;
+    if (value) env[source.env] = source.key === 'directoryUrl' ? caDirectoryUrl(value) : value;
     else if (required) {
       throw new ValidationError(
         flagName(source),

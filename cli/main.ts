@@ -5,7 +5,7 @@ import { CertkeeperError, UnreachableError } from '../shared/model/errors.js';
 import { EXIT, terminalSafe } from './output.js';
 
 /**
- * What `scripts/build-cli.ts` writes into the built file (esbuild `define`): the version and
+ * What `scripts/cli-bundle.ts` writes into the built file (esbuild `define`): the version and
  * the top-level help text, rendered at build time from the same commands. Absent when the
  * sources run through tsx.
  */
@@ -16,19 +16,20 @@ type Register = (program: Command) => void;
 /**
  * Which module registers each command, loaded only when that command runs: the AWS SDK,
  * acme-client and the agent are most of the code, and `--help`, `--version` or `issue` need
- * none of the others. Keep in step with the modules (test/unit/cli-main.test.ts checks it).
+ * none of the others. Keep in step with the modules (test/cli/unit/main.test.ts checks it).
  */
 export const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
-  add: async () => (await import('./commands/certificates.js')).register,
-  remove: async () => (await import('./commands/certificates.js')).register,
-  list: async () => (await import('./commands/certificates.js')).register,
-  status: async () => (await import('./commands/certificates.js')).register,
+  add: async () => (await import('./commands/add.js')).register,
+  remove: async () => (await import('./commands/remove.js')).register,
+  list: async () => (await import('./commands/list.js')).register,
+  status: async () => (await import('./commands/status.js')).register,
   renew: async () => (await import('./commands/renew.js')).register,
   revoke: async () => (await import('./commands/revoke.js')).register,
   export: async () => (await import('./commands/export.js')).register,
   doctor: async () => (await import('./commands/doctor.js')).register,
-  issue: async () => (await import('./commands/local.js')).register,
+  issue: async () => (await import('./commands/issue.js')).register,
   agent: async () => (await import('./commands/agent.js')).registerAgentCommand,
+  dashboard: async () => (await import('./commands/dashboard.js')).register,
 };
 
 /** certkeeper's version: written into the built file, read from package.json under tsx. */
@@ -128,7 +129,7 @@ function isEntry(): boolean {
   }
 }
 
-// The built file calls main() from its own entry (scripts/build-cli.ts), where this file's
+// The built file calls main() from its own entry (scripts/cli-bundle.ts), where this file's
 // URL would be the bundle's, which is the program too.
 if (typeof CERTKEEPER_BUILD === 'undefined' && isEntry()) {
   // exit() rather than exitCode: idle keep-alive sockets of the AWS clients must not hold the process.

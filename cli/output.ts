@@ -112,14 +112,5 @@ export function createOutput(options: OutputOptions = {}): Output {
   };
 }
 
-/** "in 3 d 4 h", "2 h ago": durations people read at a glance. */
-export function relativeTime(iso: string | undefined, now: Date): string {
-  if (!iso) return '';
-  const ms = new Date(iso).getTime() - now.getTime();
-  const abs = Math.abs(ms);
-  const d = Math.floor(abs / 86_400_000);
-  const h = Math.floor((abs % 86_400_000) / 3_600_000);
-  const m = Math.floor((abs % 3_600_000) / 60_000);
-  const text = d > 0 ? `${d} d ${h} h` : h > 0 ? `${h} h ${m} min` : `${m} min`;
-  return ms >= 0 ? `in ${text}` : `${text} ago`;
-}
+/** "in 3 d 4 h", "2 h ago": durations people read at a glance (rounded as shared/model/age.ts does). */
+export { relativeTime } from '../shared/model/age.js';

@@ -1,6 +1,6 @@
 /**
  * One certificate's inventory record as `list` and `status` report it, for the stack
- * (cli/commands/certificates.ts) and for a local directory (cli/local/list.ts) alike.
+ * (cli/commands/list.ts, status.ts) and for a local directory (cli/local/manage.ts) alike.
  */
 import type { CertificateState, InventoryRecord } from '../shared/model/state.js';
 import { computeDueAt } from '../shared/renewal/policy.js';

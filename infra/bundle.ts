@@ -10,12 +10,19 @@
  * directories, in `<DIR>/meta.json`, so it is not zipped with any of them.
  *
  * A Lambda is a `functions/*.ts` file that exports `handler`; `runtime.ts` and `*-runtime.ts`
- * are composition helpers the Lambdas import, not Lambdas themselves.
+ * are composition helpers the Lambdas import, not Lambdas themselves. The esbuild plugins
+ * that keep the bundles small, and the modules that stand in for code the Lambdas never run,
+ * are in infra/bundle/, each with why it is safe.
  */
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { axiosModuleBuild } from './bundle/axios-module-build.js';
+import { lazyFormDataGlobal } from './bundle/lazy-formdata-global.js';
+import { literalSchemaKeys } from './bundle/literal-schema-keys.js';
+import { packageVersionOnly } from './bundle/package-version-only.js';
+import { standInsPlugin } from './bundle/stand-ins.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FUNCTIONS = path.join(ROOT, 'functions');
@@ -58,262 +65,6 @@ const REQUIRE_BANNER = [
   "import { createRequire as __certkeeperCreateRequire } from 'node:module';",
   'const require = __certkeeperCreateRequire(import.meta.url);',
 ].join('\n');
-
-/**
- * Small modules that stand in for dependencies certkeeper ships but never runs. Each is a
- * whole-module replacement, scoped to one importer, so it is listed with why it is safe:
- *
- * - acme-client's index does `exports.forge = require('./crypto/forge')`, which loads
- *   node-forge (~290 KB minified) even though certkeeper never touches `acme.forge` (keys,
- *   CSRs and certificate parsing go through `acme.crypto`, node:crypto and @peculiar/x509).
- *   CommonJS cannot be tree-shaken, so the module is replaced by an object that says so if
- *   anything ever reads from it.
- * - every AWS SDK client takes its default credentials from `@aws-sdk/credential-provider-node`,
- *   the full chain: environment, SSO, ini/profile files, credential_process, web identity,
- *   container and EC2 instance metadata, which brings STS, SSO and SSO-OIDC clients along
- *   (`@aws-sdk/nested-clients`, ~100 KB). A Lambda receives its role's credentials in
- *   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, which the chain's first
- *   link reads; the stand-in keeps that link and the container endpoint
- *   (AWS_CONTAINER_CREDENTIALS_FULL_URI, how some Lambda environments hand out credentials),
- *   memoized the way the full chain is, and says clearly when neither is there. Profiles
- *   (AWS_PROFILE, ~/.aws), SSO and EC2 metadata are not read by the bundles; tests and local
- *   runs set the environment variables.
- * - axios requires `form-data` (and with it mime-types, mime-db, combined-stream: ~150 KB)
- *   only to build multipart bodies; ACME sends JSON (JWS) bodies only. axios already falls
- *   back to the global FormData when the package is missing, so the stand-in is Node's own
- *   FormData (spec-compliant, which axios's HTTP adapter streams itself), looked up when a
- *   form is built: reading the global loads Node's bundled undici (see lazyFormDataGlobal).
- * - axios's adapters: acme-client's instance runs on shared/acme/http-adapter.ts (transport.ts
- *   sets it before any client is made, account.ts), so axios's own Node adapter (http2, zlib,
- *   follow-redirects, proxy-from-env) is never used; a request that reached it would fail
- *   saying the adapter is not in the build. On Node the XHR module's export is already
- *   `false` (no XMLHttpRequest), which the stand-in states directly; the fetch adapter
- *   (~15 KB) is reported unavailable instead of built.
- */
-export const STAND_INS: StandIn[] = [
-  {
-    module: /^\.\/crypto\/forge$/,
-    importer: /[\\/]node_modules[\\/]acme-client[\\/]src[\\/]index\.js$/,
-    name: 'acme-client-forge',
-    contents: `
-const message = 'acme.forge (node-forge) is not bundled into certkeeper Lambdas: use acme.crypto';
-module.exports = new Proxy({}, {
-  get(_, key) {
-    if (typeof key === 'symbol' || key === 'then' || key === '__esModule') return undefined;
-    throw new Error(message + ' (read acme.forge.' + key + ')');
-  },
-});
-`,
-  },
-  {
-    module: /^@aws-sdk\/credential-provider-node$/,
-    importer: /[\\/]node_modules[\\/]@aws-sdk[\\/]/,
-    name: 'credential-provider-node',
-    contents: `
-import { fromEnv } from '@aws-sdk/credential-provider-env';
-import { fromHttp } from '@aws-sdk/credential-provider-http';
-import { chain, CredentialsProviderError, memoize } from '@smithy/core/config';
-const CONTAINER = ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'];
-export const credentialsTreatedAsExpired = (c) => c?.expiration !== undefined && c.expiration.getTime() - Date.now() < 300000;
-export const credentialsWillNeedRefresh = (c) => c?.expiration !== undefined;
-export const defaultProvider = (init = {}) => memoize(chain(
-  fromEnv(init),
-  async () => {
-    if (!CONTAINER.some((name) => process.env[name])) {
-      throw new CredentialsProviderError('no container credentials endpoint', { logger: init.logger, tryNextLink: true });
-    }
-    return fromHttp(init)();
-  },
-  async () => {
-    throw new CredentialsProviderError(
-      'No AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (as Lambda does) or ' + CONTAINER.join(' / ') +
-        '. This bundle does not read profiles, SSO or instance metadata (see infra/bundle.ts).',
-      { logger: init.logger, tryNextLink: false },
-    );
-  },
-), credentialsTreatedAsExpired, credentialsWillNeedRefresh);
-`,
-  },
-  {
-    module: /^form-data$/,
-    importer: /[\\/]node_modules[\\/]axios[\\/]/,
-    name: 'form-data',
-    contents: `
-module.exports = class FormData {
-  constructor(...args) { return new globalThis.FormData(...args); }
-  static [Symbol.hasInstance](value) { return value instanceof globalThis.FormData; }
-};
-`,
-  },
-  {
-    module: /^\.\/xhr\.js$/,
-    importer: /[\\/]node_modules[\\/]axios[\\/]lib[\\/]adapters[\\/]adapters\.js$/,
-    name: 'axios-xhr-adapter',
-    contents: 'export default false;',
-  },
-  {
-    module: /^\.\/fetch\.js$/,
-    importer: /[\\/]node_modules[\\/]axios[\\/]lib[\\/]adapters[\\/]adapters\.js$/,
-    name: 'axios-fetch-adapter',
-    contents: 'export const getFetch = () => false;\nexport default false;',
-  },
-  {
-    module: /^\.\/http\.js$/,
-    importer: /[\\/]node_modules[\\/]axios[\\/]lib[\\/]adapters[\\/]adapters\.js$/,
-    name: 'axios-http-adapter',
-    contents: 'export default false;',
-  },
-];
-
-export interface StandIn {
-  module: RegExp;
-  importer: RegExp;
-  name: string;
-  contents: string;
-}
-
-/** The stand-ins as an esbuild plugin; the CLI build (scripts/build-cli.ts) uses a subset. */
-export const standInsPlugin = (standIns: readonly StandIn[] = STAND_INS): esbuild.Plugin => ({
-  name: 'stand-ins',
-  setup(build) {
-    for (const standIn of standIns) {
-      build.onResolve({ filter: standIn.module }, (args) =>
-        standIn.importer.test(args.importer)
-          ? { path: standIn.name, namespace: 'stand-in', pluginData: { resolveDir: args.resolveDir } }
-          : undefined,
-      );
-    }
-    // A stand-in's own imports resolve from where the module it replaces was imported.
-    build.onLoad({ filter: /.*/, namespace: 'stand-in' }, (args) => ({
-      contents: standIns.find((s) => s.name === args.path)!.contents,
-      loader: 'js',
-      resolveDir: (args.pluginData as { resolveDir: string }).resolveDir,
-    }));
-  },
-});
-const standIns = standInsPlugin();
-
-/**
- * acme-client `require`s axios, which picks axios's prebuilt CommonJS file (dist/node,
- * ~85 KB, every adapter and helper in one piece that nothing can be dropped from). Its ES
- * module build is the same version of the same source, split into modules, so the unused
- * browser adapters above can be left out of it. acme-client reads the require()d value as
- * the axios instance (`axios.create`, `axios.AxiosError`): that is the ES build's default
- * export, so the CommonJS side gets `.default`.
- */
-const AXIOS_ESM = Symbol('axios-esm');
-
-export const axiosModuleBuild: esbuild.Plugin = {
-  name: 'axios-module-build',
-  setup(build) {
-    build.onResolve({ filter: /^axios$/ }, async (args) => {
-      if (args.kind !== 'require-call' || args.pluginData === AXIOS_ESM) return undefined;
-      if (!/[\\/]node_modules[\\/]acme-client[\\/]/.test(args.importer)) return undefined;
-      const esm = await build.resolve('axios', {
-        kind: 'import-statement',
-        resolveDir: args.resolveDir,
-        pluginData: AXIOS_ESM,
-      });
-      if (esm.errors.length) return { errors: esm.errors };
-      return { path: 'axios', namespace: 'axios-commonjs', pluginData: esm.path };
-    });
-    build.onLoad({ filter: /.*/, namespace: 'axios-commonjs' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.pluginData)}).default;`,
-      loader: 'js',
-      resolveDir: path.dirname(args.pluginData as string),
-    }));
-  },
-};
-
-/**
- * Node defines `FormData` (with fetch, Headers, Request...) as a global that loads its bundled
- * undici when first read: ~20 ms of CPU at every start. axios reads it when its utils module
- * loads, to recognise FormData bodies; certkeeper sends none. The rewrite looks it up inside
- * `isFormData` instead, after the checks that already turn away everything without an
- * `append` method (a FormData has one), so the answer is the same for every value. The build
- * fails if axios's text changes, rather than silently keep the eager read.
- */
-const AXIOS_UTILS = /[\\/]node_modules[\\/]axios[\\/]lib[\\/]utils\.js$/;
-const AXIOS_FORMDATA_EAGER = [
-  "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;\n",
-  '  if (FormDataCtor && thing instanceof FormDataCtor) return true;\n',
-  '  if (!isFunction(thing.append)) return false;\n',
-] as const;
-
-export const lazyFormDataGlobal: esbuild.Plugin = {
-  name: 'lazy-formdata-global',
-  setup(build) {
-    build.onLoad({ filter: AXIOS_UTILS }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      const [declaration, check, append] = AXIOS_FORMDATA_EAGER;
-      if (!AXIOS_FORMDATA_EAGER.every((line) => source.split(line).length === 2)) {
-        throw new Error(`${args.path}: axios changed how it detects FormData; update lazyFormDataGlobal`);
-      }
-      return {
-        contents: source
-          .replace(declaration, '')
-          .replace(check, '')
-          .replace(
-            append,
-            `${append}  if (typeof G.FormData !== 'undefined' && thing instanceof G.FormData) return true;\n`,
-          ),
-        loader: 'js',
-      };
-    });
-  },
-};
-
-/**
- * The AWS SDK clients and acme-client import their own package.json for `version` (and
- * acme-client `name`, for the User-Agent). A default-imported JSON module is bundled whole
- * (~2.5 KB a client: scripts, dependencies, repository); only those two fields are kept.
- */
-const PACKAGE_VERSION_READERS =
-  /[\\/]node_modules[\\/](@aws-sdk[\\/]client-[^\\/]+|acme-client)[\\/]package\.json$/;
-
-export const packageVersionOnly: esbuild.Plugin = {
-  name: 'package-version-only',
-  setup(build) {
-    build.onLoad({ filter: PACKAGE_VERSION_READERS }, async (args) => {
-      const { name, version } = JSON.parse(await readFile(args.path, 'utf8')) as Record<string, unknown>;
-      return { contents: JSON.stringify({ name, version }), loader: 'json' };
-    });
-  },
-};
-
-/**
- * The AWS SDK describes each service in generated tables (`dist-es/schemas/schemas_0.js`):
- * one array per shape, error and operation, with traits written as `{ [_hH]: _xA }` where
- * `_hH` is a file-level `const _hH = "httpHeader"`. esbuild treats a computed key it has not
- * evaluated as a possible side effect (ToPropertyKey may call user code), so it keeps every
- * table entry with a trait, used or not: ~55 of S3's ~100 KB, half of Route53's. Writing
- * those keys as the string literals their constants hold is the same object, and lets the
- * unused entries go (~85 KB off the issuer). Only keys naming a `const` string of the same
- * file are rewritten; a file that declares functions or parameters (where a name could be
- * shadowed) is left as it is.
- */
-const SDK_SCHEMAS =
-  /[\\/]node_modules[\\/]@aws-sdk[\\/]client-[^\\/]+[\\/]dist-es[\\/]schemas[\\/]schemas_\d+\.js$/;
-const STRING_CONST = /^const (_\w+) = ("[^"\\\n]*");$/gm;
-const MAY_SHADOW = /\bfunction\b|(\w|\(\s*[^)\s][^)]*\))\s*=>/;
-
-export const literalSchemaKeys: esbuild.Plugin = {
-  name: 'literal-schema-keys',
-  setup(build) {
-    build.onLoad({ filter: SDK_SCHEMAS }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      if (MAY_SHADOW.test(source)) return undefined;
-      const strings = new Map([...source.matchAll(STRING_CONST)].map((m) => [m[1]!, m[2]!]));
-      return {
-        contents: source.replace(/\[(_\w+)\]:/g, (key, name: string) => {
-          const literal = strings.get(name);
-          return literal === undefined ? key : `${literal}:`;
-        }),
-        loader: 'js',
-      };
-    });
-  },
-};
 
 /** `functions/*.ts` that may be Lambdas, by name; whether each exports `handler` is checked on the bundle. */
 async function candidates(): Promise<string[]> {
@@ -363,7 +114,7 @@ export async function buildLambdas(options: BuildOptions = {}): Promise<BuiltLam
     sourcemap: options.sourcemap ? 'linked' : false,
     metafile: true,
     logLevel: 'silent',
-    plugins: [literalSchemaKeys, standIns, axiosModuleBuild, lazyFormDataGlobal, packageVersionOnly],
+    plugins: [literalSchemaKeys, standInsPlugin(), axiosModuleBuild, lazyFormDataGlobal, packageVersionOnly],
   });
 
   const built: BuiltLambda[] = [];

@@ -137,7 +137,7 @@ export interface CertkeeperIssuerProps {
 export class CertkeeperIssuer extends Construct {
   /** Encrypts the bucket (unless http01PublicRead), table, queues and topics; rotated yearly. */
   readonly key: kms.Key;
-  /** Certificates, HTTP-01 tokens and ACME accounts (layout in shared/store/keys.ts). */
+  /** Certificates, HTTP-01 tokens and ACME accounts (layout in shared/store/layout.ts). */
   readonly bucket: s3.Bucket;
   /** Receives the bucket's S3 server access logs. */
   readonly accessLogsBucket: s3.Bucket;

@@ -38,7 +38,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { type Arch, buildSea, bundleCli, CLI_BUNDLE, hostArch, seaPath } from '../scripts/build-cli.js';
+import { bundleCli, CLI_BUNDLE } from '../scripts/cli-bundle.js';
+import { type Arch, buildSea, hostArch, seaPath } from '../scripts/sea-build.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -120,7 +121,7 @@ export interface DebOptions {
   arch?: Arch;
   version?: string;
   outDir?: string;
-  /** The executable to package (default: scripts/build-cli.ts's for `arch`). */
+  /** The executable to package (default: scripts/sea-build.ts's for `arch`). */
   executable?: string;
   /**
    * dpkg-deb's compressor: xz (the default, ~4x smaller, ~1 min on a busy 2-core machine)

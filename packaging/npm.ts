@@ -3,13 +3,13 @@
  *
  *   npx tsx packaging/npm.ts
  *
- * - dist/cli/certkeeper.cjs            the command (`bin`), self-contained (scripts/build-cli.ts)
+ * - dist/cli/certkeeper.cjs            the command (`bin`), self-contained (scripts/cli-bundle.ts)
  * - dist/lambdas/<name>/index.mjs      the Lambda bundles (infra/bundle.ts)
  * - dist/infra/index.{mjs,cjs}         `certkeeper/infra` (packaging/infra.ts): the CDK construct,
  *                                      aws-cdk-lib and constructs left to the app (peers)
  * - dist/types/                        its declarations (tsc), package.json `exports` types
  *
- * The executable and the Debian package are not in it (scripts/build-cli.ts, packaging/deb.ts).
+ * The executable and the Debian package are not in it (scripts/sea-build.ts, packaging/deb.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { rmSync, statSync } from 'node:fs';
@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { buildLambdas, DEFAULT_OUT_DIR, kb } from '../infra/bundle.js';
-import { bundleCli } from '../scripts/build-cli.js';
+import { bundleCli } from '../scripts/cli-bundle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const INFRA_DIR = path.join(ROOT, 'dist', 'infra');

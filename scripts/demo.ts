@@ -11,8 +11,8 @@ import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import { certificateEventSchema } from '../shared/events/event.js';
 import { parseJson } from '../shared/model/json.js';
 import { S3ObjectStore } from '../shared/store/s3-store.js';
-import { receiveAll, runTick } from './local/pipeline.js';
-import { createLocalStack } from './local/stack.js';
+import { receiveAll, runTick } from './stand-in-stack/pipeline.js';
+import { createStandInStack } from './stand-in-stack/stack.js';
 
 const DEMO_CERTIFICATES = [
   { name: 'ip-127-0-0-1', identifiers: ['127.0.0.1'] },
@@ -28,7 +28,7 @@ function required(name: string): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const stack = await createLocalStack(
+  const stack = await createStandInStack(
     {
       motoEndpoint: required('MOTO_ENDPOINT'),
       dynamodbEndpoint: required('DYNAMODB_ENDPOINT'),

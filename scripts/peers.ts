@@ -1,6 +1,8 @@
 /**
  * Local test peers for tests, the demo and CI: Pebble (ACME), moto (S3, Route53, SNS, SQS,
- * ...), DynamoDB Local, and a test DNS server that serves moto's Route53 records.
+ * ...), DynamoDB Local, and a test DNS server that serves moto's Route53 records. The IAM
+ * Roles Anywhere stand-in (scripts/peers/roles-anywhere/) is started by the tests that need
+ * it, in process; AWS's aws_signing_helper is installed with the peers to prove it.
  *
  *   tsx scripts/peers.ts install          install into ${CERTKEEPER_PEERS_HOME:-~/.cache/certkeeper}
  *   tsx scripts/peers.ts start            start (installing if needed) in <repo>/.peers; prints env.json
@@ -20,6 +22,8 @@
  *   MOTO_ENDPOINT          http://127.0.0.1:<p> (moto server; use path-style S3)
  *   DYNAMODB_ENDPOINT      http://127.0.0.1:<p> (DynamoDB Local, in memory, shared DB)
  *   TEST_DNS_SERVER        127.0.0.1:<p> (UDP and TCP; Pebble resolves through it)
+ *   AWS_SIGNING_HELPER     path of AWS's aws_signing_helper (IAM Roles Anywhere's reference
+ *                          client; tests prove the Roles Anywhere stand-in against it)
  * and, only when not already set: AWS_ACCESS_KEY_ID=test, AWS_SECRET_ACCESS_KEY=test,
  * AWS_REGION=us-east-1, AWS_EC2_METADATA_DISABLED=true,
  * AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true.

@@ -1,4 +1,4 @@
-/** postject ships no types; the one function scripts/build-cli.ts calls. */
+/** postject ships no types; the one function scripts/sea-build.ts calls. */
 declare module 'postject' {
   export function inject(
     filename: string,

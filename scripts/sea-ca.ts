@@ -1,6 +1,6 @@
 /**
  * A private Pebble for training the executable's code caches on a real order
- * (scripts/build-cli.ts): `issue` and `renew --out` then find the bytecode of everything
+ * (scripts/sea-build.ts): `issue` and `renew --out` then find the bytecode of everything
  * they run (ACME requests, JWS, the CSR, the stored records) in their cache, not only of
  * what loads before the first request. Started from the Pebble that `npm run peers --
  * install` put in ~/.cache/certkeeper/bin, with its own throwaway TLS certificate and ports,

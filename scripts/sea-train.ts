@@ -1,7 +1,7 @@
 /**
  * Makes the executable's V8 code cache (see cli/sea/bundle.ts). Run by the Node binary the
  * executable is made from (V8 only takes a cache its own version and flags made), bundled to
- * CommonJS by scripts/build-cli.ts:
+ * CommonJS by scripts/sea-build.ts:
  *
  *   node sea-train.cjs WRAPPED_BUNDLE CACHE_OUT RUNS_JSON
  *

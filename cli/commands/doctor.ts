@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { ValidationError } from '../../shared/model/errors.js';
 import { action, connect, STACK_HELP, type StackFlags, stackOptions } from '../context.js';
 import type { CheckResult } from '../doctor/check.js';
 import { DEFAULT_HTTP01_PORT } from '../doctor/http01.js';
 import { runDoctor } from '../doctor/run.js';
 import { DEFAULT_TLS_ALPN01_PORT } from '../doctor/tlsalpn01.js';
+import { integerFlag } from '../flags.js';
 import { EXIT, createOutput } from '../output.js';
 
 interface DoctorFlags extends StackFlags {
@@ -59,9 +59,9 @@ export function register(program: Command): void {
       action(async (flags: DoctorFlags) => {
         const options = {
           zones: flags.zone,
-          http01Port: integer('--http01-port', flags.http01Port, 1, 65_535),
-          tlsAlpn01Port: integer('--tls-alpn01-port', flags.tlsAlpn01Port, 1, 65_535),
-          timeoutMs: integer('--timeout', flags.timeout, 1, 600) * 1000,
+          http01Port: integerFlag('--http01-port', flags.http01Port, 1, 65_535),
+          tlsAlpn01Port: integerFlag('--tls-alpn01-port', flags.tlsAlpn01Port, 1, 65_535),
+          timeoutMs: integerFlag('--timeout', flags.timeout, 1, 600) * 1000,
         };
         // Only the CA is required beyond bucket and table: a missing topic is a finding.
         const report = await runDoctor((await connect(flags, ['ca'])).runtime, options);
@@ -83,12 +83,4 @@ function printCheck(out: ReturnType<typeof createOutput>, check: CheckResult): v
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function integer(flag: string, raw: string, min: number, max: number): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ValidationError(flag, `is ${raw}`, `give a whole number from ${min} to ${max}`);
-  }
-  return value;
 }

@@ -1,5 +1,6 @@
 import { loadFleetStatus } from '../../shared/fleet/monitor.js';
 import { type FleetStatus, type TargetStatus, isProblem, summarizeFleet } from '../../shared/fleet/status.js';
+import type { TargetRow } from '../fleet-view/targets.js';
 import type { InventoryRecord } from '../../shared/model/state.js';
 import type { OperatorContext } from '../context.js';
 import { type Output, relativeTime } from '../output.js';
@@ -7,36 +8,6 @@ import { type Output, relativeTime } from '../output.js';
 /** The fleet view the fleet Lambda saved on its last tick (undefined before the first). */
 export function readFleetView(ctx: OperatorContext): Promise<FleetStatus | undefined> {
   return loadFleetStatus(ctx.runtime.objects);
-}
-
-/** One row per delivery target, as `status --json` prints it. */
-export interface TargetRow extends TargetStatus {
-  certificate: string;
-  /** The serial the certificate has now. */
-  currentSerial: string | null;
-  /** How long the target had been without the current serial when the view was made. */
-  behindMinutes: number | null;
-  /** Minutes since the agent's last report. */
-  reportAgeMinutes: number | null;
-}
-
-export function fleetRows(view: FleetStatus | undefined, now: Date, only?: string): TargetRow[] {
-  const rows: TargetRow[] = [];
-  for (const [certificate, c] of Object.entries(view?.certificates ?? {})) {
-    if (only !== undefined && certificate !== only) continue;
-    for (const t of c.targets) {
-      const minutes = (iso: string | undefined, until = now) =>
-        iso ? Math.max(0, Math.floor((until.getTime() - Date.parse(iso)) / 60_000)) : null;
-      rows.push({
-        ...t,
-        certificate,
-        currentSerial: c.serial ?? null,
-        behindMinutes: t.health === 'ok' ? null : minutes(t.behindSince, new Date(view!.at)),
-        reportAgeMinutes: minutes(t.lastReportAt),
-      });
-    }
-  }
-  return rows;
 }
 
 export const fleetNeedsAttention = (rows: readonly TargetRow[]): boolean =>

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { ValidationError } from '../../shared/model/errors.js';
 import { runLocalRenew } from '../local/renew.js';
-import { DIRECTORY_NAMES, directoryFlag, directoryOptions } from '../directory.js';
+import { WELL_KNOWN_CA_NAMES as DIRECTORY_NAMES, directoryFlag, directoryOptions } from '../directory-url.js';
 import { parseDuration } from '../../shared/model/spec.js';
 import type { CertificateState, LastError } from '../../shared/model/state.js';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { dueReason } from '../../shared/renewal/policy.js';
 import {
   action,
@@ -133,17 +133,11 @@ async function runRenew(name: string | undefined, options: RenewOptions): Promis
   }
 
   const requestedAt = now.toISOString();
-  // The issuer honours a forced request once, by this id: a duplicate delivery or a replay
+  // The issuer honours a forced request once, by its id: a duplicate delivery or a replay
   // of the message does not order again (shared/renewal/forced.ts).
-  const requestId = randomBytes(16).toString('base64url');
-  await ctx.queue().enqueue([
-    {
-      certificate: name,
-      reason: 'manual',
-      force: Boolean(options.force),
-      request: { id: requestId, at: requestedAt },
-    },
-  ]);
+  const message = { ...forcedRenewal(name, now), force: Boolean(options.force) };
+  const requestId = message.request.id;
+  await ctx.queue().enqueue([message]);
   const queued = {
     certificate: name,
     queued: true,

@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander';
 import { authorityNamed } from '../../shared/acme/authorities.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../shared/acme/ca.js';
 import { ValidationError } from '../../shared/model/errors.js';
-import { manifestKey } from '../../shared/store/keys.js';
+import { manifestKey } from '../../shared/store/layout.js';
 import {
   action,
   connect,

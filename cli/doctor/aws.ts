@@ -4,6 +4,7 @@ import { ListSubscriptionsByTopicCommand, type SNSClient } from '@aws-sdk/client
 import { callAws } from '../../shared/aws/errors.js';
 import type { Heartbeat } from '../../shared/heartbeat/heartbeat.js';
 import { MINUTE } from '../../shared/model/clock.js';
+import { wholeMinutes } from '../../shared/model/age.js';
 import type { CheckSpec } from './check.js';
 
 /** The scheduler ticks every 15 minutes; two missed ticks is more than a slow one. */
@@ -67,7 +68,7 @@ export function heartbeatCheck(heartbeat: Heartbeat, now: () => Date = () => new
         return { status: 'warn', message: 'the scheduler has never recorded a tick', fix };
       }
       const ageMs = now().getTime() - new Date(tick.at).getTime();
-      const minutes = Math.round(ageMs / MINUTE);
+      const minutes = wholeMinutes(ageMs);
       if (ageMs > HEARTBEAT_STALE_MS) {
         return {
           status: 'warn',

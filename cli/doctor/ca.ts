@@ -8,7 +8,7 @@ import {
 } from '../../shared/acme/index.js';
 import { httpGet } from '../../shared/acme/transport.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
-import { accountKey } from '../../shared/store/keys.js';
+import { accountKey } from '../../shared/store/layout.js';
 import type { ObjectStore } from '../../shared/store/store.js';
 import { type CheckResult, type CheckSpec, failure } from './check.js';
 

@@ -7,7 +7,7 @@ import { parseCertificate } from '../../shared/pki/certificate.js';
 import { ipBytes } from '../../shared/pki/der.js';
 import { ACME_TLS_ALPN, acmeIdentifierValue, readAcmeIdentifier, sniFor } from '../../shared/pki/tls-alpn.js';
 import type { ObjectStore } from '../../shared/store/store.js';
-import { tlsAlpn01Key } from '../../shared/store/keys.js';
+import { tlsAlpn01Key } from '../../shared/store/layout.js';
 import type { CheckSpec } from './check.js';
 
 /** RFC 8737 §3: the CA connects to port 443. */

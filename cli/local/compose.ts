@@ -39,7 +39,7 @@ import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js
 import type { ChallengeType } from '../../shared/model/spec.js';
 import type { RenewDeps } from '../../shared/usecases/renew-certificate.js';
 import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
-import { BUNDLE_FILES, type BundleFile } from '../../shared/store/keys.js';
+import { BUNDLE_FILES, type BundleFile } from '../../shared/store/layout.js';
 import { parseStoredJson } from '../../shared/lock/stored.js';
 import { WebrootSolver } from './webroot.js';
 import { route53Provider } from './route53.js';

@@ -1,7 +1,7 @@
 /**
  * `certkeeper list --out DIR` and `certkeeper remove NAME --out DIR`: what a local directory
  * holds, and forgetting one certificate of it. The stack's `list`/`remove` have the same
- * names and flags (cli/commands/certificates.ts); `--out DIR` makes them local, as for `renew`.
+ * names and flags (cli/commands/list.ts, remove.ts); `--out DIR` makes them local, as for `renew`.
  *
  * remove deletes, as `certbot delete` does (its renewal config, live/ and archive/ files),
  * rather than retiring as the stack's `remove` does: a stack keeps every version in a
@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline/promises';
 import { asCertkeeperError, NotFoundError, ValidationError } from '../../shared/model/errors.js';
 import type { InventoryRecord } from '../../shared/model/state.js';
 import { NAME_PATTERN } from '../../shared/model/spec.js';
-import { certificatePrefix } from '../../shared/store/keys.js';
+import { certificatePrefix } from '../../shared/store/layout.js';
 import { createOutput, EXIT, relativeTime } from '../output.js';
 import { type CertificateSummary, summarize, tone } from '../summary.js';
 import { exists, liveDir, openLocalDir, sayError, settingsKey } from './compose.js';

@@ -13,9 +13,9 @@ import { amendState } from '../../shared/inventory/inventory.js';
 import { asCertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { InventoryRecord } from '../../shared/model/state.js';
 import { renewCertificate, type RenewOutcome } from '../../shared/usecases/renew-certificate.js';
-import type { BundleFile } from '../../shared/store/keys.js';
+import type { BundleFile } from '../../shared/store/layout.js';
 import { createOutput, EXIT, relativeTime } from '../output.js';
-import { resolveDirectory } from '../directory.js';
+import { caDirectoryUrl } from '../directory-url.js';
 import {
   absolute,
   composeLocal,
@@ -75,7 +75,7 @@ export async function runLocalRenew(options: LocalRenewOptions): Promise<number>
   let days: number | undefined;
   try {
     if (options.directory !== undefined)
-      options = { ...options, directory: resolveDirectory(options.directory) };
+      options = { ...options, directory: caDirectoryUrl(options.directory) };
     days = parseDays(options.days);
     if (options.http01Listen !== undefined && options.http01Webroot !== undefined) {
       throw new ValidationError(

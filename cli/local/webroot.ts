@@ -9,7 +9,7 @@ import { constants, existsSync } from 'node:fs';
 import { lstat, mkdir, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
-import { TOKEN_PATTERN } from '../../shared/store/keys.js';
+import { TOKEN_PATTERN } from '../../shared/store/layout.js';
 import type { Challenge, ChallengeSolver } from '../../shared/challenges/solver.js';
 
 const CHALLENGE_PATH = ['.well-known', 'acme-challenge'] as const;

@@ -1,6 +1,6 @@
 /**
  * How the single executable runs the CLI bundle: not as Node's SEA main script, but as a
- * script compiled with a V8 code cache made at build time (scripts/build-cli.ts). Node's own
+ * script compiled with a V8 code cache made at build time (scripts/sea-build.ts). Node's own
  * SEA code cache (`useCodeCache`) holds only what V8 compiles up front, the bundle's top
  * level: every module body in it (esbuild wraps each in a function, run when first needed)
  * and everything those call would still be parsed and compiled on every run. A cache taken

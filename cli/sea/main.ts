@@ -1,5 +1,5 @@
 /**
- * The single executable's main script (scripts/build-cli.ts bundles it to
+ * The single executable's main script (scripts/sea-build.ts bundles it to
  * dist/cli/sea-main.cjs): runs the CLI bundle, an asset of the executable, with the V8 code
  * cache made at build time for the command it is asked to run (see bundle.ts). Without the cache asset (an executable built for
  * another architecture, whose V8 code this machine could not check) the bundle is compiled

@@ -11,7 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { agentReportKey } from '../../shared/fleet/report.js';
-import { certificatePrefix, HTTP01_PREFIX, TLSALPN01_PREFIX } from '../../shared/store/keys.js';
+import { certificatePrefix, HTTP01_PREFIX, TLSALPN01_PREFIX } from '../../shared/store/layout.js';
 import { logicalIdOf, pascal } from './lambda.js';
 import type { IssuerStorage } from './storage.js';
 

@@ -17,7 +17,7 @@ import {
   HTTP01_PREFIX,
   PENDING_DIR,
   TLSALPN01_PREFIX,
-} from '../../shared/store/keys.js';
+} from '../../shared/store/layout.js';
 import { allow, logicalIdOf } from './lambda.js';
 
 /** Key types ACM imports but CloudFront does not use. */

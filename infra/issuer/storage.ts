@@ -11,7 +11,12 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { ATTRIBUTE_DEFINITIONS, DUE_INDEX, KEY_SCHEMA, TTL_ATTRIBUTE } from '../../shared/dynamo/table.js';
-import { HTTP01_PREFIX, RETENTION_CLASSES, RETENTION_TAG, SUPERSEDED_TAG } from '../../shared/store/keys.js';
+import {
+  HTTP01_PREFIX,
+  RETENTION_CLASSES,
+  RETENTION_TAG,
+  SUPERSEDED_TAG,
+} from '../../shared/store/layout.js';
 
 export interface IssuerStorageProps {
   /** `http01PublicRead`: anyone may GET `challenges/http-01/*`. */
@@ -30,7 +35,7 @@ export class IssuerStorage {
   readonly key: kms.Key;
   /** Receives the bucket's S3 server access logs. */
   readonly accessLogsBucket: s3.Bucket;
-  /** Certificates, HTTP-01 tokens and ACME accounts (layout in shared/store/keys.ts). */
+  /** Certificates, HTTP-01 tokens and ACME accounts (layout in shared/store/layout.ts). */
   readonly bucket: s3.Bucket;
   /** Inventory, leases and the due index (layout in shared/dynamo/table.ts). */
   readonly table: dynamodb.Table;

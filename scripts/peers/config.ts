@@ -12,6 +12,12 @@ export const DYNAMODB_LOCAL_VERSION = '3.0.0';
 /** Template linters for test/infra (PyPI), in their own venv: checkov pins its own boto3. */
 export const CFN_LINT_VERSION = '1.58.0';
 export const CHECKOV_VERSION = '3.3.30';
+/**
+ * AWS's IAM Roles Anywhere credential helper (aws_signing_helper), the reference client the
+ * Roles Anywhere stand-in is proven against. Its main package is the module root.
+ */
+export const SIGNING_HELPER_MODULE = 'github.com/aws/rolesanywhere-credential-helper';
+export const SIGNING_HELPER_VERSION = 'v1.4.0';
 export const DYNAMODB_LOCAL_ARTIFACT = `software.amazon.dynamodb:DynamoDBLocal:${DYNAMODB_LOCAL_VERSION}`;
 
 /** The repository root (this file lives in <repo>/scripts/peers/). */
@@ -26,6 +32,8 @@ export function cacheHome(): string {
 export interface CachePaths {
   readonly home: string;
   readonly pebble: string;
+  /** aws_signing_helper (go install names it rolesanywhere-credential-helper; renamed). */
+  readonly signingHelper: string;
   readonly venv: string;
   readonly motoServer: string;
   readonly venvPython: string;
@@ -41,6 +49,7 @@ export function cachePaths(home: string = cacheHome()): CachePaths {
   return {
     home,
     pebble: join(home, 'bin', 'pebble'),
+    signingHelper: join(home, 'bin', 'aws_signing_helper'),
     venv: join(home, 'venv'),
     motoServer: join(home, 'venv', 'bin', 'moto_server'),
     venvPython: join(home, 'venv', 'bin', 'python'),
@@ -79,6 +88,8 @@ export interface PeersEnvFile {
   readonly moto: { readonly endpoint: string };
   readonly dynamodb: { readonly endpoint: string };
   readonly dns: { readonly host: string; readonly port: number };
+  /** Path of AWS's aws_signing_helper (AWS_SIGNING_HELPER); absent in env.json files of older starts. */
+  readonly signingHelper?: { readonly path: string };
   readonly pids: Readonly<Record<PeerName, number>>;
   readonly logs: Readonly<Record<PeerName, string>>;
   readonly env: Readonly<Record<string, string>>;

@@ -1,13 +1,14 @@
 /**
- * `install`: Pebble (go install), moto server (Python venv), cfn-lint and checkov (a second
- * venv, for the template lint) and DynamoDB Local (Maven
- * Central, with its sqlite4java native libraries) into the cache directory, and nginx from
- * the OS packages when it is missing, with its stream module and HAProxy (see nginx.ts). Idempotent: each part is checked and
+ * `install`: Pebble and AWS's aws_signing_helper (go install), moto server (Python venv),
+ * cfn-lint and checkov (a second venv, for the template lint) and DynamoDB Local (Maven
+ * Central, with its sqlite4java native libraries) into the cache directory, and from the OS
+ * packages when missing: nginx with its stream module and HAProxy (see nginx.ts), and
+ * chromium for the dashboard's browser test (chromium.ts). Idempotent: each part is checked and
  * skipped when already there at the pinned version.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import {
   DYNAMODB_LOCAL_ARTIFACT,
   CFN_LINT_VERSION,
@@ -20,7 +21,11 @@ import {
   repoRoot,
   type CachePaths,
 } from './config.js';
-import { installNginx, nginxInstalled } from './nginx.js';
+import { installDebianPackages } from './apt.js';
+import { CHROMIUM_PACKAGES, chromiumInstalled, chromiumPath } from './chromium.js';
+import { goBinaryIs, goCommand } from './go.js';
+import { NGINX_ELSEWHERE, NGINX_PACKAGES, nginxInstalled } from './nginx.js';
+import { installSigningHelper, signingHelperInstalled } from './signing-helper.js';
 import { exec, execOk, log, withFileLock } from './util.js';
 
 const MINUTE = 60_000;
@@ -35,23 +40,30 @@ export interface InstallStatus {
   readonly moto: boolean;
   readonly dynamodb: boolean;
   readonly nginx: boolean;
+  /** Debian's chromium, which the dashboard's browser test drives. */
+  readonly chromium: boolean;
   /** cfn-lint and checkov, which test/infra runs on the synthesized template. */
   readonly lint: boolean;
+  /** AWS's aws_signing_helper, the reference client of the Roles Anywhere stand-in. */
+  readonly signingHelper: boolean;
 }
 
 /** What is already installed at the pinned versions (cheap checks, no network). */
 export async function installStatus(paths: CachePaths = cachePaths()): Promise<InstallStatus> {
-  const [pebble, moto, lint] = await Promise.all([
+  const [pebble, moto, lint, signingHelper] = await Promise.all([
     pebbleInstalled(paths),
     motoInstalled(paths),
     lintInstalled(paths),
+    signingHelperInstalled(paths),
   ]);
   return {
     pebble,
     moto,
     lint,
+    signingHelper,
     dynamodb: dynamodbInstalled(paths) && launcherCurrent(paths),
     nginx: nginxInstalled(),
+    chromium: chromiumInstalled(),
   };
 }
 
@@ -65,10 +77,17 @@ export async function install(paths: CachePaths = cachePaths()): Promise<void> {
       status.pebble ? undefined : installPebble(paths),
       status.moto ? undefined : installMoto(paths),
       status.dynamodb ? undefined : installDynamodb(paths),
-      status.nginx ? undefined : installNginx(),
+      status.nginx && status.chromium ? undefined : installSystemPackages(status),
       status.lint ? undefined : installLint(paths),
+      // Only the Roles Anywhere stand-in's tests need it: a machine without a C compiler
+      // still gets every other peer, and those tests say what is missing.
+      status.signingHelper
+        ? undefined
+        : installSigningHelper(paths).catch((err: Error) =>
+            log(`warning: aws_signing_helper not installed, its tests will fail: ${err.message}`),
+          ),
     ]);
-    if (status.pebble && status.moto && status.dynamodb && status.nginx && status.lint) {
+    if (Object.values(status).every(Boolean)) {
       log(`everything installed in ${paths.home}`);
     } else {
       log(`install done in ${((Date.now() - started) / 1000).toFixed(1)}s (${paths.home})`);
@@ -76,29 +95,31 @@ export async function install(paths: CachePaths = cachePaths()): Promise<void> {
   });
 }
 
+/** nginx, HAProxy and chromium from the OS packages, in one apt-get run. */
+async function installSystemPackages(status: InstallStatus): Promise<void> {
+  const packages = [...(status.nginx ? [] : NGINX_PACKAGES), ...(status.chromium ? [] : CHROMIUM_PACKAGES)];
+  await installDebianPackages(
+    packages,
+    `${NGINX_ELSEWHERE}; for chromium, set CERTKEEPER_CHROMIUM to a Chromium or Chrome binary`,
+  );
+  if (!status.nginx && !nginxInstalled())
+    throw new Error(
+      `nginx, its stream module or haproxy is missing after installing ${NGINX_PACKAGES.join(' ')} (looked in PATH, /usr/sbin, /usr/lib/nginx/modules)`,
+    );
+  if (!status.chromium && !chromiumInstalled())
+    throw new Error(`${chromiumPath()} is missing after installing ${CHROMIUM_PACKAGES.join(' ')}`);
+  log('system packages installed: nginx (with its stream module), HAProxy, chromium');
+}
+
 // ---------------------------------------------------------------------------------------
 // Pebble
 
 async function pebbleInstalled(paths: CachePaths): Promise<boolean> {
   if (!existsSync(paths.pebble)) return false;
-  // Pebble built by `go install` reports "dev" for -version; the module version is in the
-  // build info, which `go version -m` prints.
-  const info = await exec(goCommand(), ['version', '-m', paths.pebble], { timeoutMs: 30_000 }).catch(
-    () => undefined,
-  );
-  if (info === undefined || info.code !== 0) {
+  const pinned = await goBinaryIs(paths.pebble, PEBBLE_MODULE, PEBBLE_VERSION);
+  if (pinned === undefined)
     log(`cannot check the Pebble version (no go toolchain?): using ${paths.pebble} as is`);
-    return true;
-  }
-  return new RegExp(`\\smod\\s+${escapeRegExp(PEBBLE_MODULE)}\\s+${escapeRegExp(PEBBLE_VERSION)}\\s`).test(
-    info.stdout,
-  );
-}
-
-/** `go` from PATH, else the usual install location of the official tarball. */
-function goCommand(): string {
-  const onPath = (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, 'go')));
-  return onPath || !existsSync('/usr/local/go/bin/go') ? 'go' : '/usr/local/go/bin/go';
+  return pinned ?? true;
 }
 
 async function installPebble(paths: CachePaths): Promise<void> {
@@ -332,8 +353,4 @@ async function checkJava(): Promise<void> {
   if (!(major >= 17)) {
     throw new Error(`DynamoDB Local needs Java 17 or newer; java -version says:\n${result.stderr.trim()}`);
   }
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -176,7 +176,7 @@ export async function startPeers(dir: string): Promise<PeersEnvFile> {
     }
     await stopPeers(dir); // leftovers of a crashed or partial start
     const status = await installStatus();
-    if (!status.pebble || !status.moto || !status.dynamodb || !status.nginx || !status.lint) await install();
+    if (!Object.values(status).every(Boolean)) await install();
     for (let attempt = 1; ; attempt++) {
       try {
         return await startOnce(dir);
@@ -391,6 +391,7 @@ async function startOnce(dir: string): Promise<PeersEnvFile> {
     moto: { endpoint: motoEndpoint },
     dynamodb: { endpoint: dynamodbEndpoint },
     dns: { host, port: ports.dns },
+    ...(existsSync(paths.signingHelper) ? { signingHelper: { path: paths.signingHelper } } : {}),
     pids,
     logs,
     env: {
@@ -403,6 +404,7 @@ async function startOnce(dir: string): Promise<PeersEnvFile> {
       MOTO_ENDPOINT: motoEndpoint,
       DYNAMODB_ENDPOINT: dynamodbEndpoint,
       TEST_DNS_SERVER: dnsServer,
+      ...(existsSync(paths.signingHelper) ? { AWS_SIGNING_HELPER: paths.signingHelper } : {}),
     },
   };
   const tmp = `${envFilePath(dir)}.tmp-${process.pid}`;

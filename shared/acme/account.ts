@@ -3,9 +3,9 @@ import * as z from 'zod';
 import { type Clock, systemClock } from '../model/clock.js';
 import { ConflictError } from '../model/errors.js';
 import { parseJson } from '../model/json.js';
-import { generateKey } from '../pki/keys.js';
+import { generateKey } from '../pki/private-keys.js';
 import { sha256Hex } from '../pki/hash.js';
-import { accountKey } from '../store/keys.js';
+import { accountKey } from '../store/layout.js';
 import type { ObjectStore } from '../store/store.js';
 import { installTransport } from './transport.js';
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { KEY_TYPES } from '../model/keys.js';
+import { KEY_TYPES } from '../model/key-types.js';
 import { CHALLENGE_TYPES, type CertificateSpec, NAME_PATTERN } from '../model/spec.js';
 import { zodToValidationError } from '../model/json.js';
 import { type CertificateState, certificateStateSchema } from '../model/state.js';

@@ -6,15 +6,20 @@ import * as z from 'zod';
  * `ca`) is resolved here into what the issuer's environment carries (CERTKEEPER_CAS), so the
  * stack, local mode and the Lambdas read one shape.
  */
-export const CA_DIRECTORIES = {
+
+/**
+ * The CAs known by name (what the config's `directory` and `--directory-url` accept besides
+ * a URL), each with its ACME directory URL.
+ */
+export const WELL_KNOWN_CAS = {
   letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
   'letsencrypt-staging': 'https://acme-staging-v02.api.letsencrypt.org/directory',
 } as const;
 
 /** CAA identities (RFC 8659 §4.2) of the well-known CAs, for when a directory names none. */
 const KNOWN_CAA_IDENTITIES: Record<string, string[]> = {
-  [CA_DIRECTORIES.letsencrypt]: ['letsencrypt.org'],
-  [CA_DIRECTORIES['letsencrypt-staging']]: ['letsencrypt.org'],
+  [WELL_KNOWN_CAS.letsencrypt]: ['letsencrypt.org'],
+  [WELL_KNOWN_CAS['letsencrypt-staging']]: ['letsencrypt.org'],
 };
 
 export const CA_NAME_PATTERN = /^[a-z0-9][a-z0-9.-]{0,62}$/;
@@ -46,15 +51,16 @@ export const directoryUrlSchema = z
   .url()
   .refine(isAllowedDirectoryUrl, `must be an https:// URL (${HTTPS_ONLY})`);
 
+/** The config's `directory` value (a well-known CA's name or a URL) as a directory URL. */
 export const resolveDirectoryName = (directory: string): string =>
-  Object.hasOwn(CA_DIRECTORIES, directory)
-    ? CA_DIRECTORIES[directory as keyof typeof CA_DIRECTORIES]
+  Object.hasOwn(WELL_KNOWN_CAS, directory)
+    ? WELL_KNOWN_CAS[directory as keyof typeof WELL_KNOWN_CAS]
     : directory;
 
 /** A CA's default name: its well-known name, else its directory's host (port dropped). */
 export function defaultCaName(directory: string): string {
-  if (Object.hasOwn(CA_DIRECTORIES, directory)) return directory;
-  const known = Object.entries(CA_DIRECTORIES).find(([, url]) => url === directory);
+  if (Object.hasOwn(WELL_KNOWN_CAS, directory)) return directory;
+  const known = Object.entries(WELL_KNOWN_CAS).find(([, url]) => url === directory);
   if (known) return known[0];
   const url = new URL(directory);
   const port = url.port ? `-${url.port}` : '';

@@ -15,7 +15,7 @@ import { ValidationError } from './errors.js';
 import { configError } from './suggest.js';
 import { type CertificateSpec, certificateSpecInput, parseCertificateSpec } from './spec.js';
 
-export { CA_DIRECTORIES } from './cas.js';
+export { WELL_KNOWN_CAS } from './cas.js';
 
 /**
  * The deployment configuration (certkeeper.config.json): which CAs, who to tell, which

@@ -3,7 +3,7 @@ import { type DeliverySpec, parseAcmRegions, parseProbeEndpoint, probeEndpointIn
 import { ValidationError } from './errors.js';
 import { type Identifier, isWildcard, parseIdentifiers } from './identifiers.js';
 import { zodToValidationError } from './json.js';
-import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from './keys.js';
+import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from './key-types.js';
 
 export const CHALLENGE_TYPES = ['dns-01', 'http-01', 'tls-alpn-01'] as const;
 export type ChallengeType = (typeof CHALLENGE_TYPES)[number];

@@ -1,4 +1,5 @@
-import { DAY, HOUR, MINUTE } from '../model/clock.js';
+import { wholeMinutes } from '../model/age.js';
+import { DAY, HOUR } from '../model/clock.js';
 import { CertkeeperError, shortProblemType } from '../model/errors.js';
 import type { CertificateEvent } from '../events/event.js';
 import type { CloudWatchAlarm, Notification } from '../events/notification.js';
@@ -168,7 +169,7 @@ export function formatAlarm(alarm: CloudWatchAlarm): NotificationMessage {
 
 /** "19 h", "2 d 5 h": floored, so a message never promises more time than is left. */
 export function humanDuration(ms: number): string {
-  if (ms < HOUR) return `${Math.max(0, Math.floor(ms / MINUTE))} min`;
+  if (ms < HOUR) return `${wholeMinutes(ms)} min`;
   if (ms < 2 * DAY) return `${Math.floor(ms / HOUR)} h`;
   const days = Math.floor(ms / DAY);
   const hours = Math.floor((ms % DAY) / HOUR);

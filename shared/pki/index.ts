@@ -1,5 +1,5 @@
 /** PKI helpers: keys, CSRs, certificate parsing and checks, RFC 9773 certIDs. */
-export { generateKey, keyTypeOf } from './keys.js';
+export { generateKey, keyTypeOf } from './private-keys.js';
 export { createCsr, csrPublicKey } from './csr.js';
 export {
   type ParsedCertificate,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
 import { parseJson } from '../model/json.js';
 import { NAME_PATTERN } from '../model/spec.js';
@@ -19,6 +20,18 @@ export const workMessage = z.object({
 });
 export type WorkMessage = z.infer<typeof workMessage>;
 export type WorkMessageInput = z.input<typeof workMessage>;
+
+/**
+ * An operator's forced renewal, as `certkeeper renew --force` queues it: a new request id
+ * (16 random bytes, base64url), made `at`.
+ */
+export function forcedRenewal(
+  certificate: string,
+  at: Date,
+): WorkMessage & { request: { id: string; at: string } } {
+  const request = { id: randomBytes(16).toString('base64url'), at: at.toISOString() };
+  return { certificate, reason: 'manual', force: true, request };
+}
 
 /** Parses an SQS body; anything else is a ValidationError naming the problem. */
 export function parseWorkMessage(body: string): WorkMessage {

@@ -198,7 +198,7 @@ export function afterRevocation(
   return { ...state, reissue: true, dueAt: now.toISOString(), updatedAt: now.toISOString() };
 }
 
-/** What a subscriber hears about a certificate: never key material (DESIGN). */
+/** What a subscriber hears about a certificate: never key material (docs/architecture.md, "Events"). */
 export function certificateEvent(
   ctx: Pick<Context, 'spec' | 'now' | 'bucket'>,
   type: EventType,

@@ -21,7 +21,7 @@ import {
 } from './object-certificate-store.js';
 
 export interface FsStoreOptions {
-  /** Directory holding the key layout of keys.ts; created (mode 0700) on first write. */
+  /** Directory holding the key layout of layout.ts; created (mode 0700) on first write. */
   root: string;
 }
 
@@ -143,7 +143,11 @@ export class FsObjectStore implements ListableObjectStore {
   private pathFor(key: string): string {
     const segments = key.split('/');
     if (segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\\') || s.includes('\0'))) {
-      throw new ValidationError('key', `"${key}" is not a relative object key`, 'use the keys from keys.ts');
+      throw new ValidationError(
+        'key',
+        `"${key}" is not a relative object key`,
+        'use the keys from shared/store/layout.ts',
+      );
     }
     return join(this.root, ...segments);
   }

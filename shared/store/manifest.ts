@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { IntegrityError, ValidationError } from '../model/errors.js';
 import { NAME_PATTERN } from '../model/spec.js';
 import { parseJson, zodToValidationError } from '../model/json.js';
-import { BUNDLE_FILES, type BundleFile, bundleFileKey } from './keys.js';
+import { BUNDLE_FILES, type BundleFile, bundleFileKey } from './layout.js';
 import type { CertificateBundle, Manifest, ManifestFile, ManifestInput } from './store.js';
 
 /** Serials become key segments: hex as CAs write them, nothing that could escape a prefix. */

@@ -8,7 +8,7 @@ import {
   manifestKey,
   PENDING_DIR,
   retentionClass,
-} from './keys.js';
+} from './layout.js';
 import { sha256Hex } from '../pki/hash.js';
 import { assertBundle, buildManifest, parseManifest } from './manifest.js';
 import type {

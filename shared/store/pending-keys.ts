@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { parseJson } from '../model/json.js';
-import { pendingKeyKey } from './keys.js';
+import { pendingKeyKey } from './layout.js';
 import type { ObjectStore } from './store.js';
 
 /** The key an order was finalized with, and the order it belongs to. */

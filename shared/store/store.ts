@@ -1,4 +1,4 @@
-import type { BundleFile } from './keys.js';
+import type { BundleFile } from './layout.js';
 
 /** One issued certificate, as PEM text. `privkey` never leaves the store and the agent. */
 export interface CertificateBundle {

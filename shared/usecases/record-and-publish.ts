@@ -8,11 +8,12 @@ import type { CertificateState } from '../model/state.js';
 import * as machine from '../renewal/transition.js';
 
 /**
- * State first, then events (DESIGN: a subscriber never hears of a state not recorded), and
- * the events recorded with the state (the outbox), so none is lost to a failed publish or a
- * crash in between: they are published, then cleared with a write that only checks this
- * lease wrote last; what could not be sent stays, due again soon. Delivery is at least
- * once: a crash after a publish and before the clearing write sends that event again.
+ * State first, then events (a subscriber never hears of a state not recorded; see
+ * docs/architecture.md, "One renewal", step 5), and the events recorded with the state (the
+ * outbox), so none is lost to a failed publish or a crash in between: they are published,
+ * then cleared with a write that only checks this lease wrote last; what could not be sent
+ * stays, due again soon. Delivery is at least once: a crash after a publish and before the
+ * clearing write sends that event again.
  */
 export async function recordAndPublish(
   deps: { inventory: Inventory; events: EventPublisher; log: Log },

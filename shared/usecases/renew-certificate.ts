@@ -22,7 +22,7 @@ import { stateForLatestSpec } from '../renewal/spec-change.js';
 import * as machine from '../renewal/transition.js';
 import { storeIssuedBundle } from '../store/issued.js';
 import { recordAndPublish } from './record-and-publish.js';
-import { manifestKey } from '../store/keys.js';
+import { manifestKey } from '../store/layout.js';
 import type { PendingKeys } from '../store/pending-keys.js';
 import type { CertificateStore } from '../store/store.js';
 

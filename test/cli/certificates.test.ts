@@ -5,20 +5,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { uniqueName } from '../support/peers.js';
-import { useLocalStack } from '../support/stack.js';
-import { certkeeper, json } from './operator.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
 import { amendState } from '../../shared/inventory/inventory.js';
 
 /** Its own zone name: test files share one moto, and a name lookup refuses duplicates. */
 const ZONE = `${uniqueName('certs')}.test`;
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 const run = (...args: string[]) => certkeeper(args, stack.env);
 
 beforeAll(async () => {
-  stack = await useLocalStack('cli-certs', [ZONE]);
+  stack = await useStandInStack('cli-certs', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
 });
 

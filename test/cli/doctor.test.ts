@@ -20,11 +20,11 @@ import { FsObjectStore } from '../../shared/store/fs-store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { runTick } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { runToEnd } from '../support/child.js';
-import { type FaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.js';
-import { peers, uniqueName } from '../support/peers.js';
+import { runTick } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { runToEnd } from '../../scripts/test-kit/child.js';
+import { type FaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
 import {
   createForeignZone,
   deleteRecord,
@@ -32,14 +32,14 @@ import {
   putCname,
   putRecord,
   serveHttp01OnPebblePort,
-  useLocalStack,
-} from '../support/stack.js';
+  useStandInStack,
+} from '../../scripts/test-kit/stack.js';
 
 const MAIN = join(import.meta.dirname, '../../cli/main.ts');
 
 /** Its own zone name: test files share one moto, and a name lookup refuses duplicates. */
 const ZONE = `${uniqueName('doctor')}.test`;
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 
 interface Run {
@@ -82,7 +82,7 @@ async function closedPort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  stack = await useLocalStack('doctor', [ZONE]);
+  stack = await useStandInStack('doctor', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, { name: 'ip-local', identifiers: ['127.0.0.1'] });
   await declareCertificate(inventory, { name: 'wild', identifiers: [ZONE, `*.${ZONE}`] });

@@ -13,18 +13,18 @@ import type { CertificateState } from '../../shared/model/state.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { heldPass } from '../support/ca-wrap.js';
-import { pebbleGet } from '../support/peers.js';
-import { serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
-import { json, start } from './operator.js';
+import { pebbleGet } from '../../scripts/test-kit/peers.js';
+import { serveHttp01OnPebblePort, useStandInStack } from '../../scripts/test-kit/stack.js';
+import { json, start } from '../../scripts/test-kit/operator.js';
 
-let stack: LocalStack;
+let stack: StandInStack;
 let rt: IssuerRuntime;
 let inventory: DynamoInventory;
 
 beforeAll(async () => {
-  stack = await useLocalStack('lease-race');
+  stack = await useStandInStack('lease-race');
   rt = buildIssuerRuntime({ ...process.env, ...stack.env });
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
 });

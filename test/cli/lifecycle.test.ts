@@ -18,18 +18,18 @@ import type { CertificateEvent } from '../../shared/events/event.js';
 import { sha256Hex } from '../../shared/pki/hash.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { Manifest } from '../../shared/store/store.js';
-import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { pebbleGet } from '../support/peers.js';
-import { serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
-import { certkeeper, json, type Run, start } from './operator.js';
+import { receiveAll, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { pebbleGet } from '../../scripts/test-kit/peers.js';
+import { serveHttp01OnPebblePort, useStandInStack } from '../../scripts/test-kit/stack.js';
+import { certkeeper, json, type Run, start } from '../../scripts/test-kit/operator.js';
 
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 const run = (...args: string[]) => certkeeper(args, stack.env);
 
 beforeAll(async () => {
-  stack = await useLocalStack('cli-life');
+  stack = await useStandInStack('cli-life');
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, { name: 'edge', identifiers: ['127.0.0.1'] });
 });

@@ -10,9 +10,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../../scripts/peers/ports.js';
-import { userCsr } from '../support/keys.js';
-import { peers, pebblePost } from '../support/peers.js';
-import { type Exited, runToEnd } from '../support/child.js';
+import { userCsr } from '../support/test-keys.js';
+import { peers, pebblePost } from '../../scripts/test-kit/peers.js';
+import { type Exited, runToEnd } from '../../scripts/test-kit/child.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');

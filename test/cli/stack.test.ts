@@ -5,12 +5,12 @@
  */
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { peers, uniqueName } from '../support/peers.js';
-import { useLocalStack } from '../support/stack.js';
-import { certkeeper, json } from './operator.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
 
-let stack: LocalStack;
+let stack: StandInStack;
 let cloudformation: CloudFormationClient;
 /** The stack's environment without the variables --stack replaces. */
 let env: Record<string, string>;
@@ -30,7 +30,7 @@ async function createStack(name: string, outputs: Record<string, string>): Promi
 }
 
 beforeAll(async () => {
-  stack = await useLocalStack('cli-stack');
+  stack = await useStandInStack('cli-stack');
   cloudformation = new CloudFormationClient({
     endpoint: peers().motoEndpoint,
     region: stack.env.AWS_REGION!,

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeState } from '../../agent/state.js';
-import { type FaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.js';
-import { peers } from '../support/peers.js';
-import { certkeeper, json } from './operator.js';
+import { type FaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
+import { peers } from '../../scripts/test-kit/peers.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
 
 /** Sets the window title, clears the screen, returns to the line start and overwrites it. */
 const HOSTILE = 'evil \u001b]0;owned\u0007\u001b[2J\r\u009b31mFAKE OK \u202eReversed';

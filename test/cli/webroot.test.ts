@@ -17,12 +17,12 @@ import { tmpdir } from 'node:os';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNginx, type Nginx } from '../support/nginx.js';
-import { startPebbleWith, type SwitchedPebble } from '../support/pebble-switches.js';
-import { userCsr } from '../support/keys.js';
-import { peers } from '../support/peers.js';
-import { createTestCa } from '../unit/agent/pki.js';
-import { certkeeper, json } from './operator.js';
+import { startNginx, type Nginx } from '../../scripts/test-kit/nginx.js';
+import { startPebbleWith, type SwitchedPebble } from '../../scripts/test-kit/pebble-switches.js';
+import { userCsr } from '../support/test-keys.js';
+import { peers } from '../../scripts/test-kit/peers.js';
+import { createTestCa } from '../support/test-ca.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
 
 describe('issue and renew --http01-webroot through nginx, and issue --csr (Pebble)', () => {
   const work = mkdtempSync(join(tmpdir(), 'certkeeper-webroot-'));

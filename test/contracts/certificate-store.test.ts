@@ -11,13 +11,13 @@ import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IntegrityError, NotFoundError, ValidationError } from '../../shared/model/errors.js';
 import { FsCertificateStore, FsObjectStore } from '../../shared/store/fs-store.js';
-import { bundleFileKey, manifestKey } from '../../shared/store/keys.js';
+import { bundleFileKey, manifestKey } from '../../shared/store/layout.js';
 import type { ListableObjectStore } from '../../shared/store/object-certificate-store.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { CertificateStore } from '../../shared/store/store.js';
-import { s3Client, uniqueName } from '../support/peers.js';
-import { fakeBundle, fakeMeta } from '../unit/store/fixtures.js';
-import { pendingKeyKey } from '../../shared/store/keys.js';
+import { s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
+import { fakeBundle, fakeMeta } from '../support/store-fixtures.js';
+import { pendingKeyKey } from '../../shared/store/layout.js';
 
 interface Opened {
   store: CertificateStore;

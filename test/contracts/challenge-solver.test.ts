@@ -34,7 +34,7 @@ import { acmeIdentifierValue, sniFor } from '../../shared/pki/tls-alpn.js';
 import { FsObjectStore } from '../../shared/store/fs-store.js';
 import type { ObjectStore } from '../../shared/store/store.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { peers, route53Client, s3Client, uniqueName } from '../support/peers.js';
+import { peers, route53Client, s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
 
 interface Opened {
   solver: ChallengeSolver;

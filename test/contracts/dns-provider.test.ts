@@ -25,7 +25,7 @@ import {
   otherAccountRoute53,
   stsClient,
 } from '../support/other-account.js';
-import { peers, route53Client, uniqueName } from '../support/peers.js';
+import { peers, route53Client, uniqueName } from '../../scripts/test-kit/peers.js';
 
 interface ZoneRequest {
   name: string;

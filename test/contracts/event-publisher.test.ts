@@ -10,8 +10,8 @@ import { type EventPublisher, MemoryPublisher } from '../../shared/events/publis
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
-import { snsClient, sqsClient, uniqueName } from '../support/peers.js';
-import { leakedKey } from '../support/keys.js';
+import { snsClient, sqsClient, uniqueName } from '../../scripts/test-kit/peers.js';
+import { leakedKey } from '../support/test-keys.js';
 
 interface PublisherAdapter {
   name: string;

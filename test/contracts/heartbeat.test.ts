@@ -14,7 +14,7 @@ import { FileHeartbeat } from '../../shared/heartbeat/file.js';
 import type { Heartbeat } from '../../shared/heartbeat/heartbeat.js';
 import { MINUTE } from '../../shared/model/clock.js';
 import { IntegrityError } from '../../shared/model/errors.js';
-import { dynamodbClient, uniqueName } from '../support/peers.js';
+import { dynamodbClient, uniqueName } from '../../scripts/test-kit/peers.js';
 
 interface HeartbeatFixture {
   heartbeat: Heartbeat;

@@ -16,7 +16,7 @@ import { FileInventory } from '../../shared/inventory/file.js';
 import { DynamoLeaseLock } from '../../shared/lock/dynamodb.js';
 import { FileLeaseLock } from '../../shared/lock/file.js';
 import { ManualClock } from '../../shared/model/clock.js';
-import { dynamodbClient, uniqueName } from '../support/peers.js';
+import { dynamodbClient, uniqueName } from '../../scripts/test-kit/peers.js';
 import { describeDueInventory, T0 } from './inventory.contract.js';
 
 describeDueInventory('FileInventory', async () => {

@@ -14,7 +14,7 @@ import { FileLeaseLock } from '../../shared/lock/file.js';
 import type { LeaseLock } from '../../shared/lock/lock.js';
 import { type Clock, ManualClock, SECOND } from '../../shared/model/clock.js';
 import { ConflictError, ValidationError } from '../../shared/model/errors.js';
-import { dynamodbClient, uniqueName } from '../support/peers.js';
+import { dynamodbClient, uniqueName } from '../../scripts/test-kit/peers.js';
 
 const TTL = 30 * SECOND;
 

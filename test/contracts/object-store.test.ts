@@ -12,7 +12,7 @@ import { ConflictError } from '../../shared/model/errors.js';
 import { FsObjectStore } from '../../shared/store/fs-store.js';
 import type { ListableObjectStore } from '../../shared/store/object-certificate-store.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { s3Client, uniqueName } from '../support/peers.js';
+import { s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
 
 interface StoreAdapter {
   name: string;

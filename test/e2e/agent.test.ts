@@ -1,7 +1,7 @@
 /**
  * The server agent's acceptance, end to end: the real scheduler and issuer issue from
- * Pebble into a local stack, the agent installs into a directory, and a real nginx (its own
- * prefix and ports, see test/support/nginx.ts) loads and serves what the agent installed.
+ * Pebble into a stand-in stack, the agent installs into a directory, and a real nginx (its own
+ * prefix and ports, see scripts/test-kit/nginx.ts) loads and serves what the agent installed.
  * What a TLS client sees is the assertion, next to the files and the agent's report.
  *
  * The agent is the repository's, run in this process, unless CERTKEEPER_AGENT_BIN names a
@@ -11,6 +11,7 @@
  * /usr/bin/certkeeper (vitest.config.ts, project `installed`).
  */
 import { spawn } from 'node:child_process';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,18 +31,18 @@ import { handler as issuer } from '../../functions/issuer.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { generateKey, parseCertificate, sha256Hex } from '../../shared/pki/index.js';
-import { bundleFileKey, http01Key, manifestKey } from '../../shared/store/keys.js';
+import { bundleFileKey, http01Key, manifestKey } from '../../shared/store/layout.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
-import { runTick, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import { runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
-import { startNginx, type Nginx, type NginxOptions } from '../support/nginx.js';
-import { peers, uniqueName } from '../support/peers.js';
+import { startNginx, type Nginx, type NginxOptions } from '../../scripts/test-kit/nginx.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
 import { scratch, testRoots } from '../support/scratch.js';
-import { useLocalStack } from '../support/stack.js';
-import type { TestCa } from '../unit/agent/pki.js';
-import { recordingLog } from '../unit/agent/support.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
+import type { TestCa } from '../support/test-ca.js';
+import { recordingLog } from '../support/agent-host.js';
 
 /** The certkeeper executable to test instead of the agent in this process, if any. */
 const AGENT_BIN = process.env.CERTKEEPER_AGENT_BIN;
@@ -50,7 +51,7 @@ const AGENT_BIN = process.env.CERTKEEPER_AGENT_BIN;
 const ZONE = `${uniqueName('agent')}.test`;
 const HOUR = 3_600_000;
 
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 /** The bucket as the agent's http-01 responder reads it. */
 let objects: S3ObjectStore;
@@ -62,7 +63,7 @@ let trustedCaFile: string;
 const { defer, tempDir, cleanUp } = scratch('agent-e2e');
 
 beforeAll(async () => {
-  stack = await useLocalStack('agent-e2e', [ZONE]);
+  stack = await useStandInStack('agent-e2e', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket, kmsKeyId: stack.kmsKeyId });
   ({ testCa, trustedCaFile } = await testRoots(tempDir('ca')));
@@ -93,12 +94,12 @@ async function expectIssued(failures: unknown[], names: readonly string[]): Prom
   }
 }
 
-/** An operator's forced renewal ({ force: true } on the issuer queue), through the issuer handler. */
+/** An operator's forced renewal (as `certkeeper renew --force` queues it), through the issuer handler. */
 async function forceRenew(...names: string[]): Promise<void> {
   const before = await Promise.all(names.map(manifestOf));
   const response = await issuer(
     sqsEvent(
-      names.map((name) => ({ MessageId: name, Body: JSON.stringify({ certificate: name, force: true }) })),
+      names.map((name) => ({ MessageId: name, Body: JSON.stringify(forcedRenewal(name, new Date())) })),
     ),
   );
   await expectIssued(response.batchItemFailures, names);
@@ -225,7 +226,7 @@ function unreachableS3(endpoint: string): S3Client {
   return client;
 }
 
-/** The environment of an agent process: the stack's (set by useLocalStack), plus the test's. */
+/** The environment of an agent process: the stack's (set by useStandInStack), plus the test's. */
 function agentEnv(test: AgentTestSettings): NodeJS.ProcessEnv {
   return {
     ...process.env,

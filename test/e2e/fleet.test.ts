@@ -1,11 +1,12 @@
 /**
  * The fleet loop, end to end on the real peers: the scheduler and issuer issue from Pebble
- * into a local stack; agents, each with its own nginx, install, reload and report to the
+ * into a stand-in stack; agents, each with its own nginx, install, reload and report to the
  * bucket; the fleet tick (the fleet Lambda's use case) reads the reports and probes
  * endpoints, and the events it publishes are the assertion, next to `certkeeper status`.
  * The lag period is crossed with a test clock, not by waiting.
  */
 import { writeFileSync } from 'node:fs';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../agent/agent.js';
@@ -22,21 +23,21 @@ import { ManualClock, MINUTE } from '../../shared/model/clock.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
 import { silentLog } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import { receiveAll, runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
-import { certkeeper, json } from '../cli/operator.js';
-import { type Nginx, startNginx } from '../support/nginx.js';
-import { uniqueName } from '../support/peers.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
+import { type Nginx, startNginx } from '../../scripts/test-kit/nginx.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
 import { scratch, testRoots } from '../support/scratch.js';
-import { pointHandlersAt, useLocalStack } from '../support/stack.js';
-import type { TestCa } from '../unit/agent/pki.js';
+import { pointHandlersAt, useStandInStack } from '../../scripts/test-kit/stack.js';
+import type { TestCa } from '../support/test-ca.js';
 import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 
 const ZONE = `${uniqueName('fleet')}.test`;
 const LAG = 30 * MINUTE;
 
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 let objects: S3ObjectStore;
 let testCa: TestCa;
@@ -44,7 +45,7 @@ let trustedCaFile: string;
 const { defer, tempDir, cleanUp } = scratch('fleet-e2e');
 
 beforeAll(async () => {
-  stack = await useLocalStack('fleet-e2e', [ZONE]);
+  stack = await useStandInStack('fleet-e2e', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket });
   ({ testCa, trustedCaFile } = await testRoots(tempDir('ca')));
@@ -83,7 +84,7 @@ async function currentSerial(name: string): Promise<string> {
 async function renew(name: string): Promise<string> {
   const before = await currentSerial(name);
   const response = await issuer(
-    sqsEvent([{ MessageId: name, Body: JSON.stringify({ certificate: name, force: true }) }]),
+    sqsEvent([{ MessageId: name, Body: JSON.stringify(forcedRenewal(name, clock.now())) }]),
   );
   expect(response.batchItemFailures).toEqual([]);
   const after = await currentSerial(name);

@@ -1,5 +1,5 @@
 /**
- * The nginx the agent's end-to-end tests stand behind (test/support/nginx.ts) behaves as they
+ * The nginx the agent's end-to-end tests stand behind (scripts/test-kit/nginx.ts) behaves as they
  * assume: it serves the files it was started with, a reload picks up replaced files, and a
  * reload with a key that does not fit fails (so an agent sees it) while the old pair stays served.
  */
@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../scripts/peers/util.js';
-import { startNginx, type Nginx } from '../support/nginx.js';
-import { createTestCa, type IssuedBundle } from '../unit/agent/pki.js';
+import { startNginx, type Nginx } from '../../scripts/test-kit/nginx.js';
+import { createTestCa, type IssuedBundle } from '../support/test-ca.js';
 
 const sh = (command: string) => promisify(execFile)('/bin/sh', ['-c', command]);
 

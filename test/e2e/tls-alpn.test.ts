@@ -19,29 +19,35 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentTlsAlpn01 } from '../../agent/tlsalpn01.js';
 import { handler as issuer } from '../../functions/issuer.js';
-import { sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import { sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { freePorts } from '../../scripts/peers/ports.js';
 import type { TlsAlpn01Responder } from '../../shared/challenges/tlsalpn01/responder.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { type Log, silentLog } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { TLSALPN01_PREFIX } from '../../shared/store/keys.js';
+import { TLSALPN01_PREFIX } from '../../shared/store/layout.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
-import { runToEnd } from '../support/child.js';
+import { runToEnd } from '../../scripts/test-kit/child.js';
 import { startHaproxy } from '../support/haproxy.js';
-import { startNginx, type Nginx } from '../support/nginx.js';
-import { type SwitchedPebble, startPebbleWith } from '../support/pebble-switches.js';
-import { peers, uniqueName } from '../support/peers.js';
-import { createPeerStack, issuerMessage, listKeys, pointHandlersAt, putRecord } from '../support/stack.js';
-import { createTestCa, type IssuedBundle } from '../unit/agent/pki.js';
+import { startNginx, type Nginx } from '../../scripts/test-kit/nginx.js';
+import { type SwitchedPebble, startPebbleWith } from '../../scripts/test-kit/pebble-switches.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import {
+  createPeerStack,
+  issuerMessage,
+  listKeys,
+  pointHandlersAt,
+  putRecord,
+} from '../../scripts/test-kit/stack.js';
+import { createTestCa, type IssuedBundle } from '../support/test-ca.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
 const ZONE = `alpn-${uniqueName('z').slice(2, 14)}.test`;
 const WEB_BODY = 'certkeeper e2e\n';
 
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 let pebble: SwitchedPebble;
 let web: IssuedBundle;

@@ -17,7 +17,7 @@ import {
   policiesOf,
   TemplateResolver,
 } from '../support/iam.js';
-import { exampleConfigInput, synth } from './support.js';
+import { exampleConfigInput, synth } from '../support/synth.js';
 
 const REGION = 'eu-west-1';
 const ARN = `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0f1e2d3c-aaaa-bbbb-cccc-000000000001`;

@@ -1,7 +1,7 @@
 /**
  * The issuer's ACM grants: only in the declared regions, only certificates carrying
  * certkeeper's tag with a declared name, only certkeeper's tag keys, and none at all when
- * nothing is imported into ACM. moto's IAM ignores conditions (REFERENCE.md), so the
+ * nothing is imported into ACM. moto's IAM ignores conditions, so the
  * synthesized statements are evaluated here, over the calls SdkAcmImporter makes, by a
  * small evaluator of exactly the condition operators the stack uses (it throws on any
  * other, so a new operator cannot pass unexamined).
@@ -9,7 +9,7 @@
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { DeploymentConfigInput } from '../../shared/model/config.js';
-import { exampleConfigInput, nagFindings, resourcesOf, roleStatements, synth } from './support.js';
+import { exampleConfigInput, nagFindings, resourcesOf, roleStatements, synth } from '../support/synth.js';
 
 type Statement = {
   Effect: string;

@@ -11,7 +11,7 @@ import {
   resolveConfigPath,
 } from '../../infra/config.js';
 import { ValidationError } from '../../shared/model/errors.js';
-import { exampleConfigInput } from './support.js';
+import { exampleConfigInput } from '../support/synth.js';
 
 const ROOT = process.cwd();
 const scratch = mkdtempSync(path.join(tmpdir(), 'certkeeper-app-test-'));

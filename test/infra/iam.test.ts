@@ -8,7 +8,7 @@ import {
   roleStatements,
   synth,
   type Synthesized,
-} from './support.js';
+} from '../support/synth.js';
 
 type Statement = Record<string, unknown>;
 const actionsOf = (st: Statement): string[] => [st.Action].flat() as string[];

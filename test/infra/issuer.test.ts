@@ -3,8 +3,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_EVENT_TYPES, STATS_EVENT } from '../../infra/issuer.js';
 import { DUE_INDEX_NAME, PARTITION_KEY, TTL_ATTRIBUTE } from '../../shared/dynamo/table.js';
 import { parseRuntimeEnv } from '../../shared/model/runtime-config.js';
-import { HTTP01_PREFIX, RETENTION_CLASSES, RETENTION_TAG, SUPERSEDED_TAG } from '../../shared/store/keys.js';
-import { exampleConfigInput, fullConfigInput, resourcesOf, synth, type Synthesized } from './support.js';
+import {
+  HTTP01_PREFIX,
+  RETENTION_CLASSES,
+  RETENTION_TAG,
+  SUPERSEDED_TAG,
+} from '../../shared/store/layout.js';
+import {
+  exampleConfigInput,
+  fullConfigInput,
+  resourcesOf,
+  synth,
+  type Synthesized,
+} from '../support/synth.js';
 
 const KEY = { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerKey'), 'Arn'] };
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cachePaths } from '../../scripts/peers/config.js';
-import { exampleConfigInput, fullConfigInput, synth } from './support.js';
+import { exampleConfigInput, fullConfigInput, synth } from '../support/synth.js';
 
 const run = promisify(execFile);
 const paths = cachePaths();

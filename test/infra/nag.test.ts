@@ -1,6 +1,6 @@
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
-import { exampleConfigInput, fullConfigInput, nagFindings, synth } from './support.js';
+import { exampleConfigInput, fullConfigInput, nagFindings, synth } from '../support/synth.js';
 
 /**
  * cdk-nag's AwsSolutions pack over whole stacks: every finding is either fixed or

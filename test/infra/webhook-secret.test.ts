@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseDeploymentConfig } from '../../shared/model/config.js';
 import { ValidationError } from '../../shared/model/errors.js';
-import { exampleConfigInput, roleStatements, synth } from './support.js';
+import { exampleConfigInput, roleStatements, synth } from '../support/synth.js';
 
 const TOKEN_URL = 'https://hooks.example.com/certkeeper?token=s3cr3t-t0ken';
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:certkeeper/webhook-AbC123';

@@ -12,6 +12,7 @@ import {
   ListCertificatesCommand,
   ListTagsForCertificateCommand,
 } from '@aws-sdk/client-acm';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
@@ -28,11 +29,11 @@ import type { CertificateState } from '../../shared/model/state.js';
 import { parseCertificate } from '../../shared/pki/index.js';
 import { dueReason } from '../../shared/renewal/policy.js';
 import type { Manifest } from '../../shared/store/store.js';
-import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { certkeeper, json } from '../cli/operator.js';
-import { peers, uniqueName } from '../support/peers.js';
-import { pointHandlersAt, recordAcmeRequests, useLocalStack } from '../support/stack.js';
+import { receiveAll, runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import { pointHandlersAt, recordAcmeRequests, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 /** Unique per run: moto's ACM outlives a run when the peers were started by hand. */
 const NAME = uniqueName('acm');
@@ -43,7 +44,7 @@ const DEAD_ENDPOINT = 'http://127.0.0.1:1';
 const clock = new ManualClock(Date.now());
 const random = () => 0.5; // backoff without jitter: 1 minute after the first failure
 const acmeRequests = recordAcmeRequests();
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 
 const acm = (region: string, endpoint = peers().motoEndpoint) =>
@@ -74,7 +75,7 @@ const events = async (): Promise<CertificateEvent[]> =>
   );
 
 beforeAll(async () => {
-  stack = await useLocalStack('acm', ['acm.test']);
+  stack = await useStandInStack('acm', ['acm.test']);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, {
     name: NAME,
@@ -175,7 +176,7 @@ describe('ACM delivery', () => {
   it('a renewal re-imports into the same ARN in each region, and the tags carry the new serial', async () => {
     clock.advance(MINUTE);
     const response = await issuer(
-      sqsEvent([{ MessageId: 'renew', Body: JSON.stringify({ certificate: NAME, force: true }) }]),
+      sqsEvent([{ MessageId: 'renew', Body: JSON.stringify(forcedRenewal(NAME, clock.now())) }]),
     );
     expect(response.batchItemFailures).toEqual([]);
     const s = await state();
@@ -214,9 +215,7 @@ describe('ACM delivery', () => {
     const gone = first.arns['eu-west-1']!;
     await acm('eu-west-1').send(new DeleteCertificateCommand({ CertificateArn: gone }));
     clock.advance(MINUTE);
-    await issuer(
-      sqsEvent([{ MessageId: 'again', Body: JSON.stringify({ certificate: NAME, force: true }) }]),
-    );
+    await issuer(sqsEvent([{ MessageId: 'again', Body: JSON.stringify(forcedRenewal(NAME, clock.now())) }]));
     const s = await state();
     const fresh = s.acm!['eu-west-1']!;
     expect(fresh.arn).toBeDefined();

@@ -30,9 +30,9 @@ import {
   splitPemChain,
   verifyChain,
 } from '../../shared/pki/index.js';
-import { accountKey } from '../../shared/store/keys.js';
+import { accountKey } from '../../shared/store/layout.js';
 import type { ObjectStore } from '../../shared/store/store.js';
-import { listenWhenFree, peers, pebbleRoots } from '../support/peers.js';
+import { listenWhenFree, peers, pebbleRoots } from '../../scripts/test-kit/peers.js';
 
 /** The ObjectStore port in memory, with the adapters' ifAbsent contract (ConflictError). */
 class MemoryObjectStore implements ObjectStore {

@@ -1,8 +1,8 @@
 /**
- * The agent against the local stack on moto: S3 for manifests, bundles and HTTP-01 tokens,
+ * The agent against the stand-in stack on moto: S3 for manifests, bundles and HTTP-01 tokens,
  * and the events topic delivering to an SQS queue (the stack's events tap, raw delivery) as
  * the agent's queue. The clients come from the environment, as on a server
- * (AWS_ENDPOINT_URL and CERTKEEPER_S3_FORCE_PATH_STYLE, set by useLocalStack).
+ * (AWS_ENDPOINT_URL and CERTKEEPER_S3_FORCE_PATH_STYLE, set by useStandInStack).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -13,22 +13,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Agent, AddressInUseError, createAgent, startAgentHttp01 } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { SnsPublisher } from '../../shared/events/sns.js';
-import { http01Key } from '../../shared/store/keys.js';
+import { http01Key } from '../../shared/store/layout.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { useLocalStack } from '../support/stack.js';
-import { createTestCa, type IssuedBundle, type TestCa } from '../unit/agent/pki.js';
-import { recordingLog } from '../unit/agent/support.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
+import { createTestCa, type IssuedBundle, type TestCa } from '../support/test-ca.js';
+import { recordingLog } from '../support/agent-host.js';
 
 const IDS = ['agent-int.example.test', '127.0.0.1'];
 
-let stack: LocalStack;
+let stack: StandInStack;
 let ca: TestCa;
 let store: S3CertificateStore;
 let objects: S3ObjectStore;
 
 beforeAll(async () => {
-  stack = await useLocalStack('agent-int');
+  stack = await useStandInStack('agent-int');
   ca = await createTestCa();
   store = new S3CertificateStore(stack.clients.s3, { bucket: stack.bucket, kmsKeyId: stack.kmsKeyId });
   objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket });

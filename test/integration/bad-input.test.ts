@@ -10,12 +10,12 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { NotFoundError, UnreachableError, ValidationError } from '../../shared/model/errors.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { sqsEvent } from '../../scripts/local/pipeline.js';
-import { listKeys, pointHandlersAt, useLocalStack } from '../support/stack.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import { listKeys, pointHandlersAt, useStandInStack } from '../../scripts/test-kit/stack.js';
 import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 let keysBefore: string[];
 
@@ -27,7 +27,7 @@ const manifest = async (name: string) =>
   ).Body!.transformToString();
 
 beforeAll(async () => {
-  stack = await useLocalStack('badinput', ['keep.test']);
+  stack = await useStandInStack('badinput', ['keep.test']);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, { name: 'keep', identifiers: ['keep.test'], profile: 'classic' });
   const first = await renewCertificate((await issuerRuntime()).renewDeps, 'keep');

@@ -1,7 +1,7 @@
 /**
  * The Lambda bundles as they are deployed: each `index.mjs` alone in a directory with no
  * node_modules anywhere above it, imported by a plain `node` child process (no tsx, no
- * loaders, a bare environment) and run on a dry event against a local stack on the peers.
+ * loaders, a bare environment) and run on a dry event against a stand-in stack on the peers.
  * This catches what the source-level tests cannot: a dependency left out of the bundle, a
  * CommonJS `require` with nothing to resolve it, a stand-in (infra/bundle.ts) that broke
  * what it replaced, a bundle that only loads on Node 22.
@@ -16,14 +16,19 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { SNSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_BUDGET_BYTES, BUNDLE_FILE, type BuiltLambda, buildLambdas, kb } from '../../infra/bundle.js';
-import { customResourceEvent, receiveAll, scheduledEvent, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import {
+  customResourceEvent,
+  receiveAll,
+  scheduledEvent,
+  sqsEvent,
+} from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { createTable } from '../../shared/dynamo/table.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
-import { uniqueName } from '../support/peers.js';
-import { useLocalStack } from '../support/stack.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
+import { useStandInStack } from '../../scripts/test-kit/stack.js';
 
 const ZONE = 'bundles.test';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -54,7 +59,7 @@ interface ChildRun {
   output: string;
 }
 
-let stack: LocalStack;
+let stack: StandInStack;
 let outDir: string;
 const built = new Map<string, BuiltLambda>();
 const scratch: string[] = [];
@@ -152,7 +157,7 @@ function snsEvent(topicArn: string, message: CertificateEvent): SNSEvent {
 const hasFunction = (name: string) => existsSync(path.join(ROOT, 'functions', `${name}.ts`));
 
 beforeAll(async () => {
-  stack = await useLocalStack('bundles', [ZONE]);
+  stack = await useStandInStack('bundles', [ZONE]);
   outDir = await mkdtemp(path.join(tmpdir(), 'certkeeper-build-'));
   for (const lambda of await buildLambdas({ outDir })) built.set(lambda.name, lambda);
 });

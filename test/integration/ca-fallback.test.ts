@@ -11,23 +11,23 @@ import type { CaSettings } from '../../shared/model/cas.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { type FaultProxy, startPebbleFaultProxy } from '../support/fault-proxy.js';
-import { certkeeper, json } from '../cli/operator.js';
-import { uniqueName } from '../support/peers.js';
-import { type SwitchedPebble, startPebbleWith } from '../support/pebble-switches.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { type FaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
+import { certkeeper, json } from '../../scripts/test-kit/operator.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
+import { type SwitchedPebble, startPebbleWith } from '../../scripts/test-kit/pebble-switches.js';
 import {
   manifestSerial,
   putRecord,
   readManifest,
   recordAcmeRequests,
   tapEvents,
-  useLocalStack,
-} from '../support/stack.js';
+  useStandInStack,
+} from '../../scripts/test-kit/stack.js';
 
 const ZONE = `${uniqueName('cafb')}.test`;
 const acme = recordAcmeRequests();
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 let proxyA: FaultProxy;
 let pebbleB: SwitchedPebble;
@@ -47,7 +47,7 @@ const putCaa = (name: string, values: string[]) =>
   putRecord(stack, stack.zoneIds[ZONE]!, name, 'CAA', values);
 
 beforeAll(async () => {
-  stack = await useLocalStack('cafb', [ZONE]);
+  stack = await useStandInStack('cafb', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   proxyA = await startPebbleFaultProxy();
   pebbleB = await startPebbleWith({});

@@ -13,9 +13,9 @@ import { S3Http01Solver } from '../../shared/challenges/http01/s3.js';
 import type { Challenge } from '../../shared/challenges/solver.js';
 import { NotFoundError } from '../../shared/model/errors.js';
 import { parseIdentifier } from '../../shared/model/identifiers.js';
-import { http01Key } from '../../shared/store/keys.js';
+import { http01Key } from '../../shared/store/layout.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { peers, route53Client, s3Client, uniqueName } from '../support/peers.js';
+import { peers, route53Client, s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
 
 const dnsServer = peers().dnsServer;
 const route53 = route53Client();

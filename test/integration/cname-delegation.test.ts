@@ -15,17 +15,17 @@ import { parseCertificate } from '../../shared/pki/index.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { issuerRuntime } from '../../functions/issuer-runtime.js';
-import { sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { uniqueName } from '../support/peers.js';
+import { sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
 import {
   createForeignZone,
   issuerMessage,
   manifestSerial,
   putCname,
   tapEvents,
-  useLocalStack,
-} from '../support/stack.js';
+  useStandInStack,
+} from '../../scripts/test-kit/stack.js';
 
 const id = uniqueName('cn').slice(3, 15);
 /** The user's DNS host (not Route53 in real life): only its CNAMEs matter here. */
@@ -33,7 +33,7 @@ const ELSEWHERE = `ext-${id}.test`;
 /** certkeeper's zone, which the challenges are delegated to. */
 const DELEGATE = `dlg-${id}.test`;
 
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 
 const cname = (zone: string, name: string, target: string) =>
@@ -47,7 +47,7 @@ async function txtRecords(zone: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  stack = await useLocalStack('cname', [DELEGATE]);
+  stack = await useStandInStack('cname', [DELEGATE]);
   // The names' own DNS host: a zone certkeeper never writes; without following the CNAME
   // the TXT values would have nowhere to go.
   stack.zoneIds[ELSEWHERE] = await createForeignZone(stack, ELSEWHERE);

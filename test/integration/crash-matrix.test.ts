@@ -19,25 +19,25 @@ import { ManualClock, MINUTE } from '../../shared/model/clock.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
-import { sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { uniqueName } from '../support/peers.js';
+import { sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { uniqueName } from '../../scripts/test-kit/peers.js';
 import {
   issuerMessage,
   listKeys,
   manifestSerial,
   recordAcmeRequests,
   tapEvents,
-  useLocalStack,
-} from '../support/stack.js';
-import { runToEnd } from '../support/child.js';
+  useStandInStack,
+} from '../../scripts/test-kit/stack.js';
+import { runToEnd } from '../../scripts/test-kit/child.js';
 import { CRASH_STEPS, type CrashStep } from '../support/crash-steps.js';
 
 const ZONE = `${uniqueName('crash')}.test`;
 const WORKER = fileURLToPath(new URL('../support/crash-worker.ts', import.meta.url));
 
 const acme = recordAcmeRequests();
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 const rows: string[][] = [];
 
@@ -58,7 +58,7 @@ const crashAt = (step: CrashStep, name: string) =>
   runToEnd(process.execPath, ['--import', 'tsx', WORKER, step, name]);
 
 beforeAll(async () => {
-  stack = await useLocalStack('crash', [ZONE]);
+  stack = await useStandInStack('crash', [ZONE]);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
 }, 60_000);
 

@@ -22,8 +22,8 @@ import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
 import type { Challenge } from '../../shared/challenges/solver.js';
 import { parseIdentifier } from '../../shared/model/identifiers.js';
 import { parseCertificateSpec } from '../../shared/model/spec.js';
-import { peers, route53Client, uniqueName } from '../support/peers.js';
-import { pointHandlersAt } from '../support/stack.js';
+import { peers, route53Client, uniqueName } from '../../scripts/test-kit/peers.js';
+import { pointHandlersAt } from '../../scripts/test-kit/stack.js';
 import {
   createRole,
   OTHER_ACCOUNT,

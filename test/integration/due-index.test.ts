@@ -9,7 +9,7 @@ import { certKey, createTable } from '../../shared/dynamo/table.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { DynamoLeaseLock } from '../../shared/lock/dynamodb.js';
 import { DAY, HOUR, ManualClock, MINUTE } from '../../shared/model/clock.js';
-import { dynamodbClient, uniqueName } from '../support/peers.js';
+import { dynamodbClient, uniqueName } from '../../scripts/test-kit/peers.js';
 import { declareWithState, failingState, spec, T0 } from '../contracts/inventory.contract.js';
 import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 

@@ -1,12 +1,12 @@
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { subscribeNewQueue } from '../../scripts/local/stack.js';
+import { subscribeNewQueue } from '../../scripts/stand-in-stack/stack.js';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
-import { leakedKey } from '../support/keys.js';
-import { snsClient, sqsClient, uniqueName } from '../support/peers.js';
+import { leakedKey } from '../support/test-keys.js';
+import { snsClient, sqsClient, uniqueName } from '../../scripts/test-kit/peers.js';
 
 const sns = snsClient();
 const sqs = sqsClient();

@@ -12,6 +12,7 @@
  * prints the matrix: fault, outcome, orders at the CA, events.
  */
 import { createSocket } from 'node:dgram';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Route53Client } from '@aws-sdk/client-route-53';
@@ -24,26 +25,26 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
-import { receiveAll, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import { receiveAll, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { type AwsFaultProxy, type AwsFaultRule, startAwsFaultProxy } from '../support/aws-fault-proxy.js';
-import { peers, uniqueName } from '../support/peers.js';
-import { startPebbleWith } from '../support/pebble-switches.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import { startPebbleWith } from '../../scripts/test-kit/pebble-switches.js';
 import {
   listKeys,
   manifestSerial as manifestSerialOf,
   pointHandlersAt,
   recordAcmeRequests,
   tapEvents,
-  useLocalStack,
-} from '../support/stack.js';
+  useStandInStack,
+} from '../../scripts/test-kit/stack.js';
 
 const NAME = 'matrix';
 const ZONE = `${uniqueName('matrix')}.test`;
 const DOMAIN = `www.${ZONE}`;
 
 const acme = recordAcmeRequests();
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 let s3Proxy: AwsFaultProxy;
 let dynamoProxy: AwsFaultProxy;
@@ -74,7 +75,7 @@ const renewNow = (name = NAME) =>
     sqsEvent([
       {
         MessageId: uniqueName('m'),
-        Body: JSON.stringify({ certificate: name, reason: 'manual', force: true }),
+        Body: JSON.stringify(forcedRenewal(name, new Date())),
       },
     ]),
   );
@@ -100,7 +101,7 @@ async function withOwnPebble(switches: Record<string, string>, work: () => Promi
 }
 
 beforeAll(async () => {
-  stack = await useLocalStack('matrix', [ZONE]);
+  stack = await useStandInStack('matrix', [ZONE]);
   s3Proxy = await startAwsFaultProxy(stack.env.AWS_ENDPOINT_URL!);
   dynamoProxy = await startAwsFaultProxy(stack.env.AWS_ENDPOINT_URL_DYNAMODB!);
   // Only the handlers go through the proxies; the test reads the peers directly.

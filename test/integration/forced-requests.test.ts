@@ -10,28 +10,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIssuerRuntime, type IssuerRuntime } from '../../functions/issuer-runtime.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
-import { sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import { sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { heldPass } from '../support/ca-wrap.js';
 import {
   manifestSerial,
   pointHandlersAt,
   recordAcmeRequests,
   serveHttp01OnPebblePort,
-  useLocalStack,
-} from '../support/stack.js';
+  useStandInStack,
+} from '../../scripts/test-kit/stack.js';
 
 const acmeRequests = recordAcmeRequests();
-let stack: LocalStack;
+let stack: StandInStack;
 let rt: IssuerRuntime;
 let inventory: DynamoInventory;
 let responder: Awaited<ReturnType<typeof serveHttp01OnPebblePort>>;
 
 beforeAll(async () => {
-  stack = await useLocalStack('forced');
+  stack = await useStandInStack('forced');
   rt = buildIssuerRuntime({ ...process.env, ...stack.env });
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   responder = await serveHttp01OnPebblePort(new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket }));
@@ -45,12 +46,7 @@ const orders = () => acmeRequests.count('/order-plz');
 /** What `certkeeper renew NAME --force` queues. */
 const forced = (certificate: string) => ({
   MessageId: `m-${randomBytes(4).toString('hex')}`,
-  Body: JSON.stringify({
-    certificate,
-    reason: 'manual',
-    force: true,
-    request: { id: randomBytes(16).toString('base64url'), at: new Date().toISOString() },
-  }),
+  Body: JSON.stringify(forcedRenewal(certificate, new Date())),
 });
 
 async function issued(name: string): Promise<string> {

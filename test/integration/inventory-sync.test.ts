@@ -4,12 +4,12 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/inventory-sync.js';
-import { customResourceEvent } from '../../scripts/local/pipeline.js';
+import { customResourceEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { parseCertificateSpec } from '../../shared/model/spec.js';
 import { createTable } from '../../shared/dynamo/table.js';
-import { dynamodbClient, peers, uniqueName } from '../support/peers.js';
+import { dynamodbClient, peers, uniqueName } from '../../scripts/test-kit/peers.js';
 
 let inventory: DynamoInventory;
 

@@ -18,7 +18,7 @@ import { ManualClock, MINUTE, SECOND } from '../../shared/model/clock.js';
 import { ConflictError, IntegrityError, NotFoundError } from '../../shared/model/errors.js';
 import { parseCertificateSpec } from '../../shared/model/spec.js';
 import { type CertificateState, initialState } from '../../shared/model/state.js';
-import { dynamodbClient, uniqueName } from '../support/peers.js';
+import { dynamodbClient, uniqueName } from '../../scripts/test-kit/peers.js';
 import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 import { DynamoHeartbeat } from '../../shared/heartbeat/dynamodb.js';
 

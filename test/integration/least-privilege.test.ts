@@ -8,6 +8,7 @@
  * probes below must be denied. Prints: principal, calls recorded, allowed, probes denied.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
@@ -26,8 +27,13 @@ import { handler as scheduler } from '../../functions/scheduler.js';
 import { CertkeeperStack } from '../../infra/stack.js';
 import { type DeploymentConfigInput, parseDeploymentConfig } from '../../shared/model/config.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { customResourceEvent, receiveAll, scheduledEvent, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import {
+  customResourceEvent,
+  receiveAll,
+  scheduledEvent,
+  sqsEvent,
+} from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { actingAs, recordAwsCalls } from '../support/aws-recorder.js';
 import {
   ACCOUNT,
@@ -42,9 +48,9 @@ import {
   REGION,
   TemplateResolver,
 } from '../support/iam.js';
-import { pebbleGet, uniqueName } from '../support/peers.js';
-import { inlineCode } from '../infra/support.js';
-import { serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
+import { pebbleGet, uniqueName } from '../../scripts/test-kit/peers.js';
+import { inlineCode } from '../support/synth.js';
+import { serveHttp01OnPebblePort, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 /** Adding a principal is one line: its name and where its policies are in the template. */
 const PRINCIPALS: Record<string, PrincipalSource> = {
@@ -61,7 +67,7 @@ const ZONE = `${uniqueName('iam')}.test`;
 /** moto's zone ids do not look like Route53's, which the config insists on: this stands in. */
 const ZONE_ID = 'Z0CERTKEEPERIAMTEST';
 const recorder = recordAwsCalls();
-let stack: LocalStack;
+let stack: StandInStack;
 let policies: PolicySet;
 let bucketArn: string;
 let zoneArn: string;
@@ -184,7 +190,7 @@ function synthFor(config: DeploymentConfigInput): CfnTemplate {
 const lastSegment = (s: string) => s.split(/[:/]/).pop()!;
 
 beforeAll(async () => {
-  stack = await useLocalStack('iam', [ZONE]);
+  stack = await useStandInStack('iam', [ZONE]);
   const notifications = (await stack.clients.sns.send(new CreateTopicCommand({ Name: uniqueName('notes') })))
     .TopicArn!;
   const certificates = [
@@ -231,7 +237,7 @@ beforeAll(async () => {
     // A renewal as well: it replaces a serial (whose files carry their retention tag).
     const renewal = {
       MessageId: 'renew',
-      Body: JSON.stringify({ certificate: 'web-1', reason: 'manual', force: true }),
+      Body: JSON.stringify(forcedRenewal('web-1', new Date())),
     };
     expect((await actingAs('issuer', () => issuer(sqsEvent([renewal])))).batchItemFailures).toEqual([]);
   } finally {

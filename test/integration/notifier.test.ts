@@ -23,8 +23,8 @@ import { SnsPublisher } from '../../shared/events/sns.js';
 import { HOUR, ManualClock } from '../../shared/model/clock.js';
 import type { CertificateEvent } from '../../shared/events/event.js';
 import type { Log } from '../../shared/model/log.js';
-import { type HttpRecorder, startHttpRecorder } from '../unit/notify/http-recorder.js';
-import { peers, snsClient, sqsClient, uniqueName } from '../support/peers.js';
+import { type HttpRecorder, startHttpRecorder } from '../support/http-recorder.js';
+import { peers, snsClient, sqsClient, uniqueName } from '../../scripts/test-kit/peers.js';
 
 const NOW = new Date('2026-11-22T11:00:00Z');
 const TOKEN = '123456:AAH-integration_token';

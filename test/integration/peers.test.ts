@@ -24,7 +24,7 @@ import {
   route53Client,
   s3Client,
   uniqueName,
-} from '../support/peers.js';
+} from '../../scripts/test-kit/peers.js';
 
 describe('Pebble', () => {
   it('serves a directory with renewalInfo and the shortlived and classic profiles', async () => {

@@ -19,20 +19,20 @@ import type { CertificateEvent } from '../../shared/events/event.js';
 import { keyMatchesCertificate, parseCertificate, verifyChain } from '../../shared/pki/index.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
-import { receiveAll, runTick, sqsEvent } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { pebbleRoots } from '../support/peers.js';
+import { receiveAll, runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { pebbleRoots } from '../../scripts/test-kit/peers.js';
 import {
   listKeys,
   pointHandlersAt,
   recordAcmeRequests,
   serveHttp01OnPebblePort,
-  useLocalStack,
-} from '../support/stack.js';
+  useStandInStack,
+} from '../../scripts/test-kit/stack.js';
 
 const SHORTLIVED_SECONDS = 576_000;
 
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 const acmeRequests = recordAcmeRequests();
 
@@ -58,7 +58,7 @@ async function tickServingHttp01() {
 }
 
 beforeAll(async () => {
-  stack = await useLocalStack('pipeline', ['example.test']);
+  stack = await useStandInStack('pipeline', ['example.test']);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, { name: 'ip-local', identifiers: ['127.0.0.1'] });
   await declareCertificate(inventory, {

@@ -14,13 +14,13 @@ import type { CertificateEvent } from '../../shared/events/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { certId } from '../../shared/pki/index.js';
 import type { Manifest } from '../../shared/store/store.js';
-import { receiveAll, runTick } from '../../scripts/local/pipeline.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { pebblePost } from '../support/peers.js';
-import { pointHandlersAt, useLocalStack } from '../support/stack.js';
+import { receiveAll, runTick } from '../../scripts/stand-in-stack/pipeline.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { pebblePost } from '../../scripts/test-kit/peers.js';
+import { pointHandlersAt, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 const clock = new ManualClock(Date.now());
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 /** The `replaces` field of every newOrder payload this process sent (RFC 9773 §5). */
 const orderReplaces: (string | undefined)[] = [];
@@ -75,7 +75,7 @@ async function passNextPoll(): Promise<void> {
 
 beforeAll(async () => {
   watchNewOrders();
-  stack = await useLocalStack('renewal', ['ari.test']);
+  stack = await useStandInStack('renewal', ['ari.test']);
   pointHandlersAt(stack.env, { clock, random: () => 0.5 });
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, { name: 'ari', identifiers: ['www.ari.test'], profile: 'shortlived' });

@@ -17,7 +17,7 @@ import { parseIdentifier } from '../../shared/model/identifiers.js';
 import type { Log } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { type AwsFaultProxy, type AwsFaultRule, startAwsFaultProxy } from '../support/aws-fault-proxy.js';
-import { peers, s3Client, uniqueName } from '../support/peers.js';
+import { peers, s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
 
 const TOKEN = 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA';
 const challenge = (type: Challenge['type'], identifier: string): Challenge => ({

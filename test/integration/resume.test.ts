@@ -9,15 +9,15 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { listKeys, recordAcmeRequests, useLocalStack } from '../support/stack.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { listKeys, recordAcmeRequests, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 const acmeRequests = recordAcmeRequests();
-let stack: LocalStack;
+let stack: StandInStack;
 let inventory: DynamoInventory;
 
 beforeAll(async () => {
-  stack = await useLocalStack('resume', ['resume.test']);
+  stack = await useStandInStack('resume', ['resume.test']);
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   await declareCertificate(inventory, {
     name: 'slow',

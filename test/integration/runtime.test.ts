@@ -6,16 +6,16 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { beforeAll, describe, expect, it } from 'vitest';
 import { issuerRuntime } from '../../functions/issuer-runtime.js';
 import { resetRuntime } from '../../functions/runtime.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
-import { peers, uniqueName } from '../support/peers.js';
-import { pointHandlersAt, useLocalStack } from '../support/stack.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
+import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import { pointHandlersAt, useStandInStack } from '../../scripts/test-kit/stack.js';
 
-let stack: LocalStack;
+let stack: StandInStack;
 let secretArn: string;
 let sm: SecretsManagerClient;
 
 beforeAll(async () => {
-  stack = await useLocalStack('runtime');
+  stack = await useStandInStack('runtime');
   sm = new SecretsManagerClient({
     endpoint: peers().motoEndpoint,
     region: 'us-east-1',

@@ -21,19 +21,19 @@ import { silentLog } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
-import type { LocalStack } from '../../scripts/local/stack.js';
+import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { withIssue } from '../support/ca-wrap.js';
-import { peers } from '../support/peers.js';
-import { manifestSerial, serveHttp01OnPebblePort, useLocalStack } from '../support/stack.js';
+import { peers } from '../../scripts/test-kit/peers.js';
+import { manifestSerial, serveHttp01OnPebblePort, useStandInStack } from '../../scripts/test-kit/stack.js';
 
-let stack: LocalStack;
+let stack: StandInStack;
 let rt: IssuerRuntime;
 let inventory: DynamoInventory;
 /** The worker that takes over: its clock an hour ahead, so the first one's lease has expired. */
 let later: DynamoLeaseLock;
 
 beforeAll(async () => {
-  stack = await useLocalStack('stale');
+  stack = await useStandInStack('stale');
   rt = buildIssuerRuntime({ ...process.env, ...stack.env });
   inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   later = new DynamoLeaseLock({

@@ -9,10 +9,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError, UnreachableError } from '../../shared/model/errors.js';
-import { bundleFileKey, manifestKey, RETENTION_TAG } from '../../shared/store/keys.js';
+import { bundleFileKey, manifestKey, RETENTION_TAG } from '../../shared/store/layout.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
-import { peers, s3Client, uniqueName } from '../support/peers.js';
-import { fakeBundle, fakeMeta } from '../unit/store/fixtures.js';
+import { peers, s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
+import { fakeBundle, fakeMeta } from '../support/store-fixtures.js';
 
 /** moto's KMS: a real key, so the SSE-KMS headers name something that exists. */
 async function createKmsKey(): Promise<string> {

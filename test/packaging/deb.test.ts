@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildDeb, debPath, packageVersion, UNIT } from '../../packaging/deb.js';
-import { hostArch } from '../../scripts/build-cli.js';
+import { hostArch } from '../../scripts/sea-build.js';
 import { dpkg, TEST_PACKAGES } from '../support/installed-package.js';
 
 const VERSION = packageVersion();

@@ -8,7 +8,7 @@
  * time, after the repo's tests: prepack rewrites dist/).
  */
 import { execFile } from 'node:child_process';
-import { type Exited, runToEnd } from '../support/child.js';
+import { type Exited, runToEnd } from '../../scripts/test-kit/child.js';
 import {
   existsSync,
   mkdirSync,

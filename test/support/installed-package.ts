@@ -17,7 +17,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildDeb } from '../../packaging/deb.js';
-import { buildSea, bundleCli, hostArch } from '../../scripts/build-cli.js';
+import { bundleCli } from '../../scripts/cli-bundle.js';
+import { buildSea, hostArch } from '../../scripts/sea-build.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Where the packages built for the tests go; test/packaging/deb.test.ts reads them from here. */

@@ -6,7 +6,7 @@
  */
 import { Route53Client, type Route53ClientConfig } from '@aws-sdk/client-route-53';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { peers } from './peers.js';
+import { peers } from '../../scripts/test-kit/peers.js';
 
 export const OTHER_ACCOUNT = '210987654321';
 /** The keys moto maps to its default account (this one). */

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestCa, type TestCa } from '../unit/agent/pki.js';
-import { pebbleRoots } from './peers.js';
+import { createTestCa, type TestCa } from './test-ca.js';
+import { pebbleRoots } from '../../scripts/test-kit/peers.js';
 
 /**
  * What an end-to-end test file starts and creates, undone in its afterAll even when a test

@@ -9,7 +9,7 @@ import {
   throttledLog,
 } from '../listen.js';
 import { type Log, silentLog } from '../../model/log.js';
-import { http01Key, TOKEN_PATTERN } from '../../store/keys.js';
+import { http01Key, TOKEN_PATTERN } from '../../store/layout.js';
 import type { ObjectStore } from '../../store/store.js';
 
 export interface Http01ResponderOptions {

@@ -1,6 +1,6 @@
 import { ValidationError } from '../../model/errors.js';
 import { sha256Hex } from '../../pki/hash.js';
-import { http01Key, TOKEN_PATTERN } from '../../store/keys.js';
+import { http01Key, TOKEN_PATTERN } from '../../store/layout.js';
 import type { ObjectStore } from '../../store/store.js';
 import { pollUntil, type PollTiming } from '../poll.js';
 import type { Challenge, ChallengeSolver } from '../solver.js';

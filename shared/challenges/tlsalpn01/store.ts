@@ -4,7 +4,7 @@ import { parseJson } from '../../model/json.js';
 import { sha256Hex } from '../../pki/hash.js';
 import { pemBlocks } from '../../pki/pem.js';
 import { sniFor, tlsAlpn01Certificate } from '../../pki/tls-alpn.js';
-import { SNI_NAME, tlsAlpn01Key } from '../../store/keys.js';
+import { SNI_NAME, tlsAlpn01Key } from '../../store/layout.js';
 import type { ObjectStore } from '../../store/store.js';
 import { type S3Http01SolverOptions, waitReadable } from '../http01/s3.js';
 import type { Challenge, ChallengeSolver } from '../solver.js';

@@ -3,8 +3,8 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { AcmeAccounts, accountIdFor } from '../../../shared/acme/account.js';
 import { ConflictError, IntegrityError } from '../../../shared/model/errors.js';
-import { generateKey } from '../../../shared/pki/keys.js';
-import { accountKey } from '../../../shared/store/keys.js';
+import { generateKey } from '../../../shared/pki/private-keys.js';
+import { accountKey } from '../../../shared/store/layout.js';
 import type { ObjectStore } from '../../../shared/store/store.js';
 
 // Nothing listens here: any network call would fail these tests.

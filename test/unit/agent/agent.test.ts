@@ -5,11 +5,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../shared/model/clock.js';
 import { UnreachableError } from '../../../shared/model/errors.js';
 import { parseCertificate, sha256Hex } from '../../../shared/pki/index.js';
-import { bundleFileKey, manifestKey } from '../../../shared/store/keys.js';
+import { bundleFileKey, manifestKey } from '../../../shared/store/layout.js';
 import type { CertificateStore } from '../../../shared/store/store.js';
 import { agentStatus } from '../../../agent/status.js';
-import { createTestCa, type IssuedBundle, type TestCa } from './pki.js';
-import { type AgentHost, agentHost } from './support.js';
+import { createTestCa, type IssuedBundle, type TestCa } from '../../support/test-ca.js';
+import { type AgentHost, agentHost } from '../../support/agent-host.js';
 
 const HOUR = 3_600_000;
 const IDS = ['web.example.test', '203.0.113.10'];

@@ -11,8 +11,8 @@ import { HOUR } from '../../../shared/model/clock.js';
 import { parseCertificateSpec } from '../../../shared/model/spec.js';
 import { FsObjectStore } from '../../../shared/store/fs-store.js';
 import type { ObjectStore } from '../../../shared/store/store.js';
-import { createTestCa, type TestCa } from '../agent/pki.js';
-import { agentHost } from '../agent/support.js';
+import { createTestCa, type TestCa } from '../../support/test-ca.js';
+import { agentHost } from '../../support/agent-host.js';
 
 const IDS = ['web.example.test'];
 let ca: TestCa;

@@ -5,7 +5,19 @@ import type { AgentReport } from '../../../shared/fleet/report.js';
 import type { FleetStatus, TargetStatus } from '../../../shared/fleet/status.js';
 import { HOUR, MINUTE, ManualClock, SECOND } from '../../../shared/model/clock.js';
 import type { InventoryRecord } from '../../../shared/model/state.js';
-import { acm, at, deployment, IDENTIFIERS, iso, NAME, NEW, OLD, record, report, STORED } from './support.js';
+import {
+  acm,
+  at,
+  deployment,
+  IDENTIFIERS,
+  iso,
+  NAME,
+  NEW,
+  OLD,
+  record,
+  report,
+  STORED,
+} from '../../support/fleet-records.js';
 
 type ProbeResult = ServedCertificate | { error: string };
 

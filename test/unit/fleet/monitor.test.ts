@@ -22,9 +22,9 @@ import { FileLeaseLock } from '../../../shared/lock/file.js';
 import { HOUR, MINUTE, ManualClock } from '../../../shared/model/clock.js';
 import { parseCertificateSpec } from '../../../shared/model/spec.js';
 import { FsObjectStore } from '../../../shared/store/fs-store.js';
-import { createTestCa, type IssuedBundle } from '../agent/pki.js';
-import { recordingLog } from '../agent/support.js';
-import { report } from './support.js';
+import { createTestCa, type IssuedBundle } from '../../support/test-ca.js';
+import { recordingLog } from '../../support/agent-host.js';
+import { report } from '../../support/fleet-records.js';
 import { declareSpec } from '../../../shared/usecases/declare-certificates.js';
 import { amendState } from '../../../shared/inventory/inventory.js';
 

@@ -11,8 +11,8 @@ import type { CertificateEvent } from '../../../shared/events/event.js';
 import { formatNotification } from '../../../shared/notify/format.js';
 import { parseNotification } from '../../../shared/events/notification.js';
 import { TelegramTarget } from '../../../shared/notify/telegram.js';
-import { type HttpRecorder, startHttpRecorder } from '../notify/http-recorder.js';
-import { at, deployment, NAME, NEW, OLD, record, report } from './support.js';
+import { type HttpRecorder, startHttpRecorder } from '../../support/http-recorder.js';
+import { at, deployment, NAME, NEW, OLD, record, report } from '../../support/fleet-records.js';
 
 const TOKEN = '123456:AAH-fleet_token';
 const ERROR =

@@ -9,7 +9,7 @@ import { evaluateFleet } from '../../../shared/fleet/evaluate.js';
 import { ProbeError, readServedCertificate } from '../../../shared/fleet/probe.js';
 import { MINUTE } from '../../../shared/model/clock.js';
 import { parseCertificateSpec } from '../../../shared/model/spec.js';
-import { createTestCa } from '../agent/pki.js';
+import { createTestCa } from '../../support/test-ca.js';
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];

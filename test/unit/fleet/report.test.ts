@@ -6,8 +6,8 @@ import {
   serializeAgentReport,
 } from '../../../shared/fleet/report.js';
 import { ValidationError } from '../../../shared/model/errors.js';
-import { leakedKey } from '../../support/keys.js';
-import { deployment, NAME, NEW, report, STORED } from './support.js';
+import { leakedKey } from '../../support/test-keys.js';
+import { deployment, NAME, NEW, report, STORED } from '../../support/fleet-records.js';
 
 const valid = () =>
   report('web-1', STORED, { [NAME]: deployment({ installedSerial: NEW, servedSerial: NEW }) });

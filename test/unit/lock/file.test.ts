@@ -72,7 +72,7 @@ function deadPid(): Promise<number> {
 }
 
 function runWorker(lockDir: string, go: number): Promise<string> {
-  const script = new URL('./race-worker.ts', import.meta.url).pathname;
+  const script = new URL('../../support/lock-race-worker.ts', import.meta.url).pathname;
   const child = spawn(process.execPath, ['--import', 'tsx', script, lockDir, String(go)]);
   let out = '';
   let err = '';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDeploymentConfig } from '../../../shared/model/config.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 import { casOf, parseRuntimeEnv } from '../../../shared/model/runtime-config.js';
-import { resolveDirectory } from '../../../cli/directory.js';
+import { caDirectoryUrl } from '../../../cli/directory-url.js';
 
 function refusal(input: unknown): ValidationError {
   try {
@@ -149,10 +149,10 @@ describe('a CA directory is https:// (RFC 8555 §6.1), plain http only on this m
   });
 
   it('--directory-url refuses one, naming the flag', () => {
-    expect(() => resolveDirectory('http://acme.example.com/dir')).toThrow(
+    expect(() => caDirectoryUrl('http://acme.example.com/dir')).toThrow(
       /--directory-url: http:\/\/acme\.example\.com\/dir is not https:\/\/ \(ACME runs over HTTPS/,
     );
-    expect(resolveDirectory('http://127.0.0.1:14000/dir')).toBe('http://127.0.0.1:14000/dir');
-    expect(resolveDirectory('letsencrypt')).toBe(LE);
+    expect(caDirectoryUrl('http://127.0.0.1:14000/dir')).toBe('http://127.0.0.1:14000/dir');
+    expect(caDirectoryUrl('letsencrypt')).toBe(LE);
   });
 });

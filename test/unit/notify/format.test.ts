@@ -4,7 +4,7 @@ import { CertkeeperError, ValidationError } from '../../../shared/model/errors.j
 import type { CertificateEvent } from '../../../shared/events/event.js';
 import { formatNotification, humanDuration, type Severity } from '../../../shared/notify/format.js';
 import { parseNotification } from '../../../shared/events/notification.js';
-import { leakedKey } from '../../support/keys.js';
+import { leakedKey } from '../../support/test-keys.js';
 
 const NOW = new Date('2026-11-22T11:00:00Z');
 const inHours = (h: number) => new Date(NOW.getTime() + h * HOUR).toISOString();

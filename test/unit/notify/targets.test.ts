@@ -7,7 +7,7 @@ import { SlackTarget } from '../../../shared/notify/slack.js';
 import { NotificationError } from '../../../shared/notify/target.js';
 import { TelegramTarget } from '../../../shared/notify/telegram.js';
 import { WebhookTarget } from '../../../shared/notify/webhook.js';
-import { type HttpRecorder, startHttpRecorder } from './http-recorder.js';
+import { type HttpRecorder, startHttpRecorder } from '../../support/http-recorder.js';
 
 const TOKEN = '123456:AAH-secret_token';
 const TOKEN_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:telegram-abc';

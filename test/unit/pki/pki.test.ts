@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, generateKeyPairSync, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { IntegrityError, ValidationError } from '../../../shared/model/errors.js';
-import { KEY_TYPES } from '../../../shared/model/keys.js';
+import { KEY_TYPES } from '../../../shared/model/key-types.js';
 import {
   TAG,
   children,
@@ -26,7 +26,7 @@ import {
   splitPemChain,
   verifyChain,
 } from '../../../shared/pki/index.js';
-import { createPkiFixtures } from './fixtures.js';
+import { createPkiFixtures } from '../../support/pki-fixtures.js';
 
 // Made at run time: no private key is committed (see fixtures.ts for the fixed values).
 const { root, intermediate, leaf, leafKey, noAki } = await createPkiFixtures();

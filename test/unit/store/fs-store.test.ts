@@ -1,13 +1,13 @@
-import { retentionClass } from '../../../shared/store/keys.js';
+import { retentionClass } from '../../../shared/store/layout.js';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError, ValidationError } from '../../../shared/model/errors.js';
 import { FsCertificateStore, FsObjectStore } from '../../../shared/store/fs-store.js';
-import { bundleFileKey, manifestKey } from '../../../shared/store/keys.js';
+import { bundleFileKey, manifestKey } from '../../../shared/store/layout.js';
 import { ObjectCertificateStore } from '../../../shared/store/object-certificate-store.js';
-import { fakeBundle, fakeMeta } from './fixtures.js';
+import { fakeBundle, fakeMeta } from '../../support/store-fixtures.js';
 
 let root: string;
 beforeEach(async () => {
