@@ -14,6 +14,7 @@
  * the issuer too, all on this machine's cores with moto, Pebble and the 10 nginx.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { forcedRenewal } from '../shared/queue/queue.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -195,9 +196,7 @@ async function main(): Promise<void> {
       const before = await manifestOf();
       const invoked = performance.now();
       const issuing = issuer(
-        sqsEvent([
-          { MessageId: crypto.randomUUID(), Body: JSON.stringify({ certificate: NAME, force: true }) },
-        ]),
+        sqsEvent([{ MessageId: crypto.randomUUID(), Body: JSON.stringify(forcedRenewal(NAME, new Date())) }]),
       );
       const stored = await until('the new manifest', MANIFEST_POLL_MS, 120_000, async () => {
         const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: manifestKey(NAME) }));

@@ -21,7 +21,7 @@ import { sha256Hex } from '../shared/pki/hash.js';
 import type { BundleFile } from '../shared/store/layout.js';
 import type { CertificateStore, Manifest } from '../shared/store/store.js';
 import { caDirectoryUrl } from './directory-url.js';
-import { EXIT } from './output.js';
+import { EXIT, terminalSafe } from './output.js';
 
 /** The stack flags every operator command accepts (commander's camel-cased names). */
 export interface StackFlags {
@@ -311,7 +311,7 @@ export function action<A extends unknown[]>(
       process.exitCode = await work(...args);
     } catch (err) {
       if (err instanceof CertkeeperError && err.code in RUNTIME_EXITS) {
-        process.stderr.write(`certkeeper: ${err.describe()}\n`);
+        process.stderr.write(`certkeeper: ${terminalSafe(err.describe())}\n`);
         process.exitCode = RUNTIME_EXITS[err.code]!;
         return;
       }

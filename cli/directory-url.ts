@@ -5,7 +5,7 @@
  * works, hidden from --help.
  */
 import { type Command, Option } from 'commander';
-import { WELL_KNOWN_CAS } from '../shared/model/cas.js';
+import { HTTPS_ONLY, isAllowedDirectoryUrl, WELL_KNOWN_CAS } from '../shared/model/cas.js';
 import { ValidationError } from '../shared/model/errors.js';
 
 export const WELL_KNOWN_CA_NAMES = Object.keys(WELL_KNOWN_CAS).join(' / ');
@@ -13,8 +13,9 @@ export const WELL_KNOWN_CA_NAMES = Object.keys(WELL_KNOWN_CAS).join(' / ');
 /** The flag's value as an ACME directory URL: the URL given, or the one a well-known CA's name stands for. */
 export function caDirectoryUrl(value: string, flag = '--directory-url'): string {
   if (Object.hasOwn(WELL_KNOWN_CAS, value)) return WELL_KNOWN_CAS[value as keyof typeof WELL_KNOWN_CAS];
+  let url: string;
   try {
-    return new URL(value).href;
+    url = new URL(value).href;
   } catch {
     throw new ValidationError(
       flag,
@@ -22,6 +23,14 @@ export function caDirectoryUrl(value: string, flag = '--directory-url'): string 
       `give ${Object.keys(WELL_KNOWN_CAS).join(' or ')}, or the directory URL, e.g. ${WELL_KNOWN_CAS.letsencrypt}`,
     );
   }
+  if (!isAllowedDirectoryUrl(url)) {
+    throw new ValidationError(
+      flag,
+      `${url} is not https:// (${HTTPS_ONLY})`,
+      "give the CA's https:// directory URL",
+    );
+  }
+  return url;
 }
 
 /** Adds `--directory-url` and the old, hidden `--directory`. */

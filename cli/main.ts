@@ -2,7 +2,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CertkeeperError, UnreachableError } from '../shared/model/errors.js';
-import { EXIT } from './output.js';
+import { EXIT, terminalSafe } from './output.js';
 
 /**
  * What `scripts/cli-bundle.ts` writes into the built file (esbuild `define`): the version and
@@ -112,7 +112,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     }
     const message =
       err instanceof CertkeeperError ? err.describe() : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`certkeeper: ${message}\n`);
+    process.stderr.write(`certkeeper: ${terminalSafe(message)}\n`);
     // Whatever stage it surfaced in (e.g. reading --stack outputs), unreachable is exit 3.
     return err instanceof UnreachableError ? EXIT.unreachable : EXIT.usage;
   }

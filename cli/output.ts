@@ -45,12 +45,35 @@ const TONES = { ok: 32, warn: 33, fail: 31 } as const;
 // eslint-disable-next-line no-control-regex -- matching the escape sequences we emit is the point
 const ANSI = /\u001b\[[0-9;]*m/g;
 
+/**
+ * What may not reach a terminal as it is: C0 controls but the line feed and tab, DEL, C1
+ * controls (0x9B is a CSI on its own) and the Unicode bidirectional overrides and isolates
+ * (text that reads otherwise than it is). An agent's lastError or a CA's problem detail is
+ * text from elsewhere: raw, it could move the cursor, rewrite lines, set the window title,
+ * or hide what follows (issue 22). Our own colours (`paint`) are the only escape kept.
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const UNSAFE = /\u001b\[(?:0|31|32|33)m|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- as above, with line breaks: a table cell is one line
+const UNSAFE_IN_CELL = /\u001b\[(?:0|31|32|33)m|[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const escape = (c: string): string =>
+  c.length > 1 ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * Text made safe for a terminal: each unsafe character written as `\uXXXX`, the colour
+ * sequences `paint` emits kept. For every human line certkeeper writes, stdout and stderr.
+ */
+export function terminalSafe(text: string, oneLine = false): string {
+  return text.replace(oneLine ? UNSAFE_IN_CELL : UNSAFE, escape);
+}
+
 export function createOutput(options: OutputOptions = {}): Output {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const json = options.json ?? false;
   const colour = Boolean(stdout.isTTY) && !process.env.NO_COLOR && !json;
   const write = (s: string) => void stdout.write(s);
+  const cell = (s: string) => terminalSafe(s, true);
   return {
     json,
     result(value, human) {
@@ -65,23 +88,26 @@ export function createOutput(options: OutputOptions = {}): Output {
       }
       // Width by visible length: colour codes take no columns.
       const visible = (s: string) => s.replace(ANSI, '').length;
-      const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => visible(r[c] ?? ''))));
+      const safe = rows.map((r) => Object.fromEntries(cols.map((c) => [c, cell(r[c] ?? '')])));
+      const widths = cols.map((c) => Math.max(c.length, ...safe.map((r) => visible(r[c]!))));
       const render = (cells: string[]) =>
         cells
           .map((cell, i) => cell + ' '.repeat(Math.max(0, widths[i]! - visible(cell))))
           .join('  ')
           .trimEnd();
       write(`${render(cols.map((c) => c.toUpperCase()))}\n`);
-      for (const row of rows) write(`${render(cols.map((c) => row[c] ?? ''))}\n`);
+      for (const row of safe) write(`${render(cols.map((c) => row[c]!))}\n`);
     },
     line(text) {
-      if (!json) write(`${text}\n`);
+      if (!json) write(`${terminalSafe(text)}\n`);
     },
     progress(text) {
-      if (stderr.isTTY && !json) stderr.write(`… ${text}\n`);
+      if (stderr.isTTY && !json) stderr.write(`… ${terminalSafe(text)}\n`);
     },
     paint(text, tone) {
-      return colour ? `\u001b[${TONES[tone]}m${text}\u001b[0m` : text;
+      // The text is escaped here too, so that a colour cannot be closed or opened inside it.
+      const safe = terminalSafe(text.replace(ANSI, ''), true);
+      return colour ? `\u001b[${TONES[tone]}m${safe}\u001b[0m` : safe;
     },
   };
 }

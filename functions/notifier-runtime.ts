@@ -62,7 +62,7 @@ export function buildNotifierRuntime(
   const targets: NotificationTarget[] = [];
   if (config.telegram) targets.push(new TelegramTarget({ secrets, ...config.telegram }));
   if (config.slack) targets.push(new SlackTarget({ secrets, ...config.slack }));
-  if (config.webhook) targets.push(new WebhookTarget(config.webhook));
+  if (config.webhook) targets.push(new WebhookTarget({ secrets, ...config.webhook }));
   if (config.email) targets.push(new SnsEmailTarget(new SNSClient({ region }), { ...config.email, clock }));
 
   return {

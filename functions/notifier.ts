@@ -13,7 +13,7 @@ import { notifierRuntime } from './notifier-runtime.js';
  *   CERTKEEPER_TELEGRAM_CHAT_ID           chat id or @channel; required with the token
  *   CERTKEEPER_TELEGRAM_API_URL           optional, default https://api.telegram.org
  *   CERTKEEPER_SLACK_WEBHOOK_SECRET_ARN   Secrets Manager ARN of the incoming-webhook URL
- *   CERTKEEPER_WEBHOOK_URL                generic webhook: POST {subject, text, severity, event}
+ *   CERTKEEPER_WEBHOOK_URL_SECRET_ARN     Secrets Manager ARN of a generic webhook's URL: POST {subject, text, severity, event}
  *   CERTKEEPER_NOTIFICATIONS_TOPIC_ARN    SNS topic with the email subscriptions
  *   CERTKEEPER_NOTIFY_TYPES               comma list of event types to forward; default
  *                                         certificate.renewal_failed,certificate.expiring,certificate.revoked

@@ -35,6 +35,8 @@ export interface Runtime {
 export interface RuntimeOverrides {
   clock?: Clock;
   random?: () => number;
+  /** How long a forced request waits for a busy lease (usecases/renew-requested.ts). */
+  busyWaitMs?: number;
 }
 
 let current: Promise<Runtime> | undefined;

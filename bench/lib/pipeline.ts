@@ -5,6 +5,7 @@
  * process that plays Lambda (lambda-host.mjs), with every request counted.
  */
 import diagnostics from 'node:diagnostics_channel';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -246,7 +247,7 @@ export async function runPipeline(
             QueueUrl: bench.stack.queueUrl,
             Entries: specs.slice(i, i + 10).map((spec, j) => ({
               Id: String(j),
-              MessageBody: JSON.stringify({ certificate: spec.name, force: true }),
+              MessageBody: JSON.stringify(forcedRenewal(spec.name, new Date())),
             })),
           }),
         );

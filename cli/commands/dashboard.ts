@@ -16,7 +16,7 @@ import { snapshotService } from '../dashboard/snapshots.js';
 import { localSource, stackSource } from '../fleet-view/open.js';
 import type { FleetSource, SourceInfo } from '../fleet-view/source.js';
 import { integerFlag } from '../flags.js';
-import { EXIT } from '../output.js';
+import { EXIT, terminalSafe } from '../output.js';
 
 interface DashboardFlags extends StackFlags {
   out?: string;
@@ -79,7 +79,7 @@ async function runDashboard(flags: DashboardFlags): Promise<number> {
   if (first.status !== 200) {
     const { error } = JSON.parse(first.json) as { error: { message: string; fix: string | null } };
     process.stderr.write(
-      `certkeeper: the fleet could not be read: ${error.message}${error.fix ? `. Fix: ${error.fix}` : ''} (the page says so too, and it keeps trying)\n`,
+      `certkeeper: ${terminalSafe(`the fleet could not be read: ${error.message}${error.fix ? `. Fix: ${error.fix}` : ''}`)} (the page says so too, and it keeps trying)\n`,
     );
   }
   if (flags.open) openBrowser(server.url);

@@ -3,10 +3,10 @@
  * with `--out DIR`, local mode's delete (cli/local/manage.ts).
  */
 import type { Command } from 'commander';
-import { amendState } from '../../shared/inventory/inventory.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { retiredState } from '../../shared/renewal/spec-change.js';
 import { certificatePrefix } from '../../shared/store/layout.js';
+import { amendUnderLease } from '../../shared/usecases/amend-under-lease.js';
 import {
   action,
   connect,
@@ -57,7 +57,15 @@ async function runRemove(name: string, options: RemoveOptions): Promise<number> 
   const out = createOutput({ json: options.json });
   const ctx = await connect(options);
   const record = await requireRecord(ctx.inventory, name);
-  const written = await amendState(ctx.inventory, name, ({ state }) => retiredState(state, ctx.clock.now()));
+  // Under the lease, after any renewal in progress, which would otherwise write its state
+  // (back in the schedule) over the retirement.
+  const amended = await amendUnderLease(
+    ctx.runtime.renewDeps,
+    name,
+    ({ state }) => retiredState(state, ctx.clock.now()),
+    { onBusy: () => out.progress(`a renewal of ${name} is in progress: waiting for it to end`) },
+  );
+  const written = amended.found && amended.state !== undefined;
   const kept = `s3://${ctx.bucket}/${certificatePrefix(name)}`;
   out.result(
     {

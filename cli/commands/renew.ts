@@ -4,6 +4,7 @@ import { runLocalRenew } from '../local/renew.js';
 import { WELL_KNOWN_CA_NAMES as DIRECTORY_NAMES, directoryFlag, directoryOptions } from '../directory-url.js';
 import { parseDuration } from '../../shared/model/spec.js';
 import type { CertificateState, LastError } from '../../shared/model/state.js';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { dueReason } from '../../shared/renewal/policy.js';
 import {
   action,
@@ -132,10 +133,15 @@ async function runRenew(name: string | undefined, options: RenewOptions): Promis
   }
 
   const requestedAt = now.toISOString();
-  await ctx.queue().enqueue([{ certificate: name, reason: 'manual', force: Boolean(options.force) }]);
+  // The issuer honours a forced request once, by its id: a duplicate delivery or a replay
+  // of the message does not order again (shared/renewal/forced.ts).
+  const message = { ...forcedRenewal(name, now), force: Boolean(options.force) };
+  const requestId = message.request.id;
+  await ctx.queue().enqueue([message]);
   const queued = {
     certificate: name,
     queued: true,
+    requestId,
     force: Boolean(options.force),
     due: reason ?? null,
     requestedAt,

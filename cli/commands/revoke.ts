@@ -1,5 +1,5 @@
-import { amendState } from '../../shared/inventory/inventory.js';
 import { afterRevocation } from '../../shared/renewal/transition.js';
+import { amendUnderLease, LeaseBusyError } from '../../shared/usecases/amend-under-lease.js';
 import { type Command, Option } from 'commander';
 import { authorityNamed } from '../../shared/acme/authorities.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../shared/acme/ca.js';
@@ -71,10 +71,19 @@ async function runRevoke(name: string, options: RevokeOptions): Promise<number> 
   out.progress(`revoking serial ${manifest.serial} at ${issuer.ca.directoryUrl}`);
   await issuer.ca.revoke(files.cert, options.reason);
 
-  const now = ctx.clock.now();
-  const at = now.toISOString();
-  // The revoked certificate is still the one in place until its replacement is stored.
-  await amendState(ctx.inventory, name, ({ state }) => afterRevocation(now, state, manifest.serial));
+  const at = ctx.clock.now().toISOString();
+  // The revoked certificate is still the one in place until its replacement is stored:
+  // marked for reissue under the lease, after any renewal in progress (which may have
+  // replaced it meanwhile, leaving nothing to reissue).
+  const amended = await amendUnderLease(
+    ctx.runtime.renewDeps,
+    name,
+    ({ state }) => afterRevocation(ctx.clock.now(), state, manifest.serial),
+    { onBusy: () => out.progress(`a renewal of ${name} is in progress: waiting for it to end`) },
+  ).catch((err: unknown) => {
+    if (err instanceof LeaseBusyError) return err;
+    throw err;
+  });
   await ctx.events.publish({
     type: 'certificate.revoked',
     certificate: name,
@@ -86,13 +95,35 @@ async function runRevoke(name: string, options: RevokeOptions): Promise<number> 
     status: record.state.status,
     at,
   });
+  const busy = amended instanceof LeaseBusyError ? amended : undefined;
+  const done = amended instanceof LeaseBusyError || !amended.found ? undefined : amended;
+  const reissue = done?.state !== undefined;
+  const replacedBy = done?.before.state.current?.serial;
   out.result(
-    { certificate: name, revoked: true, serial: manifest.serial, reason: options.reason, reissue: true, at },
+    {
+      certificate: name,
+      revoked: true,
+      serial: manifest.serial,
+      reason: options.reason,
+      reissue,
+      ...(replacedBy && replacedBy !== manifest.serial ? { replacedBy } : {}),
+      ...(busy ? { error: busy.describe() } : {}),
+      at,
+    },
     () => {
       out.line(`${out.paint('revoked', 'ok')} ${name}: serial ${manifest.serial} (${options.reason})`);
-      out.line('  certificate.revoked published; the next scheduler tick issues a replacement');
-      out.line(`  to replace it now: certkeeper renew ${name} --wait`);
+      if (busy) {
+        out.line(`  ${out.paint('not marked for reissue', 'fail')}: ${busy.describe()}`);
+        out.line(`  then replace it: certkeeper renew ${name} --force --wait`);
+      } else if (reissue) {
+        out.line('  certificate.revoked published; the next scheduler tick issues a replacement');
+        out.line(`  to replace it now: certkeeper renew ${name} --wait`);
+      } else if (done) {
+        out.line(`  certificate.revoked published; a renewal had already replaced it (serial ${replacedBy})`);
+      } else {
+        out.line(`  certificate.revoked published; ${name} is no longer in the inventory`);
+      }
     },
   );
-  return EXIT.ok;
+  return busy ? EXIT.attention : EXIT.ok;
 }

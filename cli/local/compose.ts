@@ -32,7 +32,7 @@ import { FileLeaseLock } from '../../shared/lock/file.js';
 import { systemClock } from '../../shared/model/clock.js';
 import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import type { Log } from '../../shared/model/log.js';
-import type { Output } from '../output.js';
+import { type Output, terminalSafe } from '../output.js';
 import { DEFAULT_CA_FALLBACK, defaultCaName } from '../../shared/model/cas.js';
 import type { Authority } from '../../shared/acme/authorities.js';
 import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
@@ -171,11 +171,11 @@ export interface Reporter {
 
 /** Lines for people on stderr, so stdout stays the result (a table, or JSON for scripts). */
 export function say(out: Output, text: string): void {
-  if (!out.json) process.stderr.write(`${text}\n`);
+  if (!out.json) process.stderr.write(`${terminalSafe(text)}\n`);
 }
 /** Errors go to stderr always, --json or not: the exit code tells scripts, the text tells people. */
 export function sayError(text: string): void {
-  process.stderr.write(`certkeeper: ${text}\n`);
+  process.stderr.write(`certkeeper: ${terminalSafe(text)}\n`);
 }
 
 /** Progress (order, validation, finalize) and the log of shared/ as TTY-only progress lines. */

@@ -5,13 +5,15 @@
  * http://<identifier>/.well-known/acme-challenge/<token> (RFC 8555 §8.3), and is removed
  * again after the validation, with the directories this run created.
  */
-import { chmod, mkdir, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { lstat, mkdir, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import { TOKEN_PATTERN } from '../../shared/store/layout.js';
 import type { Challenge, ChallengeSolver } from '../../shared/challenges/solver.js';
 
 const CHALLENGE_PATH = ['.well-known', 'acme-challenge'] as const;
+const { O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY } = constants;
 
 /** The directory under the web root where the tokens go. */
 export const challengeDir = (webroot: string): string => join(webroot, ...CHALLENGE_PATH);
@@ -28,44 +30,61 @@ export async function checkWebroot(webroot: string, flag = '--http01-webroot'): 
   }
 }
 
+/**
+ * A test seam (test/unit/cli/webroot.test.ts): `step` runs right after certkeeper created a
+ * directory or wrote a token's temporary file, before it sets the mode: the moment a local
+ * user racing it would pick. Production passes nothing.
+ */
+export interface WebrootSeams {
+  step?: (step: 'mkdir' | 'write', path: string) => Promise<void>;
+}
+
+/**
+ * A directory held open, so that what happens inside it happens in that directory even if
+ * its path is changed meanwhile.
+ */
+interface OpenDir {
+  handle: FileHandle;
+  /** For messages, and the fallback below. */
+  path: string;
+}
+
+/**
+ * Linux reaches an entry of an open directory through /proc/self/fd/N/<name> (the kernel
+ * resolves N to the directory itself, as openat(2) would): a component of the web root
+ * swapped for a symbolic link after certkeeper opened it changes nothing. Elsewhere the path
+ * is used, and the O_NOFOLLOW opens below still refuse a link that is already there.
+ */
+const ANCHORED = process.platform === 'linux' && existsSync('/proc/self/fd');
+const inside = (dir: OpenDir, name: string): string =>
+  ANCHORED ? `/proc/self/fd/${dir.handle.fd}/${name}` : join(dir.path, name);
+
+/**
+ * HTTP-01 through a web root that other users (the web server's) may write, typically run
+ * as root from cron. Below the web root certkeeper follows no symbolic link: directories are
+ * opened with O_NOFOLLOW one component at a time and their mode set on the open handle
+ * (fchmod), token files are created with O_EXCL|O_NOFOLLOW and their mode set on the handle,
+ * so no link planted before or during the run turns root's writes or chmods onto another
+ * file (issue 22).
+ */
 export class WebrootSolver implements ChallengeSolver {
   readonly type = 'http-01' as const;
-  /** Directories this solver created, deepest last, so cleanup removes only those. */
-  private created: string[] = [];
+  /** Directories this solver created (names below the web root), so cleanup removes only those. */
+  private created = new Set<string>();
 
-  constructor(private readonly webroot: string) {}
+  constructor(
+    private readonly webroot: string,
+    private readonly seams: WebrootSeams = {},
+  ) {}
 
   async present(challenges: readonly Challenge[]): Promise<void> {
     await checkWebroot(this.webroot);
-    let dir = this.webroot;
-    for (const part of CHALLENGE_PATH) {
-      dir = join(dir, part);
-      // 0755: the web server usually runs as another user (www-data) and must read them.
-      const made = await mkdir(dir, { mode: 0o755 }).then(
-        () => true,
-        (err: NodeJS.ErrnoException) => {
-          if (err.code === 'EEXIST') return false;
-          throw writeError(dir, err);
-        },
-      );
-      if (made) {
-        await chmod(dir, 0o755);
-        this.created.push(dir);
-      }
-    }
-    for (const challenge of challenges) {
-      const path = tokenPath(this.webroot, challenge);
-      // Written beside and renamed, so the server never serves half a token; 0644 for the
-      // same reason as the directories (umask would otherwise decide).
-      const temp = `${path}.${process.pid}.tmp`;
-      try {
-        await writeFile(temp, challenge.value, { mode: 0o644 });
-        await chmod(temp, 0o644);
-        await rename(temp, path);
-      } catch (err) {
-        await unlink(temp).catch(() => undefined);
-        throw writeError(path, err as NodeJS.ErrnoException);
-      }
+    const dirs = await this.openChallengeDir(true);
+    try {
+      const dir = dirs.at(-1)!;
+      for (const challenge of challenges) await this.writeToken(dir, tokenName(challenge), challenge.value);
+    } finally {
+      await closeAll(dirs);
     }
   }
 
@@ -73,21 +92,130 @@ export class WebrootSolver implements ChallengeSolver {
   async waitReady(): Promise<void> {}
 
   async cleanup(challenges: readonly Challenge[]): Promise<void> {
-    for (const challenge of challenges) {
-      await unlink(tokenPath(this.webroot, challenge)).catch(() => undefined);
+    // Opened again without following links: a directory swapped for a link since present
+    // stops the cleanup there rather than removing anything through the link.
+    const dirs = await this.openChallengeDir(false).catch(() => [] as OpenDir[]);
+    try {
+      if (dirs.length === CHALLENGE_PATH.length + 1) {
+        for (const challenge of challenges) {
+          await unlink(inside(dirs.at(-1)!, tokenName(challenge))).catch(() => undefined);
+        }
+      }
+      // Only what this run made, and only when empty: another tool's tokens or files stay.
+      for (let i = Math.min(dirs.length, CHALLENGE_PATH.length) - 1; i >= 0; i--) {
+        const part = CHALLENGE_PATH[i]!;
+        if (this.created.has(join(...CHALLENGE_PATH.slice(0, i + 1)))) {
+          await rmdir(inside(dirs[i]!, part)).catch(() => undefined);
+        }
+      }
+    } finally {
+      await closeAll(dirs);
     }
-    // Only what this run made, and only when empty: another tool's tokens or files stay.
-    for (const dir of this.created.reverse()) await rmdir(dir).catch(() => undefined);
-    this.created = [];
+    this.created.clear();
+  }
+
+  /**
+   * The web root, then each of .well-known and acme-challenge opened below the previous one
+   * (created first when `create`, 0755: the web server usually runs as another user and must
+   * read them, whatever the umask). Stops short, without error, when not creating and one
+   * is missing.
+   */
+  private async openChallengeDir(create: boolean): Promise<OpenDir[]> {
+    const dirs: OpenDir[] = [
+      { handle: await open(this.webroot, O_RDONLY | O_DIRECTORY), path: this.webroot },
+    ];
+    try {
+      for (const part of CHALLENGE_PATH) {
+        const parent = dirs.at(-1)!;
+        const path = join(parent.path, part);
+        const made = create && (await makeDir(inside(parent, part), path));
+        if (made) {
+          this.created.add(join(...CHALLENGE_PATH.slice(0, dirs.length)));
+          await this.seams.step?.('mkdir', path);
+        }
+        const handle = await open(inside(parent, part), O_RDONLY | O_DIRECTORY | O_NOFOLLOW).catch(
+          async (err: NodeJS.ErrnoException) => {
+            if (!create && err.code === 'ENOENT') return undefined;
+            throw await notADirectory(inside(parent, part), path, err);
+          },
+        );
+        if (!handle) break;
+        dirs.push({ handle, path });
+        if (made) await handle.chmod(0o755);
+      }
+      return dirs;
+    } catch (err) {
+      await closeAll(dirs);
+      throw err;
+    }
+  }
+
+  /**
+   * Written to a new file beside the token and renamed, so the server never serves half a
+   * token; 0644 set on the handle (umask would otherwise decide), never by path.
+   */
+  private async writeToken(dir: OpenDir, name: string, value: string): Promise<void> {
+    const path = join(dir.path, name);
+    const temp = `${name}.${process.pid}.tmp`;
+    const create = () => open(inside(dir, temp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+    try {
+      // A temporary file left by a run that died with the same pid, or planted: unlink
+      // removes the entry itself (a link, not its target), then O_EXCL creates a new one.
+      const file = await create().catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+        await unlink(inside(dir, temp));
+        return create();
+      });
+      try {
+        await file.writeFile(value);
+        await this.seams.step?.('write', join(dir.path, temp));
+        await file.chmod(0o644);
+      } finally {
+        await file.close();
+      }
+      await rename(inside(dir, temp), inside(dir, name));
+    } catch (err) {
+      await unlink(inside(dir, temp)).catch(() => undefined);
+      throw err instanceof CertkeeperError ? err : writeError(path, err as NodeJS.ErrnoException);
+    }
   }
 }
 
+/** mkdir; false when something is there already (checked when it is opened). */
+function makeDir(at: string, path: string): Promise<boolean> {
+  return mkdir(at, { mode: 0o755 }).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return false;
+      throw writeError(path, err);
+    },
+  );
+}
+
+/** Why a component below the web root could not be opened as a directory. */
+async function notADirectory(at: string, path: string, err: NodeJS.ErrnoException): Promise<CertkeeperError> {
+  if (err.code !== 'ELOOP' && err.code !== 'ENOTDIR') return writeError(path, err);
+  const link = await lstat(at).then(
+    (found) => found.isSymbolicLink(),
+    () => false,
+  );
+  return new ValidationError(
+    '--http01-webroot',
+    `${path} is ${link ? 'a symbolic link' : 'not a directory'}`,
+    `replace ${path} with a directory${link ? ' (certkeeper follows no link below the web root: whoever can write the web root could otherwise point the writes of certkeeper, often run as root, at any directory)' : ''}`,
+  );
+}
+
+async function closeAll(dirs: readonly OpenDir[]): Promise<void> {
+  for (const dir of dirs) await dir.handle.close().catch(() => undefined);
+}
+
 /** The token becomes a file name: only a base64url token gets that far (no "../"). */
-function tokenPath(webroot: string, challenge: Challenge): string {
+function tokenName(challenge: Challenge): string {
   if (challenge.type !== 'http-01' || !TOKEN_PATTERN.test(challenge.token)) {
     throw new CertkeeperError('internal', `not an http-01 challenge with a base64url token`);
   }
-  return join(challengeDir(webroot), challenge.token);
+  return challenge.token;
 }
 
 function writeError(path: string, err: NodeJS.ErrnoException): CertkeeperError {

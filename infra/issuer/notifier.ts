@@ -64,16 +64,20 @@ export class IssuerNotifier {
         ...(alerts.slackWebhookSecretArn
           ? { CERTKEEPER_SLACK_WEBHOOK_SECRET_ARN: alerts.slackWebhookSecretArn }
           : {}),
-        ...(alerts.webhookUrl ? { CERTKEEPER_WEBHOOK_URL: alerts.webhookUrl } : {}),
+        ...(alerts.webhookUrlSecretArn
+          ? { CERTKEEPER_WEBHOOK_URL_SECRET_ARN: alerts.webhookUrlSecretArn }
+          : {}),
       },
     });
     this.notifier = notifier;
 
     allow(notifier, ['sns:Publish'], [this.notificationsTopic.topicArn]);
     allow(notifier, ['kms:Decrypt', 'kms:GenerateDataKey'], [storage.key.keyArn]);
-    const notifierSecrets = [alerts.telegram?.botTokenSecretArn, alerts.slackWebhookSecretArn].filter(
-      (arn): arn is string => arn !== undefined,
-    );
+    const notifierSecrets = [
+      alerts.telegram?.botTokenSecretArn,
+      alerts.slackWebhookSecretArn,
+      alerts.webhookUrlSecretArn,
+    ].filter((arn): arn is string => arn !== undefined);
     if (notifierSecrets.length > 0) {
       allow(notifier, ['secretsmanager:GetSecretValue'], notifierSecrets.map(secretResource));
     }

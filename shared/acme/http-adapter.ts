@@ -1,5 +1,6 @@
 import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import buffer from 'node:buffer';
 import {
   AxiosError,
   AxiosHeaders,
@@ -7,6 +8,7 @@ import {
   type AxiosResponse,
   type InternalAxiosRequestConfig,
 } from 'axios';
+import { isLoopbackHost } from '../model/cas.js';
 
 /**
  * The HTTP adapter under acme-client's axios instance (transport.ts installs it): one
@@ -81,6 +83,17 @@ function send(
   if (!https && url.protocol !== 'http:') {
     return Promise.reject(new AxiosError(`unsupported protocol ${url.protocol}`, 'ERR_BAD_REQUEST', config));
   }
+  // RFC 8555 §6.1: ACME is HTTPS. Plain http only to this machine (a test CA, a local TLS
+  // proxy): a directory, a URL in it or a redirect must not send requests out in clear.
+  if (!https && !isLoopbackHost(url.hostname)) {
+    return Promise.reject(
+      new AxiosError(
+        `${url.href}: ACME requests go over https (RFC 8555 §6.1); plain http only to a CA on this machine`,
+        'ERR_BAD_REQUEST',
+        config,
+      ),
+    );
+  }
   return new Promise((resolve, reject) => {
     const request = (https ? httpsRequest : httpRequest)(url, {
       method,
@@ -135,8 +148,23 @@ async function readBody(
   const raw = Buffer.concat(chunks, length);
   const encoding = String(response.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding === 'identity' || raw.length === 0) return raw;
+  return decompress(config, request, raw, encoding, limit);
+}
+
+/**
+ * A compressed answer is decoded with the same cap as the bytes received: a few bytes of
+ * brotli or gzip can stand for gigabytes (issue 22), and zlib stops at `maxOutputLength`
+ * instead of filling the memory.
+ */
+async function decompress(
+  config: InternalAxiosRequestConfig,
+  request: ClientRequest,
+  raw: Buffer,
+  encoding: string,
+  limit: number,
+): Promise<Buffer> {
   const zlib = await import('node:zlib');
-  const decode: Record<string, (b: Buffer) => Buffer> = {
+  const decode: Record<string, (b: Buffer, o: { maxOutputLength: number }) => Buffer> = {
     gzip: zlib.gunzipSync,
     'x-gzip': zlib.gunzipSync,
     deflate: zlib.inflateSync,
@@ -145,7 +173,20 @@ async function readBody(
   const decoder = decode[encoding];
   if (!decoder)
     throw new AxiosError(`unsupported content-encoding ${encoding}`, 'ERR_BAD_RESPONSE', config, request);
-  return decoder(raw);
+  try {
+    // zlib's own ceiling is about 4 GiB; a cap above it means "no cap" here as well.
+    return decoder(raw, { maxOutputLength: Math.min(limit, buffer.kMaxLength) });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') {
+      throw AxiosError.from(err, 'ERR_BAD_RESPONSE', config, request);
+    }
+    throw new AxiosError(
+      `decompressed answer exceeds maxContentLength size of ${limit}`,
+      'ERR_BAD_RESPONSE',
+      config,
+      request,
+    );
+  }
 }
 
 /** axios's settle: resolve unless validateStatus refuses the status. */

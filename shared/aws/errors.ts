@@ -1,4 +1,5 @@
 import {
+  AccessDeniedError,
   CertkeeperError,
   ConflictError,
   NotFoundError,
@@ -149,11 +150,11 @@ export function translateAwsError(err: unknown, ctx: AwsCallContext): Certkeeper
     const permissions = ctx.permissions ?? [
       `${IAM_PREFIX[ctx.service] ?? ctx.service.toLowerCase()}:${ctx.operation}`,
     ];
-    return new CertkeeperError('internal', `${what} was denied: ${detail}`, {
-      retryable: false,
-      fix: `grant ${permissions.join(' and ')}${ctx.resource ? ` on ${ctx.resource}` : ''} to the role certkeeper runs as`,
-      cause: err,
-    });
+    return new AccessDeniedError(
+      `${what} was denied: ${detail}`,
+      `grant ${permissions.join(' and ')}${ctx.resource ? ` on ${ctx.resource}` : ''} to the role certkeeper runs as`,
+      err,
+    );
   }
   if (BAD_CREDENTIALS.has(name)) {
     return new CertkeeperError(

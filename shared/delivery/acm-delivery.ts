@@ -34,7 +34,15 @@ export async function deliverToAcm(
   spec: CertificateSpec,
   state: CertificateState,
   now: Date,
-  options: { fresh: boolean },
+  options: {
+    fresh: boolean;
+    /**
+     * Runs before each import; a throw refuses it (recorded as that region's failure). A
+     * renewal checks its lease here: a worker whose lease was taken over must not put its
+     * (possibly older) certificate into ACM over a newer one.
+     */
+    fence?: () => Promise<void>;
+  },
 ): Promise<CertificateState> {
   const regions = options.fresh ? pendingAcmRegions(spec, state, now) : acmImportsDueNow(spec, state, now);
   const current = state.current;
@@ -53,6 +61,7 @@ export async function deliverToAcm(
       const previous = state.acm?.[region];
       try {
         if (bundle instanceof CertkeeperError) throw bundle;
+        await options.fence?.();
         const { keyType, ...pem } = bundle;
         const arn = await importInto(
           deps,

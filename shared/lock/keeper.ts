@@ -1,9 +1,18 @@
+import { ConflictError } from '../model/errors.js';
 import type { Log } from '../model/log.js';
+import { leaseLost } from './lease.js';
 import type { Lease, LeaseLock } from './lock.js';
 
 /** The lease held for a piece of work; `lease` follows its renewals. */
 export interface HeldLease {
   readonly lease: Lease;
+  /**
+   * Renews the lease now, for a write that no fence guards (the manifest in the bucket, an
+   * ACM import): throws ConflictError naming `refused` when the lease was taken over or
+   * released. Renewed, it lasts a whole TTL from here, so the write that follows runs
+   * while no other worker can hold the certificate.
+   */
+  confirm(refused: string): Promise<void>;
 }
 
 /**
@@ -23,7 +32,16 @@ export async function withLease<T>(
 ): Promise<T | undefined> {
   const acquired = await lock.acquire(name, ttlMs);
   if (!acquired) return undefined;
-  const held = { lease: acquired };
+  const held = {
+    lease: acquired,
+    async confirm(refused: string): Promise<void> {
+      try {
+        held.lease = await lock.renew(held.lease, ttlMs);
+      } catch (err) {
+        throw err instanceof ConflictError ? leaseLost(held.lease, refused) : err;
+      }
+    },
+  };
   const timer = setInterval(() => {
     lock.renew(held.lease, ttlMs).then(
       (renewed) => (held.lease = renewed),

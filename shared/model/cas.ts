@@ -24,6 +24,33 @@ const KNOWN_CAA_IDENTITIES: Record<string, string[]> = {
 
 export const CA_NAME_PATTERN = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 
+/** This machine: 127.0.0.0/8, ::1 (as URL.hostname writes it, bracketed) or localhost. */
+export const isLoopbackHost = (hostname: string): boolean =>
+  /^127\.\d+\.\d+\.\d+$/.test(hostname) ||
+  hostname === '[::1]' ||
+  hostname === '::1' ||
+  hostname.toLowerCase() === 'localhost';
+
+/** Why a plain-http directory is refused (RFC 8555 §6.1). */
+export const HTTPS_ONLY = 'ACME runs over HTTPS, RFC 8555 §6.1; plain http only for a CA on this machine';
+
+/** Whether a directory URL may be used: https://, or http:// to this machine (a test CA, a local proxy). */
+export function isAllowedDirectoryUrl(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  return parsed.protocol === 'https:' || (parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname));
+}
+
+/** An ACME directory URL as the config and the environment take it. */
+export const directoryUrlSchema = z
+  .string()
+  .url()
+  .refine(isAllowedDirectoryUrl, `must be an https:// URL (${HTTPS_ONLY})`);
+
 /** The config's `directory` value (a well-known CA's name or a URL) as a directory URL. */
 export const resolveDirectoryName = (directory: string): string =>
   Object.hasOwn(WELL_KNOWN_CAS, directory)
@@ -48,7 +75,7 @@ export function defaultCaName(directory: string): string {
 export const caSettingsSchema = z
   .object({
     name: z.string().regex(CA_NAME_PATTERN, 'must be lower-case letters, digits, dots and hyphens'),
-    directoryUrl: z.string().url(),
+    directoryUrl: directoryUrlSchema,
     contact: z.string().optional(),
     eab: z
       .object({

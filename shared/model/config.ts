@@ -7,6 +7,7 @@ import {
   type CaSettings,
   defaultCaName,
   DEFAULT_CA_FALLBACK,
+  directoryUrlSchema,
   resolveDirectoryName,
 } from './cas.js';
 import { type AgentSelector, parseSelector } from './agent.js';
@@ -33,7 +34,7 @@ const secretArn = z
 const roleArn = z.string().regex(ROLE_ARN_PATTERN, 'must be an IAM role ARN');
 const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const email = z.string().regex(EMAIL_PATTERN, 'must be an email address');
-const directory = z.union([z.enum(['letsencrypt', 'letsencrypt-staging']), z.string().url()]);
+const directory = z.union([z.enum(['letsencrypt', 'letsencrypt-staging']), directoryUrlSchema]);
 /** RFC 8555 §7.3.4 external account binding; the HMAC key stays in Secrets Manager. */
 const eab = z.object({ kid: z.string().min(1), hmacKeySecretArn: secretArn }).strict();
 
@@ -117,7 +118,8 @@ export const deploymentConfigSchema = z
           .object({ botTokenSecretArn: secretArn, chatId: z.string().min(1) })
           .strict()
           .optional(),
-        webhookUrl: z.string().url().optional(),
+        /** Secrets Manager ARN of the generic webhook's URL (URLs often carry a token). */
+        webhookUrlSecretArn: secretArn.optional(),
       })
       .strict()
       .default({ email: [] }),
@@ -190,6 +192,7 @@ export interface DeploymentConfig extends Omit<
  * are checked here so `cdk synth` fails before anything is deployed.
  */
 export function parseDeploymentConfig(input: unknown, source = 'certkeeper.config.json'): DeploymentConfig {
+  refusePlainWebhookUrl(input, source);
   const parsed = deploymentConfigSchema.safeParse(input);
   if (!parsed.success) throw prefixed(configError(parsed.error, 'config', deploymentConfigSchema), source);
   const raw = parsed.data;
@@ -269,6 +272,26 @@ export function parseDeploymentConfig(input: unknown, source = 'certkeeper.confi
     certificates,
     agents,
   };
+}
+
+/**
+ * The older `alerts.webhookUrl` is refused at synth: a webhook URL usually carries its
+ * credential (a token in the path or query), which in the config would be plain text in the
+ * template, the notifier's environment and every deployment artefact, where Slack's and
+ * Telegram's are Secrets Manager ARNs. Refused rather than warned about: a warning still
+ * deploys the token.
+ */
+function refusePlainWebhookUrl(input: unknown, source: string): void {
+  const alerts = (input as { alerts?: unknown } | null)?.alerts;
+  if (typeof alerts !== 'object' || alerts === null || !('webhookUrl' in alerts)) return;
+  throw prefixed(
+    new ValidationError(
+      'config.alerts.webhookUrl',
+      "is not accepted: the URL (which usually carries a token) would be plain text in the CloudFormation template and the notifier Lambda's environment",
+      'store the URL as a Secrets Manager secret (aws secretsmanager create-secret --name certkeeper/webhook --secret-string URL) and give its ARN as alerts.webhookUrlSecretArn',
+    ),
+    source,
+  );
 }
 
 /** `cas` (or the single `ca`, or Let's Encrypt when neither is given) resolved and named. */

@@ -124,6 +124,18 @@ export class ConflictError extends CertkeeperError {
   }
 }
 
+/**
+ * The cloud refused a call for want of permission (AWS 403 AccessDenied). Code 'internal' as
+ * before: a person grants the permission named in `fix`. Its own class because S3 answers
+ * an absent key with it for a reader without s3:ListBucket, which a challenge responder
+ * reads as "nothing there".
+ */
+export class AccessDeniedError extends CertkeeperError {
+  constructor(message: string, fix: string, cause?: unknown) {
+    super('internal', message, { fix, retryable: false, cause });
+  }
+}
+
 /** Stored data does not match what it claims (hash, key/certificate pair, chain). */
 export class IntegrityError extends CertkeeperError {
   constructor(message: string, fix: string) {

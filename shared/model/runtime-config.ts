@@ -6,6 +6,7 @@ import {
   caSettingsSchema,
   DEFAULT_CA_FALLBACK,
   defaultCaName,
+  directoryUrlSchema,
 } from './cas.js';
 import { zodToValidationError } from './json.js';
 
@@ -78,7 +79,7 @@ export const runtimeEnv = z.object({
   CERTKEEPER_TABLE: z.string().min(3),
   CERTKEEPER_QUEUE_URL: optional,
   CERTKEEPER_TOPIC_ARN: optional,
-  CERTKEEPER_DIRECTORY_URL: z.string().url(),
+  CERTKEEPER_DIRECTORY_URL: directoryUrlSchema,
   /**
    * The CAs in order of preference (shared/model/cas.ts), set by the stack for a `cas`
    * list. Unset: the one CA of CERTKEEPER_DIRECTORY_URL, CONTACT and EAB_*.

@@ -121,6 +121,11 @@ export const certificateStateSchema = z.object({
    * here, and the next pass publishes them before anything else.
    */
   outbox: z.array(certificateEventSchema).optional(),
+  /**
+   * Ids of the last forced renewals handled (renewal/forced.ts): a duplicate delivery or a
+   * replay of one does not order again.
+   */
+  forced: z.array(text).optional(),
   /** ACM imports by region, for certificates that declare `acmRegions`. */
   acm: z.record(z.string(), acmDeliveryStateSchema).optional(),
   updatedAt: time,

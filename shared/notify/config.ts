@@ -31,7 +31,7 @@ export const notifierEnv = z.object({
   CERTKEEPER_TELEGRAM_CHAT_ID: optional,
   CERTKEEPER_TELEGRAM_API_URL: httpUrl,
   CERTKEEPER_SLACK_WEBHOOK_SECRET_ARN: arn,
-  CERTKEEPER_WEBHOOK_URL: httpUrl,
+  CERTKEEPER_WEBHOOK_URL_SECRET_ARN: arn,
   CERTKEEPER_NOTIFICATIONS_TOPIC_ARN: arn,
   CERTKEEPER_NOTIFY_TYPES: optional,
   AWS_REGION: z.string().default('us-east-1'),
@@ -40,7 +40,7 @@ export const notifierEnv = z.object({
 export interface NotifierConfig {
   telegram?: { tokenSecretArn: string; chatId: string; apiUrl?: string };
   slack?: { webhookSecretArn: string };
-  webhook?: { url: string };
+  webhook?: { urlSecretArn: string };
   email?: { topicArn: string };
   /** Certificate event types forwarded; alarms always are (the stack chooses which alarms). */
   types: readonly EventType[];
@@ -48,9 +48,9 @@ export interface NotifierConfig {
 }
 
 const TARGET_VARIABLES =
-  'CERTKEEPER_TELEGRAM_TOKEN_SECRET_ARN (+ CERTKEEPER_TELEGRAM_CHAT_ID), CERTKEEPER_SLACK_WEBHOOK_SECRET_ARN, CERTKEEPER_WEBHOOK_URL or CERTKEEPER_NOTIFICATIONS_TOPIC_ARN';
+  'CERTKEEPER_TELEGRAM_TOKEN_SECRET_ARN (+ CERTKEEPER_TELEGRAM_CHAT_ID), CERTKEEPER_SLACK_WEBHOOK_SECRET_ARN, CERTKEEPER_WEBHOOK_URL_SECRET_ARN or CERTKEEPER_NOTIFICATIONS_TOPIC_ARN';
 
-/** Errors name the variable: `environment.CERTKEEPER_WEBHOOK_URL: is not an http(s) URL`. */
+/** Errors name the variable: `environment.CERTKEEPER_TELEGRAM_API_URL: is not an http(s) URL`. */
 export function parseNotifierEnv(environment: NodeJS.ProcessEnv): NotifierConfig {
   const parsed = notifierEnv.safeParse(environment);
   if (!parsed.success) throw zodToValidationError(parsed.error, 'environment');
@@ -76,7 +76,9 @@ export function parseNotifierEnv(environment: NodeJS.ProcessEnv): NotifierConfig
     slack: env.CERTKEEPER_SLACK_WEBHOOK_SECRET_ARN
       ? { webhookSecretArn: env.CERTKEEPER_SLACK_WEBHOOK_SECRET_ARN }
       : undefined,
-    webhook: env.CERTKEEPER_WEBHOOK_URL ? { url: env.CERTKEEPER_WEBHOOK_URL } : undefined,
+    webhook: env.CERTKEEPER_WEBHOOK_URL_SECRET_ARN
+      ? { urlSecretArn: env.CERTKEEPER_WEBHOOK_URL_SECRET_ARN }
+      : undefined,
     email: env.CERTKEEPER_NOTIFICATIONS_TOPIC_ARN
       ? { topicArn: env.CERTKEEPER_NOTIFICATIONS_TOPIC_ARN }
       : undefined,

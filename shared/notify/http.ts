@@ -1,3 +1,4 @@
+import type { SecretReader } from '../aws/secrets.js';
 import { NotificationError } from './target.js';
 
 /** Long enough for a slow chat API, short enough that every target is tried within a Lambda run. */
@@ -15,6 +16,26 @@ export interface JsonPost {
   timeoutMs?: number;
   /** What the operator should do about a refusal with this HTTP status, if anything. */
   fix?: (status: number) => string | undefined;
+}
+
+/**
+ * The URL a secret holds (a Slack or generic webhook's), checked before anything is sent:
+ * a secret holding anything else is the operator's to fix, and is never echoed.
+ */
+export async function webhookUrlFrom(
+  secrets: SecretReader,
+  arn: string,
+  target: string,
+  example: string,
+): Promise<string> {
+  const url = await secrets.read(arn);
+  if (!/^https?:\/\//.test(url) || !URL.canParse(url)) {
+    throw new NotificationError(target, `the secret ${arn} does not hold a webhook URL`, {
+      retryable: false,
+      fix: `store the webhook URL (${example}) as the plain secret value`,
+    });
+  }
+  return url;
 }
 
 // Worth trying again later without anyone changing anything: timeouts, rate limits, outages.

@@ -1,7 +1,7 @@
 import type { NotificationMessage } from './format.js';
-import { originOnly, postJson } from './http.js';
+import { originOnly, postJson, webhookUrlFrom } from './http.js';
 import type { SecretReader } from '../aws/secrets.js';
-import { NotificationError, type NotificationTarget, severityMark } from './target.js';
+import { type NotificationTarget, severityMark } from './target.js';
 
 export interface SlackOptions {
   secrets: SecretReader;
@@ -21,13 +21,12 @@ export class SlackTarget implements NotificationTarget {
 
   async send(message: NotificationMessage): Promise<void> {
     const arn = this.options.webhookSecretArn;
-    const url = await this.options.secrets.read(arn);
-    if (!/^https?:\/\//.test(url) || !URL.canParse(url)) {
-      throw new NotificationError('Slack webhook', `the secret ${arn} does not hold a webhook URL`, {
-        retryable: false,
-        fix: 'store the incoming webhook URL (https://hooks.slack.com/services/...) as the plain secret value',
-      });
-    }
+    const url = await webhookUrlFrom(
+      this.options.secrets,
+      arn,
+      'Slack webhook',
+      'https://hooks.slack.com/services/...',
+    );
     await postJson({
       target: 'Slack webhook',
       url,

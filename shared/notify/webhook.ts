@@ -1,9 +1,12 @@
+import type { SecretReader } from '../aws/secrets.js';
 import type { NotificationMessage } from './format.js';
-import { originOnly, postJson } from './http.js';
+import { originOnly, postJson, webhookUrlFrom } from './http.js';
 import type { NotificationTarget } from './target.js';
 
 export interface WebhookOptions {
-  url: string;
+  secrets: SecretReader;
+  /** Secrets Manager ARN of the URL: webhook URLs often carry a token in the path or query. */
+  urlSecretArn: string;
   timeoutMs?: number;
 }
 
@@ -18,7 +21,8 @@ export class WebhookTarget implements NotificationTarget {
   constructor(private readonly options: WebhookOptions) {}
 
   async send(message: NotificationMessage): Promise<void> {
-    const { url } = this.options;
+    const arn = this.options.urlSecretArn;
+    const url = await webhookUrlFrom(this.options.secrets, arn, 'Webhook', 'https://...');
     await postJson({
       target: 'Webhook',
       url,
@@ -34,7 +38,7 @@ export class WebhookTarget implements NotificationTarget {
       },
       fix: (status) =>
         status < 500
-          ? `check CERTKEEPER_WEBHOOK_URL and what the receiver at ${new URL(url).host} accepts`
+          ? `check the URL in ${arn} and what the receiver at ${new URL(url).host} accepts`
           : undefined,
     });
   }

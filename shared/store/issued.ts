@@ -2,7 +2,7 @@ import { IntegrityError } from '../model/errors.js';
 import { identifierValues } from '../model/identifiers.js';
 import type { CertificateSpec } from '../model/spec.js';
 import { certId, keyMatchesCertificate, parseCertificate, splitPemChain } from '../pki/index.js';
-import type { CertificateStore, Manifest } from './store.js';
+import type { CertificateStore, Manifest, PutBundleOptions } from './store.js';
 
 /**
  * Stores what the CA issued with the key it was issued for, and returns the manifest now
@@ -17,6 +17,7 @@ export async function storeIssuedBundle(
   now: Date,
   /** The CA that issued it, named in the manifest. */
   ca?: string,
+  options: PutBundleOptions = {},
 ): Promise<Manifest> {
   const { leaf, chain } = splitPemChain(fullchain);
   if (!keyMatchesCertificate(keyPem, leaf)) {
@@ -37,6 +38,7 @@ export async function storeIssuedBundle(
       certId: certIdOrUndefined(leaf),
       ...(ca ? { ca } : {}),
     },
+    options,
   );
 }
 

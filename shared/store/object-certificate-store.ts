@@ -18,6 +18,7 @@ import type {
   ManifestFile,
   ManifestInput,
   ObjectStore,
+  PutBundleOptions,
 } from './store.js';
 
 /**
@@ -59,6 +60,7 @@ export class ObjectCertificateStore implements CertificateStore {
     serial: string,
     bundle: CertificateBundle,
     meta: ManifestInput,
+    options: PutBundleOptions = {},
   ): Promise<Manifest> {
     assertBundle(name, serial, bundle, meta);
     const lifetime = retentionClass(Date.parse(meta.notAfter) - Date.parse(meta.notBefore));
@@ -79,6 +81,7 @@ export class ObjectCertificateStore implements CertificateStore {
       meta,
       Object.fromEntries(entries) as Record<BundleFile, ManifestFile>,
     );
+    await options.beforeManifest?.();
     // The replaced serial is left as it is: its files carry their retention tag from the
     // write, and the bucket's lifecycle removes them weeks after they expire.
     await this.objects.put(manifestKey(name), `${JSON.stringify(manifest, null, 2)}\n`);

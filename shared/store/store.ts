@@ -41,11 +41,26 @@ export type ManifestInput = Omit<Manifest, 'version' | 'files' | 'name' | 'seria
 export interface CertificateStore {
   /** Human-readable location, e.g. "s3://bucket" or a directory path. */
   readonly location: string;
-  putBundle(name: string, serial: string, bundle: CertificateBundle, meta: ManifestInput): Promise<Manifest>;
+  putBundle(
+    name: string,
+    serial: string,
+    bundle: CertificateBundle,
+    meta: ManifestInput,
+    options?: PutBundleOptions,
+  ): Promise<Manifest>;
   getManifest(name: string): Promise<Manifest | undefined>;
   readFile(key: string): Promise<string>;
   /** Serials stored for a certificate, oldest first. */
   listSerials(name: string): Promise<string[]>;
+}
+
+export interface PutBundleOptions {
+  /**
+   * Runs after the serial's files are stored and verified, right before the manifest is
+   * replaced; if it throws, the manifest is left as it was. A renewal checks its lease here
+   * (a worker whose lease was taken over must not point readers at its certificate).
+   */
+  beforeManifest?: () => Promise<void>;
 }
 
 export interface PutOptions {

@@ -16,6 +16,7 @@ import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
 import type { Random } from '../renewal/ari.js';
 import { movesOn } from '../renewal/ca-choice.js';
+import { type ForceRequest, forceDecision, rememberForce } from '../renewal/forced.js';
 import { ariPollDue, renewalDue } from '../renewal/policy.js';
 import { stateForLatestSpec } from '../renewal/spec-change.js';
 import * as machine from '../renewal/transition.js';
@@ -55,6 +56,11 @@ export interface RenewDeps {
 export interface RenewOptions {
   /** Renew even when the policy says it is not due (operator request). */
   force?: boolean;
+  /**
+   * With `force`, the operator's request it comes from (a queued message): honoured once
+   * (renewal/forced.ts). Without it, `force` is taken as given (local mode runs it at once).
+   */
+  request?: ForceRequest;
 }
 
 export type RenewOutcome = (
@@ -99,10 +105,12 @@ export async function renewCertificate(
     const record = await deps.inventory.claim(name, held.lease);
     if (!record) throw notDeclared(name);
     const ctx = context(deps, record.spec);
-    const pass = await tend(deps, ctx, record, held, options);
+    const force = honouredForce(deps, ctx, record.state, options);
+    const pass = await tend(deps, ctx, record, held, { force });
     // An operator may have changed the spec while we worked (declaring is not fenced).
     const latest = await deps.inventory.get(name);
-    const state = latest ? stateForLatestSpec(pass.state, record.spec, latest.spec, ctx.now) : pass.state;
+    let state = latest ? stateForLatestSpec(pass.state, record.spec, latest.spec, ctx.now) : pass.state;
+    if (force && options.request) state = rememberForce(state, options.request);
     await recordAndPublish(deps, ctx, held, record.state, state, [
       ...(record.state.outbox ?? []),
       ...pass.events,
@@ -113,6 +121,25 @@ export async function renewCertificate(
 }
 
 type Pass = machine.Transition & { outcome: RenewOutcome };
+
+/** `force` as given, or for a request with an id as renewal/forced.ts decides (logged when not). */
+function honouredForce(
+  deps: RenewDeps,
+  ctx: machine.Context,
+  state: CertificateState,
+  options: RenewOptions,
+): boolean {
+  if (!options.force || !options.request) return Boolean(options.force);
+  const decision = forceDecision(state, options.request, ctx.now);
+  if (!decision.force) {
+    deps.log.warn('forced renewal request not forced', {
+      certificate: ctx.spec.name,
+      requestId: options.request.id,
+      reason: decision.ignored,
+    });
+  }
+  return decision.force;
+}
 
 const context = (deps: RenewDeps, spec: CertificateSpec): machine.Context => ({
   spec,
@@ -139,7 +166,10 @@ async function tend(
   // ACM regions without the current serial (delivery/acm-delivery.ts): recorded per region,
   // never a failure of this pass; a failed import makes the certificate due again.
   const fresh = attempted?.outcome.status === 'issued' || attempted?.outcome.status === 'renewed';
-  const delivered = await deliverToAcm(deps, ctx.spec, attempted?.state ?? state, ctx.now, { fresh });
+  const delivered = await deliverToAcm(deps, ctx.spec, attempted?.state ?? state, ctx.now, {
+    fresh,
+    fence: () => held.confirm('importing into ACM'),
+  });
   const settled = machine.settle(ctx, delivered);
   return {
     state: settled.state,
@@ -218,7 +248,9 @@ async function attempt(
       },
       deps.log,
     );
-    const stored = await storeIssuedBundle(deps.store, spec, keyPem, fullchainPem, ctx.now, authority.name);
+    const stored = await storeIssuedBundle(deps.store, spec, keyPem, fullchainPem, ctx.now, authority.name, {
+      beforeManifest: () => held.confirm('writing the manifest'),
+    });
     const { serial, notBefore, notAfter, certId } = stored;
     const key = manifestKey(spec.name);
     const done = machine.afterIssued(ctx, state, {

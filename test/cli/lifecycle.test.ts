@@ -36,6 +36,9 @@ beforeAll(async () => {
 
 afterAll(() => stack.clients.s3.destroy());
 
+/** The request a `renew` queues: its id (what the issuer honours once) and when it was made. */
+const queuedRequest = { id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), at: expect.any(String) };
+
 /**
  * The issuer Lambda's part while a `renew --wait` child runs: wait for the message it
  * queued, hand it to the real handler (serving http-01 when asked), delete it.
@@ -89,7 +92,7 @@ describe('certkeeper renew', () => {
       ['edge', '--wait', '--timeout', '90s', '--json'],
       false,
     );
-    expect(queued).toEqual([{ certificate: 'edge', reason: 'manual', force: false }]);
+    expect(queued).toEqual([{ certificate: 'edge', reason: 'manual', force: false, request: queuedRequest }]);
     expect(result.code).toBe(1);
     const body = json(result);
     expect(body).toMatchObject({
@@ -108,7 +111,7 @@ describe('certkeeper renew', () => {
       ['edge', '--force', '--wait', '--timeout', '90s'],
       true,
     );
-    expect(queued).toEqual([{ certificate: 'edge', reason: 'manual', force: true }]);
+    expect(queued).toEqual([{ certificate: 'edge', reason: 'manual', force: true, request: queuedRequest }]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const serial = (await inventory.get('edge'))!.state.current!.serial;
@@ -121,6 +124,7 @@ describe('certkeeper renew', () => {
     expect(json(result)).toEqual({
       certificate: 'edge',
       queued: true,
+      requestId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
       force: false,
       due: null,
       requestedAt: expect.any(String),

@@ -194,6 +194,22 @@ describe.each(ADAPTERS)('CertificateStore contract: $name', (adapter) => {
     expect(await opened.objects.list('')).toHaveLength(before);
   });
 
+  it('runs beforeManifest once the files are stored; when it refuses, the manifest stays as it was', async () => {
+    await store.putBundle('fenced', 'AA01', fakeBundle('a'), fakeMeta());
+    const seen: string[][] = [];
+    const refused = store.putBundle('fenced', 'BB02', fakeBundle('b'), fakeMeta(), {
+      beforeManifest: async () => {
+        seen.push(await store.listSerials('fenced'));
+        throw new Error('lease lost');
+      },
+    });
+    await expect(refused).rejects.toThrow('lease lost');
+    expect(seen.map((serials) => [...serials].sort())).toEqual([['AA01', 'BB02']]);
+    expect((await store.getManifest('fenced'))?.serial).toBe('AA01');
+    await store.putBundle('fenced', 'BB02', fakeBundle('b'), fakeMeta(), { beforeManifest: async () => {} });
+    expect((await store.getManifest('fenced'))?.serial).toBe('BB02');
+  });
+
   // Last: from here on the adapter's manifest writes fail.
   it('leaves the previous certificate current when the manifest write fails', async () => {
     await store.putBundle('keep', 'AA01', fakeBundle('a'), fakeMeta());

@@ -11,6 +11,7 @@
  * /usr/bin/certkeeper (vitest.config.ts, project `installed`).
  */
 import { spawn } from 'node:child_process';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -91,12 +92,12 @@ async function expectIssued(failures: unknown[], names: readonly string[]): Prom
   }
 }
 
-/** An operator's forced renewal ({ force: true } on the issuer queue), through the issuer handler. */
+/** An operator's forced renewal (as `certkeeper renew --force` queues it), through the issuer handler. */
 async function forceRenew(...names: string[]): Promise<void> {
   const before = await Promise.all(names.map(manifestOf));
   const response = await issuer(
     sqsEvent(
-      names.map((name) => ({ MessageId: name, Body: JSON.stringify({ certificate: name, force: true }) })),
+      names.map((name) => ({ MessageId: name, Body: JSON.stringify(forcedRenewal(name, new Date())) })),
     ),
   );
   await expectIssued(response.batchItemFailures, names);

@@ -13,6 +13,7 @@
  * Screenshots of each view go to test-output/screenshots/ (git-ignored).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -113,7 +114,7 @@ beforeAll(async () => {
 
   // Renewed; only the first agent installs the renewal.
   const renewed = await issuer(
-    sqsEvent([{ MessageId: 'renew', Body: JSON.stringify({ certificate: 'site', force: true }) }]),
+    sqsEvent([{ MessageId: 'renew', Body: JSON.stringify(forcedRenewal('site', new Date())) }]),
   );
   expect(renewed.batchItemFailures).toEqual([]);
   serials.second = (await inventory.get('site'))!.state.current!.serial;

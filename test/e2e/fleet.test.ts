@@ -6,6 +6,7 @@
  * The lag period is crossed with a test clock, not by waiting.
  */
 import { writeFileSync } from 'node:fs';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../agent/agent.js';
@@ -83,7 +84,7 @@ async function currentSerial(name: string): Promise<string> {
 async function renew(name: string): Promise<string> {
   const before = await currentSerial(name);
   const response = await issuer(
-    sqsEvent([{ MessageId: name, Body: JSON.stringify({ certificate: name, force: true }) }]),
+    sqsEvent([{ MessageId: name, Body: JSON.stringify(forcedRenewal(name, clock.now())) }]),
   );
   expect(response.batchItemFailures).toEqual([]);
   const after = await currentSerial(name);

@@ -142,8 +142,12 @@ describe('least privilege, example config', () => {
     expect(notifier.get('sns:Publish')!.join()).toMatch(/IssuerNotifications/);
     expect([...notifier.keys()].filter((a) => /^(s3|dynamodb|sqs|secretsmanager):/.test(a))).toEqual([
       'sqs:SendMessage', // its dead-letter queue only:
+      'secretsmanager:GetSecretValue', // the example config's webhook URL secret only:
     ]);
     expect(notifier.get('sqs:SendMessage')).toEqual([expect.stringContaining('"IssuerIssuerDeadLetters')]);
+    expect(notifier.get('secretsmanager:GetSecretValue')).toEqual([
+      expect.stringMatching(/secret:certkeeper\/webhook-\?{6}"?$/),
+    ]);
   });
 
   it("agents: no resource per agent; one role, from this stack's trust anchor only, each session scoped by its CN", () => {
@@ -275,11 +279,12 @@ describe('least privilege, every option on', () => {
     expect(vars.CERTKEEPER_DIRECTORY_URL).toBe('https://acme.example.net/directory');
   });
 
-  it('notifier: reads only the Telegram and Slack secrets', () => {
+  it('notifier: reads only the Telegram, Slack and webhook secrets', () => {
     const secrets = statementWith(roleStatements(s.template, 'Notifier'), 'secretsmanager:GetSecretValue');
     expect([secrets.Resource].flat().sort()).toEqual([
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:certkeeper/slack-AbC123',
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:certkeeper/telegram-AbC123',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:certkeeper/webhook-AbC123',
     ]);
   });
 

@@ -234,7 +234,7 @@ describe('CertkeeperIssuer with the example config', () => {
     expect(env('alerts')).toEqual([
       'CERTKEEPER_NOTIFICATIONS_TOPIC_ARN',
       'CERTKEEPER_NOTIFY_TYPES',
-      'CERTKEEPER_WEBHOOK_URL',
+      'CERTKEEPER_WEBHOOK_URL_SECRET_ARN',
     ]);
     expect(env('declared certificates')).toEqual(['CERTKEEPER_TABLE']);
     s.template.hasResourceProperties('AWS::Lambda::Function', {
@@ -535,7 +535,7 @@ describe('CertkeeperIssuer with every option on', () => {
           CERTKEEPER_TELEGRAM_TOKEN_SECRET_ARN: Match.stringLikeRegexp('certkeeper/telegram'),
           CERTKEEPER_TELEGRAM_CHAT_ID: '-100123',
           CERTKEEPER_SLACK_WEBHOOK_SECRET_ARN: Match.stringLikeRegexp('certkeeper/slack'),
-          CERTKEEPER_WEBHOOK_URL: 'https://hooks.example.com/certkeeper',
+          CERTKEEPER_WEBHOOK_URL_SECRET_ARN: Match.stringLikeRegexp('certkeeper/webhook'),
         }),
       },
     });

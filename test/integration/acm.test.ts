@@ -12,6 +12,7 @@ import {
   ListCertificatesCommand,
   ListTagsForCertificateCommand,
 } from '@aws-sdk/client-acm';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
@@ -175,7 +176,7 @@ describe('ACM delivery', () => {
   it('a renewal re-imports into the same ARN in each region, and the tags carry the new serial', async () => {
     clock.advance(MINUTE);
     const response = await issuer(
-      sqsEvent([{ MessageId: 'renew', Body: JSON.stringify({ certificate: NAME, force: true }) }]),
+      sqsEvent([{ MessageId: 'renew', Body: JSON.stringify(forcedRenewal(NAME, clock.now())) }]),
     );
     expect(response.batchItemFailures).toEqual([]);
     const s = await state();
@@ -214,9 +215,7 @@ describe('ACM delivery', () => {
     const gone = first.arns['eu-west-1']!;
     await acm('eu-west-1').send(new DeleteCertificateCommand({ CertificateArn: gone }));
     clock.advance(MINUTE);
-    await issuer(
-      sqsEvent([{ MessageId: 'again', Body: JSON.stringify({ certificate: NAME, force: true }) }]),
-    );
+    await issuer(sqsEvent([{ MessageId: 'again', Body: JSON.stringify(forcedRenewal(NAME, clock.now())) }]));
     const s = await state();
     const fresh = s.acm!['eu-west-1']!;
     expect(fresh.arn).toBeDefined();

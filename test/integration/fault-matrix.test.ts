@@ -12,6 +12,7 @@
  * prints the matrix: fault, outcome, orders at the CA, events.
  */
 import { createSocket } from 'node:dgram';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Route53Client } from '@aws-sdk/client-route-53';
@@ -74,7 +75,7 @@ const renewNow = (name = NAME) =>
     sqsEvent([
       {
         MessageId: uniqueName('m'),
-        Body: JSON.stringify({ certificate: name, reason: 'manual', force: true }),
+        Body: JSON.stringify(forcedRenewal(name, new Date())),
       },
     ]),
   );

@@ -8,6 +8,7 @@
  * probes below must be denied. Prints: principal, calls recorded, allowed, probes denied.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { forcedRenewal } from '../../shared/queue/queue.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
@@ -236,7 +237,7 @@ beforeAll(async () => {
     // A renewal as well: it replaces a serial (whose files carry their retention tag).
     const renewal = {
       MessageId: 'renew',
-      Body: JSON.stringify({ certificate: 'web-1', reason: 'manual', force: true }),
+      Body: JSON.stringify(forcedRenewal('web-1', new Date())),
     };
     expect((await actingAs('issuer', () => issuer(sqsEvent([renewal])))).batchItemFailures).toEqual([]);
   } finally {

@@ -87,6 +87,7 @@ beforeAll(async () => {
       .ARN!;
   tokenArn = await secret('telegram-token', `${TOKEN}\n`);
   const slackArn = await secret('slack-webhook', `${server.url}${SLACK_PATH}`);
+  const webhookArn = await secret('webhook-url', `${server.url}/hooks/certkeeper\n`);
 
   const topicArn = (await sns.send(new CreateTopicCommand({ Name: uniqueName('notifications') }))).TopicArn!;
   emailQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('mailbox') }))).QueueUrl!;
@@ -107,7 +108,7 @@ beforeAll(async () => {
     CERTKEEPER_TELEGRAM_CHAT_ID: CHAT_ID,
     CERTKEEPER_TELEGRAM_API_URL: server.url,
     CERTKEEPER_SLACK_WEBHOOK_SECRET_ARN: slackArn,
-    CERTKEEPER_WEBHOOK_URL: `${server.url}/hooks/certkeeper`,
+    CERTKEEPER_WEBHOOK_URL_SECRET_ARN: webhookArn,
     CERTKEEPER_NOTIFICATIONS_TOPIC_ARN: topicArn,
   };
 });

@@ -33,8 +33,11 @@ export type Fault =
    * arrives (ECONNRESET).
    */
   | { kind: 'down'; how?: 'refuse' | 'reset' }
-  /** A `serverInternal` problem with this status, on every path matching `match` (default: all). */
-  | { kind: 'status'; status: 500 | 502 | 503; match?: RegExp; retryAfterSeconds?: number }
+  /**
+   * A `serverInternal` problem with this status, on every path matching `match` (default:
+   * all), its detail `detail` when given (what a CA, or whatever answers for it, may say).
+   */
+  | { kind: 'status'; status: 500 | 502 | 503; match?: RegExp; retryAfterSeconds?: number; detail?: string }
   /** 429 `rateLimited` with Retry-After, on every path matching `match` (default: all). */
   | { kind: 'rateLimited'; retryAfterSeconds: number; match?: RegExp }
   /**
@@ -149,7 +152,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       const detail =
         current.kind === 'rateLimited'
           ? `fault proxy: too many requests to ${path}, retry after ${current.retryAfterSeconds} s`
-          : `fault proxy: injected ${status} for ${path}`;
+          : (current.detail ?? `fault proxy: injected ${status} for ${path}`);
       const headers: OutgoingHttpHeaders = {
         'Content-Type': 'application/problem+json',
         'Cache-Control': 'public, max-age=0, no-cache',

@@ -1,7 +1,7 @@
 /**
  * A fault-injecting HTTP reverse proxy in front of an AWS stand-in (moto's S3, DynamoDB
  * Local): every request is forwarded unchanged, except those a rule matches, which get the
- * error AWS itself would send: S3 `503 SlowDown` (XML), DynamoDB `400 ThrottlingException`
+ * error AWS itself would send: S3 `503 SlowDown` or `403 AccessDenied` (XML), DynamoDB `400 ThrottlingException`
  * (JSON), or a Route53 change that stays `PENDING`. The handlers reach it through the SDK's own AWS_ENDPOINT_URL_S3 /
  * AWS_ENDPOINT_URL_DYNAMODB, so certkeeper runs unchanged, retries included: a rule stays
  * in force until switched off, as an AWS partition under load would.
@@ -13,7 +13,7 @@ export interface AwsFaultRule {
   /** Decides on a request: method, path (with query), the DynamoDB X-Amz-Target and the body. */
   match(request: { method: string; path: string; target: string; body: string }): boolean;
   /** The answer AWS would give. */
-  respond: 's3-slowdown' | 'dynamodb-throttling' | 'route53-pending' | 'sns-internal';
+  respond: 's3-slowdown' | 's3-access-denied' | 'dynamodb-throttling' | 'route53-pending' | 'sns-internal';
 }
 
 export interface AwsFaultProxy {
@@ -36,6 +36,12 @@ export async function startAwsFaultProxy(upstream: string): Promise<AwsFaultProx
       res.writeHead(503, { 'content-type': 'application/xml' });
       res.end(
         '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault</RequestId></Error>',
+      );
+    } else if (kind === 's3-access-denied') {
+      // What S3 answers a reader without s3:ListBucket for a key that does not exist.
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      res.end(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>fault</RequestId></Error>',
       );
     } else if (kind === 'sns-internal') {
       // The query protocol's error document, as SNS sends it on a 500.

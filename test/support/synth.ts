@@ -36,7 +36,7 @@ export function fullConfigInput(): DeploymentConfigInput {
       email: ['ops@example.com', 'oncall@example.com'],
       slackWebhookSecretArn: secret('certkeeper/slack'),
       telegram: { botTokenSecretArn: secret('certkeeper/telegram'), chatId: '-100123' },
-      webhookUrl: 'https://hooks.example.com/certkeeper',
+      webhookUrlSecretArn: secret('certkeeper/webhook'),
     },
     http01PublicRead: true,
   };

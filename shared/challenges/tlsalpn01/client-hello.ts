@@ -21,46 +21,87 @@ export const MAX_CLIENT_HELLO = 4 * (MAX_FRAGMENT + 5);
 
 class Truncated extends Error {}
 
-/** Reads the ClientHello at the start of `data` (the bytes received so far). */
-export function parseClientHello(data: Buffer): ClientHello {
-  // The handshake message may be split over several records: collect their fragments.
-  const fragments: Buffer[] = [];
-  let offset = 0;
-  let needed: number | undefined;
-  let have = 0;
-  while (needed === undefined || have < needed) {
-    if (data.length < offset + 5) return incompleteOr(data);
-    if (data[offset] !== HANDSHAKE_RECORD) return { state: 'invalid', reason: 'not a TLS handshake' };
-    const length = data.readUInt16BE(offset + 3);
-    if (length === 0 || length > MAX_FRAGMENT) return { state: 'invalid', reason: 'bad TLS record length' };
-    if (data.length < offset + 5 + length) return incompleteOr(data);
-    const fragment = data.subarray(offset + 5, offset + 5 + length);
-    fragments.push(fragment);
-    have += fragment.length;
-    offset += 5 + length;
-    if (needed === undefined) {
-      const joined = Buffer.concat(fragments);
-      if (joined.length < 4) continue;
-      if (joined[0] !== CLIENT_HELLO) return { state: 'invalid', reason: 'not a ClientHello' };
-      needed = 4 + joined.readUIntBE(1, 3);
-      if (needed > MAX_CLIENT_HELLO) return { state: 'invalid', reason: 'ClientHello too large' };
+const invalid = (reason: string): ClientHello => ({ state: 'invalid', reason });
+
+/**
+ * Reads a ClientHello as its bytes arrive: each received byte is looked at once, whatever
+ * the record sizes. A hello may come in any number of records (RFC 8446 §5.1), down to one
+ * byte of handshake each; re-reading everything received on every chunk made 64 KiB of
+ * 6-byte records cost seconds of CPU (issue 22).
+ */
+export class ClientHelloReader {
+  /** Bytes examined: stays within twice the bytes pushed (tests and bench/tls-hello.ts read it). */
+  work = 0;
+  private received = 0;
+  private result: ClientHello = { state: 'incomplete' };
+  /** The record header being read, and how much of the current record's fragment is still to come. */
+  private readonly recordHeader = Buffer.alloc(5);
+  private recordHeaderHave = 0;
+  private fragmentLeft = 0;
+  /** The handshake message: its 4-byte header (type, length), then its body, sized once known. */
+  private readonly messageHeader = Buffer.alloc(4);
+  private messageHeaderHave = 0;
+  private body: Buffer | undefined;
+  private bodyHave = 0;
+
+  /** Takes the next bytes received; the answer stays the same once it is not 'incomplete'. */
+  push(chunk: Buffer): ClientHello {
+    if (this.result.state !== 'incomplete') return this.result;
+    this.received += chunk.length;
+    let at = 0;
+    while (at < chunk.length && this.result.state === 'incomplete') {
+      if (this.fragmentLeft === 0) {
+        const n = Math.min(5 - this.recordHeaderHave, chunk.length - at);
+        chunk.copy(this.recordHeader, this.recordHeaderHave, at, at + n);
+        this.recordHeaderHave += n;
+        this.work += n;
+        at += n;
+        if (this.recordHeaderHave < 5) break;
+        this.recordHeaderHave = 0;
+        const length = this.recordHeader.readUInt16BE(3);
+        if (this.recordHeader[0] !== HANDSHAKE_RECORD) this.result = invalid('not a TLS handshake');
+        else if (length === 0 || length > MAX_FRAGMENT) this.result = invalid('bad TLS record length');
+        else this.fragmentLeft = length;
+        continue;
+      }
+      const n = Math.min(this.fragmentLeft, chunk.length - at);
+      this.fragmentLeft -= n;
+      this.message(chunk.subarray(at, at + n));
+      at += n;
     }
+    if (this.result.state === 'incomplete' && this.received > MAX_CLIENT_HELLO) {
+      this.result = invalid('ClientHello too large');
+    }
+    return this.result;
   }
-  try {
-    return { state: 'complete', ...readBody(Buffer.concat(fragments).subarray(4, needed)) };
-  } catch (err) {
-    if (err instanceof Truncated || err instanceof RangeError) {
-      return { state: 'invalid', reason: 'malformed ClientHello' };
+
+  /** Bytes of the handshake message, in order. */
+  private message(bytes: Buffer): void {
+    this.work += bytes.length;
+    let at = 0;
+    if (!this.body) {
+      at = Math.min(4 - this.messageHeaderHave, bytes.length);
+      bytes.copy(this.messageHeader, this.messageHeaderHave, 0, at);
+      this.messageHeaderHave += at;
+      if (this.messageHeaderHave < 4) return;
+      if (this.messageHeader[0] !== CLIENT_HELLO) return void (this.result = invalid('not a ClientHello'));
+      const length = this.messageHeader.readUIntBE(1, 3);
+      if (4 + length > MAX_CLIENT_HELLO) return void (this.result = invalid('ClientHello too large'));
+      this.body = Buffer.alloc(length);
     }
-    throw err;
+    this.bodyHave += bytes.copy(this.body, this.bodyHave, at);
+    if (this.bodyHave < this.body.length) return;
+    try {
+      this.result = { state: 'complete', ...readBody(this.body) };
+    } catch (err) {
+      if (!(err instanceof Truncated || err instanceof RangeError)) throw err;
+      this.result = invalid('malformed ClientHello');
+    }
   }
 }
 
-function incompleteOr(data: Buffer): ClientHello {
-  return data.length > MAX_CLIENT_HELLO
-    ? { state: 'invalid', reason: 'ClientHello too large' }
-    : { state: 'incomplete' };
-}
+/** Reads the ClientHello at the start of `data`, all received at once. */
+export const parseClientHello = (data: Buffer): ClientHello => new ClientHelloReader().push(data);
 
 function readBody(body: Buffer): { serverName: string | undefined; alpn: string[] } {
   const r = new Reader(body);

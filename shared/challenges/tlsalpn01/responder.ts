@@ -1,12 +1,18 @@
 import { Duplex } from 'node:stream';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer } from 'node:tls';
-import { asCertkeeperError } from '../../model/errors.js';
+import { AccessDeniedError, asCertkeeperError } from '../../model/errors.js';
 import { type Log, silentLog } from '../../model/log.js';
 import { ACME_TLS_ALPN } from '../../pki/tls-alpn.js';
 import type { ObjectStore } from '../../store/store.js';
-import { listenResponder, type ListeningResponder } from '../listen.js';
-import { parseClientHello } from './client-hello.js';
+import {
+  type ConnectionLimits,
+  listenResponder,
+  type ListeningResponder,
+  newStats,
+  throttledLog,
+} from '../listen.js';
+import { ClientHelloReader } from './client-hello.js';
 import { readTlsAlpn01Material } from './store.js';
 
 export interface TlsAlpn01ResponderOptions {
@@ -16,8 +22,8 @@ export interface TlsAlpn01ResponderOptions {
   /** 443 when the CA connects directly; any port behind a proxy that routes acme-tls/1; 0: a free one. */
   port: number;
   log?: Log;
-  /** How long a connection may take to send its ClientHello. */
-  helloTimeoutMs?: number;
+  /** Connection caps and the deadline for the whole connection, ClientHello included. */
+  limits?: ConnectionLimits;
 }
 
 export type TlsAlpn01Responder = ListeningResponder;
@@ -33,22 +39,34 @@ export async function startTlsAlpn01Responder(
   options: TlsAlpn01ResponderOptions,
 ): Promise<TlsAlpn01Responder> {
   const log = options.log ?? silentLog;
-  const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+  const note = throttledLog(log);
+  const stats = newStats();
   const tls = createTlsServer({
     // RFC 8737 §4: TLS 1.2 or later; only acme-tls/1 (the hello check already required it).
     minVersion: 'TLSv1.2',
     ALPNProtocols: [ACME_TLS_ALPN],
+    // The connection's own deadline (listen.ts) closes it sooner; this is Node's backstop.
+    handshakeTimeout: options.limits?.deadlineMs ?? 10_000,
     SNICallback: (servername, done) => {
       const sni = servername.toLowerCase().replace(/\.$/, '');
       readTlsAlpn01Material(options.store, sni)
         .then((material) => {
+          if (!material) stats.notFound++;
           if (!material) return done(new Error(`no tls-alpn-01 validation certificate for ${sni}`));
+          // Counted here: the client may close as soon as it has the certificate.
+          stats.served++;
           done(null, createSecureContext({ cert: material.certPem, key: material.keyPem }));
         })
         .catch((err: unknown) => {
-          log.error('tls-alpn-01 responder could not read the store', {
-            error: asCertkeeperError(err).message,
-          });
+          // A name with nothing stored reads as 403 from S3 without s3:ListBucket: any
+          // client can cause it, so it is counted as not found, not logged as an error.
+          if (err instanceof AccessDeniedError) stats.denied++;
+          else {
+            stats.storeErrors++;
+            note('error', 'store', 'tls-alpn-01 responder could not read the store', {
+              error: asCertkeeperError(err).message,
+            });
+          }
           done(err instanceof Error ? err : new Error(String(err)));
         });
     },
@@ -59,44 +77,54 @@ export async function startTlsAlpn01Responder(
     socket.end();
   });
   tls.on('tlsClientError', (err, socket) => {
-    log.info('tls-alpn-01 handshake refused', { error: err.message });
+    const unknown = /^no tls-alpn-01 validation certificate/.test(err.message);
+    note('info', unknown ? 'unknown-name' : 'handshake', 'tls-alpn-01 handshake refused', {
+      error: err.message,
+    });
     socket.destroy();
   });
 
   const sockets = new Set<Socket>();
   const server = createNetServer((socket) => {
+    if (socket.destroyed) return;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    socket.setTimeout(helloTimeoutMs, () => socket.destroy());
     socket.on('error', () => socket.destroy());
-    let received = Buffer.alloc(0);
+    const reader = new ClientHelloReader();
+    // Kept as received and joined once: the TLS server reads the hello again.
+    const received: Buffer[] = [];
     const onData = (chunk: Buffer): void => {
-      received = Buffer.concat([received, chunk]);
-      const hello = parseClientHello(received);
+      received.push(chunk);
+      const before = reader.work;
+      const hello = reader.push(chunk);
+      stats.helloWork += reader.work - before;
       if (hello.state === 'incomplete') return;
       socket.off('data', onData);
       socket.pause();
       const refusal =
         hello.state === 'invalid'
-          ? hello.reason
+          ? { kind: 'invalid', reason: hello.reason }
           : !hello.alpn.includes(ACME_TLS_ALPN)
-            ? `ALPN ${hello.alpn.length ? hello.alpn.join(',') : 'absent'}, not ${ACME_TLS_ALPN}`
+            ? {
+                kind: 'alpn',
+                reason: `ALPN ${hello.alpn.length ? hello.alpn.join(',') : 'absent'}, not ${ACME_TLS_ALPN}`,
+              }
             : hello.serverName === undefined
-              ? 'no server name (SNI)'
+              ? { kind: 'sni', reason: 'no server name (SNI)' }
               : undefined;
       if (refusal !== undefined) {
-        log.info('tls-alpn-01 connection refused', { reason: refusal });
+        stats.refused++;
+        note('info', refusal.kind, 'tls-alpn-01 connection refused', { reason: refusal.reason });
         socket.destroy();
         return;
       }
-      socket.setTimeout(0);
       // The TLS server takes the connection as if it had accepted it, hello included. Not
       // the socket itself: TLS would read its handle directly and miss the bytes read here.
-      tls.emit('connection', replay(socket, received));
+      tls.emit('connection', replay(socket, Buffer.concat(received)));
     };
     socket.on('data', onData);
   });
-  return listenResponder(server, options, () => {
+  return listenResponder(server, options, stats, () => {
     for (const socket of sockets) socket.destroy();
   });
 }

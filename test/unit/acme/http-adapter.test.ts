@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios, { AxiosError } from 'axios';
@@ -106,6 +106,56 @@ describe('the HTTP adapter under acme-client', () => {
     routes.set('/big', (_req, _body, res) => res.writeHead(200).end('x'.repeat(5_000)));
     const big = await client.get(`${base}/big`, { maxContentLength: 1_000 }).catch((err: unknown) => err);
     expect((big as AxiosError).message).toMatch(/maxContentLength/);
+  });
+
+  it('refuses a compressed answer that decompresses beyond maxContentLength, without inflating it whole', async () => {
+    // About 3 KB of brotli (and 64 KB of gzip) that would become 64 MiB: a CA, or whatever
+    // answers in its place, must not take the issuer's memory (issue 22, item 5).
+    const bomb = Buffer.alloc(64 * 1024 * 1024);
+    const br = brotliCompressSync(bomb, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 5 } });
+    const gz = gzipSync(bomb, { level: 1 });
+    expect(br.length).toBeLessThan(16 * 1024);
+    routes.set('/br', (_req, _body, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'br' });
+      res.end(br);
+    });
+    routes.set('/gz', (_req, _body, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+      res.end(gz);
+    });
+    for (const path of ['/br', '/gz']) {
+      const error = await client.get(`${base}${path}`).catch((err: unknown) => err);
+      expect(error, path).toBeInstanceOf(AxiosError);
+      expect((error as AxiosError).code).toBe('ERR_BAD_RESPONSE');
+      expect((error as AxiosError).message).toMatch(
+        /decompressed answer exceeds maxContentLength size of 16777216/,
+      );
+    }
+    // The cap follows maxContentLength: a small one refuses a small bomb too.
+    routes.set('/small', (_req, _body, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+      res.end(gzipSync(`"${'x'.repeat(5_000)}"`));
+    });
+    const small = await client.get(`${base}/small`, { maxContentLength: 1_000 }).catch((err: unknown) => err);
+    expect((small as AxiosError).message).toMatch(
+      /decompressed answer exceeds maxContentLength size of 1000/,
+    );
+  });
+
+  it('sends nothing over plain http but to this machine (RFC 8555 §6.1: ACME is HTTPS), redirects included', async () => {
+    const far = await client.get('http://192.0.2.1/directory').catch((err: unknown) => err);
+    expect(far).toBeInstanceOf(AxiosError);
+    expect((far as AxiosError).code).toBe('ERR_BAD_REQUEST');
+    expect((far as AxiosError).message).toMatch(
+      /http:\/\/192\.0\.2\.1\/directory: ACME requests go over https/,
+    );
+    routes.set('/downgrade', (_req, _body, res) =>
+      res.writeHead(302, { Location: 'http://acme.example.invalid/directory' }).end(),
+    );
+    const downgraded = await client.get(`${base}/downgrade`).catch((err: unknown) => err);
+    expect((downgraded as AxiosError).message).toMatch(
+      /http:\/\/acme\.example\.invalid\/directory: ACME requests go over https/,
+    );
   });
 
   it('keeps the code of a network error (what transport.ts classifies)', async () => {

@@ -1,5 +1,4 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
@@ -16,6 +15,7 @@ import { ValidationError } from '../../../shared/model/errors.js';
 import { parseIdentifier } from '../../../shared/model/identifiers.js';
 import { ACME_IDENTIFIER_OID, acmeIdentifierValue } from '../../../shared/pki/tls-alpn.js';
 import { FsObjectStore } from '../../../shared/store/fs-store.js';
+import { clientHelloBytes } from '../../support/client-hello.js';
 
 const token = (c: string): string => c.repeat(43);
 const challengeFor = (identifier: string, t = token('a')): Challenge => ({
@@ -34,26 +34,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-/** The first bytes a TLS client sends, as Node's client writes them. */
-async function clientHelloBytes(options: ConnectionOptions): Promise<Buffer> {
-  const server = createServer();
-  const received = new Promise<Buffer>((resolve) =>
-    server.once('connection', (socket) =>
-      socket.once('data', (data: Buffer) => {
-        socket.destroy();
-        resolve(data);
-      }),
-    ),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = connect({ ...options, host: '127.0.0.1', port: (server.address() as AddressInfo).port });
-  client.on('error', () => undefined);
-  const data = await received;
-  client.destroy();
-  server.close();
-  return data;
-}
 
 describe('parseClientHello', () => {
   it('reads SNI and ALPN from a real ClientHello, and waits for the rest of a partial one', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDeploymentConfig } from '../../../shared/model/config.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 import { casOf, parseRuntimeEnv } from '../../../shared/model/runtime-config.js';
+import { caDirectoryUrl } from '../../../cli/directory-url.js';
 
 function refusal(input: unknown): ValidationError {
   try {
@@ -111,5 +112,47 @@ describe('the issuer reads its CAs from the environment', () => {
     expect(() => parseRuntimeEnv({ ...base, CERTKEEPER_CAS: 'not json' })).toThrow(
       /CERTKEEPER_CAS.*is not JSON/,
     );
+  });
+});
+
+describe('a CA directory is https:// (RFC 8555 §6.1), plain http only on this machine (issue 22)', () => {
+  const base = { CERTKEEPER_BUCKET: 'bucket', CERTKEEPER_TABLE: 'table' };
+
+  it('the config refuses an http:// directory elsewhere, in `ca` and in `cas`, and keeps a loopback one', () => {
+    const single = refusal({ ca: { directory: 'http://acme.example.com/directory' } });
+    expect(single.field).toBe('config.ca.directory');
+    expect(single.message).toMatch(/must be an https:\/\/ URL \(ACME runs over HTTPS, RFC 8555 §6\.1/);
+    const listed = refusal({
+      cas: [
+        { directory: 'letsencrypt', contact: 'ops@example.com' },
+        { directory: 'http://acme.example.com/dir' },
+      ],
+    });
+    expect(listed.field).toBe('config.cas[1].directory');
+    for (const local of [
+      'http://127.0.0.1:14000/dir',
+      'http://localhost:14000/dir',
+      'http://[::1]:14000/dir',
+    ]) {
+      expect(parseDeploymentConfig({ ca: { directory: local } }).directoryUrl).toBe(local);
+    }
+  });
+
+  it('the environment refuses one too, in CERTKEEPER_DIRECTORY_URL and in CERTKEEPER_CAS', () => {
+    expect(() =>
+      parseRuntimeEnv({ ...base, CERTKEEPER_DIRECTORY_URL: 'http://acme.example.com/dir' }),
+    ).toThrow(/CERTKEEPER_DIRECTORY_URL: must be an https:\/\/ URL/);
+    const cas = [{ name: 'b', directoryUrl: 'http://b.example/dir' }];
+    expect(() =>
+      parseRuntimeEnv({ ...base, CERTKEEPER_DIRECTORY_URL: LE, CERTKEEPER_CAS: JSON.stringify(cas) }),
+    ).toThrow(/CERTKEEPER_CAS\[0\]\.directoryUrl: must be an https:\/\/ URL/);
+  });
+
+  it('--directory-url refuses one, naming the flag', () => {
+    expect(() => caDirectoryUrl('http://acme.example.com/dir')).toThrow(
+      /--directory-url: http:\/\/acme\.example\.com\/dir is not https:\/\/ \(ACME runs over HTTPS/,
+    );
+    expect(caDirectoryUrl('http://127.0.0.1:14000/dir')).toBe('http://127.0.0.1:14000/dir');
+    expect(caDirectoryUrl('letsencrypt')).toBe(LE);
   });
 });

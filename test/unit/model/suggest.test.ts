@@ -48,7 +48,7 @@ describe('an unknown config key names the field and the key meant', () => {
       'a key close to nothing',
       { alerts: { pager: 'x' } },
       'config.alerts.pager',
-      'remove it; the keys here are: email, slackWebhookSecretArn, telegram, webhookUrl',
+      'remove it; the keys here are: email, slackWebhookSecretArn, telegram, webhookUrlSecretArn',
     ],
   ])('deployment config: %s', (_what, input, field, fix) => {
     const err = refusal(() => parseDeploymentConfig(input));

@@ -124,7 +124,7 @@ describe('parseNotifierEnv', () => {
   });
 
   it('forwards failures, expiry warnings, revocations and fleet lag by default', () => {
-    expect(parseNotifierEnv({ CERTKEEPER_WEBHOOK_URL: 'https://hooks.example.com/x' }).types).toEqual([
+    expect(parseNotifierEnv({ CERTKEEPER_WEBHOOK_URL_SECRET_ARN: ARN }).types).toEqual([
       'certificate.renewal_failed',
       'certificate.expiring',
       'certificate.revoked',
@@ -142,7 +142,11 @@ describe('parseNotifierEnv', () => {
       'environment.CERTKEEPER_SLACK_WEBHOOK_SECRET_ARN',
       'ARN',
     ],
-    [{ CERTKEEPER_WEBHOOK_URL: 'ftp://example.com' }, 'environment.CERTKEEPER_WEBHOOK_URL', 'http(s) URL'],
+    [
+      { CERTKEEPER_WEBHOOK_URL_SECRET_ARN: 'https://hooks.example.com/x' },
+      'environment.CERTKEEPER_WEBHOOK_URL_SECRET_ARN',
+      'ARN',
+    ],
     [
       { CERTKEEPER_NOTIFICATIONS_TOPIC_ARN: TOPIC, CERTKEEPER_NOTIFY_TYPES: 'certificate.expired' },
       'environment.CERTKEEPER_NOTIFY_TYPES',

@@ -13,6 +13,7 @@ const TOKEN = '123456:AAH-secret_token';
 const TOKEN_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:telegram-abc';
 const SLACK_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-abc';
 const SLACK_PATH = '/services/T000/B000/slack-credential';
+const WEBHOOK_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-abc';
 
 const message: NotificationMessage = {
   subject: 'certkeeper: web-1 renewal failed',
@@ -152,8 +153,13 @@ describe('SlackTarget', () => {
 });
 
 describe('WebhookTarget', () => {
-  it('POSTs subject, text, severity and the event', async () => {
-    await new WebhookTarget({ url: `${server.url}/hooks/certkeeper?key=k1` }).send(message);
+  const webhook = () => new WebhookTarget({ secrets, urlSecretArn: WEBHOOK_ARN });
+  beforeEach(() => {
+    secretValues[WEBHOOK_ARN] = `${server.url}/hooks/certkeeper?key=k1`;
+  });
+
+  it('POSTs subject, text, severity and the event to the URL its secret holds', async () => {
+    await webhook().send(message);
     expect(server.requests).toEqual([
       {
         method: 'POST',
@@ -166,11 +172,17 @@ describe('WebhookTarget', () => {
 
   it('shows only the host of a failing webhook (its path may hold a token)', async () => {
     server.answer('/hooks/', { status: 500, body: 'upstream down' });
-    const err = await failure(
-      new WebhookTarget({ url: `${server.url}/hooks/certkeeper?key=k1` }).send(message),
-    );
+    const err = await failure(webhook().send(message));
     expect(err.message).toBe(`Webhook: POST ${server.url}/… answered HTTP 500: upstream down`);
     expect(err).toMatchObject({ retryable: true, fix: undefined });
+  });
+
+  it('refuses a secret that holds no URL, without echoing it', async () => {
+    secretValues[WEBHOOK_ARN] = 'not a url k1';
+    const err = await failure(webhook().send(message));
+    expect(err.message).toBe(`Webhook: the secret ${WEBHOOK_ARN} does not hold a webhook URL`);
+    expect(err.message).not.toContain('k1');
+    expect(server.requests).toEqual([]);
   });
 });
 
