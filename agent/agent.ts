@@ -33,7 +33,11 @@ export interface AgentDeps {
   /** Where the agent's report is written; default: its fleet table (registry) or the bucket (direct, with `name`). */
   reports?: ObjectStore | { put(report: AgentReport): Promise<void> };
   /** Registry mode: the agent's inbox and envelopes; default: built from the config and its identity. */
-  registry?: { inboxes: AgentInboxes; objects: ObjectStore; reports?: { put(report: AgentReport): Promise<void> } };
+  registry?: {
+    inboxes: AgentInboxes;
+    objects: ObjectStore;
+    reports?: { put(report: AgentReport): Promise<void> };
+  };
   clock?: Clock;
   log?: Log;
   /** Certificates this run may install even if older than the installed one (`--allow-older`). */

@@ -152,7 +152,7 @@ export const agentConfigSchema = z
      */
     eventPollSeconds: z.number().int().min(1).max(3600).default(20),
     /** The report is written when it changes and at least this often; three of these without one is silence. */
-    reportIntervalSeconds: z.number().int().min(60).max(86_400).default(900),
+    reportIntervalSeconds: z.number().int().min(1).max(86_400).default(900),
     http01Listen: hostPort.optional(),
     /** Where the TLS-ALPN-01 responder listens (acme-tls/1 routed here from port 443). */
     tlsAlpn01Listen: hostPort.optional(),

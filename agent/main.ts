@@ -38,7 +38,10 @@ export async function runUntilStopped(options: RunOptions): Promise<void> {
   const log = consoleLog();
   // The responders read the challenge objects with the agent's own credentials.
   const s3 = config.identity ? registryClients(config, systemClock).s3 : agentS3Client(config);
-  const agent = createAgent(config, config.identity ? { log, allowOlder: options.allowOlder } : { s3, log, allowOlder: options.allowOlder });
+  const agent = createAgent(
+    config,
+    config.identity ? { log, allowOlder: options.allowOlder } : { s3, log, allowOlder: options.allowOlder },
+  );
   // Started before the first check: a certificate being issued may need them right away.
   const objects = new S3ObjectStore(s3, { bucket: config.bucket });
   const responder = config.http01Listen ? await startAgentHttp01(config, objects, log) : undefined;
@@ -75,7 +78,11 @@ export async function runUntilStopped(options: RunOptions): Promise<void> {
 /** What the agent installed (its state file), and where certificates need attention. */
 export async function statusOf(configFile: string, now: Date, prometheus?: string): Promise<AgentStatus> {
   const config = loadAgentConfig(configFile);
-  const state = await agentStatus(config.stateFile, now, Object.keys(config.certificates).length ? Object.keys(config.certificates) : undefined);
+  const state = await agentStatus(
+    config.stateFile,
+    now,
+    Object.keys(config.certificates).length ? Object.keys(config.certificates) : undefined,
+  );
   if (prometheus) await writePrometheusTextfile(prometheus, state);
   return state;
 }

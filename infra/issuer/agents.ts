@@ -57,6 +57,11 @@ export interface IssuerAgentsProps {
 
 const KEY_USE = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
 
+/** The items of the fleet table that delivery writes (an agent's inbox and its poll), not the reports. */
+export const INBOX_ITEMS = {
+  'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [pollKey('*'), inboxKey('*')] },
+};
+
 /** Made in the CertkeeperIssuer's own scope, so every logical ID is the issuer's (see storage.ts). */
 export class IssuerAgents {
   /** The agents' CA key: signs client certificates and the CRL, inside KMS. */
@@ -370,7 +375,13 @@ export class IssuerAgents {
       [bucket.arnForObjects(`${agentPrefix('*')}deliveries/*`)],
     );
     allow(deliver, ['s3:ListBucket'], [bucket.bucketArn]);
-    allow(deliver, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], [fleetTable.tableArn]);
+    // Inboxes only: the reports are the agents' own.
+    allow(
+      deliver,
+      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+      [fleetTable.tableArn],
+      INBOX_ITEMS,
+    );
     NagSuppressions.addResourceSuppressions(
       deliver.role!,
       [

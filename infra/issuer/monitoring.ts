@@ -15,7 +15,7 @@ import type { Construct } from 'constructs';
 import { AGENTS_PREFIX } from '../../shared/fleet/report.js';
 import { FLEET_STATUS_KEY } from '../../shared/fleet/status.js';
 import { allow, type FunctionFactory, logicalIdOf } from './lambda.js';
-import type { IssuerAgents } from './agents.js';
+import { INBOX_ITEMS, type IssuerAgents } from './agents.js';
 import type { IssuerPipeline } from './pipeline.js';
 import type { IssuerStorage } from './storage.js';
 
@@ -125,7 +125,8 @@ export class IssuerMonitoring {
     });
     // Registry agents' reports (Scan), their inboxes (compared with what they select; an
     // agent's that is gone is deleted), and the queue that redelivers a stale one.
-    allow(fleet, ['dynamodb:Scan', 'dynamodb:DeleteItem'], [agents.fleetTable.tableArn]);
+    allow(fleet, ['dynamodb:Scan'], [agents.fleetTable.tableArn]);
+    allow(fleet, ['dynamodb:DeleteItem'], [agents.fleetTable.tableArn], INBOX_ITEMS);
     allow(fleet, ['sqs:SendMessage'], [agents.deliverQueue.queueArn]);
     // The inventory (Scan), the agents' reports, its own status object, events.
     allow(fleet, ['dynamodb:Scan', 'dynamodb:GetItem'], [table.tableArn]);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { GetPublicKeyCommand, type KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { callAws } from '../aws/errors.js';
 import type { Clock } from '../model/clock.js';
@@ -24,14 +24,17 @@ export class KmsCaSigner implements CaSigner {
       const out = await callAws(this.context('GetPublicKey'), () =>
         this.kms.send(new GetPublicKeyCommand({ KeyId: this.keyId })),
       );
-      if (out.KeySpec !== 'ECC_NIST_P256' || !out.PublicKey) {
+      // The key itself says what it is (KeySpec is missing from some KMS implementations' answers).
+      const key =
+        out.PublicKey && createPublicKey({ key: Buffer.from(out.PublicKey), format: 'der', type: 'spki' });
+      if (!key || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
         throw new ValidationError(
           'CERTKEEPER_AGENT_CA_KEY_ID',
-          `KMS key ${this.keyId} is ${out.KeySpec ?? 'of an unknown spec'}, not ECC_NIST_P256`,
+          `KMS key ${this.keyId} is ${out.KeySpec ?? key?.asymmetricKeyType ?? 'of an unknown spec'}, not ECC_NIST_P256`,
           "point it at the stack's agents CA key (an ECC_NIST_P256 SIGN_VERIFY key)",
         );
       }
-      return Buffer.from(out.PublicKey);
+      return Buffer.from(out.PublicKey!);
     })();
     this.spki.catch(() => (this.spki = undefined));
     return this.spki;
