@@ -15,6 +15,10 @@ import { AGENT_NAME_PATTERN } from '../shared/model/delivery.js';
  * systemd where that one log line is all an operator gets.
  */
 export const DEFAULT_STATE_FILE = '/var/lib/certkeeper/agent.json';
+/** Where a registry agent keeps its identity: its keys (0600), its certificate, the CA's. */
+export const DEFAULT_IDENTITY_DIR = '/var/lib/certkeeper/identity';
+/** Where a registry agent installs what it receives without a target of its own: <dir>/<name>/. */
+export const DEFAULT_CERTIFICATES_DIR = '/etc/ssl/certkeeper';
 
 /** Cert files default to world-readable: they are public; the key is always 0600. */
 export const DEFAULT_CERT_MODE = 0o644;
@@ -78,11 +82,34 @@ const targetSchema = z
   })
   .strict();
 
+/**
+ * A registry agent's identity and the stack it belongs to: written by `certkeeper agent
+ * join` from what the enrolment answered. Its presence is what makes an agent a registry
+ * agent (credentials through IAM Roles Anywhere, certificates from its inbox); without it
+ * the agent reads the bucket directly with the credentials it finds (direct mode).
+ */
+const identitySchema = z
+  .object({
+    directory: path.default(DEFAULT_IDENTITY_DIR),
+    /** The identity endpoint (enrolment and renewal), from the join token. */
+    enrolUrl: z.url({ error: 'must be the identity endpoint URL from the join token' }),
+    region: z.string().min(1),
+    fleetTable: z.string().min(3),
+    trustAnchorArn: z.string().min(1),
+    profileArn: z.string().min(1),
+    roleArn: z.string().min(1),
+    /** Only where Roles Anywhere is not the region's own endpoint (tests). */
+    rolesAnywhereEndpoint: z.url().optional(),
+    /** An extra CA for the TLS of the endpoints above (tests, private endpoints). */
+    endpointCaFile: path.optional(),
+  })
+  .strict();
+
 export const agentConfigSchema = z
   .object({
     /**
-     * This server's name in the deployment config's `agents`: the agent then reports what it
-     * installed and serves to agents/<name>/report.json, which the fleet view reads.
+     * This server's agent name (in the registry, or the deployment config's `agents`): the
+     * agent reports under it what it installed and serves, which the fleet view reads.
      */
     name: z
       .string()
@@ -93,10 +120,17 @@ export const agentConfigSchema = z
       .optional(),
     bucket: z.string().min(3, 'must be the certificate bucket name (the stack output BucketName)'),
     region: z.string().min(1).optional(),
+    identity: identitySchema.optional(),
+    /**
+     * Install targets by certificate name. A registry agent installs what its inbox names,
+     * each certificate listed here where it says and any other under certificatesDirectory;
+     * an agent in direct mode installs exactly these.
+     */
     certificates: z
       // Names are checked in parse(): zod reports a bad record key without saying why.
       .record(z.string(), targetSchema)
-      .refine((r) => Object.keys(r).length > 0, 'list at least one certificate'),
+      .default({}),
+    certificatesDirectory: path.default(DEFAULT_CERTIFICATES_DIR),
     reload: z
       .object({
         /** Each runs through /bin/sh -c, in order; the first failure stops the rest. */
@@ -108,8 +142,17 @@ export const agentConfigSchema = z
       .strict()
       .optional(),
     verify: verifySchema.optional(),
-    queueUrl: z.string().url('must be the agent queue URL (the stack output Agent<Name>QueueUrl)').optional(),
+    /** Obsolete (per-agent queues are gone): accepted so an upgraded server starts, and ignored with a warning. */
+    queueUrl: z.string().optional(),
+    /** A full check (every certificate against the disk and the server) this often. */
     pollIntervalSeconds: z.number().int().min(1).max(86_400).default(300),
+    /**
+     * A registry agent reads its inbox's generation this often: one small DynamoDB read, the
+     * agent's main idle cost, and how soon a renewal arrives (see docs: cost against speed).
+     */
+    eventPollSeconds: z.number().int().min(1).max(3600).default(20),
+    /** The report is written when it changes and at least this often; three of these without one is silence. */
+    reportIntervalSeconds: z.number().int().min(1).max(86_400).default(900),
     http01Listen: hostPort.optional(),
     /** Where the TLS-ALPN-01 responder listens (acme-tls/1 routed here from port 443). */
     tlsAlpn01Listen: hostPort.optional(),
@@ -131,7 +174,10 @@ export interface CertificateTarget extends Omit<Parsed['certificates'][string], 
 }
 
 export interface AgentConfig extends Omit<Parsed, 'certificates' | 'http01Listen' | 'tlsAlpn01Listen'> {
+  /** The explicitly configured targets (all of them, in direct mode). */
   certificates: Record<string, CertificateTarget>;
+  /** Things the operator should fix in the file that do not stop the agent (an obsolete key). */
+  warnings: string[];
   http01Listen: { host: string; port: number } | undefined;
   tlsAlpn01Listen: { host: string; port: number } | undefined;
   /** Where the file was read from, for messages. */
@@ -195,6 +241,19 @@ function parse(input: unknown, source: string, baseDir: string): AgentConfig {
   }
   const raw = parsed.data;
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  if (!raw.identity && Object.keys(raw.certificates).length === 0) {
+    throw new ValidationError(
+      'certificates',
+      'is empty, and there is no identity (this agent has not joined)',
+      'list at least one certificate to install from the bucket, or join the registry: certkeeper agent join <token>',
+    );
+  }
+  const warnings: string[] = [];
+  if (raw.queueUrl !== undefined) {
+    warnings.push(
+      `${source}: queueUrl is obsolete (per-agent queues were removed) and ignored; delete it, and move this server to the registry with certkeeper agent join <token>`,
+    );
+  }
   const seen = new Map<string, string>();
   const certificates: Record<string, CertificateTarget> = {};
   for (const [name, t] of Object.entries(raw.certificates)) {
@@ -235,6 +294,14 @@ function parse(input: unknown, source: string, baseDir: string): AgentConfig {
   return {
     ...raw,
     certificates,
+    warnings,
+    identity: raw.identity && {
+      ...raw.identity,
+      directory: abs(raw.identity.directory),
+      endpointCaFile:
+        raw.identity.endpointCaFile === undefined ? undefined : abs(raw.identity.endpointCaFile),
+    },
+    certificatesDirectory: abs(raw.certificatesDirectory),
     stateFile: abs(raw.stateFile),
     prometheusTextfile: raw.prometheusTextfile === undefined ? undefined : abs(raw.prometheusTextfile),
     trustedCaFile: raw.trustedCaFile === undefined ? undefined : abs(raw.trustedCaFile),
@@ -264,4 +331,22 @@ export function parseListen(text: string, field: string): { host: string; port: 
     );
   }
   return { host, port };
+}
+
+/**
+ * The install targets of a certificate: its own entry in `certificates`, else the registry
+ * agent's default, `<certificatesDirectory>/<name>/{fullchain,privkey,cert,chain}.pem`.
+ */
+export function targetFor(config: AgentConfig, name: string): CertificateTarget | undefined {
+  if (Object.hasOwn(config.certificates, name)) return config.certificates[name];
+  if (!config.identity || !NAME_PATTERN.test(name)) return undefined;
+  const dir = resolve(config.certificatesDirectory, name);
+  return {
+    name,
+    fullchain: resolve(dir, 'fullchain.pem'),
+    key: resolve(dir, 'privkey.pem'),
+    cert: resolve(dir, 'cert.pem'),
+    chain: resolve(dir, 'chain.pem'),
+    mode: DEFAULT_CERT_MODE,
+  };
 }

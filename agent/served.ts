@@ -1,5 +1,9 @@
 import { readServedCertificate, sameSerial } from '../shared/fleet/probe.js';
+import type { Clock } from '../shared/model/clock.js';
 import { CertkeeperError } from '../shared/model/errors.js';
+import type { Log } from '../shared/model/log.js';
+import type { AgentConfig, CertificateTarget } from './config.js';
+import type { InstalledCertificateState } from './state.js';
 
 export interface ServedCheck {
   host: string;
@@ -52,3 +56,44 @@ export async function servedSerial(
 }
 
 export { sameSerial };
+
+/**
+ * With `verify`, what the server presents after this check, for the fleet report: the one
+ * thing the fleet view cannot see from the bucket. A failed read is recorded as no served
+ * serial; the reload path has its own, patient check.
+ */
+export async function recordServed(
+  ctx: { config: AgentConfig; clock: Clock; log: Log },
+  target: CertificateTarget,
+  entry: InstalledCertificateState,
+  report: { action: string; serial?: string },
+): Promise<void> {
+  const verify = target.verify ?? ctx.config.verify;
+  if (!verify || !ctx.config.name) return;
+  if (report.action === 'installed') {
+    // waitUntilServed just saw it: a second handshake could still meet a draining old
+    // worker (nginx's reload is graceful) and report the old serial.
+    Object.assign(entry, {
+      servedSerial: report.serial,
+      servedNotAfter: entry.notAfter,
+      servedCheckedAt: ctx.clock.now().toISOString(),
+    });
+    return;
+  }
+  const sni = verify.sni ?? entry.identifiers?.find((n) => !n.startsWith('*.') && !/^[0-9.:]+$/.test(n));
+  entry.servedCheckedAt = ctx.clock.now().toISOString();
+  try {
+    const served = await readServedCertificate(
+      { host: verify.host, port: verify.port, sni },
+      Math.min(5000, verify.timeoutSeconds * 1000),
+    );
+    entry.servedSerial = served.serial;
+    entry.servedNotAfter = served.notAfter;
+  } catch (err) {
+    entry.servedSerial = undefined;
+    entry.servedNotAfter = undefined;
+    ctx.log.warn(`certificate ${target.name}: could not read what ${verify.host}:${verify.port} serves`, {
+      error: (err as Error).message,
+    });
+  }
+}

@@ -12,6 +12,8 @@ import { readIfExists, writeFileAtomic } from './files.js';
 const timestamp = z.iso.datetime({ offset: true });
 const certificateState = z.object({
   serial: z.string().optional(),
+  /** The installed certificate's notBefore: a newer one must not start earlier (no going back). */
+  notBefore: timestamp.optional(),
   notAfter: timestamp.optional(),
   installedAt: timestamp.optional(),
   lastCheck: timestamp.optional(),
@@ -28,13 +30,21 @@ const certificateState = z.object({
   servedCheckedAt: timestamp.optional(),
   /** The identifiers of the last manifest read, for the fallback's SANs. */
   identifiers: z.array(z.string()).optional(),
+  /**
+   * What the installed certificate names, pinned at its first install when nothing trusted
+   * said what it must name (direct mode without identifiers in the config): a later
+   * certificate for other names is refused rather than taken from whoever wrote the bucket.
+   */
+  installedIdentifiers: z.array(z.string()).optional(),
 });
 const stateSchema = z.object({
   version: z.literal(1),
   certificates: z.record(z.string(), certificateState),
+  /** When this agent's report was last written, and a digest of what it said. */
+  reported: z.object({ at: timestamp, digest: z.string() }).optional(),
 });
 
-export type CertificateState = z.infer<typeof certificateState>;
+export type InstalledCertificateState = z.infer<typeof certificateState>;
 export type AgentState = z.infer<typeof stateSchema>;
 
 export const emptyState = (): AgentState => ({ version: 1, certificates: {} });

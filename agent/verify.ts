@@ -5,16 +5,14 @@ import {
   keyMatchesCertificate,
   parseCertificate,
   pemBlocks,
-  sha256Hex,
   splitPemChain,
   verifyChain,
 } from '../shared/pki/index.js';
-import { BUNDLE_FILES, type BundleFile } from '../shared/store/layout.js';
-import type { Manifest } from '../shared/store/store.js';
+import type { BundleFile } from '../shared/store/layout.js';
 import { sameSerial } from './served.js';
 
 export interface VerifyOptions {
-  /** What the leaf must name, exactly (config identifiers, else the manifest's). */
+  /** What the leaf must name, exactly (the config's or the inbox's, else the manifest's). */
   identifiers: readonly string[];
   /** Trust anchors (PEM). */
   roots: readonly string[];
@@ -22,26 +20,22 @@ export interface VerifyOptions {
 }
 
 /**
- * Everything that must hold before a downloaded bundle may replace what a server serves.
- * The first failure throws an IntegrityError saying which check and what to do; nothing in
- * a message comes from the key file.
+ * Everything that must hold before a downloaded bundle may replace what a server serves
+ * (the source checked the files against what names them: the manifest's or the inbox's
+ * SHA-256). The first failure throws an IntegrityError saying which check and what to do;
+ * nothing in a message comes from the key file.
  */
 export function verifyBundle(
-  manifest: Manifest,
+  offer: { name: string; serial: string },
   files: Record<BundleFile, string>,
   options: VerifyOptions,
 ): ParsedCertificate {
   const refuse = (problem: string, fix: string): never => {
-    throw new IntegrityError(`refused serial ${manifest.serial} of ${manifest.name}: ${problem}`, fix);
+    throw new IntegrityError(`refused serial ${offer.serial} of ${offer.name}: ${problem}`, fix);
   };
   const refetch =
     'renew the certificate, or restore the objects from a bucket version; the installed one stays';
 
-  for (const file of BUNDLE_FILES) {
-    if (sha256Hex(files[file]) !== manifest.files[file].sha256) {
-      refuse(`${manifest.files[file].key} does not match the sha256 in the manifest`, refetch);
-    }
-  }
   const { leaf, chain } = splitPemChain(files.fullchain);
   // cert.pem and chain.pem are installed too: they must be the same certificates.
   if (pemBlocks(files.cert, 'CERTIFICATE').join('') !== leaf) {
@@ -51,8 +45,8 @@ export function verifyBundle(
     refuse('chain.pem is not the rest of fullchain.pem', refetch);
   }
   const parsed = parseCertificate(leaf);
-  if (!sameSerial(parsed.serialHex, manifest.serial)) {
-    refuse(`the certificate's serial is ${parsed.serialHex}, not the manifest's`, refetch);
+  if (!sameSerial(parsed.serialHex, offer.serial)) {
+    refuse(`the certificate's serial is ${parsed.serialHex}, not the one offered`, refetch);
   }
   if (!keyMatchesCertificate(files.privkey, leaf)) {
     refuse('the private key does not belong to the certificate', refetch);

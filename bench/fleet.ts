@@ -160,7 +160,7 @@ async function main(): Promise<void> {
       for (const [i, host] of hosts.entries()) {
         if (i > 0 && spreadMs > 0) await sleep(spreadMs / hosts.length);
         const config = parseAgentConfig(agentConfig(host, events), `${host.name} config`, host.dir);
-        const agent = createAgent(config, { s3, sqs, log: markingLog(host.marks, errors) });
+        const agent = createAgent(config, { s3, log: markingLog(host.marks, errors) });
         const controller = new AbortController();
         const done = agent.run({ signal: controller.signal });
         started.push({

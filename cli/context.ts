@@ -7,7 +7,10 @@
  */
 import type { Command } from 'commander';
 import type { IssuerRuntime } from '../functions/issuer-runtime.js';
+import type { AgentInboxes } from '../shared/agents/inbox.js';
+import type { AgentRegistry } from '../shared/agents/registry.js';
 import type { Authority } from '../shared/acme/authorities.js';
+import type { AgentReportStore } from '../shared/fleet/report-store.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import type { Inventory } from '../shared/inventory/inventory.js';
 import type { Clock } from '../shared/model/clock.js';
@@ -28,12 +31,14 @@ export interface StackFlags {
   queueUrl?: string;
   topicArn?: string;
   directoryUrl?: string;
+  fleetTable?: string;
+  enrolUrl?: string;
   /** A CloudFormation stack whose outputs supply the defaults of the flags above. */
   stack?: string;
 }
 
 /** What a command needs beyond the inventory and the bucket, which all of them read. */
-export type Need = 'queue' | 'topic' | 'ca';
+export type Need = 'queue' | 'topic' | 'ca' | 'fleet' | 'enrol';
 
 interface Source {
   key: keyof StackFlags;
@@ -68,6 +73,20 @@ const SOURCES: readonly Source[] = [
     help: 'the ACME directory the certificates came from (URL, or letsencrypt / letsencrypt-staging)',
     need: 'ca',
   },
+  {
+    key: 'fleetTable',
+    flag: '--fleet-table <name>',
+    env: 'CERTKEEPER_FLEET_TABLE',
+    help: "the agents' fleet table (inboxes, reports)",
+    need: 'fleet',
+  },
+  {
+    key: 'enrolUrl',
+    flag: '--enrol-url <url>',
+    env: 'CERTKEEPER_ENROL_URL',
+    help: 'the identity endpoint agents join at (join tokens name it)',
+    need: 'enrol',
+  },
 ];
 
 const flagName = (s: Source) => s.flag.split(' ')[0]!;
@@ -85,6 +104,8 @@ const OUTPUTS: readonly { output: string; key: keyof StackFlags; need?: Need }[]
   { output: 'TableName', key: 'table' },
   { output: 'IssuerQueueUrl', key: 'queueUrl', need: 'queue' },
   { output: 'EventsTopicArn', key: 'topicArn', need: 'topic' },
+  { output: 'FleetTableName', key: 'fleetTable', need: 'fleet' },
+  { output: 'AgentEnrolmentUrl', key: 'enrolUrl', need: 'enrol' },
 ];
 
 /**
@@ -190,6 +211,12 @@ Finding the stack:
 
 export interface OperatorContext {
   runtime: IssuerRuntime;
+  /** The agent registry (the stack's table). */
+  registry: AgentRegistry;
+  /** The fleet table's inboxes and reports; only when the command asked for 'fleet'. */
+  fleet: { inboxes: AgentInboxes; reports: AgentReportStore } | undefined;
+  /** Where join tokens send servers, and the stack's region; only when the command asked for 'enrol'. */
+  enrolment: { url: string; region: string } | undefined;
   clock: Clock;
   inventory: Inventory;
   store: CertificateStore;
@@ -234,8 +261,10 @@ export async function connect(
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   const { buildIssuerRuntime } = await import('../functions/issuer-runtime.js');
   const runtime = buildIssuerRuntime(env);
+  const agents = await agentParts(env, runtime.clock);
   return {
     runtime,
+    ...agents,
     clock: runtime.clock,
     inventory: runtime.inventory,
     store: runtime.renewDeps.store,
@@ -323,3 +352,35 @@ export async function readCurrent<F extends BundleFile>(
   );
   return { manifest, files: Object.fromEntries(read) as Record<F, string> };
 }
+
+/** The registry, the fleet table and the enrolment endpoint, as far as the environment names them. */
+async function agentParts(
+  env: NodeJS.ProcessEnv,
+  clock: Clock,
+): Promise<Pick<OperatorContext, 'registry' | 'fleet' | 'enrolment'>> {
+  const [{ DynamoDBClient }, { DynamoAgentRegistry }, { DynamoAgentInboxes }, { DynamoAgentReports }] =
+    await Promise.all([
+      import('@aws-sdk/client-dynamodb'),
+      import('../shared/agents/dynamodb.js'),
+      import('../shared/agents/inbox-dynamodb.js'),
+      import('../shared/fleet/reports-dynamodb.js'),
+    ]);
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const client = new DynamoDBClient(region ? { region } : {});
+  const fleetTable = env.CERTKEEPER_FLEET_TABLE;
+  const fleetOptions = fleetTable ? { client, tableName: fleetTable, clock } : undefined;
+  return {
+    registry: new DynamoAgentRegistry({ client, tableName: env.CERTKEEPER_TABLE!, clock }),
+    fleet: fleetOptions && {
+      inboxes: new DynamoAgentInboxes(fleetOptions),
+      reports: new DynamoAgentReports(fleetOptions),
+    },
+    enrolment: env.CERTKEEPER_ENROL_URL
+      ? { url: env.CERTKEEPER_ENROL_URL, region: region ?? regionOfUrl(env.CERTKEEPER_ENROL_URL) }
+      : undefined,
+  };
+}
+
+/** A function URL names its region (https://<id>.lambda-url.<region>.on.aws/). */
+const regionOfUrl = (url: string): string =>
+  /\.lambda-url\.([a-z0-9-]+)\.on\.aws/.exec(url)?.[1] ?? 'us-east-1';

@@ -1,8 +1,16 @@
+import { gunzipSync } from 'node:zlib';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import * as z from 'zod';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { DynamoAgentRegistry } from '../shared/agents/dynamodb.js';
+import { KmsCaSigner } from '../shared/identity/kms-signer.js';
+import { caCertificate, serialOf } from '../shared/identity/x509.js';
+import { parseAgentName, parseSelector } from '../shared/model/agent.js';
+import type { DeclaredAgent } from '../shared/model/config.js';
 import { syncCertificates } from '../shared/usecases/declare-certificates.js';
+import { syncConfigAgents } from '../shared/usecases/manage-agents.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
 import { systemClock } from '../shared/model/clock.js';
 import { ValidationError } from '../shared/model/errors.js';
@@ -11,36 +19,90 @@ import { parseCertificateSpec } from '../shared/model/spec.js';
 import { AGENT_NAME_PATTERN, emptyDelivery } from '../shared/model/delivery.js';
 
 /**
- * CloudFormation custom resource (behind the CDK Provider framework): on every deploy the
- * certificates declared in certkeeper.config.json are written to the inventory and the ones
- * removed are retired. Deleting the stack changes nothing: the table and the bucket are
- * retained, and so is every certificate and key.
+ * CloudFormation custom resources (behind the CDK Provider framework), run on deploy:
+ * - Custom::CertkeeperInventory: the certificates declared in certkeeper.config.json are
+ *   written to the inventory and the ones removed are retired; the declared agents go into
+ *   the registry the same way (agents added at run time are left alone);
+ * - Custom::CertkeeperAgentCa: the agents' CA certificate, signed by its KMS key (which
+ *   never leaves KMS), returned as the attribute CertificatePem for the trust anchor.
+ * Deleting the stack changes nothing: the table, the bucket and the CA key are retained, and
+ * so is every certificate and key.
  */
 const logger = new Logger({ serviceName: 'certkeeper-inventory-sync' });
 const env = z.object({ CERTKEEPER_TABLE: z.string().min(3), AWS_REGION: z.string().default('us-east-1') });
 
 export const handler = async (
   event: CloudFormationCustomResourceEvent,
-): Promise<{ PhysicalResourceId: string; Data?: Record<string, number> }> => {
+): Promise<{ PhysicalResourceId: string; Data?: Record<string, number | string> }> => {
+  if (event.ResourceType === 'Custom::CertkeeperAgentCa') return agentCa(event);
   const physicalId = 'certkeeper-inventory';
   if (event.RequestType === 'Delete') return { PhysicalResourceId: physicalId };
   const { CERTKEEPER_TABLE, AWS_REGION } = env.parse(process.env);
   const specs = parseDeclared(event.ResourceProperties['Certificates']);
-  const inventory = new DynamoInventory({
-    client: new DynamoDBClient({ region: AWS_REGION }),
-    tableName: CERTKEEPER_TABLE,
+  const agents = parseAgents(event.ResourceProperties['AgentsGzip']);
+  const table = { client: new DynamoDBClient({ region: AWS_REGION }), tableName: CERTKEEPER_TABLE };
+  const result = await syncCertificates(new DynamoInventory(table), specs, systemClock);
+  const registry = await syncConfigAgents(
+    { registry: new DynamoAgentRegistry(table), clock: systemClock },
+    agents,
+  );
+  logger.info('inventory synchronised', {
+    ...result,
+    agents: registry.declared.length,
+    agentsRemoved: registry.removed,
   });
-  const result = await syncCertificates(inventory, specs, systemClock);
-  logger.info('inventory synchronised', { ...result });
   return {
     PhysicalResourceId: physicalId,
     Data: {
       Declared: result.declared.length,
       Revived: result.revived.length,
       Retired: result.retired.length,
+      Agents: registry.declared.length,
     },
   };
 };
+
+/** The CA lasts ten years; its agents' certificates last days, and are renewed under it. */
+const CA_VALIDITY_MS = 10 * 365 * 24 * 3600 * 1000;
+
+/**
+ * The agents' CA certificate. A new one on every create or update (the same key and name,
+ * so certificates signed under an earlier one still chain to it); nothing to undo on delete.
+ */
+async function agentCa(
+  event: CloudFormationCustomResourceEvent,
+): Promise<{ PhysicalResourceId: string; Data?: Record<string, string> }> {
+  const keyId = String(event.ResourceProperties['KeyId'] ?? '');
+  if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId };
+  const { AWS_REGION } = env.parse(process.env);
+  const now = systemClock.now();
+  const pem = await caCertificate(new KmsCaSigner(new KMSClient({ region: AWS_REGION }), keyId), {
+    commonName: String(event.ResourceProperties['CommonName'] ?? 'certkeeper agents'),
+    notBefore: new Date(now.getTime() - 3600_000),
+    notAfter: new Date(now.getTime() + CA_VALIDITY_MS),
+  });
+  logger.info('agents CA certificate made', { keyId, serial: serialOf(pem) });
+  return { PhysicalResourceId: `certkeeper-agent-ca-${serialOf(pem)}`, Data: { CertificatePem: pem } };
+}
+
+/** The declared agents as the stack wrote them (gzipped JSON, base64); each selector validated again. */
+function parseAgents(raw: unknown): DeclaredAgent[] {
+  // Inflated with a bound: the property is ours, but a template is input all the same.
+  const text =
+    raw === undefined
+      ? '[]'
+      : gunzipSync(Buffer.from(String(raw), 'base64'), { maxOutputLength: 64 * 1024 * 1024 }).toString(
+          'utf8',
+        );
+  const list = parseJson(text, z.array(z.object({ name: z.string(), selector: z.unknown() })), {
+    what: 'AgentsGzip',
+    fix: 'redeploy: the stack writes this property',
+  });
+  return list.map((a, i) => ({
+    name: parseAgentName(a.name, `Agents[${i}].name`),
+    selector: parseSelector(a.selector as Parameters<typeof parseSelector>[0], `Agents[${i}].selector`),
+  }));
+}
 
 /** The specs as the stack wrote them (JSON); validated again, as any input crossing a boundary. */
 function parseDeclared(raw: unknown) {

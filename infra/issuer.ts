@@ -5,7 +5,8 @@
  * - storage.ts     the KMS key, the certificates bucket (and its access-log bucket), the table
  * - pipeline.ts    inventory-sync, scheduler, issuer queue and DLQ, issuer, events topic, rules
  * - notifier.ts    the notifier Lambda and the notifications topic
- * - agents.ts      each agent's event queue and managed policy
+ * - agents.ts      the agents' CA, trust anchor, profile and role, the fleet table, the
+ *                  identity and deliver functions: the same for 0 or 10,000 agents
  * - monitoring.ts  the fleet Lambda, the alarms topic, the alarms and the dashboard
  * - lambda.ts      one Lambda with its own role and log group; the grant helpers
  *
@@ -25,16 +26,16 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { CaFallbackPolicy, CaSettings } from '../shared/model/cas.js';
-import type { DeploymentConfig } from '../shared/model/config.js';
+import { DEFAULT_AGENT_IDENTITY_HOURS, type DeploymentConfig } from '../shared/model/config.js';
 import type { CertificateSpec } from '../shared/model/spec.js';
-import { agentAccess, type CertkeeperAgent } from './issuer/agents.js';
+import { IssuerAgents } from './issuer/agents.js';
 import { createFunction, type FunctionFactory, type FunctionName } from './issuer/lambda.js';
 import { type CertkeeperAlarms, IssuerMonitoring } from './issuer/monitoring.js';
 import { IssuerNotifier } from './issuer/notifier.js';
 import { IssuerPipeline } from './issuer/pipeline.js';
 import { IssuerStorage } from './issuer/storage.js';
 
-export { type CertkeeperAgent } from './issuer/agents.js';
+export { AGENT_NAME_TAG, AGENT_SESSION_SECONDS, IssuerAgents, PUBLISH_CRL_EVENT } from './issuer/agents.js';
 export { FUNCTION_NAMES, type FunctionName, lambdaCodeFor, pascal } from './issuer/lambda.js';
 export { type CertkeeperAlarms, METRICS_DIMENSIONS, METRICS_NAMESPACE } from './issuer/monitoring.js';
 export { ALERT_EVENT_TYPES } from './issuer/notifier.js';
@@ -92,17 +93,18 @@ export interface CertkeeperIssuerProps {
    */
   readonly http01PublicRead?: boolean;
   /**
-   * Servers that pull certificates: each gets a queue of the events for its certificates
-   * and a read-only managed policy.
+   * Agents declared at deploy (more are added at run time with `certkeeper agent add`):
+   * written to the registry like certificates; no resource is made per agent.
    * @default []
    */
   readonly agents?: DeploymentConfig['agents'];
   /**
    * The fleet view: a delivery target still on an older serial `lagMinutes` after the new
-   * one was stored is behind (and alerted once).
-   * @default { lagMinutes: 30 }
+   * one was stored is behind (and alerted once); agents' client certificates last
+   * `agentIdentityHours`.
+   * @default { lagMinutes: 30, agentIdentityHours: 168 }
    */
-  readonly fleet?: Partial<Pick<DeploymentConfig['fleet'], 'lagMinutes'>>;
+  readonly fleet?: Partial<Pick<DeploymentConfig['fleet'], 'lagMinutes' | 'agentIdentityHours'>>;
   /**
    * The declared certificates, written to the inventory on every deploy; certificates no
    * longer listed are retired (kept, never deleted).
@@ -161,8 +163,8 @@ export class CertkeeperIssuer extends Construct {
   readonly statsRule: events.Rule;
   /** Writes the declared certificates to the inventory on every deploy. */
   readonly inventory: CustomResource;
-  /** One per configured agent, in config order. */
-  readonly agents: readonly CertkeeperAgent[];
+  /** The agents' identity (CA, trust anchor, profile, role), their fleet table, enrolment and delivery. */
+  readonly agents: IssuerAgents;
   readonly alarms: CertkeeperAlarms;
   /** Alarm states, renewals, ARI polls, least time to expiry, queue depth. */
   readonly dashboard: cloudwatch.Dashboard;
@@ -188,16 +190,21 @@ export class CertkeeperIssuer extends Construct {
       caFallback: props.caFallback,
       hostedZones: props.hostedZones ?? [],
       certificates: props.certificates ?? [],
+      agents: props.agents ?? [],
       scheduleMinutes,
       issuerConcurrency: props.issuerConcurrency ?? 2,
       issuerTimeout: props.issuerTimeout ?? Duration.minutes(5),
       logRetention,
     });
-    const monitoring = new IssuerMonitoring(this, storage, pipeline, fn, {
+    const agents = new IssuerAgents(this, storage, pipeline, fn, {
+      agentIdentityHours: props.fleet?.agentIdentityHours ?? DEFAULT_AGENT_IDENTITY_HOURS,
+    });
+    const monitoring = new IssuerMonitoring(this, storage, pipeline, agents, fn, {
       directoryUrl: props.cas?.[0]?.directoryUrl ?? props.directoryUrl,
       scheduleMinutes,
       lagMinutes: props.fleet?.lagMinutes ?? 30,
     });
+    agents.publishCrlOn(pipeline.scheduleRule);
     const notifier = new IssuerNotifier(storage, fn, {
       alerts: props.alerts ?? {},
       eventsTopic: pipeline.eventsTopic,
@@ -225,9 +232,9 @@ export class CertkeeperIssuer extends Construct {
       notifier: notifier.notifier,
       'inventory-sync': pipeline.inventorySync,
       fleet: monitoring.fleet,
+      identity: agents.identity,
+      deliver: agents.deliver,
     };
-    this.agents = (props.agents ?? []).map((agent) =>
-      agentAccess(this, storage, pipeline.eventsTopic, agent),
-    );
+    this.agents = agents;
   }
 }

@@ -6,7 +6,8 @@
  * so a new resource either passes or gets its reason here.
  */
 import { CfnResource, type IAspect } from 'aws-cdk-lib';
-import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
+import { CfnFunction, CfnUrl } from 'aws-cdk-lib/aws-lambda';
 import { CfnLogGroup } from 'aws-cdk-lib/aws-logs';
 import { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { CfnQueue } from 'aws-cdk-lib/aws-sqs';
@@ -31,6 +32,10 @@ export const NO_DLQ_REASON: Readonly<Record<string, string>> = {
     'Invoked synchronously by the SQS event source mapping: the issuer queue has the redrive DLQ (IssuerDeadLetters, alarmed), a function DLQ would never be used.',
   InventorySync:
     'Invoked synchronously by the CloudFormation custom resource provider: a failure fails the deployment, which is where the operator sees it.',
+  Identity:
+    "Invoked synchronously through its function URL (the caller, agent join or the agent's renewal, sees the error and retries) and by EventBridge on the scheduler tick for the CRL, which the next tick publishes again.",
+  Deliver:
+    'Invoked synchronously by the SQS event source mapping: the deliver queue has the redrive DLQ (DeliverDeadLetters); and the fleet tick redelivers to any agent whose inbox stays stale.',
   'framework-onEvent':
     'The CDK Provider framework function, invoked synchronously by CloudFormation: a failure fails the deployment.',
 };
@@ -106,13 +111,34 @@ function bucketSkips(bucket: CfnBucket): CheckovSkip[] {
   return skips;
 }
 
+function tableSkips(table: CfnTable): CheckovSkip[] {
+  // A table with a KMS key (the deployment table) needs no reason; the fleet table has none.
+  if ((table.sseSpecification as CfnTable.SSESpecificationProperty | undefined)?.sseEnabled) return [];
+  const comment =
+    "The fleet table (agents' inboxes and reports; no secret): an AWS owned key on purpose, since a customer managed key costs a KMS request per agent connection every five minutes, more than the rest of an agent's idle cost; and nothing is lost with it (the next delivery and report write it again), so no point-in-time recovery.";
+  return [
+    { id: 'CKV_AWS_119', comment },
+    { id: 'CKV_AWS_28', comment },
+  ];
+}
+
+function urlSkips(): CheckovSkip[] {
+  return [
+    {
+      id: 'CKV_AWS_258',
+      comment:
+        "The agents' identity endpoint: servers outside AWS have no credentials to sign with until they join, so the URL is public and every request is authenticated in the function (a one-time token stored only as its SHA-256, or a signature by the agent's current identity), with reserved concurrency capping what it can cost.",
+    },
+  ];
+}
+
 function queueSkips(queue: CfnQueue): CheckovSkip[] {
   if (queue.sqsManagedSseEnabled !== true) return [];
   return [
     {
       id: 'CKV_AWS_27',
       comment:
-        'Encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognise; an agent queue, so the server reading it needs no KMS permission.',
+        "Encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognise; the deliver queue carries certificate and agent names only, and under the stack's key its subscription to the (KMS) events topic would make the key and the topic depend on each other.",
     },
   ];
 }
@@ -130,7 +156,11 @@ export class LintSuppressions implements IAspect {
             ? bucketSkips(node)
             : node instanceof CfnQueue
               ? queueSkips(node)
-              : [];
+              : node instanceof CfnTable
+                ? tableSkips(node)
+                : node instanceof CfnUrl
+                  ? urlSkips()
+                  : [];
     if (skips.length > 0) node.addMetadata('checkov', { skip: skips });
     const ignores = CFN_LINT_IGNORES[node.cfnResourceType];
     if (ignores) node.addMetadata('cfn-lint', { config: { ignore_checks: Object.keys(ignores) } });

@@ -2,7 +2,7 @@ import { Aspects, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../shared/model/config.js';
-import { CertkeeperIssuer, type FunctionName, pascal } from './issuer.js';
+import { CertkeeperIssuer, type FunctionName } from './issuer.js';
 import { LintSuppressions } from './lint-suppressions.js';
 
 export interface CertkeeperStackProps extends StackProps {
@@ -42,10 +42,9 @@ export class CertkeeperStack extends Stack {
     out('AlarmsTopicArn', this.issuer.alarmsTopic.topicArn, 'CloudWatch alarm notifications');
     out('NotificationsTopicArn', this.issuer.notificationsTopic.topicArn, 'alerts for people (email)');
     out('DashboardName', this.issuer.dashboard.dashboardName, 'CloudWatch dashboard');
-    for (const agent of this.issuer.agents) {
-      const id = `Agent${pascal(agent.name)}`;
-      out(`${id}PolicyArn`, agent.policy.managedPolicyArn, `attach to the role of server ${agent.name}`);
-      out(`${id}QueueUrl`, agent.queue.queueUrl, `events for server ${agent.name}`);
+    // The same outputs whatever the number of agents: they are data in the registry.
+    for (const [name, { value, description }] of Object.entries(this.issuer.agents.outputs())) {
+      out(name, value, description);
     }
   }
 }

@@ -23,7 +23,7 @@ import {
 
 export {
   ALERT_EVENT_TYPES,
-  type CertkeeperAgent,
+  IssuerAgents,
   type CertkeeperAlarms,
   FUNCTION_NAMES,
   type FunctionName,

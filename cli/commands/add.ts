@@ -2,6 +2,7 @@
  * `certkeeper add`: declares a certificate (or changes one) in the stack's inventory, with
  * the flags' errors naming the flag that gave the value.
  */
+import { parseLabelPairs } from '../../shared/model/labels.js';
 import { isIP } from 'node:net';
 import { type Command, Option } from 'commander';
 import { amendState } from '../../shared/inventory/inventory.js';
@@ -24,6 +25,7 @@ interface AddOptions extends StackFlags {
   keyType?: string;
   zone?: string;
   renewBefore?: string;
+  labels?: string[];
   json?: boolean;
 }
 
@@ -51,6 +53,11 @@ export function register(program: Command): void {
     .addOption(new Option('--key-type <type>', 'the key type (default: ecdsa-p256)').choices(KEY_TYPES))
     .option('--zone <id>', 'the Route53 hosted zone id for dns-01 (default: longest suffix match)')
     .option('--renew-before <duration>', 'renew when this much time is left, e.g. 72h')
+    .option(
+      '--labels <key=value>',
+      'labels agents select it by, e.g. role=edge (repeatable; comma-separated pairs too)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--json', 'print the result as JSON');
   stackOptions(command)
     .addHelpText(
@@ -60,7 +67,8 @@ export function register(program: Command): void {
 Examples:
   certkeeper add web --domain example.com --domain '*.example.com'
   certkeeper add edge --ip 203.0.113.10        # profile shortlived, http-01
-  certkeeper add api --domain api.example.com --zone Z0123456789ABC --renew-before 10d`,
+  certkeeper add api --domain api.example.com --zone Z0123456789ABC --renew-before 10d
+  certkeeper add edge --domain edge.example.com --labels role=edge   # every agent selecting role=edge gets it`,
     )
     .action(action((name: string, options: AddOptions) => runAdd(name, options, typed)));
 }
@@ -73,6 +81,7 @@ const FLAG_FOR_FIELD: Record<string, string> = {
   keyType: '--key-type',
   hostedZoneId: '--zone',
   renewBefore: '--renew-before',
+  labels: '--labels',
   identifiers: '--ip/--domain',
 };
 
@@ -151,6 +160,7 @@ function specInput(
   const input: Record<string, unknown> = { name, identifiers: typed.map((t) => t.value) };
   if (options.challenge !== undefined) input.challenge = options.challenge;
   if (options.profile !== undefined) input.profile = options.profile;
+  if (options.labels?.length) input.labels = parseLabelPairs(options.labels, '--labels');
   if (options.keyType !== undefined) input.keyType = options.keyType;
   if (options.zone !== undefined) input.hostedZoneId = options.zone;
   if (options.renewBefore !== undefined) input.renewBefore = options.renewBefore;

@@ -1,13 +1,8 @@
 import type { Command } from 'commander';
-import { createAgent, type SyncReport } from '../../agent/agent.js';
-import { agentS3Client } from '../../agent/aws.js';
-import { loadAgentConfig } from '../../agent/config.js';
-import { startAgentHttp01 } from '../../agent/http01.js';
-import { startAgentTlsAlpn01 } from '../../agent/tlsalpn01.js';
-import { consoleLog } from '../../agent/log.js';
-import { type AgentStatus, agentStatus, writePrometheusTextfile } from '../../agent/status.js';
-import { S3ObjectStore } from '../../shared/store/s3-store.js';
+import { type AgentStatus, type SyncReport, checkOnce, runUntilStopped, statusOf } from '../../agent/main.js';
 import { EXIT, type Output, createOutput, relativeTime } from '../output.js';
+import { registerAgentJoin } from './agent-join.js';
+import { registerAgentRegistry } from './agent-registry.js';
 
 const EXIT_CODES = `
 Exit codes:
@@ -24,7 +19,15 @@ Examples:
   certkeeper agent --config /etc/certkeeper/agent.json --once
   certkeeper agent --config agent.json --http01-listen 127.0.0.1:8402 --fallback-self-signed
   certkeeper agent --config agent.json --tls-alpn01-listen 127.0.0.1:8443   # nginx routes acme-tls/1 here
-  certkeeper agent status --config /etc/certkeeper/agent.json --prometheus /var/lib/node_exporter/certkeeper.prom`;
+  certkeeper agent status --config /etc/certkeeper/agent.json --prometheus /var/lib/node_exporter/certkeeper.prom
+  certkeeper agent --config /etc/certkeeper/agent.json --once --allow-older site   # go back to an older certificate, once
+
+Registry (operator side, with the stack's flags; see each command's --help):
+  certkeeper agent add web-7 --certificates web-7        # prints a one-time join token
+  certkeeper agent add edge-12 --labels role=edge
+  certkeeper agent list | show NAME | token NAME | remove NAME
+Server side, once:
+  sudo certkeeper agent join <token>`;
 
 interface AgentOptions {
   config?: string;
@@ -33,6 +36,7 @@ interface AgentOptions {
   fallbackSelfSigned?: boolean;
   once?: boolean;
   json?: boolean;
+  allowOlder?: string[];
 }
 
 interface StatusOptions {
@@ -45,7 +49,7 @@ export function registerAgentCommand(program: Command): void {
   const agent = program
     .command('agent')
     .description(
-      "Install this server's certificates from the bucket and keep them current: on each event from the agent queue and every pollIntervalSeconds, verify, install atomically, reload, roll back on failure; optionally answer HTTP-01 and TLS-ALPN-01 challenges",
+      "Install this server's certificates and keep them current: a registry agent (after agent join) takes what its inbox names, with credentials from its own identity; an agent in direct mode reads the bucket. Verify, install atomically, reload, roll back on failure; optionally answer HTTP-01 and TLS-ALPN-01 challenges. Subcommands manage the registry",
     )
     // Not requiredOption: commander would then demand it before dispatching to `status`.
     .option('--config <path>', 'the agent config file (JSON; see agent/README.md)')
@@ -63,6 +67,11 @@ export function registerAgentCommand(program: Command): void {
     )
     .option('--once', 'check every certificate once and exit (no queue, no HTTP-01 or TLS-ALPN-01 responder)')
     .option('--json', 'with --once: print the report as JSON (certificates: name, action, serial, error)')
+    .option(
+      '--allow-older <certificate>',
+      'install this certificate even if it is older than the installed one (never otherwise: an old serial may be revoked); repeatable',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .enablePositionalOptions()
     .addHelpText('after', `${EXIT_CODES}\n${EXAMPLES}`)
     .action(async (options: AgentOptions) => {
@@ -81,6 +90,8 @@ export function registerAgentCommand(program: Command): void {
     .action(async (options: StatusOptions) => {
       process.exitCode = await runStatus(options);
     });
+  registerAgentRegistry(agent);
+  registerAgentJoin(agent);
 }
 
 async function runAgent(options: AgentOptions): Promise<number> {
@@ -88,60 +99,28 @@ async function runAgent(options: AgentOptions): Promise<number> {
     process.stderr.write('certkeeper agent: --config <path> is required (the agent config file)\n');
     return EXIT.usage;
   }
-  const config = loadAgentConfig(options.config, {
+  const run = {
+    config: options.config,
     http01Listen: options.http01Listen,
     tlsAlpn01Listen: options.tlsAlpn01Listen,
-    fallbackSelfSigned: options.fallbackSelfSigned ? true : undefined,
-  });
-  const log = consoleLog();
-  const s3 = agentS3Client(config);
-  const agent = createAgent(config, { s3, log });
+    fallbackSelfSigned: options.fallbackSelfSigned,
+    allowOlder: options.allowOlder,
+  };
   if (options.once) {
-    const report = await agent.syncOnce();
+    const report = await checkOnce(run);
     const out = createOutput({ json: options.json });
     out.result(report, () => printReport(out, report));
     return report.certificates.every((c) => c.action === 'installed' || c.action === 'unchanged')
       ? EXIT.ok
       : EXIT.attention;
   }
-  // Started before the first check: a certificate being issued may need them right away.
-  const objects = new S3ObjectStore(s3, { bucket: config.bucket });
-  const responder = config.http01Listen ? await startAgentHttp01(config, objects, log) : undefined;
-  const tlsResponder = config.tlsAlpn01Listen
-    ? await startAgentTlsAlpn01(config, objects, log).catch(async (err: unknown) => {
-        await responder?.close();
-        throw err;
-      })
-    : undefined;
-  const controller = new AbortController();
-  const stop = (signal: NodeJS.Signals): void => {
-    log.info(`${signal} received: finishing the current check, then stopping`);
-    controller.abort();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  log.info('agent started', {
-    config: config.source,
-    certificates: Object.keys(config.certificates),
-    queue: config.queueUrl ?? 'none (periodic checks only)',
-    pollIntervalSeconds: config.pollIntervalSeconds,
-  });
-  try {
-    await agent.run({ signal: controller.signal });
-  } finally {
-    await responder?.close();
-    await tlsResponder?.close();
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
-  }
+  await runUntilStopped(run);
   return EXIT.ok;
 }
 
 async function runStatus(options: StatusOptions): Promise<number> {
-  const config = loadAgentConfig(options.config);
   const now = new Date();
-  const status = await agentStatus(config.stateFile, now, Object.keys(config.certificates));
-  if (options.prometheus) await writePrometheusTextfile(options.prometheus, status);
+  const status = await statusOf(options.config, now, options.prometheus);
   const out = createOutput({ json: options.json });
   out.result(status, () => printStatus(out, status, now));
   return status.exitCode;

@@ -1,98 +1,401 @@
 /**
- * Agent access: each server that pulls certificates (a configured agent) gets a queue of
- * its certificates' events and a managed policy to attach to its role: read its
- * certificates, the HTTP-01 tokens and the TLS-ALPN-01 validation certificates, write its own fleet report, read its queue.
+ * Agents as data, with an identity of their own: the same resources for 0 or 10,000 servers.
+ *
+ * - the agents' CA: a KMS asymmetric key (ECC_NIST_P256, sign only: never exportable) and its
+ *   certificate, signed by that key at deploy (the AgentCa custom resource, served by the
+ *   inventory-sync function), registered as an IAM Roles Anywhere trust anchor;
+ * - ONE agent role, assumable through Roles Anywhere from that trust anchor only, whose
+ *   policy gives each session what its certificate's CN names (principal tag
+ *   x509Subject/CN): its own deliveries, its own inbox, its own report;
+ * - the fleet table agents read and write (inboxes, reports);
+ * - the identity function: enrolment and renewal of client certificates over a function URL,
+ *   and the CRL on every scheduler tick;
+ * - the deliver function: every issuance sealed into the inboxes of the agents that select it.
  */
-import { Aws, Duration } from 'aws-cdk-lib';
+import { Aws, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as rolesanywhere from 'aws-cdk-lib/aws-rolesanywhere';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { agentReportKey } from '../../shared/fleet/report.js';
-import { certificatePrefix, HTTP01_PREFIX, TLSALPN01_PREFIX } from '../../shared/store/layout.js';
-import { logicalIdOf, pascal } from './lambda.js';
+import { createFleetTableInput, inboxKey, pollKey, reportKey } from '../../shared/dynamo/fleet-table.js';
+import {
+  CERTIFICATES_PREFIX,
+  HTTP01_PREFIX,
+  TLSALPN01_PREFIX,
+  agentPrefix,
+} from '../../shared/store/layout.js';
+import { allow, type FunctionFactory, logicalIdOf } from './lambda.js';
+import type { IssuerPipeline } from './pipeline.js';
 import type { IssuerStorage } from './storage.js';
 
-/** The resources one agent (a server that installs certificates) uses. */
-export interface CertkeeperAgent {
-  readonly name: string;
-  /** Events of this agent's certificates only (raw delivery: SNS attributes become SQS attributes). */
-  readonly queue: sqs.Queue;
-  /** Read-only: its certificates, the HTTP-01 tokens and TLS-ALPN-01 validation certificates, its queue. Attach it to the server's role. */
-  readonly policy: iam.ManagedPolicy;
+/**
+ * What a session's certificate says, as the agent role's policies read it: Roles Anywhere
+ * maps the subject's CN to this principal tag. The CA signs only names of lower-case
+ * letters, digits and hyphens (shared/model/delivery.ts AGENT_NAME_PATTERN), so the tag can
+ * never carry a `*` or `?` that would widen a resource pattern.
+ */
+export const AGENT_NAME_TAG = '${aws:PrincipalTag/x509Subject/CN}';
+
+/** Sessions last this long at most: a removed agent's credentials die with them. */
+export const AGENT_SESSION_SECONDS = 900;
+
+/** Input the scheduler's rule sends the identity function: publish the CRL if it changed. */
+export const PUBLISH_CRL_EVENT = { action: 'publish-crl' } as const;
+
+export interface IssuerAgentsProps {
+  readonly agentIdentityHours: number;
 }
 
-/**
- * A server's queue (its certificates' events only) and its read-only managed policy, made
- * in the CertkeeperIssuer's own scope so their logical IDs are the issuer's (see storage.ts).
- */
-export function agentAccess(
-  scope: Construct,
-  storage: IssuerStorage,
-  eventsTopic: sns.ITopic,
-  agent: { readonly name: string; readonly certificates: readonly string[] },
-): CertkeeperAgent {
-  const { name, certificates: certificateNames } = agent;
-  const { bucket, key } = storage;
-  const id = `Agent${pascal(name)}`;
-  const queue = new sqs.Queue(scope, `${id}Queue`, {
-    // SSE-SQS: the agent needs no KMS permission to read its queue.
-    encryption: sqs.QueueEncryption.SQS_MANAGED,
-    enforceSSL: true,
-    retentionPeriod: Duration.days(14),
-  });
-  NagSuppressions.addResourceSuppressions(queue, [
-    {
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'The messages are reload hints: the agent reads current.json, not the message, and a message it cannot act on expires after 14 days; missed renewals show in the MinHoursToExpiry alarm.',
-    },
-  ]);
-  eventsTopic.addSubscription(
-    new subscriptions.SqsSubscription(queue, {
-      rawMessageDelivery: true,
-      filterPolicy: {
-        certificate: sns.SubscriptionFilter.stringFilter({ allowlist: [...certificateNames] }),
+const KEY_USE = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+
+/** The items of the fleet table that delivery writes (an agent's inbox and its poll), not the reports. */
+export const INBOX_ITEMS = {
+  'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [pollKey('*'), inboxKey('*')] },
+};
+
+/** Made in the CertkeeperIssuer's own scope, so every logical ID is the issuer's (see storage.ts). */
+export class IssuerAgents {
+  /** The agents' CA key: signs client certificates and the CRL, inside KMS. */
+  readonly caKey: kms.Key;
+  /** The CA certificate (attribute CertificatePem), made at deploy by signing with caKey. */
+  readonly ca: CustomResource;
+  readonly trustAnchor: rolesanywhere.CfnTrustAnchor;
+  readonly profile: rolesanywhere.CfnProfile;
+  /** The one role every agent session assumes; its policies scope each session to its own name. */
+  readonly agentRole: iam.Role;
+  /** Inboxes and reports (shared/dynamo/fleet-table.ts). */
+  readonly fleetTable: dynamodb.Table;
+  /** Enrolment, identity renewal, the CRL. */
+  readonly identity: lambda.Function;
+  readonly enrolmentUrl: lambda.FunctionUrl;
+  /** Seals each issuance into the inboxes of the agents that select it. */
+  readonly deliver: lambda.Function;
+  /** Deliveries to make: certificate events from the topic, and agents named by the identity and fleet functions. */
+  readonly deliverQueue: sqs.Queue;
+  readonly deliverDeadLetters: sqs.Queue;
+
+  constructor(
+    private readonly scope: Construct,
+    storage: IssuerStorage,
+    pipeline: IssuerPipeline,
+    fn: FunctionFactory,
+    props: IssuerAgentsProps,
+  ) {
+    const stack = Stack.of(scope);
+    const { key, bucket, table } = storage;
+
+    this.caKey = new kms.Key(scope, 'AgentCaKey', {
+      description: 'certkeeper: the agents CA (signs client certificates and the CRL; never leaves KMS)',
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      // Every agent identity chains to it: deleting it would cut off the whole fleet.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    NagSuppressions.addResourceSuppressions(this.caKey, [
+      {
+        id: 'AwsSolutions-KMS5',
+        reason: 'KMS cannot rotate asymmetric keys; the CA key signs, it encrypts nothing.',
       },
-    }),
-  );
-  // The challenge prefixes hold nothing of a certificate being issued: tokens, and
-  // validation certificates with keys made for the validation alone (RFC 8737 §3).
-  const objectPatterns = [
-    ...certificateNames.map((c) => `${certificatePrefix(c)}*`),
-    `${HTTP01_PREFIX}*`,
-    `${TLSALPN01_PREFIX}*`,
-  ];
-  const objectArns = objectPatterns.map((p) => bucket.arnForObjects(p));
-  const policy = new iam.ManagedPolicy(scope, `${id}Policy`, {
-    description: `certkeeper agent ${name}: read ${certificateNames.join(', ')} and its event queue`,
-    statements: [
-      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objectArns }),
-      // Its own report for the fleet view, and no other object.
-      new iam.PolicyStatement({
-        actions: ['s3:PutObject'],
-        resources: [bucket.arnForObjects(agentReportKey(name))],
+    ]);
+    this.ca = new CustomResource(scope, 'AgentCa', {
+      serviceToken: pipeline.inventoryServiceToken,
+      resourceType: 'Custom::CertkeeperAgentCa',
+      properties: { KeyId: this.caKey.keyArn, CommonName: `certkeeper agents ${stack.stackName}` },
+    });
+    allow(pipeline.inventorySync, ['kms:GetPublicKey', 'kms:Sign'], [this.caKey.keyArn]);
+
+    this.trustAnchor = new rolesanywhere.CfnTrustAnchor(scope, 'AgentTrustAnchor', {
+      name: `${stack.stackName}-agents`,
+      enabled: true,
+      source: {
+        sourceType: 'CERTIFICATE_BUNDLE',
+        sourceData: { x509CertificateData: this.ca.getAttString('CertificatePem') },
+      },
+    });
+    this.fleetTable = this.createFleetTable();
+    this.agentRole = this.createAgentRole(bucket, key);
+    this.profile = new rolesanywhere.CfnProfile(scope, 'AgentProfile', {
+      name: `${stack.stackName}-agents`,
+      enabled: true,
+      roleArns: [this.agentRole.roleArn],
+      durationSeconds: AGENT_SESSION_SECONDS,
+    });
+
+    // SSE-SQS: the messages carry certificate and agent names, no secret; and a queue under
+    // the stack's key, subscribed to a topic under it, would make the key's policy name the
+    // topic and the topic depend on the key (a cycle).
+    this.deliverDeadLetters = new sqs.Queue(scope, 'DeliverDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.deliverQueue = new sqs.Queue(scope, 'DeliverQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.minutes(6 * 5),
+      deadLetterQueue: { queue: this.deliverDeadLetters, maxReceiveCount: 5 },
+    });
+    pipeline.eventsTopic.addSubscription(
+      new subscriptions.SqsSubscription(this.deliverQueue, {
+        rawMessageDelivery: true,
+        // One subscription for the whole fleet: who receives a certificate is decided by the
+        // deliver function from the registry, never by a filter policy per agent.
+        filterPolicy: {
+          type: sns.SubscriptionFilter.stringFilter({
+            allowlist: ['certificate.issued', 'certificate.renewed'],
+          }),
+        },
       }),
+    );
+
+    this.identity = fn('identity', {
+      description: 'certkeeper: enrols agents, renews their client certificates, publishes the CRL',
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      // An unauthenticated URL: a cap on what it can cost while it refuses bad tokens.
+      reservedConcurrentExecutions: 5,
+      environment: {
+        CERTKEEPER_TABLE: table.tableName,
+        CERTKEEPER_BUCKET: bucket.bucketName,
+        CERTKEEPER_FLEET_TABLE: this.fleetTable.tableName,
+        CERTKEEPER_AGENT_CA_KEY_ID: this.caKey.keyArn,
+        CERTKEEPER_AGENT_CA_CERT: this.ca.getAttString('CertificatePem'),
+        CERTKEEPER_AGENT_IDENTITY_SECONDS: String(props.agentIdentityHours * 3600),
+        CERTKEEPER_AGENT_TRUST_ANCHOR_ARN: this.trustAnchor.attrTrustAnchorArn,
+        CERTKEEPER_AGENT_PROFILE_ARN: this.profile.attrProfileArn,
+        CERTKEEPER_AGENT_ROLE_ARN: this.agentRole.roleArn,
+        CERTKEEPER_DELIVER_QUEUE_URL: this.deliverQueue.queueUrl,
+      },
+    });
+    this.enrolmentUrl = this.identity.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    this.deliver = fn('deliver', {
+      description: 'certkeeper: seals each issued certificate into the inboxes of the agents that select it',
+      timeout: Duration.minutes(5),
+      memorySize: 512,
+      environment: {
+        CERTKEEPER_TABLE: table.tableName,
+        CERTKEEPER_BUCKET: bucket.bucketName,
+        CERTKEEPER_KMS_KEY_ID: key.keyArn,
+        CERTKEEPER_FLEET_TABLE: this.fleetTable.tableName,
+      },
+    });
+    this.deliver.addEventSource(
+      new SqsEventSource(this.deliverQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: 5,
+      }),
+    );
+    this.grants(storage);
+  }
+
+  /**
+   * The CRL on the scheduler's tick. Called once the rule's other targets are in place, so
+   * theirs keep their target ids in a stack deployed before agents had an identity.
+   */
+  publishCrlOn(rule: events.Rule): void {
+    rule.addTarget(
+      new targets.LambdaFunction(this.identity, {
+        event: events.RuleTargetInput.fromObject(PUBLISH_CRL_EVENT),
+        retryAttempts: 1,
+      }),
+    );
+  }
+
+  /** Stack outputs' values an operator (and the CLI) needs. */
+  outputs(): Record<string, { value: string; description: string }> {
+    return {
+      AgentEnrolmentUrl: {
+        value: this.enrolmentUrl.url,
+        description: 'what agent join tokens point servers at',
+      },
+      FleetTableName: { value: this.fleetTable.tableName, description: 'agent inboxes and reports' },
+      AgentRoleArn: { value: this.agentRole.roleArn, description: 'the role every agent session assumes' },
+      AgentTrustAnchorArn: {
+        value: this.trustAnchor.attrTrustAnchorArn,
+        description: 'Roles Anywhere trust anchor of the agents CA',
+      },
+      AgentProfileArn: {
+        value: this.profile.attrProfileArn,
+        description: 'Roles Anywhere profile of the agent role',
+      },
+      DeliverQueueUrl: {
+        value: this.deliverQueue.queueUrl,
+        description: 'deliveries to agents (certificate events, agent names)',
+      },
+    };
+  }
+
+  private createFleetTable(): dynamodb.Table {
+    const input = createFleetTableInput('unused');
+    const pk = input.KeySchema![0]!.AttributeName!;
+    const table = new dynamodb.Table(this.scope, 'FleetTable', {
+      partitionKey: { name: pk, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      // AWS owned key on purpose (see shared/dynamo/fleet-table.ts): a customer managed key
+      // costs a KMS request per agent connection every five minutes; nothing here is secret.
+      encryption: dynamodb.TableEncryption.DEFAULT,
+      // Regenerated by the next delivery and report: nothing is lost with the table.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    NagSuppressions.addResourceSuppressions(table, [
+      {
+        id: 'AwsSolutions-DDB3',
+        reason:
+          'Inboxes and reports are rewritten by the next delivery and the next agent report; a restore would bring back stale ones.',
+      },
+    ]);
+    return table;
+  }
+
+  /**
+   * The agent role. Trust: Roles Anywhere, for sessions from this stack's trust anchor only
+   * (aws:SourceArn; without it any trust anchor in the account could assume it). Access:
+   * each session its own name's objects and items, through the CN principal tag.
+   */
+  private createAgentRole(bucket: IssuerStorage['bucket'], key: kms.Key): iam.Role {
+    const principal = new iam.ServicePrincipal('rolesanywhere.amazonaws.com');
+    const fromOurAnchor = { ArnEquals: { 'aws:SourceArn': this.trustAnchor.attrTrustAnchorArn } };
+    const role = new iam.Role(this.scope, 'AgentRole', {
+      assumedBy: principal.withConditions(fromOurAnchor),
+      description:
+        'certkeeper agents (through IAM Roles Anywhere): each session reaches only what its certificate names',
+      maxSessionDuration: Duration.hours(1),
+    });
+    role.assumeRolePolicy!.addStatements(
       new iam.PolicyStatement({
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        principals: [principal],
+        actions: ['sts:TagSession', 'sts:SetSourceIdentity'],
+        conditions: fromOurAnchor,
+      }),
+    );
+    const me = AGENT_NAME_TAG;
+    const objectPatterns = [`${agentPrefix(me)}deliveries/*`, `${HTTP01_PREFIX}*`, `${TLSALPN01_PREFIX}*`];
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'OwnDeliveriesAndChallenges',
+        actions: ['s3:GetObject'],
+        // Challenge objects are public by design (RFC 8555 §8.3 key authorizations, RFC 8737
+        // validation certificates with throwaway keys): any agent may answer any of them.
+        resources: objectPatterns.map((p) => bucket.arnForObjects(p)),
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'DecryptThroughS3',
+        actions: ['kms:Decrypt'],
         resources: [key.keyArn],
-        // Only for S3 objects: the key also protects the table, queue and topics.
         conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
       }),
+    );
+    role.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
-        resources: [queue.queueArn],
+        sid: 'OwnInbox',
+        actions: ['dynamodb:GetItem'],
+        resources: [this.fleetTable.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [pollKey(me), inboxKey(me)] } },
       }),
-    ],
-  });
-  NagSuppressions.addResourceSuppressions(policy, [
-    {
-      id: 'AwsSolutions-IAM5',
-      reason: `Object wildcards are limited to this agent's certificate prefixes (certificates/<name>/*), challenges/http-01/* and challenges/tls-alpn-01/*; serial numbers, tokens and validated names are not known at deploy time.`,
-      appliesTo: objectPatterns.map((p) => `Resource::<${logicalIdOf(bucket)}.Arn>/${p}`),
-    },
-  ]);
-  return { name, queue, policy };
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'OwnReport',
+        actions: ['dynamodb:PutItem'],
+        resources: [this.fleetTable.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [reportKey(me)] } },
+      }),
+    );
+    NagSuppressions.addResourceSuppressions(
+      role,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            "Each session reaches agents/<its own CN>/deliveries/* (serials are not known in advance) and the challenge prefixes, whose objects are public by design; the CN comes from a certificate certkeeper's CA signed for that name only.",
+          // cdk-nag writes a policy variable ${x} as <x> in its findings.
+          appliesTo: objectPatterns.map(
+            (p) => `Resource::<${logicalIdOf(bucket)}.Arn>/${p.replace(/\$\{([^}]+)\}/g, '<$1>')}`,
+          ),
+        },
+      ],
+      true,
+    );
+    return role;
+  }
+
+  private grants(storage: IssuerStorage): void {
+    const { key, bucket, table } = storage;
+    const { identity, deliver, fleetTable, deliverQueue } = this;
+    // The registry (agent# items; Scan: every agent for the CRL), the CA key, the queue.
+    allow(identity, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'], [table.tableArn]);
+    allow(identity, KEY_USE, [key.keyArn]);
+    allow(identity, ['kms:GetPublicKey', 'kms:Sign'], [this.caKey.keyArn]);
+    allow(identity, ['sqs:SendMessage'], [deliverQueue.queueArn]);
+    allow(identity, ['rolesanywhere:ListCrls'], ['*']);
+    allow(
+      identity,
+      ['rolesanywhere:ImportCrl', 'rolesanywhere:UpdateCrl'],
+      [
+        `arn:${Aws.PARTITION}:rolesanywhere:${Aws.REGION}:${Aws.ACCOUNT_ID}:crl/*`,
+        this.trustAnchor.attrTrustAnchorArn,
+      ],
+    );
+    NagSuppressions.addResourceSuppressions(
+      identity.role!,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'ListCrls has no resource-level permission; ImportCrl makes a CRL whose id is not known before (crl/*), and UpdateCrl changes that one.',
+          appliesTo: [
+            'Resource::*',
+            `Resource::arn:<AWS::Partition>:rolesanywhere:<AWS::Region>:<AWS::AccountId>:crl/*`,
+          ],
+        },
+      ],
+      true,
+    );
+
+    // Deliver: the inventory and the registry (read), the certificates (with their keys),
+    // envelopes under agents/<agent>/deliveries/, the inboxes.
+    allow(deliver, ['dynamodb:GetItem', 'dynamodb:Scan'], [table.tableArn]);
+    allow(deliver, KEY_USE, [key.keyArn]);
+    allow(deliver, ['s3:GetObject'], [bucket.arnForObjects(`${CERTIFICATES_PREFIX}*`)]);
+    allow(
+      deliver,
+      ['s3:PutObject', 's3:PutObjectTagging'],
+      [bucket.arnForObjects(`${agentPrefix('*')}deliveries/*`)],
+    );
+    allow(deliver, ['s3:ListBucket'], [bucket.bucketArn]);
+    // Inboxes only: the reports are the agents' own.
+    allow(
+      deliver,
+      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+      [fleetTable.tableArn],
+      INBOX_ITEMS,
+    );
+    NagSuppressions.addResourceSuppressions(
+      deliver.role!,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'Delivery reads every certificate it seals (certificates/*) and writes the envelopes of every agent (agents/*/deliveries/*); names come from the registry at run time.',
+          appliesTo: [
+            `Resource::<${logicalIdOf(bucket)}.Arn>/${CERTIFICATES_PREFIX}*`,
+            `Resource::<${logicalIdOf(bucket)}.Arn>/${agentPrefix('*')}deliveries/*`,
+          ],
+        },
+      ],
+      true,
+    );
+  }
 }

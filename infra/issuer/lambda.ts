@@ -12,18 +12,23 @@ import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 
 /** The Lambdas of a deployment; each is bundled to `<name>/index.mjs` exporting `handler`. */
-export const FUNCTION_NAMES = ['scheduler', 'issuer', 'notifier', 'inventory-sync', 'fleet'] as const;
+export const FUNCTION_NAMES = [
+  'scheduler',
+  'issuer',
+  'notifier',
+  'inventory-sync',
+  'fleet',
+  'identity',
+  'deliver',
+] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 /** One Code per Lambda, e.g. `lambdaCodeFor((name) => Code.fromAsset(path.join(dir, name)))`. */
 export function lambdaCodeFor(code: (name: FunctionName) => lambda.Code): Record<FunctionName, lambda.Code> {
-  return {
-    scheduler: code('scheduler'),
-    issuer: code('issuer'),
-    notifier: code('notifier'),
-    'inventory-sync': code('inventory-sync'),
-    fleet: code('fleet'),
-  };
+  return Object.fromEntries(FUNCTION_NAMES.map((name) => [name, code(name)])) as Record<
+    FunctionName,
+    lambda.Code
+  >;
 }
 
 export interface FunctionOptions {

@@ -15,6 +15,7 @@ import type { Construct } from 'constructs';
 import { AGENTS_PREFIX } from '../../shared/fleet/report.js';
 import { FLEET_STATUS_KEY } from '../../shared/fleet/status.js';
 import { allow, type FunctionFactory, logicalIdOf } from './lambda.js';
+import { INBOX_ITEMS, type IssuerAgents } from './agents.js';
 import type { IssuerPipeline } from './pipeline.js';
 import type { IssuerStorage } from './storage.js';
 
@@ -65,6 +66,7 @@ export class IssuerMonitoring {
     private readonly scope: Construct,
     storage: IssuerStorage,
     private readonly pipeline: IssuerPipeline,
+    agents: IssuerAgents,
     fn: FunctionFactory,
     props: IssuerMonitoringProps,
   ) {
@@ -87,7 +89,7 @@ export class IssuerMonitoring {
       }),
     );
 
-    this.fleet = this.fleetFunction(storage, fn, props);
+    this.fleet = this.fleetFunction(storage, agents, fn, props);
     this.alarms = this.createAlarms(props.scheduleMinutes);
     this.dashboard = this.createDashboard();
   }
@@ -98,6 +100,7 @@ export class IssuerMonitoring {
    */
   private fleetFunction(
     storage: IssuerStorage,
+    agents: IssuerAgents,
     fn: FunctionFactory,
     props: IssuerMonitoringProps,
   ): lambda.Function {
@@ -116,8 +119,15 @@ export class IssuerMonitoring {
         CERTKEEPER_TOPIC_ARN: eventsTopic.topicArn,
         CERTKEEPER_DIRECTORY_URL: props.directoryUrl,
         CERTKEEPER_FLEET_LAG_MINUTES: String(props.lagMinutes),
+        CERTKEEPER_FLEET_TABLE: agents.fleetTable.tableName,
+        CERTKEEPER_DELIVER_QUEUE_URL: agents.deliverQueue.queueUrl,
       },
     });
+    // Registry agents' reports (Scan), their inboxes (compared with what they select; an
+    // agent's that is gone is deleted), and the queue that redelivers a stale one.
+    allow(fleet, ['dynamodb:Scan'], [agents.fleetTable.tableArn]);
+    allow(fleet, ['dynamodb:DeleteItem'], [agents.fleetTable.tableArn], INBOX_ITEMS);
+    allow(fleet, ['sqs:SendMessage'], [agents.deliverQueue.queueArn]);
     // The inventory (Scan), the agents' reports, its own status object, events.
     allow(fleet, ['dynamodb:Scan', 'dynamodb:GetItem'], [table.tableArn]);
     allow(fleet, ['kms:Decrypt', 'kms:GenerateDataKey'], [key.keyArn]);

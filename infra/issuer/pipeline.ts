@@ -4,6 +4,7 @@
  * per message and publishes the outcome on the events topic; what fails five times waits
  * in the dead-letter queue.
  */
+import { gzipSync } from 'node:zlib';
 import { CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -17,7 +18,7 @@ import { Provider } from 'aws-cdk-lib/custom-resources';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { type CaFallbackPolicy, type CaSettings, defaultCaName } from '../../shared/model/cas.js';
-import type { DeploymentConfig } from '../../shared/model/config.js';
+import type { DeclaredAgent, DeploymentConfig } from '../../shared/model/config.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import { grantAcmImports, grantIssuerObjects, grantRoute53 } from './issuer-access.js';
 import { allow, type FunctionFactory, secretResource } from './lambda.js';
@@ -39,6 +40,8 @@ export interface IssuerPipelineProps {
   readonly caFallback: CaFallbackPolicy | undefined;
   readonly hostedZones: DeploymentConfig['hostedZones'];
   readonly certificates: readonly CertificateSpec[];
+  /** Agents declared in the config: written to the registry on deploy, like certificates. */
+  readonly agents: readonly DeclaredAgent[];
   readonly scheduleMinutes: number;
   readonly issuerConcurrency: number;
   readonly issuerTimeout: Duration;
@@ -78,6 +81,8 @@ export class IssuerPipeline {
   readonly statsRule: events.Rule;
   /** Writes the declared certificates to the inventory on every deploy. */
   readonly inventory: CustomResource;
+  /** The Provider framework's token for custom resources served by inventory-sync (the inventory, the agents' CA). */
+  readonly inventoryServiceToken: string;
 
   constructor(
     private readonly scope: Construct,
@@ -206,14 +211,26 @@ export class IssuerPipeline {
         }),
       ],
     });
-    this.inventory = this.inventoryResource(certificates, props.logRetention);
+    const provider = this.inventoryProvider(props.logRetention);
+    this.inventoryServiceToken = provider.serviceToken;
+    this.inventory = new CustomResource(scope, 'Inventory', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::CertkeeperInventory',
+      // Any change to a declared certificate or agent changes these strings, so CloudFormation
+      // updates the resource and the handler writes the specs and retires the ones that are gone.
+      properties: {
+        Certificates: JSON.stringify(certificates),
+        // Compressed: ten thousand declared agents would otherwise fill most of CloudFormation's
+        // 1 MB template; as gzip they take a few kilobytes (inventory-sync inflates them).
+        ...(props.agents.length
+          ? { AgentsGzip: gzipSync(JSON.stringify(props.agents), { level: 9 }).toString('base64') }
+          : {}),
+      },
+    });
   }
 
   /** The Provider framework calls the inventory-sync Lambda on create and update. */
-  private inventoryResource(
-    certificates: readonly CertificateSpec[],
-    retention: logs.RetentionDays,
-  ): CustomResource {
+  private inventoryProvider(retention: logs.RetentionDays): Provider {
     const { scope, inventorySync: handler } = this;
     const logGroup = new logs.LogGroup(scope, 'InventorySyncProviderLogs', { retention });
     // Our own role, so the framework Lambda gets no AWS managed policy either.
@@ -241,12 +258,6 @@ export class IssuerPipeline {
       ],
       true,
     );
-    return new CustomResource(scope, 'Inventory', {
-      serviceToken: provider.serviceToken,
-      resourceType: 'Custom::CertkeeperInventory',
-      // Any change to a declared certificate changes this string, so CloudFormation updates
-      // the resource and the handler writes the specs and retires the ones that are gone.
-      properties: { Certificates: JSON.stringify(certificates) },
-    });
+    return provider;
   }
 }

@@ -61,15 +61,19 @@ export function sqsEvent(
 export function customResourceEvent(
   type: 'Create' | 'Update' | 'Delete',
   certificates: unknown,
+  /** Other properties (AgentsGzip), or another resource type with its own (the agents' CA). */
+  extra: { properties?: Record<string, string>; resourceType?: string } = {},
 ): CloudFormationCustomResourceEvent {
   const base = {
     ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:provider',
     ResponseURL: 'https://cloudformation-custom-resource-response.example/',
     StackId: 'arn:aws:cloudformation:us-east-1:000000000000:stack/Certkeeper/1',
     RequestId: crypto.randomUUID(),
-    LogicalResourceId: 'Inventory',
-    ResourceType: 'Custom::CertkeeperInventory',
-    ResourceProperties: { ServiceToken: 'x', Certificates: JSON.stringify(certificates) },
+    LogicalResourceId: extra.resourceType ? 'AgentCa' : 'Inventory',
+    ResourceType: extra.resourceType ?? 'Custom::CertkeeperInventory',
+    ResourceProperties: extra.resourceType
+      ? { ServiceToken: 'x', ...extra.properties }
+      : { ServiceToken: 'x', Certificates: JSON.stringify(certificates), ...extra.properties },
   };
   const physical = { PhysicalResourceId: 'certkeeper-inventory' };
   if (type === 'Create') return { ...base, RequestType: 'Create' };

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describeEndpoint, isAwsPreconditionFailed, translateAwsError } from '../aws/errors.js';
 import { type Clock, systemClock } from '../model/clock.js';
-import type { CertkeeperError } from '../model/errors.js';
+import { type CertkeeperError, ConflictError } from '../model/errors.js';
 import { cancellationReasons } from './item.js';
 
 /** Constructor options shared by the DynamoDB adapters. */
@@ -56,4 +56,22 @@ export async function translateDynamoError(
     clock: table.clock ?? systemClock,
     endpoint: await describeEndpoint(table.client),
   });
+}
+
+/**
+ * Runs an optimistic write (read, decide, conditional write) until it lands: `attempt`
+ * returns the result, or undefined when its condition lost to another writer. Backs off with
+ * jitter between tries, so writers racing for one item spread out instead of colliding again.
+ */
+export async function untilLanded<T>(
+  what: string,
+  attempt: () => Promise<{ value: T } | undefined>,
+  attempts = 12,
+): Promise<T> {
+  for (let i = 1; i <= attempts; i++) {
+    const landed = await attempt();
+    if (landed) return landed.value;
+    await new Promise((resolve) => setTimeout(resolve, 10 * i * (1 + Math.random())));
+  }
+  throw new ConflictError(`${what} collided with other writes ${attempts} times; try again`);
 }

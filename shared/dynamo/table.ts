@@ -22,6 +22,10 @@ import { callAws } from '../aws/errors.js';
  *   counter, never reset by us), `ttl` (N, epoch seconds; DynamoDB TTL cleanup only).
  * - `meta#scheduler`: the scheduler's heartbeat, `at` (S, ISO-8601), `checked` and
  *   `enqueued` (N) of the last completed tick.
+ * - `agent#<name>`: the agent registry, `record` (S, JSON of AgentRecord: selector, status,
+ *   the enrolment token's SHA-256, identity serial and dates, delivery key, revocations).
+ * - `meta#agent-crl`: the agents' CRL last published to Roles Anywhere: `record` (S, JSON:
+ *   its number, the SHA-256 of what it revokes, the CRL's ARN).
  *
  * Spec and state are JSON rather than maps: no marshalling layer, and the item is
  * validated with zod on every read anyway. The state is compressed because it is rewritten
@@ -39,6 +43,9 @@ export const DUE_AT_ATTRIBUTE = 'dueAt';
 export const certKey = (name: string): string => `cert#${name}`;
 export const lockKey = (name: string): string => `lock#${name}`;
 export const CERT_KEY_PREFIX = certKey('');
+export const agentKey = (name: string): string => `agent#${name}`;
+export const AGENT_KEY_PREFIX = agentKey('');
+export const AGENT_CRL_KEY = 'meta#agent-crl';
 /** Not a certificate: `list()` skips it by the `cert#` prefix, the due index by its absence. */
 export const SCHEDULER_KEY = 'meta#scheduler';
 

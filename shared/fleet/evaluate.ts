@@ -1,6 +1,8 @@
+import { minutesSince } from '../model/age.js';
 import { DAY, MINUTE } from '../model/clock.js';
 import { probeTargetId } from '../model/delivery.js';
 import type { CertificateEvent, DeploymentTarget, TargetHealth } from '../events/event.js';
+import type { AgentRecord } from '../model/agent.js';
 import type { InventoryRecord } from '../model/state.js';
 import { type ServedCertificate, sameSerial } from './probe.js';
 import type { AgentReport } from './report.js';
@@ -11,6 +13,8 @@ export interface FleetObservations {
   reports: ReadonlyMap<string, AgentReport>;
   /** Keyed by certificate name, then by probeTargetId. */
   probes: ReadonlyMap<string, ReadonlyMap<string, ServedCertificate | { error: string }>>;
+  /** The registry's agents, by name (absent: only agents of the deployment config). */
+  agents?: ReadonlyMap<string, AgentRecord>;
 }
 
 export interface FleetRules {
@@ -49,6 +53,7 @@ export function evaluateFleet(
     at,
     lagMinutes: Math.max(1, Math.round(rules.lagMs / MINUTE)),
     certificates: {},
+    ...(observed.agents ? { agents: agentSummaries(observed.agents, observed.reports) } : {}),
   };
   const events: CertificateEvent[] = [];
   for (const { spec, state } of records) {
@@ -65,7 +70,9 @@ export function evaluateFleet(
       identifiers: spec.identifiers.map((i) => i.value),
     };
     const observedTargets: Omit<TargetStatus, 'since' | 'alerting'>[] = [
-      ...delivery.agents.map((agent) => agentTarget(agent, spec.name, observed.reports.get(agent), ctx)),
+      ...delivery.agents.map((agent) =>
+        agentTarget(agent, spec.name, observed.reports.get(agent), observed.agents?.get(agent), ctx),
+      ),
       ...delivery.probes.map((p) => {
         const id = probeTargetId(p);
         return probeTarget(id, observed.probes.get(spec.name)?.get(id), ctx);
@@ -132,6 +139,7 @@ function agentTarget(
   agent: string,
   certificate: string,
   report: AgentReport | undefined,
+  registered: AgentRecord | undefined,
   ctx: TargetContext,
 ): Observed {
   const base = { kind: 'agent' as const, id: agent };
@@ -140,7 +148,9 @@ function agentTarget(
       ...base,
       health: 'silent',
       error:
-        'no report from this agent (not installed, no "name" in its config, or it cannot write its report)',
+        registered?.status === 'pending'
+          ? `not enrolled: no server has joined as ${agent} yet (certkeeper agent token ${agent}, then certkeeper agent join <token> on the server)`
+          : 'no report from this agent (not installed, no "name" in its config, or it cannot write its report)',
     };
   }
   const lastReportAt = report.at;
@@ -158,9 +168,7 @@ function agentTarget(
     return {
       ...fields,
       health: 'silent',
-      error:
-        d?.lastError ??
-        `no report for ${Math.round((ctx.now.getTime() - Date.parse(lastReportAt)) / MINUTE)} min`,
+      error: d?.lastError ?? `no report for ${minutesSince(lastReportAt, ctx.now)} min`,
     };
   }
   if (!d) {
@@ -174,6 +182,26 @@ function agentTarget(
   // What the server serves is the truth when the agent checks it; else what it installed.
   const has = d.servedSerial ?? d.installedSerial;
   return { ...fields, ...compare(has, fields.notAfter, ctx) };
+}
+
+/** Every registry agent as the fleet view lists it: status, identity, last report. */
+function agentSummaries(
+  agents: ReadonlyMap<string, AgentRecord>,
+  reports: ReadonlyMap<string, AgentReport>,
+): NonNullable<FleetStatus['agents']> {
+  const out: NonNullable<FleetStatus['agents']> = {};
+  for (const [name, a] of [...agents].sort(([x], [y]) => x.localeCompare(y))) {
+    const report = reports.get(name);
+    out[name] = {
+      status: a.status,
+      source: a.source,
+      selector: a.selector,
+      ...(a.identity ? { identityNotAfter: a.identity.notAfter } : {}),
+      ...(a.removedAt ? { removedAt: a.removedAt } : {}),
+      ...(report && a.status !== 'removed' ? { lastReportAt: report.at, host: report.host } : {}),
+    };
+  }
+  return out;
 }
 
 function probeTarget(

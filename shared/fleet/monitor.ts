@@ -1,15 +1,21 @@
+import type { AgentInboxes } from '../agents/inbox.js';
+import type { AgentRegistry } from '../agents/registry.js';
 import type { EventPublisher } from '../events/publisher.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { Clock } from '../model/clock.js';
 import { probeTargetId } from '../model/delivery.js';
-import { asCertkeeperError } from '../model/errors.js';
 import { describeJsonProblem, parseJson } from '../model/json.js';
+import { staleInboxes } from '../agents/stale-inboxes.js';
 import type { Log } from '../model/log.js';
+import { type AgentRecord, selects } from '../model/agent.js';
+import { emptyDelivery } from '../model/delivery.js';
 import type { InventoryRecord } from '../model/state.js';
 import type { ListableObjectStore } from '../store/object-certificate-store.js';
 import { DEFAULT_FLEET_RULES, type FleetObservations, type FleetRules, evaluateFleet } from './evaluate.js';
 import { ProbeError, type ProbeTarget, type ServedCertificate, readServedCertificate } from './probe.js';
-import { AGENT_REPORT_MAX_BYTES, AGENTS_PREFIX, type AgentReport, parseAgentReport } from './report.js';
+import type { AgentReport } from './report.js';
+import { type AgentReportStore, readAllReports } from './report-store.js';
+import { ObjectAgentReports } from './reports-objects.js';
 import {
   FLEET_STATUS_KEY,
   type FleetStatus,
@@ -20,8 +26,16 @@ import {
 
 export interface FleetMonitorDeps {
   inventory: Inventory;
-  /** The bucket: agent reports are read from it, the fleet status is kept in it. */
+  /** The bucket: the fleet status is kept in it (and direct-mode agents' reports, unless `reports` says otherwise). */
   objects: ListableObjectStore;
+  /** Where agents report; default: the bucket's `agents/<name>/report.json` (direct mode). */
+  reports?: readonly AgentReportStore[];
+  /** The agent registry: its agents are delivery targets of what they select. */
+  registry?: AgentRegistry;
+  /** The agents' inboxes: ones that differ from what their selectors say are delivered again. */
+  inboxes?: AgentInboxes;
+  /** Asks for an agent's delivery (the deliver queue); with `inboxes`. */
+  requestDelivery?: (agent: string) => Promise<void>;
   events: EventPublisher;
   clock: Clock;
   log: Log;
@@ -35,8 +49,12 @@ export interface FleetTickResult {
   summary: FleetSummary;
   /** Events published this tick. */
   published: number;
-  /** Reports that were not used, and why (malformed, oversized, foreign). */
+  /** Reports that were not used, and why (malformed, oversized, foreign, from an unknown or removed agent). */
   ignoredReports: { key: string; reason: string }[];
+  /** Of those, reports from agents that were removed: a server still running after it was cut off. */
+  removedReports: number;
+  /** Agents whose inbox was stale and were asked for a delivery. */
+  redelivered: string[];
 }
 
 /** Probes run this many at a time: a tick must finish well inside the Lambda's timeout. */
@@ -49,14 +67,30 @@ const PROBE_CONCURRENCY = 16;
  */
 export async function monitorFleet(deps: FleetMonitorDeps): Promise<FleetTickResult> {
   const now = deps.clock.now();
-  const records = (await deps.inventory.list()).filter(
-    (r) => r.spec.delivery && r.state.status !== 'retired',
+  const agents = new Map((await deps.registry?.list())?.map((a) => [a.name, a]) ?? []);
+  const records = withRegistryAgents(
+    (await deps.inventory.list()).filter((r) => r.state.status !== 'retired'),
+    [...agents.values()],
+  ).filter((r) => r.spec.delivery);
+  const targeted = new Set(records.flatMap((r) => r.spec.delivery!.agents));
+  const known = (agent: string) =>
+    targeted.has(agent) || (agents.has(agent) && agents.get(agent)!.status !== 'removed');
+  const { reports, ignored } = await readAllReports(
+    deps.reports ?? [new ObjectAgentReports(deps.objects)],
+    known,
   );
-  const agents = new Set(records.flatMap((r) => r.spec.delivery!.agents));
-  const { reports, ignored } = await readReports(deps, agents);
+  let removedReports = 0;
+  for (const i of ignored) {
+    const agent = /(?:agents\/|report#)([^/]+)/.exec(i.key)?.[1];
+    if (agent && agents.get(agent)?.status === 'removed') {
+      removedReports++;
+      i.reason = `agent "${agent}" was removed at ${agents.get(agent)!.removedAt}; its report is ignored`;
+    }
+    deps.log.warn(`ignoring agent report ${i.key}: ${i.reason}`);
+  }
   const probes = await probeAll(records, deps);
   const previous = await loadFleetStatus(deps.objects, deps.log);
-  const observed: FleetObservations = { reports, probes };
+  const observed: FleetObservations = { reports, probes, agents };
   const { status, events } = evaluateFleet(
     records,
     observed,
@@ -68,9 +102,55 @@ export async function monitorFleet(deps: FleetMonitorDeps): Promise<FleetTickRes
   await deps.objects.put(FLEET_STATUS_KEY, `${JSON.stringify(status)}\n`, {
     contentType: 'application/json',
   });
+  const redelivered = await redeliverStale(deps, reports);
   const summary = summarizeFleet(status);
-  deps.log.info('fleet tick', { ...summary, events: events.length, ignoredReports: ignored.length });
-  return { summary, published: events.length, ignoredReports: ignored };
+  deps.log.info('fleet tick', {
+    ...summary,
+    events: events.length,
+    ignoredReports: ignored.length,
+    removedReports,
+    redelivered: redelivered.length,
+  });
+  return { summary, published: events.length, ignoredReports: ignored, removedReports, redelivered };
+}
+
+/**
+ * Each certificate with the registry agents that select it added to its delivery targets
+ * (removed agents are not targets; pending ones are, and show as not enrolled until they join).
+ */
+export function withRegistryAgents(
+  records: readonly InventoryRecord[],
+  agents: readonly AgentRecord[],
+): InventoryRecord[] {
+  const live = agents.filter((a) => a.status !== 'removed');
+  return records.map((r) => {
+    const selected = live
+      .filter((a) => selects(a.selector, { name: r.spec.name, labels: r.spec.labels }))
+      .map((a) => a.name);
+    if (selected.length === 0) return r;
+    const delivery = r.spec.delivery ?? emptyDelivery();
+    const merged = [...new Set([...delivery.agents, ...selected])].sort();
+    return { ...r, spec: { ...r.spec, delivery: { ...delivery, agents: merged } } };
+  });
+}
+
+/** Inboxes that differ from the selectors are delivered again; those of agents gone are removed. */
+async function redeliverStale(
+  deps: FleetMonitorDeps,
+  reports: ReadonlyMap<string, AgentReport>,
+): Promise<string[]> {
+  if (!deps.registry || !deps.inboxes || !deps.requestDelivery) return [];
+  const { stale, orphaned } = await staleInboxes(
+    {
+      registry: deps.registry,
+      inventory: deps.inventory,
+      inboxes: deps.inboxes,
+    },
+    reports,
+  );
+  for (const agent of orphaned) await deps.inboxes.remove(agent);
+  for (const agent of stale) await deps.requestDelivery(agent);
+  return stale;
 }
 
 /** The view the last tick saved; a damaged one is replaced (announcing current problems again). */
@@ -87,40 +167,6 @@ export async function loadFleetStatus(
     log?.warn(`${where} is damaged; starting the fleet view afresh (${(err as Error).message})`);
     return undefined;
   }
-}
-
-async function readReports(
-  deps: FleetMonitorDeps,
-  agents: ReadonlySet<string>,
-): Promise<{ reports: Map<string, AgentReport>; ignored: { key: string; reason: string }[] }> {
-  const reports = new Map<string, AgentReport>();
-  const ignored: { key: string; reason: string }[] = [];
-  const listed = await deps.objects.list(AGENTS_PREFIX);
-  for (const { key, size } of listed) {
-    const m = /^agents\/([^/]+)\/report\.json$/.exec(key);
-    if (!m) continue;
-    const agent = m[1]!;
-    const ignore = (reason: string): void => {
-      ignored.push({ key, reason });
-      deps.log.warn(`ignoring agent report ${key}: ${reason}`);
-    };
-    if (!agents.has(agent)) {
-      ignore(`agent "${agent}" is not in the deployment config (no certificate lists it)`);
-      continue;
-    }
-    // Refused before reading: a runaway agent's huge object must not exhaust the Lambda.
-    if (size > AGENT_REPORT_MAX_BYTES) {
-      ignore(`${key} is ${size} bytes, over the ${AGENT_REPORT_MAX_BYTES}-byte limit`);
-      continue;
-    }
-    try {
-      const text = await deps.objects.get(key);
-      if (text !== undefined) reports.set(agent, parseAgentReport(text, agent));
-    } catch (err) {
-      ignore(asCertkeeperError(err).describe());
-    }
-  }
-  return { reports, ignored };
 }
 
 async function probeAll(

@@ -3,6 +3,7 @@ import { AGENT_NAME_PATTERN } from '../model/delivery.js';
 import { ValidationError } from '../model/errors.js';
 import { NAME_PATTERN } from '../model/spec.js';
 import { parseJson } from '../model/json.js';
+import { agentPrefix } from '../store/layout.js';
 
 /**
  * What one agent tells the fleet view after every check: which serial it installed and
@@ -10,8 +11,8 @@ import { parseJson } from '../model/json.js';
  * (`agents/<agent>/report.json`; the stack grants nothing else), and the reader trusts
  * nothing in it: a report that is malformed, oversized, or names another agent is ignored.
  */
-export const AGENTS_PREFIX = 'agents/';
-export const agentReportKey = (agent: string): string => `${AGENTS_PREFIX}${agent}/report.json`;
+export { AGENTS_PREFIX } from '../store/layout.js';
+export const agentReportKey = (agent: string): string => `${agentPrefix(agent)}report.json`;
 
 /** A report for a few hundred certificates is a few tens of kilobytes; more is not a report. */
 export const AGENT_REPORT_MAX_BYTES = 256 * 1024;

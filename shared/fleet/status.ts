@@ -30,16 +30,30 @@ const certificateFleet = z.object({
   targets: z.array(targetStatus),
 });
 
+/** A registry agent as the fleet view lists it (removed ones too, so people see they are cut off). */
+const agentFleet = z.object({
+  status: z.enum(['pending', 'active', 'removed']),
+  source: z.enum(['config', 'cli']),
+  selector: z.object({ certificates: z.array(z.string()), labels: z.record(z.string(), z.string()) }),
+  identityNotAfter: time.optional(),
+  removedAt: time.optional(),
+  lastReportAt: time.optional(),
+  host: z.string().optional(),
+});
+
 export const fleetStatusSchema = z.object({
   version: z.literal(1),
   at: time,
   lagMinutes: z.number().int().positive(),
   certificates: z.record(z.string(), certificateFleet),
+  /** Registry agents (absent in views written before the registry). */
+  agents: z.record(z.string(), agentFleet).optional(),
 });
 
 export type TargetStatus = z.infer<typeof targetStatus>;
 export type CertificateFleet = z.infer<typeof certificateFleet>;
 export type FleetStatus = z.infer<typeof fleetStatusSchema>;
+export type AgentFleet = z.infer<typeof agentFleet>;
 
 /** Health that someone should hear about; `updating` is a target inside the lag period. */
 export const isProblem = (health: TargetHealth): boolean => health !== 'ok' && health !== 'updating';

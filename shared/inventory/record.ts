@@ -36,6 +36,7 @@ const storedSpec = z
         acmRegions: z.array(text),
       })
       .optional(),
+    labels: z.record(z.string(), z.string()).optional(),
   })
   // JSON drops undefined members; CertificateSpec wants every key present.
   .transform((s): CertificateSpec => ({
@@ -48,6 +49,7 @@ const storedSpec = z
     renewBefore: s.renewBefore,
     renewBeforePercentage: s.renewBeforePercentage,
     ...(s.delivery ? { delivery: s.delivery } : {}),
+    ...(s.labels && Object.keys(s.labels).length ? { labels: s.labels } : {}),
   }));
 
 /** The stored spec of the item for `name`: one stored under another name is corrupted too. */

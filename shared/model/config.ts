@@ -10,7 +10,9 @@ import {
   directoryUrlSchema,
   resolveDirectoryName,
 } from './cas.js';
-import { ACM_IMPORTS_PER_YEAR, AGENT_NAME_PATTERN, emptyDelivery } from './delivery.js';
+import { type AgentSelector, parseSelector } from './agent.js';
+import { ACM_IMPORTS_PER_YEAR, AGENT_NAME_PATTERN } from './delivery.js';
+import { labelsInput } from './labels.js';
 import { ValidationError } from './errors.js';
 import { configError } from './suggest.js';
 import { type CertificateSpec, certificateSpecInput, parseCertificateSpec } from './spec.js';
@@ -35,6 +37,9 @@ const email = z.string().regex(EMAIL_PATTERN, 'must be an email address');
 const directory = z.union([z.enum(['letsencrypt', 'letsencrypt-staging']), directoryUrlSchema]);
 /** RFC 8555 §7.3.4 external account binding; the HMAC key stays in Secrets Manager. */
 const eab = z.object({ kid: z.string().min(1), hmacKeySecretArn: secretArn }).strict();
+
+/** A week: renewed after three and a half days, so a server may be off for that long and come back. */
+export const DEFAULT_AGENT_IDENTITY_HOURS = 168;
 
 export const deploymentConfigSchema = z
   .object({
@@ -120,13 +125,18 @@ export const deploymentConfigSchema = z
       .default({ email: [] }),
     /** Serve challenges/http-01/* publicly from the bucket, for servers that proxy to S3. */
     http01PublicRead: z.boolean().default(false),
-    /** Servers that pull certificates: each gets a queue and a read-only policy for its certificates. */
+    /**
+     * Agents declared at deploy, the way certificates are (more can be added at run time with
+     * `certkeeper agent add`): each receives the certificates it names and every certificate
+     * whose labels include all of its `labels`. No stack resource is made per agent.
+     */
     agents: z
       .array(
         z
           .object({
             name: z.string().regex(AGENT_NAME_PATTERN, 'must be lower-case letters, digits and hyphens'),
-            certificates: z.array(z.string()).min(1, 'list the certificates this server installs'),
+            certificates: z.array(z.string()).default([]),
+            labels: labelsInput.optional(),
           })
           .strict(),
       )
@@ -138,19 +148,35 @@ export const deploymentConfigSchema = z
         lagMinutes: z.number().int().min(1).max(10_080).default(30),
         /** ACM's "imported certificates per year" quota per region (default 5,000; raise it here after AWS raises it). */
         acmImportsPerYear: z.number().int().min(1).default(ACM_IMPORTS_PER_YEAR),
+        /**
+         * How long an agent's client certificate (its identity) is valid; it renews itself at
+         * half of that. Short: a stolen identity is worth little for long.
+         */
+        agentIdentityHours: z.number().int().min(1).max(720).default(DEFAULT_AGENT_IDENTITY_HOURS),
       })
       .strict()
-      .default({ lagMinutes: 30, acmImportsPerYear: ACM_IMPORTS_PER_YEAR }),
+      .default({
+        lagMinutes: 30,
+        acmImportsPerYear: ACM_IMPORTS_PER_YEAR,
+        agentIdentityHours: DEFAULT_AGENT_IDENTITY_HOURS,
+      }),
     certificates: z.array(certificateSpecInput.strict()).default([]),
   })
   .strict();
 
 export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
 
+export interface DeclaredAgent {
+  name: string;
+  selector: AgentSelector;
+}
+
 export interface DeploymentConfig extends Omit<
   z.output<typeof deploymentConfigSchema>,
-  'certificates' | 'ca' | 'cas'
+  'certificates' | 'ca' | 'cas' | 'agents'
 > {
+  /** The agents declared at deploy, with their selectors validated. */
+  agents: DeclaredAgent[];
   /** The preferred CA's directory URL, resolved from a well-known name. */
   directoryUrl: string;
   /** The preferred CA (the first of `cas`), for what only ever talks to one. */
@@ -187,28 +213,38 @@ export function parseDeploymentConfig(input: unknown, source = 'certkeeper.confi
     }
     names.add(c.name);
   });
-  raw.agents.forEach((agent, i) =>
+  const seenAgents = new Set<string>();
+  const agents = raw.agents.map((agent, i): DeclaredAgent => {
+    const field = `config.agents[${i}]`;
+    if (seenAgents.has(agent.name)) {
+      throw prefixed(
+        new ValidationError(
+          `${field}.name`,
+          `"${agent.name}" is declared twice`,
+          'give each agent its own name',
+        ),
+        source,
+      );
+    }
+    seenAgents.add(agent.name);
     agent.certificates.forEach((name, j) => {
       if (!names.has(name)) {
         throw prefixed(
           new ValidationError(
-            `config.agents[${i}].certificates[${j}]`,
+            `${field}.certificates[${j}]`,
             `"${name}" is not a declared certificate`,
             `declare it under "certificates" or remove it (declared: ${[...names].join(', ') || 'none'})`,
           ),
           source,
         );
       }
-    }),
-  );
-  // Each agent listed under a certificate is a delivery target the fleet view follows.
-  for (const agent of raw.agents) {
-    for (const name of agent.certificates) {
-      const spec = certificates.find((c) => c.name === name)!;
-      spec.delivery ??= emptyDelivery();
-      if (!spec.delivery.agents.includes(agent.name)) spec.delivery.agents.push(agent.name);
+    });
+    try {
+      return { name: agent.name, selector: parseSelector(agent, field) };
+    } catch (err) {
+      throw err instanceof ValidationError ? prefixed(err, source) : err;
     }
-  }
+  });
   const quota = acmImportsPerYear(certificates, raw.fleet.acmImportsPerYear);
   if (quota) throw prefixed(quota, source);
   const dns = certificates.find((c) => c.challenge === 'dns-01' && !c.hostedZoneId);
@@ -234,6 +270,7 @@ export function parseDeploymentConfig(input: unknown, source = 'certkeeper.confi
     },
     cas,
     certificates,
+    agents,
   };
 }
 

@@ -4,6 +4,7 @@ import { ValidationError } from './errors.js';
 import { type Identifier, isWildcard, parseIdentifiers } from './identifiers.js';
 import { zodToValidationError } from './json.js';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from './key-types.js';
+import { type Labels, labelsInput, parseLabels } from './labels.js';
 
 export const CHALLENGE_TYPES = ['dns-01', 'http-01', 'tls-alpn-01'] as const;
 export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
@@ -31,6 +32,11 @@ export interface CertificateSpec {
    * reissues the certificate.
    */
   delivery?: DeliverySpec;
+  /**
+   * What agents select it by (`{"role": "edge"}`), besides its name; absent when none.
+   * Like delivery, changing labels never reissues the certificate.
+   */
+  labels?: Labels;
 }
 
 /**
@@ -67,6 +73,8 @@ export const certificateSpecInput = z.object({
   probes: z.array(probeEndpointInput).optional(),
   /** ACM regions to import the certificate into after each issuance. */
   acmRegions: z.array(z.string()).optional(),
+  /** Labels agents select certificates by, e.g. {"role": "edge"}. */
+  labels: labelsInput.optional(),
 });
 export type CertificateSpecInput = z.input<typeof certificateSpecInput>;
 
@@ -114,6 +122,7 @@ export function parseCertificateSpec(input: unknown, field = 'certificate'): Cer
   }
   const probes = (raw.probes ?? []).map((p, i) => parseProbeEndpoint(p, `${field}.probes[${i}]`));
   const acmRegions = parseAcmRegions(raw.acmRegions ?? [], `${field}.acmRegions`);
+  const labels = parseLabels(raw.labels ?? {}, `${field}.labels`);
   const profile = raw.profile ?? (hasIp ? IP_PROFILE : undefined);
   const limit = identifierLimit(profile);
   if (identifiers.length > limit) {
@@ -135,6 +144,7 @@ export function parseCertificateSpec(input: unknown, field = 'certificate'): Cer
     renewBefore: raw.renewBefore,
     renewBeforePercentage: raw.renewBeforePercentage,
     delivery: probes.length || acmRegions.length ? { agents: [], probes, acmRegions } : undefined,
+    ...(Object.keys(labels).length ? { labels } : {}),
   };
 }
 

@@ -21,8 +21,8 @@ const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14'; // PKCS#9, RFC 2985 §5.4
 const OID_KEY_USAGE = '2.5.29.15';
 const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 
-/** The signature a key makes over the request: digest and AlgorithmIdentifier (RFC 5758, RFC 4055). */
-function signatureAlgorithm(key: KeyObject): { digest: string; algorithm: Buffer } {
+/** The signature a key makes over a request: digest and AlgorithmIdentifier (RFC 5758, RFC 4055). */
+export function signatureAlgorithm(key: KeyObject): { digest: string; algorithm: Buffer } {
   if (key.asymmetricKeyType === 'rsa') {
     // sha256WithRSAEncryption, parameters NULL (RFC 4055 §5).
     return {

@@ -13,9 +13,11 @@ export function stateAfterSpecChange(
   after: CertificateSpec,
   now: Date,
 ): CertificateState {
-  // Where it is delivered is not what it is: a delivery change alone touches no state, but
-  // an ACM region newly declared for a certificate in place is due for its import at once.
-  if (sameSpec({ ...before, delivery: undefined }, { ...after, delivery: undefined })) {
+  // Where it is delivered (and the labels agents select it by) is not what it is: such a
+  // change alone touches no state, but an ACM region newly declared for a certificate in
+  // place is due for its import at once.
+  const what = (s: CertificateSpec): CertificateSpec => ({ ...s, delivery: undefined, labels: undefined });
+  if (sameSpec(what(before), what(after))) {
     const acm = acmImportDueAt(after, state, now);
     if (acm && state.dueAt && acm < new Date(state.dueAt)) return { ...state, dueAt: acm.toISOString() };
     return state;

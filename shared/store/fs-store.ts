@@ -6,6 +6,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   readdirSync,
   renameSync,
   rmSync,
@@ -19,6 +20,7 @@ import {
   type ListableObjectStore,
   type ListedObject,
 } from './object-certificate-store.js';
+import { type GetOptions, tooLarge } from './store.js';
 
 export interface FsStoreOptions {
   /** Directory holding the key layout of layout.ts; created (mode 0700) on first write. */
@@ -49,14 +51,30 @@ export class FsObjectStore implements ListableObjectStore {
     this.location = this.root;
   }
 
-  async get(key: string): Promise<string | undefined> {
+  async get(key: string, options: GetOptions = {}): Promise<string | undefined> {
     const path = this.pathFor(key);
+    const max = options.maxBytes;
+    let body: Buffer;
     try {
-      return readFileSync(path, 'utf8');
+      if (max === undefined) return readFileSync(path, 'utf8');
+      // Read through one descriptor, at most max + 1 bytes: a file growing meanwhile
+      // cannot make this read more.
+      const fd = openSync(path, 'r');
+      try {
+        body = Buffer.alloc(max + 1);
+        let length = 0;
+        for (let n; length < body.length && (n = readSync(fd, body, length, body.length - length, null)) > 0;)
+          length += n;
+        body = body.subarray(0, length);
+      } finally {
+        closeSync(fd);
+      }
     } catch (err) {
       if (errno(err) === 'ENOENT') return undefined;
       throw fsError(err, 'read', path);
     }
+    if (body.length > max) throw tooLarge(path, max);
+    return body.toString('utf8');
   }
 
   async put(

@@ -7,6 +7,8 @@
  *   challenges/http-01/<token>                                         key authorization
  *   challenges/tls-alpn-01/<SNI name>                                  validation certificate + its throwaway key
  *   accounts/<directory host>/<account>.json                           ACME account key + URL
+ *   agents/<agent>/report.json                                         what an agent reports (direct mode)
+ *   agents/<agent>/deliveries/<certificate>/<serial>.json              a certificate sealed to one agent
  *
  * Readers fetch the manifest first and follow its keys, so they never see a key without
  * its certificate (the files of a serial are complete before the manifest names them).
@@ -18,6 +20,7 @@ export const CERTIFICATES_PREFIX = 'certificates/';
 export const HTTP01_PREFIX = 'challenges/http-01/';
 export const TLSALPN01_PREFIX = 'challenges/tls-alpn-01/';
 export const ACCOUNTS_PREFIX = 'accounts/';
+export const AGENTS_PREFIX = 'agents/';
 
 export const certificatePrefix = (name: string): string => `${CERTIFICATES_PREFIX}${name}/`;
 export const versionPrefix = (name: string, serial: string): string => `${certificatePrefix(name)}${serial}/`;
@@ -29,6 +32,10 @@ export const PENDING_DIR = 'pending';
 export const pendingKeyKey = (name: string): string =>
   `${certificatePrefix(name)}${PENDING_DIR}/order-key.json`;
 export const http01Key = (token: string): string => `${HTTP01_PREFIX}${token}`;
+/** Everything of one agent's lives under its name: the stack grants each agent this prefix alone. */
+export const agentPrefix = (agent: string): string => `${AGENTS_PREFIX}${agent}/`;
+export const agentDeliveryKey = (agent: string, certificate: string, serial: string): string =>
+  `${agentPrefix(agent)}deliveries/${certificate}/${serial}.json`;
 /**
  * Keyed by the SNI name the CA sends (RFC 8737 §3; RFC 8738 §6 for IPs), which is all the
  * responder knows of a connection. SNI_NAME keeps anything else out of the key space.

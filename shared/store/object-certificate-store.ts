@@ -21,6 +21,14 @@ import type {
   PutBundleOptions,
 } from './store.js';
 
+/**
+ * What a reader takes of a manifest and of one PEM file: a manifest is under a kilobyte, a
+ * chain of a few certificates some; whatever a bucket writer puts there, nothing larger is
+ * read into memory (an agent on a small server, a Lambda with its batch).
+ */
+export const MANIFEST_MAX_BYTES = 64 * 1024;
+export const BUNDLE_FILE_MAX_BYTES = 64 * 1024;
+
 export interface ListedObject {
   key: string;
   lastModified: Date;
@@ -82,12 +90,12 @@ export class ObjectCertificateStore implements CertificateStore {
 
   async getManifest(name: string): Promise<Manifest | undefined> {
     const key = manifestKey(name);
-    const text = await this.objects.get(key);
+    const text = await this.objects.get(key, { maxBytes: MANIFEST_MAX_BYTES });
     return text === undefined ? undefined : parseManifest(text, key, name);
   }
 
   async readFile(key: string): Promise<string> {
-    const text = await this.objects.get(key);
+    const text = await this.objects.get(key, { maxBytes: BUNDLE_FILE_MAX_BYTES });
     if (text === undefined) {
       throw new NotFoundError(
         `${this.location}: ${key} does not exist`,

@@ -14,7 +14,7 @@ import {
   type ListableObjectStore,
   type ListedObject,
 } from './object-certificate-store.js';
-import type { PutOptions } from './store.js';
+import { type GetOptions, type PutOptions, tooLarge } from './store.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -48,18 +48,36 @@ export class S3ObjectStore implements ListableObjectStore {
     this.location = `s3://${options.bucket}`;
   }
 
-  async get(key: string): Promise<string | undefined> {
+  async get(key: string, options: GetOptions = {}): Promise<string | undefined> {
     // A missing key reads as AccessDenied without s3:ListBucket, hence that permission here.
     const ctx = this.ctx('GetObject', key, ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt']);
-    return callAws(ctx, async () => {
+    const max = options.maxBytes;
+    const body = await callAws(ctx, async () => {
       try {
-        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-        return (await out.Body?.transformToString('utf-8')) ?? '';
+        const out = await this.client.send(
+          // One byte past the limit tells a larger object from one exactly at it.
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Range: max === undefined ? undefined : `bytes=0-${max}`,
+          }),
+        );
+        return Buffer.from((await out.Body?.transformToByteArray()) ?? []);
       } catch (err) {
         if (isAwsNotFound(err)) return undefined;
+        // A range of an empty object is not satisfiable (RFC 9110 §15.5.17): it is empty.
+        if (
+          max !== undefined &&
+          (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416
+        ) {
+          return Buffer.alloc(0);
+        }
         throw err;
       }
     });
+    if (body === undefined) return undefined;
+    if (max !== undefined && body.length > max) throw tooLarge(`${this.location}/${key}`, max);
+    return body.toString('utf8');
   }
 
   /**

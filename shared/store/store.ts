@@ -1,3 +1,4 @@
+import { IntegrityError } from '../model/errors.js';
 import type { BundleFile } from './layout.js';
 
 /** One issued certificate, as PEM text. `privkey` never leaves the store and the agent. */
@@ -75,8 +76,24 @@ export interface PutOptions {
 }
 
 /** Port: the small object store for ACME account keys and HTTP-01 tokens. */
+/** An object over a reader's limit: refused before more than the limit was read. */
+export const tooLarge = (where: string, maxBytes: number): IntegrityError =>
+  new IntegrityError(
+    `${where} is larger than ${maxBytes} bytes, more than it can legitimately hold`,
+    'check what wrote it; certkeeper writes it again in its own size',
+  );
+
+export interface GetOptions {
+  /**
+   * Read at most this many bytes: a larger object is an IntegrityError, and no more than
+   * this (plus one) is ever transferred or held, whatever the object grew to since it was
+   * listed (S3: a ranged GET).
+   */
+  maxBytes?: number;
+}
+
 export interface ObjectStore {
-  get(key: string): Promise<string | undefined>;
+  get(key: string, options?: GetOptions): Promise<string | undefined>;
   /**
    * Writes the object; `secret` objects are encrypted with the configured KMS key. `sha256`
    * (hex, of the UTF-8 body) lets a backend that can have the write checked against it do so.

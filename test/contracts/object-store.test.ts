@@ -54,6 +54,21 @@ describe.each(ADAPTERS)('ObjectStore contract: $name', (adapter) => {
     expect(await store.get('accounts/nobody/none.json')).toBeUndefined();
   });
 
+  it('reads at most maxBytes: a larger object is refused whole, never read whole; at the limit and empty ones read', async () => {
+    await store.put('limits/huge.json', 'x'.repeat(100_000));
+    await expect(store.get('limits/huge.json', { maxBytes: 1024 })).rejects.toThrow(
+      /huge\.json is larger than 1024 bytes/,
+    );
+    await store.put('limits/exact.json', 'y'.repeat(1024));
+    expect(await store.get('limits/exact.json', { maxBytes: 1024 })).toBe('y'.repeat(1024));
+    await store.put('limits/empty.json', '');
+    expect(await store.get('limits/empty.json', { maxBytes: 1024 })).toBe('');
+    expect(await store.get('limits/absent.json', { maxBytes: 1024 })).toBeUndefined();
+    // Multi-byte text at the limit is cut nowhere: the limit is on bytes, checked before decoding.
+    await store.put('limits/utf8.json', 'é'.repeat(512));
+    expect(await store.get('limits/utf8.json', { maxBytes: 1024 })).toBe('é'.repeat(512));
+  });
+
   it('reads back exactly what was written, and a second write replaces it', async () => {
     await store.put('agents/web-1/report.json', '{"a":1}\n');
     expect(await store.get('agents/web-1/report.json')).toBe('{"a":1}\n');

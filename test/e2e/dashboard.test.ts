@@ -102,6 +102,8 @@ beforeAll(async () => {
       stateFile: join(host, `state-${name}.json`),
       trustedCaFile,
       pollIntervalSeconds,
+      // The report as often as the check: the silent one's three seconds of silence.
+      reportIntervalSeconds: pollIntervalSeconds,
       certificates: { site: { fullchain: join(host, `${name}.pem`), key: join(host, `${name}.key`) } },
     };
     const file = join(host, `${name}.json`);

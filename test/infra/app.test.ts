@@ -105,7 +105,7 @@ describe('deployment config for the CDK app', () => {
 });
 
 describe('the CDK app with the real bundles', () => {
-  it('synthesizes the example: five bundled Lambdas, no cdk-nag finding', () => {
+  it('synthesizes the example: seven bundled Lambdas, no cdk-nag finding', () => {
     const outdir = mkdtempSync(path.join(scratch, 'cdk.out-'));
     const { status, stderr } = runApp({ CERTKEEPER_CONFIG: EXAMPLE_CONFIG_PATH, CDK_OUTDIR: outdir });
     expect(stderr).not.toMatch(/Error/);
@@ -123,7 +123,7 @@ describe('the CDK app with the real bundles', () => {
     const functions = Object.values(template.Resources).filter(
       (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Runtime === 'nodejs22.x',
     );
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(7);
     for (const fn of functions) {
       // Each function's code is an asset directory staged from infra/bundle.ts's output.
       const hash = String((fn.Properties.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');

@@ -100,7 +100,15 @@ describe('least privilege, example config', () => {
 
   it('fleet: reads agent reports and its status object, writes only the status, reads the inventory, publishes events', () => {
     const g = grants(roleStatements(s.template, 'Fleet'));
-    expect(serviceActions(g, 'dynamodb')).toEqual(['dynamodb:GetItem', 'dynamodb:Scan']);
+    expect(serviceActions(g, 'dynamodb')).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:Scan',
+    ]);
+    // It deletes only in the fleet table (the inbox of an agent gone), never an inventory item.
+    expect(g.get('dynamodb:DeleteItem')!.join()).toMatch(/IssuerFleetTable/);
+    expect(g.get('dynamodb:DeleteItem')!.join()).not.toMatch(/IssuerTable[0-9A-F]{8}/);
+    expect(g.get('sqs:SendMessage')!.join()).toMatch(/IssuerDeliverQueue/);
     expect(serviceActions(g, 's3')).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
     const reads = g.get('s3:GetObject')!.join();
     expect(reads).toContain('/agents/*');
@@ -142,52 +150,69 @@ describe('least privilege, example config', () => {
     ]);
   });
 
-  it('agents: a queue per agent with its certificates only, and a read-only policy', () => {
+  it("agents: no resource per agent; one role, from this stack's trust anchor only, each session scoped by its CN", () => {
+    // Nothing per agent: no queue, subscription or managed policy named after one.
+    expect(resourcesOf(s.template, 'AWS::IAM::ManagedPolicy')).toEqual([]);
+    expect(Object.keys(s.template.toJSON().Resources).filter((id) => /Web1|Proxy/.test(id))).toEqual([]);
+    // One subscription for the whole fleet: the deliver queue, certificate issuances only.
     s.template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'sqs',
       RawMessageDelivery: true,
-      FilterPolicy: { certificate: ['web-1'] },
-      Endpoint: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerAgentWeb1Queue'), 'Arn'] },
+      FilterPolicy: { type: ['certificate.issued', 'certificate.renewed'] },
+      Endpoint: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerDeliverQueue'), 'Arn'] },
     });
-    s.template.hasResourceProperties('AWS::SNS::Subscription', {
-      Protocol: 'sqs',
-      FilterPolicy: { certificate: ['site'] },
-      Endpoint: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerAgentProxyQueue'), 'Arn'] },
-    });
-    s.template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
-
-    const policies = resourcesOf(s.template, 'AWS::IAM::ManagedPolicy');
-    expect(policies).toHaveLength(2);
-    const [, web1] = policies.find(([id]) => id.startsWith('IssuerAgentWeb1Policy'))!;
-    const statements = (web1.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
-    const g = grants(statements);
+    const [, role] = resourcesOf(s.template, 'AWS::IAM::Role').find(([id]) =>
+      id.startsWith('IssuerAgentRole'),
+    )!;
+    const trust = (role.Properties.AssumeRolePolicyDocument as { Statement: Statement[] }).Statement;
+    expect(trust.flatMap(actionsOf).sort()).toEqual([
+      'sts:AssumeRole',
+      'sts:SetSourceIdentity',
+      'sts:TagSession',
+    ]);
+    for (const st of trust) {
+      expect(st.Principal).toEqual({ Service: 'rolesanywhere.amazonaws.com' });
+      // Without it any trust anchor in the account could hand out this role.
+      expect(st.Condition).toEqual({
+        ArnEquals: {
+          'aws:SourceArn': {
+            'Fn::GetAtt': [expect.stringMatching(/^IssuerAgentTrustAnchor/), 'TrustAnchorArn'],
+          },
+        },
+      });
+    }
+    const g = grants(roleStatements(s.template, 'Agent'));
     expect([...g.keys()].sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
       'kms:Decrypt',
-      'kms:GenerateDataKey',
       's3:GetObject',
-      's3:PutObject',
-      'sqs:DeleteMessage',
-      'sqs:GetQueueAttributes',
-      'sqs:ReceiveMessage',
     ]);
     const objects = g.get('s3:GetObject')!.join();
-    expect(objects).toContain('/certificates/web-1/*');
+    expect(objects).toContain('/agents/${aws:PrincipalTag/x509Subject/CN}/deliveries/*');
     expect(objects).toContain('/challenges/http-01/*');
-    // TLS-ALPN-01: the validation certificates the agent's responder serves, read-only.
     expect(objects).toContain('/challenges/tls-alpn-01/*');
-    expect(objects).not.toContain('/certificates/site/');
-    expect(g.get('s3:DeleteObject')).toBeUndefined();
-    // It writes its own fleet report and nothing else: not another agent's, not a certificate.
-    const writes = g.get('s3:PutObject')!;
-    expect(writes).toHaveLength(1);
-    expect(writes[0]).toMatch(/\/agents\/web-1\/report\.json"\]\]\}$/);
-    expect(writes.join()).not.toContain('agents/proxy');
+    expect(objects).not.toMatch(/certificates|accounts/);
+    const statements = roleStatements(s.template, 'Agent');
+    expect(statementWith(statements, 'dynamodb:GetItem').Condition).toEqual({
+      'ForAllValues:StringEquals': {
+        'dynamodb:LeadingKeys': [
+          'poll#${aws:PrincipalTag/x509Subject/CN}',
+          'inbox#${aws:PrincipalTag/x509Subject/CN}',
+        ],
+      },
+    });
+    expect(statementWith(statements, 'dynamodb:PutItem').Condition).toEqual({
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['report#${aws:PrincipalTag/x509Subject/CN}'] },
+    });
+    expect(g.get('dynamodb:GetItem')!.join()).toMatch(/IssuerFleetTable/);
     expect(statementWith(statements, 'kms:Decrypt').Condition).toEqual({
       StringEquals: {
         'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
       },
     });
-    expect(g.get('sqs:ReceiveMessage')!.join()).toMatch(/IssuerAgentWeb1Queue/);
+    // Sessions of a quarter of an hour: a removed agent's last credentials die soon.
+    s.template.hasResourceProperties('AWS::RolesAnywhere::Profile', { DurationSeconds: 900 });
   });
 });
 

@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ALERT_EVENT_TYPES, STATS_EVENT } from '../../infra/issuer.js';
+import { gunzipSync } from 'node:zlib';
+import { ALERT_EVENT_TYPES, PUBLISH_CRL_EVENT, STATS_EVENT } from '../../infra/issuer.js';
 import { DUE_INDEX_NAME, PARTITION_KEY, TTL_ATTRIBUTE } from '../../shared/dynamo/table.js';
 import { parseRuntimeEnv } from '../../shared/model/runtime-config.js';
 import {
@@ -25,10 +26,15 @@ describe('CertkeeperIssuer with the example config', () => {
     s = synth();
   });
 
-  it('has one customer-managed KMS key with rotation, retained', () => {
-    s.template.resourceCountIs('AWS::KMS::Key', 1);
+  it('has one customer-managed KMS key with rotation, and the agents CA key, both retained', () => {
+    s.template.resourceCountIs('AWS::KMS::Key', 2);
     s.template.hasResource('AWS::KMS::Key', {
       Properties: { EnableKeyRotation: true },
+      DeletionPolicy: 'Retain',
+    });
+    // The agents' CA: an asymmetric signing key (KMS cannot rotate those, nor export them).
+    s.template.hasResource('AWS::KMS::Key', {
+      Properties: { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' },
       DeletionPolicy: 'Retain',
     });
     // CloudWatch alarms may publish to the encrypted alarms topic, from this account only.
@@ -162,13 +168,15 @@ describe('CertkeeperIssuer with the example config', () => {
     }
   });
 
-  it('runs five Lambdas on nodejs22.x/arm64 with index.handler, their own log groups and roles', () => {
+  it('runs seven Lambdas on nodejs22.x/arm64 with index.handler, their own log groups and roles', () => {
     const functions = resourcesOf(s.template, 'AWS::Lambda::Function').filter(
       ([id]) => !id.includes('framework'),
     );
     expect(functions.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'Issuer',
+      'IssuerDeliver',
       'IssuerFleet',
+      'IssuerIdentity',
       'IssuerInventorySync',
       'IssuerNotifier',
       'IssuerScheduler',
@@ -242,10 +250,14 @@ describe('CertkeeperIssuer with the example config', () => {
   it('ticks the scheduler every scheduleMinutes and asks for stats hourly', () => {
     s.template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(15 minutes)',
-      // The fleet view is evaluated on the same tick.
+      // The fleet view is evaluated on the same tick, and the agents' CRL published.
       Targets: [
         Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerScheduler'), 'Arn'] } }),
         Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerFleet'), 'Arn'] } }),
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IssuerIdentity'), 'Arn'] },
+          Input: JSON.stringify(PUBLISH_CRL_EVENT),
+        }),
       ],
     });
     s.template.hasResourceProperties('AWS::Events::Rule', {
@@ -307,7 +319,6 @@ describe('CertkeeperIssuer with the example config', () => {
         challenge: 'http-01',
         profile: 'shortlived',
         keyType: 'ecdsa-p256',
-        delivery: { agents: ['web-1'], probes: [], acmRegions: [] },
       },
       {
         name: 'site',
@@ -317,8 +328,14 @@ describe('CertkeeperIssuer with the example config', () => {
         ],
         challenge: 'dns-01',
         keyType: 'ecdsa-p256',
-        delivery: { agents: ['proxy'], probes: [], acmRegions: [] },
       },
+    ]);
+    // The config's agents go to the registry through the same resource (gzipped: thousands
+    // of them must not fill the template).
+    const agents = (inventory.Properties as unknown as { AgentsGzip: string }).AgentsGzip;
+    expect(JSON.parse(gunzipSync(Buffer.from(agents, 'base64')).toString('utf8'))).toEqual([
+      { name: 'web-1', selector: { certificates: ['web-1'], labels: {} } },
+      { name: 'proxy', selector: { certificates: ['site'], labels: {} } },
     ]);
     // The provider framework Lambda calls the inventory-sync function.
     s.template.hasResourceProperties('AWS::Lambda::Function', {
@@ -407,10 +424,12 @@ describe('CertkeeperIssuer with the example config', () => {
       'EventsTopicArn',
       'AlarmsTopicArn',
       'NotificationsTopicArn',
-      'AgentWeb1PolicyArn',
-      'AgentWeb1QueueUrl',
-      'AgentProxyPolicyArn',
-      'AgentProxyQueueUrl',
+      'AgentEnrolmentUrl',
+      'FleetTableName',
+      'AgentRoleArn',
+      'AgentTrustAnchorArn',
+      'AgentProfileArn',
+      'DeliverQueueUrl',
     ]) {
       s.template.hasOutput(output, {});
     }

@@ -1,24 +1,37 @@
 /**
- * The agent against the stand-in stack on moto: S3 for manifests, bundles and HTTP-01 tokens,
- * and the events topic delivering to an SQS queue (the stack's events tap, raw delivery) as
- * the agent's queue. The clients come from the environment, as on a server
- * (AWS_ENDPOINT_URL and CERTKEEPER_S3_FORCE_PATH_STYLE, set by useStandInStack).
+ * The agent against the stand-in stack: a registry agent's inbox on a fleet table in
+ * DynamoDB Local, its sealed envelopes in S3 on moto written by the deliver use case, and
+ * the HTTP-01 responder reading the bucket. The clients come from the environment, as on a
+ * server (AWS_ENDPOINT_URL and CERTKEEPER_S3_FORCE_PATH_STYLE, set by useStandInStack);
+ * credentials through Roles Anywhere are test/e2e/registry.test.ts's.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Agent, AddressInUseError, createAgent, startAgentHttp01 } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
-import { SnsPublisher } from '../../shared/events/sns.js';
+import { DynamoAgentRegistry } from '../../shared/agents/dynamodb.js';
+import { DynamoAgentInboxes } from '../../shared/agents/inbox-dynamodb.js';
+import { createFleetTable } from '../../shared/dynamo/fleet-table.js';
+import { amendState } from '../../shared/inventory/inventory.js';
+import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
+import { systemClock } from '../../shared/model/clock.js';
+import { parseCertificateSpec } from '../../shared/model/spec.js';
+import { declareSpec } from '../../shared/usecases/declare-certificates.js';
+import {
+  type DeliveryDeps,
+  deliverCertificate,
+  deliverToAgent,
+} from '../../shared/usecases/deliver-certificates.js';
 import { http01Key } from '../../shared/store/layout.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { useStandInStack } from '../../scripts/test-kit/stack.js';
 import { createTestCa, type IssuedBundle, type TestCa } from '../support/test-ca.js';
 import { recordingLog } from '../support/agent-host.js';
+import { joinedTestAgent, testAgentCa } from '../support/registry-agent.js';
 
 const IDS = ['agent-int.example.test', '127.0.0.1'];
 
@@ -48,32 +61,62 @@ async function until(
   }
 }
 
-describe('the agent on its queue', () => {
+describe('a registry agent on its inbox', () => {
   let agent: Agent;
   let running: Promise<void>;
+  let delivery: DeliveryDeps;
+  let inboxes: DynamoAgentInboxes;
+  let identityFleetTable: string;
   const stop = new AbortController();
   const logs: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'certkeeper-agent-int-'));
-  const fullchain = join(dir, 'fullchain.pem');
+  const fullchain = join(dir, 'etc', 'agent-int', 'fullchain.pem');
   const reloads = join(dir, 'reloads.log');
 
-  beforeAll(() => {
+  beforeAll(async () => {
     writeFileSync(join(dir, 'root.pem'), ca.rootPem);
+    const fleetTable = `${stack.table}-fleet`;
+    identityFleetTable = fleetTable;
+    await createFleetTable(stack.clients.dynamodb, fleetTable);
+    const registry = new DynamoAgentRegistry({ client: stack.clients.dynamodb, tableName: stack.table });
+    inboxes = new DynamoAgentInboxes({ client: stack.clients.dynamodb, tableName: fleetTable });
+    delivery = {
+      registry,
+      inventory: new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table }),
+      store,
+      objects: new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket, kmsKeyId: stack.kmsKeyId }),
+      inboxes,
+      clock: systemClock,
+      log: recordingLog([]),
+    };
+    const identity = await joinedTestAgent({
+      registry,
+      ca: await testAgentCa(),
+      name: 'int-1',
+      selector: { certificates: [], labels: { role: 'int' } },
+      dir,
+      fleetTable,
+    });
     const config = parseAgentConfig(
       {
+        name: 'int-1',
         bucket: stack.bucket,
-        queueUrl: stack.tapQueueUrl,
-        // An hour: within this test only events can make the agent act after its first check.
+        identity,
+        // An hour: within this test only the inbox (polled every second) makes the agent act.
         pollIntervalSeconds: 3600,
+        eventPollSeconds: 1,
         trustedCaFile: 'root.pem',
         stateFile: 'state.json',
-        certificates: { 'agent-int': { fullchain: 'fullchain.pem', key: 'privkey.pem' } },
+        certificatesDirectory: 'etc',
         reload: { commands: [`echo "$CERTKEEPER_SERIAL" >> '${reloads}'`] },
       },
       'integration config',
       dir,
     );
-    agent = createAgent(config, { log: recordingLog(logs) });
+    agent = createAgent(config, {
+      log: recordingLog(logs),
+      registry: { inboxes, objects: delivery.objects },
+    });
     running = agent.run({ signal: stop.signal });
   });
 
@@ -82,15 +125,22 @@ describe('the agent on its queue', () => {
     await running;
   });
 
-  const publish = async (issued: IssuedBundle, certificate = 'agent-int'): Promise<void> => {
-    await store.putBundle(certificate, issued.serial, issued.bundle, issued.meta);
-    await new SnsPublisher(stack.clients.sns, { topicArn: stack.topicArn }).publish({
-      type: 'certificate.renewed',
-      certificate,
-      identifiers: IDS,
-      serial: issued.serial,
-      at: new Date().toISOString(),
-    });
+  /** What the issuer leaves: the serial's files and manifest, the state naming it current. */
+  const issue = async (issued: IssuedBundle, labels = { role: 'int' }): Promise<void> => {
+    const spec = parseCertificateSpec({ name: 'agent-int', identifiers: IDS, labels });
+    await declareSpec(delivery.inventory, spec);
+    await store.putBundle('agent-int', issued.serial, issued.bundle, issued.meta);
+    await amendState(delivery.inventory, 'agent-int', ({ state }) => ({
+      ...state,
+      status: 'valid',
+      current: {
+        serial: issued.serial,
+        notBefore: issued.meta.notBefore,
+        notAfter: issued.meta.notAfter,
+        manifestKey: 'certificates/agent-int/current.json',
+      },
+    }));
+    expect((await deliverCertificate(delivery, 'agent-int')).failed).toEqual([]);
   };
 
   const installed = (): string | undefined => {
@@ -101,53 +151,97 @@ describe('the agent on its queue', () => {
     }
   };
 
-  const queueDepth = async (): Promise<number> => {
-    const { Attributes } = await stack.clients.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: stack.tapQueueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    return (
-      Number(Attributes?.ApproximateNumberOfMessages) +
-      Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
-    );
-  };
-
-  it('installs a certificate as soon as its event arrives, and the next one on the next event', async () => {
-    // The first check found nothing issued yet.
-    await until('the first check', () => logs.some((l) => /certificate agent-int: error/.test(l)));
+  it('installs what its inbox names as soon as it changes, and the next serial on the next change', async () => {
     const first = await ca.issue({ identifiers: IDS });
-    await publish(first);
+    await issue(first);
     await until('the first serial on disk', () => installed() === first.bundle.fullchain);
 
     const second = await ca.issue({ identifiers: IDS });
-    await publish(second);
+    await issue(second);
     await until('the second serial on disk', () => installed() === second.bundle.fullchain);
-    // The files are in place just before the reload command runs: wait for its line.
     const reloaded = () => readFileSync(reloads, 'utf8').split('\n').filter(Boolean);
     await until('the second reload', () => reloaded().length >= 2);
     expect(reloaded()).toEqual([first.serial, second.serial]);
-    await until('the queue to drain', async () => (await queueDepth()) === 0);
+    expect(logs.filter((l) => /INFO inbox changed/.test(l)).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('deletes malformed messages and events for other certificates without acting on them', async () => {
-    const before = installed();
-    await stack.clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: stack.tapQueueUrl, MessageBody: 'not an event' }),
+  it('refuses an envelope that is not the one its inbox names, keeping what it has, until it is delivered anew; never goes back', async () => {
+    // A second agent, checked by hand (not running), so the test decides when it looks.
+    const dir2 = mkdtempSync(join(tmpdir(), 'certkeeper-agent-int2-'));
+    writeFileSync(join(dir2, 'root.pem'), ca.rootPem);
+    const identity = await joinedTestAgent({
+      registry: delivery.registry,
+      ca: await testAgentCa(),
+      name: 'int-2',
+      selector: { certificates: ['agent-int'], labels: {} },
+      dir: dir2,
+      fleetTable: identityFleetTable,
+    });
+    const config = parseAgentConfig(
+      {
+        name: 'int-2',
+        bucket: stack.bucket,
+        identity,
+        trustedCaFile: 'root.pem',
+        stateFile: 'state.json',
+        certificatesDirectory: 'etc',
+      },
+      'integration config 2',
+      dir2,
     );
-    await publish(await ca.issue({ identifiers: ['other.example.test'] }), 'someone-else');
-    await until('the queue to drain', async () => (await queueDepth()) === 0);
-    expect(logs.some((l) => /WARN deleting a malformed queue message .*is not JSON/.test(l))).toBe(true);
-    expect(installed()).toBe(before);
+    const logs2: string[] = [];
+    const second = createAgent(config, {
+      log: recordingLog(logs2),
+      registry: { inboxes, objects: delivery.objects },
+    });
+    const onDisk = () => readFileSync(join(dir2, 'etc', 'agent-int', 'fullchain.pem'), 'utf8');
 
-    // And it still answers the next event of its own.
-    const third = await ca.issue({ identifiers: IDS });
-    await publish(third);
-    await until('the third serial on disk', () => installed() === third.bundle.fullchain);
+    const current = await ca.issue({ identifiers: IDS });
+    await issue(current);
+    expect((await second.syncOnce()).certificates[0]).toMatchObject({
+      action: 'installed',
+      serial: current.serial,
+    });
+
+    // A bucket writer replaces the next envelope: the inbox (which it cannot write) still names the first's SHA-256.
+    const next = await ca.issue({ identifiers: IDS });
+    await issue(next);
+    const entry = (await inboxes.get('int-2'))!.entries['agent-int']!;
+    const sealed = (await delivery.objects.get(entry.key))!;
+    await delivery.objects.put(entry.key, sealed.replace('{"version":1,', '{"version":1, '));
+    const refused = (await second.syncOnce()).certificates[0]!;
+    expect(refused.action).toBe('refused');
+    expect(refused.error).toMatch(/is not the envelope the inbox names \(SHA-256 differs\)/);
+    expect(onDisk()).toBe(current.bundle.fullchain);
+
+    // The fleet tick sees the refusal in the agent's report and asks for its delivery:
+    // everything sealed and written anew, and the next check installs it.
+    const report = new Map([
+      [
+        'int-2',
+        { certificates: { 'agent-int': { lastAction: 'refused', installedSerial: current.serial } } },
+      ],
+    ]);
+    const { staleInboxes } = await import('../../shared/agents/stale-inboxes.js');
+    expect((await staleInboxes(delivery, report as never)).stale).toContain('int-2');
+    await deliverToAgent(delivery, 'int-2');
+    expect((await second.syncOnce()).certificates[0]).toMatchObject({
+      action: 'installed',
+      serial: next.serial,
+    });
+
+    // An older certificate issued as any other (an old manifest restored, say) never
+    // reaches the inbox: delivery does not hand an agent something older than it has.
+    const older = await ca.issue({ identifiers: IDS, notBefore: new Date(Date.now() - 2 * 86_400_000) });
+    await issue(older);
+    expect((await inboxes.get('int-2'))!.entries['agent-int']!.serial).toBe(next.serial);
+    expect((await second.syncOnce()).certificates[0]).toMatchObject({
+      action: 'unchanged',
+      serial: next.serial,
+    });
   });
 
-  it('stops promptly when aborted in the middle of a long poll', async () => {
+  it('stops promptly when aborted between two polls', async () => {
     const started = Date.now();
     stop.abort();
     await running;

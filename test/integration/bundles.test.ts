@@ -257,7 +257,7 @@ describe('Lambda bundles', () => {
       const out = result(await runBundle('inventory-sync', event, { CERTKEEPER_TABLE: table }));
       expect(out).toEqual({
         PhysicalResourceId: 'certkeeper-inventory',
-        Data: { Declared: 1, Revived: 0, Retired: 0 },
+        Data: { Declared: 1, Revived: 0, Retired: 0, Agents: 0 },
       });
     },
   );

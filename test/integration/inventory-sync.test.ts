@@ -32,7 +32,7 @@ describe('inventory sync on deploy', () => {
     const out = await handler(customResourceEvent('Create', [web, site]));
     expect(out).toEqual({
       PhysicalResourceId: 'certkeeper-inventory',
-      Data: { Declared: 2, Revived: 0, Retired: 0 },
+      Data: { Declared: 2, Revived: 0, Retired: 0, Agents: 0 },
     });
     expect((await inventory.get('web-1'))?.spec).toEqual(web);
     const due = await inventory.listDue(new Date(Date.now() + 1000));
@@ -41,7 +41,7 @@ describe('inventory sync on deploy', () => {
 
   it('retires a certificate removed from the config, keeping it, out of the schedule', async () => {
     const out = await handler(customResourceEvent('Update', [web]));
-    expect(out.Data).toEqual({ Declared: 1, Revived: 0, Retired: 1 });
+    expect(out.Data).toEqual({ Declared: 1, Revived: 0, Retired: 1, Agents: 0 });
     const retired = await inventory.get('site');
     expect(retired?.state.status).toBe('retired');
     expect(retired?.state.dueAt).toBeUndefined();
@@ -52,12 +52,13 @@ describe('inventory sync on deploy', () => {
       Declared: 1,
       Revived: 0,
       Retired: 0,
+      Agents: 0,
     });
   });
 
   it('brings a retired certificate back when it is declared again', async () => {
     const out = await handler(customResourceEvent('Update', [web, site]));
-    expect(out.Data).toEqual({ Declared: 2, Revived: 1, Retired: 0 });
+    expect(out.Data).toEqual({ Declared: 2, Revived: 1, Retired: 0, Agents: 0 });
     expect((await inventory.get('site'))?.state).toMatchObject({ status: 'pending', attempts: 0 });
   });
 

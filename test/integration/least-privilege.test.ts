@@ -1,6 +1,7 @@
 /**
  * Least privilege, proven on what the code really does: each principal (the Lambdas and
- * every agent) runs its real code against the peers (moto, DynamoDB Local, Pebble, the test
+ * every agent: one role, told apart by the principal tag its certificate gives its session)
+ * runs its real code against the peers (moto, DynamoDB Local, Pebble, the test
  * DNS server) while aws-recorder.ts records each AWS call it makes; every call is then
  * evaluated by @cloud-copilot/iam-simulate against that principal's policies in the
  * synthesized template (references resolved to this test's resources in a fake account),
@@ -16,8 +17,26 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { SNSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
 import { createAgent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
+import { saveIdentity } from '../../agent/identity.js';
+import { handler as identity } from '../../functions/identity.js';
+import { DynamoAgentRegistry } from '../../shared/agents/dynamodb.js';
+import { newDeliveryKey } from '../../shared/agents/envelope.js';
+import { DynamoAgentInboxes } from '../../shared/agents/inbox-dynamodb.js';
+import { parseEnrolmentToken } from '../../shared/agents/token.js';
+import { DynamoAgentReports } from '../../shared/fleet/reports-dynamodb.js';
+import { agentCsr } from '../../shared/identity/agent-csr.js';
+import { systemClock } from '../../shared/model/clock.js';
+import { issueToken } from '../../shared/usecases/manage-agents.js';
+import {
+  type AgentsStack,
+  createAgentsStack,
+  functionUrlEvent,
+  pointAgentFunctionsAt,
+  pumpDeliveries,
+} from '../../scripts/test-kit/agents.js';
 import { handler as fleet } from '../../functions/fleet.js';
 import { handler as inventorySync } from '../../functions/inventory-sync.js';
 import { handler as issuer } from '../../functions/issuer.js';
@@ -58,16 +77,30 @@ const PRINCIPALS: Record<string, PrincipalSource> = {
   issuer: { role: 'IssuerIssuerRole' },
   notifier: { role: 'IssuerNotifierRole' },
   'inventory-sync': { role: 'IssuerInventorySyncRole' },
-  'agent:web-1': { managedPolicy: 'IssuerAgentWeb1Policy' },
-  'agent:proxy': { managedPolicy: 'IssuerAgentProxyPolicy' },
+  identity: { role: 'IssuerIdentityRole' },
+  deliver: { role: 'IssuerDeliverRole' },
+  // Every agent is the one agent role; what tells them apart is their session's principal tags.
+  'agent:web-1': { role: 'IssuerAgentRole' },
+  'agent:proxy': { role: 'IssuerAgentRole' },
   fleet: { role: 'IssuerFleetRole' },
 };
+
+/** What Roles Anywhere puts in an agent's session: its certificate's CN, as a principal tag. */
+const PRINCIPAL_TAGS: Record<string, Record<string, string>> = {
+  'agent:web-1': { 'aws:PrincipalTag/x509Subject/CN': 'web-1' },
+  'agent:proxy': { 'aws:PrincipalTag/x509Subject/CN': 'proxy' },
+};
+const tagged = (principal: string, request: IamRequest): IamRequest => ({
+  ...request,
+  context: { ...request.context, ...PRINCIPAL_TAGS[principal] },
+});
 
 const ZONE = `${uniqueName('iam')}.test`;
 /** moto's zone ids do not look like Route53's, which the config insists on: this stands in. */
 const ZONE_ID = 'Z0CERTKEEPERIAMTEST';
 const recorder = recordAwsCalls();
 let stack: StandInStack;
+let agents: AgentsStack;
 let policies: PolicySet;
 let bucketArn: string;
 let zoneArn: string;
@@ -80,6 +113,23 @@ function forbidden(): Record<
   [string, Omit<IamRequest, 'call' | 'context'> & { context?: IamRequest['context'] }][]
 > {
   const object = (key: string) => `${bucketArn}/${key}`;
+  const fleetTableArn = () => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${agents.fleetTable}`;
+  const reportWrite = (agent: string) => ({
+    action: 'dynamodb:PutItem',
+    resource: fleetTableArn(),
+    context: { 'dynamodb:LeadingKeys': [`report#${agent}`] },
+  });
+  const inboxRead = (agent: string) => ({
+    action: 'dynamodb:GetItem',
+    resource: fleetTableArn(),
+    context: { 'dynamodb:LeadingKeys': [`inbox#${agent}`] },
+  });
+  const registryRead = (agent: string) => ({
+    action: 'dynamodb:GetItem',
+    resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${stack.table}`,
+    context: { 'dynamodb:LeadingKeys': [`agent#${agent}`] },
+  });
+  const caKeyArn = agents.caKeyArn;
   const change = (name: string, type: string) => ({
     action: 'route53:ChangeResourceRecordSets',
     resource: zoneArn,
@@ -120,25 +170,62 @@ function forbidden(): Record<
     ],
     'agent:web-1': [
       [
-        "the proxy's private key",
-        { action: 's3:GetObject', resource: object('certificates/site/01/privkey.pem') },
+        "the proxy's delivery (its certificate, sealed to it)",
+        { action: 's3:GetObject', resource: object('agents/proxy/deliveries/site/01.json') },
       ],
-      [
-        "the proxy's manifest",
-        { action: 's3:GetObject', resource: object('certificates/site/current.json') },
-      ],
+      ['any private key', { action: 's3:GetObject', resource: object('certificates/site/01/privkey.pem') }],
+      ['its own manifest', { action: 's3:GetObject', resource: object('certificates/web-1/current.json') }],
       ['an ACME account key', { action: 's3:GetObject', resource: object(`accounts/x/y.json`) }],
+      ["writing the proxy's report", reportWrite('proxy')],
+      ["the proxy's inbox", inboxRead('proxy')],
+      ['the registry (its own record included)', registryRead('web-1')],
       [
-        'writing its own manifest',
-        { action: 's3:PutObject', resource: object('certificates/web-1/current.json') },
-      ],
-      [
-        "writing the proxy's report",
-        { action: 's3:PutObject', resource: object('agents/proxy/report.json') },
+        'writing its own inbox',
+        {
+          action: 'dynamodb:PutItem',
+          resource: fleetTableArn(),
+          context: { 'dynamodb:LeadingKeys': ['inbox#web-1'] },
+        },
       ],
       [
         'deleting anything',
-        { action: 's3:DeleteObject', resource: object('certificates/web-1/current.json') },
+        { action: 's3:DeleteObject', resource: object('agents/web-1/deliveries/web-1/01.json') },
+      ],
+      ['signing with the CA key', { action: 'kms:Sign', resource: caKeyArn }],
+    ],
+    identity: [
+      ['a private key', { action: 's3:GetObject', resource: object('certificates/web-1/01/privkey.pem') }],
+      [
+        'an inbox',
+        {
+          action: 'dynamodb:PutItem',
+          resource: fleetTableArn(),
+          context: { 'dynamodb:LeadingKeys': ['inbox#web-1'] },
+        },
+      ],
+      [
+        'an inventory item deleted',
+        {
+          action: 'dynamodb:DeleteItem',
+          resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${stack.table}`,
+        },
+      ],
+    ],
+    deliver: [
+      ['an ACME account key', { action: 's3:GetObject', resource: object('accounts/x/y.json') }],
+      [
+        'writing a certificate',
+        { action: 's3:PutObject', resource: object('certificates/web-1/current.json') },
+      ],
+      ['writing an agent report', reportWrite('web-1')],
+      ['deleting an agent report', { ...reportWrite('web-1'), action: 'dynamodb:DeleteItem' }],
+      ['signing with the CA key', { action: 'kms:Sign', resource: caKeyArn }],
+      [
+        'writing the registry',
+        {
+          action: 'dynamodb:UpdateItem',
+          resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${stack.table}`,
+        },
       ],
     ],
     fleet: [
@@ -148,13 +235,23 @@ function forbidden(): Record<
       ['writing a manifest', { action: 's3:PutObject', resource: object('certificates/web-1/current.json') }],
       ['deleting anything', { action: 's3:DeleteObject', resource: object('fleet/status.json') }],
       ['a challenge TXT record', change(`_acme-challenge.${ZONE}`, 'TXT')],
+      ["deleting an agent's report", { ...reportWrite('web-1'), action: 'dynamodb:DeleteItem' }],
     ],
     'agent:proxy': [
       [
-        "web-1's private key",
-        { action: 's3:GetObject', resource: object('certificates/web-1/01/privkey.pem') },
+        "web-1's delivery",
+        { action: 's3:GetObject', resource: object('agents/web-1/deliveries/web-1/01.json') },
       ],
-      ["writing web-1's report", { action: 's3:PutObject', resource: object('agents/web-1/report.json') }],
+      ["writing web-1's report", reportWrite('web-1')],
+      ["web-1's inbox", inboxRead('web-1')],
+      [
+        "web-1's poll",
+        {
+          action: 'dynamodb:GetItem',
+          resource: fleetTableArn(),
+          context: { 'dynamodb:LeadingKeys': ['poll#web-1'] },
+        },
+      ],
     ],
     notifier: allBucket('the notifier'),
     scheduler: [
@@ -189,6 +286,14 @@ function synthFor(config: DeploymentConfigInput): CfnTemplate {
 
 const lastSegment = (s: string) => s.split(/[:/]/).pop()!;
 
+/** The Inventory custom resource's properties, as the deploy hands them to inventory-sync. */
+function inventoryPropertiesOf(template: CfnTemplate): { AgentsGzip?: string } {
+  const [, resource] = Object.entries(template.Resources).find(
+    ([, r]) => r.Type === 'Custom::CertkeeperInventory',
+  )!;
+  return resource.Properties as { AgentsGzip?: string };
+}
+
 beforeAll(async () => {
   stack = await useStandInStack('iam', [ZONE]);
   const notifications = (await stack.clients.sns.send(new CreateTopicCommand({ Name: uniqueName('notes') })))
@@ -206,6 +311,8 @@ beforeAll(async () => {
     certificates,
   };
   const template = synthFor(config);
+  agents = await createAgentsStack(stack);
+  pointAgentFunctionsAt(agents);
   const resolver = new TemplateResolver(template, {
     IssuerBucket: stack.bucket,
     IssuerTable: stack.table,
@@ -213,14 +320,31 @@ beforeAll(async () => {
     IssuerIssuerQueue: lastSegment(stack.queueUrl),
     IssuerEvents: lastSegment(stack.topicArn),
     IssuerNotifications: lastSegment(notifications),
-    IssuerAgentWeb1Queue: lastSegment(stack.tapQueueUrl),
+    IssuerFleetTable: agents.fleetTable,
+    IssuerDeliverQueue: lastSegment(agents.deliverQueueUrl),
+    IssuerAgentCaKey: lastSegment(agents.caKeyArn),
   });
   policies = policiesOf(template, resolver, PRINCIPALS);
   bucketArn = `arn:aws:s3:::${stack.bucket}`;
   zoneArn = `arn:aws:route53:::hostedzone/${ZONE_ID}`;
 
   // ---- Each principal does its job, recorded --------------------------------------------
-  await actingAs('inventory-sync', () => inventorySync(customResourceEvent('Create', certificates)));
+  const inventoryProperties = inventoryPropertiesOf(template);
+  await actingAs('inventory-sync', () =>
+    inventorySync(
+      customResourceEvent('Create', certificates, {
+        properties: { AgentsGzip: inventoryProperties.AgentsGzip! },
+      }),
+    ),
+  );
+  await actingAs('inventory-sync', () =>
+    inventorySync(
+      customResourceEvent('Create', [], {
+        resourceType: 'Custom::CertkeeperAgentCa',
+        properties: { KeyId: agents.caKeyArn, CommonName: 'certkeeper agents iam' },
+      }),
+    ),
+  );
   await actingAs('scheduler', () => scheduler(scheduledEvent()));
   await actingAs('scheduler', () => scheduler({ action: 'stats' }));
   const messages = await receiveAll(stack.clients.sqs, stack.queueUrl);
@@ -252,21 +376,63 @@ beforeAll(async () => {
   await actingAs('notifier', () => notifier(alertEvent(stack.topicArn)));
   delete process.env.CERTKEEPER_NOTIFY_TYPES;
 
+  // ---- The agents: join (identity), deliveries (deliver), checks and reports (each agent) ----
+  const registry = new DynamoAgentRegistry({ client: stack.clients.dynamodb, tableName: stack.table });
+  const fleetTable = { client: stack.clients.dynamodb, tableName: agents.fleetTable };
   for (const [agent, certificate] of [
     ['web-1', 'web-1'],
     ['proxy', 'site'],
   ] as const) {
+    const { token } = await issueToken(
+      { registry, clock: systemClock },
+      { url: 'https://identity.example/', region: REGION },
+      { name: agent },
+    );
     const dir = mkdtempSync(join(tmpdir(), `certkeeper-iam-${agent}-`));
-    // Pebble's root, so the agent goes all the way: verify, install.
+    const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    const delivery = newDeliveryKey();
+    const joined = await actingAs('identity', () =>
+      identity(
+        functionUrlEvent(
+          JSON.stringify({
+            action: 'join',
+            agent,
+            token: parseEnrolmentToken(token).secret,
+            csr: agentCsr(agent, key),
+            deliveryKey: delivery.publicKeyDer,
+          }),
+        ),
+      ),
+    );
+    const answer = JSON.parse((joined as { body: string }).body) as {
+      certificate: string;
+      caCertificate: string;
+    };
+    expect(answer.certificate).toContain('BEGIN CERTIFICATE');
+    await saveIdentity(join(dir, 'identity'), {
+      key,
+      certificatePem: answer.certificate,
+      caPem: answer.caCertificate,
+      deliveryKey: delivery.privateKey,
+    });
+    await actingAs('deliver', () => pumpDeliveries(stack, agents));
+    // Pebble's root, so the agent goes all the way: open, verify, install, report.
     writeFileSync(join(dir, 'root.pem'), (await pebbleGet('/roots/0')).body);
     const config = parseAgentConfig(
       {
-        // Named, so it writes its fleet report: the one object it may write.
         name: agent,
         bucket: stack.bucket,
-        // The events reach web-1 through the tap queue, which stands in for its agent queue.
-        ...(agent === 'web-1' ? { queueUrl: stack.tapQueueUrl } : {}),
+        identity: {
+          directory: 'identity',
+          enrolUrl: 'https://identity.example/',
+          region: REGION,
+          fleetTable: agents.fleetTable,
+          trustAnchorArn: agents.trustAnchorArn,
+          profileArn: agents.profileArn,
+          roleArn: agents.roleArn,
+        },
         pollIntervalSeconds: 3600,
+        eventPollSeconds: 1,
         stateFile: 'state.json',
         trustedCaFile: 'root.pem',
         certificates: { [certificate]: { fullchain: 'fullchain.pem', key: 'privkey.pem' } },
@@ -276,12 +442,19 @@ beforeAll(async () => {
     );
     const principal = `agent:${agent}`;
     const stop = new AbortController();
-    const running = actingAs(principal, () => createAgent(config).run({ signal: stop.signal }));
+    const running = actingAs(principal, () =>
+      createAgent(config, {
+        registry: {
+          inboxes: new DynamoAgentInboxes(fleetTable),
+          objects: new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket }),
+          reports: new DynamoAgentReports(fleetTable),
+        },
+      }).run({ signal: stop.signal }),
+    );
     const deadline = Date.now() + 60_000;
     const done = () =>
       recorder.calls.some((c) => c.principal === principal && c.operation === 'GetObject') &&
-      (config.queueUrl === undefined ||
-        recorder.calls.some((c) => c.principal === principal && c.operation.startsWith('DeleteMessage')));
+      recorder.calls.some((c) => c.principal === principal && c.operation === 'PutItem');
     while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     stop.abort();
     await running;
@@ -295,7 +468,7 @@ beforeAll(async () => {
   for (const principal of Object.keys(PRINCIPALS)) {
     const calls = recorder.calls.filter((c) => c.principal === principal);
     const requests = calls
-      .flatMap((c) => iamRequests(c, encryption))
+      .flatMap((c) => iamRequests(c, encryption).map((r) => tagged(principal, r)))
       .map((r) => ({ ...r, resource: r.resource.replace(stack.zoneIds[ZONE]!, ZONE_ID) }));
     const denied: string[] = [];
     for (const request of requests) {
@@ -357,7 +530,10 @@ function alertEvent(topicArn: string): SNSEvent {
 
 /** What the template encrypts with its key: SSE-KMS buckets, queues and topics. */
 function encryptionOf(template: CfnTemplate, resolver: TemplateResolver): Encryption {
-  const [keyId] = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::KMS::Key')!;
+  // The stack's symmetric key (the agents' CA key encrypts nothing).
+  const [keyId] = Object.entries(template.Resources).find(
+    ([, r]) => r.Type === 'AWS::KMS::Key' && r.Properties?.KeySpec === undefined,
+  )!;
   const encryption: Encryption = { keyArn: resolver.arn(keyId), buckets: [], queues: [], topics: [] };
   for (const [id, r] of Object.entries(template.Resources)) {
     const p = JSON.stringify(r.Properties ?? {});
@@ -387,11 +563,15 @@ describe('least privilege: every AWS call each principal made is allowed by the 
       const list = probes[principal] ?? [];
       let denied = 0;
       for (const [why, probe] of list) {
-        const decision = await decide(policies, principal, {
-          ...probe,
-          context: { 'aws:SecureTransport': 'true', ...probe.context },
-          call: why,
-        });
+        const decision = await decide(
+          policies,
+          principal,
+          tagged(principal, {
+            ...probe,
+            context: { 'aws:SecureTransport': 'true', ...probe.context },
+            call: why,
+          }),
+        );
         if (decision === 'Allowed') allowed.push(`${principal}: ${why}`);
         else denied++;
       }

@@ -121,6 +121,11 @@ export class TemplateResolver {
       if (attr === 'Arn') return this.arn(id);
       if (attr === 'QueueName' || attr === 'TopicName') return this.nameOf(id);
       if (attr === 'QueueUrl') return this.ref(id);
+      if (attr === 'TrustAnchorArn')
+        return `arn:aws:rolesanywhere:${REGION}:${ACCOUNT}:trust-anchor/${this.nameOf(id)}`;
+      if (attr === 'ProfileArn')
+        return `arn:aws:rolesanywhere:${REGION}:${ACCOUNT}:profile/${this.nameOf(id)}`;
+      if (attr === 'CertificatePem') return `(the CA certificate of ${id})`;
       throw new Error(`Fn::GetAtt ${id}.${attr} is not resolved here`);
     }
     if ('Fn::Join' in o) {
@@ -420,6 +425,14 @@ export function iamRequests(call: RecordedCall, encryption: Encryption): IamRequ
     case 'STS':
       if (call.operation === 'AssumeRole') return [req('sts:AssumeRole', i.RoleArn!)];
       break;
+    case 'KMS': {
+      // Calls made on the caller's own behalf (the agents' CA signing), not through a service.
+      const key = i.KeyId!.startsWith('arn:') ? i.KeyId! : `arn:aws:kms:${REGION}:${ACCOUNT}:key/${i.KeyId}`;
+      if (['Sign', 'GetPublicKey', 'Verify', 'DescribeKey'].includes(call.operation)) {
+        return [req(`kms:${call.operation}`, key)];
+      }
+      break;
+    }
     case 'Secrets Manager':
       if (call.operation === 'GetSecretValue') return [req('secretsmanager:GetSecretValue', i.SecretId!)];
       break;

@@ -410,3 +410,57 @@ describe('the state file', () => {
     expect(text).toMatch(/^certkeeper_agent_last_check_timestamp_seconds \d+$/m);
   });
 });
+
+describe('what a bucket writer cannot make the agent install (direct mode)', () => {
+  it('an older certificate (an old manifest restored): refused with the way to allow it, then installed only when asked', async () => {
+    const { host, first } = await installed();
+    const older = await ca.issue({ identifiers: IDS, notBefore: new Date(Date.now() - 48 * HOUR) });
+    await host.publish(older);
+    const before = host.snapshot();
+    const report = (await host.agent.syncOnce()).certificates[0]!;
+    expect(report.action).toBe('refused');
+    expect(report.error).toMatch(
+      new RegExp(
+        `refused serial ${older.serial} of web: it is older than the installed ${first.serial}.*Fix: .*--once --allow-older web`,
+      ),
+    );
+    expect(host.snapshot()).toEqual(before);
+    expect(host.reloads()).toEqual([first.serial]);
+
+    const asked = host.withConfig({}, { allowOlder: ['web'] });
+    expect((await asked.syncOnce()).certificates[0]).toMatchObject({
+      action: 'installed',
+      serial: older.serial,
+    });
+    expect(host.logs.some((l) => /WARN certificate web: installing an OLDER certificate/.test(l))).toBe(true);
+  });
+
+  it('a certificate for other names with a manifest to match: refused, the names of the first install kept', async () => {
+    const { host, first } = await installed();
+    const other = await ca.issue({ identifiers: ['evil.example.test'] });
+    await host.publish(other);
+    const report = (await host.agent.syncOnce()).certificates[0]!;
+    expect(report.action).toBe('refused');
+    expect(report.error).toMatch(
+      /it names evil\.example\.test, but the installed certificate named 203\.0\.113\.10, web\.example\.test\. Fix: if the certificate's names changed on purpose, list them under certificates\.web\.identifiers/,
+    );
+    expect((await host.state()).certificates.web!.serial).toBe(first.serial);
+    // With the names in the config, the operator's word decides.
+    const told = host.withConfig({
+      certificates: { web: { ...host.paths, identifiers: ['evil.example.test'] } },
+    });
+    expect((await told.syncOnce()).certificates[0]).toMatchObject({
+      action: 'installed',
+      serial: other.serial,
+    });
+  });
+
+  it('a manifest or a file larger than any real one: refused before it is read whole', async () => {
+    const { host, second } = await installed();
+    await host.publish(second);
+    writeFileSync(join(host.storeRoot, manifestKey('web')), `{"pad":"${'x'.repeat(70 * 1024)}"}`);
+    const report = (await host.agent.syncOnce()).certificates[0]!;
+    expect(report.action).toBe('refused');
+    expect(report.error).toMatch(/current\.json is larger than 65536 bytes/);
+  });
+});

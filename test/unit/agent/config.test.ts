@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_STATE_FILE, loadAgentConfig, parseAgentConfig } from '../../../agent/config.js';
+import { DEFAULT_STATE_FILE, loadAgentConfig, parseAgentConfig, targetFor } from '../../../agent/config.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 
 const EXAMPLE = new URL('../../../agent/examples/agent.config.json', import.meta.url).pathname;
@@ -97,7 +97,7 @@ describe('the agent config', () => {
     [
       'no certificates',
       { bucket: 'bkt', certificates: {} },
-      /^agent\.json: certificates: list at least one certificate/,
+      /^agent\.json: certificates: is empty, and there is no identity \(this agent has not joined\)\. Fix: list at least one certificate to install from the bucket, or join the registry: certkeeper agent join <token>$/,
     ],
     [
       'a typo in a field',
@@ -147,13 +147,47 @@ describe('the agent config', () => {
       { ...minimal, reload: { commands: [] } },
       /reload\.commands: list at least one command/,
     ],
-    [
-      'a queue that is not a URL',
-      { ...minimal, queueUrl: 'agent-web' },
-      /queueUrl: must be the agent queue URL/,
-    ],
   ])('refuses %s, naming the file, the field and the fix', (_what, input, expected) => {
     expect(problem(input)).toMatch(expected);
+  });
+
+  it('accepts the obsolete queueUrl of an agent upgraded in place, with a warning naming the move', () => {
+    const config = parseAgentConfig(
+      { ...minimal, queueUrl: 'https://sqs.eu-west-1.amazonaws.com/1/agent-web' },
+      'agent.json',
+    );
+    expect(config.warnings).toEqual([
+      'agent.json: queueUrl is obsolete (per-agent queues were removed) and ignored; delete it, and move this server to the registry with certkeeper agent join <token>',
+    ]);
+    expect(parseAgentConfig(minimal).warnings).toEqual([]);
+  });
+
+  it('needs no certificates once joined: what it receives installs under certificatesDirectory', () => {
+    const config = parseAgentConfig(
+      {
+        name: 'edge-1',
+        bucket: 'my-bucket',
+        identity: {
+          enrolUrl: 'https://abc.lambda-url.eu-west-1.on.aws/',
+          region: 'eu-west-1',
+          fleetTable: 'fleet-table',
+          trustAnchorArn: 'arn:aws:rolesanywhere:eu-west-1:123456789012:trust-anchor/x',
+          profileArn: 'arn:aws:rolesanywhere:eu-west-1:123456789012:profile/y',
+          roleArn: 'arn:aws:iam::123456789012:role/agents',
+        },
+      },
+      'agent.json',
+      '/etc/certkeeper',
+    );
+    expect(config.identity?.directory).toBe('/var/lib/certkeeper/identity');
+    expect(targetFor(config, 'edge')).toMatchObject({
+      fullchain: '/etc/ssl/certkeeper/edge/fullchain.pem',
+      key: '/etc/ssl/certkeeper/edge/privkey.pem',
+      mode: 0o644,
+    });
+    // A name that could leave the directory is no certificate name: no target.
+    expect(targetFor(config, '../etc')).toBeUndefined();
+    expect(targetFor(parseAgentConfig(minimal), 'edge')).toBeUndefined();
   });
 
   it('says when the file cannot be read or is not JSON', () => {

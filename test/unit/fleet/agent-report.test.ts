@@ -7,7 +7,7 @@ import { createSecureContext, createServer, type SecureContext } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateFleet } from '../../../shared/fleet/evaluate.js';
 import { agentReportKey, parseAgentReport } from '../../../shared/fleet/report.js';
-import { HOUR } from '../../../shared/model/clock.js';
+import { HOUR, ManualClock } from '../../../shared/model/clock.js';
 import { parseCertificateSpec } from '../../../shared/model/spec.js';
 import { FsObjectStore } from '../../../shared/store/fs-store.js';
 import type { ObjectStore } from '../../../shared/store/store.js';
@@ -24,7 +24,12 @@ beforeAll(async () => {
 
 /** A host whose agent is named web-1 and writes its report next to the certificates. */
 function namedHost(input: Record<string, unknown> = {}, reports?: ObjectStore) {
-  const host = agentHost(ca.rootPem, { name: 'web-1', pollIntervalSeconds: 60, ...input });
+  const host = agentHost(ca.rootPem, {
+    name: 'web-1',
+    pollIntervalSeconds: 60,
+    reportIntervalSeconds: 120,
+    ...input,
+  });
   const objects = new FsObjectStore({ root: host.storeRoot });
   const agent = host.withConfig({}, { reports: reports ?? objects });
   const report = async () => {
@@ -45,7 +50,8 @@ describe('the agent report', () => {
     expect(written).toMatchObject({
       version: 1,
       agent: 'web-1',
-      pollIntervalSeconds: 60,
+      // What the fleet view's silence rule reads: how often the agent promises a report.
+      pollIntervalSeconds: 120,
       certificates: {
         web: {
           installedSerial: first.serial,
@@ -59,6 +65,23 @@ describe('the agent report', () => {
 
     await agent.syncOnce();
     expect((await report())!.certificates.web!.lastAction).toBe('unchanged');
+  });
+
+  it('is written again only when what it says changed, or once per reportIntervalSeconds (each write costs)', async () => {
+    const clock = new ManualClock(Date.now());
+    const { host, objects } = namedHost();
+    const agent = host.withConfig({}, { reports: objects, clock });
+    await host.publish(await ca.issue({ identifiers: IDS }));
+    await agent.syncOnce(); // installed: written
+    await agent.syncOnce(); // unchanged: what it says changed (the action), written
+    const at = async () => parseAgentReport((await objects.get(agentReportKey('web-1')))!, 'web-1').at;
+    const second = await at();
+    clock.advance(60_000);
+    await agent.syncOnce(); // the same again, within the interval: not written
+    expect(await at()).toBe(second);
+    clock.advance(61_000);
+    await agent.syncOnce(); // 121 s after the last write: the heartbeat
+    expect(await at()).toBe(clock.now().toISOString());
   });
 
   it('carries the last error when the check failed', async () => {

@@ -45,7 +45,7 @@ const ipCertificates = (count: number, acmRegions: string[]) =>
   }));
 
 describe('delivery targets in the config', () => {
-  it('accepts host:port, [v6]:port and objects with an SNI, and lists the agents per certificate', () => {
+  it('accepts host:port, [v6]:port and objects with an SNI; declared agents are registry agents with a selector', () => {
     const parsed = parseDeploymentConfig(
       config(
         {
@@ -60,8 +60,10 @@ describe('delivery targets in the config', () => {
         { agents: [{ name: 'web-1', certificates: ['web'] }] },
       ),
     );
+    // Agents are no longer written into the certificates: the registry's selectors decide.
+    expect(parsed.agents).toEqual([{ name: 'web-1', selector: { certificates: ['web'], labels: {} } }]);
     expect(parsed.certificates[0]!.delivery).toEqual({
-      agents: ['web-1'],
+      agents: [],
       probes: [
         { host: '203.0.113.10', port: 443 },
         { host: '2001:db8::1', port: 8443 },
@@ -70,7 +72,11 @@ describe('delivery targets in the config', () => {
       ],
       acmRegions: ['us-east-1', 'eu-west-1'],
     });
-    expect(parsed.fleet).toEqual({ lagMinutes: 30, acmImportsPerYear: ACM_IMPORTS_PER_YEAR });
+    expect(parsed.fleet).toEqual({
+      lagMinutes: 30,
+      acmImportsPerYear: ACM_IMPORTS_PER_YEAR,
+      agentIdentityHours: 168,
+    });
   });
 
   it('refuses a probe endpoint that is not host:port, naming the field and the form expected', () => {

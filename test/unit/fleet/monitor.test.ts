@@ -130,9 +130,7 @@ describe('monitorFleet', () => {
       'agents/web-3/report.json',
       'agents/web-4/report.json',
     ]);
-    expect(ignored[0]!.reason).toBe(
-      'agent "intruder" is not in the deployment config (no certificate lists it)',
-    );
+    expect(ignored[0]!.reason).toBe('agent "intruder" is not in the registry and no certificate lists it');
     expect(ignored[1]!.reason).toContain('is not JSON');
     expect(ignored[2]!.reason).toContain(`over the ${AGENT_REPORT_MAX_BYTES}-byte limit`);
     expect(ignored[3]!.reason).toContain('names agent "web-1", not "web-4"');
