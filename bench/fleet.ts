@@ -47,6 +47,7 @@ import {
 import { type DeliverySample, mib, percentile, secs } from './lib/fleet-figures.js';
 import type { LambdaReply, LambdaRequest, LambdaSideConfig } from './lib/fleet-lambdas.js';
 import {
+  FLEET_MB,
   type Options,
   type Renewal,
   type TickRun,
@@ -305,7 +306,7 @@ async function main(): Promise<void> {
     console.log(
       `  setup: first issuance ${secs(issueMs)}; ${o.agents} joins in ${secs(enrolMs)} (${o.enrolConcurrency} at a time; join median ${secs(percentile(joinMs, 50))}, first session + start median ${secs(percentile(sessionMs, 50))}); every agent installed the first certificate ${secs(firstDeliveryMs)} after the first join`,
     );
-    printDelivery(renewals, topUps, o);
+    printDelivery(renewals, topUps, o, busy);
     printIdle(
       idle,
       busy,
@@ -424,8 +425,13 @@ async function tickRuns(
     [JSON.stringify({ bundle })],
     {
       env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: capacity.endpoint, NODE_OPTIONS: '' },
-      // Plain node, as Lambda runs the bundle (fork would pass on this process's tsx loader).
-      execArgv: [],
+      // Plain node, as Lambda runs the bundle (fork would pass on this process's tsx loader), with
+      // the heap limits the Lambda Node.js runtime's bootstrap sets from the function's memory:
+      // a tenth of it for the new space (half of that a semi-space), the rest for the old space.
+      execArgv: [
+        `--max-semi-space-size=${Math.floor(FLEET_MB / 20)}`,
+        `--max-old-space-size=${FLEET_MB - Math.floor(FLEET_MB / 10)}`,
+      ],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     },
   );

@@ -4,7 +4,6 @@
  * measuring is in bench/fleet.ts and the modules it names.
  */
 import { AGENT_SESSION_SECONDS } from '../../agent/aws.js';
-import { CREDENTIAL_REFRESH_AHEAD_MS } from '../../shared/identity/roles-anywhere.js';
 import type { CapacityLine } from './dynamo-capacity.js';
 import type { Tally } from './fleet-agents.js';
 import {
@@ -25,6 +24,8 @@ export const FLEET_MB = 256;
 export const DELIVER_MB = 512;
 /** The scheduler's default tick (scheduleMinutes 15): the fleet tick runs on it. */
 const TICKS_PER_MONTH = SECONDS_PER_MONTH / (15 * 60);
+/** How long before expiry the AWS SDK asks for credentials again (@smithy/core EXPIRATION_MS). */
+const SDK_REFRESH_SECONDS = 300;
 /** The eventPollSeconds the trade-off table shows, besides the measured one. */
 const TRADE_OFF_POLLS = [5, 10, 20, 60];
 
@@ -58,7 +59,8 @@ export interface TickRun {
   wallMs: number;
   cpuMs: number;
   maxRssKb: number;
-  heapUsedMb: number;
+  /** The heap's peak during the tick (sampled every 10 ms). */
+  heapPeakMb: number;
   calls: Record<string, number>;
   capacity: Map<string, CapacityLine>;
   summary?: { targets: number; ok: number; behind: number; silent: number };
@@ -71,7 +73,13 @@ export interface TickRun {
 const onLambda = (wallMs: number, cpuMs: number, memoryMb: number) =>
   wallMs - cpuMs + cpuMs * Math.max(1, LAMBDA_MB_PER_VCPU / memoryMb);
 
-export function printDelivery(renewals: Renewal[], topUps: Renewal[], o: Options): void {
+export function printDelivery(
+  renewals: Renewal[],
+  topUps: Renewal[],
+  o: Options,
+  /** What the agents sent during the renewals. */
+  busy: Map<string, Tally>,
+): void {
   console.log(
     `\ndelivery: from the manifest stored to each agent's install of the new serial (inbox polled, envelope fetched, opened with its key, chain verified, files written)`,
   );
@@ -133,11 +141,11 @@ export function printDelivery(renewals: Renewal[], topUps: Renewal[], o: Options
   console.log(
     `  moto and DynamoDB Local answer in milliseconds here, on 2 cores shared with the agents; DynamoDB's eventually consistent poll may miss a write made under a second before it (not modelled)`,
   );
-  printRenewalCost(renewals, o);
+  printRenewalCost(renewals, o, busy);
 }
 
 /** What one renewal costs per receiving agent: the deliver function's requests and the agent's. */
-function printRenewalCost(renewals: Renewal[], o: Options): void {
+function printRenewalCost(renewals: Renewal[], o: Options, busy: Map<string, Tally>): void {
   const n = renewals.length * o.agents;
   if (n === 0) return;
   const calls = new Map<string, number>();
@@ -162,7 +170,19 @@ function printRenewalCost(renewals: Renewal[], o: Options): void {
     .map(([k, c]) => `${k} ${(c / n).toFixed(2)}`)
     .join(', ');
   console.log(
-    `  a renewal, per receiving agent: the deliver function sends ${list}; ${(rru / n).toFixed(2)} RRU, ${(wru / n).toFixed(2)} WRU: ${usd(deliver)} (the envelope's S3 PUT the most); ${usd(deliver * 1000)} per 1,000 agents`,
+    `  a renewal, per receiving agent: the deliver function sends ${list}; ${(rru / n).toFixed(2)} RRU, ${(wru / n).toFixed(2)} WRU: ${usd(deliver)}`,
+  );
+  // The agent, by its rule: the inbox read consistently, the envelope fetched, and two reports
+  // (its install, then its next full check's "unchanged": the report's digest holds lastAction).
+  const each = (kind: string, fallback: number) => {
+    const t = busy.get(kind);
+    return t?.requests ? t.units / t.requests : fallback;
+  };
+  const inboxRru = each('DynamoDB GetItem inbox#', 1);
+  const reportWru = each('DynamoDB PutItem report#', 1);
+  const agent = inboxRru * PRICE.dynamoRru + PRICE.s3Get + 2 * reportWru * PRICE.dynamoWru;
+  console.log(
+    `  and the agent: 1 inbox read (${inboxRru.toFixed(2)} RRU), 1 S3 GET, 2 reports (${reportWru.toFixed(2)} WRU each): ${usd(agent)}; a renewal to 1,000 agents ${usd((deliver + agent) * 1000)}, to 10,000 ${usd((deliver + agent) * 10_000)}`,
   );
 }
 
@@ -175,7 +195,9 @@ export function printIdle(
   samples: DeliverySample[],
 ): void {
   const windowSeconds = o.agents * o.idleSeconds;
-  const sessionSeconds = AGENT_SESSION_SECONDS - CREDENTIAL_REFRESH_AHEAD_MS / 1000;
+  // The SDK asks its credential provider again 5 minutes before expiry, and the provider then
+  // refreshes (it wants 10 minutes left): a session every 10 of its 15 minutes.
+  const sessionSeconds = AGENT_SESSION_SECONDS - SDK_REFRESH_SECONDS;
   // What the agent's loop does per second: a poll every eventPollSeconds (and one more with
   // each full check), a consistent inbox read per full check, a report per reportIntervalSeconds
   // (and on every change), a new Roles Anywhere session before the last one has 10 min left.
@@ -224,6 +246,9 @@ export function printIdle(
       ['request', 'per agent-hour seen', 'by the intervals', 'priced', 'units each', '$/agent-month'],
       rows,
     ),
+  );
+  console.log(
+    `  "priced": seen in the window, or by the agent's interval where the window cannot show it; the window follows the renewals, so each agent's first full check after one reports again (lastAction installed, then unchanged); at rest a report every reportIntervalSeconds`,
   );
   console.log(
     `  total ${usd(total)} per agent-month, ${usd(total * 10_000)} a month at 10,000 agents; target <= $0.02: ${total <= 0.02 ? 'met' : 'NOT met'}`,
@@ -282,7 +307,7 @@ function printTradeOff(
 export function printTicks(ticks: TickRun[]): void {
   if (!ticks.length) return;
   console.log(
-    `\nfleet tick: functions/fleet.ts as its Lambda bundle in a plain node process (cold start, then warm), every agent reporting to the fleet table`,
+    `\nfleet tick: functions/fleet.ts as its Lambda bundle in a plain node process with the heap limits of a ${FLEET_MB} MB function (cold start, then warm), every agent reporting to the fleet table`,
   );
   const rows = ticks.map((t) => {
     const rru = [...t.capacity.values()].reduce((sum, l) => sum + l.rru, 0);
@@ -300,6 +325,7 @@ export function printTicks(ticks: TickRun[]): void {
       secs(t.cpuMs),
       secs(onLambda(t.wallMs, t.cpuMs, FLEET_MB)),
       mib(t.maxRssKb),
+      `${t.heapPeakMb.toFixed(0)} MiB`,
       rru.toFixed(0),
       result,
       requests,
@@ -314,6 +340,7 @@ export function printTicks(ticks: TickRun[]): void {
         'CPU',
         `at ${FLEET_MB} MB`,
         'peak RSS',
+        'peak heap',
         'RRU',
         'result',
         'requests (service operation count)',

@@ -4,7 +4,8 @@
  * (a cold start), then runs its handler each time the parent asks, in the same process (a
  * warm container), and answers with the tick's wall time, CPU time, the requests it sent by
  * "service operation" (aws-request-kind.mjs), the process's peak RSS and the tick's result.
- * Started by bench/fleet.ts with fork(), never by hand:
+ * Started by bench/fleet.ts with fork(), with the heap limits Lambda's Node.js runtime gives
+ * a function of the fleet function's memory, never by hand:
  *
  *   fork('bench/lib/fleet-tick-host.mjs', ['{"bundle": ".../fleet/index.mjs"}'])
  *   -> { op: 'ready' }; { op: 'run' } -> { op: 'ran', ... }; { op: 'exit' }
@@ -13,6 +14,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
+import { clearInterval, setInterval } from 'node:timers';
 import { pathToFileURL } from 'node:url';
 import { requestKind } from './aws-request-kind.mjs';
 
@@ -34,6 +36,10 @@ process.on('message', (message) => {
   if (message?.op !== 'run') return;
   void (async () => {
     calls = {};
+    // The heap's peak during the tick, sampled (RSS's peak is the kernel's, maxRSS).
+    let heapPeak = 0;
+    const sample = () => (heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed));
+    const sampler = setInterval(sample, 10);
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     let result;
@@ -45,13 +51,15 @@ process.on('message', (message) => {
     }
     const wallMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
+    clearInterval(sampler);
+    sample();
     process.send({
       op: 'ran',
       wallMs,
       cpuMs: (cpu.user + cpu.system) / 1000,
       calls,
       maxRssKb: process.resourceUsage().maxRSS,
-      heapUsedMb: process.memoryUsage().heapUsed / 1024 / 1024,
+      heapPeakMb: heapPeak / 1024 / 1024,
       summary: result?.summary,
       published: result?.published,
       redelivered: result?.redelivered?.length,
