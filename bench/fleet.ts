@@ -5,13 +5,15 @@
  *
  *   npm run bench:fleet -- [--agents 1000] [--event-poll 20] [--renewals 5]
  *                          [--poll-interval 300] [--report-interval 900] [--idle-seconds S]
- *                          [--tick-agents 1000,10000] [--enrol-concurrency 8]
+ *                          [--tick-agents 1000,10000] [--real-agents 5] [--enrol-concurrency 8]
  *
- * The agents (bench/lib/fleet-agents.ts) are the real agent in registry mode, without nginx,
- * in this process: each joins through the identity function with a one-time token, has its
- * own client certificate, its own Roles Anywhere session from the stand-in and its own
- * DynamoDB and S3 clients, polls its inbox, opens and verifies its envelope, installs the
- * files and reports. The stack's functions run in a second process (bench/lib/fleet-lambdas.ts):
+ * The agents (bench/lib/fleet-agents.ts) run in this process: each joins through the identity
+ * function with a one-time token, has its own client certificate, its own Roles Anywhere
+ * session from the stand-in and its own DynamoDB and S3 clients, polls its inbox, opens and
+ * verifies its envelope and reports. --real-agents of them are the real agent in registry mode
+ * (files installed, no nginx), the others light (the agent's loop and pieces, in memory): the
+ * real ones check that the light ones deliver and poll as the agent does. The stack's
+ * functions run in a second process (bench/lib/fleet-lambdas.ts):
  * the issuer on a forced renewal (Pebble, DNS-01), and the deliver function pumped from its
  * queue continuously. The fleet tick runs as its built Lambda bundle in a plain node process
  * (bench/lib/fleet-tick-host.mjs), its DynamoDB reads priced by DynamoDB Local's own count.
@@ -44,7 +46,7 @@ import {
   type SimulatedAgent,
   startAgent,
 } from './lib/fleet-agents.js';
-import { type DeliverySample, mib, percentile, secs } from './lib/fleet-figures.js';
+import { type DeliverySample, percentile, secs } from './lib/fleet-figures.js';
 import type { LambdaReply, LambdaRequest, LambdaSideConfig } from './lib/fleet-lambdas.js';
 import {
   FLEET_MB,
@@ -76,6 +78,7 @@ function options(): Options {
       'idle-seconds': { type: 'string' },
       'tick-agents': { type: 'string', default: '1000,10000' },
       'enrol-concurrency': { type: 'string', default: '8' },
+      'real-agents': { type: 'string', default: '5' },
     },
   });
   const whole = (flag: keyof typeof values, min = 1): number => {
@@ -103,6 +106,7 @@ function options(): Options {
     idleSeconds: values['idle-seconds'] === undefined ? pollInterval : whole('idle-seconds'),
     tickAgents: [...new Set(ticks)].sort((a, b) => a - b),
     enrolConcurrency: whole('enrol-concurrency'),
+    realAgents: whole('real-agents', 0),
   };
 }
 
@@ -113,26 +117,47 @@ const nameOf = (i: number) => `edge-${createHash('sha256').update(String(i)).dig
 class LambdaSide {
   readonly pumped: Extract<LambdaReply, { op: 'pumped' }>[] = [];
   readonly errors: string[] = [];
-  private waiting: { op: LambdaReply['op']; resolve: (r: LambdaReply) => void }[] = [];
+  private waiting: {
+    op: LambdaReply['op'];
+    request?: LambdaRequest['op'];
+    resolve: (r: LambdaReply) => void;
+    reject: (err: Error) => void;
+  }[] = [];
 
   constructor(private readonly child: ChildProcess) {
     child.on('message', (reply: LambdaReply) => {
       if (reply.op === 'pumped') this.pumped.push(reply);
       else if (reply.op === 'error') this.errors.push(reply.message);
+      if (reply.op === 'failed') {
+        for (const w of this.waiting.filter((w) => w.request === reply.request)) {
+          w.reject(new Error(`${reply.request} failed on the Lambda side: ${reply.message}`));
+        }
+        this.waiting = this.waiting.filter((w) => w.request !== reply.request);
+        return;
+      }
       const i = this.waiting.findIndex((w) => w.op === reply.op);
       if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(reply);
     });
+    child.on('exit', (code) => {
+      for (const w of this.waiting) w.reject(new Error(`the Lambda side exited (${code}) before ${w.op}`));
+      this.waiting = [];
+    });
   }
 
-  next<T extends LambdaReply['op']>(op: T): Promise<Extract<LambdaReply, { op: T }>> {
-    return new Promise((resolve) => this.waiting.push({ op, resolve: resolve as (r: LambdaReply) => void }));
+  next<T extends LambdaReply['op']>(
+    op: T,
+    request?: LambdaRequest['op'],
+  ): Promise<Extract<LambdaReply, { op: T }>> {
+    return new Promise((resolve, reject) =>
+      this.waiting.push({ op, request, resolve: resolve as (r: LambdaReply) => void, reject }),
+    );
   }
 
   ask<T extends LambdaReply['op']>(
     request: LambdaRequest,
     answer: T,
   ): Promise<Extract<LambdaReply, { op: T }>> {
-    const reply = this.next(answer);
+    const reply = this.next(answer, request.op);
     this.child.send(request);
     return reply;
   }
@@ -144,6 +169,7 @@ async function main(): Promise<void> {
   progress(`${o.agents} agents; setting up the stand-in stack`);
   const fleet = await setUpFleetStack();
   const counter = new RequestCounter();
+  const realCounter = new RequestCounter();
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 128 });
   const ctx: FleetContext = {
     registry: fleet.registry,
@@ -151,6 +177,7 @@ async function main(): Promise<void> {
     region: 'us-east-1',
     endpointCaPem: fleet.standIn.caCertPem,
     endpointCaFile: fleet.standIn.caCertPath,
+    rootPem: fleet.rootPem,
     rootsFile: fleet.rootsFile,
     workDir: fleet.workDir,
     certificate: CERTIFICATE,
@@ -160,6 +187,7 @@ async function main(): Promise<void> {
       reportIntervalSeconds: o.reportInterval,
     },
     counter,
+    realCounter,
     httpAgent,
   };
   const { clients: _clients, ...plainStack } = fleet.stack;
@@ -209,7 +237,7 @@ async function main(): Promise<void> {
         const enrolled = await enrolAgent(ctx, nameOf(i), SELECTOR);
         joinMs.push(enrolled.joinMs);
         const started = Date.now();
-        running.push(await startAgent(ctx, enrolled.config));
+        running.push(await startAgent(ctx, enrolled.config, i < o.realAgents));
         sessionMs.push(Date.now() - started);
         if (running.length % 100 === 0) progress(`${running.length} agents joined and running`);
       },
@@ -223,6 +251,8 @@ async function main(): Promise<void> {
     // ---- Renewals ----------------------------------------------------------------------------
     const renewals: Renewal[] = [];
     counter.take();
+    realCounter.take();
+    const renewalsStarted = { at: Date.now(), cpu: process.cpuUsage() };
     for (let r = 1; r <= o.renewals; r++) {
       renewals.push(await renewOnce(fleet, lambdas, lambdaCapacity, running, registry, o.eventPoll, r));
       progress(
@@ -236,12 +266,20 @@ async function main(): Promise<void> {
     }
 
     // ---- Idle window ------------------------------------------------------------------------
+    const used = process.cpuUsage(renewalsStarted.cpu);
+    const renewalsLoad = {
+      cpuMs: (used.user + used.system) / 1000,
+      wallMs: Date.now() - renewalsStarted.at,
+      loadavg: loadavg()[0]!,
+    };
     // The last reports of the last renewal first, so that the window holds none of it.
     await sleep(o.eventPoll * 1000);
     const busy = counter.take();
+    realCounter.take();
     progress(`idle window of ${o.idleSeconds} s`);
     await sleep(o.idleSeconds * 1000);
     const idle = counter.take();
+    const realIdle = realCounter.take();
 
     // ---- The fleet tick at each registry size ---------------------------------------------------
     const ticks: TickRun[] = [];
@@ -297,7 +335,7 @@ async function main(): Promise<void> {
 
     // ---- Figures -----------------------------------------------------------------------------
     console.log(
-      `\nfleet bench: ${o.agents} agents, each the real agent in registry mode (own client certificate from the identity function, own Roles Anywhere session from the stand-in, own DynamoDB and S3 clients), no nginx`,
+      `\nfleet bench: ${o.agents} agents (${Math.min(o.realAgents, o.agents)} of them the real agent with its files, the others light: the agent's loop and hot path in memory), each joined through the identity function with its own client certificate, its own Roles Anywhere session from the stand-in and its own DynamoDB and S3 clients; no nginx`,
     );
     console.log(
       `  eventPollSeconds ${o.eventPoll}, pollIntervalSeconds ${o.pollInterval}, reportIntervalSeconds ${o.reportInterval}; certificate "${CERTIFICATE}" (labels role=edge, DNS-01 on Pebble)`,
@@ -306,16 +344,17 @@ async function main(): Promise<void> {
     console.log(
       `  setup: first issuance ${secs(issueMs)}; ${o.agents} joins in ${secs(enrolMs)} (${o.enrolConcurrency} at a time; join median ${secs(percentile(joinMs, 50))}, first session + start median ${secs(percentile(sessionMs, 50))}); every agent installed the first certificate ${secs(firstDeliveryMs)} after the first join`,
     );
-    printDelivery(renewals, topUps, o, busy);
+    printDelivery(renewals, topUps, o, busy, renewalsLoad);
     printIdle(
       idle,
+      realIdle,
       busy,
       o,
       renewals.flatMap((r) => r.samples),
     );
     printTicks(ticks);
     console.log(
-      `\n  deliver + issuer process: peak RSS ${mib(lambdaStopped.maxRssKb)} (under tsx; the deliver function's own memory is less), CPU ${secs(lambdaStopped.cpuMs)}`,
+      `\n  CPU: the issuer and deliver process ${secs(lambdaStopped.cpuMs)} over the run's ${secs(Date.now() - began)}`,
     );
     const problems = [...errors, ...lambdas.errors];
     console.log(`  errors logged: ${problems.length}${problems.length ? ` (first: ${problems[0]})` : ''}`);
@@ -407,6 +446,7 @@ function sampleOf(agent: SimulatedAgent, serial: string, storedAt: number): Deli
     at: install.at,
   };
   return {
+    real: agent.real,
     total: install.at - storedAt,
     inbox: read.updatedAt - storedAt,
     wait: Math.max(0, poll.at - read.updatedAt),

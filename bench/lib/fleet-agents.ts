@@ -1,12 +1,17 @@
 /**
- * The servers of bench/fleet.ts: each one the real agent (agent/agent.ts, registry mode) in
- * this process, minus nginx. It joins with a one-time token through the identity function
- * (`agent join`'s own code: a key and a delivery key made here, a CSR sent), gets its own
- * temporary credentials from the Roles Anywhere stand-in with its own client certificate,
- * and has its own DynamoDB and S3 clients with them (the sockets are pooled across agents: on
- * one machine, a connection per server would be a thread per server in moto). Its files go to
- * a directory of its own, on tmpfs where there is one (a server has its own disk; fsyncs of a
- * thousand servers on one shared disk would measure that disk).
+ * The servers of bench/fleet.ts, in this process. Each joins with a one-time token through
+ * the identity function (`agent join`'s own code: a key and a delivery key made here, a CSR
+ * sent), gets its own temporary credentials from the Roles Anywhere stand-in with its own
+ * client certificate, and has its own DynamoDB and S3 clients with them (the sockets are
+ * pooled across agents: on one machine, a connection per server would be a thread per server
+ * in moto). Two kinds run:
+ * - the real agent (agent/agent.ts, registry mode), minus nginx, its files in a directory of
+ *   its own on tmpfs where there is one (a server has its own disk);
+ * - a light one (LightAgent): the agent's loop and its pieces for the hot path (its inbox
+ *   port, InboxSource, verifyBundle, buildAgentReport, writeReportIfDue), its state in
+ *   memory and no files, the chain verified against the CA's root alone. A thousand real
+ *   agents in one process measure this machine: each install parses the ~140 system roots
+ *   (about 20 ms, nothing on a server once per renewal, 20 s of one core here per renewal).
  *
  * What the benchmark reads of each agent: its inbox polls and reads (a wrapper around its
  * inbox port), its installs (its log), and every AWS request its clients send, counted with
@@ -20,8 +25,13 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createAgent } from '../../agent/agent.js';
 import { AGENT_SESSION_SECONDS } from '../../agent/aws.js';
 import { type AgentConfig, loadAgentConfig } from '../../agent/config.js';
-import { loadIdentity } from '../../agent/identity.js';
+import { loadDeliveryKey, loadIdentity } from '../../agent/identity.js';
 import { joinRegistry } from '../../agent/join.js';
+import { buildAgentReport, writeReportIfDue } from '../../agent/report.js';
+import { sameSerial } from '../../agent/served.js';
+import { InboxSource } from '../../agent/sources.js';
+import type { AgentState } from '../../agent/state.js';
+import { verifyBundle } from '../../agent/verify.js';
 import type { AgentInboxes } from '../../shared/agents/inbox.js';
 import { DynamoAgentInboxes } from '../../shared/agents/inbox-dynamodb.js';
 import { newAgentRecord } from '../../shared/agents/records.js';
@@ -30,6 +40,7 @@ import { DynamoAgentReports } from '../../shared/fleet/reports-dynamodb.js';
 import { rolesAnywhereCredentials } from '../../shared/identity/roles-anywhere.js';
 import type { AgentSelector } from '../../shared/model/agent.js';
 import { systemClock } from '../../shared/model/clock.js';
+import { IntegrityError, asCertkeeperError } from '../../shared/model/errors.js';
 import type { Log } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { issueToken } from '../../shared/usecases/manage-agents.js';
@@ -137,6 +148,8 @@ const newObserved = (): Observed => ({ polls: [], reads: [], installs: [], error
 
 export interface SimulatedAgent {
   name: string;
+  /** The real agent (createAgent) or the light one. */
+  real: boolean;
   config: AgentConfig;
   seen: Observed;
   /** Forgets what was observed so far (before a renewal, or an idle window). */
@@ -152,12 +165,15 @@ export interface FleetContext {
   /** The stand-in's TLS CA (PEM, and the file holding it). */
   endpointCaPem: string;
   endpointCaFile: string;
-  /** Pebble's root, the agent's trustedCaFile. */
+  /** Pebble's root, the agent's trustedCaFile (PEM, and the file holding it). */
+  rootPem: string;
   rootsFile: string;
   workDir: string;
   certificate: string;
   intervals: { eventPollSeconds: number; pollIntervalSeconds: number; reportIntervalSeconds: number };
+  /** The requests of the light agents, and those of the real ones apart. */
   counter: RequestCounter;
+  realCounter: RequestCounter;
   /** One socket pool for every agent's clients (see the file's comment). */
   httpAgent: HttpAgent;
 }
@@ -201,11 +217,11 @@ export async function enrolAgent(
  * The agent's clients as agent/aws.ts registryClients makes them (credentials through Roles
  * Anywhere with its identity on disk, re-read at every session), counted, on the shared pool.
  */
-function agentClients(ctx: FleetContext, config: AgentConfig) {
+function agentClients(ctx: FleetContext, config: AgentConfig, counter: RequestCounter) {
   const identity = config.identity!;
   const credentials = rolesAnywhereCredentials(
     async () => {
-      ctx.counter.add('Roles Anywhere CreateSession');
+      counter.add('Roles Anywhere CreateSession');
       const current = await loadIdentity(identity.directory);
       return { certificatePem: current.certificatePem, privateKey: current.key };
     },
@@ -229,8 +245,8 @@ function agentClients(ctx: FleetContext, config: AgentConfig) {
     requestHandler: handler(),
   });
   const dynamodb = new DynamoDBClient({ region: identity.region, credentials, requestHandler: handler() });
-  ctx.counter.instrument(s3, 'S3');
-  ctx.counter.instrument(dynamodb, 'DynamoDB');
+  counter.instrument(s3, 'S3');
+  counter.instrument(dynamodb, 'DynamoDB');
   const fleetTable = { client: dynamodb, tableName: identity.fleetTable, clock: systemClock };
   return {
     credentials,
@@ -280,30 +296,46 @@ function observingLog(seen: () => Observed, name: string): Log {
 }
 
 /**
- * Runs the agent (its own loop: a full check at once and every pollIntervalSeconds, its
+ * Runs an agent (its own loop: a full check at once and every pollIntervalSeconds, its
  * inbox's generation every eventPollSeconds), after a random part of eventPollSeconds, as
  * servers started at any time would be: their polls are spread, not in step.
  */
-export async function startAgent(ctx: FleetContext, config: AgentConfig): Promise<SimulatedAgent> {
+export async function startAgent(
+  ctx: FleetContext,
+  config: AgentConfig,
+  real: boolean,
+): Promise<SimulatedAgent> {
   let seen = newObserved();
-  const clients = agentClients(ctx, config);
+  const clients = agentClients(ctx, config, real ? ctx.realCounter : ctx.counter);
   // Credentials first, as the agent's first request would fetch them: a refusal shows here.
   await clients.credentials();
-  const agent = createAgent(config, {
-    registry: {
-      inboxes: observedInboxes(clients.inboxes, () => seen, ctx.certificate),
-      objects: clients.objects,
-      reports: clients.reports,
-    },
-    log: observingLog(() => seen, config.name!),
-  });
+  const key = real ? undefined : await loadDeliveryKey(config.identity!.directory);
+  const deliveryKey = async () => key!;
+  const inboxes = observedInboxes(clients.inboxes, () => seen, ctx.certificate);
+  const log = observingLog(() => seen, config.name!);
+  const run: (signal: AbortSignal) => Promise<void> = real
+    ? (signal) =>
+        createAgent(config, {
+          registry: { inboxes, objects: clients.objects, reports: clients.reports },
+          log,
+        }).run({ signal })
+    : (signal) =>
+        new LightAgent(config, {
+          source: new InboxSource(config.name!, inboxes, clients.objects, deliveryKey),
+          inboxes,
+          reports: clients.reports,
+          roots: [ctx.rootPem],
+          installed: (certificate, serial) => seen.installs.push({ at: Date.now(), certificate, serial }),
+          log,
+        }).run(signal);
   const controller = new AbortController();
   const delay = Math.random() * ctx.intervals.eventPollSeconds * 1000;
   const running = new Promise<void>((resolve) => setTimeout(resolve, delay)).then(() =>
-    controller.signal.aborted ? undefined : agent.run({ signal: controller.signal }),
+    controller.signal.aborted ? undefined : run(controller.signal),
   );
   return {
     name: config.name!,
+    real,
     config,
     get seen() {
       return seen;
@@ -318,4 +350,112 @@ export async function startAgent(ctx: FleetContext, config: AgentConfig): Promis
       await running;
     },
   };
+}
+
+/**
+ * The agent's loop (agent/agent.ts run) and check (agent/sync.ts) for a registry agent, on
+ * the agent's own pieces, without files: the inbox read when its generation moves and at
+ * every full check; a new serial fetched, opened, verified and taken as installed; the
+ * report written when it changes and every reportIntervalSeconds. Identity renewal, the
+ * fallback and the served check are left out (none happens in a run).
+ */
+class LightAgent {
+  private readonly state: AgentState = { version: 1, certificates: {} };
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly deps: {
+      source: InboxSource;
+      inboxes: AgentInboxes;
+      reports: { put(report: Parameters<typeof writeReportIfDue>[1]): Promise<void> };
+      roots: string[];
+      installed(certificate: string, serial: string): void;
+      log: Log;
+    },
+  ) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    const pollMs = this.config.pollIntervalSeconds * 1000;
+    const eventMs = this.config.eventPollSeconds * 1000;
+    const name = this.config.name!;
+    let nextFull = 0;
+    let generation: number | undefined;
+    while (!signal.aborted) {
+      if (Date.now() >= nextFull) {
+        generation = await this.deps.inboxes.generation(name).catch(() => generation);
+        await this.check().catch((err: unknown) => this.failed('check failed', err));
+        nextFull = Date.now() + pollMs;
+        continue;
+      }
+      const now = await this.deps.inboxes.generation(name).catch((err: unknown) => {
+        this.failed('could not read the inbox', err);
+        return generation;
+      });
+      if (now !== generation) {
+        generation = now;
+        await this.check().catch((err: unknown) => this.failed('check failed', err));
+      }
+      await sleep(Math.min(eventMs, Math.max(0, nextFull - Date.now())), signal);
+    }
+  }
+
+  private async check(): Promise<void> {
+    const names = await this.deps.source.names();
+    for (const name of names) {
+      const entry = (this.state.certificates[name] ??= {});
+      const now = new Date();
+      entry.lastCheck = now.toISOString();
+      try {
+        const offer = await this.deps.source.offer(name);
+        if (entry.serial !== undefined && sameSerial(entry.serial, offer.serial)) {
+          entry.lastAction = 'unchanged';
+          continue;
+        }
+        const files = await this.deps.source.files(name, offer);
+        const leaf = verifyBundle({ name, serial: offer.serial }, files, {
+          identifiers: offer.identifiers ?? offer.claimed,
+          roots: this.deps.roots,
+          now,
+        });
+        Object.assign(entry, {
+          serial: offer.serial,
+          notBefore: leaf.notBefore.toISOString(),
+          notAfter: leaf.notAfter.toISOString(),
+          installedAt: now.toISOString(),
+          lastAction: 'installed',
+          lastError: undefined,
+        });
+        this.deps.installed(name, offer.serial);
+      } catch (err) {
+        entry.lastAction = err instanceof IntegrityError ? 'refused' : 'error';
+        entry.lastError = asCertkeeperError(err).describe();
+        this.failed(`certificate ${name}: ${entry.lastAction}`, err);
+      }
+    }
+    const report = buildAgentReport(this.config, this.state, names, new Date());
+    this.state.reported = await writeReportIfDue(
+      this.deps.reports,
+      report,
+      this.state.reported,
+      this.config.reportIntervalSeconds,
+    );
+  }
+
+  private failed(message: string, err: unknown): void {
+    this.deps.log.error(message, { error: asCertkeeperError(err).describe() });
+  }
+}
+
+/** Resolves after `ms`, or at once when the signal aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -33,6 +33,8 @@ export function table(header: string[], rows: string[][], indent = '  '): string
 
 /** One agent's part of one renewal, in ms. */
 export interface DeliverySample {
+  /** The real agent's install (createAgent), or a light agent's. */
+  real: boolean;
   /** From the manifest stored to the agent's install of the new serial. */
   total: number;
   /** From the manifest stored to this agent's inbox written by the deliver function. */

@@ -56,8 +56,11 @@ export type LambdaReply =
       cpuMs: number;
       calls: Record<string, number>;
     }
+  /** Something went wrong beside a request (the pump): noted, the run goes on. */
   | { op: 'error'; message: string }
-  | { op: 'stopped'; maxRssKb: number; cpuMs: number };
+  /** A request failed: its answer will not come. */
+  | { op: 'failed'; request: LambdaRequest['op']; message: string }
+  | { op: 'stopped'; cpuMs: number };
 
 const MANIFEST_POLL_MS = 20;
 /** Between two empty receives: Lambda's pollers long-poll, so a message waits about this long at most. */
@@ -156,15 +159,13 @@ process.on('message', (request: LambdaRequest) => {
       stopping = true;
       await pumping;
       const cpu = process.cpuUsage();
-      send({
-        op: 'stopped',
-        maxRssKb: process.resourceUsage().maxRSS,
-        cpuMs: (cpu.user + cpu.system) / 1000,
-      });
+      send({ op: 'stopped', cpuMs: (cpu.user + cpu.system) / 1000 });
       for (const client of Object.values(stack.clients)) client.destroy();
       process.disconnect();
     }
-  })().catch((err: unknown) => send({ op: 'error', message: String(err) }));
+  })().catch((err: unknown) =>
+    send({ op: 'failed', request: request.op, message: err instanceof Error ? err.message : String(err) }),
+  );
 });
 
 send({ op: 'ready' });

@@ -38,6 +38,8 @@ export interface Options {
   idleSeconds: number;
   tickAgents: number[];
   enrolConcurrency: number;
+  /** How many of the agents are the real agent (createAgent); the others are light. */
+  realAgents: number;
 }
 
 export interface Renewal {
@@ -79,6 +81,8 @@ export function printDelivery(
   o: Options,
   /** What the agents sent during the renewals. */
   busy: Map<string, Tally>,
+  /** The agents' process's CPU over the renewals, and the machine's load then. */
+  load: { cpuMs: number; wallMs: number; loadavg: number },
 ): void {
   console.log(
     `\ndelivery: from the manifest stored to each agent's install of the new serial (inbox polled, envelope fetched, opened with its key, chain verified, files written)`,
@@ -126,6 +130,24 @@ export function printDelivery(
   console.log(
     `  per agent at ${o.agents} (median / p95): its inbox written ${part((s) => s.inbox)} after the manifest; the wait for its next poll ${part((s) => s.wait)}; poll to installed ${part((s) => s.work)}`,
   );
+  const real = samples.filter((s) => s.real);
+  if (real.length) {
+    const of = (xs: DeliverySample[]) =>
+      `${secs(
+        percentile(
+          xs.map((s) => s.total),
+          50,
+        ),
+      )} / ${secs(
+        percentile(
+          xs.map((s) => s.total),
+          95,
+        ),
+      )}`;
+    console.log(
+      `  the ${o.realAgents} real agents among them (agent/agent.ts with its files): median / p95 ${of(real)}; the light ones ${of(samples.filter((s) => !s.real))}`,
+    );
+  }
   const p95 = percentile(
     samples.map((s) => s.total),
     95,
@@ -139,7 +161,10 @@ export function printDelivery(
     `  "issue": the forced renewal's ACME order to the manifest stored; "at ${DELIVER_MB} MB": the fan-out with its CPU stretched to the ${(DELIVER_MB / LAMBDA_MB_PER_VCPU).toFixed(2)} vCPU the deliver function's memory buys (an estimate)`,
   );
   console.log(
-    `  moto and DynamoDB Local answer in milliseconds here, on 2 cores shared with the agents; DynamoDB's eventually consistent poll may miss a write made under a second before it (not modelled)`,
+    `  the agents' process used ${secs(load.cpuMs)} of CPU over the renewals' ${secs(load.wallMs)} (${((100 * load.cpuMs) / load.wallMs).toFixed(0)}% of a core; load average ${load.loadavg.toFixed(2)} at the end): the agents, moto, DynamoDB Local and the deliver function share this machine's cores, where a fleet has a server each and AWS's services`,
+  );
+  console.log(
+    `  DynamoDB's eventually consistent poll may miss a write made under a second before it (not modelled)`,
   );
   printRenewalCost(renewals, o, busy);
 }
@@ -187,14 +212,18 @@ function printRenewalCost(renewals: Renewal[], o: Options, busy: Map<string, Tal
 }
 
 export function printIdle(
+  /** What the light agents sent over the idle window. */
   idle: Map<string, Tally>,
+  /** What the real agents sent over it: the check that the light ones poll as the agent does. */
+  realIdle: Map<string, Tally>,
   /** What the agents sent during the renewals: the units of what the idle window did not show. */
   busy: Map<string, Tally>,
   o: Options,
   /** The renewals at the simulated fleet's size, for the trade-off's expected delivery. */
   samples: DeliverySample[],
 ): void {
-  const windowSeconds = o.agents * o.idleSeconds;
+  const real = Math.min(o.realAgents, o.agents);
+  const windowSeconds = (o.agents - real) * o.idleSeconds;
   // The SDK asks its credential provider again 5 minutes before expiry, and the provider then
   // refreshes (it wants 10 minutes left): a session every 10 of its 15 minutes.
   const sessionSeconds = AGENT_SESSION_SECONDS - SDK_REFRESH_SECONDS;
@@ -211,7 +240,8 @@ export function printIdle(
     'DynamoDB PutItem report#': { perSecond: 1 / o.reportInterval, period: o.reportInterval, units: 1 },
     'Roles Anywhere CreateSession': { perSecond: 1 / sessionSeconds, period: sessionSeconds, units: 0 },
   };
-  const kinds = [...new Set([...idle.keys(), ...Object.keys(expected)])].sort();
+  const kinds = [...new Set([...idle.keys(), ...realIdle.keys(), ...Object.keys(expected)])].sort();
+  const realRate = (kind: string) => (realIdle.get(kind)?.requests ?? 0) / (real * o.idleSeconds);
   let total = 0;
   let pollCost = 0;
   const rows = kinds.map((kind) => {
@@ -232,6 +262,7 @@ export function printIdle(
     return [
       kind,
       (seenRate * 3600).toFixed(1),
+      real ? (realRate(kind) * 3600).toFixed(1) : '-',
       known ? (known.perSecond * 3600).toFixed(1) : '-',
       useSeen ? 'seen' : 'interval',
       kind.startsWith('DynamoDB') ? `${units.toFixed(2)} ${kind.includes('Put') ? 'WRU' : 'RRU'}` : '-',
@@ -239,11 +270,19 @@ export function printIdle(
     ];
   });
   console.log(
-    `\nidle cost per agent-month: the requests ${o.agents} agents made over ${o.idleSeconds} s without a renewal, priced (us-east-1 on-demand, bench/lib/prices.ts)`,
+    `\nidle cost per agent-month: the requests ${o.agents - real} light agents made over ${o.idleSeconds} s without a renewal (the ${real} real agents' beside them), priced (us-east-1 on-demand, bench/lib/prices.ts)`,
   );
   console.log(
     table(
-      ['request', 'per agent-hour seen', 'by the intervals', 'priced', 'units each', '$/agent-month'],
+      [
+        'request',
+        'per agent-hour seen',
+        `${real} real agents`,
+        'by the intervals',
+        'priced',
+        'units each',
+        '$/agent-month',
+      ],
       rows,
     ),
   );
@@ -256,18 +295,19 @@ export function printIdle(
   console.log(
     `  prices: $${PRICE.dynamoRru * 1e6}/M RRU (an eventually consistent read <= 4 KB is 0.5 RRU, a consistent one 1), $${PRICE.dynamoWru * 1e6}/M WRU (1 per KB written), S3 GET $${PRICE.s3Get * 1000}/1,000; Roles Anywhere CreateSession and STS: no charge`,
   );
-  printTradeOff(idle, o, total, pollCost, samples);
+  printTradeOff(idle, o, windowSeconds, total, pollCost, samples);
 }
 
 /** The operator's option: eventPollSeconds. The polls scale with it, the rest does not. */
 function printTradeOff(
   idle: Map<string, Tally>,
   o: Options,
+  windowSeconds: number,
   total: number,
   pollCost: number,
   samples: DeliverySample[],
 ): void {
-  const polls = (idle.get('DynamoDB GetItem poll#')?.requests ?? 0) / (o.agents * o.idleSeconds);
+  const polls = (idle.get('DynamoDB GetItem poll#')?.requests ?? 0) / windowSeconds;
   const withChecks = 1 / o.pollInterval; // the full check reads the generation too
   const rows = [...new Set([...TRADE_OFF_POLLS, o.eventPoll])]
     .sort((a, b) => a - b)

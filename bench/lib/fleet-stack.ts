@@ -48,7 +48,8 @@ export interface FleetStack {
   inventory: DynamoInventory;
   reports: DynamoAgentReports;
   zone: string;
-  /** Pebble's root (the agents' trustedCaFile) and where the agents' directories go. */
+  /** Pebble's root (PEM, and the file that is the agents' trustedCaFile), and where the agents' directories go. */
+  rootPem: string;
   rootsFile: string;
   workDir: string;
   close(): Promise<void>;
@@ -99,7 +100,8 @@ export async function setUpFleetStack(): Promise<FleetStack> {
     const identity = await serveIdentity();
     const workDir = mkdtempSync(join(shmOrTmp(), 'certkeeper-bench-fleet-'));
     const rootsFile = join(workDir, 'roots.pem');
-    writeFileSync(rootsFile, (await pebbleRoots()).root);
+    const rootPem = (await pebbleRoots()).root;
+    writeFileSync(rootsFile, rootPem);
     const table = { client: stack.clients.dynamodb, tableName: stack.table };
     return {
       stack,
@@ -110,6 +112,7 @@ export async function setUpFleetStack(): Promise<FleetStack> {
       inventory: new DynamoInventory(table),
       reports: new DynamoAgentReports({ client: stack.clients.dynamodb, tableName: agents.fleetTable }),
       zone,
+      rootPem,
       rootsFile,
       workDir,
       close: async () => {

@@ -3,7 +3,9 @@
  * its memory is the bundle's, as Lambda's "Max Memory Used" would be): loads the bundle once
  * (a cold start), then runs its handler each time the parent asks, in the same process (a
  * warm container), and answers with the tick's wall time, CPU time, the requests it sent by
- * "service operation" (aws-request-kind.mjs), the process's peak RSS and the tick's result.
+ * "service operation" (aws-request-kind.mjs), the peaks of its RSS and heap during the tick
+ * (sampled: the kernel's maxRSS of a forked child starts at its parent's size), and the
+ * tick's result.
  * Started by bench/fleet.ts with fork(), with the heap limits Lambda's Node.js runtime gives
  * a function of the fleet function's memory, never by hand:
  *
@@ -36,9 +38,13 @@ process.on('message', (message) => {
   if (message?.op !== 'run') return;
   void (async () => {
     calls = {};
-    // The heap's peak during the tick, sampled (RSS's peak is the kernel's, maxRSS).
     let heapPeak = 0;
-    const sample = () => (heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed));
+    let rssPeak = 0;
+    const sample = () => {
+      const { heapUsed, rss } = process.memoryUsage();
+      heapPeak = Math.max(heapPeak, heapUsed);
+      rssPeak = Math.max(rssPeak, rss);
+    };
     const sampler = setInterval(sample, 10);
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
@@ -58,7 +64,7 @@ process.on('message', (message) => {
       wallMs,
       cpuMs: (cpu.user + cpu.system) / 1000,
       calls,
-      maxRssKb: process.resourceUsage().maxRSS,
+      maxRssKb: rssPeak / 1024,
       heapPeakMb: heapPeak / 1024 / 1024,
       summary: result?.summary,
       published: result?.published,
@@ -69,4 +75,4 @@ process.on('message', (message) => {
   })();
 });
 
-process.send({ op: 'ready', loadMs, maxRssKb: process.resourceUsage().maxRSS });
+process.send({ op: 'ready', loadMs });

@@ -14,6 +14,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
+import { setInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -117,6 +118,11 @@ async function worker() {
   }
 }
 
+// Peak RSS sampled: the kernel's maxRSS of a spawned child starts at its parent's size.
+let rssPeak = 0;
+const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 10);
+sampler.unref();
+
 const began = performance.now();
 const cpuBefore = process.cpuUsage();
 await Promise.all(Array.from({ length: concurrency }, () => worker()));
@@ -133,6 +139,6 @@ console.log(
     recordsPerInvocation: records,
     calls,
     cpuMs: (cpu.user + cpu.system) / 1000,
-    maxRssKb: process.resourceUsage().maxRSS,
+    maxRssKb: Math.max(rssPeak, process.memoryUsage().rss) / 1024,
   }),
 );
