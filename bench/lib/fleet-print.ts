@@ -174,8 +174,13 @@ function printRenewalCost(renewals: Renewal[], o: Options, busy: Map<string, Tal
   const n = renewals.length * o.agents;
   if (n === 0) return;
   const calls = new Map<string, number>();
-  for (const r of renewals)
-    for (const [k, c] of Object.entries(r.fanout.calls)) calls.set(k, (calls.get(k) ?? 0) + c);
+  for (const r of renewals) {
+    for (const [k, c] of Object.entries(r.fanout.calls)) {
+      // agents/<agent>/deliveries/<certificate>/<serial>.json: one kind, whatever the serial.
+      const kind = k.replace(/ [0-9A-Fa-f]{6,}\.json$/, ' envelope');
+      calls.set(kind, (calls.get(kind) ?? 0) + c);
+    }
+  }
   // The deliver function's DynamoDB units: its reads and writes of inboxes and its registry scan.
   let rru = 0;
   let wru = 0;
@@ -190,12 +195,14 @@ function printRenewalCost(renewals: Renewal[], o: Options, busy: Map<string, Tal
   const s3Gets = [...calls].filter(([k]) => /^s3 GET/.test(k)).reduce((sum, [, c]) => sum + c, 0);
   const deliver =
     (rru * PRICE.dynamoRru + wru * PRICE.dynamoWru + s3Puts * PRICE.s3Put + s3Gets * PRICE.s3Get) / n;
-  const list = [...calls]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, c]) => `${k} ${(c / n).toFixed(2)}`)
-    .join(', ');
+  // What it sends per agent, and what once per renewal (the registry scan, the bundle's files).
+  const sorted = [...calls].sort(([a], [b]) => a.localeCompare(b));
+  const perAgent = sorted.filter(([, c]) => c / n >= 0.5).map(([k, c]) => `${k} ${(c / n).toFixed(2)}`);
+  const perRenewal = sorted
+    .filter(([, c]) => c / n < 0.5)
+    .map(([k, c]) => `${k} ${(c / renewals.length).toFixed(1)}`);
   console.log(
-    `  a renewal, per receiving agent: the deliver function sends ${list}; ${(rru / n).toFixed(2)} RRU, ${(wru / n).toFixed(2)} WRU: ${usd(deliver)}`,
+    `  a renewal, per receiving agent: the deliver function sends ${perAgent.join(', ')} (and per renewal ${perRenewal.join(', ')}); ${(rru / n).toFixed(2)} RRU, ${(wru / n).toFixed(2)} WRU: ${usd(deliver)}`,
   );
   // The agent, by its rule: the inbox read consistently, the envelope fetched, and two reports
   // (its install, then its next full check's "unchanged": the report's digest holds lastAction).
