@@ -3,6 +3,7 @@
  * expect at another eventPollSeconds (from the parts measured), and the idle cost of an
  * agent-month priced from the requests the agents made.
  */
+import { mulberry32 } from '../../scripts/test-kit/fleet-fixture.js';
 import type { Tally } from './fleet-agents.js';
 import { PRICE } from './prices.js';
 
@@ -45,18 +46,6 @@ export interface DeliverySample {
   work: number;
 }
 
-/** A small deterministic generator (mulberry32): the model's draws are the same every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Delivery time at another poll interval: each measured sample keeps its own inbox time and
  * work, and its wait for the next poll is drawn again, uniform over the interval (the agents'
@@ -68,7 +57,8 @@ export function modelDelivery(
   eventPollSeconds: number,
   draws = 50,
 ): { median: number; p95: number } {
-  const next = random(0x5eed);
+  // Seeded: the same draws every run.
+  const next = mulberry32(0x5eed);
   const totals: number[] = [];
   for (const s of samples) {
     for (let d = 0; d < draws; d++) totals.push(s.inbox + next() * eventPollSeconds * 1000 + s.work);

@@ -10,11 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CreateProfileCommand,
-  CreateTrustAnchorCommand,
-  RolesAnywhereClient,
-} from '@aws-sdk/client-rolesanywhere';
+import { RolesAnywhereClient } from '@aws-sdk/client-rolesanywhere';
 import { AGENT_VERSION } from '../../agent/report.js';
 import { DynamoAgentRegistry } from '../../shared/agents/dynamodb.js';
 import { newDeliveryKey } from '../../shared/agents/envelope.js';
@@ -34,6 +30,7 @@ import {
   createAgentsStack,
   pointAgentFunctionsAt,
   serveIdentity,
+  trustAgentsCa,
 } from '../../scripts/test-kit/agents.js';
 import { pebbleRoots, peers, uniqueName } from '../../scripts/test-kit/peers.js';
 import { useStandInStack } from '../../scripts/test-kit/stack.js';
@@ -62,28 +59,13 @@ export async function setUpFleetStack(): Promise<FleetStack> {
   const standIn = await startRolesAnywhereStandIn({ stsEndpoint: peers().motoEndpoint });
   const control = new RolesAnywhereClient(standInClientConfig(standIn));
   try {
-    const roleArn = `arn:aws:iam::${standIn.accountId}:role/${uniqueName('certkeeper-agents')}`;
-    const anchor = await control.send(
-      new CreateTrustAnchorCommand({
-        name: 'certkeeper-agents',
-        enabled: true,
-        source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: made.caPem } },
-      }),
-    );
-    // The stack's profile allows sessions of 15 minutes to an hour (infra/issuer/agents.ts).
-    const profile = await control.send(
-      new CreateProfileCommand({
-        name: 'certkeeper-agents',
-        enabled: true,
-        roleArns: [roleArn],
-        durationSeconds: 3600,
-      }),
-    );
     const ra = {
       endpoint: standIn.endpoint,
-      trustAnchorArn: anchor.trustAnchor!.trustAnchorArn!,
-      profileArn: profile.profile!.profileArn!,
-      roleArn,
+      ...(await trustAgentsCa(
+        control,
+        made.caPem,
+        `arn:aws:iam::${standIn.accountId}:role/${uniqueName('certkeeper-agents')}`,
+      )),
     };
     const agents: AgentsStack = {
       ...made,

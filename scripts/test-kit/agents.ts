@@ -9,6 +9,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import {
+  CreateProfileCommand,
+  CreateTrustAnchorCommand,
+  type RolesAnywhereClient,
+} from '@aws-sdk/client-rolesanywhere';
 import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { resetAgentsRuntime } from '../../functions/agents-runtime.js';
@@ -177,4 +182,37 @@ export async function pumpDeliveries(stack: StandInStack, agents: AgentsStack): 
       handled += batch.length;
     }
   }
+}
+
+/**
+ * IAM Roles Anywhere (the stand-in, through `control`) set up as the stack sets up the real
+ * service: the agents' CA as an enabled trust anchor, and an enabled profile for the one agent
+ * role (sessions of up to an hour, as the stack's profile allows). The role is named, not
+ * created: the stand-in's STS (moto) assumes any role.
+ */
+export async function trustAgentsCa(
+  control: RolesAnywhereClient,
+  caPem: string,
+  roleArn: string,
+): Promise<{ trustAnchorArn: string; profileArn: string; roleArn: string }> {
+  const anchor = await control.send(
+    new CreateTrustAnchorCommand({
+      name: 'certkeeper-agents',
+      enabled: true,
+      source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: caPem } },
+    }),
+  );
+  const profile = await control.send(
+    new CreateProfileCommand({
+      name: 'certkeeper-agents',
+      enabled: true,
+      roleArns: [roleArn],
+      durationSeconds: 3600,
+    }),
+  );
+  return {
+    trustAnchorArn: anchor.trustAnchor!.trustAnchorArn!,
+    profileArn: profile.profile!.profileArn!,
+    roleArn,
+  };
 }
