@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { IssuerRuntime } from '../functions/issuer-runtime.js';
 import type { AgentInboxes } from '../shared/agents/inbox.js';
 import type { AgentRegistry } from '../shared/agents/registry.js';
-import type { Authority } from '../shared/acme/authorities.js';
+import type { Authority } from '../shared/authorities/authorities.js';
 import type { AgentReportStore } from '../shared/fleet/report-store.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import type { Inventory } from '../shared/inventory/inventory.js';

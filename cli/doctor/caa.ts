@@ -1,6 +1,6 @@
-import { type Authority, caaCandidates } from '../../shared/acme/authorities.js';
-import type { CaaResolver } from '../../shared/acme/caa.js';
-import { caaNames } from '../../shared/acme/caa.js';
+import { type Authority, caaCandidates } from '../../shared/authorities/authorities.js';
+import type { CaaResolver } from '../../shared/dns/resolver.js';
+import { caaNames } from '../../shared/authorities/caa.js';
 import type { Log } from '../../shared/model/log.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import type { CheckSpec } from './check.js';

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListHostedZonesCommand, Route53Client } from '@aws-sdk/client-route-53';
-import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
+import { NameserverTxtResolver } from '../../shared/dns/resolver.js';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';

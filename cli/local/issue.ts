@@ -4,7 +4,7 @@
  * the profile, before anything is written, so a usage error leaves DIR as it was.
  */
 import { checkProfile } from '../../shared/acme/index.js';
-import type { Authority } from '../../shared/acme/authorities.js';
+import type { Authority } from '../../shared/authorities/authorities.js';
 import { asCertkeeperError, type CertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import { identifierValues } from '../../shared/model/identifiers.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';

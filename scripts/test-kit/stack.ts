@@ -15,7 +15,7 @@ import { resetRuntime, type RuntimeOverrides } from '../../functions/runtime.js'
 import { installTransport } from '../../shared/acme/transport.js';
 import { createStandInStack, type StandInStack } from '../stand-in-stack/stack.js';
 import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import type { Manifest, ObjectStore } from '../../shared/store/store.js';
 import { receiveAll } from '../stand-in-stack/pipeline.js';
 import { peers, uniqueName } from './peers.js';

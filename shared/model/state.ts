@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { certificateEventSchema } from '../events/event.js';
+import { certificateEventSchema } from './event.js';
 import type { CertificateSpec } from './spec.js';
 import { certificateStatusSchema, expiryAlertSchema } from './status.js';
 

@@ -17,7 +17,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { composeLocal, type LocalSettings, openLocalDir } from '../../cli/local/compose.js';
 import { AcmeAccounts, AcmeCertificateAuthority } from '../../shared/acme/index.js';
-import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
+import { NameserverTxtResolver } from '../../shared/dns/resolver.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
 import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';

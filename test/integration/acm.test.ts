@@ -23,7 +23,7 @@ import { deliverToAcm } from '../../shared/delivery/acm-delivery.js';
 import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL, SdkAcmImporter } from '../../shared/delivery/acm.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import type { Log } from '../../shared/model/log.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { parseCertificate } from '../../shared/pki/index.js';

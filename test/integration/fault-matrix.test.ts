@@ -23,7 +23,7 @@ import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { receiveAll, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';

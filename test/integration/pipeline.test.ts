@@ -15,7 +15,7 @@ import { handler as scheduler } from '../../functions/scheduler.js';
 import type { InventoryStats } from '../../shared/usecases/inventory-stats.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import { keyMatchesCertificate, parseCertificate, verifyChain } from '../../shared/pki/index.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';

@@ -10,7 +10,7 @@ import { declareCertificate } from '../../shared/usecases/declare-certificates.j
 import { installTransport } from '../../shared/acme/transport.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { HOUR, ManualClock, MINUTE } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { certId } from '../../shared/pki/index.js';
 import type { Manifest } from '../../shared/store/store.js';
