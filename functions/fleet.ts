@@ -1,12 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { agentDeliveryMessage } from '../shared/agents/delivery-message.js';
+import { sqsDeliveryRequests } from '../shared/agents/delivery-requests.js';
 import { DynamoAgentRegistry } from '../shared/agents/dynamodb.js';
 import { DynamoAgentInboxes } from '../shared/agents/inbox-dynamodb.js';
-import { callAws } from '../shared/aws/errors.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import { DynamoAgentReports } from '../shared/fleet/reports-dynamodb.js';
 import { ObjectAgentReports } from '../shared/fleet/reports-objects.js';
@@ -75,24 +74,7 @@ function fleetDeps(rt: Runtime): FleetMonitorDeps {
       ...(fleetTable && deliverQueue
         ? {
             inboxes: new DynamoAgentInboxes(fleetTable),
-            requestDelivery: async (agent: string) => {
-              await callAws(
-                {
-                  service: 'SQS',
-                  operation: 'SendMessage',
-                  resource: deliverQueue,
-                  client: sqs,
-                  clock: rt.clock,
-                },
-                () =>
-                  sqs.send(
-                    new SendMessageCommand({
-                      QueueUrl: deliverQueue,
-                      MessageBody: agentDeliveryMessage(agent),
-                    }),
-                  ),
-              );
-            },
+            requestDelivery: sqsDeliveryRequests(sqs, deliverQueue, rt.clock),
           }
         : {}),
       events,

@@ -15,7 +15,7 @@ import { issueAtAuthorities } from '../../shared/authorities/fallback.js';
 import { IntegrityError, ValidationError } from '../../shared/model/errors.js';
 import { type ChallengeType, parseCertificateSpec } from '../../shared/model/spec.js';
 import { certificateMatchesCsr, parseCertificate, splitPemChain } from '../../shared/pki/index.js';
-import type { Composition } from './compose.js';
+import type { Composition } from '../../composition/local.js';
 
 /** The CSR file's PEM and the identifiers it names (subjectAltName, else the Common Name). */
 export function readCsr(path: string): { pem: string; ips: string[]; domains: string[] } {

@@ -9,7 +9,7 @@
  * the orders that have it, for the whole run, and is not run again.
  */
 import { CertkeeperError } from '../../shared/model/errors.js';
-import { runShell } from './compose.js';
+import { runShell } from './shell.js';
 
 export class OrderHooks {
   /** Exit code of each distinct pre-hook, once started. */

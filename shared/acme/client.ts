@@ -27,7 +27,7 @@ import {
 } from './ca.js';
 import { fetchDirectory } from './directory.js';
 import { DEFAULT_POLLING, PollSchedule, type PollingOptions } from './poll.js';
-import { retryAfterOf, trustCaForOrigin } from './transport.js';
+import type { AcmeTransport } from './transport.js';
 
 export interface AcmeCaOptions {
   directoryUrl: string;
@@ -65,6 +65,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
   private readonly clock: Clock;
   private readonly directoryTtlMs: number;
   private readonly polling: PollingOptions;
+  private readonly transport: AcmeTransport;
   private cachedDirectory: { at: number; value: Promise<AcmeDirectoryInfo> } | undefined;
 
   constructor(private readonly options: AcmeCaOptions) {
@@ -72,18 +73,20 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     this.clock = options.clock ?? systemClock;
     this.directoryTtlMs = options.directoryTtlMs ?? 10 * MINUTE;
     this.polling = options.polling ?? DEFAULT_POLLING;
-    if (options.caPem) trustCaForOrigin(options.directoryUrl, options.caPem);
+    // The accounts' transport: their clients' requests and this CA's own GETs share it.
+    this.transport = options.accounts.transport;
+    if (options.caPem) this.transport.trust(options.directoryUrl, options.caPem);
   }
 
   directory(): Promise<AcmeDirectoryInfo> {
     const now = this.clock.now().getTime();
     if (!this.cachedDirectory || now - this.cachedDirectory.at > this.directoryTtlMs) {
-      const value = fetchDirectory(this.directoryUrl).then((dir) => {
+      const value = fetchDirectory(this.transport, this.directoryUrl).then((dir) => {
         // Endpoints may live on another origin than the directory; trust the same CA there.
         if (this.options.caPem) {
           for (const url of [dir.newNonce, dir.newAccount, dir.newOrder, dir.renewalInfo]) {
             if (url && new URL(url).origin !== new URL(this.directoryUrl).origin) {
-              trustCaForOrigin(url, this.options.caPem);
+              this.transport.trust(url, this.options.caPem);
             }
           }
         }
@@ -115,7 +118,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
         },
       );
     }
-    return fetchRenewalInfo(dir.renewalInfo, certId, this.clock.now());
+    return fetchRenewalInfo(this.transport, dir.renewalInfo, certId, this.clock.now());
   }
 
   async accountUrl(): Promise<string> {
@@ -209,7 +212,9 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     // answer gave; without one, at once (a CA that signs within the round trip, as most do,
     // is then seen valid without a wait), and from there on the schedule.
     if (order.status !== 'valid') {
-      order = await this.waitValid(client, order, 'order', { immediate: retryAfterOf(order) === undefined });
+      order = await this.waitValid(client, order, 'order', {
+        immediate: this.transport.retryAfterOf(order) === undefined,
+      });
     }
     const fullchainPem = await client.getCertificate(order);
     return { fullchainPem, orderUrl: order.url };
@@ -320,7 +325,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
       const answered = new Map<(typeof work)[number], number | undefined>();
       for (const w of work) {
         if (w.challenge.status === 'pending') {
-          answered.set(w, retryAfterOf(await client.completeChallenge(w.challenge)));
+          answered.set(w, this.transport.retryAfterOf(await client.completeChallenge(w.challenge)));
         }
       }
       await Promise.all(
@@ -399,11 +404,11 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     const attempts = options.immediate ? Math.max(1, this.polling.attempts - 1) : this.polling.attempts;
     const schedule = new PollSchedule({ ...this.polling, attempts });
     let current = item;
-    let retryAfterMs = options.retryAfterMs ?? retryAfterOf(item);
+    let retryAfterMs = options.retryAfterMs ?? this.transport.retryAfterOf(item);
     if (options.immediate) {
       current = await check();
       if (await settled(current)) return current;
-      retryAfterMs = retryAfterOf(current);
+      retryAfterMs = this.transport.retryAfterOf(current);
     }
     for (;;) {
       const step = schedule.next(retryAfterMs);
@@ -421,7 +426,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
       await delay(step.wait);
       current = await check();
       if (await settled(current)) return current;
-      retryAfterMs = retryAfterOf(current);
+      retryAfterMs = this.transport.retryAfterOf(current);
     }
   }
 

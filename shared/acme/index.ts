@@ -19,4 +19,4 @@ export {
 export { DEFAULT_POLLING, PollSchedule, plannedDelays, type PollingOptions } from './poll.js';
 export { AcmeCertificateAuthority, checkProfile, type AcmeCaOptions } from './client.js';
 export { parseDirectory } from './directory.js';
-export { configureTransport, installTransport, trustCaForOrigin, type TransportPolicy } from './transport.js';
+export { AcmeTransport, DEFAULT_TRANSPORT_POLICY, type TransportPolicy } from './transport.js';

@@ -15,7 +15,7 @@ import {
 import { forcedRenewal } from '../../shared/queue/queue.js';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import { handler as fleet } from '../../functions/fleet.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';

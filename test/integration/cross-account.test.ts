@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-route-53';
 import { STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import { assumeRoleCredentials } from '../../shared/challenges/dns01/assume-role.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import type { TxtResolver } from '../../shared/dns/resolver.js';

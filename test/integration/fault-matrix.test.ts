@@ -16,7 +16,7 @@ import { forcedRenewal } from '../../shared/queue/queue.js';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';

@@ -14,7 +14,7 @@
  * Usage: tsx test/support/crash-worker.ts <step> <certificate>. Prints `ORDER <url>` for each
  * order it places and `CRASH <step>` just before it dies.
  */
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import type { ChallengeSolver } from '../../shared/challenges/solver.js';
 import { ObjectCertificateStore } from '../../shared/store/object-certificate-store.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';

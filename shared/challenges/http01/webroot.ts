@@ -8,9 +8,9 @@
 import { constants, existsSync } from 'node:fs';
 import { lstat, mkdir, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
-import { TOKEN_PATTERN } from '../../shared/store/layout.js';
-import type { Challenge, ChallengeSolver } from '../../shared/challenges/solver.js';
+import { CertkeeperError, ValidationError } from '../../model/errors.js';
+import { TOKEN_PATTERN } from '../../store/layout.js';
+import type { Challenge, ChallengeSolver } from '../solver.js';
 
 const CHALLENGE_PATH = ['.well-known', 'acme-challenge'] as const;
 const { O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY } = constants;
