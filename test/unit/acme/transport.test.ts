@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fetchRenewalInfo } from '../../../shared/acme/ari.js';
 import { fetchDirectory, parseDirectory } from '../../../shared/acme/directory.js';
-import { checkProfile } from '../../../shared/acme/client.js';
+import { checkProfile } from '../../../shared/acme/order-answers.js';
 import { ACME_CLIENT_BAD_NONCE_RETRIES, AcmeTransport } from '../../../shared/acme/transport.js';
 import { systemClock } from '../../../shared/model/clock.js';
 import {
