@@ -14,7 +14,7 @@ import { TelegramTarget } from '../shared/notify/telegram.js';
 import { WebhookTarget } from '../shared/notify/webhook.js';
 
 /**
- * The notifier's composition root, apart from functions/runtime.ts: the notifier needs no
+ * The notifier's composition root, apart from composition/aws.ts: the notifier needs no
  * bucket, table or CA, and must start even where those are not configured. Built once per
  * cold start, so secrets are read once per container (CachedSecretReader).
  */

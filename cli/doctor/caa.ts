@@ -10,7 +10,7 @@ const CAA_FIX =
 
 /**
  * Whether the names' CAA records let the configured CAs issue this certificate, read the way
- * the issuer reads them before it chooses a CA (shared/acme/authorities.ts: RFC 8659, with
+ * the issuer reads them before it chooses a CA (shared/authorities/: RFC 8659, with
  * RFC 8657's validationmethods and accounturi), so a record that would stop renewals shows up
  * before one does. The issuer reads CAA only with several CAs and otherwise leaves it to the
  * CA; doctor reads it always. ok: the first CA may issue. warn: it may not, but a fallback

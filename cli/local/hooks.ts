@@ -19,7 +19,7 @@ export class OrderHooks {
   private readonly postCodes: number[] = [];
   private preCodes: number[] = [];
 
-  /** The `beforeOrder` (compose.ts) of a certificate with these hooks. */
+  /** The `beforeOrder` (composition/local.ts) of a certificate with these hooks. */
   beforeOrder(preHook: string | undefined, postHook: string | undefined): () => Promise<void> {
     return async () => {
       if (postHook && !this.posts.includes(postHook)) this.posts.push(postHook);

@@ -1,5 +1,5 @@
 /**
- * `certkeeper issue`: one certificate, now, on this machine, into DIR (see compose.ts for
+ * `certkeeper issue`: one certificate, now, on this machine, into DIR (see composition/local.ts for
  * the layout). Every flag is checked (issue-flags.ts), and the CA asked whether it offers
  * the profile, before anything is written, so a usage error leaves DIR as it was.
  */

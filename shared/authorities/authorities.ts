@@ -7,7 +7,7 @@ import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState } from '../model/state.js';
 import { caaNames, caaNamesAccount, caaRefusal, type RelevantCaa, relevantCaa } from './caa.js';
-import { type CaCandidate, chooseCa } from './choice.js';
+import { type CaCandidate, type CaChoice, chooseCa } from './choice.js';
 
 /** One configured CA: the name events, status and the manifest use, and its port. */
 export interface Authority {
@@ -115,16 +115,10 @@ export async function caaCandidates(
   );
 }
 
-/** The CA an attempt goes to, with what the choice passed over; or why no CA may issue. */
+/** The CA an attempt goes to, with what the choice passed over (choice.ts); or why no CA may issue. */
 export type AuthorityChoice =
-  | {
-      authority: Authority;
-      /** CAs passed over because CAA forbids them, with the reason. */
-      skipped: { name: string; why: string }[];
-      /** The CA this attempt moves away from, when it falls back. */
-      movedFrom?: string;
-    }
-  | { refused: CertkeeperError };
+  | ({ authority: Authority } & Omit<Extract<CaChoice, { ca: string }>, 'ca'>)
+  | Extract<CaChoice, { refused: CertkeeperError }>;
 
 /**
  * The CA for this attempt (choice.ts decides, given the failures so far in `state`). With one

@@ -27,7 +27,7 @@ export function parseListen(text: string, field: string): { host: string; port: 
 /**
  * What a responder did since it started, counted rather than logged: it answers anyone on
  * ports 80 and 443, so a log line per made-up token or refused connection would let any
- * client fill the logs (issue 22).
+ * client fill the logs.
  */
 export interface ResponderStats {
   /** Connections taken in. */

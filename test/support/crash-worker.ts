@@ -1,7 +1,7 @@
 /**
  * An issuer worker that is killed (SIGKILL, no cleanup, no finally) at one step of a
  * renewal, for test/integration/crash-matrix.test.ts. It runs the issuer's own composition
- * (functions/issuer-runtime.ts) on the peers its environment names, with the ports wrapped
+ * (composition/aws-issuer.ts) on the peers its environment names, with the ports wrapped
  * so the process dies right after (or right before) the step:
  *
  *   order      after the new order exists and its URL is recorded

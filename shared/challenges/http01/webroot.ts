@@ -65,7 +65,7 @@ const inside = (dir: OpenDir, name: string): string =>
  * opened with O_NOFOLLOW one component at a time and their mode set on the open handle
  * (fchmod), token files are created with O_EXCL|O_NOFOLLOW and their mode set on the handle,
  * so no link planted before or during the run turns root's writes or chmods onto another
- * file (issue 22).
+ * file.
  */
 export class WebrootSolver implements ChallengeSolver {
   readonly type = 'http-01' as const;
