@@ -1,8 +1,6 @@
 import { type AgentsRuntime, buildAgentsRuntime } from '../composition/agents.js';
 import { type Clock, systemClock } from '../shared/model/clock.js';
 
-export type { AgentsRuntime } from '../composition/agents.js';
-
 /**
  * The identity and deliver functions' runtime (composition/agents.ts), once per cold start.
  * Tests re-point the handlers at other peers (or another clock) with resetAgentsRuntime.
