@@ -40,6 +40,8 @@ export interface AgentsStack {
 
 export interface RolesAnywhereSetup {
   endpoint: string;
+  /** The CA of the endpoint's TLS (the stand-in makes its own). */
+  caCertPath?: string;
   trustAnchorArn: string;
   profileArn: string;
   roleArn: string;
@@ -95,6 +97,7 @@ export async function createAgentsStack(
   const caPem = String(made.Data!.CertificatePem);
   const ra = (options.rolesAnywhere ? await options.rolesAnywhere(caPem) : undefined) ?? {
     endpoint: undefined,
+    caCertPath: undefined,
     trustAnchorArn:
       'arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/00000000-0000-0000-0000-000000000000',
     profileArn: 'arn:aws:rolesanywhere:us-east-1:123456789012:profile/00000000-0000-0000-0000-000000000000',
@@ -110,6 +113,7 @@ export async function createAgentsStack(
     CERTKEEPER_AGENT_PROFILE_ARN: ra.profileArn,
     CERTKEEPER_AGENT_ROLE_ARN: ra.roleArn,
     ...(ra.endpoint ? { CERTKEEPER_ROLES_ANYWHERE_ENDPOINT: ra.endpoint } : {}),
+    ...(ra.caCertPath ? { CERTKEEPER_ROLES_ANYWHERE_CA: ra.caCertPath } : {}),
   };
   return { fleetTable, deliverQueueUrl, caKeyArn, caPem, ...ra, env };
 }
@@ -144,6 +148,7 @@ export function standInTrust(
       );
       return {
         endpoint: standIn.endpoint,
+        caCertPath: standIn.caCertPath,
         trustAnchorArn: anchor.trustAnchor!.trustAnchorArn!,
         profileArn: profile.profile!.profileArn!,
         roleArn,

@@ -153,7 +153,8 @@ async function issue(
   now: Date,
 ): Promise<{ certificate: string; identity: AgentIdentity }> {
   const serial = newSerial();
-  const notBefore = new Date(now.getTime() - BACKDATE_MS);
+  // At most a tenth of the lifetime: the agent renews at half of what the certificate says.
+  const notBefore = new Date(now.getTime() - Math.min(BACKDATE_MS, deps.lifetimeMs / 10));
   const notAfter = new Date(now.getTime() + deps.lifetimeMs);
   const certificate = await agentCertificate(deps.signer, deps.caCertificate, {
     agent,
