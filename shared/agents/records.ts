@@ -1,4 +1,4 @@
-import { type AgentIdentity, type AgentRecord, type AgentSelector } from '../model/agent.js';
+import { type AgentIdentity, type AgentRecord, type AgentSelector, canonicalSerial } from '../model/agent.js';
 import { CertkeeperError, ConflictError, NotFoundError } from '../model/errors.js';
 import { tokenMatches } from './token.js';
 
@@ -151,7 +151,7 @@ export function checkRenewal(
       `add it again and join with a new token if it should come back`,
     );
   }
-  if (!record.identity || record.identity.serial !== serial.toLowerCase()) {
+  if (!record.identity || canonicalSerial(record.identity.serial) !== canonicalSerial(serial)) {
     throw new EnrolmentRefusedError(
       'not-current-identity',
       `serial ${serial} is not agent ${name}'s current identity${record.identity ? ` (${record.identity.serial})` : ''}`,
