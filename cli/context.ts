@@ -201,10 +201,12 @@ config as well to keep it.`;
 export const STACK_HELP = `
 Finding the stack:
   With --stack NAME (or CERTKEEPER_STACK), the deployed stack's CloudFormation outputs
-  (BucketName, TableName, IssuerQueueUrl, EventsTopicArn) fill in --bucket, --table,
-  --queue-url and --topic-arn; flags given explicitly win. Otherwise each stack flag falls
-  back to the variable the Lambdas read (CERTKEEPER_BUCKET, CERTKEEPER_TABLE,
-  CERTKEEPER_QUEUE_URL, CERTKEEPER_TOPIC_ARN, CERTKEEPER_DIRECTORY_URL, AWS_REGION).
+  (BucketName, TableName, IssuerQueueUrl, EventsTopicArn, FleetTableName,
+  AgentEnrolmentUrl) fill in --bucket, --table, --queue-url, --topic-arn, --fleet-table and
+  --enrol-url; flags given explicitly win. Otherwise each stack flag falls back to the
+  variable the Lambdas read (CERTKEEPER_BUCKET, CERTKEEPER_TABLE, CERTKEEPER_QUEUE_URL,
+  CERTKEEPER_TOPIC_ARN, CERTKEEPER_FLEET_TABLE, CERTKEEPER_ENROL_URL,
+  CERTKEEPER_DIRECTORY_URL, AWS_REGION).
   AWS credentials and endpoints come from the SDK's usual sources (AWS_PROFILE, AWS_ENDPOINT_URL*, ...); CERTKEEPER_S3_FORCE_PATH_STYLE=true for S3 stand-ins.`;
 
 /** `fleet` only when the command asked for 'fleet', `enrolment` only for 'enrol'. */

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { RolesAnywhereClient } from '@aws-sdk/client-rolesanywhere';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -47,6 +50,8 @@ const agentsEnv = z.object({
   CERTKEEPER_DELIVER_QUEUE_URL: optional,
   /** Only where Roles Anywhere is not the region's own endpoint (tests: the stand-in). */
   CERTKEEPER_ROLES_ANYWHERE_ENDPOINT: optional,
+  /** A CA (PEM, or a file of it) to trust for that endpoint's TLS, beside the public roots. */
+  CERTKEEPER_ROLES_ANYWHERE_CA: optional,
 });
 type AgentsEnv = z.output<typeof agentsEnv>;
 
@@ -140,6 +145,13 @@ export function buildAgentsRuntime(environment: NodeJS.ProcessEnv, clock: Clock)
           ...(env.CERTKEEPER_ROLES_ANYWHERE_ENDPOINT
             ? { endpoint: env.CERTKEEPER_ROLES_ANYWHERE_ENDPOINT }
             : {}),
+          ...(env.CERTKEEPER_ROLES_ANYWHERE_CA
+            ? {
+                requestHandler: new NodeHttpHandler({
+                  httpsAgent: new Agent({ ca: pemOrFile(env.CERTKEEPER_ROLES_ANYWHERE_CA) }),
+                }),
+              }
+            : {}),
         }),
         {
           trustAnchorArn: required(
@@ -153,6 +165,9 @@ export function buildAgentsRuntime(environment: NodeJS.ProcessEnv, clock: Clock)
     }),
   };
 }
+
+const pemOrFile = (value: string): string =>
+  value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
 
 function required(value: string | undefined, name: string): string {
   if (value === undefined) {

@@ -2,7 +2,16 @@
  * The deploy-time custom resource against DynamoDB Local: declared certificates are
  * written, removed ones retired (kept, out of the schedule), re-declared ones revived.
  */
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateKeyCommand, GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DynamoAgentRegistry } from '../../shared/agents/dynamodb.js';
+import { newAgentRecord } from '../../shared/agents/records.js';
+import { exampleConfigInput, synth } from '../support/synth.js';
 import { handler } from '../../functions/inventory-sync.js';
 import { customResourceEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
@@ -95,5 +104,100 @@ describe('inventory sync on deploy', () => {
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).field).toBe('Certificates[0].identifiers[0]');
+  });
+});
+
+describe('agents declared in the deployment config (the upgrade from per-agent stack resources)', () => {
+  it("carries today's config agents into the registry, pending until each server joins; removes the ones dropped", async () => {
+    // The template a deploy of today's config makes: its agents ride in the inventory resource.
+    const input = exampleConfigInput();
+    const template = synth(input).template.toJSON() as {
+      Resources: Record<string, { Type: string; Properties: Record<string, string> }>;
+    };
+    const [properties] = Object.values(template.Resources)
+      .filter((r) => r.Type === 'Custom::CertkeeperInventory')
+      .map((r) => r.Properties);
+    const registry = new DynamoAgentRegistry({
+      client: dynamodbClient(),
+      tableName: process.env.CERTKEEPER_TABLE!,
+    });
+    // An agent an operator added at run time: a redeploy leaves it alone.
+    await registry.update('added-by-cli', () =>
+      newAgentRecord('added-by-cli', { certificates: [], labels: { role: 'edge' } }, 'cli', new Date()),
+    );
+
+    const out = await handler(
+      customResourceEvent('Update', JSON.parse(properties!.Certificates!), {
+        properties: { AgentsGzip: properties!.AgentsGzip! },
+      }),
+    );
+    expect(out.Data).toMatchObject({ Agents: 2 });
+    const listed = (await registry.list()).map(
+      (a) => `${a.name} ${a.status} ${a.source} ${a.selector.certificates.join('+')}`,
+    );
+    expect(listed).toEqual([
+      'added-by-cli pending cli ',
+      'proxy pending config site',
+      'web-1 pending config web-1',
+    ]);
+
+    // The next deploy without proxy: removed (kept, shown as removed); the CLI's agent untouched.
+    const fewer = synth({
+      ...input,
+      agents: [{ name: 'web-1', certificates: ['web-1'] }],
+    }).template.toJSON() as typeof template;
+    const [next] = Object.values(fewer.Resources)
+      .filter((r) => r.Type === 'Custom::CertkeeperInventory')
+      .map((r) => r.Properties);
+    await handler(
+      customResourceEvent('Update', JSON.parse(next!.Certificates!), {
+        properties: { AgentsGzip: next!.AgentsGzip! },
+      }),
+    );
+    expect((await registry.get('proxy'))!.status).toBe('removed');
+    expect((await registry.get('added-by-cli'))!.status).toBe('pending');
+    expect((await registry.get('web-1'))!.status).toBe('pending');
+  });
+});
+
+describe("the agents' CA on deploy", () => {
+  it('signs its certificate with the KMS key, which never leaves KMS, and openssl verifies it', async () => {
+    const kms = new KMSClient({
+      endpoint: peers().motoEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const key = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }));
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: peers().motoEndpoint,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    });
+    const out = await handler(
+      customResourceEvent('Create', [], {
+        resourceType: 'Custom::CertkeeperAgentCa',
+        properties: { KeyId: key.KeyMetadata!.Arn!, CommonName: 'certkeeper agents Test' },
+      }),
+    );
+    const pem = String(out.Data!.CertificatePem);
+    const dir = mkdtempSync(join(tmpdir(), 'certkeeper-agent-ca-'));
+    try {
+      writeFileSync(join(dir, 'ca.pem'), pem);
+      const verified = spawnSync('openssl', ['verify', '-CAfile', join(dir, 'ca.pem'), join(dir, 'ca.pem')], {
+        encoding: 'utf8',
+      });
+      expect(`${verified.stdout}${verified.stderr}`).toContain('ca.pem: OK');
+      const cert = new X509Certificate(pem);
+      expect(cert.subject).toBe('O=certkeeper\nCN=certkeeper agents Test');
+      expect(cert.ca).toBe(true);
+      const spki = (await kms.send(new GetPublicKeyCommand({ KeyId: key.KeyMetadata!.KeyId }))).PublicKey!;
+      expect(cert.publicKey.export({ type: 'spki', format: 'der' }).equals(Buffer.from(spki))).toBe(true);
+      expect(out.PhysicalResourceId).toBe(
+        `certkeeper-agent-ca-${cert.serialNumber.toLowerCase().replace(/^0+/, '')}`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      kms.destroy();
+    }
   });
 });
