@@ -8,7 +8,7 @@ import { DynamoAgentRegistry } from '../shared/agents/dynamodb.js';
 import { KmsCaSigner } from '../shared/identity/kms-signer.js';
 import { caCertificate, serialOf } from '../shared/identity/x509.js';
 import { parseAgentName, parseSelector } from '../shared/model/agent.js';
-import type { DeclaredAgent } from '../shared/model/config.js';
+import type { DeclaredAgent } from '../shared/config/deployment.js';
 import { syncCertificates } from '../shared/usecases/declare-certificates.js';
 import { syncConfigAgents } from '../shared/usecases/manage-agents.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';

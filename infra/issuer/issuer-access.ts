@@ -8,7 +8,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import type { DeploymentConfig } from '../../shared/model/config.js';
+import type { DeploymentConfig } from '../../shared/config/deployment.js';
 import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL } from '../../shared/model/delivery.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import {

@@ -18,7 +18,7 @@ import { Provider } from 'aws-cdk-lib/custom-resources';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { type CaFallbackPolicy, type CaSettings, defaultCaName } from '../../shared/model/cas.js';
-import type { DeclaredAgent, DeploymentConfig } from '../../shared/model/config.js';
+import type { DeclaredAgent, DeploymentConfig } from '../../shared/config/deployment.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import { grantAcmImports, grantIssuerObjects, grantRoute53 } from './issuer-access.js';
 import { allow, type FunctionFactory, secretResource } from './lambda.js';

@@ -44,7 +44,7 @@ import { resetNotifierRuntime } from '../../functions/notifier-runtime.js';
 import { handler as notifier } from '../../functions/notifier.js';
 import { handler as scheduler } from '../../functions/scheduler.js';
 import { CertkeeperStack } from '../../infra/stack.js';
-import { type DeploymentConfigInput, parseDeploymentConfig } from '../../shared/model/config.js';
+import { type DeploymentConfigInput, parseDeploymentConfig } from '../../shared/config/deployment.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import {
   customResourceEvent,
