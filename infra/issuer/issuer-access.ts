@@ -17,11 +17,33 @@ import {
   HTTP01_PREFIX,
   PENDING_DIR,
   TLSALPN01_PREFIX,
+  pendingKeyKey,
 } from '../../shared/store/layout.js';
 import { allow, logicalIdOf } from './lambda.js';
 
 /** Key types ACM imports but CloudFront does not use. */
 const CLOUDFRONT_REFUSES: readonly string[] = ['ecdsa-p384'];
+
+/**
+ * Inventory sync retires certificates on deploy: it may delete their kept order keys and
+ * nothing else in the bucket (no read: the key is deleted unread).
+ */
+export function grantRetiredKeyDeletes(fn: lambda.Function, bucket: s3.Bucket): void {
+  const keptKeys = pendingKeyKey('*');
+  allow(fn, ['s3:DeleteObject'], [bucket.arnForObjects(keptKeys)]);
+  NagSuppressions.addResourceSuppressions(
+    fn.role!,
+    [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'Deletes only the key kept for an unfinished order (certificates/*/pending/order-key.json) of the certificates a deploy retires; their names are data.',
+        appliesTo: [`Resource::<${logicalIdOf(bucket)}.Arn>/${keptKeys}`],
+      },
+    ],
+    true,
+  );
+}
 
 /**
  * Objects by prefix: read and write certificates and accounts, and the HTTP-01 tokens and

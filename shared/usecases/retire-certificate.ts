@@ -1,4 +1,5 @@
 import { retiredState } from '../renewal/spec-change.js';
+import type { Log } from '../model/log.js';
 import type { PendingKeys } from '../store/pending-keys.js';
 import { type Amended, type AmendDeps, type AmendOptions, amendUnderLease } from './amend-under-lease.js';
 
@@ -25,13 +26,22 @@ export async function retireCertificate(
     ({ state }) => retiredState(state, deps.clock.now()),
     options,
   );
-  if (amended.found) {
-    await deps.pendingKeys.delete(name).catch((err: unknown) =>
-      deps.log.warn('the key kept for an order of the retired certificate was not removed', {
-        certificate: name,
-        error: err instanceof Error ? err.message : String(err),
-      }),
-    );
-  }
+  if (amended.found) await dropPendingKey(deps, name);
   return amended;
+}
+
+/**
+ * A retired certificate's kept key goes; failing that is a warning, not a failed
+ * retirement (the key stays encrypted where it was, and the next retirement tries again).
+ */
+export async function dropPendingKey(
+  deps: { pendingKeys: PendingKeys; log: Log },
+  name: string,
+): Promise<void> {
+  await deps.pendingKeys.delete(name).catch((err: unknown) =>
+    deps.log.warn('the key kept for an order of the retired certificate was not removed', {
+      certificate: name,
+      error: err instanceof Error ? err.message : String(err),
+    }),
+  );
 }

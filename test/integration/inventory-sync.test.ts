@@ -1,6 +1,7 @@
 /**
- * The deploy-time custom resource against DynamoDB Local: declared certificates are
- * written, removed ones retired (kept, out of the schedule), re-declared ones revived.
+ * The deploy-time custom resource against DynamoDB Local and moto's S3: declared
+ * certificates are written, removed ones retired (kept, out of the schedule, only the key
+ * kept for an unfinished order deleted), re-declared ones revived.
  */
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -8,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoAgentRegistry } from '../../shared/agents/dynamodb.js';
 import { newAgentRecord } from '../../shared/agents/records.js';
@@ -18,9 +20,15 @@ import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { parseCertificateSpec } from '../../shared/model/spec.js';
 import { createTable } from '../../shared/dynamo/table.js';
-import { dynamodbClient, peers, uniqueName } from '../../scripts/test-kit/peers.js';
+import { dynamodbClient, peers, s3Client, uniqueName } from '../../scripts/test-kit/peers.js';
 
 let inventory: DynamoInventory;
+let bucket: string;
+const s3 = s3Client();
+const objectKeys = async (prefix: string) =>
+  ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map(
+    (o) => o.Key,
+  );
 
 const web = parseCertificateSpec({ name: 'web-1', identifiers: ['203.0.113.10'] });
 const site = parseCertificateSpec({ name: 'site', identifiers: ['example.com', '*.example.com'] });
@@ -28,8 +36,13 @@ const site = parseCertificateSpec({ name: 'site', identifiers: ['example.com', '
 beforeAll(async () => {
   const table = uniqueName('sync').slice(0, 40);
   await createTable(dynamodbClient(), table);
+  bucket = uniqueName('sync');
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   Object.assign(process.env, {
     CERTKEEPER_TABLE: table,
+    CERTKEEPER_BUCKET: bucket,
+    CERTKEEPER_S3_FORCE_PATH_STYLE: 'true',
+    AWS_ENDPOINT_URL_S3: peers().motoEndpoint,
     AWS_ENDPOINT_URL_DYNAMODB: peers().dynamodbEndpoint,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   });
@@ -49,6 +62,10 @@ describe('inventory sync on deploy', () => {
   });
 
   it('retires a certificate removed from the config, keeping it, out of the schedule', async () => {
+    // Its files, and the key an order cut off after finalize left behind.
+    for (const key of ['certificates/site/0a1b/cert.pem', 'certificates/site/pending/order-key.json']) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'stand-in, not a key' }));
+    }
     const out = await handler(customResourceEvent('Update', [web]));
     expect(out.Data).toEqual({ Declared: 1, Revived: 0, Retired: 1, Agents: 0 });
     const retired = await inventory.get('site');
@@ -56,6 +73,8 @@ describe('inventory sync on deploy', () => {
     expect(retired?.state.dueAt).toBeUndefined();
     const due = await inventory.listDue(new Date(Date.now() + 1000));
     expect(due.records.map((r) => r.spec.name)).toEqual(['web-1']);
+    // The kept key goes (its order is never resumed); the certificate's files stay.
+    expect(await objectKeys('certificates/site/')).toEqual(['certificates/site/0a1b/cert.pem']);
     // A second deploy of the same config changes nothing.
     expect((await handler(customResourceEvent('Update', [web]))).Data).toEqual({
       Declared: 1,
