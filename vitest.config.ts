@@ -16,12 +16,13 @@ export default defineConfig({
       {
         // The product as an operator installs it: the Debian package built from this
         // checkout, installed with dpkg (test/support/installed-package.ts), and the agent's
-        // end-to-end test run again against /usr/bin/certkeeper. After the repo's tests (it
+        // end-to-end tests (the agent, and registry agents joining) run again against
+        // /usr/bin/certkeeper. After the repo's tests (it
         // installs and purges a system package), one file at a time.
         extends: true,
         test: {
           name: 'installed',
-          include: ['test/packaging/**/*.test.ts', 'test/e2e/agent.test.ts'],
+          include: ['test/packaging/**/*.test.ts', 'test/e2e/agent.test.ts', 'test/e2e/registry.test.ts'],
           env: { CERTKEEPER_AGENT_BIN: '/usr/bin/certkeeper' },
           globalSetup: ['test/support/installed-package.ts'],
           sequence: { groupOrder: 1 },

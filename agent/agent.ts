@@ -74,6 +74,8 @@ class CertkeeperAgent implements Agent {
   private readonly log: Log;
   private readonly allowOlder: ReadonlySet<string>;
   private roots: Promise<string[]> | undefined;
+  /** The certificates of the last round of checks, for a report between rounds. */
+  private lastNames: string[] = [];
   /** Checks run one at a time: they share the state file and may reload the same service. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -110,6 +112,7 @@ class CertkeeperAgent implements Agent {
   syncOnce(): Promise<SyncReport> {
     return this.exclusive(async () => {
       const names = await this.source.names();
+      this.lastNames = names;
       const certificates: CertificateReport[] = [];
       for (const name of names) certificates.push(await this.check(name));
       await this.afterChecks(names);
@@ -129,9 +132,15 @@ class CertkeeperAgent implements Agent {
   async run({ signal }: { signal: AbortSignal }): Promise<void> {
     const pollMs = this.config.pollIntervalSeconds * 1000;
     const eventMs = this.config.eventPollSeconds * 1000;
+    const reportMs = this.config.reportIntervalSeconds * 1000;
     let nextFull = 0;
     let nextRenewal = 0;
+    let nextHeartbeat = Number.POSITIVE_INFINITY;
     let generation: number | undefined;
+    const check = async (): Promise<void> => {
+      await this.syncOnce().catch((err: unknown) => this.logFailure('check failed', err));
+      nextHeartbeat = this.clock.now().getTime() + reportMs;
+    };
     while (!signal.aborted) {
       const now = this.clock.now().getTime();
       if (this.config.identity && now >= nextRenewal) {
@@ -139,7 +148,7 @@ class CertkeeperAgent implements Agent {
       }
       if (now >= nextFull) {
         generation = await this.generation().catch(() => generation);
-        await this.syncOnce().catch((err: unknown) => this.logFailure('check failed', err));
+        await check();
         nextFull = this.clock.now().getTime() + pollMs;
         continue;
       }
@@ -151,13 +160,16 @@ class CertkeeperAgent implements Agent {
         if (seen !== generation) {
           generation = seen;
           this.log.info('inbox changed', { generation: seen });
-          await this.syncOnce().catch((err: unknown) => this.logFailure('check failed', err));
+          await check();
         }
       }
-      await sleep(
-        Math.min(this.inboxes ? eventMs : pollMs, Math.max(0, nextFull - this.clock.now().getTime())),
-        signal,
-      );
+      if (this.reports && this.clock.now().getTime() >= nextHeartbeat) {
+        // A sign of life between checks: written when due, whether or not anything changed.
+        await this.exclusive(() => this.afterChecks(this.lastNames));
+        nextHeartbeat = this.clock.now().getTime() + reportMs;
+      }
+      const wake = Math.min(nextFull, nextHeartbeat) - this.clock.now().getTime();
+      await sleep(Math.max(0, Math.min(this.inboxes ? eventMs : pollMs, wake)), signal);
     }
     this.log.info('agent stopped');
   }

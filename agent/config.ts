@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import * as z from 'zod';
+import { parseListen } from '../shared/challenges/listen.js';
 import { ValidationError } from '../shared/model/errors.js';
 import { parseIdentifiers } from '../shared/model/identifiers.js';
 import { NAME_PATTERN } from '../shared/model/spec.js';
@@ -310,27 +310,6 @@ function parse(input: unknown, source: string, baseDir: string): AgentConfig {
       raw.tlsAlpn01Listen === undefined ? undefined : parseListen(raw.tlsAlpn01Listen, 'tlsAlpn01Listen'),
     source,
   };
-}
-
-/** "0.0.0.0:80", "[::]:80", "localhost:8402" → host and port. */
-export function parseListen(text: string, field: string): { host: string; port: number } {
-  const i = text.lastIndexOf(':');
-  const host = text.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(text.slice(i + 1));
-  if (
-    i <= 0 ||
-    !Number.isInteger(port) ||
-    port < 0 ||
-    port > 65535 ||
-    (host.includes(':') && isIP(host) !== 6)
-  ) {
-    throw new ValidationError(
-      field,
-      `"${text}" is not host:port`,
-      'write it as "0.0.0.0:80", "[::]:80" or "127.0.0.1:8402"',
-    );
-  }
-  return { host, port };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { asCertkeeperError } from '../shared/model/errors.js';
-import type { EventType } from '../shared/events/event.js';
+import type { EventType } from '../shared/model/event.js';
 import { parseNotification } from '../shared/events/notification.js';
 
 /** What one message on the agent's queue asks of it. */

@@ -24,7 +24,8 @@ import { parseArgs } from 'node:util';
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import acme from 'acme-client';
 import { PollSchedule } from '../shared/acme/poll.js';
-import { installTransport, retryAfterOf, trustCaForOrigin } from '../shared/acme/transport.js';
+import { AcmeTransport } from '../shared/acme/transport.js';
+import { systemClock } from '../shared/model/clock.js';
 import { createCsr } from '../shared/pki/csr.js';
 import { generateKey } from '../shared/pki/private-keys.js';
 import { http01Key } from '../shared/store/layout.js';
@@ -49,12 +50,15 @@ import {
  */
 async function runCeiling(bench: Bench, run: number, count: number, concurrency: number): Promise<number> {
   const p = peers();
-  installTransport();
-  trustCaForOrigin(p.pebble.directoryUrl, p.pebble.caPem);
-  const client = new acme.Client({
-    directoryUrl: p.pebble.directoryUrl,
-    accountKey: await acme.crypto.createPrivateEcdsaKey(),
-  });
+  const transport = new AcmeTransport({ clock: systemClock });
+  transport.trust(p.pebble.directoryUrl, p.pebble.caPem);
+  const retryAfterOf = (body: unknown) => transport.retryAfterOf(body);
+  const client = transport.attach(
+    new acme.Client({
+      directoryUrl: p.pebble.directoryUrl,
+      accountKey: await acme.crypto.createPrivateEcdsaKey(),
+    }),
+  );
   await client.createAccount({ termsOfServiceAgreed: true });
   const tokens = new Map<string, string>();
   const memory: ObjectStore = {

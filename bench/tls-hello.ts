@@ -1,7 +1,7 @@
 /**
  * What a hostile ClientHello costs the TLS-ALPN-01 responder: 64 KiB sent as 6-byte TLS
  * records (one byte of handshake each), the shape that cost seconds of CPU when every chunk
- * re-read everything received so far (issue 22, item 3). Not a test: it prints figures.
+ * re-read everything received so far. Not a test: it prints figures.
  *
  *   npm run bench:hello   (tsx bench/tls-hello.ts [--runs N])
  *

@@ -2,15 +2,13 @@
  * How an operator command finds the deployed stack: flags first, then the environment
  * variables the Lambdas read (CERTKEEPER_*), with the user's own AWS credentials and the
  * SDK's AWS_ENDPOINT_URL* variables. The composition itself is the Lambdas' own
- * (functions/issuer-runtime.ts), so the CLI talks to the inventory, bucket, queue, topic
- * and CA exactly as the issuer does.
+ * (composition/aws-issuer.ts, composition/operator-agents.ts), so the CLI talks to the
+ * inventory, bucket, queue, topic and CA exactly as the issuer does.
  */
 import type { Command } from 'commander';
-import type { IssuerRuntime } from '../functions/issuer-runtime.js';
-import type { AgentInboxes } from '../shared/agents/inbox.js';
-import type { AgentRegistry } from '../shared/agents/registry.js';
-import type { Authority } from '../shared/acme/authorities.js';
-import type { AgentReportStore } from '../shared/fleet/report-store.js';
+import type { IssuerRuntime } from '../composition/aws-issuer.js';
+import type { OperatorAgentParts } from '../composition/operator-agents.js';
+import type { Authority } from '../shared/authorities/authorities.js';
 import type { EventPublisher } from '../shared/events/publisher.js';
 import type { Inventory } from '../shared/inventory/inventory.js';
 import type { Clock } from '../shared/model/clock.js';
@@ -203,20 +201,17 @@ config as well to keep it.`;
 export const STACK_HELP = `
 Finding the stack:
   With --stack NAME (or CERTKEEPER_STACK), the deployed stack's CloudFormation outputs
-  (BucketName, TableName, IssuerQueueUrl, EventsTopicArn) fill in --bucket, --table,
-  --queue-url and --topic-arn; flags given explicitly win. Otherwise each stack flag falls
-  back to the variable the Lambdas read (CERTKEEPER_BUCKET, CERTKEEPER_TABLE,
-  CERTKEEPER_QUEUE_URL, CERTKEEPER_TOPIC_ARN, CERTKEEPER_DIRECTORY_URL, AWS_REGION).
+  (BucketName, TableName, IssuerQueueUrl, EventsTopicArn, FleetTableName,
+  AgentEnrolmentUrl) fill in --bucket, --table, --queue-url, --topic-arn, --fleet-table and
+  --enrol-url; flags given explicitly win. Otherwise each stack flag falls back to the
+  variable the Lambdas read (CERTKEEPER_BUCKET, CERTKEEPER_TABLE, CERTKEEPER_QUEUE_URL,
+  CERTKEEPER_TOPIC_ARN, CERTKEEPER_FLEET_TABLE, CERTKEEPER_ENROL_URL,
+  CERTKEEPER_DIRECTORY_URL, AWS_REGION).
   AWS credentials and endpoints come from the SDK's usual sources (AWS_PROFILE, AWS_ENDPOINT_URL*, ...); CERTKEEPER_S3_FORCE_PATH_STYLE=true for S3 stand-ins.`;
 
-export interface OperatorContext {
+/** `fleet` only when the command asked for 'fleet', `enrolment` only for 'enrol'. */
+export interface OperatorContext extends OperatorAgentParts {
   runtime: IssuerRuntime;
-  /** The agent registry (the stack's table). */
-  registry: AgentRegistry;
-  /** The fleet table's inboxes and reports; only when the command asked for 'fleet'. */
-  fleet: { inboxes: AgentInboxes; reports: AgentReportStore } | undefined;
-  /** Where join tokens send servers, and the stack's region; only when the command asked for 'enrol'. */
-  enrolment: { url: string; region: string } | undefined;
   clock: Clock;
   inventory: Inventory;
   store: CertificateStore;
@@ -259,9 +254,12 @@ export async function connect(
   // The Lambdas' logger writes JSON lines; a person at a terminal wants only warnings
   // (which Powertools sends to stderr, keeping stdout for results and --json).
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
-  const { buildIssuerRuntime } = await import('../functions/issuer-runtime.js');
+  const [{ buildIssuerRuntime }, { operatorAgentParts }] = await Promise.all([
+    import('../composition/aws-issuer.js'),
+    import('../composition/operator-agents.js'),
+  ]);
   const runtime = buildIssuerRuntime(env);
-  const agents = await agentParts(env, runtime.clock);
+  const agents = await operatorAgentParts(env, runtime.clock);
   return {
     runtime,
     ...agents,
@@ -352,35 +350,3 @@ export async function readCurrent<F extends BundleFile>(
   );
   return { manifest, files: Object.fromEntries(read) as Record<F, string> };
 }
-
-/** The registry, the fleet table and the enrolment endpoint, as far as the environment names them. */
-async function agentParts(
-  env: NodeJS.ProcessEnv,
-  clock: Clock,
-): Promise<Pick<OperatorContext, 'registry' | 'fleet' | 'enrolment'>> {
-  const [{ DynamoDBClient }, { DynamoAgentRegistry }, { DynamoAgentInboxes }, { DynamoAgentReports }] =
-    await Promise.all([
-      import('@aws-sdk/client-dynamodb'),
-      import('../shared/agents/dynamodb.js'),
-      import('../shared/agents/inbox-dynamodb.js'),
-      import('../shared/fleet/reports-dynamodb.js'),
-    ]);
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  const client = new DynamoDBClient(region ? { region } : {});
-  const fleetTable = env.CERTKEEPER_FLEET_TABLE;
-  const fleetOptions = fleetTable ? { client, tableName: fleetTable, clock } : undefined;
-  return {
-    registry: new DynamoAgentRegistry({ client, tableName: env.CERTKEEPER_TABLE!, clock }),
-    fleet: fleetOptions && {
-      inboxes: new DynamoAgentInboxes(fleetOptions),
-      reports: new DynamoAgentReports(fleetOptions),
-    },
-    enrolment: env.CERTKEEPER_ENROL_URL
-      ? { url: env.CERTKEEPER_ENROL_URL, region: region ?? regionOfUrl(env.CERTKEEPER_ENROL_URL) }
-      : undefined,
-  };
-}
-
-/** A function URL names its region (https://<id>.lambda-url.<region>.on.aws/). */
-const regionOfUrl = (url: string): string =>
-  /\.lambda-url\.([a-z0-9-]+)\.on\.aws/.exec(url)?.[1] ?? 'us-east-1';

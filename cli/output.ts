@@ -50,7 +50,7 @@ const ANSI = /\u001b\[[0-9;]*m/g;
  * controls (0x9B is a CSI on its own) and the Unicode bidirectional overrides and isolates
  * (text that reads otherwise than it is). An agent's lastError or a CA's problem detail is
  * text from elsewhere: raw, it could move the cursor, rewrite lines, set the window title,
- * or hide what follows (issue 22). Our own colours (`paint`) are the only escape kept.
+ * or hide what follows. Our own colours (`paint`) are the only escape kept.
  */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const UNSAFE = /\u001b\[(?:0|31|32|33)m|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;

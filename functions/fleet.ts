@@ -1,20 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { agentDeliveryMessage } from '../shared/agents/delivery-message.js';
-import { DynamoAgentRegistry } from '../shared/agents/dynamodb.js';
-import { DynamoAgentInboxes } from '../shared/agents/inbox-dynamodb.js';
-import { callAws } from '../shared/aws/errors.js';
-import type { EventPublisher } from '../shared/events/publisher.js';
-import { DynamoAgentReports } from '../shared/fleet/reports-dynamodb.js';
-import { ObjectAgentReports } from '../shared/fleet/reports-objects.js';
-import { SnsPublisher } from '../shared/events/sns.js';
-import { DEFAULT_FLEET_RULES } from '../shared/fleet/evaluate.js';
+import { buildFleetDeps } from '../composition/fleet.js';
 import { type FleetMonitorDeps, type FleetTickResult, monitorFleet } from '../shared/fleet/monitor.js';
-import { MINUTE } from '../shared/model/clock.js';
-import { S3ObjectStore } from '../shared/store/s3-store.js';
 import { type Runtime, runtime } from './runtime.js';
 
 /**
@@ -46,60 +32,7 @@ const composed = new WeakMap<Runtime, FleetMonitorDeps>();
 function fleetDeps(rt: Runtime): FleetMonitorDeps {
   let deps = composed.get(rt);
   if (!deps) {
-    const region = rt.env.AWS_REGION;
-    const lagMinutes =
-      Number(process.env.CERTKEEPER_FLEET_LAG_MINUTES ?? '') || DEFAULT_FLEET_RULES.lagMs / MINUTE;
-    const topicArn = rt.env.CERTKEEPER_TOPIC_ARN;
-    const events: EventPublisher = topicArn
-      ? new SnsPublisher(new SNSClient({ region }), { topicArn, clock: rt.clock })
-      : { publish: async (event) => rt.log.info('event (no topic configured)', { event }) };
-    const s3 = new S3Client({ region, forcePathStyle: rt.env.CERTKEEPER_S3_FORCE_PATH_STYLE });
-    const objects = new S3ObjectStore(s3, { bucket: rt.env.CERTKEEPER_BUCKET, clock: rt.clock });
-    const fleetTableName = process.env.CERTKEEPER_FLEET_TABLE;
-    const deliverQueue = process.env.CERTKEEPER_DELIVER_QUEUE_URL;
-    const dynamodb = new DynamoDBClient({ region });
-    const fleetTable = fleetTableName
-      ? { client: dynamodb, tableName: fleetTableName, clock: rt.clock }
-      : undefined;
-    const sqs = new SQSClient({ region });
-    deps = {
-      inventory: rt.inventory,
-      objects,
-      // Registry agents report to the fleet table; agents in direct mode to the bucket.
-      reports: [...(fleetTable ? [new DynamoAgentReports(fleetTable)] : []), new ObjectAgentReports(objects)],
-      registry: new DynamoAgentRegistry({
-        client: dynamodb,
-        tableName: rt.env.CERTKEEPER_TABLE,
-        clock: rt.clock,
-      }),
-      ...(fleetTable && deliverQueue
-        ? {
-            inboxes: new DynamoAgentInboxes(fleetTable),
-            requestDelivery: async (agent: string) => {
-              await callAws(
-                {
-                  service: 'SQS',
-                  operation: 'SendMessage',
-                  resource: deliverQueue,
-                  client: sqs,
-                  clock: rt.clock,
-                },
-                () =>
-                  sqs.send(
-                    new SendMessageCommand({
-                      QueueUrl: deliverQueue,
-                      MessageBody: agentDeliveryMessage(agent),
-                    }),
-                  ),
-              );
-            },
-          }
-        : {}),
-      events,
-      clock: rt.clock,
-      log: rt.log,
-      rules: { ...DEFAULT_FLEET_RULES, lagMs: lagMinutes * MINUTE },
-    };
+    deps = buildFleetDeps(rt);
     composed.set(rt, deps);
   }
   return deps;

@@ -4,11 +4,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoAgentRegistry } from '../shared/agents/dynamodb.js';
 import { KmsCaSigner } from '../shared/identity/kms-signer.js';
 import { caCertificate, serialOf } from '../shared/identity/x509.js';
 import { parseAgentName, parseSelector } from '../shared/model/agent.js';
-import type { DeclaredAgent } from '../shared/model/config.js';
+import type { DeclaredAgent } from '../shared/config/deployment.js';
 import { syncCertificates } from '../shared/usecases/declare-certificates.js';
 import { syncConfigAgents } from '../shared/usecases/manage-agents.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
@@ -16,6 +17,9 @@ import { systemClock } from '../shared/model/clock.js';
 import { ValidationError } from '../shared/model/errors.js';
 import { parseJson } from '../shared/model/json.js';
 import { parseCertificateSpec } from '../shared/model/spec.js';
+import { ObjectPendingKeys } from '../shared/store/pending-keys.js';
+import { S3ObjectStore } from '../shared/store/s3-store.js';
+import { toLog } from '../composition/aws.js';
 import { AGENT_NAME_PATTERN, emptyDelivery } from '../shared/model/delivery.js';
 
 /**
@@ -29,7 +33,16 @@ import { AGENT_NAME_PATTERN, emptyDelivery } from '../shared/model/delivery.js';
  * so is every certificate and key.
  */
 const logger = new Logger({ serviceName: 'certkeeper-inventory-sync' });
-const env = z.object({ CERTKEEPER_TABLE: z.string().min(3), AWS_REGION: z.string().default('us-east-1') });
+const env = z.object({
+  CERTKEEPER_TABLE: z.string().min(3),
+  /** The bucket, for the keys kept for unfinished orders of the certificates it retires. */
+  CERTKEEPER_BUCKET: z.string().min(3).optional(),
+  CERTKEEPER_S3_FORCE_PATH_STYLE: z
+    .string()
+    .optional()
+    .transform((v) => v === 'true' || v === '1'),
+  AWS_REGION: z.string().default('us-east-1'),
+});
 
 export const handler = async (
   event: CloudFormationCustomResourceEvent,
@@ -37,11 +50,20 @@ export const handler = async (
   if (event.ResourceType === 'Custom::CertkeeperAgentCa') return agentCa(event);
   const physicalId = 'certkeeper-inventory';
   if (event.RequestType === 'Delete') return { PhysicalResourceId: physicalId };
-  const { CERTKEEPER_TABLE, AWS_REGION } = env.parse(process.env);
+  const { CERTKEEPER_TABLE, CERTKEEPER_BUCKET, CERTKEEPER_S3_FORCE_PATH_STYLE, AWS_REGION } = env.parse(
+    process.env,
+  );
   const specs = parseDeclared(event.ResourceProperties['Certificates']);
   const agents = parseAgents(event.ResourceProperties['AgentsGzip']);
   const table = { client: new DynamoDBClient({ region: AWS_REGION }), tableName: CERTKEEPER_TABLE };
-  const result = await syncCertificates(new DynamoInventory(table), specs, systemClock);
+  const s3 = new S3Client({ region: AWS_REGION, forcePathStyle: CERTKEEPER_S3_FORCE_PATH_STYLE });
+  const retirement = CERTKEEPER_BUCKET
+    ? {
+        pendingKeys: new ObjectPendingKeys(new S3ObjectStore(s3, { bucket: CERTKEEPER_BUCKET })),
+        log: toLog(logger),
+      }
+    : undefined;
+  const result = await syncCertificates(new DynamoInventory(table), specs, systemClock, retirement);
   const registry = await syncConfigAgents(
     { registry: new DynamoAgentRegistry(table), clock: systemClock },
     agents,

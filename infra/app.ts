@@ -5,7 +5,7 @@ import { App, Aspects } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildLambdas } from './bundle.js';
-import type { DeploymentConfig } from '../shared/model/config.js';
+import type { DeploymentConfig } from '../shared/config/deployment.js';
 import { formatConfigError, readDeploymentConfig, resolveConfigPath } from './config.js';
 import { FUNCTION_NAMES, lambdaCodeFor } from './issuer.js';
 import { CertkeeperStack } from './stack.js';

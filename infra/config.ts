@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as z from 'zod';
-import { type DeploymentConfig, parseDeploymentConfig } from '../shared/model/config.js';
+import { type DeploymentConfig, parseDeploymentConfig } from '../shared/config/deployment.js';
 import { CertkeeperError, ValidationError } from '../shared/model/errors.js';
 import { parseJson } from '../shared/model/json.js';
 

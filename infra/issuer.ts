@@ -26,7 +26,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { CaFallbackPolicy, CaSettings } from '../shared/model/cas.js';
-import { DEFAULT_AGENT_IDENTITY_HOURS, type DeploymentConfig } from '../shared/model/config.js';
+import { DEFAULT_AGENT_IDENTITY_HOURS, type DeploymentConfig } from '../shared/config/deployment.js';
 import type { CertificateSpec } from '../shared/model/spec.js';
 import { IssuerAgents } from './issuer/agents.js';
 import { createFunction, type FunctionFactory, type FunctionName } from './issuer/lambda.js';

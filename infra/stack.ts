@@ -1,7 +1,7 @@
 import { Aspects, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
-import type { DeploymentConfig } from '../shared/model/config.js';
+import type { DeploymentConfig } from '../shared/config/deployment.js';
 import { CertkeeperIssuer, type FunctionName } from './issuer.js';
 import { LintSuppressions } from './lint-suppressions.js';
 

@@ -12,16 +12,17 @@
  * - /usr/bin/certkeeper                          the executable (no Node.js, no node_modules)
  * - /lib/systemd/system/certkeeper-agent.service agent/examples/certkeeper-agent.service
  * - /usr/share/doc/certkeeper/                   agent README, example config, licence notices
- * - /etc/certkeeper/agent.json                   copied from the example on first install
- *                                                only, by postinst
+ * - /etc/certkeeper/                             created (0750) by postinst, empty: `certkeeper
+ *                                                agent join` writes agent.json there
  * - /etc/ssl/certkeeper/                         created by postinst (the unit's ReadWritePaths)
  *
  * /etc/certkeeper and the agent's state (/var/lib/certkeeper, systemd's StateDirectory) are
  * the operator's, not dpkg's: no file under them is in the package, so dpkg never rewrites
  * them on upgrade and never deletes them, not even on purge (dpkg deletes a package's
  * conffiles on purge, which is why the config is not declared as one). Upgrades restart a
- * running agent; a first install enables nothing, since the example config names no real
- * bucket.
+ * running agent; a first install writes no config and enables nothing: `agent join` does
+ * both, for the agent its token names (an example config there would name another agent and
+ * a bucket nobody owns, and stand in join's way).
  */
 import { execFile } from 'node:child_process';
 import {
@@ -64,9 +65,8 @@ if [ "$1" = configure ]; then
   # create it under ProtectSystem=strict.
   mkdir -p /etc/ssl/certkeeper
   if [ ! -e /etc/certkeeper/agent.json ]; then
-    # Once, never again: the operator's from here on (not a conffile, so purge keeps it too).
-    install -m 0640 /usr/share/doc/certkeeper/examples/agent.config.json /etc/certkeeper/agent.json
-    echo "certkeeper: edit /etc/certkeeper/agent.json (bucket, certificates), then: systemctl enable --now ${UNIT}"
+    echo "certkeeper: join the fleet with the token from certkeeper agent add: sudo certkeeper agent join <token>"
+    echo "certkeeper: (or, in direct mode, start from /usr/share/doc/certkeeper/examples/agent.config.json)"
   fi
   if [ -d /run/systemd/system ]; then
     systemctl daemon-reload || true

@@ -29,7 +29,7 @@ export {
   type FunctionName,
   lambdaCodeFor,
 } from '../infra/issuer.js';
-export type { DeploymentConfig } from '../shared/model/config.js';
+export type { DeploymentConfig } from '../shared/config/deployment.js';
 export type { CertificateSpec } from '../shared/model/spec.js';
 
 export interface CertkeeperIssuerProps extends Omit<IssuerProps, 'lambdaCode'> {

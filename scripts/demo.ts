@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { declareCertificate } from '../shared/usecases/declare-certificates.js';
 import { startHttp01Responder } from '../shared/challenges/http01/responder.js';
 import { DynamoInventory } from '../shared/inventory/dynamodb.js';
-import { certificateEventSchema } from '../shared/events/event.js';
+import { certificateEventSchema } from '../shared/model/event.js';
 import { parseJson } from '../shared/model/json.js';
 import { S3ObjectStore } from '../shared/store/s3-store.js';
 import { receiveAll, runTick } from './stand-in-stack/pipeline.js';

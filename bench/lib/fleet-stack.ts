@@ -10,7 +10,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RolesAnywhereClient } from '@aws-sdk/client-rolesanywhere';
 import { AGENT_VERSION } from '../../agent/report.js';
 import { DynamoAgentRegistry } from '../../shared/agents/dynamodb.js';
 import { newDeliveryKey } from '../../shared/agents/envelope.js';
@@ -21,7 +20,6 @@ import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { AgentSelector } from '../../shared/model/agent.js';
 import {
   type RolesAnywhereStandIn,
-  standInClientConfig,
   startRolesAnywhereStandIn,
 } from '../../scripts/peers/roles-anywhere/index.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
@@ -30,7 +28,7 @@ import {
   createAgentsStack,
   pointAgentFunctionsAt,
   serveIdentity,
-  trustAgentsCa,
+  standInTrust,
 } from '../../scripts/test-kit/agents.js';
 import { pebbleRoots, peers, uniqueName } from '../../scripts/test-kit/peers.js';
 import { useStandInStack } from '../../scripts/test-kit/stack.js';
@@ -55,29 +53,11 @@ export interface FleetStack {
 export async function setUpFleetStack(): Promise<FleetStack> {
   const zone = `${uniqueName('fleet')}.test`;
   const stack = await useStandInStack('bench-fleet', [zone]);
-  const made = await createAgentsStack(stack);
   const standIn = await startRolesAnywhereStandIn({ stsEndpoint: peers().motoEndpoint });
-  const control = new RolesAnywhereClient(standInClientConfig(standIn));
+  const agents = await createAgentsStack(stack, {
+    rolesAnywhere: standInTrust(standIn, uniqueName('certkeeper-agents')),
+  });
   try {
-    const ra = {
-      endpoint: standIn.endpoint,
-      ...(await trustAgentsCa(
-        control,
-        made.caPem,
-        `arn:aws:iam::${standIn.accountId}:role/${uniqueName('certkeeper-agents')}`,
-      )),
-    };
-    const agents: AgentsStack = {
-      ...made,
-      ...ra,
-      env: {
-        ...made.env,
-        CERTKEEPER_AGENT_TRUST_ANCHOR_ARN: ra.trustAnchorArn,
-        CERTKEEPER_AGENT_PROFILE_ARN: ra.profileArn,
-        CERTKEEPER_AGENT_ROLE_ARN: ra.roleArn,
-        CERTKEEPER_ROLES_ANYWHERE_ENDPOINT: ra.endpoint,
-      },
-    };
     pointAgentFunctionsAt(agents);
     const identity = await serveIdentity();
     const workDir = mkdtempSync(join(shmOrTmp(), 'certkeeper-bench-fleet-'));
@@ -104,8 +84,9 @@ export async function setUpFleetStack(): Promise<FleetStack> {
         for (const client of Object.values(stack.clients)) client.destroy();
       },
     };
-  } finally {
-    control.destroy();
+  } catch (error) {
+    await standIn.close();
+    throw error;
   }
 }
 

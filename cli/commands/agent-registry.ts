@@ -52,7 +52,7 @@ interface Registry {
 
 async function openRegistry(flags: RegistryFlags, needs: ('fleet' | 'enrol')[]): Promise<Registry> {
   if (flags.out) {
-    const { openLocalDir } = await import('../local/compose.js');
+    const { openLocalDir } = await import('../../composition/local.js');
     const dir = openLocalDir(flags.out);
     return {
       registry: new FileAgentRegistry({ dir: join(dir.root, 'registry') }),

@@ -1,12 +1,11 @@
 /**
- * `certkeeper remove`: retires a certificate in the stack's inventory (nothing is deleted);
+ * `certkeeper remove`: retires a certificate in the stack's inventory (its files and keys kept);
  * with `--out DIR`, local mode's delete (cli/local/manage.ts).
  */
 import type { Command } from 'commander';
 import { ValidationError } from '../../shared/model/errors.js';
-import { retiredState } from '../../shared/renewal/spec-change.js';
 import { certificatePrefix } from '../../shared/store/layout.js';
-import { amendUnderLease } from '../../shared/usecases/amend-under-lease.js';
+import { retireCertificate } from '../../shared/usecases/retire-certificate.js';
 import {
   action,
   connect,
@@ -37,7 +36,7 @@ export function register(program: Command): void {
     .command('remove')
     .argument('<name>', 'the certificate name')
     .description(
-      'Retire a certificate: out of the schedule, never renewed again; its files and keys in the bucket are kept, nothing is deleted. With --out DIR (local mode): delete it from DIR',
+      'Retire a certificate: out of the schedule, never renewed again; its files and keys in the bucket are kept (only the key kept for an unfinished order is removed). With --out DIR (local mode): delete it from DIR',
     )
     .option('--json', 'print the result as JSON')
     .option('--out <dir>', 'local mode: delete the certificate from this directory (see below)')
@@ -58,13 +57,10 @@ async function runRemove(name: string, options: RemoveOptions): Promise<number> 
   const ctx = await connect(options);
   const record = await requireRecord(ctx.inventory, name);
   // Under the lease, after any renewal in progress, which would otherwise write its state
-  // (back in the schedule) over the retirement.
-  const amended = await amendUnderLease(
-    ctx.runtime.renewDeps,
-    name,
-    ({ state }) => retiredState(state, ctx.clock.now()),
-    { onBusy: () => out.progress(`a renewal of ${name} is in progress: waiting for it to end`) },
-  );
+  // (back in the schedule) over the retirement; the key kept for an order in flight goes.
+  const amended = await retireCertificate(ctx.runtime.renewDeps, name, {
+    onBusy: () => out.progress(`a renewal of ${name} is in progress: waiting for it to end`),
+  });
   const written = amended.found && amended.state !== undefined;
   const kept = `s3://${ctx.bucket}/${certificatePrefix(name)}`;
   out.result(
@@ -81,7 +77,7 @@ async function runRemove(name: string, options: RemoveOptions): Promise<number> 
           ? `${out.paint('retired', 'ok')} ${name}: it will not be renewed again`
           : `${name} was already retired`,
       );
-      out.line(`  nothing was deleted: its files and keys stay in ${kept}`);
+      out.line(`  its files and keys stay in ${kept}; only the key kept for an unfinished order is removed`);
       out.line(`  \`certkeeper add ${name} ...\` (or a deploy that declares it) brings it back`);
     },
   );

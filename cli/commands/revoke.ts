@@ -1,7 +1,7 @@
 import { afterRevocation } from '../../shared/renewal/transition.js';
 import { amendUnderLease, LeaseBusyError } from '../../shared/usecases/amend-under-lease.js';
 import { type Command, Option } from 'commander';
-import { authorityNamed } from '../../shared/acme/authorities.js';
+import { authorityNamed } from '../../shared/authorities/authorities.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../shared/acme/ca.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { manifestKey } from '../../shared/store/layout.js';

@@ -6,7 +6,7 @@ import {
   accountIdFor,
   checkProfile,
 } from '../../shared/acme/index.js';
-import { httpGet } from '../../shared/acme/transport.js';
+import type { AcmeTransport } from '../../shared/acme/transport.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import { accountKey } from '../../shared/store/layout.js';
 import type { ObjectStore } from '../../shared/store/store.js';
@@ -154,7 +154,11 @@ function registeredUrl(text: string): string | undefined {
  * the round trip is the fairest local time to compare it with, and a second either way is
  * noise.
  */
-export function clockCheck(directoryUrl: string, now: () => Date = () => new Date()): CheckSpec {
+export function clockCheck(
+  transport: AcmeTransport,
+  directoryUrl: string,
+  now: () => Date = () => new Date(),
+): CheckSpec {
   return {
     id: 'clock-skew',
     timeoutFix: `check that ${directoryUrl} is reachable from here`,
@@ -162,7 +166,7 @@ export function clockCheck(directoryUrl: string, now: () => Date = () => new Dat
       const sent = now().getTime();
       let response;
       try {
-        response = await httpGet(directoryUrl);
+        response = await transport.get(directoryUrl);
       } catch (err) {
         // The directory check reports why; failing twice for one cause would be noise.
         return {

@@ -1,6 +1,6 @@
-import { type Authority, caaCandidates } from '../../shared/acme/authorities.js';
-import type { CaaResolver } from '../../shared/acme/caa.js';
-import { caaNames } from '../../shared/acme/caa.js';
+import { type Authority, caaCandidates } from '../../shared/authorities/authorities.js';
+import type { CaaResolver } from '../../shared/dns/resolver.js';
+import { caaNames } from '../../shared/authorities/caa.js';
 import type { Log } from '../../shared/model/log.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import type { CheckSpec } from './check.js';
@@ -10,7 +10,7 @@ const CAA_FIX =
 
 /**
  * Whether the names' CAA records let the configured CAs issue this certificate, read the way
- * the issuer reads them before it chooses a CA (shared/acme/authorities.ts: RFC 8659, with
+ * the issuer reads them before it chooses a CA (shared/authorities/: RFC 8659, with
  * RFC 8657's validationmethods and accounturi), so a record that would stop renewals shows up
  * before one does. The issuer reads CAA only with several CAs and otherwise leaves it to the
  * CA; doctor reads it always. ok: the first CA may issue. warn: it may not, but a fallback

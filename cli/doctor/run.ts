@@ -1,11 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListHostedZonesCommand, Route53Client } from '@aws-sdk/client-route-53';
-import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
+import { NameserverTxtResolver } from '../../shared/dns/resolver.js';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
-import type { IssuerRuntime } from '../../functions/issuer-runtime.js';
-import { AcmeAccounts, configureTransport } from '../../shared/acme/index.js';
+import type { IssuerRuntime } from '../../composition/aws-issuer.js';
+import { AcmeAccounts } from '../../shared/acme/index.js';
 import { assumeRoleCredentials } from '../../shared/challenges/dns01/assume-role.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
@@ -40,7 +40,8 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
   const region = env.AWS_REGION;
 
   // A verdict, not persistence: no retries, and no request outlives the check's deadline.
-  configureTransport({ maxRetries: 0, timeoutMs: options.timeoutMs });
+  const { transport } = issuer;
+  transport.configure({ maxRetries: 0, timeoutMs: options.timeoutMs });
 
   const s3 = new S3Client({ region, forcePathStyle: env.CERTKEEPER_S3_FORCE_PATH_STYLE });
   const objects = new S3ObjectStore(s3, { bucket: env.CERTKEEPER_BUCKET });
@@ -75,8 +76,13 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
   const trust = env.CERTKEEPER_ACME_CA_PEM ? 'CERTKEEPER_ACME_CA_PEM' : 'the system roots';
   const checks: CheckSpec[] = [
     directoryCheck(ca, specs, trust),
-    accountCheck({ objects, location: objects.location, accounts: new AcmeAccounts(objects), settings }),
-    clockCheck(env.CERTKEEPER_DIRECTORY_URL),
+    accountCheck({
+      objects,
+      location: objects.location,
+      accounts: new AcmeAccounts(objects, { transport }),
+      settings,
+    }),
+    clockCheck(transport, env.CERTKEEPER_DIRECTORY_URL),
     bucketCheck(s3, env.CERTKEEPER_BUCKET),
     tableCheck(new DynamoDBClient({ region }), env.CERTKEEPER_TABLE),
     heartbeatCheck(heartbeat),
@@ -87,7 +93,7 @@ export async function runDoctor(issuer: IssuerRuntime, options: DoctorOptions): 
       accountCheck({
         objects,
         location: objects.location,
-        accounts: new AcmeAccounts(objects),
+        accounts: new AcmeAccounts(objects, { transport }),
         settings: { directoryUrl: s.directoryUrl, ...(s.contact ? { email: s.contact } : {}) },
         caName: name,
       }),

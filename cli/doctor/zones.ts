@@ -6,7 +6,7 @@ import { dnsChallengeName } from '../../shared/model/identifiers.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import { asCertkeeperError, CertkeeperError } from '../../shared/model/errors.js';
 import { delegationRecord, followCname } from '../../shared/challenges/dns01/cname.js';
-import type { CnameResolver } from '../../shared/challenges/dns01/resolver.js';
+import type { CnameResolver } from '../../shared/dns/resolver.js';
 import type { CheckSpec } from './check.js';
 
 export interface ZoneAccess {

@@ -45,7 +45,7 @@ export async function registryAgents(
 /** A local-mode directory (`--out DIR`), read as `list --out DIR` reads it; nothing is created. */
 export async function localSource(out: string): Promise<FleetSource> {
   // Loaded here: the stack's commands do not need local mode's composition.
-  const { openLocalDir } = await import('../local/compose.js');
+  const { openLocalDir } = await import('../../composition/local.js');
   const dir = openLocalDir(out);
   return fleetSource({
     kind: 'local',

@@ -12,7 +12,7 @@
  * Only zod and the enumerations here: the page's type-check includes this file.
  */
 import * as z from 'zod';
-import { TARGET_HEALTH, TARGET_KINDS } from '../../shared/events/event.js';
+import { TARGET_HEALTH, TARGET_KINDS } from '../../shared/model/event.js';
 import { CERTIFICATE_STATUSES } from '../../shared/model/status.js';
 
 const time = z.iso.datetime({ offset: true });

@@ -11,12 +11,11 @@ import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import acme from 'acme-client';
-import { issueAtAuthorities } from '../../shared/acme/authorities.js';
-import { DEFAULT_CA_FALLBACK } from '../../shared/model/cas.js';
+import { issueAtAuthorities } from '../../shared/authorities/fallback.js';
 import { IntegrityError, ValidationError } from '../../shared/model/errors.js';
 import { type ChallengeType, parseCertificateSpec } from '../../shared/model/spec.js';
 import { certificateMatchesCsr, parseCertificate, splitPemChain } from '../../shared/pki/index.js';
-import type { Composition } from './compose.js';
+import type { Composition } from '../../composition/local.js';
 
 /** The CSR file's PEM and the identifiers it names (subjectAltName, else the Common Name). */
 export function readCsr(path: string): { pem: string; ips: string[]; domains: string[] } {
@@ -98,13 +97,10 @@ export async function certifyCsr(
   );
   const { deps } = composed;
   const { ca, issued } = await issueAtAuthorities(
-    deps.authorities,
-    deps.caa,
+    deps,
     spec,
     { identifiers: spec.identifiers, profile: spec.profile, csrPem: request.csrPem },
     deps.solverFor(spec)!,
-    deps.caFallback ?? DEFAULT_CA_FALLBACK,
-    deps.log,
   );
   const { leaf, chain } = splitPemChain(issued.fullchainPem);
   if (!certificateMatchesCsr(leaf, request.csrPem)) {

@@ -9,7 +9,7 @@
  * the orders that have it, for the whole run, and is not run again.
  */
 import { CertkeeperError } from '../../shared/model/errors.js';
-import { runShell } from './compose.js';
+import { runShell } from './shell.js';
 
 export class OrderHooks {
   /** Exit code of each distinct pre-hook, once started. */
@@ -19,7 +19,7 @@ export class OrderHooks {
   private readonly postCodes: number[] = [];
   private preCodes: number[] = [];
 
-  /** The `beforeOrder` (compose.ts) of a certificate with these hooks. */
+  /** The `beforeOrder` (composition/local.ts) of a certificate with these hooks. */
   beforeOrder(preHook: string | undefined, postHook: string | undefined): () => Promise<void> {
     return async () => {
       if (postHook && !this.posts.includes(postHook)) this.posts.push(postHook);

@@ -8,9 +8,12 @@ import { type Identifier, isWildcard, parseIdentifier } from '../../shared/model
 import { KEY_TYPES, type KeyType } from '../../shared/model/key-types.js';
 import { IP_PROFILE, NAME_PATTERN } from '../../shared/model/spec.js';
 import { WELL_KNOWN_CA_NAMES, caDirectoryUrl } from '../directory-url.js';
-import { absolute, checkListen, type LocalSettings, readCaFile } from './compose.js';
+import { readCaFile } from './ca-trust.js';
+import { checkListen } from './listen-flags.js';
+import type { LocalSettings } from './settings.js';
+import { absolute } from './shell.js';
 import { readCsr } from './csr.js';
-import { checkWebroot } from './webroot.js';
+import { checkWebroot } from '../../shared/challenges/http01/webroot.js';
 
 export interface LocalIssueOptions {
   out: string;

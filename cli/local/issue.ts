@@ -1,31 +1,24 @@
 /**
- * `certkeeper issue`: one certificate, now, on this machine, into DIR (see compose.ts for
+ * `certkeeper issue`: one certificate, now, on this machine, into DIR (see composition/local.ts for
  * the layout). Every flag is checked (issue-flags.ts), and the CA asked whether it offers
  * the profile, before anything is written, so a usage error leaves DIR as it was.
  */
 import { checkProfile } from '../../shared/acme/index.js';
-import type { Authority } from '../../shared/acme/authorities.js';
+import type { Authority } from '../../shared/authorities/authorities.js';
 import { asCertkeeperError, type CertkeeperError, ValidationError } from '../../shared/model/errors.js';
 import { identifierValues } from '../../shared/model/identifiers.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { createOutput, EXIT, type Output } from '../output.js';
-import {
-  composeLocal,
-  challengeOf,
-  http01PortFix,
-  type LocalSettings,
-  openLocalDir,
-  reporterFor,
-  runShell,
-  say,
-  sayError,
-  updateLiveLinks,
-  writeSettings,
-} from './compose.js';
+import { http01PortFix } from './listen-flags.js';
+import { updateLiveLinks } from './live.js';
+import { reporterFor, say, sayError } from './reporter.js';
+import { challengeOf, type LocalSettings, writeSettings } from './settings.js';
+import { runShell } from './shell.js';
+import { composeLocal, openLocalDir } from '../../composition/local.js';
 import { certifyCsr } from './csr.js';
 import { checkIssueFlags, type IssueRequest, type LocalIssueOptions } from './issue-flags.js';
-import { webrootFix } from './webroot.js';
+import { webrootFix } from '../../shared/challenges/http01/webroot.js';
 
 export async function runLocalIssue(options: LocalIssueOptions): Promise<number> {
   const out = createOutput({ json: options.json });

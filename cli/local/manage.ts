@@ -20,7 +20,11 @@ import { NAME_PATTERN } from '../../shared/model/spec.js';
 import { certificatePrefix } from '../../shared/store/layout.js';
 import { createOutput, EXIT, relativeTime } from '../output.js';
 import { type CertificateSummary, summarize, tone } from '../summary.js';
-import { exists, liveDir, openLocalDir, sayError, settingsKey } from './compose.js';
+import { liveDir } from './live.js';
+import { sayError } from './reporter.js';
+import { settingsKey } from './settings.js';
+import { exists } from './shell.js';
+import { openLocalDir } from '../../composition/local.js';
 
 const DAY_MS = 86_400_000;
 

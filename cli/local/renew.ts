@@ -16,23 +16,19 @@ import { renewCertificate, type RenewOutcome } from '../../shared/usecases/renew
 import type { BundleFile } from '../../shared/store/layout.js';
 import { createOutput, EXIT, relativeTime } from '../output.js';
 import { caDirectoryUrl } from '../directory-url.js';
+import { readCaFile } from './ca-trust.js';
+import { http01PortFix } from './listen-flags.js';
+import { updateLiveLinks } from './live.js';
+import { reporterFor, sayError } from './reporter.js';
+import { type LocalSettings, readSettings } from './settings.js';
+import { absolute, exists, runShell } from './shell.js';
 import {
-  absolute,
   composeLocal,
-  exists,
-  http01PortFix,
   type LocalDir,
-  type LocalSettings,
   openLocalDir,
-  readCaFile,
-  readSettings,
-  reporterFor,
-  type Reporter,
-  runShell,
-  sayError,
-  updateLiveLinks,
-} from './compose.js';
-import { checkWebroot, webrootFix } from './webroot.js';
+  type LocalReporter as Reporter,
+} from '../../composition/local.js';
+import { checkWebroot, webrootFix } from '../../shared/challenges/http01/webroot.js';
 import { OrderHooks } from './hooks.js';
 
 export interface LocalRenewOptions {

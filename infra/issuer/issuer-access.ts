@@ -8,7 +8,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import type { DeploymentConfig } from '../../shared/model/config.js';
+import type { DeploymentConfig } from '../../shared/config/deployment.js';
 import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL } from '../../shared/model/delivery.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
 import {
@@ -17,11 +17,33 @@ import {
   HTTP01_PREFIX,
   PENDING_DIR,
   TLSALPN01_PREFIX,
+  pendingKeyKey,
 } from '../../shared/store/layout.js';
 import { allow, logicalIdOf } from './lambda.js';
 
 /** Key types ACM imports but CloudFront does not use. */
 const CLOUDFRONT_REFUSES: readonly string[] = ['ecdsa-p384'];
+
+/**
+ * Inventory sync retires certificates on deploy: it may delete their kept order keys and
+ * nothing else in the bucket (no read: the key is deleted unread).
+ */
+export function grantRetiredKeyDeletes(fn: lambda.Function, bucket: s3.Bucket): void {
+  const keptKeys = pendingKeyKey('*');
+  allow(fn, ['s3:DeleteObject'], [bucket.arnForObjects(keptKeys)]);
+  NagSuppressions.addResourceSuppressions(
+    fn.role!,
+    [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'Deletes only the key kept for an unfinished order (certificates/*/pending/order-key.json) of the certificates a deploy retires; their names are data.',
+        appliesTo: [`Resource::<${logicalIdOf(bucket)}.Arn>/${keptKeys}`],
+      },
+    ],
+    true,
+  );
+}
 
 /**
  * Objects by prefix: read and write certificates and accounts, and the HTTP-01 tokens and

@@ -20,7 +20,7 @@ import type { IssuerPipeline } from './pipeline.js';
 import type { IssuerStorage } from './storage.js';
 
 /**
- * Where the handlers publish their metrics: Powertools Metrics in functions/runtime.ts uses
+ * Where the handlers publish their metrics: Powertools Metrics in composition/aws.ts uses
  * this namespace and adds its `service` name as a dimension to every metric, so alarms must
  * name the same dimension or they watch a metric nobody writes.
  */

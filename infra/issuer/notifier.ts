@@ -8,8 +8,8 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import type { DeploymentConfig } from '../../shared/model/config.js';
-import type { EventType } from '../../shared/events/event.js';
+import type { DeploymentConfig } from '../../shared/config/deployment.js';
+import type { EventType } from '../../shared/model/event.js';
 import { allow, type FunctionFactory, secretResource } from './lambda.js';
 import type { IssuerStorage } from './storage.js';
 

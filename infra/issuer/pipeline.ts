@@ -18,9 +18,14 @@ import { Provider } from 'aws-cdk-lib/custom-resources';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { type CaFallbackPolicy, type CaSettings, defaultCaName } from '../../shared/model/cas.js';
-import type { DeclaredAgent, DeploymentConfig } from '../../shared/model/config.js';
+import type { DeclaredAgent, DeploymentConfig } from '../../shared/config/deployment.js';
 import type { CertificateSpec } from '../../shared/model/spec.js';
-import { grantAcmImports, grantIssuerObjects, grantRoute53 } from './issuer-access.js';
+import {
+  grantAcmImports,
+  grantIssuerObjects,
+  grantRetiredKeyDeletes,
+  grantRoute53,
+} from './issuer-access.js';
 import { allow, type FunctionFactory, secretResource } from './lambda.js';
 import type { IssuerStorage } from './storage.js';
 
@@ -157,7 +162,8 @@ export class IssuerPipeline {
       description: 'certkeeper: writes the declared certificates to the inventory on deploy',
       timeout: Duration.minutes(2),
       memorySize: 256,
-      environment: { CERTKEEPER_TABLE: table.tableName },
+      // The bucket: the key kept for an unfinished order of a certificate it retires goes.
+      environment: { CERTKEEPER_TABLE: table.tableName, CERTKEEPER_BUCKET: bucket.bucketName },
     });
 
     // ---- Least privilege -----------------------------------------------------------------
@@ -186,6 +192,7 @@ export class IssuerPipeline {
     // No DeleteItem: a certificate removed from the config is retired, never deleted.
     allow(inventorySync, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'], [table.tableArn]);
     allow(inventorySync, KEY_USE, [key.keyArn]);
+    grantRetiredKeyDeletes(inventorySync, bucket);
 
     // ---- Wiring --------------------------------------------------------------------------
     issuer.addEventSource(

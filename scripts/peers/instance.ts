@@ -3,12 +3,9 @@
  * env.json. startPeers/stopPeers only ever touch the processes named in that directory's
  * pid files (checked against the process start time, so a reused pid is left alone).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import {
-  closeSync,
   existsSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -21,6 +18,7 @@ import { cachePaths, PEER_NAMES, repoRoot, type PeerName, type PeersEnvFile } fr
 import { install, installStatus, launcherCurrent } from './install.js';
 import { freePorts } from './ports.js';
 import { probeDns, probeDynamodb, probeHttp, waitUntil } from './probes.js';
+import { isOurs, pidFile, readPidFile, signalGroup, type Spawned, spawnPeer } from './processes.js';
 import { generateTls } from './tls.js';
 import { isAlive, log, procStat, readFileSafe, sleep, tail, withFileLock } from './util.js';
 
@@ -48,53 +46,6 @@ export function readEnvFile(dir: string): PeersEnvFile | undefined {
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// pid files
-
-interface PidRecord {
-  readonly pid: number;
-  /** /proc start time, to tell our process from a later one that reused the pid. */
-  readonly startTime?: string;
-}
-
-function pidFile(dir: string, name: string): string {
-  return join(dir, `${name}.pid`);
-}
-
-function writePidFile(dir: string, name: string, pid: number): void {
-  const startTime = procStat(pid)?.startTime;
-  writeFileSync(pidFile(dir, name), `${pid}\n${startTime ?? ''}\n`);
-}
-
-function readPidFile(path: string): PidRecord | undefined {
-  const [pidText, startTime] = (readFileSafe(path) ?? '').split('\n');
-  const pid = Number.parseInt(pidText ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 1) return undefined;
-  return { pid, startTime: startTime || undefined };
-}
-
-/** The process in the record is still the one we started. */
-function isOurs(record: PidRecord): boolean {
-  if (!isAlive(record.pid)) return false;
-  if (record.startTime === undefined) return true;
-  const now = procStat(record.pid)?.startTime;
-  return now === undefined || now === record.startTime;
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  // Every peer is spawned detached, as the leader of its own process group: signal the
-  // group (children included), or the process alone if the group is gone.
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
 /** Stops the processes listed in dir's pid files; removes pid files and env.json. Idempotent. */
 export async function stopPeers(dir: string): Promise<string[]> {
   if (!existsSync(dir)) return [];
@@ -118,39 +69,6 @@ export async function stopPeers(dir: string): Promise<string[]> {
   for (const entry of records) rmSync(entry.file, { force: true });
   rmSync(envFilePath(dir), { force: true });
   return running.map((entry) => entry.name);
-}
-
-// ---------------------------------------------------------------------------------------
-// start
-
-interface Spawned {
-  readonly name: PeerName;
-  readonly child: ChildProcess;
-  readonly logPath: string;
-  exit?: string;
-}
-
-function spawnPeer(
-  dir: string,
-  name: PeerName,
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-): Spawned {
-  const logPath = join(dir, `${name}.log`);
-  const fd = openSync(logPath, 'w');
-  try {
-    const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
-    const spawned: Spawned = { name, child, logPath };
-    child.on('error', (err) => (spawned.exit = `cannot start ${command}: ${err.message}`));
-    child.on('exit', (code, signal) => (spawned.exit = `exited (${signal ?? `code ${code}`})`));
-    child.unref();
-    if (child.pid !== undefined) writePidFile(dir, name, child.pid);
-    return spawned;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 class StartFailure extends Error {

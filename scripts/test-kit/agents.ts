@@ -9,18 +9,19 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import {
-  CreateProfileCommand,
-  CreateTrustAnchorCommand,
-  type RolesAnywhereClient,
-} from '@aws-sdk/client-rolesanywhere';
 import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { resetAgentsRuntime } from '../../functions/agents-runtime.js';
 import { handler as deliver } from '../../functions/deliver.js';
 import { handler as identity } from '../../functions/identity.js';
 import { handler as inventorySync } from '../../functions/inventory-sync.js';
+import {
+  CreateProfileCommand,
+  CreateTrustAnchorCommand,
+  RolesAnywhereClient,
+} from '@aws-sdk/client-rolesanywhere';
 import { createFleetTable } from '../../shared/dynamo/fleet-table.js';
+import { type RolesAnywhereStandIn, standInClientConfig } from '../peers/roles-anywhere/index.js';
 import type { Clock } from '../../shared/model/clock.js';
 import { customResourceEvent, receiveAll, sqsEvent } from '../stand-in-stack/pipeline.js';
 import { subscribeNewQueue, type StandInStack } from '../stand-in-stack/stack.js';
@@ -37,9 +38,21 @@ export interface AgentsStack {
   env: Record<string, string>;
 }
 
+export interface RolesAnywhereSetup {
+  endpoint: string;
+  /** The CA of the endpoint's TLS (the stand-in makes its own). */
+  caCertPath?: string;
+  trustAnchorArn: string;
+  profileArn: string;
+  roleArn: string;
+}
+
 export interface AgentsStackOptions {
-  /** Roles Anywhere as the test has it (the stand-in's); else made-up ARNs nothing answers for. */
-  rolesAnywhere?: { endpoint: string; trustAnchorArn: string; profileArn: string; roleArn: string };
+  /**
+   * Roles Anywhere as the test has it (the stand-in's: see standInTrust), set up once the
+   * CA certificate exists; without it, made-up ARNs nothing answers for.
+   */
+  rolesAnywhere?: (caPem: string) => Promise<RolesAnywhereSetup>;
   /** How long agents' client certificates last. */
   identitySeconds?: number;
 }
@@ -82,8 +95,9 @@ export async function createAgentsStack(
     }),
   );
   const caPem = String(made.Data!.CertificatePem);
-  const ra = options.rolesAnywhere ?? {
+  const ra = (options.rolesAnywhere ? await options.rolesAnywhere(caPem) : undefined) ?? {
     endpoint: undefined,
+    caCertPath: undefined,
     trustAnchorArn:
       'arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/00000000-0000-0000-0000-000000000000',
     profileArn: 'arn:aws:rolesanywhere:us-east-1:123456789012:profile/00000000-0000-0000-0000-000000000000',
@@ -99,8 +113,33 @@ export async function createAgentsStack(
     CERTKEEPER_AGENT_PROFILE_ARN: ra.profileArn,
     CERTKEEPER_AGENT_ROLE_ARN: ra.roleArn,
     ...(ra.endpoint ? { CERTKEEPER_ROLES_ANYWHERE_ENDPOINT: ra.endpoint } : {}),
+    ...(ra.caCertPath ? { CERTKEEPER_ROLES_ANYWHERE_CA: ra.caCertPath } : {}),
   };
   return { fleetTable, deliverQueueUrl, caKeyArn, caPem, ...ra, env };
+}
+
+/**
+ * The stack's trust anchor and profile, on the Roles Anywhere stand-in: the agents' CA as a
+ * CERTIFICATE_BUNDLE anchor, a profile of the agent role with 15-minute sessions (what
+ * infra/issuer/agents.ts deploys).
+ */
+export function standInTrust(
+  standIn: RolesAnywhereStandIn,
+  roleName = 'certkeeper-agents',
+): (caPem: string) => Promise<RolesAnywhereSetup> {
+  return async (caPem) => {
+    const control = new RolesAnywhereClient(standInClientConfig(standIn));
+    try {
+      const roleArn = `arn:aws:iam::${standIn.accountId}:role/${roleName}`;
+      return {
+        endpoint: standIn.endpoint,
+        caCertPath: standIn.caCertPath,
+        ...(await trustAgentsCa(control, caPem, roleArn, 900)),
+      };
+    } finally {
+      control.destroy();
+    }
+  };
 }
 
 /** Sets the agent functions' environment (on top of the stack's) and forgets their cached runtime. */
@@ -186,14 +225,15 @@ export async function pumpDeliveries(stack: StandInStack, agents: AgentsStack): 
 
 /**
  * IAM Roles Anywhere (the stand-in, through `control`) set up as the stack sets up the real
- * service: the agents' CA as an enabled trust anchor, and an enabled profile for the one agent
- * role (sessions of up to an hour, as the stack's profile allows). The role is named, not
- * created: the stand-in's STS (moto) assumes any role.
+ * service: the agents' CA as an enabled CERTIFICATE_BUNDLE trust anchor, and an enabled
+ * profile for the one agent role. The role is named, not created: the stand-in's STS (moto)
+ * assumes any role.
  */
 export async function trustAgentsCa(
   control: RolesAnywhereClient,
   caPem: string,
   roleArn: string,
+  sessionSeconds = 3600,
 ): Promise<{ trustAnchorArn: string; profileArn: string; roleArn: string }> {
   const anchor = await control.send(
     new CreateTrustAnchorCommand({
@@ -207,7 +247,7 @@ export async function trustAgentsCa(
       name: 'certkeeper-agents',
       enabled: true,
       roleArns: [roleArn],
-      durationSeconds: 3600,
+      durationSeconds: sessionSeconds,
     }),
   );
   return {

@@ -12,10 +12,9 @@ import {
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import acme from 'acme-client';
 import { resetRuntime, type RuntimeOverrides } from '../../functions/runtime.js';
-import { installTransport } from '../../shared/acme/transport.js';
 import { createStandInStack, type StandInStack } from '../stand-in-stack/stack.js';
 import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import type { Manifest, ObjectStore } from '../../shared/store/store.js';
 import { receiveAll } from '../stand-in-stack/pipeline.js';
 import { peers, uniqueName } from './peers.js';
@@ -160,19 +159,41 @@ export interface AcmeRequestLog {
   count(pathPart: string, method?: string): number;
 }
 
+type AxiosInstance = typeof acme.axios;
+type RequestTap = Parameters<AxiosInstance['interceptors']['request']['use']>[0];
+type ResponseTap = Parameters<AxiosInstance['interceptors']['response']['use']>[0];
+
+/**
+ * Interceptors on the axios instance of every ACME transport this process makes from now
+ * on: each transport makes its own with acme.axios.create (shared/acme/transport.ts), so a
+ * test sees the requests of the compositions it builds without reaching into them. A
+ * request tap runs after the transport's own (axios runs request interceptors last added
+ * first), a response tap before it, on every answer the CA sent (held answers included).
+ */
+export function tapAcmeTransports(tap: { request?: RequestTap; response?: ResponseTap }): void {
+  const create = acme.axios.create.bind(acme.axios);
+  acme.axios.create = (config) => {
+    const instance = create(config);
+    if (tap.request) instance.interceptors.request.use(tap.request);
+    if (tap.response) instance.interceptors.response.use(tap.response);
+    return instance;
+  };
+}
+
 /**
  * Records the requests this process sent through acme-client that the CA (Pebble)
  * accepted, so a test can say how many orders or registrations actually took effect.
  */
 export function recordAcmeRequests(): AcmeRequestLog {
-  installTransport();
   const answers: string[] = [];
-  acme.axios.interceptors.response.use((response) => {
-    const { method, url } = response.config;
-    answers.push(
-      `${(method ?? 'get').toUpperCase()} ${new URL(url ?? '', 'https://x').pathname} ${response.status}`,
-    );
-    return response;
+  tapAcmeTransports({
+    response: (response) => {
+      const { method, url } = response.config;
+      answers.push(
+        `${(method ?? 'get').toUpperCase()} ${new URL(url ?? '', 'https://x').pathname} ${response.status}`,
+      );
+      return response;
+    },
   });
   return {
     answers,

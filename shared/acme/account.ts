@@ -7,7 +7,7 @@ import { generateKey } from '../pki/private-keys.js';
 import { sha256Hex } from '../pki/hash.js';
 import { accountKey } from '../store/layout.js';
 import type { ObjectStore } from '../store/store.js';
-import { installTransport } from './transport.js';
+import type { AcmeTransport } from './transport.js';
 
 /** RFC 8555 §7.3.4 external account binding, as issued by the CA (the HMAC key base64url). */
 export interface ExternalAccountBinding {
@@ -78,13 +78,15 @@ export function accountIdFor(email: string | undefined): string {
 export class AcmeAccounts {
   private readonly cache = new Map<string, Promise<AcmeAccount>>();
   private readonly clock: Clock;
+  /** What the accounts' clients send their requests through; the CAs over them use it too. */
+  readonly transport: AcmeTransport;
 
   constructor(
     private readonly store: ObjectStore,
-    options: { clock?: Clock } = {},
+    options: { transport: AcmeTransport; clock?: Clock },
   ) {
     this.clock = options.clock ?? systemClock;
-    installTransport();
+    this.transport = options.transport;
   }
 
   get(settings: AccountSettings): Promise<AcmeAccount> {
@@ -170,12 +172,14 @@ export class AcmeAccounts {
   }
 
   private client(settings: AccountSettings, record: StoredAccount): acme.Client {
-    return new acme.Client({
-      directoryUrl: settings.directoryUrl,
-      accountKey: record.keyPem,
-      ...(record.url ? { accountUrl: record.url } : {}),
-      ...(settings.eab ? { externalAccountBinding: settings.eab } : {}),
-    });
+    return this.transport.attach(
+      new acme.Client({
+        directoryUrl: settings.directoryUrl,
+        accountKey: record.keyPem,
+        ...(record.url ? { accountUrl: record.url } : {}),
+        ...(settings.eab ? { externalAccountBinding: settings.eab } : {}),
+      }),
+    );
   }
 
   private async read(key: string): Promise<StoredAccount | undefined> {

@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { CertkeeperError } from '../model/errors.js';
 import type { RenewalInfo } from './ca.js';
-import { httpGet, parseRetryAfter } from './transport.js';
+import { parseRetryAfter } from './http-answers.js';
+import type { AcmeTransport } from './transport.js';
 
 /** RFC 9773 §4.2 RenewalInfo object; unknown keys ignored. */
 const renewalInfoSchema = z.looseObject({
@@ -14,12 +15,13 @@ const renewalInfoSchema = z.looseObject({
  * Problem documents, rate limits and network failures arrive translated by the transport.
  */
 export async function fetchRenewalInfo(
+  transport: AcmeTransport,
   renewalInfoUrl: string,
   certId: string,
   now: Date,
 ): Promise<RenewalInfo> {
   const url = `${renewalInfoUrl.replace(/\/+$/, '')}/${certId}`;
-  const response = await httpGet(url);
+  const response = await transport.get(url);
   const unusable = (why: string): CertkeeperError =>
     new CertkeeperError('internal', `renewal information from ${url} is unusable: ${why}`, {
       retryable: true,

@@ -60,6 +60,9 @@ export interface RenewalInfo {
   retryAfter?: Date;
 }
 
+/** What an RFC 9773 §4.2 poll of a certificate's certID gave: the answer, or why there is none. */
+export type AriOutcome = { certId: string; info: RenewalInfo } | { certId: string; error: string };
+
 /** RFC 5280 §5.3.1 CRLReason codes accepted by RFC 8555 §7.6 revocation. */
 export const REVOCATION_REASONS = {
   unspecified: 0,

@@ -1,20 +1,12 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Authorization, Client, Order } from 'acme-client';
-import type { Challenge, ChallengeSolver } from '../challenges/solver.js';
+import type { ChallengeSolver } from '../challenges/solver.js';
 import { type Clock, MINUTE, systemClock } from '../model/clock.js';
-import {
-  AcmeProblemError,
-  CertkeeperError,
-  ProfileNotOfferedError,
-  RetryLaterError,
-  ValidationError,
-  shortProblemType,
-} from '../model/errors.js';
-import type { Identifier } from '../model/identifiers.js';
+import { AcmeProblemError, CertkeeperError, shortProblemType } from '../model/errors.js';
 import { certificateMatchesCsr } from '../pki/certificate.js';
 import { splitPemChain } from '../pki/pem.js';
 import type { AcmeAccount, AcmeAccounts, ExternalAccountBinding } from './account.js';
 import { fetchRenewalInfo } from './ari.js';
+import { authorize, type ChallengeParts, cleanupValidated } from './authorize.js';
 import {
   type AcmeDirectoryInfo,
   type CertificateAuthority,
@@ -26,8 +18,10 @@ import {
   type RevocationReason,
 } from './ca.js';
 import { fetchDirectory } from './directory.js';
-import { DEFAULT_POLLING, PollSchedule, type PollingOptions } from './poll.js';
-import { retryAfterOf, trustCaForOrigin } from './transport.js';
+import { checkProfile, rejectsReplaces, sameIdentifiers } from './order-answers.js';
+import { waitSettled } from './order-wait.js';
+import { DEFAULT_POLLING, type PollingOptions } from './poll.js';
+import type { AcmeTransport } from './transport.js';
 
 export interface AcmeCaOptions {
   directoryUrl: string;
@@ -50,10 +44,7 @@ export interface AcmeCaOptions {
 type OrderCreate = Parameters<Client['createOrder']>[0] & { profile?: string; replaces?: string };
 /** The order object with the profiles draft field. */
 type OrderWithProfile = Order & { profile?: string };
-/** RFC 8555 §6.7 problem as embedded in challenge and order objects. */
-type EmbeddedProblem = { type?: string; detail?: string; status?: number };
 
-const ALREADY_REPLACED = 'alreadyReplaced';
 const ACCOUNT_DOES_NOT_EXIST = 'accountDoesNotExist';
 
 /**
@@ -65,6 +56,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
   private readonly clock: Clock;
   private readonly directoryTtlMs: number;
   private readonly polling: PollingOptions;
+  private readonly transport: AcmeTransport;
   private cachedDirectory: { at: number; value: Promise<AcmeDirectoryInfo> } | undefined;
 
   constructor(private readonly options: AcmeCaOptions) {
@@ -72,18 +64,20 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     this.clock = options.clock ?? systemClock;
     this.directoryTtlMs = options.directoryTtlMs ?? 10 * MINUTE;
     this.polling = options.polling ?? DEFAULT_POLLING;
-    if (options.caPem) trustCaForOrigin(options.directoryUrl, options.caPem);
+    // The accounts' transport: their clients' requests and this CA's own GETs share it.
+    this.transport = options.accounts.transport;
+    if (options.caPem) this.transport.trust(options.directoryUrl, options.caPem);
   }
 
   directory(): Promise<AcmeDirectoryInfo> {
     const now = this.clock.now().getTime();
     if (!this.cachedDirectory || now - this.cachedDirectory.at > this.directoryTtlMs) {
-      const value = fetchDirectory(this.directoryUrl).then((dir) => {
+      const value = fetchDirectory(this.transport, this.directoryUrl).then((dir) => {
         // Endpoints may live on another origin than the directory; trust the same CA there.
         if (this.options.caPem) {
           for (const url of [dir.newNonce, dir.newAccount, dir.newOrder, dir.renewalInfo]) {
             if (url && new URL(url).origin !== new URL(this.directoryUrl).origin) {
-              trustCaForOrigin(url, this.options.caPem);
+              this.transport.trust(url, this.options.caPem);
             }
           }
         }
@@ -115,7 +109,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
         },
       );
     }
-    return fetchRenewalInfo(dir.renewalInfo, certId, this.clock.now());
+    return fetchRenewalInfo(this.transport, dir.renewalInfo, certId, this.clock.now());
   }
 
   async accountUrl(): Promise<string> {
@@ -188,7 +182,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
   ): Promise<IssuedCertificate> {
     if (order.status === 'pending') {
       progress('authorize');
-      await this.authorize(client, order, solver, progress, cleanups);
+      await authorize(client, order, solver, this.challengeParts(progress), cleanups);
     }
 
     progress('finalize');
@@ -209,7 +203,9 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     // answer gave; without one, at once (a CA that signs within the round trip, as most do,
     // is then seen valid without a wait), and from there on the schedule.
     if (order.status !== 'valid') {
-      order = await this.waitValid(client, order, 'order', { immediate: retryAfterOf(order) === undefined });
+      order = await this.waitValid(client, order, 'order', {
+        immediate: this.transport.retryAfterOf(order) === undefined,
+      });
     }
     const fullchainPem = await client.getCertificate(order);
     return { fullchainPem, orderUrl: order.url };
@@ -239,7 +235,7 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     if (order.status === 'pending') return { order };
     // Validated before the interruption: the responses it presented may still be up, and
     // nothing later in this order would take them down.
-    await this.cleanupValidated(client, order, solver);
+    await cleanupValidated(client, order, solver, this.challengeParts());
     if (order.status === 'ready') return { order };
     if (order.status !== 'valid' && order.status !== 'processing') return undefined;
     try {
@@ -278,151 +274,30 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     }
   }
 
-  private async authorize(
-    client: Client,
-    order: Order,
-    solver: ChallengeSolver,
-    progress: (step: OrderStep) => void,
-    cleanups: Promise<void>[],
-  ): Promise<void> {
-    const work: { authz: Authorization; challenge: Authorization['challenges'][number]; port: Challenge }[] =
-      [];
-    for (const authz of await client.getAuthorizations(order)) {
-      // Authorizations the account already holds (authz reuse, RFC 8555 §7.1.4) need nothing.
-      if (authz.status === 'valid') continue;
-      if (authz.status !== 'pending') throw authorizationProblem(authz);
-      const challenge = authz.challenges.find((c) => c.type === solver.type);
-      const identifier = identifierOf(authz);
-      if (!challenge) {
-        throw new ValidationError(
-          'challenge',
-          `the CA offers no ${solver.type} challenge for ${identifier.value} (offered: ${authz.challenges.map((c) => c.type).join(', ')})`,
-          identifier.type === 'ip'
-            ? 'IP addresses are validated with http-01 or tls-alpn-01 (RFC 8738 §7)'
-            : 'choose a challenge type the CA offers for this identifier',
-        );
-      }
-      // http-01: the key authorization (RFC 8555 §8.3); dns-01: its SHA-256 digest (§8.4);
-      // tls-alpn-01: that digest inside the validation certificate (RFC 8737 §3).
-      const value = await client.getChallengeKeyAuthorization(challenge);
-      work.push({ authz, challenge, port: { type: solver.type, identifier, token: challenge.token, value } });
-    }
-    if (work.length === 0) return;
-
-    const challenges = work.map((w) => w.port);
-    let validated = false;
-    try {
-      await solver.present(challenges);
-      await solver.waitReady(challenges);
-      progress('validate');
-      // No acme-client verifyChallenge: its self-checks cannot reach IP identifiers, and the
-      // solver's waitReady already proved the response is published.
-      const answered = new Map<(typeof work)[number], number | undefined>();
-      for (const w of work) {
-        if (w.challenge.status === 'pending') {
-          answered.set(w, retryAfterOf(await client.completeChallenge(w.challenge)));
-        }
-      }
-      await Promise.all(
-        work.map((w) => this.waitValid(client, w.authz, 'authorization', { retryAfterMs: answered.get(w) })),
-      );
-      validated = true;
-    } finally {
-      const cleanup = solver.cleanup(challenges).catch((err: unknown) => {
-        // The certificate can still be issued; a leftover token or TXT value is harmless.
-        this.warn('challenge cleanup failed', { error: err instanceof Error ? err.message : String(err) });
-      });
-      // Valid authorizations are final (RFC 8555 §7.1.6): the CA will not look again, so the
-      // responses are removed while the order is finalized; the order waits for it at its end.
-      if (validated) cleanups.push(cleanup);
-      else await cleanup;
-    }
+  /** What presenting and taking down the challenges needs of this CA (authorize.ts). */
+  private challengeParts(progress: (step: OrderStep) => void = () => {}): ChallengeParts {
+    return {
+      progress,
+      retryAfterOf: (body) => this.transport.retryAfterOf(body),
+      waitValid: (client, authz, retryAfterMs) =>
+        this.waitValid(client, authz, 'authorization', { retryAfterMs }),
+      warn: (message, extra) => this.warn(message, extra),
+    };
   }
 
-  /**
-   * Takes down the responses to an order's challenges for this solver's type (cleanup is
-   * idempotent, so ones already gone cost nothing). Never fails the order: a leftover
-   * response is harmless to the certificate.
-   */
-  private async cleanupValidated(client: Client, order: Order, solver: ChallengeSolver): Promise<void> {
-    try {
-      const challenges: Challenge[] = [];
-      for (const authz of await client.getAuthorizations(order)) {
-        const challenge = authz.challenges.find((c) => c.type === solver.type);
-        if (!challenge) continue;
-        const value = await client.getChallengeKeyAuthorization(challenge);
-        challenges.push({
-          type: solver.type,
-          identifier: identifierOf(authz),
-          token: challenge.token,
-          value,
-        });
-      }
-      if (challenges.length > 0) await solver.cleanup(challenges);
-    } catch (err) {
-      this.warn('challenge cleanup failed', { error: err instanceof Error ? err.message : String(err) });
-    }
-  }
-
-  /**
-   * Polls an order or authorization (POST-as-GET, RFC 8555 §6.3) until it is ready or valid,
-   * on the PollSchedule: first re-check soon, gaps doubling, the CA's Retry-After honoured.
-   * An invalid object is reported with the CA's own problem (for an authorization the
-   * challenge error, e.g. urn:ietf:params:acme:error:connection). One still pending when
-   * the schedule ends stays resumable: RetryLaterError at the CA's Retry-After or in a minute.
-   */
-  private async waitValid<T extends Order | Authorization>(
+  /** Polls an order or authorization until it is ready or valid (order-wait.ts). */
+  private waitValid<T extends Order | Authorization>(
     client: Client,
     item: T,
     kind: 'order' | 'authorization',
     options: { immediate?: boolean; retryAfterMs?: number } = {},
   ): Promise<T> {
-    const url = item.url;
-    const check = async (): Promise<T> => {
-      const fresh =
-        kind === 'order'
-          ? await client.getOrder(item as Order)
-          : (await client.getAuthorizations({ authorizations: [url] } as Order))[0]!;
-      return { ...(fresh as T), url };
-    };
-    const settled = async (current: T): Promise<boolean> => {
-      if (current.status === 'valid' || current.status === 'ready') return true;
-      if (current.status === 'pending' || current.status === 'processing') return false;
-      // invalid, or (authorizations) deactivated, expired, revoked: RFC 8555 §7.1.6.
-      throw kind === 'order'
-        ? await orderProblem(client, current as Order)
-        : authorizationProblem(current as Authorization);
-    };
-
-    // A check made at once counts against the bound, so a CA that never settles costs no
-    // more checks either way.
-    const attempts = options.immediate ? Math.max(1, this.polling.attempts - 1) : this.polling.attempts;
-    const schedule = new PollSchedule({ ...this.polling, attempts });
-    let current = item;
-    let retryAfterMs = options.retryAfterMs ?? retryAfterOf(item);
-    if (options.immediate) {
-      current = await check();
-      if (await settled(current)) return current;
-      retryAfterMs = retryAfterOf(current);
-    }
-    for (;;) {
-      const step = schedule.next(retryAfterMs);
-      if ('stop' in step) {
-        // Still pending or processing: the order stays resumable, so come back soon.
-        const waitMs = step.retryAfterMs ?? MINUTE;
-        throw new RetryLaterError(
-          `the ${kind} ${url} is still ${current.status} after ${schedule.planned} checks over ${Math.round(schedule.plannedMs / 1000)} s`,
-          new Date(this.clock.now().getTime() + waitMs),
-          undefined,
-          undefined,
-          step.retryAfterMs,
-        );
-      }
-      await delay(step.wait);
-      current = await check();
-      if (await settled(current)) return current;
-      retryAfterMs = retryAfterOf(current);
-    }
+    return waitSettled(client, item, kind, {
+      ...options,
+      polling: this.polling,
+      clock: this.clock,
+      transport: this.transport,
+    });
   }
 
   /**
@@ -451,82 +326,4 @@ export class AcmeCertificateAuthority implements CertificateAuthority {
     if (this.options.warn) this.options.warn(message, extra);
     else console.warn(message, extra);
   }
-}
-
-/** draft-ietf-acme-profiles: fail before ordering when the directory does not list the profile. */
-export function checkProfile(profile: string | undefined, dir: AcmeDirectoryInfo): void {
-  if (profile === undefined) return;
-  const offered = Object.keys(dir.profiles);
-  if (offered.length === 0) {
-    throw new ProfileNotOfferedError(
-      `"${profile}" was requested but the CA at ${dir.url} advertises no profiles`,
-      'remove the profile, or use a CA that supports ACME profiles',
-    );
-  }
-  if (!offered.includes(profile)) {
-    throw new ProfileNotOfferedError(
-      `"${profile}" is not offered by the CA; offered: ${offered.join(', ')}`,
-      `use one of: ${offered.join(', ')}`,
-    );
-  }
-}
-
-function rejectsReplaces(err: unknown): boolean {
-  if (!(err instanceof AcmeProblemError)) return false;
-  return (
-    shortProblemType(err.type) === ALREADY_REPLACED ||
-    (err.status !== undefined && err.status >= 500) ||
-    /replace/i.test(err.detail)
-  );
-}
-
-/** The identifier as certkeeper writes it: a wildcard authorization names the base domain. */
-function identifierOf(authz: Authorization): Identifier {
-  const value = authz.wildcard ? `*.${authz.identifier.value}` : authz.identifier.value;
-  return authz.identifier.type === 'ip' ? { type: 'ip', value } : { type: 'dns', value };
-}
-
-function authorizationProblem(authz: Authorization): AcmeProblemError {
-  const failed = authz.challenges.find((c) => c.error !== undefined);
-  const problem = failed?.error as EmbeddedProblem | undefined;
-  const name = identifierOf(authz).value;
-  if (problem?.type) {
-    return new AcmeProblemError(
-      problem.type,
-      `${failed!.type} for ${name} failed: ${problem.detail ?? 'no detail'}`,
-      problem.status,
-    );
-  }
-  return new AcmeProblemError(
-    'urn:ietf:params:acme:error:unauthorized',
-    `the authorization for ${name} is ${authz.status}`,
-    undefined,
-  );
-}
-
-async function orderProblem(client: Client, order: Order): Promise<AcmeProblemError> {
-  // The order's own error names the cause; when absent, a failed authorization does.
-  const problem = order.error as EmbeddedProblem | undefined;
-  if (problem?.type)
-    return new AcmeProblemError(problem.type, problem.detail ?? 'the order is invalid', problem.status);
-  const authzs = await client.getAuthorizations(order);
-  const failed = authzs.find((a) => a.status === 'invalid');
-  if (failed) return authorizationProblem(failed);
-  return new AcmeProblemError(
-    'urn:ietf:params:acme:error:serverInternal',
-    `the order ${order.url} is invalid`,
-    undefined,
-  );
-}
-
-function sameIdentifiers(
-  a: readonly { type: string; value: string }[] | undefined,
-  b: readonly { type: string; value: string }[],
-): boolean {
-  const key = (list: readonly { type: string; value: string }[]): string =>
-    list
-      .map((i) => `${i.type}:${i.value.toLowerCase()}`)
-      .sort()
-      .join(',');
-  return a !== undefined && key(a) === key(b);
 }

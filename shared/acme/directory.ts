@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { CertkeeperError, UnreachableError } from '../model/errors.js';
 import type { AcmeDirectoryInfo } from './ca.js';
-import { httpGet, shareDirectory } from './transport.js';
+import type { AcmeTransport } from './transport.js';
 
 /**
  * RFC 8555 §7.1.1 directory. CAs add keys at will (Let's Encrypt's `renewalInfo`, `meta.profiles`,
@@ -62,8 +62,8 @@ export function parseDirectory(url: string, body: unknown): AcmeDirectoryInfo {
 }
 
 /** GETs and parses the directory; transport errors arrive already translated. */
-export async function fetchDirectory(url: string): Promise<AcmeDirectoryInfo> {
-  const response = await httpGet(url);
+export async function fetchDirectory(transport: AcmeTransport, url: string): Promise<AcmeDirectoryInfo> {
+  const response = await transport.get(url);
   if (response.status !== 200) {
     throw new UnreachableError(
       `${url} answered HTTP ${response.status} instead of an ACME directory`,
@@ -71,6 +71,6 @@ export async function fetchDirectory(url: string): Promise<AcmeDirectoryInfo> {
     );
   }
   const directory = parseDirectory(url, response.data);
-  shareDirectory(url, response.data);
+  transport.shareDirectory(url, response.data);
   return directory;
 }

@@ -153,7 +153,7 @@ async function readBody(
 
 /**
  * A compressed answer is decoded with the same cap as the bytes received: a few bytes of
- * brotli or gzip can stand for gigabytes (issue 22), and zlib stops at `maxOutputLength`
+ * brotli or gzip can stand for gigabytes, and zlib stops at `maxOutputLength`
  * instead of filling the memory.
  */
 async function decompress(

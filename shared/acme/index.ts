@@ -17,6 +17,7 @@ export {
   type ExternalAccountBinding,
 } from './account.js';
 export { DEFAULT_POLLING, PollSchedule, plannedDelays, type PollingOptions } from './poll.js';
-export { AcmeCertificateAuthority, checkProfile, type AcmeCaOptions } from './client.js';
+export { AcmeCertificateAuthority, type AcmeCaOptions } from './client.js';
+export { checkProfile } from './order-answers.js';
 export { parseDirectory } from './directory.js';
-export { configureTransport, installTransport, trustCaForOrigin, type TransportPolicy } from './transport.js';
+export { AcmeTransport, DEFAULT_TRANSPORT_POLICY, type TransportPolicy } from './transport.js';

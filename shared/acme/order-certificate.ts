@@ -4,9 +4,8 @@ import { identifierValues } from '../model/identifiers.js';
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
 import { createCsr, generateKey, keyTypeOf } from '../pki/index.js';
-import type { AriOutcome } from '../renewal/transition.js';
 import type { PendingKeys } from '../store/pending-keys.js';
-import type { CertificateAuthority } from './ca.js';
+import type { AriOutcome, CertificateAuthority } from './ca.js';
 
 /**
  * What the renewal asks of the CA, over the CertificateAuthority port: one certificate for

@@ -1,4 +1,4 @@
-import { type AgentIdentity, type AgentRecord, type AgentSelector } from '../model/agent.js';
+import { type AgentIdentity, type AgentRecord, type AgentSelector, canonicalSerial } from '../model/agent.js';
 import { CertkeeperError, ConflictError, NotFoundError } from '../model/errors.js';
 import { tokenMatches } from './token.js';
 
@@ -60,6 +60,24 @@ export function withEnrolmentToken(
 
 const NEW_TOKEN = (name: string) => `ask the operator for a new token: certkeeper agent token ${name}`;
 
+/** Joins and renewals are for agents in the registry that were not removed. */
+function requireEnrollable(record: AgentRecord | undefined, name: string): asserts record is AgentRecord {
+  if (!record) {
+    throw new EnrolmentRefusedError(
+      'unknown-agent',
+      `agent ${name} is not in the registry`,
+      `add it first: certkeeper agent add ${name} --certificates ... (or --labels ...), then agent join on the server`,
+    );
+  }
+  if (record.status === 'removed') {
+    throw new EnrolmentRefusedError(
+      'removed',
+      `agent ${name} was removed; its identity is revoked`,
+      `add it again (certkeeper agent add ${name} ...) and join with the new token if this server should receive certificates`,
+    );
+  }
+}
+
 /** Refuses a join whose token is not this agent's valid, unused token; says which. */
 export function checkJoin(
   record: AgentRecord | undefined,
@@ -67,20 +85,7 @@ export function checkJoin(
   secret: string,
   now: Date,
 ): AgentRecord {
-  if (!record) {
-    throw new EnrolmentRefusedError(
-      'unknown-agent',
-      `agent ${name} is not in the registry`,
-      `add it first: certkeeper agent add ${name} --certificates ... (or --labels ...)`,
-    );
-  }
-  if (record.status === 'removed') {
-    throw new EnrolmentRefusedError(
-      'removed',
-      `agent ${name} was removed`,
-      `add it again (certkeeper agent add ${name} ...) if this server should receive certificates`,
-    );
-  }
+  requireEnrollable(record, name);
   const token = record.enrolment;
   if (!token)
     throw new EnrolmentRefusedError('no-token', `agent ${name} has no enrolment token`, NEW_TOKEN(name));
@@ -137,21 +142,8 @@ export function checkRenewal(
   serial: string,
   now: Date,
 ): AgentRecord {
-  if (!record) {
-    throw new EnrolmentRefusedError(
-      'unknown-agent',
-      `agent ${name} is not in the registry`,
-      'enrol it: certkeeper agent add, then agent join',
-    );
-  }
-  if (record.status === 'removed') {
-    throw new EnrolmentRefusedError(
-      'removed',
-      `agent ${name} was removed; its identity is revoked`,
-      `add it again and join with a new token if it should come back`,
-    );
-  }
-  if (!record.identity || record.identity.serial !== serial.toLowerCase()) {
+  requireEnrollable(record, name);
+  if (!record.identity || canonicalSerial(record.identity.serial) !== canonicalSerial(serial)) {
     throw new EnrolmentRefusedError(
       'not-current-identity',
       `serial ${serial} is not agent ${name}'s current identity${record.identity ? ` (${record.identity.serial})` : ''}`,

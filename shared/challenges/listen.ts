@@ -1,10 +1,33 @@
-import { isIPv6, type AddressInfo, type Server, type Socket } from 'node:net';
+import { isIP, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type Clock, systemClock } from '../model/clock.js';
+import { ValidationError } from '../model/errors.js';
 import type { Log } from '../model/log.js';
+
+/** "0.0.0.0:80", "[::]:80", "localhost:8402" → host and port. */
+export function parseListen(text: string, field: string): { host: string; port: number } {
+  const i = text.lastIndexOf(':');
+  const host = text.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(text.slice(i + 1));
+  if (
+    i <= 0 ||
+    !Number.isInteger(port) ||
+    port < 0 ||
+    port > 65535 ||
+    (host.includes(':') && isIP(host) !== 6)
+  ) {
+    throw new ValidationError(
+      field,
+      `"${text}" is not host:port`,
+      'write it as "0.0.0.0:80", "[::]:80" or "127.0.0.1:8402"',
+    );
+  }
+  return { host, port };
+}
 
 /**
  * What a responder did since it started, counted rather than logged: it answers anyone on
  * ports 80 and 443, so a log line per made-up token or refused connection would let any
- * client fill the logs (issue 22).
+ * client fill the logs.
  */
 export interface ResponderStats {
   /** Connections taken in. */
@@ -166,7 +189,7 @@ const isLoopback = (host: string | undefined): boolean =>
  * first of a kind is logged as it comes, later ones in the same interval are counted and
  * the count goes with the next line of that kind.
  */
-export function throttledLog(log: Log, intervalMs = 60_000) {
+export function throttledLog(log: Log, intervalMs = 60_000, clock: Clock = systemClock) {
   const last = new Map<string, { at: number; suppressed: number }>();
   return (
     level: 'info' | 'warn' | 'error',
@@ -174,7 +197,7 @@ export function throttledLog(log: Log, intervalMs = 60_000) {
     message: string,
     extra: Record<string, unknown> = {},
   ): void => {
-    const now = Date.now();
+    const now = clock.now().getTime();
     const seen = last.get(kind);
     if (seen && now - seen.at < intervalMs) {
       seen.suppressed++;

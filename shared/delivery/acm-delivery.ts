@@ -2,12 +2,12 @@ import { asCertkeeperError, CertkeeperError, NotFoundError, RetryLaterError } fr
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { AcmDeliveryState, CertificateState } from '../model/state.js';
-import type { Random } from '../renewal/ari.js';
+import type { Random } from '../model/random.js';
 import { nextRetryAt } from '../renewal/backoff.js';
 import type { CertificateStore } from '../store/store.js';
 import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL } from '../model/delivery.js';
 import type { AcmImporter, AcmImportInput } from './acm.js';
-import { acmImportsDueNow, pendingAcmRegions } from './acm-plan.js';
+import { acmImportsDueNow, pendingAcmRegions } from '../renewal/acm-plan.js';
 
 export interface AcmDeliveryDeps {
   /** Absent where ACM cannot be reached (local mode): each import is then recorded as failed. */

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { parseJson, type JsonSource, validateJson } from '../model/json.js';
-import { type CertificateEvent, certificateEventSchema } from './event.js';
+import { type CertificateEvent, certificateEventSchema } from '../model/event.js';
 
 /**
  * What arrives from the events topic: a certificate event as the SnsPublisher writes it, or

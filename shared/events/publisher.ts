@@ -1,5 +1,5 @@
 import { CertkeeperError } from '../model/errors.js';
-import type { CertificateEvent } from './event.js';
+import type { CertificateEvent } from '../model/event.js';
 
 /** Port: publishes certificate events (SNS in AWS, memory in tests and local mode). */
 export interface EventPublisher {

@@ -1,7 +1,7 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { callAws } from '../aws/errors.js';
 import type { Clock } from '../model/clock.js';
-import type { CertificateEvent } from './event.js';
+import type { CertificateEvent } from '../model/event.js';
 import { type EventPublisher, assertNoKeyMaterial } from './publisher.js';
 
 export interface SnsPublisherOptions {

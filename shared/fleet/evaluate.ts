@@ -1,7 +1,7 @@
 import { minutesSince } from '../model/age.js';
 import { DAY, MINUTE } from '../model/clock.js';
 import { probeTargetId } from '../model/delivery.js';
-import type { CertificateEvent, DeploymentTarget, TargetHealth } from '../events/event.js';
+import type { CertificateEvent, DeploymentTarget, TargetHealth } from '../model/event.js';
 import type { AgentRecord } from '../model/agent.js';
 import type { InventoryRecord } from '../model/state.js';
 import { type ServedCertificate, sameSerial } from './probe.js';

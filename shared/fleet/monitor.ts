@@ -5,7 +5,7 @@ import type { Inventory } from '../inventory/inventory.js';
 import type { Clock } from '../model/clock.js';
 import { probeTargetId } from '../model/delivery.js';
 import { describeJsonProblem, parseJson } from '../model/json.js';
-import { staleInboxes } from '../agents/stale-inboxes.js';
+import { staleInboxes } from './stale-inboxes.js';
 import type { Log } from '../model/log.js';
 import { type AgentRecord, selects } from '../model/agent.js';
 import { emptyDelivery } from '../model/delivery.js';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { deploymentTargetSchema, type TargetHealth } from '../events/event.js';
+import { deploymentTargetSchema, type TargetHealth } from '../model/event.js';
 
 /**
  * The fleet view as the last tick left it (`fleet/status.json`): per certificate, every

@@ -15,6 +15,7 @@ import {
   expectConstructed,
   readTlv,
 } from '../pki/der.js';
+import { canonicalSerial } from '../model/agent.js';
 import { pemToDer } from '../pki/pem.js';
 import type { CaSigner } from './signer.js';
 
@@ -70,7 +71,7 @@ function encodeSerial(hex: string): Buffer {
 export function newSerial(): string {
   const bytes = randomBytes(16);
   bytes[0] = (bytes[0]! & 0x7f) | 0x01;
-  return bytes.toString('hex');
+  return canonicalSerial(bytes.toString('hex'));
 }
 
 const extension = (oid: string, critical: boolean, value: Buffer): Buffer =>
@@ -243,8 +244,7 @@ function integerBytes(n: number): Buffer {
 }
 
 /** The serial of a PEM certificate as lower-case hex without leading zeros. */
-export const serialOf = (pem: string): string =>
-  new X509Certificate(pem).serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
+export const serialOf = (pem: string): string => canonicalSerial(new X509Certificate(pem).serialNumber);
 
 /** What a CRL says (as certificateRevocationList writes it): its number, next update and revoked serials. */
 export function readCrl(pem: string): {
@@ -267,7 +267,7 @@ export function readCrl(pem: string): {
   if (fields[i]?.tag === TAG.SEQUENCE) {
     for (const entry of children(fields[i]!.value)) {
       const [serial] = children(entry.value);
-      serials.push(serial!.value.toString('hex').replace(/^0+(?=.)/, ''));
+      serials.push(canonicalSerial(serial!.value.toString('hex')));
     }
     i++;
   }

@@ -32,10 +32,22 @@ const selectorSchema = z
   })
   .strict();
 
+/**
+ * A certificate serial as certkeeper stores and compares it: lower-case hex without leading
+ * zeros, the form Node's X509Certificate and a decoded CRL give once the DER sign octet is gone.
+ */
+export const canonicalSerial = (hex: string): string => hex.toLowerCase().replace(/^0+(?=.)/, '');
+
+// Records written before serials were canonical may hold a leading zero: read them canonical.
+const serialSchema = z
+  .string()
+  .regex(/^[0-9a-fA-F]{1,40}$/)
+  .transform(canonicalSerial);
+
 const identitySchema = z
   .object({
-    /** The client certificate's serial, lower-case hex. */
-    serial: z.string().regex(/^[0-9a-f]{1,40}$/),
+    /** The client certificate's serial (canonicalSerial). */
+    serial: serialSchema,
     notBefore: time,
     notAfter: time,
     issuedAt: time,

@@ -51,7 +51,7 @@ export class ValidationError extends CertkeeperError {
 
 /**
  * The CA does not offer the certificate's profile (draft-ietf-acme-profiles): a bad spec for
- * this CA, but a fault of the CA as far as fallback goes (shared/renewal/ca-choice.ts), since
+ * this CA, but a fault of the CA as far as fallback goes (shared/authorities/choice.ts), since
  * another CA may offer it.
  */
 export class ProfileNotOfferedError extends ValidationError {

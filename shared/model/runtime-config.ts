@@ -20,7 +20,7 @@ const optional = z
   .optional()
   .transform((v) => (v === '' ? undefined : v));
 
-// The config's hostedZones[].roleArn check (shared/model/config.ts), restated rather than
+// The config's hostedZones[].roleArn check (shared/config/deployment.ts), restated rather than
 // imported, and checked by hand rather than with z.record: either costs every Lambda
 // kilobytes of bundle for one variable only the issuer reads. Zone ids are checked only for
 // shape: the config insists on Route53's "Z..." form, while moto's ids are any upper-case

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { certificateEventSchema } from '../events/event.js';
+import { certificateEventSchema } from './event.js';
 import type { CertificateSpec } from './spec.js';
 import { certificateStatusSchema, expiryAlertSchema } from './status.js';
 
@@ -112,7 +112,7 @@ export const certificateStateSchema = z.object({
   orderUrl: text.optional(),
   /**
    * The CA this renewal is being tried at and how many of its failures there were the CA's
-   * own (renewal/ca-choice.ts); absent: the preferred CA, nothing failed. Cleared on success.
+   * own (authorities/choice.ts); absent: the preferred CA, nothing failed. Cleared on success.
    */
   caAttempt: z.object({ name: text, failures: z.number().int().nonnegative() }).optional(),
   /**

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ValidationError } from '../model/errors.js';
-import { EVENT_TYPES, type EventType } from '../events/event.js';
+import { EVENT_TYPES, type EventType } from '../model/event.js';
 import { zodToValidationError } from '../model/json.js';
 
 /**

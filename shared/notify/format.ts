@@ -1,7 +1,7 @@
 import { wholeMinutes } from '../model/age.js';
 import { DAY, HOUR } from '../model/clock.js';
 import { CertkeeperError, shortProblemType } from '../model/errors.js';
-import type { CertificateEvent } from '../events/event.js';
+import type { CertificateEvent } from '../model/event.js';
 import type { CloudWatchAlarm, Notification } from '../events/notification.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Clock } from '../model/clock.js';
 import { asCertkeeperError, type CertkeeperError } from '../model/errors.js';
-import type { EventType } from '../events/event.js';
+import type { EventType } from '../model/event.js';
 import type { Log } from '../model/log.js';
 import { formatNotification, type NotificationMessage } from './format.js';
 import { parseNotification } from '../events/notification.js';

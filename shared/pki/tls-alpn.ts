@@ -52,7 +52,8 @@ export function sniFor(identifier: Identifier): string {
 export async function tlsAlpn01Certificate(
   identifier: Identifier,
   keyAuthorization: string,
-  now: Date = new Date(),
+  /** From the caller's Clock: the certificate is valid from an hour before it. */
+  now: Date,
 ): Promise<SelfSignedPair> {
   // Loaded on first use: @peculiar/x509 and its ASN.1 stack are most of what a CLI process
   // would otherwise load at start, and only tls-alpn-01 needs them.

@@ -1,5 +1,6 @@
 import type { RenewalInfo } from '../acme/ca.js';
 import { DAY, HOUR, MINUTE } from '../model/clock.js';
+import type { Random } from '../model/random.js';
 import type { AriState } from '../model/state.js';
 
 /** RFC 9773 §4.3: honour Retry-After, within bounds that keep polls sane. */
@@ -7,8 +8,6 @@ export const ARI_MIN_POLL_MS = MINUTE;
 export const ARI_MAX_POLL_MS = DAY;
 /** Without Retry-After, and after a failed poll: about 6 hours (RFC 9773 §4.3.3). */
 export const ARI_DEFAULT_POLL_MS = 6 * HOUR;
-
-export type Random = () => number;
 
 /**
  * Folds a fresh RenewalInfo into the state. The renewal time is drawn uniformly at random

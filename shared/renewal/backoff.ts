@@ -1,5 +1,5 @@
 import { HOUR, MINUTE } from '../model/clock.js';
-import type { Random } from './ari.js';
+import type { Random } from '../model/random.js';
 
 /**
  * Front-loaded: a passing fault (DNS propagation, a CA blip) is retried within minutes,

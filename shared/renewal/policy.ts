@@ -1,4 +1,4 @@
-import { acmImportDueAt, acmImportsDueNow } from '../delivery/acm-plan.js';
+import { acmImportDueAt, acmImportsDueNow } from './acm-plan.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState } from '../model/state.js';
 import { expiryAlertDue, nextExpiryAlertAt } from './alerts.js';

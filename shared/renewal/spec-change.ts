@@ -1,4 +1,4 @@
-import { acmImportDueAt } from '../delivery/acm-plan.js';
+import { acmImportDueAt } from './acm-plan.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState } from '../model/state.js';
 

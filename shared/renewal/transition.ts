@@ -1,14 +1,15 @@
-import type { RenewalInfo } from '../acme/ca.js';
+import type { AriOutcome } from '../acme/ca.js';
 import { AcmeProblemError, type CertkeeperError, RetryLaterError } from '../model/errors.js';
-import type { CertificateEvent, EventType } from '../events/event.js';
+import type { CertificateEvent, EventType } from '../model/event.js';
 import { identifierValues } from '../model/identifiers.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState, CurrentCertificate, LastError } from '../model/state.js';
 import { MINUTE } from '../model/clock.js';
+import type { Random } from '../model/random.js';
 import { expiryAlertDue, recordAlert } from './alerts.js';
-import { applyRenewalInfo, ariPollFailed, type Random } from './ari.js';
+import { applyRenewalInfo, ariPollFailed } from './ari.js';
 import { FAILING_AFTER, nextRetryAt } from './backoff.js';
-import { caAttemptAfterFailure } from './ca-choice.js';
+import { caAttemptAfterFailure } from '../authorities/choice.js';
 import { computeDueAt } from './policy.js';
 
 /**
@@ -32,9 +33,6 @@ export interface Context {
   /** Jitter for backoff and the pick inside an ARI window. */
   random: Random;
 }
-
-/** What an RFC 9773 §4.2 poll of the current certificate's certID gave. */
-export type AriOutcome = { certId: string; info: RenewalInfo } | { certId: string; error: string };
 
 /** A poll's answer, or its failure, recorded; a failed poll never blocks a renewal. */
 export function afterAriPoll(ctx: Context, state: CertificateState, outcome: AriOutcome): CertificateState {

@@ -12,16 +12,17 @@ export interface PendingKey {
 /**
  * Port: the private key of the order in flight, kept from the order's creation (written
  * beside its authorizations, awaited before finalize, when the CSR commits the order to it;
- * taken back if the attempt fails before then) until the next order's key replaces it. A
- * worker cut off after finalize (RFC 8555 §7.4) leaves a valid order whose certificate only
- * this key can use; the next worker resumes that order with it instead of ordering again. Once the
- * certificate is stored the kept key is a copy of its privkey.pem, so keeping it exposes
- * nothing new.
+ * taken back if the attempt fails before then) until the renewal's state names the new
+ * certificate (usecases/renew-certificate.ts deletes it then), or the certificate is retired.
+ * A worker cut off after finalize (RFC 8555 §7.4) leaves a valid order whose certificate
+ * only this key can use; the next worker resumes that order with it instead of ordering
+ * again. Once the certificate is stored the kept key is a copy of its privkey.pem, so
+ * keeping it until the state write exposes nothing new.
  */
 export interface PendingKeys {
   get(name: string): Promise<PendingKey | undefined>;
   put(name: string, pending: PendingKey): Promise<void>;
-  /** Takes back a key kept for an order that never reached finalize. */
+  /** Takes back a key: its order never reached finalize, is recorded, or will never be resumed. */
   delete(name: string): Promise<void>;
 }
 

@@ -10,7 +10,7 @@ import type { AgentRegistry } from '../agents/registry.js';
 import { checkAgentCsr } from '../identity/csr-check.js';
 import type { CaSigner } from '../identity/signer.js';
 import { agentCertificate, newSerial } from '../identity/x509.js';
-import { type AgentIdentity, type AgentRecord, parseAgentName } from '../model/agent.js';
+import { type AgentIdentity, type AgentRecord, canonicalSerial, parseAgentName } from '../model/agent.js';
 import { type Clock, MINUTE } from '../model/clock.js';
 import { ValidationError } from '../model/errors.js';
 import {
@@ -143,7 +143,7 @@ function presentedIdentity(
     Buffer.from(request.signature, 'base64'),
   );
   if (!signed) refuse("the request is not signed by the presented certificate's key");
-  return cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');
+  return canonicalSerial(cert.serialNumber);
 }
 
 async function issue(
@@ -153,7 +153,8 @@ async function issue(
   now: Date,
 ): Promise<{ certificate: string; identity: AgentIdentity }> {
   const serial = newSerial();
-  const notBefore = new Date(now.getTime() - BACKDATE_MS);
+  // At most a tenth of the lifetime: the agent renews at half of what the certificate says.
+  const notBefore = new Date(now.getTime() - Math.min(BACKDATE_MS, deps.lifetimeMs / 10));
   const notAfter = new Date(now.getTime() + deps.lifetimeMs);
   const certificate = await agentCertificate(deps.signer, deps.caCertificate, {
     agent,

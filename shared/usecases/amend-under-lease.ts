@@ -49,7 +49,7 @@ const AMEND_LEASE_TTL_MS = MINUTE;
  * made under the certificate's lease like every write of a renewal. An unfenced change
  * would be overwritten by a renewal pass that claimed the certificate before it and writes
  * its whole state after it: the revocation's reissue flag lost, or a retired certificate
- * back in the schedule (issue 22). Under the lease it waits for that pass to end, then
+ * back in the schedule. Under the lease it waits for that pass to end, then
  * claims the certificate (refusing any later write of the pass) and amends the state the
  * pass left: `amend` sees it and returns the new state, or undefined to leave it.
  */

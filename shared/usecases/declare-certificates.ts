@@ -1,8 +1,11 @@
 import { amendState, type Inventory } from '../inventory/inventory.js';
 import { type Clock, systemClock } from '../model/clock.js';
 import { type CertificateSpec, parseCertificateSpec } from '../model/spec.js';
+import type { Log } from '../model/log.js';
 import { initialState } from '../model/state.js';
 import { retiredState, revivedState, sameSpec, stateAfterSpecChange } from '../renewal/spec-change.js';
+import type { PendingKeys } from '../store/pending-keys.js';
+import { dropPendingKey } from './retire-certificate.js';
 
 /**
  * Declares (or updates) one certificate: validates the operator's input, naming the field
@@ -50,11 +53,14 @@ export interface SyncResult {
  * Makes the inventory match a declared list (the deployment config, on every deploy):
  * each spec is declared, a retired one that is declared again comes back, and one no
  * longer declared is retired: out of the schedule, its files and keys kept, never deleted.
+ * Only the key kept for an unfinished order goes (with `pendingKeys`): a retired
+ * certificate's order is never resumed, and the key would be a second copy of a key.
  */
 export async function syncCertificates(
   inventory: Inventory,
   specs: readonly CertificateSpec[],
   clock: Clock,
+  retirement: { pendingKeys: PendingKeys; log: Log } | undefined = undefined,
 ): Promise<SyncResult> {
   const result: SyncResult = { declared: [], revived: [], retired: [] };
   for (const spec of specs) {
@@ -69,6 +75,7 @@ export async function syncCertificates(
     if (declared.has(record.spec.name)) continue;
     if (await amendState(inventory, record.spec.name, ({ state }) => retiredState(state, clock.now()))) {
       result.retired.push(record.spec.name);
+      if (retirement) await dropPendingKey(retirement, record.spec.name);
     }
   }
   return result;

@@ -59,14 +59,8 @@ export async function addAgent(
   request: { name: string; selector: AgentSelector; tokenTtlMs?: number },
 ): Promise<AddResult> {
   const name = parseAgentName(request.name);
-  const ttl = checkTtl(request.tokenTtlMs);
   const now = deps.clock.now();
-  const token = newEnrolmentToken({
-    url: endpoint.url,
-    region: endpoint.region,
-    agent: name,
-    expiresAt: new Date(now.getTime() + ttl).toISOString(),
-  });
+  const token = tokenFor(endpoint, name, now, request.tokenTtlMs);
   const record = await deps.registry.update(name, (stored) => {
     if (stored && stored.status !== 'removed') {
       throw new ConflictError(
@@ -93,14 +87,8 @@ export async function issueToken(
   request: { name: string; tokenTtlMs?: number },
 ): Promise<TokenResult> {
   const name = parseAgentName(request.name);
-  const ttl = checkTtl(request.tokenTtlMs);
   const now = deps.clock.now();
-  const token = newEnrolmentToken({
-    url: endpoint.url,
-    region: endpoint.region,
-    agent: name,
-    expiresAt: new Date(now.getTime() + ttl).toISOString(),
-  });
+  const token = tokenFor(endpoint, name, now, request.tokenTtlMs);
   const record = await deps.registry.update(name, (stored) =>
     withEnrolmentToken(requireAgent(stored, name), tokenSha256(token.secret), now, new Date(token.expiresAt)),
   );
@@ -182,6 +170,16 @@ export async function syncConfigAgents(
       removed.push(record.name);
   }
   return { declared: [...names].sort(), removed };
+}
+
+/** A new token for `agent` at the endpoint, valid for the requested time (checked). */
+function tokenFor(endpoint: EnrolmentEndpoint, agent: string, now: Date, ttlMs: number | undefined) {
+  return newEnrolmentToken({
+    url: endpoint.url,
+    region: endpoint.region,
+    agent,
+    expiresAt: new Date(now.getTime() + checkTtl(ttlMs)).toISOString(),
+  });
 }
 
 function checkTtl(ttl: number | undefined): number {

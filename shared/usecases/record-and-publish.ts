@@ -1,4 +1,4 @@
-import type { CertificateEvent } from '../events/event.js';
+import type { CertificateEvent } from '../model/event.js';
 import type { EventPublisher } from '../events/publisher.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { HeldLease } from '../lock/keeper.js';
@@ -13,7 +13,8 @@ import * as machine from '../renewal/transition.js';
  * outbox), so none is lost to a failed publish or a crash in between: they are published,
  * then cleared with a write that only checks this lease wrote last; what could not be sent
  * stays, due again soon. Delivery is at least once: a crash after a publish and before the
- * clearing write sends that event again.
+ * clearing write sends that event again. `afterWrite` runs once the state is written,
+ * before anything is published.
  */
 export async function recordAndPublish(
   deps: { inventory: Inventory; events: EventPublisher; log: Log },
@@ -22,16 +23,20 @@ export async function recordAndPublish(
   before: CertificateState,
   after: CertificateState,
   events: CertificateEvent[],
+  afterWrite?: () => Promise<void>,
 ): Promise<void> {
   const name = ctx.spec.name;
   const settled = machine.withOutbox(after, []);
   if (events.length === 0) {
     const unchanged =
       JSON.stringify({ ...settled, updatedAt: '' }) === JSON.stringify({ ...before, updatedAt: '' });
-    if (!unchanged) await deps.inventory.putState(name, settled, held.lease);
+    if (unchanged) return;
+    await deps.inventory.putState(name, settled, held.lease);
+    await afterWrite?.();
     return;
   }
   await deps.inventory.putState(name, machine.withOutbox(settled, events), held.lease);
+  await afterWrite?.();
   const unsent: CertificateEvent[] = [];
   for (const event of events) {
     try {

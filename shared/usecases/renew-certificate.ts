@@ -1,50 +1,25 @@
-import { type Authority, authorityNamed, chooseAuthority, issuingAuthority } from '../acme/authorities.js';
-import type { CaaResolver } from '../acme/caa.js';
-import { orderCertificate, pollRenewalInfo } from '../acme/order-certificate.js';
-import type { ChallengeSolver } from '../challenges/solver.js';
 import type { AcmImporter } from '../delivery/acm.js';
 import { deliverToAcm } from '../delivery/acm-delivery.js';
 import type { EventPublisher } from '../events/publisher.js';
-import type { Inventory } from '../inventory/inventory.js';
 import { type HeldLease, withLease } from '../lock/keeper.js';
 import type { LeaseLock } from '../lock/lock.js';
-import { type CaFallbackPolicy, DEFAULT_CA_FALLBACK } from '../model/cas.js';
-import { type Clock, MINUTE } from '../model/clock.js';
-import { asCertkeeperError, type CertkeeperError, NotFoundError } from '../model/errors.js';
-import type { Log } from '../model/log.js';
+import { MINUTE } from '../model/clock.js';
+import { NotFoundError } from '../model/errors.js';
+import type { Random } from '../model/random.js';
 import type { CertificateSpec } from '../model/spec.js';
 import type { CertificateState, InventoryRecord } from '../model/state.js';
-import type { Random } from '../renewal/ari.js';
-import { movesOn } from '../renewal/ca-choice.js';
 import { type ForceRequest, forceDecision, rememberForce } from '../renewal/forced.js';
 import { ariPollDue, renewalDue } from '../renewal/policy.js';
 import { stateForLatestSpec } from '../renewal/spec-change.js';
 import * as machine from '../renewal/transition.js';
-import { storeIssuedBundle } from '../store/issued.js';
 import { recordAndPublish } from './record-and-publish.js';
-import { manifestKey } from '../store/layout.js';
-import type { PendingKeys } from '../store/pending-keys.js';
-import type { CertificateStore } from '../store/store.js';
+import { type AttemptDeps, type AttemptOutcome, attemptAtCas, pollAri } from './renewal-attempt.js';
 
-export interface RenewDeps {
-  clock: Clock;
-  inventory: Inventory;
-  lock: LeaseLock;
-  store: CertificateStore;
-  /** The key of the order in flight, kept so a resumed order can still use it. */
-  pendingKeys: PendingKeys;
-  /** The CAs, preferred first (at least one). */
-  authorities: readonly Authority[];
-  /** When a renewal failing for the CA's reasons moves to the next CA. */
-  caFallback?: CaFallbackPolicy;
-  /** Reads the names' CAA records, to skip a CA they forbid (with more than one CA). */
-  caa?: CaaResolver;
-  /** The solver for a certificate's challenge (DNS-01 needs its zone override). */
-  solverFor(spec: CertificateSpec): ChallengeSolver | undefined;
+export interface RenewDeps extends AttemptDeps {
   events: EventPublisher;
   /** The bucket named in events, so subscribers can fetch the manifest (absent locally). */
   bucket?: string;
-  log: Log;
+  lock: LeaseLock;
   /** How long a lease lasts before another worker may take over; renewed while working. */
   leaseTtlMs?: number;
   /** Source of jitter and ARI window picks; tests pass a fixed one. */
@@ -64,11 +39,10 @@ export interface RenewOptions {
 }
 
 export type RenewOutcome = (
-  | { status: 'issued' | 'renewed'; name: string; serial: string; notAfter: string; manifestKey: string }
+  | AttemptOutcome
   | { status: 'busy'; name: string }
   /** Nothing to renew; an ARI poll or an expiry warning may have happened. */
   | { status: 'not-due'; name: string; dueAt: string | undefined }
-  | { status: 'failed'; name: string; error: CertkeeperError; retryAt?: string }
 ) & {
   /** This pass asked the CA for renewal information (for the AriPolls metric). */
   ariPolled?: boolean;
@@ -83,7 +57,7 @@ const notDeclared = (name: string): NotFoundError =>
   );
 
 /**
- * One pass over a certificate (see the README's architecture notes). This module only
+ * One pass over a certificate (docs/architecture.md, "One renewal"). This module only
  * sequences I/O: lock, read, poll ARI if due, order if due, store, deliver, write the
  * state, publish, release. Every next state and event comes from the state machine in
  * renewal/transition.ts. A failure at any step leaves the previous certificate served (the
@@ -111,16 +85,34 @@ export async function renewCertificate(
     const latest = await deps.inventory.get(name);
     let state = latest ? stateForLatestSpec(pass.state, record.spec, latest.spec, ctx.now) : pass.state;
     if (force && options.request) state = rememberForce(state, options.request);
-    await recordAndPublish(deps, ctx, held, record.state, state, [
-      ...(record.state.outbox ?? []),
-      ...pass.events,
-    ]);
+    const issued = pass.outcome.status === 'issued' || pass.outcome.status === 'renewed';
+    await recordAndPublish(
+      deps,
+      ctx,
+      held,
+      record.state,
+      state,
+      [...(record.state.outbox ?? []), ...pass.events],
+      // The order's key was kept for a crash before this write (resume); once the state
+      // names the new certificate it is only a second copy of its privkey.pem.
+      issued ? () => forgetOrderKey(deps, name) : undefined,
+    );
     return { ...pass.outcome, ariPolled: state.ari?.lastPolledAt !== record.state.ari?.lastPolledAt };
   });
   return outcome ?? { status: 'busy', name };
 }
 
 type Pass = machine.Transition & { outcome: RenewOutcome };
+
+/** Never fails the pass: the certificate is recorded; a key left behind is replaced by the next order's. */
+async function forgetOrderKey(deps: RenewDeps, name: string): Promise<void> {
+  await deps.pendingKeys.delete(name).catch((err: unknown) =>
+    deps.log.warn('the key kept for the finished order was not removed; the next order replaces it', {
+      certificate: name,
+      error: err instanceof Error ? err.message : String(err),
+    }),
+  );
+}
 
 /** `force` as given, or for a request with an id as renewal/forced.ts decides (logged when not). */
 function honouredForce(
@@ -176,138 +168,4 @@ async function tend(
     events: [...(attempted?.events ?? []), ...settled.events],
     outcome: attempted?.outcome ?? { status: 'not-due', name: ctx.spec.name, dueAt: settled.state.dueAt },
   };
-}
-
-/**
- * One attempt, and when its failure moves the renewal to another CA, an attempt there in the
- * same pass (each CA at most once): the backoff that follows a failure is meant for the CA
- * that failed, not for the one taking over.
- */
-async function attemptAtCas(
-  deps: RenewDeps,
-  ctx: machine.Context,
-  state: CertificateState,
-  held: HeldLease,
-): Promise<Pass> {
-  let pass = await attempt(deps, ctx, state, held);
-  const policy = deps.caFallback ?? DEFAULT_CA_FALLBACK;
-  const cas = deps.authorities.length;
-  for (let tried = 1; tried < cas && pass.outcome.status === 'failed'; tried++) {
-    if (!movesOn(pass.state, ctx.now, policy, cas)) break;
-    const next = await attempt(deps, ctx, pass.state, held);
-    pass = { ...next, events: [...pass.events, ...next.events] };
-  }
-  return pass;
-}
-
-async function attempt(
-  deps: RenewDeps,
-  ctx: machine.Context,
-  state: CertificateState,
-  held: HeldLease,
-): Promise<Pass> {
-  const { spec } = ctx;
-  const policy = deps.caFallback ?? DEFAULT_CA_FALLBACK;
-  const choice = await chooseAuthority(
-    deps.authorities,
-    deps.caa,
-    ctx.spec,
-    state,
-    ctx.now,
-    policy,
-    deps.log,
-  );
-  if ('refused' in choice) return failed(deps, ctx, state, choice.refused, undefined);
-  const authority = authorityNamed(deps.authorities, choice.ca)!;
-  if (choice.movedFrom || choice.skipped.length > 0) {
-    deps.log.warn('renewal goes to another CA', {
-      certificate: spec.name,
-      ca: authority.name,
-      movedFrom: choice.movedFrom,
-      skipped: choice.skipped,
-    });
-  }
-  const sameCa = (name: string | undefined) => (name ?? deps.authorities[0]!.name) === authority.name;
-  try {
-    const { keyPem, fullchainPem } = await orderCertificate(
-      authority.ca,
-      spec,
-      deps.solverFor(spec),
-      {
-        // RFC 9773 §5: `replaces` names a certificate this same CA issued.
-        predecessor: sameCa(state.current?.ca) ? state.current?.certId : undefined,
-        // An order is resumed only at the CA it lives at.
-        resumeOrderUrl: sameCa(state.caAttempt?.name) ? state.orderUrl : undefined,
-        pendingKeys: deps.pendingKeys,
-        // Recorded at once so an interrupted attempt (a Lambda timeout) resumes the order
-        // instead of placing a second one for this renewal.
-        onOrder: async (orderUrl) => {
-          const next = machine.withOrder(ctx, state, orderUrl, authority.name);
-          if (next) await deps.inventory.putState(spec.name, next, held.lease);
-        },
-      },
-      deps.log,
-    );
-    const stored = await storeIssuedBundle(deps.store, spec, keyPem, fullchainPem, ctx.now, authority.name, {
-      beforeManifest: () => held.confirm('writing the manifest'),
-    });
-    const { serial, notBefore, notAfter, certId } = stored;
-    const key = manifestKey(spec.name);
-    const done = machine.afterIssued(ctx, state, {
-      serial,
-      notBefore,
-      notAfter,
-      manifestKey: key,
-      certId,
-      ca: authority.name,
-    });
-    deps.log.info('certificate stored', { certificate: spec.name, serial, notAfter, ca: authority.name });
-    // Ask the CA at once when it wants the new certificate renewed (RFC 9773 §4.3).
-    const next = ariPollDue(done.state, ctx.now) ? await pollAri(deps, ctx, done.state) : done.state;
-    const status = state.current === undefined ? 'issued' : 'renewed';
-    return {
-      state: next,
-      events: done.events,
-      outcome: { status, name: spec.name, serial, notAfter, manifestKey: key },
-    };
-  } catch (thrown) {
-    return failed(deps, ctx, state, asCertkeeperError(thrown), authority.name);
-  }
-}
-
-function failed(
-  deps: RenewDeps,
-  ctx: machine.Context,
-  state: CertificateState,
-  error: CertkeeperError,
-  ca: string | undefined,
-): Pass {
-  const failure = machine.afterFailure(ctx, state, error, ca);
-  deps.log.warn('renewal failed', {
-    certificate: ctx.spec.name,
-    ca,
-    attempt: failure.state.attempts,
-    code: error.code,
-    error: error.message,
-    nextAttemptAt: failure.state.nextAttemptAt,
-  });
-  return {
-    ...failure,
-    outcome: { status: 'failed', name: ctx.spec.name, error, retryAt: failure.state.nextAttemptAt },
-  };
-}
-
-/** The poll's outcome folded into the state; nothing to poll without a certID. */
-async function pollAri(
-  deps: RenewDeps,
-  ctx: machine.Context,
-  state: CertificateState,
-): Promise<CertificateState> {
-  const certId = state.current?.certId;
-  if (!certId) return state;
-  const issuer = issuingAuthority(deps.authorities, state);
-  const outcome = issuer
-    ? await pollRenewalInfo(issuer.ca, certId, deps.log)
-    : { certId, error: `the CA that issued it (${state.current?.ca}) is no longer configured` };
-  return machine.afterAriPoll(ctx, state, outcome);
 }

@@ -10,6 +10,11 @@ import { uniqueName } from '../../scripts/test-kit/peers.js';
 import { useStandInStack } from '../../scripts/test-kit/stack.js';
 import { certkeeper, json } from '../../scripts/test-kit/operator.js';
 import { amendState } from '../../shared/inventory/inventory.js';
+import { generateKey } from '../../shared/pki/private-keys.js';
+import { pendingKeyKey } from '../../shared/store/layout.js';
+import { ObjectPendingKeys } from '../../shared/store/pending-keys.js';
+import { S3ObjectStore } from '../../shared/store/s3-store.js';
+import { listKeys } from '../../scripts/test-kit/stack.js';
 
 /** Its own zone name: test files share one moto, and a name lookup refuses duplicates. */
 const ZONE = `${uniqueName('certs')}.test`;
@@ -252,13 +257,22 @@ describe('certkeeper list and status', () => {
     });
   });
 
-  it('remove retires without deleting anything and says so; add brings it back', async () => {
+  it('remove retires, keeping its files and keys but the one kept for an unfinished order, and says so; add brings it back', async () => {
+    // What an order cut off after finalize leaves (store/pending-keys.ts), beside a serial's file.
+    const objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket });
+    await new ObjectPendingKeys(objects).put('web', {
+      orderUrl: 'https://ca.test/order/1',
+      keyPem: generateKey('ecdsa-p256'),
+    });
+    await objects.put('certificates/web/0a/cert.pem', 'certificate');
     const result = await run('remove', 'web');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('retired web: it will not be renewed again');
     expect(result.stdout).toContain(
-      `nothing was deleted: its files and keys stay in s3://${stack.bucket}/certificates/web/`,
+      `its files and keys stay in s3://${stack.bucket}/certificates/web/; only the key kept for an unfinished order is removed`,
     );
+    expect(await listKeys(stack, 'certificates/web/')).toEqual(['certificates/web/0a/cert.pem']);
+    expect(await objects.get(pendingKeyKey('web'))).toBeUndefined();
     const record = await inventory.get('web');
     expect(record?.state.status).toBe('retired');
     expect(record?.state.dueAt).toBeUndefined();

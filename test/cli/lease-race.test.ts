@@ -7,7 +7,7 @@
  * one stays retired.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIssuerRuntime, type IssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime, type IssuerRuntime } from '../../composition/aws-issuer.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';

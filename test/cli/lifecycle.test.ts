@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as issuer } from '../../functions/issuer.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import { sha256Hex } from '../../shared/pki/hash.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { Manifest } from '../../shared/store/store.js';

@@ -15,9 +15,10 @@ import { connect } from 'node:tls';
 import { CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { composeLocal, type LocalSettings, openLocalDir } from '../../cli/local/compose.js';
-import { AcmeAccounts, AcmeCertificateAuthority } from '../../shared/acme/index.js';
-import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
+import type { LocalSettings } from '../../cli/local/settings.js';
+import { composeLocal, openLocalDir } from '../../composition/local.js';
+import { AcmeAccounts, AcmeCertificateAuthority, AcmeTransport } from '../../shared/acme/index.js';
+import { NameserverTxtResolver } from '../../shared/dns/resolver.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
 import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
 import { type Http01Responder, startHttp01Responder } from '../../shared/challenges/http01/responder.js';
@@ -25,6 +26,7 @@ import { S3Http01Solver } from '../../shared/challenges/http01/s3.js';
 import type { Challenge, ChallengeSolver } from '../../shared/challenges/solver.js';
 import { startTlsAlpn01Responder } from '../../shared/challenges/tlsalpn01/responder.js';
 import { ObjectTlsAlpn01Solver } from '../../shared/challenges/tlsalpn01/store.js';
+import { systemClock } from '../../shared/model/clock.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { dnsChallengeName, type Identifier, parseIdentifier } from '../../shared/model/identifiers.js';
 import { silentLog } from '../../shared/model/log.js';
@@ -309,7 +311,9 @@ describe.each(ADAPTERS)('ChallengeSolver contract: $name', (adapter) => {
       directoryUrl: pebble.directoryUrl,
       caPem: pebble.caPem,
       // An account of its own: no authorization another adapter or file won is reused.
-      accounts: new AcmeAccounts(new FsObjectStore({ root: accountsDir })),
+      accounts: new AcmeAccounts(new FsObjectStore({ root: accountsDir }), {
+        transport: new AcmeTransport({ clock: systemClock }),
+      }),
       warn: () => {},
       // Pebble (PEBBLE_VA_NOSLEEP) validates at once: re-check often rather than back off.
       polling: { firstMs: 50, maxMs: 200, attempts: 100, windowMs: 20_000 },

@@ -16,7 +16,7 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assumeRoleCredentials } from '../../shared/challenges/dns01/assume-role.js';
 import type { DnsProvider, DnsZone } from '../../shared/challenges/dns01/provider.js';
-import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
+import { NameserverTxtResolver } from '../../shared/dns/resolver.js';
 import { Route53DnsProvider, unquoteTxt } from '../../shared/challenges/dns01/route53.js';
 import { NotFoundError, ValidationError } from '../../shared/model/errors.js';
 import {

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type EventPublisher, MemoryPublisher } from '../../shared/events/publisher.js';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { CertkeeperError } from '../../shared/model/errors.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import { snsClient, sqsClient, uniqueName } from '../../scripts/test-kit/peers.js';
 import { leakedKey } from '../support/test-keys.js';
 

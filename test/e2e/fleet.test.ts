@@ -20,7 +20,7 @@ import { agentReportKey, parseAgentReport } from '../../shared/fleet/report.js';
 import { readServedCertificate, sameSerial } from '../../shared/fleet/probe.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import { silentLog } from '../../shared/model/log.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
 import { receiveAll, runTick, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';

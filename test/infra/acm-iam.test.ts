@@ -8,7 +8,7 @@
  * to tell them apart). The README says how to keep other certificates out of reach.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DeploymentConfigInput } from '../../shared/model/config.js';
+import type { DeploymentConfigInput } from '../../shared/config/deployment.js';
 import {
   ACCOUNT,
   type CfnTemplate,

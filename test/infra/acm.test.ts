@@ -8,7 +8,7 @@
  */
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import type { DeploymentConfigInput } from '../../shared/model/config.js';
+import type { DeploymentConfigInput } from '../../shared/config/deployment.js';
 import { exampleConfigInput, nagFindings, resourcesOf, roleStatements, synth } from '../support/synth.js';
 
 type Statement = {

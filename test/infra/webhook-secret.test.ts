@@ -4,7 +4,7 @@
  * environment (issue 22, item 11); the plain `alerts.webhookUrl` is refused at synth.
  */
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../shared/model/config.js';
+import { parseDeploymentConfig } from '../../shared/config/deployment.js';
 import { ValidationError } from '../../shared/model/errors.js';
 import { exampleConfigInput, roleStatements, synth } from '../support/synth.js';
 

@@ -15,7 +15,7 @@ import {
 import { forcedRenewal } from '../../shared/queue/queue.js';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import { handler as fleet } from '../../functions/fleet.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
@@ -23,7 +23,7 @@ import { deliverToAcm } from '../../shared/delivery/acm-delivery.js';
 import { ACM_TAG_CERTIFICATE, ACM_TAG_SERIAL, SdkAcmImporter } from '../../shared/delivery/acm.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import type { Log } from '../../shared/model/log.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { parseCertificate } from '../../shared/pki/index.js';

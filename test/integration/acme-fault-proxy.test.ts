@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trustCaForOrigin } from '../../shared/acme/transport.js';
+import { AcmeTransport } from '../../shared/acme/transport.js';
+import { systemClock } from '../../shared/model/clock.js';
 import { type FaultProxy, startFaultProxy, startPebbleFaultProxy } from '../support/acme-fault-proxy.js';
 import { peers } from '../../scripts/test-kit/peers.js';
 
@@ -87,11 +88,14 @@ describe('pass', () => {
   });
 
   it('carries a whole ACME conversation: account and order URLs lead back through the proxy', async () => {
-    trustCaForOrigin(proxy.directoryUrl, peers().pebble.caPem);
-    const client = new acme.Client({
-      directoryUrl: proxy.directoryUrl,
-      accountKey: await acme.crypto.createPrivateKey(),
-    });
+    const transport = new AcmeTransport({ clock: systemClock });
+    transport.trust(proxy.directoryUrl, peers().pebble.caPem);
+    const client = transport.attach(
+      new acme.Client({
+        directoryUrl: proxy.directoryUrl,
+        accountKey: await acme.crypto.createPrivateKey(),
+      }),
+    );
     await client.createAccount({ termsOfServiceAgreed: true });
     expect(client.getAccountUrl().startsWith(`${proxy.origin}/`)).toBe(true);
 

@@ -11,6 +11,7 @@ import {
   AcmeCertificateAuthority,
   type AcmeCaOptions,
   type IssuedCertificate,
+  AcmeTransport,
   type OrderStep,
 } from '../../shared/acme/index.js';
 import type { Challenge, ChallengeSolver } from '../../shared/challenges/solver.js';
@@ -20,6 +21,7 @@ import {
   UnreachableError,
   ValidationError,
 } from '../../shared/model/errors.js';
+import { systemClock } from '../../shared/model/clock.js';
 import type { Identifier } from '../../shared/model/identifiers.js';
 import {
   certId,
@@ -103,6 +105,13 @@ class LocalHttp01Solver implements ChallengeSolver {
 }
 
 const IP: Identifier[] = [{ type: 'ip', value: '127.0.0.1' }];
+
+/** What a cold start makes: its own transport, trusting Pebble's HTTPS API. */
+function freshTransport(): AcmeTransport {
+  const transport = new AcmeTransport({ clock: systemClock });
+  transport.trust(peers().pebble.directoryUrl, peers().pebble.caPem);
+  return transport;
+}
 const SHORTLIVED_SECONDS = 576_000;
 
 describe('ACME against Pebble', () => {
@@ -120,7 +129,7 @@ describe('ACME against Pebble', () => {
       directoryUrl: pebble.directoryUrl,
       caPem: pebble.caPem,
       email: 'ops@example.com',
-      accounts: new AcmeAccounts(store),
+      accounts: new AcmeAccounts(store, { transport: freshTransport() }),
       warn: () => {},
     };
     ca = new AcmeCertificateAuthority(options);
@@ -184,7 +193,7 @@ describe('ACME against Pebble', () => {
     expect(JSON.stringify(warm)).not.toContain('PRIVATE KEY');
 
     // A cold start: a new AcmeAccounts over the same store issues with the same account.
-    const coldAccounts = new AcmeAccounts(store);
+    const coldAccounts = new AcmeAccounts(store, { transport: freshTransport() });
     ca = new AcmeCertificateAuthority({ ...options, accounts: coldAccounts });
     await issueIp();
     const cold = await coldAccounts.get({ directoryUrl: options.directoryUrl, email: options.email! });
@@ -197,8 +206,8 @@ describe('ACME against Pebble', () => {
     const raceStore = new MemoryObjectStore();
     const settings = { directoryUrl: options.directoryUrl, email: 'race@example.com' };
     const [a, b] = await Promise.all([
-      new AcmeAccounts(raceStore).get(settings),
-      new AcmeAccounts(raceStore).get(settings),
+      new AcmeAccounts(raceStore, { transport: freshTransport() }).get(settings),
+      new AcmeAccounts(raceStore, { transport: freshTransport() }).get(settings),
     ]);
     expect(a.url).toBe(b.url);
     expect(raceStore.objects.size).toBe(1);
@@ -294,7 +303,7 @@ describe('ACME against Pebble', () => {
         createdAt: new Date().toISOString(),
       }),
     );
-    const accounts = new AcmeAccounts(lostStore);
+    const accounts = new AcmeAccounts(lostStore, { transport: freshTransport() });
     const lost = new AcmeCertificateAuthority({ ...options, email, accounts });
     await lost.issue(
       { identifiers: IP, profile: 'shortlived', csrPem: await createCsr(IP, generateKey('ecdsa-p256')) },

@@ -222,7 +222,7 @@ describe('a registry agent on its inbox', () => {
         { certificates: { 'agent-int': { lastAction: 'refused', installedSerial: current.serial } } },
       ],
     ]);
-    const { staleInboxes } = await import('../../shared/agents/stale-inboxes.js');
+    const { staleInboxes } = await import('../../shared/fleet/stale-inboxes.js');
     expect((await staleInboxes(delivery, report as never)).stale).toContain('int-2');
     await deliverToAgent(delivery, 'int-2');
     expect((await second.syncOnce()).certificates[0]).toMatchObject({

@@ -26,7 +26,7 @@ import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { createTable } from '../../shared/dynamo/table.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import { uniqueName } from '../../scripts/test-kit/peers.js';
 import { useStandInStack } from '../../scripts/test-kit/stack.js';
 

@@ -5,7 +5,7 @@
  * records the issuer reads before choosing a CA.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { CaSettings } from '../../shared/model/cas.js';
 import type { CertificateState } from '../../shared/model/state.js';

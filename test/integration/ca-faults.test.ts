@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { HOUR, ManualClock, MINUTE, SECOND } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { renewalTime } from '../../shared/renewal/timing.js';
 import type { Manifest } from '../../shared/store/store.js';

@@ -7,7 +7,7 @@ import {
 import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
-import { NameserverTxtResolver } from '../../shared/challenges/dns01/resolver.js';
+import { NameserverTxtResolver } from '../../shared/dns/resolver.js';
 import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
 import { S3Http01Solver } from '../../shared/challenges/http01/s3.js';
 import type { Challenge } from '../../shared/challenges/solver.js';

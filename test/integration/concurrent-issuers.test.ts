@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as issuer } from '../../functions/issuer.js';
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';

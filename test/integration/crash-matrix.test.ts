@@ -5,18 +5,21 @@
  * that was current stays current until a complete new one is recorded, the next worker
  * finishes the renewal without a second order (the order and its key survive the crash),
  * exactly one `certificate.renewed` event reaches the subscribers, and no challenge record
- * outlives the attempt.
+ * outlives the attempt. The order's kept key (certificates/<name>/pending/order-key.json) is
+ * there after a crash between finalize and the state write, which is what lets the next
+ * worker use that order's certificate, and is gone once the state names the new certificate.
  *
  * `npm run fault-matrix` runs it with the fault matrix and prints both tables.
  */
 import { fileURLToPath } from 'node:url';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { ManualClock, MINUTE } from '../../shared/model/clock.js';
 import type { CertificateState } from '../../shared/model/state.js';
+import { pendingKeyKey } from '../../shared/store/layout.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';
 import { sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
@@ -44,6 +47,8 @@ const rows: string[][] = [];
 const state = async (name: string): Promise<CertificateState> => (await inventory.get(name))!.state;
 
 const manifestSerialOf = (name: string) => manifestSerial(stack, name);
+const keptKey = async (name: string): Promise<boolean> =>
+  (await listKeys(stack, pendingKeyKey(name))).includes(pendingKeyKey(name));
 const events = (name: string) => tapEvents(stack, name);
 
 async function txtRecords(): Promise<string[]> {
@@ -107,10 +112,16 @@ describe('crash matrix', () => {
     if (step === 'state') {
       expect(left.current?.serial).not.toBe(serial);
       expect(left.outbox?.map((e) => e.type)).toEqual(['certificate.renewed']);
+      // Deleted once the state was written, before the event.
+      expect(await keptKey(name)).toBe(false);
     } else {
       expect(left.current?.serial).toBe(serial);
       expect(left.orderUrl).toBeDefined();
       expect(manifestAfterCrash === serial).toBe(step !== 'manifest');
+      // Finalized: only this key can use the order's certificate (before finalize the
+      // write may still be on its way, and the next worker orders with a fresh key anyway).
+      if (step === 'finalize' || step === 'files' || step === 'manifest')
+        expect(await keptKey(name)).toBe(true);
     }
     expect(await events(name)).toEqual([]);
 
@@ -125,6 +136,7 @@ describe('crash matrix', () => {
     expect(await manifestSerialOf(name)).toBe(renewedSerial);
     expect(done.orderUrl).toBeUndefined();
     expect(done.outbox).toBeUndefined();
+    expect(await keptKey(name), 'the kept key outlives the renewal').toBe(false);
     const orders = acme.count('/order-plz') - ordersBefore;
     expect(orders, 'the next worker placed no second order').toBe(0);
     const sent = await events(name);

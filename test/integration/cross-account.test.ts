@@ -14,10 +14,10 @@ import {
 } from '@aws-sdk/client-route-53';
 import { STSClient } from '@aws-sdk/client-sts';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import { assumeRoleCredentials } from '../../shared/challenges/dns01/assume-role.js';
 import { Route53DnsProvider } from '../../shared/challenges/dns01/route53.js';
-import type { TxtResolver } from '../../shared/challenges/dns01/resolver.js';
+import type { TxtResolver } from '../../shared/dns/resolver.js';
 import { Dns01Solver } from '../../shared/challenges/dns01/solver.js';
 import type { Challenge } from '../../shared/challenges/solver.js';
 import { parseIdentifier } from '../../shared/model/identifiers.js';

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIssuerRuntime, type IssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime, type IssuerRuntime } from '../../composition/aws-issuer.js';
 import { handler as issuer } from '../../functions/issuer.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { forcedRenewal } from '../../shared/queue/queue.js';

@@ -44,8 +44,9 @@ import { resetNotifierRuntime } from '../../functions/notifier-runtime.js';
 import { handler as notifier } from '../../functions/notifier.js';
 import { handler as scheduler } from '../../functions/scheduler.js';
 import { CertkeeperStack } from '../../infra/stack.js';
-import { type DeploymentConfigInput, parseDeploymentConfig } from '../../shared/model/config.js';
+import { type DeploymentConfigInput, parseDeploymentConfig } from '../../shared/config/deployment.js';
 import { S3ObjectStore } from '../../shared/store/s3-store.js';
+import { ObjectPendingKeys } from '../../shared/store/pending-keys.js';
 import {
   customResourceEvent,
   receiveAll,
@@ -262,6 +263,14 @@ function forbidden(): Record<
     'inventory-sync': [
       ...allBucket('inventory sync'),
       [
+        'deleting a certificate file',
+        { action: 's3:DeleteObject', resource: object('certificates/web-1/0a1b/privkey.pem') },
+      ],
+      [
+        'reading a kept order key',
+        { action: 's3:GetObject', resource: object('certificates/web-1/pending/order-key.json') },
+      ],
+      [
         'deleting an inventory item',
         {
           action: 'dynamodb:DeleteItem',
@@ -330,9 +339,22 @@ beforeAll(async () => {
 
   // ---- Each principal does its job, recorded --------------------------------------------
   const inventoryProperties = inventoryPropertiesOf(template);
+  const retiring = { name: 'old', identifiers: [`old.${ZONE}`] };
   await actingAs('inventory-sync', () =>
     inventorySync(
-      customResourceEvent('Create', certificates, {
+      customResourceEvent('Create', [...certificates, retiring], {
+        properties: { AgentsGzip: inventoryProperties.AgentsGzip! },
+      }),
+    ),
+  );
+  // A deploy that drops `old`, whose order was cut off after finalize: its kept key goes.
+  await new ObjectPendingKeys(new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket })).put('old', {
+    orderUrl: 'https://ca.example/order/1',
+    keyPem: 'stand-in, not a key',
+  });
+  await actingAs('inventory-sync', () =>
+    inventorySync(
+      customResourceEvent('Update', certificates, {
         properties: { AgentsGzip: inventoryProperties.AgentsGzip! },
       }),
     ),

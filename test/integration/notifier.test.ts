@@ -21,7 +21,7 @@ import { handler } from '../../functions/notifier.js';
 import { resetNotifierRuntime } from '../../functions/notifier-runtime.js';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { HOUR, ManualClock } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import type { Log } from '../../shared/model/log.js';
 import { type HttpRecorder, startHttpRecorder } from '../support/http-recorder.js';
 import { peers, snsClient, sqsClient, uniqueName } from '../../scripts/test-kit/peers.js';

@@ -4,20 +4,18 @@
  * `replaces` once the window has moved into the past (forced with POST /set-renewal-info/).
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import acme from 'acme-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
-import { installTransport } from '../../shared/acme/transport.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { HOUR, ManualClock, MINUTE } from '../../shared/model/clock.js';
-import type { CertificateEvent } from '../../shared/events/event.js';
+import type { CertificateEvent } from '../../shared/model/event.js';
 import type { CertificateState } from '../../shared/model/state.js';
 import { certId } from '../../shared/pki/index.js';
 import type { Manifest } from '../../shared/store/store.js';
 import { receiveAll, runTick } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { pebblePost } from '../../scripts/test-kit/peers.js';
-import { pointHandlersAt, useStandInStack } from '../../scripts/test-kit/stack.js';
+import { pointHandlersAt, tapAcmeTransports, useStandInStack } from '../../scripts/test-kit/stack.js';
 
 const clock = new ManualClock(Date.now());
 let stack: StandInStack;
@@ -26,17 +24,18 @@ let inventory: DynamoInventory;
 const orderReplaces: (string | undefined)[] = [];
 
 function watchNewOrders(): void {
-  installTransport();
-  acme.axios.interceptors.request.use((config) => {
-    if (config.method === 'post' && /order-plz/.test(config.url ?? '')) {
-      // Request interceptors run before axios serialises the body.
-      const jws = (typeof config.data === 'string' ? JSON.parse(config.data) : config.data) as {
-        payload: string;
-      };
-      const payload = JSON.parse(Buffer.from(jws.payload, 'base64url').toString()) as { replaces?: string };
-      orderReplaces.push(payload.replaces);
-    }
-    return config;
+  tapAcmeTransports({
+    request: (config) => {
+      if (config.method === 'post' && /order-plz/.test(config.url ?? '')) {
+        // Request interceptors run before axios serialises the body.
+        const jws = (typeof config.data === 'string' ? JSON.parse(config.data) : config.data) as {
+          payload: string;
+        };
+        const payload = JSON.parse(Buffer.from(jws.payload, 'base64url').toString()) as { replaces?: string };
+        orderReplaces.push(payload.replaces);
+      }
+      return config;
+    },
   });
 }
 

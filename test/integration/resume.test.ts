@@ -3,7 +3,7 @@
  * next attempt, once the lease has expired, resumes that order instead of placing another.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import type { ChallengeSolver } from '../../shared/challenges/solver.js';
 import { declareCertificate } from '../../shared/usecases/declare-certificates.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';

@@ -7,7 +7,7 @@
  */
 import { ACMClient, ListCertificatesCommand } from '@aws-sdk/client-acm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIssuerRuntime, type IssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime, type IssuerRuntime } from '../../composition/aws-issuer.js';
 import { deliverToAcm } from '../../shared/delivery/acm-delivery.js';
 import { SdkAcmImporter } from '../../shared/delivery/acm.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';

@@ -13,12 +13,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildDeb, debPath, packageVersion, UNIT } from '../../packaging/deb.js';
 import { hostArch } from '../../scripts/sea-build.js';
+import { formatEnrolmentToken, newEnrolmentToken } from '../../shared/agents/token.js';
 import { dpkg, TEST_PACKAGES } from '../support/installed-package.js';
 
 const VERSION = packageVersion();
 const BIN = '/usr/bin/certkeeper';
 const CONFIG = '/etc/certkeeper/agent.json';
 const STATE = '/var/lib/certkeeper/agent.json';
+const EXAMPLE = '/usr/share/doc/certkeeper/examples/agent.config.json';
 
 const installedVersion = (): string | undefined => {
   const out = spawnSync('dpkg-query', ['-W', '-f', '${Status} ${Version}', 'certkeeper'], {
@@ -70,21 +72,20 @@ describe('the Debian package', () => {
     }
   });
 
-  it('installs the hardened unit running the installed binary, and the example config once', async () => {
+  it('installs the hardened unit running the installed binary, and leaves the config to agent join', async () => {
     const unit = readFileSync(`/lib/systemd/system/${UNIT}`, 'utf8');
     expect(unit).toMatch(/^ExecStart=\/usr\/bin\/certkeeper agent --config \/etc\/certkeeper\/agent\.json$/m);
     expect(unit).toMatch(/^ProtectSystem=strict$/m);
     expect(unit).toMatch(/^StateDirectory=certkeeper$/m);
-    expect(readFileSync(CONFIG, 'utf8')).toBe(
-      readFileSync('/usr/share/doc/certkeeper/examples/agent.config.json', 'utf8'),
-    );
-    expect(statSync(CONFIG).mode & 0o777).toBe(0o640);
+    // A first install writes no config: one would name another agent and stand in join's way.
+    expect(existsSync(CONFIG)).toBe(false);
+    expect(statSync('/etc/certkeeper').mode & 0o777).toBe(0o750);
     // The unit's ReadWritePaths, which systemd requires to exist.
     expect(unit).toMatch(/^ReadWritePaths=\/etc\/ssl\/certkeeper$/m);
     expect(statSync('/etc/ssl/certkeeper').isDirectory()).toBe(true);
-    // The example is a valid config for the installed agent (it names a bucket nobody owns).
-    // Exit 1: nothing installed yet, which `agent status` reports per certificate.
-    const status = spawnSync(BIN, ['agent', 'status', '--config', CONFIG, '--json'], { encoding: 'utf8' });
+    // The example (direct mode) is a valid config for the installed agent (it names a bucket
+    // nobody owns). Exit 1: nothing installed yet, which `agent status` reports per certificate.
+    const status = spawnSync(BIN, ['agent', 'status', '--config', EXAMPLE, '--json'], { encoding: 'utf8' });
     expect(status.status, status.stderr).toBe(1);
     const names = (JSON.parse(status.stdout) as { certificates: { name: string }[] }).certificates.map(
       (c) => c.name,
@@ -94,7 +95,26 @@ describe('the Debian package', () => {
     expect(await dpkg('-s', 'certkeeper')).not.toMatch(/^Conffiles:/m);
   });
 
+  it('lets agent join use the default paths on a fresh install: only the endpoint stands in its way', () => {
+    // An endpoint nothing listens on: join gets past the config and the token, makes its keys
+    // in memory, and stops at the request (exit 3) having written nothing.
+    const token = formatEnrolmentToken(
+      newEnrolmentToken({
+        url: 'https://127.0.0.1:9/',
+        region: 'eu-west-1',
+        agent: 'web-7',
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      }),
+    );
+    const join = spawnSync(BIN, ['agent', 'join', token, '--no-start'], { encoding: 'utf8' });
+    expect(join.stderr).toContain('could not');
+    expect(join.status, join.stderr).toBe(3);
+    expect(existsSync(CONFIG)).toBe(false);
+    expect(existsSync('/var/lib/certkeeper/identity')).toBe(false);
+  });
+
   it('an upgrade keeps the edited config and the agent state, and replaces the binary', async () => {
+    writeFileSync(CONFIG, readFileSync(EXAMPLE, 'utf8'), { mode: 0o640 });
     const edited = readFileSync(CONFIG, 'utf8').replace(
       '"pollIntervalSeconds": 300',
       '"pollIntervalSeconds": 600',

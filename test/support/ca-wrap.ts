@@ -1,4 +1,4 @@
-import type { Authority } from '../../shared/acme/authorities.js';
+import type { Authority } from '../../shared/authorities/authorities.js';
 import type { CertificateAuthority } from '../../shared/acme/ca.js';
 import {
   renewCertificate,

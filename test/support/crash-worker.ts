@@ -1,7 +1,7 @@
 /**
  * An issuer worker that is killed (SIGKILL, no cleanup, no finally) at one step of a
  * renewal, for test/integration/crash-matrix.test.ts. It runs the issuer's own composition
- * (functions/issuer-runtime.ts) on the peers its environment names, with the ports wrapped
+ * (composition/aws-issuer.ts) on the peers its environment names, with the ports wrapped
  * so the process dies right after (or right before) the step:
  *
  *   order      after the new order exists and its URL is recorded
@@ -14,7 +14,7 @@
  * Usage: tsx test/support/crash-worker.ts <step> <certificate>. Prints `ORDER <url>` for each
  * order it places and `CRASH <step>` just before it dies.
  */
-import { buildIssuerRuntime } from '../../functions/issuer-runtime.js';
+import { buildIssuerRuntime } from '../../composition/aws-issuer.js';
 import type { ChallengeSolver } from '../../shared/challenges/solver.js';
 import { ObjectCertificateStore } from '../../shared/store/object-certificate-store.js';
 import { renewCertificate } from '../../shared/usecases/renew-certificate.js';

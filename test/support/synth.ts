@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type FunctionName, lambdaCodeFor } from '../../infra/issuer.js';
 import { CertkeeperStack } from '../../infra/stack.js';
-import { type DeploymentConfigInput, parseDeploymentConfig } from '../../shared/model/config.js';
+import { type DeploymentConfigInput, parseDeploymentConfig } from '../../shared/config/deployment.js';
 
 /** The shipped example: the infra tests start from what operators copy. */
 export function exampleConfigInput(): DeploymentConfigInput {

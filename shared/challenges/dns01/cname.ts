@@ -1,6 +1,6 @@
 import { asCertkeeperError, ValidationError } from '../../model/errors.js';
 import type { Log } from '../../model/log.js';
-import type { CnameResolver } from './resolver.js';
+import type { CnameResolver } from '../../dns/resolver.js';
 
 /** Links followed from `_acme-challenge.<name>` before giving up (a CNAME chain or a loop). */
 export const MAX_CNAME_DEPTH = 8;

@@ -10,7 +10,7 @@ import {
   type CnameResolver,
   NameserverTxtResolver,
   type TxtResolver,
-} from './resolver.js';
+} from '../../dns/resolver.js';
 
 export interface Dns01SolverOptions extends PollTiming {
   provider: DnsProvider;

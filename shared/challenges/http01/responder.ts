@@ -8,6 +8,7 @@ import {
   type ResponderStats,
   throttledLog,
 } from '../listen.js';
+import type { Clock } from '../../model/clock.js';
 import { type Log, silentLog } from '../../model/log.js';
 import { http01Key, TOKEN_PATTERN } from '../../store/layout.js';
 import type { ObjectStore } from '../../store/store.js';
@@ -19,6 +20,8 @@ export interface Http01ResponderOptions {
   /** 80 in production; 0 picks a free port. */
   port: number;
   log?: Log;
+  /** When a suppressed log line may be written again (the system clock by default). */
+  clock?: Clock;
   /** Connection caps and the deadline for the whole connection, request headers included. */
   limits?: ConnectionLimits;
 }
@@ -33,7 +36,7 @@ const CHALLENGE_PATH = /^\/\.well-known\/acme-challenge\/([^/?#]+)$/;
  * client can ask for made-up tokens: they are counted (`stats()`), not logged one by one.
  */
 export async function startHttp01Responder(options: Http01ResponderOptions): Promise<Http01Responder> {
-  const note = throttledLog(options.log ?? silentLog);
+  const note = throttledLog(options.log ?? silentLog, undefined, options.clock);
   const stats = newStats();
   const server = createServer((req, res) => {
     respond(options.store, req, res, stats).catch((err: unknown) => {

@@ -27,7 +27,7 @@ const invalid = (reason: string): ClientHello => ({ state: 'invalid', reason });
  * Reads a ClientHello as its bytes arrive: each received byte is looked at once, whatever
  * the record sizes. A hello may come in any number of records (RFC 8446 §5.1), down to one
  * byte of handshake each; re-reading everything received on every chunk made 64 KiB of
- * 6-byte records cost seconds of CPU (issue 22).
+ * 6-byte records cost seconds of CPU.
  */
 export class ClientHelloReader {
   /** Bytes examined: stays within twice the bytes pushed (tests and bench/tls-hello.ts read it). */

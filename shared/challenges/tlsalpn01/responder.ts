@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import { AccessDeniedError, asCertkeeperError } from '../../model/errors.js';
+import type { Clock } from '../../model/clock.js';
 import { type Log, silentLog } from '../../model/log.js';
 import { ACME_TLS_ALPN } from '../../pki/tls-alpn.js';
 import type { ObjectStore } from '../../store/store.js';
@@ -22,6 +23,8 @@ export interface TlsAlpn01ResponderOptions {
   /** 443 when the CA connects directly; any port behind a proxy that routes acme-tls/1; 0: a free one. */
   port: number;
   log?: Log;
+  /** When a suppressed log line may be written again (the system clock by default). */
+  clock?: Clock;
   /** Connection caps and the deadline for the whole connection, ClientHello included. */
   limits?: ConnectionLimits;
 }
@@ -39,7 +42,7 @@ export async function startTlsAlpn01Responder(
   options: TlsAlpn01ResponderOptions,
 ): Promise<TlsAlpn01Responder> {
   const log = options.log ?? silentLog;
-  const note = throttledLog(log);
+  const note = throttledLog(log, undefined, options.clock);
   const stats = newStats();
   const tls = createTlsServer({
     // RFC 8737 §4: TLS 1.2 or later; only acme-tls/1 (the hello check already required it).

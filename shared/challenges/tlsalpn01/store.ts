@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { systemClock } from '../../model/clock.js';
 import { ValidationError } from '../../model/errors.js';
 import { parseJson } from '../../model/json.js';
 import { sha256Hex } from '../../pki/hash.js';
@@ -65,7 +66,7 @@ export class ObjectTlsAlpn01Solver implements ChallengeSolver {
         const { certPem, keyPem } = await tlsAlpn01Certificate(
           c.identifier,
           c.value,
-          this.options.clock?.now(),
+          (this.options.clock ?? systemClock).now(),
         );
         const material: TlsAlpn01Material = { version: 1, token: c.token, certPem, keyPem };
         return JSON.stringify(material);

@@ -11,9 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { pageAssets } from '../../../cli/dashboard/assets.js';
 import { pageAssetsPlugin } from '../../../cli/dashboard/page-build.js';
 import { CERTIFICATE_VIEW_STATES } from '../../../cli/fleet-view/schema.js';
-import { TARGET_HEALTH } from '../../../shared/events/event.js';
+import { TARGET_HEALTH } from '../../../shared/model/event.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 describe('the dashboard page', () => {
   it('is built into the CLI bundle by the build plugin, without esbuild', async () => {

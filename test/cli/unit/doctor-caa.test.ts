@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Authority } from '../../../shared/acme/authorities.js';
+import type { Authority } from '../../../shared/authorities/authorities.js';
 import type { CertificateAuthority } from '../../../shared/acme/ca.js';
-import type { CaaRecord } from '../../../shared/acme/caa.js';
+import type { CaaRecord } from '../../../shared/dns/resolver.js';
 import { parseCertificateSpec } from '../../../shared/model/spec.js';
 import { caaCheck } from '../../../cli/doctor/caa.js';
 

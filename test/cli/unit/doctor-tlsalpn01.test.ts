@@ -20,7 +20,9 @@ import {
 const KEY_AUTHORIZATION = 'probe-token.certkeeper-doctor-probe';
 
 const validation = async (identifier: string, keyAuthorization = KEY_AUTHORIZATION) =>
-  new X509Certificate((await tlsAlpn01Certificate(parseIdentifier(identifier), keyAuthorization)).certPem);
+  new X509Certificate(
+    (await tlsAlpn01Certificate(parseIdentifier(identifier), keyAuthorization, new Date())).certPem,
+  );
 
 /** A self-signed certificate with these SANs and extensions, as another server might send. */
 async function other(identifiers: string[], extensions: x509.Extension[] = []): Promise<X509Certificate> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { http01PortFix } from '../../../cli/local/compose.js';
+import { http01PortFix } from '../../../cli/local/listen-flags.js';
 import { defaultName } from '../../../cli/local/issue-flags.js';
 import { directoryFlag, caDirectoryUrl } from '../../../cli/directory-url.js';
 import { connect } from '../../../cli/context.js';

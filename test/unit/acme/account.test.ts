@@ -2,6 +2,8 @@ import { createPrivateKey } from 'node:crypto';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { AcmeAccounts, accountIdFor } from '../../../shared/acme/account.js';
+import { AcmeTransport } from '../../../shared/acme/transport.js';
+import { systemClock } from '../../../shared/model/clock.js';
 import { ConflictError, IntegrityError } from '../../../shared/model/errors.js';
 import { generateKey } from '../../../shared/pki/private-keys.js';
 import { accountKey } from '../../../shared/store/layout.js';
@@ -56,7 +58,7 @@ describe('AcmeAccounts', () => {
   it('reuses a stored account without calling the CA, and caches it per process', async () => {
     const store = new CountingStore();
     store.objects.set(KEY, stored('https://ca.test/acct/1'));
-    const accounts = new AcmeAccounts(store);
+    const accounts = new AcmeAccounts(store, { transport: new AcmeTransport({ clock: systemClock }) });
     const first = await accounts.get({ directoryUrl: DIRECTORY, email: EMAIL });
     const second = await accounts.get({ directoryUrl: DIRECTORY, email: EMAIL });
     expect(first.url).toBe('https://ca.test/acct/1');
@@ -68,7 +70,9 @@ describe('AcmeAccounts', () => {
   it('never shows the key in JSON or inspect output', async () => {
     const store = new CountingStore();
     store.objects.set(KEY, stored('https://ca.test/acct/1'));
-    const account = await new AcmeAccounts(store).get({ directoryUrl: DIRECTORY, email: EMAIL });
+    const account = await new AcmeAccounts(store, {
+      transport: new AcmeTransport({ clock: systemClock }),
+    }).get({ directoryUrl: DIRECTORY, email: EMAIL });
     expect(JSON.stringify(account)).not.toContain('PRIVATE KEY');
     expect(inspect(account, { depth: 5 })).not.toContain('PRIVATE KEY');
   });
@@ -76,7 +80,9 @@ describe('AcmeAccounts', () => {
   it('uses the key another cold start wrote first, never its own', async () => {
     const store = new CountingStore();
     store.raceWinner = stored('https://ca.test/acct/winner');
-    const account = await new AcmeAccounts(store).get({ directoryUrl: DIRECTORY, email: EMAIL });
+    const account = await new AcmeAccounts(store, {
+      transport: new AcmeTransport({ clock: systemClock }),
+    }).get({ directoryUrl: DIRECTORY, email: EMAIL });
     expect(account.url).toBe('https://ca.test/acct/winner');
     expect(store.puts).toHaveLength(1);
     expect(store.puts[0]?.options).toMatchObject({ secret: true, ifAbsent: true });
@@ -86,7 +92,7 @@ describe('AcmeAccounts', () => {
   it('refuses an unreadable account object and leaves it alone', async () => {
     const store = new CountingStore();
     store.objects.set(KEY, '{"not":"an account"}');
-    const accounts = new AcmeAccounts(store);
+    const accounts = new AcmeAccounts(store, { transport: new AcmeTransport({ clock: systemClock }) });
     await expect(accounts.get({ directoryUrl: DIRECTORY, email: EMAIL })).rejects.toThrow(IntegrityError);
     expect(store.puts).toEqual([]);
     // Failures are not cached: a repaired object is picked up by the next call.
@@ -98,7 +104,7 @@ describe('AcmeAccounts', () => {
 
   it('stores the key before registering, so a failed registration keeps it', async () => {
     const store = new CountingStore();
-    const accounts = new AcmeAccounts(store);
+    const accounts = new AcmeAccounts(store, { transport: new AcmeTransport({ clock: systemClock }) });
     await expect(accounts.get({ directoryUrl: DIRECTORY, email: EMAIL })).rejects.toThrow();
     const saved = JSON.parse(store.objects.get(KEY)!) as { keyPem: string; url?: string };
     expect(createPrivateKey(saved.keyPem).type).toBe('private');

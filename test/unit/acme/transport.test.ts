@@ -1,17 +1,11 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import acme from 'acme-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fetchRenewalInfo } from '../../../shared/acme/ari.js';
 import { fetchDirectory, parseDirectory } from '../../../shared/acme/directory.js';
-import { checkProfile } from '../../../shared/acme/client.js';
-import {
-  ACME_CLIENT_BAD_NONCE_RETRIES,
-  clearNonces,
-  configureTransport,
-  installTransport,
-  retryAfterOf,
-} from '../../../shared/acme/transport.js';
+import { checkProfile } from '../../../shared/acme/order-answers.js';
+import { ACME_CLIENT_BAD_NONCE_RETRIES, AcmeTransport } from '../../../shared/acme/transport.js';
+import { systemClock } from '../../../shared/model/clock.js';
 import {
   AcmeProblemError,
   CertkeeperError,
@@ -28,9 +22,13 @@ let base: string;
 let script: Reply[] = [];
 const seen: IncomingHttpHeaders[] = [];
 
+/** This file's own transport, its waits shortened. */
+const transport = new AcmeTransport({
+  clock: systemClock,
+  policy: { retryBaseMs: 10, maxInlineWaitMs: 2_000, timeoutMs: 2_000 },
+});
+
 beforeAll(async () => {
-  installTransport();
-  configureTransport({ retryBaseMs: 10, maxInlineWaitMs: 2_000, timeoutMs: 2_000 });
   server = createServer((req, res) => {
     seen.push(req.headers);
     const reply = script.shift() ?? {
@@ -59,11 +57,11 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-const get = (path = '/x') => acme.axios.get(`${base}${path}`, { validateStatus: () => true });
+const get = (path = '/x') => transport.axios.get(`${base}${path}`, { validateStatus: () => true });
 
 describe('acme-client transport', () => {
   it('hands the Replay-Nonce of a POST answer to the next HEAD newNonce, once (RFC 8555 §7.2)', async () => {
-    clearNonces();
+    transport.clearNonces();
     script = [
       {
         status: 200,
@@ -77,14 +75,14 @@ describe('acme-client transport', () => {
       },
       { status: 200, headers: { 'Replay-Nonce': 'nonce-from-server' } },
     ];
-    const posted = await acme.axios.post(`${base}/order`, {}, { validateStatus: () => true });
-    expect(retryAfterOf(posted.data)).toBe(2_000);
+    const posted = await transport.axios.post(`${base}/order`, {}, { validateStatus: () => true });
+    expect(transport.retryAfterOf(posted.data)).toBe(2_000);
     // The error answer's nonce belongs to acme-client's badNonce retry, not to the pool.
-    await acme.axios.post(`${base}/order`, {}, { validateStatus: () => true });
-    const first = await acme.axios.head(`${base}/nonce`, { validateStatus: () => true });
+    await transport.axios.post(`${base}/order`, {}, { validateStatus: () => true });
+    const first = await transport.axios.head(`${base}/nonce`, { validateStatus: () => true });
     expect(first.headers['replay-nonce']).toBe('nonce-from-post');
     expect(seen).toHaveLength(2);
-    const second = await acme.axios.head(`${base}/nonce`, { validateStatus: () => true });
+    const second = await transport.axios.head(`${base}/nonce`, { validateStatus: () => true });
     expect(second.headers['replay-nonce']).toBe('nonce-from-server');
     expect(seen).toHaveLength(3);
   });
@@ -100,13 +98,13 @@ describe('acme-client transport', () => {
       { status: 200, body: { ...dir, newOrder: `${base}/order-2` } },
       { status: 200, body: { ...dir, newOrder: `${base}/order-3` } },
     ];
-    expect((await fetchDirectory(`${base}/dir`)).newOrder).toBe(`${base}/order`);
+    expect((await fetchDirectory(transport, `${base}/dir`)).newOrder).toBe(`${base}/order`);
     // acme-client's first look at the directory: no second request for the same document.
     expect((await get('/dir')).data).toEqual(dir);
     expect(seen).toHaveLength(1);
     // Once only: its next GET, and certkeeper's own fetches, go to the CA.
     expect(((await get('/dir')).data as typeof dir).newOrder).toBe(`${base}/order-2`);
-    expect((await fetchDirectory(`${base}/dir`)).newOrder).toBe(`${base}/order-3`);
+    expect((await fetchDirectory(transport, `${base}/dir`)).newOrder).toBe(`${base}/order-3`);
     expect(seen).toHaveLength(3);
   });
 
@@ -166,7 +164,7 @@ describe('acme-client transport', () => {
       },
       { status: 200, body: { ok: true } },
     ];
-    const error = await acme.axios
+    const error = await transport.axios
       .post(`${base}/new-order`, { payload: 'x' }, { validateStatus: () => true })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AcmeProblemError);
@@ -242,7 +240,7 @@ describe('acme-client transport', () => {
       body: { type: 'urn:ietf:params:acme:error:badNonce', detail: 'JWS has an invalid anti-replay nonce' },
     });
     const post = (nonce: string) =>
-      acme.axios.post(`${base}/new-order`, signed(nonce), { validateStatus: () => true });
+      transport.axios.post(`${base}/new-order`, signed(nonce), { validateStatus: () => true });
 
     script = Array.from({ length: ACME_CLIENT_BAD_NONCE_RETRIES + 1 }, (_, i) => badNonce(`n${i + 1}`));
     let nonce = 'n0';
@@ -263,7 +261,7 @@ describe('acme-client transport', () => {
   });
 
   it('turns a refused connection into UnreachableError naming the URL and a fix', async () => {
-    const error = (await acme.axios
+    const error = (await transport.axios
       .get('http://127.0.0.1:1/dir')
       .catch((e: unknown) => e)) as UnreachableError;
     expect(error).toBeInstanceOf(UnreachableError);
@@ -341,7 +339,12 @@ describe('ARI renewalInfo (RFC 9773 §4.2)', () => {
         },
       },
     ];
-    const info = await fetchRenewalInfo(`${base}/ari/`, 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE', now);
+    const info = await fetchRenewalInfo(
+      transport,
+      `${base}/ari/`,
+      'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE',
+      now,
+    );
     expect(info.suggestedWindow.start.toISOString()).toBe('2027-01-02T04:00:00.000Z');
     expect(info.suggestedWindow.end.toISOString()).toBe('2027-01-03T04:00:00.000Z');
     expect(info.explanationURL).toBe('https://ca.test/why');
@@ -355,7 +358,7 @@ describe('ARI renewalInfo (RFC 9773 §4.2)', () => {
         body: { suggestedWindow: { start: '2027-01-03T00:00:00Z', end: '2027-01-02T00:00:00Z' } },
       },
     ];
-    const error = await fetchRenewalInfo(base, 'a.b', now).catch((e: unknown) => e);
+    const error = await fetchRenewalInfo(transport, base, 'a.b', now).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CertkeeperError);
     expect((error as CertkeeperError).retryable).toBe(true);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseQueueMessage } from '../../../agent/messages.js';
-import type { CertificateEvent } from '../../../shared/events/event.js';
+import type { CertificateEvent } from '../../../shared/model/event.js';
 
 const event: CertificateEvent = {
   type: 'certificate.renewed',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { groupByRecord, Dns01Solver } from '../../../shared/challenges/dns01/solver.js';
 import type { DnsProvider, DnsZone } from '../../../shared/challenges/dns01/provider.js';
 import { quoteTxt, unquoteTxt } from '../../../shared/challenges/dns01/route53.js';
-import type { TxtResolver } from '../../../shared/challenges/dns01/resolver.js';
+import type { TxtResolver } from '../../../shared/dns/resolver.js';
 import type { Challenge } from '../../../shared/challenges/solver.js';
 import { ManualClock } from '../../../shared/model/clock.js';
 import { CertkeeperError, ValidationError } from '../../../shared/model/errors.js';

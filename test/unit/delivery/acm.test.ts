@@ -8,7 +8,7 @@ import type { ACMClient } from '@aws-sdk/client-acm';
 import { describe, expect, it } from 'vitest';
 import { SdkAcmImporter, type AcmImporter, type AcmImportInput } from '../../../shared/delivery/acm.js';
 import { deliverToAcm } from '../../../shared/delivery/acm-delivery.js';
-import { acmImportDueAt, acmImportsDueNow, pendingAcmRegions } from '../../../shared/delivery/acm-plan.js';
+import { acmImportDueAt, acmImportsDueNow, pendingAcmRegions } from '../../../shared/renewal/acm-plan.js';
 import { HOUR, MINUTE } from '../../../shared/model/clock.js';
 import { NotFoundError, RetryLaterError, UnreachableError } from '../../../shared/model/errors.js';
 import { silentLog } from '../../../shared/model/log.js';

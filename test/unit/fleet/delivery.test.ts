@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { FileInventory } from '../../../shared/inventory/file.js';
 import { FileLeaseLock } from '../../../shared/lock/file.js';
 import { HOUR, ManualClock } from '../../../shared/model/clock.js';
-import { type DeploymentConfigInput, parseDeploymentConfig } from '../../../shared/model/config.js';
+import { type DeploymentConfigInput, parseDeploymentConfig } from '../../../shared/config/deployment.js';
 import { ACM_IMPORTS_PER_YEAR } from '../../../shared/model/delivery.js';
 import { importsPerYear } from '../../../shared/renewal/acm-quota.js';
 import { ValidationError } from '../../../shared/model/errors.js';

@@ -17,6 +17,8 @@ import {
   serializeAgentReport,
 } from '../../../shared/fleet/report.js';
 import { FLEET_STATUS_KEY } from '../../../shared/fleet/status.js';
+import { FileAgentRegistry } from '../../../shared/agents/file.js';
+import { newAgentRecord, removedRecord } from '../../../shared/agents/records.js';
 import { FileInventory } from '../../../shared/inventory/file.js';
 import { FileLeaseLock } from '../../../shared/lock/file.js';
 import { HOUR, MINUTE, ManualClock } from '../../../shared/model/clock.js';
@@ -203,5 +205,31 @@ describe('monitorFleet', () => {
     expect(await loadFleetStatus(objects, recordingLog(logs))).toBeUndefined();
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatch(/^WARN .*fleet\/status\.json is damaged/);
+  });
+  it("ignores and counts a removed agent's report, and shows the agent removed rather than silent", async () => {
+    const registry = new FileAgentRegistry({ dir: join(root, 'registry') });
+    const selector = { certificates: [NAME], labels: {} };
+    await registry.update('gone', () => newAgentRecord('gone', selector, 'cli', clock.now()));
+    await registry.update('gone', (stored) => removedRecord(stored!, clock.now()));
+    await putReport(agentReportKey('gone'), serializeAgentReport(report('gone', clock.now(), current())));
+
+    const result = await monitorFleet({
+      inventory,
+      objects,
+      registry,
+      events,
+      clock,
+      log: recordingLog(logs),
+      probeTimeoutMs: 5000,
+    });
+
+    expect(result.removedReports).toBe(1);
+    const ignored = result.ignoredReports.find((i) => i.key === agentReportKey('gone'));
+    expect(ignored?.reason).toBe(
+      `agent "gone" was removed at ${clock.now().toISOString()}; its report is ignored`,
+    );
+    const view = (await loadFleetStatus(objects))!;
+    expect(view.certificates[NAME]!.targets.some((t) => t.id === 'gone')).toBe(false);
+    expect(events.events.some((e) => e.target?.id === 'gone')).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateFleet } from '../../../shared/fleet/evaluate.js';
 import type { FleetStatus } from '../../../shared/fleet/status.js';
 import { MINUTE } from '../../../shared/model/clock.js';
-import type { CertificateEvent } from '../../../shared/events/event.js';
+import type { CertificateEvent } from '../../../shared/model/event.js';
 import { formatNotification } from '../../../shared/notify/format.js';
 import { parseNotification } from '../../../shared/events/notification.js';
 import { TelegramTarget } from '../../../shared/notify/telegram.js';

@@ -20,6 +20,8 @@ import {
   newSerial,
   serialOf,
 } from '../../../shared/identity/x509.js';
+import { checkRenewal, newAgentRecord } from '../../../shared/agents/records.js';
+import { agentRecordSchema, canonicalSerial } from '../../../shared/model/agent.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'certkeeper-agent-ca-'));
@@ -83,7 +85,7 @@ describe('the agents CA', () => {
     expect(parsed.issuer).toBe('O=certkeeper\nCN=certkeeper agents test');
     expect(parsed.ca).toBe(false);
     expect(parsed.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
-    expect(serialOf(agent)).toBe(serial.replace(/^0+/, ''));
+    expect(serialOf(agent)).toBe(serial);
     expect(parsed.verify(new X509Certificate(ca).publicKey)).toBe(true);
     expect(parsed.checkPrivateKey(key)).toBe(true);
     expect(new X509Certificate(ca).ca).toBe(true);
@@ -190,5 +192,48 @@ describe('an agent certificate request', () => {
     const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
     expectRefused(tampered, 'edge-1', /is not (signed by the key it carries|a PKCS#10 request)/);
     expect(() => createPrivateKey(key.export({ type: 'pkcs8', format: 'pem' }))).not.toThrow();
+  });
+});
+
+describe('identity serials', () => {
+  // One in eight random serials starts with a zero nibble; a certificate reads back without it.
+  const padded = '0756424176' + '3e56ace931601cab206dd0';
+
+  it('read back from a certificate as they were recorded, leading zero or not', async () => {
+    const ca = await caCertificate(signer, {
+      commonName: 'certkeeper agents test',
+      notBefore: new Date(now.getTime() - hour),
+      notAfter: new Date(now.getTime() + hour),
+    });
+    const csr = checkAgentCsr(agentCsr('web-7', ecKey()), 'web-7');
+    const agent = await agentCertificate(signer, ca, {
+      agent: 'web-7',
+      subjectKey: csr.publicKey,
+      serial: padded,
+      notBefore: now,
+      notAfter: new Date(now.getTime() + hour),
+    });
+    expect(serialOf(agent)).toBe('7564241763e56ace931601cab206dd0');
+    expect(canonicalSerial(padded)).toBe(serialOf(agent));
+    for (let i = 0; i < 256; i++) expect(newSerial()).toMatch(/^[1-9a-f][0-9a-f]*$/);
+  });
+
+  it('match a record written with a leading zero, so that agent can still renew', () => {
+    const base = newAgentRecord('web-7', { certificates: ['web-7'], labels: {} }, 'cli', now);
+    const stored = agentRecordSchema.parse({
+      ...base,
+      status: 'active',
+      identity: {
+        serial: padded,
+        notBefore: now.toISOString(),
+        notAfter: new Date(now.getTime() + hour).toISOString(),
+        issuedAt: now.toISOString(),
+      },
+    });
+    expect(stored.identity?.serial).toBe('7564241763e56ace931601cab206dd0');
+    expect(checkRenewal(stored, 'web-7', '7564241763E56ACE931601CAB206DD0', now).name).toBe('web-7');
+    expect(() => checkRenewal(stored, 'web-7', '7564241763e56ace931601cab206dd1', now)).toThrow(
+      /not agent web-7's current identity/,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../../shared/model/config.js';
+import { parseDeploymentConfig } from '../../../shared/config/deployment.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 import { casOf, parseRuntimeEnv } from '../../../shared/model/runtime-config.js';
 import { caDirectoryUrl } from '../../../cli/directory-url.js';

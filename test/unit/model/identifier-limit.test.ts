@@ -4,7 +4,7 @@
  * parser `certkeeper add` uses, with the limit named.
  */
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../../shared/model/config.js';
+import { parseDeploymentConfig } from '../../../shared/config/deployment.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 import { identifierLimit, parseCertificateSpec } from '../../../shared/model/spec.js';
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { certificateEventSchema } from '../../../shared/events/event.js';
+import { certificateEventSchema } from '../../../shared/model/event.js';
 import { parseNotification } from '../../../shared/events/notification.js';
 import { FileInventory } from '../../../shared/inventory/file.js';
 import { FileLeaseLock } from '../../../shared/lock/file.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../../../agent/config.js';
-import { parseDeploymentConfig } from '../../../shared/model/config.js';
+import { parseDeploymentConfig } from '../../../shared/config/deployment.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 import { closestKey } from '../../../shared/model/suggest.js';
 

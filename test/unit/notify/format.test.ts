@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DAY, HOUR, MINUTE } from '../../../shared/model/clock.js';
 import { CertkeeperError, ValidationError } from '../../../shared/model/errors.js';
-import type { CertificateEvent } from '../../../shared/events/event.js';
+import type { CertificateEvent } from '../../../shared/model/event.js';
 import { formatNotification, humanDuration, type Severity } from '../../../shared/notify/format.js';
 import { parseNotification } from '../../../shared/events/notification.js';
 import { leakedKey } from '../../support/test-keys.js';

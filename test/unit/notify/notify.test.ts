@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../shared/model/clock.js';
 import { ValidationError } from '../../../shared/model/errors.js';
-import type { CertificateEvent, EventType } from '../../../shared/events/event.js';
+import type { CertificateEvent, EventType } from '../../../shared/model/event.js';
 import type { Log } from '../../../shared/model/log.js';
 import { DEFAULT_NOTIFY_TYPES, parseNotifierEnv } from '../../../shared/notify/config.js';
 import type { NotificationMessage } from '../../../shared/notify/format.js';

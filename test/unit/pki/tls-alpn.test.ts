@@ -15,7 +15,11 @@ const digest = createHash('sha256').update(KEY_AUTHORIZATION).digest();
 
 describe('the tls-alpn-01 validation certificate (RFC 8737 §3)', () => {
   it('carries the acmeIdentifier extension 1.3.6.1.5.5.7.1.31, critical, OCTET STRING of SHA-256(key authorization)', async () => {
-    const { certPem } = await tlsAlpn01Certificate(parseIdentifier('www.example.test'), KEY_AUTHORIZATION);
+    const { certPem } = await tlsAlpn01Certificate(
+      parseIdentifier('www.example.test'),
+      KEY_AUTHORIZATION,
+      new Date(),
+    );
     const cert = new x509.X509Certificate(certPem);
     expect(ACME_IDENTIFIER_OID).toBe('1.3.6.1.5.5.7.1.31');
     const ext = cert.getExtension(ACME_IDENTIFIER_OID);
@@ -32,6 +36,7 @@ describe('the tls-alpn-01 validation certificate (RFC 8737 §3)', () => {
     const { certPem, keyPem } = await tlsAlpn01Certificate(
       parseIdentifier('www.example.test'),
       KEY_AUTHORIZATION,
+      new Date(),
     );
     const cert = new NodeCertificate(certPem);
     expect(cert.subjectAltName).toBe('DNS:www.example.test');
@@ -46,12 +51,12 @@ describe('the tls-alpn-01 validation certificate (RFC 8737 §3)', () => {
   it('names an IP identifier as an iPAddress SAN (RFC 8738 §6), with a key of its own each time', async () => {
     const ip = parseIdentifier('127.0.0.1');
     const [a, b] = await Promise.all([
-      tlsAlpn01Certificate(ip, KEY_AUTHORIZATION),
-      tlsAlpn01Certificate(ip, KEY_AUTHORIZATION),
+      tlsAlpn01Certificate(ip, KEY_AUTHORIZATION, new Date()),
+      tlsAlpn01Certificate(ip, KEY_AUTHORIZATION, new Date()),
     ]);
     expect(new NodeCertificate(a.certPem).subjectAltName).toBe('IP Address:127.0.0.1');
     expect(a.keyPem).not.toBe(b.keyPem);
-    const v6 = await tlsAlpn01Certificate(parseIdentifier('2001:db8::1'), KEY_AUTHORIZATION);
+    const v6 = await tlsAlpn01Certificate(parseIdentifier('2001:db8::1'), KEY_AUTHORIZATION, new Date());
     expect(new NodeCertificate(v6.certPem).subjectAltName).toBe('IP Address:2001:DB8:0:0:0:0:0:1');
   });
 

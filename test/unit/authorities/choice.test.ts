@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from '../../../shared/model/errors.js';
 import type { CertificateState } from '../../../shared/model/state.js';
-import { caAttemptAfterFailure, chooseCa, isCaFault } from '../../../shared/renewal/ca-choice.js';
+import { caAttemptAfterFailure, chooseCa, isCaFault } from '../../../shared/authorities/choice.js';
 
 const NOW = new Date('2026-11-27T12:00:00Z');
 const POLICY = { afterFailures: 2, lifetimeShareLeft: 0.2 };

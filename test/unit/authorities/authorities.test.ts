@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type Authority, issueAtAuthorities } from '../../../shared/acme/authorities.js';
+import type { Authority } from '../../../shared/authorities/authorities.js';
+import { issueAtAuthorities } from '../../../shared/authorities/fallback.js';
 import type { CertificateAuthority, OrderRequest } from '../../../shared/acme/ca.js';
-import type { CaaRecord } from '../../../shared/acme/caa.js';
+import type { CaaRecord } from '../../../shared/dns/resolver.js';
 import type { ChallengeSolver } from '../../../shared/challenges/solver.js';
 import { DEFAULT_CA_FALLBACK } from '../../../shared/model/cas.js';
+import { systemClock } from '../../../shared/model/clock.js';
 import { AcmeProblemError, UnreachableError } from '../../../shared/model/errors.js';
 import { silentLog } from '../../../shared/model/log.js';
 import { parseCertificateSpec } from '../../../shared/model/spec.js';
@@ -41,7 +43,12 @@ const caaAllowing = (ca: string) => ({
 });
 const down = new UnreachableError('a.test is down', 'wait');
 const issue = (cas: Authority[], caa = caaAllowing('a')) =>
-  issueAtAuthorities(cas, caa, spec, order, solver, DEFAULT_CA_FALLBACK, silentLog);
+  issueAtAuthorities(
+    { authorities: cas, caa, caFallback: DEFAULT_CA_FALLBACK, clock: systemClock, log: silentLog },
+    spec,
+    order,
+    solver,
+  );
 
 describe('issueAtAuthorities: one order, tried at the CAs in turn', () => {
   it('moves on at the first failure of the CA’s own, even when the policy would wait for more', async () => {

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ROLE_ARN_PATTERN } from './arns.js';
+import { ROLE_ARN_PATTERN } from '../model/arns.js';
 import { acmImportsPerYear } from '../renewal/acm-quota.js';
 import {
   CA_NAME_PATTERN,
@@ -9,15 +9,15 @@ import {
   DEFAULT_CA_FALLBACK,
   directoryUrlSchema,
   resolveDirectoryName,
-} from './cas.js';
-import { type AgentSelector, parseSelector } from './agent.js';
-import { ACM_IMPORTS_PER_YEAR, AGENT_NAME_PATTERN } from './delivery.js';
-import { labelsInput } from './labels.js';
-import { ValidationError } from './errors.js';
-import { configError } from './suggest.js';
-import { type CertificateSpec, certificateSpecInput, parseCertificateSpec } from './spec.js';
+} from '../model/cas.js';
+import { type AgentSelector, parseSelector } from '../model/agent.js';
+import { ACM_IMPORTS_PER_YEAR, AGENT_NAME_PATTERN } from '../model/delivery.js';
+import { labelsInput } from '../model/labels.js';
+import { ValidationError } from '../model/errors.js';
+import { configError } from '../model/suggest.js';
+import { type CertificateSpec, certificateSpecInput, parseCertificateSpec } from '../model/spec.js';
 
-export { WELL_KNOWN_CAS } from './cas.js';
+export { WELL_KNOWN_CAS } from '../model/cas.js';
 
 /**
  * The deployment configuration (certkeeper.config.json): which CAs, who to tell, which

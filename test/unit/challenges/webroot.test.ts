@@ -19,7 +19,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WebrootSolver } from '../../../cli/local/webroot.js';
+import { WebrootSolver } from '../../../shared/challenges/http01/webroot.js';
 import { ValidationError } from '../../../shared/model/errors.js';
 import type { Challenge } from '../../../shared/challenges/solver.js';
 

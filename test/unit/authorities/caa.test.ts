@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type CaaRecord,
-  caaNames,
-  caaNamesAccount,
-  caaRefusal,
-  relevantCaa,
-} from '../../../shared/acme/caa.js';
+import type { CaaRecord } from '../../../shared/dns/resolver.js';
+import { caaNames, caaNamesAccount, caaRefusal, relevantCaa } from '../../../shared/authorities/caa.js';
 import { parseIdentifiers } from '../../../shared/model/identifiers.js';
 import { parseCaaValue } from '../../../scripts/peers/dns-records.js';
 

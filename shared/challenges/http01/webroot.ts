@@ -8,9 +8,9 @@
 import { constants, existsSync } from 'node:fs';
 import { lstat, mkdir, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CertkeeperError, ValidationError } from '../../shared/model/errors.js';
-import { TOKEN_PATTERN } from '../../shared/store/layout.js';
-import type { Challenge, ChallengeSolver } from '../../shared/challenges/solver.js';
+import { CertkeeperError, ValidationError } from '../../model/errors.js';
+import { TOKEN_PATTERN } from '../../store/layout.js';
+import type { Challenge, ChallengeSolver } from '../solver.js';
 
 const CHALLENGE_PATH = ['.well-known', 'acme-challenge'] as const;
 const { O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY } = constants;
@@ -65,7 +65,7 @@ const inside = (dir: OpenDir, name: string): string =>
  * opened with O_NOFOLLOW one component at a time and their mode set on the open handle
  * (fchmod), token files are created with O_EXCL|O_NOFOLLOW and their mode set on the handle,
  * so no link planted before or during the run turns root's writes or chmods onto another
- * file (issue 22).
+ * file.
  */
 export class WebrootSolver implements ChallengeSolver {
   readonly type = 'http-01' as const;

@@ -1,6 +1,18 @@
 import { lookup, Resolver } from 'node:dns/promises';
-import type { CaaRecord, CaaResolver } from '../../acme/caa.js';
-import { UnreachableError } from '../../model/errors.js';
+import { UnreachableError } from '../model/errors.js';
+
+/** One CAA record (RFC 8659 §4.1). */
+export interface CaaRecord {
+  /** Bit 128 is the issuer-critical flag (RFC 8659 §4.1). */
+  flags: number;
+  tag: string;
+  value: string;
+}
+
+/** Port: the CAA RRset at exactly one name, [] when it has none. Throws when DNS failed. */
+export interface CaaResolver {
+  resolveCaa(name: string): Promise<CaaRecord[]>;
+}
 
 /** Port: asks DNS for the TXT records at a name; each record as its character-strings. */
 export interface TxtResolver {

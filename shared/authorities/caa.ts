@@ -1,21 +1,12 @@
+import type { CaaRecord, CaaResolver } from '../dns/resolver.js';
 import type { Identifier } from '../model/identifiers.js';
 
 /**
  * CAA (RFC 8659, RFC 8657): which CAs the owners of the names allow. A CA checks it before
  * issuing and refuses when it is not named; reading it first lets a renewal skip a CA that
- * would refuse, and say so, instead of spending an attempt (and a fallback) on it.
+ * would refuse, and say so, instead of spending an attempt (and a fallback) on it. The
+ * records come through the CaaResolver port (dns/resolver.ts).
  */
-export interface CaaRecord {
-  /** Bit 128 is the issuer-critical flag (RFC 8659 §4.1). */
-  flags: number;
-  tag: string;
-  value: string;
-}
-
-/** Port: the CAA RRset at exactly one name, [] when it has none. Throws when DNS failed. */
-export interface CaaResolver {
-  resolveCaa(name: string): Promise<CaaRecord[]>;
-}
 
 /** The RRset that governs a name, and where it was found (RFC 8659 §3). */
 export interface RelevantCaa {

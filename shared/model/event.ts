@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { certificateStatusSchema, expiryAlertSchema } from '../model/status.js';
+import { certificateStatusSchema, expiryAlertSchema } from './status.js';
 
 /**
  * The certificate event: what the issuer and the fleet tick publish (shared/events/sns.ts),

@@ -4,14 +4,14 @@
  * HTTP-01, and the Route53 client with the AWS SDK core under it is the largest part of the
  * code `issue` and `renew` would otherwise load on every run.
  */
-import type { DnsProvider, DnsZone } from '../../shared/challenges/dns01/provider.js';
+import type { DnsProvider, DnsZone } from '../shared/challenges/dns01/provider.js';
 
 export function route53Provider(): DnsProvider {
   let loaded: Promise<DnsProvider> | undefined;
   const provider = (): Promise<DnsProvider> =>
     (loaded ??= Promise.all([
       import('@aws-sdk/client-route-53'),
-      import('../../shared/challenges/dns01/route53.js'),
+      import('../shared/challenges/dns01/route53.js'),
     ]).then(([{ Route53Client }, { Route53DnsProvider }]) => new Route53DnsProvider(new Route53Client({}))));
   return {
     findZone: async (fqdn: string) => (await provider()).findZone(fqdn),

@@ -1,9 +1,9 @@
-import type { AgentReport } from '../fleet/report.js';
+import type { AgentReport } from './report.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { isReceiving, selects } from '../model/agent.js';
-import { deliveryKeyId } from './envelope.js';
-import type { AgentInboxes } from './inbox.js';
-import type { AgentRegistry } from './registry.js';
+import { deliveryKeyId } from '../agents/envelope.js';
+import type { AgentInboxes } from '../agents/inbox.js';
+import type { AgentRegistry } from '../agents/registry.js';
 
 /**
  * The agents whose inbox is not what the rule says (by serial and sealing key; the envelope

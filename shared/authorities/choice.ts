@@ -17,7 +17,7 @@ import type { CertificateState, CurrentCertificate } from '../model/state.js';
  */
 export interface CaCandidate {
   name: string;
-  /** Why the names' CAA records forbid this CA (acme/caa.ts); undefined when they allow it. */
+  /** Why the names' CAA records forbid this CA (caa.ts); undefined when they allow it. */
   caaRefusal?: string;
 }
 

@@ -1,31 +1,33 @@
-import type { ChallengeSolver } from '../challenges/solver.js';
+import type { CertificateAuthority } from '../acme/ca.js';
+import type { CaaResolver } from '../dns/resolver.js';
 import { type CaFallbackPolicy, type CaSettings, caaIdentitiesFor } from '../model/cas.js';
-import { asCertkeeperError } from '../model/errors.js';
+import type { Clock } from '../model/clock.js';
+import type { CertkeeperError } from '../model/errors.js';
 import type { Log } from '../model/log.js';
 import type { CertificateSpec } from '../model/spec.js';
-import { type CertificateState, initialState } from '../model/state.js';
-import {
-  type CaCandidate,
-  type CaChoice,
-  caAttemptAfterFailure,
-  chooseCa,
-  isCaFault,
-} from '../renewal/ca-choice.js';
-import type { CertificateAuthority, IssuedCertificate, OrderRequest } from './ca.js';
-import {
-  type CaaResolver,
-  caaNames,
-  caaNamesAccount,
-  caaRefusal,
-  type RelevantCaa,
-  relevantCaa,
-} from './caa.js';
+import type { CertificateState } from '../model/state.js';
+import { caaNames, caaNamesAccount, caaRefusal, type RelevantCaa, relevantCaa } from './caa.js';
+import { type CaCandidate, type CaChoice, chooseCa } from './choice.js';
 
 /** One configured CA: the name events, status and the manifest use, and its port. */
 export interface Authority {
   readonly name: string;
   readonly ca: CertificateAuthority;
   readonly settings: CaSettings;
+}
+
+/**
+ * What choosing a CA takes: the CAs, preferred first (at least one), the names' CAA records,
+ * the fallback rule, the time and where to say what was chosen.
+ */
+export interface CaChoiceDeps {
+  authorities: readonly Authority[];
+  /** Reads the names' CAA records, to skip a CA they forbid (with more than one CA). */
+  caa?: CaaResolver;
+  /** When a renewal failing for the CA's reasons moves to the next CA (DEFAULT_CA_FALLBACK). */
+  caFallback?: CaFallbackPolicy;
+  clock: Clock;
+  log: Log;
 }
 
 export const authorityNamed = (authorities: readonly Authority[], name: string | undefined) =>
@@ -113,60 +115,28 @@ export async function caaCandidates(
   );
 }
 
-/** The CA for this attempt. With one CA there is nothing to choose; with several, CAA is read first (RFC 8659). */
+/** The CA an attempt goes to, with what the choice passed over (choice.ts); or why no CA may issue. */
+export type AuthorityChoice =
+  | ({ authority: Authority } & Omit<Extract<CaChoice, { ca: string }>, 'ca'>)
+  | Extract<CaChoice, { refused: CertkeeperError }>;
+
+/**
+ * The CA for this attempt (choice.ts decides, given the failures so far in `state`). With one
+ * CA there is nothing to choose; with several, CAA is read first (RFC 8659).
+ */
 export async function chooseAuthority(
-  authorities: readonly Authority[],
-  caa: CaaResolver | undefined,
+  deps: CaChoiceDeps,
   spec: CertificateSpec,
   state: CertificateState,
-  now: Date,
   policy: CaFallbackPolicy,
-  log: Log,
-): Promise<CaChoice> {
+): Promise<AuthorityChoice> {
+  const { authorities, caa, log } = deps;
   const candidates =
     authorities.length > 1 && caa
       ? await caaCandidates(caa, spec, authorities, log)
       : authorities.map((a) => ({ name: a.name }));
-  return chooseCa(candidates, state, now, policy);
-}
-
-/**
- * One order outside the renewal pass (a CSR the user made): tried at the CAs as a pass's
- * attempts are (shared/usecases/renew-certificate.ts), with the same choice: a CA the names'
- * CAA forbids is skipped, and a failure of the CA's own (down, a 5xx, a refusal) moves on to
- * the next at once, each CA at most once. A failed validation would fail at any CA and is
- * the answer; so is the last CA's failure.
- */
-export async function issueAtAuthorities(
-  authorities: readonly Authority[],
-  caa: CaaResolver | undefined,
-  spec: CertificateSpec,
-  order: OrderRequest,
-  solver: ChallengeSolver,
-  policy: CaFallbackPolicy,
-  log: Log,
-): Promise<{ ca: string; issued: IssuedCertificate }> {
-  const now = new Date();
-  const moveAtOnce = { ...policy, afterFailures: 1 };
-  let state = initialState(now);
-  let failure: unknown;
-  for (let tried = 0; tried < authorities.length; tried++) {
-    const choice = await chooseAuthority(authorities, caa, spec, state, now, moveAtOnce, log);
-    // After a failure, that failure says more than "no other CA is allowed".
-    if ('refused' in choice) throw failure ?? choice.refused;
-    const authority = authorityNamed(authorities, choice.ca)!;
-    try {
-      return { ca: authority.name, issued: await authority.ca.issue(order, solver) };
-    } catch (err) {
-      const error = asCertkeeperError(err);
-      if (!isCaFault(error, now) || tried === authorities.length - 1) throw err;
-      failure = err;
-      state = { ...state, caAttempt: caAttemptAfterFailure(state, authority.name, error, now) };
-      log.warn(`CA ${authority.name} failed; trying the next CA`, {
-        ca: authority.name,
-        error: error.describe(),
-      });
-    }
-  }
-  throw failure;
+  const choice = chooseCa(candidates, state, deps.clock.now(), policy);
+  if ('refused' in choice) return choice;
+  const { ca, ...passed } = choice;
+  return { authority: authorityNamed(authorities, ca)!, ...passed };
 }
