@@ -23,9 +23,9 @@ import { type AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createAgent } from '../../agent/agent.js';
-import { AGENT_SESSION_SECONDS } from '../../agent/aws.js';
+import { agentCredentials } from '../../agent/aws.js';
 import { type AgentConfig, loadAgentConfig } from '../../agent/config.js';
-import { loadDeliveryKey, loadIdentity } from '../../agent/identity.js';
+import { loadDeliveryKey } from '../../agent/identity.js';
 import { joinRegistry } from '../../agent/join.js';
 import { buildAgentReport, writeReportIfDue } from '../../agent/report.js';
 import { sameSerial } from '../../agent/served.js';
@@ -37,7 +37,6 @@ import { DynamoAgentInboxes } from '../../shared/agents/inbox-dynamodb.js';
 import { newAgentRecord } from '../../shared/agents/records.js';
 import type { AgentRegistry } from '../../shared/agents/registry.js';
 import { DynamoAgentReports } from '../../shared/fleet/reports-dynamodb.js';
-import { rolesAnywhereCredentials } from '../../shared/identity/roles-anywhere.js';
 import type { AgentSelector } from '../../shared/model/agent.js';
 import { systemClock } from '../../shared/model/clock.js';
 import { IntegrityError, asCertkeeperError } from '../../shared/model/errors.js';
@@ -219,22 +218,8 @@ export async function enrolAgent(
  */
 function agentClients(ctx: FleetContext, config: AgentConfig, counter: RequestCounter) {
   const identity = config.identity!;
-  const credentials = rolesAnywhereCredentials(
-    async () => {
-      counter.add('Roles Anywhere CreateSession');
-      const current = await loadIdentity(identity.directory);
-      return { certificatePem: current.certificatePem, privateKey: current.key };
-    },
-    {
-      region: identity.region,
-      ...(identity.rolesAnywhereEndpoint ? { endpoint: identity.rolesAnywhereEndpoint } : {}),
-      trustAnchorArn: identity.trustAnchorArn,
-      profileArn: identity.profileArn,
-      roleArn: identity.roleArn,
-      durationSeconds: AGENT_SESSION_SECONDS,
-      caPem: ctx.endpointCaPem,
-    },
-    { clock: systemClock },
+  const credentials = agentCredentials(identity, systemClock, ctx.endpointCaPem, () =>
+    counter.add('Roles Anywhere CreateSession'),
   );
   const handler = () =>
     new NodeHttpHandler({ httpAgent: ctx.httpAgent, connectionTimeout: 5_000, requestTimeout: 30_000 });
