@@ -44,18 +44,19 @@ export function agentRegion(config: Pick<AgentConfig, 'region' | 'queueUrl'>): s
 }
 
 /**
- * A registry agent's clients: credentials from IAM Roles Anywhere with its own identity
- * (re-read at every refresh, so a renewed identity is used from the next session), for the
- * bucket (its envelopes, challenge objects) and the fleet table (its inbox, its report).
+ * A registry agent's AWS credentials: IAM Roles Anywhere sessions signed with its own
+ * identity, re-read from disk at every session so a renewed identity is used from the next.
+ * `beforeSession` sees each session asked for (the fleet bench counts them).
  */
-export function registryClients(
-  config: AgentConfig,
+export function agentCredentials(
+  identity: NonNullable<AgentConfig['identity']>,
   clock: Clock,
-): { inboxes: AgentInboxes; objects: S3ObjectStore; reports: DynamoAgentReports; s3: S3Client } {
-  const identity = config.identity!;
-  const endpointCa = identity.endpointCaFile ? readFileSync(identity.endpointCaFile, 'utf8') : undefined;
-  const credentials = rolesAnywhereCredentials(
+  endpointCaPem?: string,
+  beforeSession?: () => void,
+): ReturnType<typeof rolesAnywhereCredentials> {
+  return rolesAnywhereCredentials(
     async () => {
+      beforeSession?.();
       const current = await loadIdentity(identity.directory);
       return { certificatePem: current.certificatePem, privateKey: current.key };
     },
@@ -66,10 +67,24 @@ export function registryClients(
       profileArn: identity.profileArn,
       roleArn: identity.roleArn,
       durationSeconds: AGENT_SESSION_SECONDS,
-      ...(endpointCa ? { caPem: endpointCa } : {}),
+      ...(endpointCaPem ? { caPem: endpointCaPem } : {}),
     },
     { clock },
   );
+}
+
+/**
+ * A registry agent's clients: credentials from IAM Roles Anywhere with its own identity
+ * (re-read at every refresh, so a renewed identity is used from the next session), for the
+ * bucket (its envelopes, challenge objects) and the fleet table (its inbox, its report).
+ */
+export function registryClients(
+  config: AgentConfig,
+  clock: Clock,
+): { inboxes: AgentInboxes; objects: S3ObjectStore; reports: DynamoAgentReports; s3: S3Client } {
+  const identity = config.identity!;
+  const endpointCa = identity.endpointCaFile ? readFileSync(identity.endpointCaFile, 'utf8') : undefined;
+  const credentials = agentCredentials(identity, clock, endpointCa);
   const pathStyle = process.env.CERTKEEPER_S3_FORCE_PATH_STYLE;
   const s3 = new S3Client({
     region: identity.region,

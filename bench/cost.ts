@@ -18,21 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { type CapacityRecorder, recordCapacity } from './lib/dynamo-capacity.js';
 import { perIssuance, runPipeline, setUpBench } from './lib/pipeline.js';
-
-/** us-east-1 list prices (USD) as published in 2025; check the AWS pricing pages before quoting. */
-const PRICE = {
-  lambdaGbSecondArm: 0.0000133334,
-  lambdaRequest: 0.2 / 1e6,
-  s3Put: 0.005 / 1000, // PUT, COPY, POST, LIST (PutObjectTagging is PUT class)
-  s3Get: 0.0004 / 1000, // GET and all other requests; DELETE is free
-  kmsRequest: 0.03 / 10_000,
-  dynamoWru: 0.625 / 1e6, // on-demand
-  dynamoRru: 0.125 / 1e6,
-  sqsRequest: 0.4 / 1e6,
-  snsPublish: 0.5 / 1e6, // delivery to SQS is free
-  route53Query: 0.4 / 1e6, // standard queries; the Route53 API itself is free
-  logsGb: 0.5, // CloudWatch Logs ingestion, standard class
-};
+import { LAMBDA_MB_PER_VCPU, PRICE } from './lib/prices.js';
 
 /**
  * The issuer's request units are measured (bench/lib/dynamo-capacity.ts: DynamoDB Local's own
@@ -102,7 +88,7 @@ async function main(): Promise<void> {
   const scale = 1000 / issued;
 
   // Billed duration per invocation: waiting as measured, CPU stretched to the Lambda's share.
-  const vcpu = Math.min(1, memoryMb / 1769);
+  const vcpu = Math.min(1, memoryMb / LAMBDA_MB_PER_VCPU);
   const cpuPerInvocation = report.cpuMs / report.invocations;
   const billed = (extraWaitMs: number) =>
     report.durationsMs.reduce(

@@ -1,349 +1,535 @@
 /**
- * How long a renewal takes to reach a fleet: 10 agents on this machine, each in front of
- * its own nginx, one certificate issued from Pebble through the real scheduler and issuer
- * handlers on a stand-in stack (moto, DynamoDB Local), then renewals forced through the issuer.
- * For each renewal: the time from the manifest being stored to the new serial being served
- * by every nginx, event-driven (each agent long-polls its own SQS queue subscribed to the
- * events topic) and with events off (polling only). Not a test: it prints figures.
+ * A fleet of registry agents on this machine: how long a renewal takes to reach them, what
+ * the fleet tick costs at 1,000 and 10,000 agents, and what an idle agent costs a month. Not
+ * a test: it prints figures, the targets beside them (issue 19's benchmark).
  *
- *   npm run bench:fleet   (npx tsx scripts/peers.ts run -- npx tsx bench/fleet.ts)
+ *   npm run bench:fleet -- [--agents 1000] [--event-poll 20] [--renewals 5]
+ *                          [--poll-interval 300] [--report-interval 900] [--idle-seconds S]
+ *                          [--tick-agents 1000,10000] [--real-agents 5] [--enrol-concurrency 8]
  *
- * "Stored" is when a HeadObject poll (every MANIFEST_POLL_MS) first sees the new manifest;
- * "served" is when a TLS handshake with that agent's nginx (every SERVED_POLL_MS) first
- * presents the new serial. The agents run in this process (as each host would run one),
- * the issuer too, all on this machine's cores with moto, Pebble and the 10 nginx.
+ * The agents (bench/lib/fleet-agents.ts) run in this process: each joins through the identity
+ * function with a one-time token, has its own client certificate, its own Roles Anywhere
+ * session from the stand-in and its own DynamoDB and S3 clients, polls its inbox, opens and
+ * verifies its envelope and reports. --real-agents of them are the real agent in registry mode
+ * (files installed, no nginx), the others light (the agent's loop and pieces, in memory): the
+ * real ones check that the light ones deliver and poll as the agent does. The stack's
+ * functions run in a second process (bench/lib/fleet-lambdas.ts):
+ * the issuer on a forced renewal (Pebble, DNS-01), and the deliver function pumped from its
+ * queue continuously. The fleet tick runs as its built Lambda bundle in a plain node process
+ * (bench/lib/fleet-tick-host.mjs), its DynamoDB reads priced by DynamoDB Local's own count.
+ *
+ * "Stored" is when a HeadObject of certificates/<name>/current.json (every 20 ms) first sees
+ * the new manifest; "installed" is when the agent logs the new serial installed.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { forcedRenewal } from '../shared/queue/queue.js';
-import { tmpdir } from 'node:os';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { createAgent } from '../agent/agent.js';
-import { type AgentConfigInput, parseAgentConfig } from '../agent/config.js';
-import { selfSignedCertificate } from '../agent/fallback.js';
-import { handler as fleetHandler } from '../functions/fleet.js';
-import { handler as issuer } from '../functions/issuer.js';
-import { loadFleetStatus } from '../shared/fleet/monitor.js';
-import { readServedCertificate, sameSerial } from '../shared/fleet/probe.js';
-import { DynamoInventory } from '../shared/inventory/dynamodb.js';
-import type { Log } from '../shared/model/log.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildLambdas } from '../infra/bundle.js';
 import { parseCertificateSpec } from '../shared/model/spec.js';
-import { manifestKey } from '../shared/store/layout.js';
-import { S3ObjectStore } from '../shared/store/s3-store.js';
-import type { Manifest } from '../shared/store/store.js';
-import { runTick, sqsEvent } from '../scripts/stand-in-stack/pipeline.js';
-import type { StandInStack } from '../scripts/stand-in-stack/stack.js';
-import { type Nginx, startNginx } from '../scripts/test-kit/nginx.js';
-import { pebbleRoots, peers, uniqueName } from '../scripts/test-kit/peers.js';
-import { useStandInStack } from '../scripts/test-kit/stack.js';
 import { declareSpec } from '../shared/usecases/declare-certificates.js';
+import {
+  type CapacityLine,
+  type CapacityRecorder,
+  type Json,
+  recordCapacity,
+} from './lib/dynamo-capacity.js';
+import {
+  enrolAgent,
+  type FleetContext,
+  RequestCounter,
+  type SimulatedAgent,
+  startAgent,
+} from './lib/fleet-agents.js';
+import { type DeliverySample, percentile, secs } from './lib/fleet-figures.js';
+import type { LambdaReply, LambdaRequest, LambdaSideConfig } from './lib/fleet-lambdas.js';
+import {
+  FLEET_MB,
+  type Options,
+  type Renewal,
+  type TickRun,
+  printDelivery,
+  printIdle,
+  printTicks,
+} from './lib/fleet-print.js';
+import { type FleetStack, registerAgents, reportInstalled, setUpFleetStack } from './lib/fleet-stack.js';
+import { inBatches } from './lib/pipeline.js';
 
-const AGENTS = 10;
-const RENEWALS = 5;
-/** Events off: how often each agent checks the bucket. */
-const POLL_SECONDS = 10;
-/** Event-driven: the periodic check, at the agent's default, so only the events count. */
-const EVENT_MODE_POLL_SECONDS = 300;
-const MANIFEST_POLL_MS = 20;
-const SERVED_POLL_MS = 50;
-const NAME = 'fleet';
+const CERTIFICATE = 'edge';
+const SELECTOR = { certificates: [], labels: { role: 'edge' } };
 
-const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
-const region = 'us-east-1';
+const began = Date.now();
+const progress = (message: string) =>
+  console.error(`[${((Date.now() - began) / 1000).toFixed(0).padStart(5)} s] ${message}`);
 
-interface Host {
-  name: string;
-  dir: string;
-  fullchain: string;
-  key: string;
-  nginx: Nginx;
-  queueUrl: string;
-  marks: Mark[];
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      agents: { type: 'string', default: '1000' },
+      'event-poll': { type: 'string', default: '20' },
+      'poll-interval': { type: 'string', default: '300' },
+      'report-interval': { type: 'string', default: '900' },
+      renewals: { type: 'string', default: '5' },
+      'idle-seconds': { type: 'string' },
+      'tick-agents': { type: 'string', default: '1000,10000' },
+      'enrol-concurrency': { type: 'string', default: '8' },
+      'real-agents': { type: 'string', default: '5' },
+    },
+  });
+  const whole = (flag: keyof typeof values, min = 1): number => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} must be a whole number >= ${min}`);
+    return n;
+  };
+  const pollInterval = whole('poll-interval');
+  const ticks = (values['tick-agents'] ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 1)
+        throw new Error('--tick-agents must list whole numbers, e.g. 1000,10000');
+      return n;
+    });
+  return {
+    agents: whole('agents'),
+    eventPoll: whole('event-poll'),
+    pollInterval,
+    reportInterval: whole('report-interval'),
+    renewals: whole('renewals', 0),
+    // A whole poll interval by default: every agent's periodic check falls in it exactly once.
+    idleSeconds: values['idle-seconds'] === undefined ? pollInterval : whole('idle-seconds'),
+    tickAgents: [...new Set(ticks)].sort((a, b) => a - b),
+    enrolConcurrency: whole('enrol-concurrency'),
+    realAgents: whole('real-agents', 0),
+  };
 }
 
-/** What an agent logged, when: the event arriving, the install done (served check passed). */
-interface Mark {
-  at: number;
-  what: 'event' | 'installed';
-  serial: string | undefined;
-}
+/** Agent names spread evenly through the name order (the deliver function serves them in it). */
+const nameOf = (i: number) => `edge-${createHash('sha256').update(String(i)).digest('hex').slice(0, 10)}`;
 
-interface RunningAgent {
-  stop(): Promise<void>;
-}
+/** The Lambda side over IPC: requests answered in order, deliveries and errors collected. */
+class LambdaSide {
+  readonly pumped: Extract<LambdaReply, { op: 'pumped' }>[] = [];
+  readonly errors: string[] = [];
+  private waiting: {
+    op: LambdaReply['op'];
+    request?: LambdaRequest['op'];
+    resolve: (r: LambdaReply) => void;
+    reject: (err: Error) => void;
+  }[] = [];
 
-interface Renewal {
-  serial: string;
-  /** ms from the manifest stored to each agent's nginx serving the serial, in host order. */
-  perAgent: number[];
-  /** ms from the issuer invoked to the manifest stored (ACME order, DNS-01, storage). */
-  issueMs: number;
-  /** ms from the manifest stored to each agent receiving the event (event-driven only). */
-  eventMs: number[];
-  /** ms from the manifest stored to each agent's install done (its own served check passed). */
-  installedMs: number[];
-}
+  constructor(private readonly child: ChildProcess) {
+    child.on('message', (reply: LambdaReply) => {
+      if (reply.op === 'pumped') this.pumped.push(reply);
+      else if (reply.op === 'error') this.errors.push(reply.message);
+      if (reply.op === 'failed') {
+        for (const w of this.waiting.filter((w) => w.request === reply.request)) {
+          w.reject(new Error(`${reply.request} failed on the Lambda side: ${reply.message}`));
+        }
+        this.waiting = this.waiting.filter((w) => w.request !== reply.request);
+        return;
+      }
+      const i = this.waiting.findIndex((w) => w.op === reply.op);
+      if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(reply);
+    });
+    child.on('exit', (code) => {
+      for (const w of this.waiting) w.reject(new Error(`the Lambda side exited (${code}) before ${w.op}`));
+      this.waiting = [];
+    });
+  }
 
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+  next<T extends LambdaReply['op']>(
+    op: T,
+    request?: LambdaRequest['op'],
+  ): Promise<Extract<LambdaReply, { op: T }>> {
+    return new Promise((resolve, reject) =>
+      this.waiting.push({ op, request, resolve: resolve as (r: LambdaReply) => void, reject }),
+    );
+  }
 
-/** Polls until `test` yields a value; the time is taken just before the successful poll. */
-async function until<T>(
-  what: string,
-  intervalMs: number,
-  timeoutMs: number,
-  test: () => Promise<T | undefined>,
-): Promise<{ at: number; value: T }> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const at = performance.now();
-    const value = await test().catch(() => undefined);
-    if (value !== undefined) return { at, value };
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(intervalMs);
+  ask<T extends LambdaReply['op']>(
+    request: LambdaRequest,
+    answer: T,
+  ): Promise<Extract<LambdaReply, { op: T }>> {
+    const reply = this.next(answer, request.op);
+    this.child.send(request);
+    return reply;
   }
 }
-
-function nearestRank(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
-  const began = performance.now();
-  const zone = `${uniqueName('fleet')}.test`;
-  const dnsName = `www.${zone}`;
-  const stack = await useStandInStack('bench-fleet', [zone]);
-  const moto = { endpoint: peers().motoEndpoint, region, credentials };
-  const s3 = new S3Client({ ...moto, forcePathStyle: true });
-  const sqs = new SQSClient(moto);
-  const inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
-  const work = mkdtempSync(join(tmpdir(), 'certkeeper-bench-fleet-'));
-  const hosts: Host[] = [];
-  const errors: string[] = [];
-  let running: RunningAgent[] = [];
+  const o = options();
+  const uptimeBefore = uptime();
+  progress(`${o.agents} agents; setting up the stand-in stack`);
+  const fleet = await setUpFleetStack();
+  const counter = new RequestCounter();
+  const realCounter = new RequestCounter();
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 128 });
+  const ctx: FleetContext = {
+    registry: fleet.registry,
+    identityUrl: fleet.identityUrl,
+    region: 'us-east-1',
+    endpointCaPem: fleet.standIn.caCertPem,
+    endpointCaFile: fleet.standIn.caCertPath,
+    rootPem: fleet.rootPem,
+    rootsFile: fleet.rootsFile,
+    workDir: fleet.workDir,
+    certificate: CERTIFICATE,
+    intervals: {
+      eventPollSeconds: o.eventPoll,
+      pollIntervalSeconds: o.pollInterval,
+      reportIntervalSeconds: o.reportInterval,
+    },
+    counter,
+    realCounter,
+    httpAgent,
+  };
+  const { clients: _clients, ...plainStack } = fleet.stack;
+  const config: LambdaSideConfig = { stack: plainStack, agents: fleet.agents, certificate: CERTIFICATE };
+  // DynamoDB's own count of the units the functions use (issuer, deliver; the tick's below).
+  const tables = { [fleet.stack.table]: 'deployment', [fleet.agents.fleetTable]: 'fleet' };
+  const label = (operation: string, body: Json) => capacityLabel(operation, body, tables);
+  const lambdaCapacity = await recordCapacity(fleet.stack.env.AWS_ENDPOINT_URL_DYNAMODB!, label);
+  const child = fork(
+    fileURLToPath(new URL('./lib/fleet-lambdas.ts', import.meta.url)),
+    [JSON.stringify(config)],
+    {
+      env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: lambdaCapacity.endpoint },
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  const lambdas = new LambdaSide(child);
+  const running: SimulatedAgent[] = [];
+  const bundleDir = mkdtempSync(join(tmpdir(), 'certkeeper-bench-fleet-bundle-'));
+  let registry = 0;
   try {
-    const agentNames = Array.from({ length: AGENTS }, (_, i) => `bench-${i + 1}`);
-    const spec = parseCertificateSpec({ name: NAME, identifiers: [dnsName] });
-    spec.delivery = { agents: agentNames, probes: [], acmRegions: [] };
-    await declareSpec(inventory, spec);
-    const first = await runTick(stack.clients.sqs, stack.queueUrl);
-    if (first.issuer.batchItemFailures.length || !(await inventory.get(NAME))?.state.current) {
-      throw new Error(
-        `the first issuance failed: ${JSON.stringify((await inventory.get(NAME))?.state.lastError)}`,
+    await lambdas.next('ready');
+    await declareSpec(
+      fleet.inventory,
+      parseCertificateSpec({
+        name: CERTIFICATE,
+        identifiers: [`edge.${fleet.zone}`],
+        labels: { role: 'edge' },
+      }),
+    );
+    const issuedAt = Date.now();
+    const ticked = await lambdas.ask({ op: 'tick' }, 'ticked');
+    const first = (await fleet.inventory.get(CERTIFICATE))?.state.current;
+    if (ticked.failures || !first) throw new Error('the first issuance failed (see the issuer log above)');
+    const issueMs = Date.now() - issuedAt;
+    progress(`certificate ${CERTIFICATE} issued (serial ${first.serial}); enrolling ${o.agents} agents`);
+
+    // ---- Enrolment: each agent joins, gets its session, and starts --------------------------
+    const joinMs: number[] = [];
+    const sessionMs: number[] = [];
+    const enrolStarted = Date.now();
+    await inBatches(
+      Array.from({ length: o.agents }, (_, i) => i),
+      o.enrolConcurrency,
+      async (i) => {
+        const enrolled = await enrolAgent(ctx, nameOf(i), SELECTOR);
+        joinMs.push(enrolled.joinMs);
+        const started = Date.now();
+        running.push(await startAgent(ctx, enrolled.config, i < o.realAgents));
+        sessionMs.push(Date.now() - started);
+        if (running.length % 100 === 0) progress(`${running.length} agents joined and running`);
+      },
+    );
+    registry = o.agents;
+    const enrolMs = Date.now() - enrolStarted;
+    await untilInstalled(running, first.serial, 600_000, 'the first certificate');
+    const firstDeliveryMs = Date.now() - enrolStarted;
+    progress(`every agent installed serial ${first.serial}`);
+
+    // ---- Renewals ----------------------------------------------------------------------------
+    const renewals: Renewal[] = [];
+    counter.take();
+    realCounter.take();
+    const renewalsStarted = { at: Date.now(), cpu: process.cpuUsage() };
+    for (let r = 1; r <= o.renewals; r++) {
+      renewals.push(await renewOnce(fleet, lambdas, lambdaCapacity, running, registry, o.eventPoll, r));
+      progress(
+        `renewal ${r}/${o.renewals}: p95 ${secs(
+          percentile(
+            renewals.at(-1)!.samples.map((s) => s.total),
+            95,
+          ),
+        )}`,
       );
     }
 
-    const trustedCaFile = join(work, 'roots.pem');
-    writeFileSync(trustedCaFile, (await pebbleRoots()).root);
-    for (const name of agentNames) hosts.push(await startHost(name, work, stack, sqs, dnsName));
-
-    const agentConfig = (host: Host, events: boolean): AgentConfigInput => ({
-      name: host.name,
-      bucket: stack.bucket,
-      region,
-      stateFile: join(host.dir, 'state.json'),
-      trustedCaFile,
-      certificates: { [NAME]: { fullchain: host.fullchain, key: host.key } },
-      reload: { commands: [host.nginx.reloadCommand], timeoutSeconds: 15 },
-      verify: { host: '127.0.0.1', port: host.nginx.httpsPort, timeoutSeconds: 15 },
-      pollIntervalSeconds: events ? EVENT_MODE_POLL_SECONDS : POLL_SECONDS,
-      ...(events ? { queueUrl: host.queueUrl } : {}),
-    });
-    /** Starts every agent; `spreadMs` staggers their starts, as hosts booted at other times. */
-    const startAgents = async (events: boolean, spreadMs: number): Promise<RunningAgent[]> => {
-      const started: RunningAgent[] = [];
-      for (const [i, host] of hosts.entries()) {
-        if (i > 0 && spreadMs > 0) await sleep(spreadMs / hosts.length);
-        const config = parseAgentConfig(agentConfig(host, events), `${host.name} config`, host.dir);
-        const agent = createAgent(config, { s3, log: markingLog(host.marks, errors) });
-        const controller = new AbortController();
-        const done = agent.run({ signal: controller.signal });
-        started.push({
-          stop: async () => {
-            controller.abort();
-            await done;
-          },
-        });
-      }
-      return started;
+    // ---- Idle window ------------------------------------------------------------------------
+    const used = process.cpuUsage(renewalsStarted.cpu);
+    const renewalsLoad = {
+      cpuMs: (used.user + used.system) / 1000,
+      wallMs: Date.now() - renewalsStarted.at,
+      loadavg: loadavg()[0]!,
     };
-    const servingEverywhere = async (serial: string, timeoutMs: number): Promise<number[]> =>
-      Promise.all(
-        hosts.map(async (host) => {
-          const seen = await until(`${host.name} serving ${serial}`, SERVED_POLL_MS, timeoutMs, async () => {
-            const served = await readServedCertificate(
-              { host: '127.0.0.1', port: host.nginx.httpsPort, sni: dnsName },
-              2000,
+    // The last reports of the last renewal first, so that the window holds none of it.
+    await sleep(o.eventPoll * 1000);
+    const busy = counter.take();
+    realCounter.take();
+    progress(`idle window of ${o.idleSeconds} s`);
+    await sleep(o.idleSeconds * 1000);
+    const idle = counter.take();
+    const realIdle = realCounter.take();
+
+    // ---- The fleet tick at each registry size ---------------------------------------------------
+    const ticks: TickRun[] = [];
+    const topUps: Renewal[] = [];
+    if (o.tickAgents.length) {
+      progress('building the fleet Lambda bundle');
+      const built = await buildLambdas({ outDir: bundleDir, only: ['fleet'] });
+      const bundle = built.find((b) => b.name === 'fleet')!.file;
+      const capacity = await recordCapacity(fleet.stack.env.AWS_ENDPOINT_URL_DYNAMODB!, label);
+      try {
+        for (const size of o.tickAgents) {
+          if (size < registry) {
+            progress(`--tick-agents ${size}: the registry already holds ${registry} agents; skipped`);
+            continue;
+          }
+          if (size > registry) {
+            const names = Array.from({ length: size - registry }, (_, i) => nameOf(registry + i));
+            progress(
+              `registering ${names.length} more agents (no server behind them) for a registry of ${size}`,
             );
-            return sameSerial(served.serial, serial) ? true : undefined;
-          });
-          return seen.at;
-        }),
-      );
-    const manifestOf = async (): Promise<{ etag: string; manifest: Manifest }> => {
-      const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: manifestKey(NAME) }));
-      const { Body } = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: manifestKey(NAME) }));
-      return { etag: head.ETag!, manifest: JSON.parse(await Body!.transformToString()) as Manifest };
-    };
-
-    /** One forced renewal through the issuer handler, timed from the manifest to every server. */
-    const renewOnce = async (timeoutMs: number): Promise<Renewal> => {
-      const before = await manifestOf();
-      const invoked = performance.now();
-      const issuing = issuer(
-        sqsEvent([{ MessageId: crypto.randomUUID(), Body: JSON.stringify(forcedRenewal(NAME, new Date())) }]),
-      );
-      const stored = await until('the new manifest', MANIFEST_POLL_MS, 120_000, async () => {
-        const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: manifestKey(NAME) }));
-        return head.ETag !== before.etag ? head.ETag : undefined;
-      });
-      const { manifest } = await manifestOf();
-      const [served, response] = await Promise.all([servingEverywhere(manifest.serial, timeoutMs), issuing]);
-      if (response.batchItemFailures.length) throw new Error('the issuer reported a failed renewal');
-      const mark = (what: Mark['what']) =>
-        hosts.flatMap((h) => {
-          const m = h.marks.find((k) => k.what === what && k.serial === manifest.serial);
-          return m ? [m.at - stored.at] : [];
-        });
-      return {
-        serial: manifest.serial,
-        perAgent: served.map((at) => at - stored.at),
-        issueMs: stored.at - invoked,
-        eventMs: mark('event'),
-        installedMs: mark('installed'),
-      };
-    };
-
-    const modes: { label: string; events: boolean; renewals: Renewal[] }[] = [];
-    for (const events of [true, false]) {
-      const current = (await manifestOf()).manifest.serial;
-      running = await startAgents(events, events ? 0 : POLL_SECONDS * 1000);
-      // Every agent's first check installs (or keeps) the current serial.
-      await servingEverywhere(current, 60_000);
-      const renewals: Renewal[] = [];
-      for (let r = 0; r < RENEWALS; r++) {
-        renewals.push(await renewOnce(events ? 60_000 : 3 * POLL_SECONDS * 1000 + 30_000));
-      }
-      await Promise.all(running.map((a) => a.stop()));
-      running = [];
-      modes.push({
-        label: events ? 'event-driven (SQS long poll)' : `events off (poll every ${POLL_SECONDS} s)`,
-        events,
-        renewals,
-      });
-    }
-
-    // The fleet Lambda on the last state: every agent's report names the current serial.
-    const fleet = await fleetHandler();
-    const view = await loadFleetStatus(new S3ObjectStore(s3, { bucket: stack.bucket }));
-    const notOk = (view?.certificates[NAME]?.targets ?? []).filter((t) => t.health !== 'ok');
-
-    console.log(
-      `fleet delivery: ${AGENTS} agents, each with its own nginx, one certificate (${dnsName}, DNS-01 on Pebble), ${RENEWALS} forced renewals per mode`,
-    );
-    console.log(
-      `  time from the manifest stored to the new serial served by every agent (HeadObject poll ${MANIFEST_POLL_MS} ms, TLS poll ${SERVED_POLL_MS} ms)`,
-    );
-    console.log(
-      `  ${'mode'.padEnd(32)} ${'median'.padStart(9)} ${'p95'.padStart(9)} ${'max'.padStart(9)}   ${'per agent: median'.padStart(17)} ${'p95'.padStart(9)}   ${'issue (ACME)'.padStart(12)}`,
-    );
-    for (const mode of modes) {
-      const all = mode.renewals.map((r) => Math.max(...r.perAgent));
-      const each = mode.renewals.flatMap((r) => r.perAgent);
-      const issue = mode.renewals.map((r) => r.issueMs);
-      console.log(
-        `  ${mode.label.padEnd(32)} ${seconds(nearestRank(all, 50)).padStart(9)} ${seconds(nearestRank(all, 95)).padStart(9)} ${seconds(Math.max(...all)).padStart(9)}   ${seconds(nearestRank(each, 50)).padStart(17)} ${seconds(nearestRank(each, 95)).padStart(9)}   ${seconds(nearestRank(issue, 50)).padStart(12)}`,
-      );
-      console.log(`  ${''.padEnd(32)} every agent, per renewal: ${all.map((ms) => seconds(ms)).join(', ')}`);
-      const received = mode.renewals.flatMap((r) => r.eventMs);
-      const installed = mode.renewals.flatMap((r) => r.installedMs);
-      const spread = (values: number[]) =>
-        `median ${seconds(nearestRank(values, 50))}, p95 ${seconds(nearestRank(values, 95))}`;
-      if (received.length) console.log(`  ${''.padEnd(32)} per agent: event received ${spread(received)}`);
-      if (installed.length) {
-        console.log(`  ${''.padEnd(32)} per agent: install and served check done ${spread(installed)}`);
+            await registerAgents(fleet, names, SELECTOR);
+            registry = size;
+            const renewal = await renewOnce(
+              fleet,
+              lambdas,
+              lambdaCapacity,
+              running,
+              registry,
+              o.eventPoll,
+              100 + topUps.length,
+            );
+            topUps.push(renewal);
+            const direct = Array.from({ length: registry - o.agents }, (_, i) => nameOf(o.agents + i));
+            await reportInstalled(fleet, direct, CERTIFICATE, renewal, o.reportInterval);
+            progress(`renewal with ${size} in the registry: fan-out ${secs(renewal.fanout.wallMs)}`);
+          }
+          ticks.push(...(await tickRuns(bundle, capacity, registry)));
+          progress(
+            `fleet tick at ${registry}: ${ticks
+              .map((t) => secs(t.wallMs))
+              .slice(-2)
+              .join(', ')}`,
+          );
+        }
+      } finally {
+        await capacity.close();
       }
     }
-    const [eventDriven, polling] = modes.map((m) =>
-      nearestRank(
-        m.renewals.map((r) => Math.max(...r.perAgent)),
-        50,
-      ),
-    );
-    console.log(`  events off / event-driven (median): ${(polling! / eventDriven!).toFixed(1)}x`);
+
+    await Promise.all(running.map((a) => a.stop()));
+    const lambdaStopped = await lambdas.ask({ op: 'stop' }, 'stopped');
+    const errors = running.flatMap((a) => a.seen.errors);
+
+    // ---- Figures -----------------------------------------------------------------------------
     console.log(
-      `  p95 is the nearest rank over ${RENEWALS} renewals (the slowest of them); target: p95 under 5 s event-driven`,
+      `\nfleet bench: ${o.agents} agents (${Math.min(o.realAgents, o.agents)} of them the real agent with its files, the others light: the agent's loop and hot path in memory), each joined through the identity function with its own client certificate, its own Roles Anywhere session from the stand-in and its own DynamoDB and S3 clients; no nginx`,
     );
     console.log(
-      `  fleet Lambda afterwards: ${fleet.summary.targets} targets, ${fleet.summary.ok} ok, ${fleet.summary.behind} behind, ${fleet.summary.silent} silent; ${fleet.ignoredReports.length} reports ignored`,
+      `  eventPollSeconds ${o.eventPoll}, pollIntervalSeconds ${o.pollInterval}, reportIntervalSeconds ${o.reportInterval}; certificate "${CERTIFICATE}" (labels role=edge, DNS-01 on Pebble)`,
     );
-    for (const t of notOk) {
-      console.log(
-        `    ${t.id}: ${t.health}, installed ${t.installedSerial ?? '-'}, serves ${t.servedSerial ?? '-'} (current ${view?.certificates[NAME]?.serial ?? '-'})`,
-      );
-    }
-    console.log(`  agent errors logged: ${errors.length}${errors.length ? ` (first: ${errors[0]})` : ''}`);
+    console.log(`  machine: ${cpus().length} cores; uptime before: ${uptimeBefore}; after: ${uptime()}`);
+    console.log(
+      `  setup: first issuance ${secs(issueMs)}; ${o.agents} joins in ${secs(enrolMs)} (${o.enrolConcurrency} at a time; join median ${secs(percentile(joinMs, 50))}, first session + start median ${secs(percentile(sessionMs, 50))}); every agent installed the first certificate ${secs(firstDeliveryMs)} after the first join`,
+    );
+    printDelivery(renewals, topUps, o, busy, renewalsLoad);
+    printIdle(
+      idle,
+      realIdle,
+      busy,
+      o,
+      renewals.flatMap((r) => r.samples),
+    );
+    printTicks(ticks);
+    console.log(
+      `\n  CPU: the issuer and deliver process ${secs(lambdaStopped.cpuMs)} over the run's ${secs(Date.now() - began)}`,
+    );
+    const problems = [...errors, ...lambdas.errors];
+    console.log(`  errors logged: ${problems.length}${problems.length ? ` (first: ${problems[0]})` : ''}`);
+    console.log(`  total: ${secs(Date.now() - began)}`);
   } finally {
     await Promise.all(running.map((a) => a.stop().catch(() => undefined)));
-    await Promise.all(hosts.map((h) => h.nginx.stop().catch(() => undefined)));
-    rmSync(work, { recursive: true, force: true });
-    s3.destroy();
-    sqs.destroy();
-    stack.clients.s3.destroy();
+    if (child.connected) child.kill();
+    httpAgent.destroy();
+    await lambdaCapacity.close();
+    rmSync(bundleDir, { recursive: true, force: true });
+    await fleet.close();
   }
-  console.log(`  total: ${seconds(performance.now() - began)}`);
 }
 
-/** A host: its nginx on a placeholder pair (nginx does not start without one) and its queue. */
-async function startHost(
-  name: string,
-  work: string,
-  stack: StandInStack,
-  sqs: SQSClient,
-  dnsName: string,
-): Promise<Host> {
-  const dir = join(work, name);
-  const placeholder = await selfSignedCertificate([dnsName], new Date());
-  const fullchain = join(dir, 'fullchain.pem');
-  const key = join(dir, 'privkey.pem');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(fullchain, placeholder.certPem);
-  writeFileSync(key, placeholder.keyPem, { mode: 0o600 });
-  const nginx = await startNginx({ certPath: fullchain, keyPath: key });
-  // As the stack makes it: a queue per agent, subscribed to the events topic, raw delivery.
-  const queue = await sqs.send(new CreateQueueCommand({ QueueName: `${stack.bucket.slice(0, 50)}-${name}` }));
-  const arn = (
-    await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }))
-  ).Attributes!.QueueArn!;
-  await stack.clients.sns.send(
-    new SubscribeCommand({
-      TopicArn: stack.topicArn,
-      Protocol: 'sqs',
-      Endpoint: arn,
-      Attributes: { RawMessageDelivery: 'true' },
-    }),
+/** Until every agent installed `serial` (from its log), or the deadline. */
+async function untilInstalled(
+  agents: readonly SimulatedAgent[],
+  serial: string,
+  timeoutMs: number,
+  what: string,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = agents.filter((a) => !a.seen.installs.some((i) => i.serial === serial)).length;
+    if (left === 0) return 0;
+    if (Date.now() > deadline) {
+      progress(`${what}: ${left} agents did not install serial ${serial} within ${timeoutMs / 1000} s`);
+      return left;
+    }
+    await sleep(250);
+  }
+}
+
+/** One forced renewal, timed from the manifest stored to each agent's install. */
+async function renewOnce(
+  fleet: FleetStack,
+  lambdas: LambdaSide,
+  capacity: CapacityRecorder,
+  agents: readonly SimulatedAgent[],
+  registry: number,
+  eventPoll: number,
+  id: number,
+): Promise<Renewal> {
+  for (const a of agents) a.clear();
+  capacity.lines.clear();
+  const pumpedBefore = lambdas.pumped.length;
+  const renewed = await lambdas.ask({ op: 'renew', id }, 'renewed');
+  if (renewed.failures) throw new Error('the issuer reported a failed renewal');
+  const missing = await untilInstalled(
+    agents,
+    renewed.serial,
+    180_000 + 3 * eventPoll * 1000 + registry * 30,
+    `renewal ${id}`,
   );
-  return { name, dir, fullchain, key, nginx, queueUrl: queue.QueueUrl!, marks: [] };
+  // The fan-out may outlast the agents (the last inboxes need not be theirs): wait for it.
+  const fanoutDeadline = Date.now() + 600_000;
+  while (!lambdas.pumped.slice(pumpedBefore).some((p) => p.endedAt >= renewed.storedAt)) {
+    if (Date.now() > fanoutDeadline) throw new Error(`renewal ${id}: the deliver function never ran`);
+    await sleep(250);
+  }
+  const pumped = lambdas.pumped.slice(pumpedBefore).filter((p) => p.endedAt >= renewed.storedAt);
+  const samples = agents.flatMap((a) => sampleOf(a, renewed.serial, renewed.storedAt) ?? []);
+  const calls: Record<string, number> = {};
+  for (const p of pumped) for (const [k, n] of Object.entries(p.calls)) calls[k] = (calls[k] ?? 0) + n;
+  const state = (await fleet.inventory.get(CERTIFICATE))?.state.current;
+  return {
+    registry,
+    serial: renewed.serial,
+    notAfter: state?.notAfter ?? '',
+    issueMs: renewed.storedAt - renewed.invokedAt,
+    samples,
+    missing,
+    fanout: {
+      wallMs: pumped.reduce((sum, p) => sum + p.endedAt - p.startedAt, 0),
+      cpuMs: pumped.reduce((sum, p) => sum + p.cpuMs, 0),
+      handled: pumped.reduce((sum, p) => sum + p.handled, 0),
+      calls,
+    },
+    capacity: new Map(capacity.lines),
+  };
 }
 
-/** Keeps an agent's errors, and when it received an event and finished an install. */
-function markingLog(marks: Mark[], errors: string[]): Log {
-  return {
-    debug: () => undefined,
-    info: (message, extra) => {
-      const at = performance.now();
-      if (message === 'event received') marks.push({ at, what: 'event', serial: extra?.serial as string });
-      const installed = /: installed serial ([0-9A-Fa-f]+)$/.exec(message);
-      if (installed) marks.push({ at, what: 'installed', serial: installed[1] });
-    },
-    warn: () => undefined,
-    error: (message, extra) => errors.push(`${message} ${JSON.stringify(extra ?? {})}`),
+function sampleOf(agent: SimulatedAgent, serial: string, storedAt: number): DeliverySample | undefined {
+  const { installs, reads, polls } = agent.seen;
+  const install = installs.find((i) => i.serial === serial);
+  const read = reads.find((r) => r.serial === serial);
+  if (!install || !read) return undefined;
+  const poll = polls.find((p) => p.generation !== undefined && p.generation >= read.generation) ?? {
+    at: install.at,
   };
+  return {
+    real: agent.real,
+    total: install.at - storedAt,
+    inbox: read.updatedAt - storedAt,
+    wait: Math.max(0, poll.at - read.updatedAt),
+    work: install.at - Math.max(poll.at, read.updatedAt),
+  };
+}
+
+/** Runs the fleet bundle twice in one host process: a cold start, then a warm invocation. */
+async function tickRuns(
+  bundle: string,
+  capacity: { endpoint: string; lines: Map<string, CapacityLine> },
+  registry: number,
+): Promise<TickRun[]> {
+  const host = fork(
+    fileURLToPath(new URL('./lib/fleet-tick-host.mjs', import.meta.url)),
+    [JSON.stringify({ bundle })],
+    {
+      env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: capacity.endpoint, NODE_OPTIONS: '' },
+      // Plain node, as Lambda runs the bundle (fork would pass on this process's tsx loader), with
+      // the heap limits the Lambda Node.js runtime's bootstrap sets from the function's memory:
+      // a tenth of it for the new space (half of that a semi-space), the rest for the old space.
+      execArgv: [
+        `--max-semi-space-size=${Math.floor(FLEET_MB / 20)}`,
+        `--max-old-space-size=${FLEET_MB - Math.floor(FLEET_MB / 10)}`,
+      ],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
+  const replies: Record<string, unknown>[] = [];
+  let wake: (() => void) | undefined;
+  host.on('message', (m: Record<string, unknown>) => {
+    replies.push(m);
+    wake?.();
+  });
+  const reply = async (op: string) => {
+    for (;;) {
+      const i = replies.findIndex((r) => r.op === op);
+      if (i >= 0) return replies.splice(i, 1)[0]!;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  };
+  try {
+    await reply('ready');
+    const runs: TickRun[] = [];
+    for (const run of ['cold', 'warm'] as const) {
+      capacity.lines.clear();
+      host.send({ op: 'run' });
+      const r = (await reply('ran')) as unknown as Omit<TickRun, 'registry' | 'run' | 'capacity'>;
+      runs.push({ ...r, registry, run, capacity: new Map(capacity.lines) });
+    }
+    return runs;
+  } finally {
+    host.kill();
+  }
+}
+
+/** "Scan fleet report#", "TransactWriteItems fleet inbox#": the operation, which table, which items. */
+function capacityLabel(operation: string, body: Json, tables: Record<string, string>): string {
+  type Item = Record<string, { S?: string }>;
+  const first = ((body['TransactItems'] as Json[] | undefined)?.[0] ?? {}) as Record<
+    string,
+    Json | undefined
+  >;
+  const request = (first['Put'] ??
+    first['Update'] ??
+    first['ConditionCheck'] ??
+    first['Delete'] ??
+    body) as Json;
+  const table = tables[String(request['TableName'])] ?? String(request['TableName']);
+  const values = request['ExpressionAttributeValues'] as Item | undefined;
+  const pk = ((request['Key'] ?? request['Item']) as Item | undefined)?.['pk']?.S;
+  const prefix = values?.[':prefix']?.S ?? (pk ? `${pk.split('#')[0]}#` : '');
+  return `${operation} ${table} ${prefix}`.trim();
+}
+
+function uptime(): string {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')}`;
+  }
 }
 
 await main();

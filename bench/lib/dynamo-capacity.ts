@@ -29,7 +29,7 @@ export interface CapacityRecorder {
   close(): Promise<void>;
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 /** Attribute values as they travel (JSON): B is base64. */
 type Attr = { S?: string; N?: string; B?: string; BOOL?: boolean; NULL?: boolean };
 
@@ -95,7 +95,11 @@ const readAll = async (stream: IncomingMessage): Promise<Buffer> => {
   return Buffer.concat(chunks);
 };
 
-export async function recordCapacity(target: string): Promise<CapacityRecorder> {
+/** `label` names each request's line; default: the step of a renewal it is (labelOf). */
+export async function recordCapacity(
+  target: string,
+  label: (operation: string, body: Json) => string = labelOf,
+): Promise<CapacityRecorder> {
   const upstream = new URL(target);
   const lines = new Map<string, CapacityLine>();
   const server: Server = createServer((req, res) => {
@@ -124,7 +128,8 @@ export async function recordCapacity(target: string): Promise<CapacityRecorder> 
           out.end(forwarded);
         },
       );
-      if (operation && body && answer.status === 200) record(lines, operation, body, answer.body);
+      if (operation && body && answer.status === 200)
+        record(lines, label(operation, body), operation, body, answer.body);
       res.writeHead(answer.status, { ...answer.headers, 'content-length': String(answer.body.length) });
       res.end(answer.body);
     })().catch((err: unknown) => {
@@ -141,10 +146,15 @@ export async function recordCapacity(target: string): Promise<CapacityRecorder> 
   };
 }
 
-function record(lines: Map<string, CapacityLine>, operation: string, body: Json, answer: Buffer): void {
+function record(
+  lines: Map<string, CapacityLine>,
+  label: string,
+  operation: string,
+  body: Json,
+  answer: Buffer,
+): void {
   const out = JSON.parse(answer.toString('utf8')) as Json;
   const consumed = ([] as Json[]).concat((out['ConsumedCapacity'] as Json | Json[] | undefined) ?? []);
-  const label = labelOf(operation, body);
   const line = lines.get(label) ?? { calls: 0, tableWru: 0, indexWru: 0, rru: 0, bytes: 0, sized: 0 };
   line.calls += 1;
   const reads = operation === 'GetItem' || operation === 'Query' || operation === 'Scan';

@@ -14,9 +14,11 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
+import { setInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { requestKind } from './aws-request-kind.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
 const { bundle, queueUrl, expect, concurrency = 1, batch = 1, caOrigin } = config;
@@ -31,36 +33,7 @@ const calls = {};
 const HOST_AGENT = 'certkeeper-bench-host';
 diagnostics.subscribe('http.client.request.start', ({ request }) => {
   if (String(request.getHeader('user-agent') ?? '').includes(HOST_AGENT)) return;
-  const auth = String(request.getHeader('authorization') ?? '');
-  const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth);
-  const origin = `${request.protocol}//${request.host}:${request.socket?.remotePort ?? ''}`;
-  let service;
-  let operation;
-  if (scope) {
-    service = scope[1];
-    const target = String(request.getHeader('x-amz-target') ?? '');
-    if (target) operation = target.split('.').pop();
-    else if (service === 's3') {
-      // Which object: the file name of a serial, the manifest, the kept key, a token.
-      const path = request.path.split('?')[0];
-      const object = path.includes('/challenges/http-01/')
-        ? 'http-01 token'
-        : path.includes('/pending/')
-          ? `pending/${path.split('/').pop()}`
-          : path.split('/').pop();
-      operation = /[?&]list-type=/.test(request.path)
-        ? 'LIST'
-        : `${request.method}${/[?&]tagging/.test(request.path) ? ' tagging' : ''} ${object}`;
-    } else if (service === 'route53') {
-      // /2013-04-01/hostedzone/ID/rrset, /2013-04-01/change/ID, /2013-04-01/hostedzone...
-      const parts = request.path.split('?')[0].split('/');
-      operation = `${request.method} ${parts[4] ?? parts[2]}`;
-    } else operation = request.method;
-  } else {
-    service = caOrigin && origin.startsWith('https') ? 'acme' : 'other';
-    operation = request.method;
-  }
-  const key = `${service} ${operation}`;
+  const key = requestKind(request, caOrigin);
   calls[key] = (calls[key] ?? 0) + 1;
 });
 
@@ -145,6 +118,11 @@ async function worker() {
   }
 }
 
+// Peak RSS sampled: the kernel's maxRSS of a spawned child starts at its parent's size.
+let rssPeak = 0;
+const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 10);
+sampler.unref();
+
 const began = performance.now();
 const cpuBefore = process.cpuUsage();
 await Promise.all(Array.from({ length: concurrency }, () => worker()));
@@ -161,6 +139,6 @@ console.log(
     recordsPerInvocation: records,
     calls,
     cpuMs: (cpu.user + cpu.system) / 1000,
-    maxRssKb: process.resourceUsage().maxRSS,
+    maxRssKb: Math.max(rssPeak, process.memoryUsage().rss) / 1024,
   }),
 );

@@ -131,27 +131,10 @@ export function standInTrust(
     const control = new RolesAnywhereClient(standInClientConfig(standIn));
     try {
       const roleArn = `arn:aws:iam::${standIn.accountId}:role/${roleName}`;
-      const anchor = await control.send(
-        new CreateTrustAnchorCommand({
-          name: 'certkeeper-agents',
-          enabled: true,
-          source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: caPem } },
-        }),
-      );
-      const profile = await control.send(
-        new CreateProfileCommand({
-          name: 'certkeeper-agents',
-          enabled: true,
-          roleArns: [roleArn],
-          durationSeconds: 900,
-        }),
-      );
       return {
         endpoint: standIn.endpoint,
         caCertPath: standIn.caCertPath,
-        trustAnchorArn: anchor.trustAnchor!.trustAnchorArn!,
-        profileArn: profile.profile!.profileArn!,
-        roleArn,
+        ...(await trustAgentsCa(control, caPem, roleArn, 900)),
       };
     } finally {
       control.destroy();
@@ -238,4 +221,38 @@ export async function pumpDeliveries(stack: StandInStack, agents: AgentsStack): 
       handled += batch.length;
     }
   }
+}
+
+/**
+ * IAM Roles Anywhere (the stand-in, through `control`) set up as the stack sets up the real
+ * service: the agents' CA as an enabled CERTIFICATE_BUNDLE trust anchor, and an enabled
+ * profile for the one agent role. The role is named, not created: the stand-in's STS (moto)
+ * assumes any role.
+ */
+export async function trustAgentsCa(
+  control: RolesAnywhereClient,
+  caPem: string,
+  roleArn: string,
+  sessionSeconds = 3600,
+): Promise<{ trustAnchorArn: string; profileArn: string; roleArn: string }> {
+  const anchor = await control.send(
+    new CreateTrustAnchorCommand({
+      name: 'certkeeper-agents',
+      enabled: true,
+      source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: caPem } },
+    }),
+  );
+  const profile = await control.send(
+    new CreateProfileCommand({
+      name: 'certkeeper-agents',
+      enabled: true,
+      roleArns: [roleArn],
+      durationSeconds: sessionSeconds,
+    }),
+  );
+  return {
+    trustAnchorArn: anchor.trustAnchor!.trustAnchorArn!,
+    profileArn: profile.profile!.profileArn!,
+    roleArn,
+  };
 }

@@ -184,8 +184,8 @@ export function writeFleetFixture(dir: string, options: FleetFixtureOptions): Fl
   return { dir, names, agents };
 }
 
-/** A small seeded generator: the same fixture every run. */
-function mulberry32(seed: number): () => number {
+/** A small seeded generator: the same fixture every run (and bench:fleet's same draws). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,10 +1,11 @@
 /**
  * The local peers are up and behave the way the other integration tests rely on.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey, verify } from 'node:crypto';
 import { createServer } from 'node:http';
 import https from 'node:https';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { CreateKeyCommand, KMSClient, SignCommand, VerifyCommand } from '@aws-sdk/client-kms';
 import {
   ChangeResourceRecordSetsCommand,
   CreateHostedZoneCommand,
@@ -15,6 +16,8 @@ import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpCall } from '../../scripts/peers/probes.js';
+import { KmsCaSigner } from '../../shared/identity/kms-signer.js';
+import { caCertificate } from '../../shared/identity/x509.js';
 import {
   dnsQuery,
   dynamodbClient,
@@ -62,6 +65,63 @@ describe('moto', () => {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const head = await s3.send(new HeadBucketCommand({ Bucket: bucket }));
     expect(head.$metadata.httpStatusCode).toBe(200);
+  });
+
+  // The agents' CA key signs digests (shared/identity/kms-signer.ts). moto 5.2.5 hashed a
+  // DIGEST message again, so nothing it signed verified; scripts/peers/moto-server.py makes
+  // it sign the digest as given, as KMS does.
+  describe('KMS Sign with MessageType DIGEST', () => {
+    const kms = new KMSClient({
+      endpoint: peers().motoEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const eccKey = async () =>
+      (await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' })))
+        .KeyMetadata!.Arn!;
+    afterAll(() => kms.destroy());
+
+    it('signs the digest as given: the signature verifies over the data, and KMS Verify agrees', async () => {
+      const keyId = await eccKey();
+      const signer = new KmsCaSigner(kms, keyId);
+      const data = Buffer.from('certkeeper agents CA');
+      const signature = await signer.sign(data);
+      const publicKey = createPublicKey({ key: await signer.publicKey(), format: 'der', type: 'spki' });
+      expect(verify('sha256', data, publicKey, signature)).toBe(true);
+      // Not over the digest hashed once more (what moto did), and RAW still hashes the message.
+      const digest = createHash('sha256').update(data).digest();
+      expect(verify('sha256', digest, publicKey, signature)).toBe(false);
+      const verified = await kms.send(
+        new VerifyCommand({
+          KeyId: keyId,
+          Message: digest,
+          MessageType: 'DIGEST',
+          Signature: signature,
+          SigningAlgorithm: 'ECDSA_SHA_256',
+        }),
+      );
+      expect(verified.SignatureValid).toBe(true);
+      const raw = await kms.send(
+        new SignCommand({
+          KeyId: keyId,
+          Message: data,
+          MessageType: 'RAW',
+          SigningAlgorithm: 'ECDSA_SHA_256',
+        }),
+      );
+      expect(verify('sha256', data, publicKey, Buffer.from(raw.Signature!))).toBe(true);
+    });
+
+    it('makes a CA certificate that verifies with its own key', async () => {
+      const signer = new KmsCaSigner(kms, await eccKey());
+      const pem = await caCertificate(signer, {
+        commonName: 'certkeeper agents (peers test)',
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 86_400_000),
+      });
+      const ca = new X509Certificate(pem);
+      expect(ca.verify(ca.publicKey)).toBe(true);
+    });
   });
 });
 

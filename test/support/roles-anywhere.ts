@@ -3,11 +3,7 @@
  * trust anchor holding the agents' CA, a profile granting one agent role, both enabled.
  * Stopped by the test file's scratch cleanup.
  */
-import {
-  CreateProfileCommand,
-  CreateTrustAnchorCommand,
-  RolesAnywhereClient,
-} from '@aws-sdk/client-rolesanywhere';
+import { RolesAnywhereClient } from '@aws-sdk/client-rolesanywhere';
 import {
   type RolesAnywhereStandIn,
   standInClientConfig,
@@ -16,6 +12,7 @@ import {
 import type { RolesAnywhereTarget } from '../../shared/identity/roles-anywhere.js';
 import type { Clock } from '../../shared/model/clock.js';
 import { type AgentCa, createAgentCa } from './agent-identity.js';
+import { trustAgentsCa } from '../../scripts/test-kit/agents.js';
 import { peers, uniqueName } from '../../scripts/test-kit/peers.js';
 import type { scratch } from './scratch.js';
 
@@ -55,21 +52,10 @@ export async function rolesAnywhereFixture(
   work.defer(() => control.destroy());
   const ca = await createAgentCa('fleet');
   const roleName = uniqueName('certkeeper-agent');
-  const roleArn = `arn:aws:iam::${standIn.accountId}:role/${roleName}`;
-  const anchor = await control.send(
-    new CreateTrustAnchorCommand({
-      name: 'certkeeper-agents',
-      enabled: true,
-      source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: ca.certPem } },
-    }),
-  );
-  const profile = await control.send(
-    new CreateProfileCommand({
-      name: 'certkeeper-agents',
-      enabled: true,
-      roleArns: [roleArn],
-      durationSeconds: 3600,
-    }),
+  const trusted = await trustAgentsCa(
+    control,
+    ca.certPem,
+    `arn:aws:iam::${standIn.accountId}:role/${roleName}`,
   );
   return {
     standIn,
@@ -79,9 +65,7 @@ export async function rolesAnywhereFixture(
     target: {
       region: standIn.region,
       endpoint: standIn.endpoint,
-      trustAnchorArn: anchor.trustAnchor!.trustAnchorArn!,
-      profileArn: profile.profile!.profileArn!,
-      roleArn,
+      ...trusted,
       caPem: standIn.caCertPem,
     },
   };
