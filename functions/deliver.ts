@@ -7,7 +7,8 @@ import { agentsRuntime } from './agents-runtime.js';
 
 /**
  * The deliver queue -> one delivery per message: a certificate event from the topic (to
- * every agent that selects it) or an agent's name (everything it selects). A message that
+ * every agent that selects it, or split into shard messages when they are many), a shard of
+ * one, or an agent's name (everything it selects). A message that
  * cannot be read is dropped with a warning (it would never get better); a delivery that
  * failed for some agents goes back to the queue, and the fleet tick redelivers what is stale.
  */
@@ -23,10 +24,15 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
       }
       const result =
         message.kind === 'certificate'
-          ? await deliverCertificate(rt.delivery, message.certificate)
+          ? await deliverCertificate(rt.delivery, message.certificate, message.shard)
           : await deliverToAgent(rt.delivery, message.agent);
-      rt.log.info('delivered', { messageId: record.messageId, ...message, ...result });
+      rt.log.info(result.shards ? 'delivery split' : 'delivered', {
+        messageId: record.messageId,
+        ...message,
+        ...result,
+      });
       rt.metrics.addMetric('Deliveries', MetricUnit.Count, result.delivered.length);
+      if (result.shards) rt.metrics.addMetric('DeliveryShards', MetricUnit.Count, result.shards);
       if (result.failed.length) {
         rt.metrics.addMetric('DeliveriesFailed', MetricUnit.Count, result.failed.length);
         failures.push({ itemIdentifier: record.messageId });

@@ -181,11 +181,15 @@ export class IssuerAgents {
         CERTKEEPER_BUCKET: bucket.bucketName,
         CERTKEEPER_KMS_KEY_ID: key.keyArn,
         CERTKEEPER_FLEET_TABLE: this.fleetTable.tableName,
+        // Where it puts the shards of a certificate many agents receive.
+        CERTKEEPER_DELIVER_QUEUE_URL: this.deliverQueue.queueUrl,
       },
     });
     this.deliver.addEventSource(
       new SqsEventSource(this.deliverQueue, {
-        batchSize: 10,
+        // One message an invocation: a certificate's shards then run side by side (up to
+        // maxConcurrency), not one after another in the invocation that received them.
+        batchSize: 1,
         reportBatchItemFailures: true,
         maxConcurrency: 5,
       }),
@@ -286,7 +290,7 @@ export class IssuerAgents {
     );
 
     // Deliver: the inventory and the registry (read), the certificates (with their keys),
-    // envelopes under agents/<agent>/deliveries/, the inboxes.
+    // envelopes under agents/<agent>/deliveries/, the inboxes, its own queue (shards).
     allow(deliver, ['dynamodb:GetItem', 'dynamodb:Scan'], [table.tableArn]);
     allow(deliver, KEY_USE, [key.keyArn]);
     allow(deliver, ['s3:GetObject'], [bucket.arnForObjects(`${CERTIFICATES_PREFIX}*`)]);
@@ -296,6 +300,7 @@ export class IssuerAgents {
       [bucket.arnForObjects(`${agentPrefix('*')}deliveries/*`)],
     );
     allow(deliver, ['s3:ListBucket'], [bucket.bucketArn]);
+    allow(deliver, ['sqs:SendMessage'], [deliverQueue.queueArn]);
     // Inboxes only: the reports are the agents' own.
     allow(
       deliver,

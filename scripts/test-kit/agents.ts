@@ -9,7 +9,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { resetAgentsRuntime } from '../../functions/agents-runtime.js';
 import { handler as deliver } from '../../functions/deliver.js';
@@ -199,27 +199,36 @@ export async function serveIdentity(): Promise<{ url: string; close(): Promise<v
   };
 }
 
-/** Runs the deliver function on everything its queue holds now, as the event source would; the messages handled. */
+/** The deliver event source's concurrency (infra/issuer/agents.ts), one message an invocation. */
+const DELIVER_CONCURRENCY = 5;
+
+/**
+ * Runs the deliver function on everything its queue holds, as its event source does: one
+ * message an invocation, up to five at once, a handled message deleted; again until the
+ * queue is empty (a certificate split into shards puts them there). The messages handled.
+ */
 export async function pumpDeliveries(stack: StandInStack, agents: AgentsStack): Promise<number> {
   let handled = 0;
   for (;;) {
     const messages = await receiveAll(stack.clients.sqs, agents.deliverQueueUrl);
     if (messages.length === 0) return handled;
-    for (let i = 0; i < messages.length; i += 10) {
-      const batch = messages.slice(i, i + 10);
-      const response = await deliver(sqsEvent(batch));
-      const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-      const done = batch.filter((m) => !failed.has(m.MessageId!));
-      if (done.length) {
-        await stack.clients.sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: agents.deliverQueueUrl,
-            Entries: done.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })),
-          }),
-        );
+    let next = 0;
+    const invocations = async (): Promise<void> => {
+      while (next < messages.length) {
+        const message = messages[next++]!;
+        const response = await deliver(sqsEvent([message]));
+        if (response.batchItemFailures.length === 0) {
+          await stack.clients.sqs.send(
+            new DeleteMessageCommand({
+              QueueUrl: agents.deliverQueueUrl,
+              ReceiptHandle: message.ReceiptHandle!,
+            }),
+          );
+        }
+        handled++;
       }
-      handled += batch.length;
-    }
+    };
+    await Promise.all(Array.from({ length: DELIVER_CONCURRENCY }, invocations));
   }
 }
 

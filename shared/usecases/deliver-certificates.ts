@@ -1,6 +1,7 @@
 import type { AgentInboxes, InboxEntries, InboxEntry } from '../agents/inbox.js';
 import { sameEntries } from '../agents/inbox.js';
 import { deliveryKeyId, envelopeSha256, sealEnvelope } from '../agents/envelope.js';
+import { type DeliveryShard, shardCount, shardOf } from '../agents/shards.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { type AgentRecord, isReceiving, selects } from '../model/agent.js';
@@ -33,6 +34,12 @@ export interface DeliveryDeps {
   log: Log;
   /** Agents served at once; default 16. */
   concurrency?: number;
+  /**
+   * Splitting a certificate's delivery across invocations: above `size` receiving agents,
+   * `request` asks for that many shards (shared/agents/shards.ts), each its own invocation.
+   * Without it, one invocation serves every agent.
+   */
+  shards?: { size: number; request(certificate: string, count: number): Promise<void> };
 }
 
 export interface DeliveryResult {
@@ -42,6 +49,8 @@ export interface DeliveryResult {
   unchanged: number;
   /** Agents that could not be served, with the reason; the fleet tick tries again. */
   failed: { agent: string; error: string }[];
+  /** Set when the delivery was split instead: how many shards were asked for. */
+  shards?: number;
 }
 
 interface Current {
@@ -49,13 +58,30 @@ interface Current {
   manifest: Manifest;
 }
 
-/** After an issuance: `name` to every receiving agent that selects it. */
-export async function deliverCertificate(deps: DeliveryDeps, name: string): Promise<DeliveryResult> {
+/**
+ * After an issuance: `name` to every receiving agent that selects it, or to those of them in
+ * `shard`. When more agents select it than one invocation should serve, the delivery is
+ * split into shards instead (deps.shards) and nothing is delivered here.
+ */
+export async function deliverCertificate(
+  deps: DeliveryDeps,
+  name: string,
+  shard?: DeliveryShard,
+): Promise<DeliveryResult> {
   const record = await deps.inventory.get(name);
   const agents = (await deps.registry.list()).filter(
     (a) =>
-      isReceiving(a) && record !== undefined && selects(a.selector, { name, labels: record.spec.labels }),
+      isReceiving(a) &&
+      record !== undefined &&
+      selects(a.selector, { name, labels: record.spec.labels }) &&
+      (!shard || shardOf(a.name, shard.count) === shard.index),
   );
+  if (!shard && deps.shards && agents.length > deps.shards.size) {
+    const count = shardCount(agents.length, deps.shards.size);
+    await deps.shards.request(name, count);
+    deps.log.info(`delivery of ${name} split into ${count} shards`, { agents: agents.length });
+    return { delivered: [], unchanged: 0, failed: [], shards: count };
+  }
   const current = record && (await currentOf(deps, record));
   const changes = new Map([[name, current]]);
   const bundles = new BundleCache(deps);
