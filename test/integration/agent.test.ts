@@ -15,11 +15,8 @@ import { parseAgentConfig } from '../../agent/config.js';
 import { DynamoAgentRegistry } from '../../shared/agents/dynamodb.js';
 import { DynamoAgentInboxes } from '../../shared/agents/inbox-dynamodb.js';
 import { createFleetTable } from '../../shared/dynamo/fleet-table.js';
-import { amendState } from '../../shared/inventory/inventory.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import { systemClock } from '../../shared/model/clock.js';
-import { parseCertificateSpec } from '../../shared/model/spec.js';
-import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 import {
   type DeliveryDeps,
   deliverCertificate,
@@ -29,7 +26,7 @@ import { http01Key } from '../../shared/store/layout.js';
 import { S3CertificateStore, S3ObjectStore } from '../../shared/store/s3-store.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { useStandInStack } from '../../scripts/test-kit/stack.js';
-import { createTestCa, type IssuedBundle, type TestCa } from '../support/test-ca.js';
+import { createTestCa, type IssuedBundle, recordIssued, type TestCa } from '../support/test-ca.js';
 import { recordingLog } from '../support/agent-host.js';
 import { joinedTestAgent, testAgentCa } from '../support/registry-agent.js';
 
@@ -127,19 +124,11 @@ describe('a registry agent on its inbox', () => {
 
   /** What the issuer leaves: the serial's files and manifest, the state naming it current. */
   const issue = async (issued: IssuedBundle, labels = { role: 'int' }): Promise<void> => {
-    const spec = parseCertificateSpec({ name: 'agent-int', identifiers: IDS, labels });
-    await declareSpec(delivery.inventory, spec);
-    await store.putBundle('agent-int', issued.serial, issued.bundle, issued.meta);
-    await amendState(delivery.inventory, 'agent-int', ({ state }) => ({
-      ...state,
-      status: 'valid',
-      current: {
-        serial: issued.serial,
-        notBefore: issued.meta.notBefore,
-        notAfter: issued.meta.notAfter,
-        manifestKey: 'certificates/agent-int/current.json',
-      },
-    }));
+    await recordIssued(
+      { inventory: delivery.inventory, store },
+      { name: 'agent-int', identifiers: IDS, labels },
+      issued,
+    );
     expect((await deliverCertificate(delivery, 'agent-int')).failed).toEqual([]);
   };
 

@@ -18,19 +18,16 @@ import { joinedRecord, newAgentRecord } from '../../shared/agents/records.js';
 import { shardOf } from '../../shared/agents/shards.js';
 import { SnsPublisher } from '../../shared/events/sns.js';
 import { newSerial } from '../../shared/identity/x509.js';
-import { amendState } from '../../shared/inventory/inventory.js';
 import { DynamoInventory } from '../../shared/inventory/dynamodb.js';
 import type { AgentSelector } from '../../shared/model/agent.js';
-import { parseCertificateSpec } from '../../shared/model/spec.js';
 import { agentDeliveryKey } from '../../shared/store/layout.js';
 import { S3CertificateStore } from '../../shared/store/s3-store.js';
-import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 import { deliverCertificate } from '../../shared/usecases/deliver-certificates.js';
 import { receiveAll, sqsEvent } from '../../scripts/stand-in-stack/pipeline.js';
 import type { StandInStack } from '../../scripts/stand-in-stack/stack.js';
 import { type AgentsStack, createAgentsStack, pointAgentFunctionsAt } from '../../scripts/test-kit/agents.js';
 import { useStandInStack } from '../../scripts/test-kit/stack.js';
-import { createTestCa } from '../support/test-ca.js';
+import { createTestCa, recordIssued } from '../support/test-ca.js';
 
 const EDGE = Array.from({ length: 10 }, (_, i) => `edge-${i + 1}`);
 const WEB = ['web-1', 'web-2'];
@@ -74,21 +71,11 @@ async function issue(): Promise<{ serial: string }> {
   const issued = await ca.issue({ identifiers: ['edge.example.test'] });
   const inventory = new DynamoInventory({ client: stack.clients.dynamodb, tableName: stack.table });
   const store = new S3CertificateStore(stack.clients.s3, { bucket: stack.bucket, kmsKeyId: stack.kmsKeyId });
-  await declareSpec(
-    inventory,
-    parseCertificateSpec({ name: CERTIFICATE, identifiers: ['edge.example.test'], labels: { role: 'edge' } }),
+  await recordIssued(
+    { inventory, store },
+    { name: CERTIFICATE, identifiers: ['edge.example.test'], labels: { role: 'edge' } },
+    issued,
   );
-  await store.putBundle(CERTIFICATE, issued.serial, issued.bundle, issued.meta);
-  await amendState(inventory, CERTIFICATE, ({ state }) => ({
-    ...state,
-    status: 'valid',
-    current: {
-      serial: issued.serial,
-      notBefore: issued.meta.notBefore,
-      notAfter: issued.meta.notAfter,
-      manifestKey: `certificates/${CERTIFICATE}/current.json`,
-    },
-  }));
   return issued;
 }
 

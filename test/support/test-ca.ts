@@ -5,7 +5,11 @@
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
-import type { CertificateBundle, ManifestInput } from '../../shared/store/store.js';
+import { amendState, type Inventory } from '../../shared/inventory/inventory.js';
+import { type CertificateSpecInput, parseCertificateSpec } from '../../shared/model/spec.js';
+import { manifestKey } from '../../shared/store/layout.js';
+import type { CertificateBundle, CertificateStore, ManifestInput } from '../../shared/store/store.js';
+import { declareSpec } from '../../shared/usecases/declare-certificates.js';
 import { parseCertificate } from '../../shared/pki/index.js';
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -138,4 +142,27 @@ export async function createTestCa(): Promise<TestCa> {
       };
     },
   };
+}
+
+/**
+ * What the issuer leaves for `issued`: the certificate declared, the serial's files and
+ * manifest stored, the state naming it current.
+ */
+export async function recordIssued(
+  deps: { inventory: Inventory; store: CertificateStore },
+  spec: CertificateSpecInput,
+  issued: IssuedBundle,
+): Promise<void> {
+  await declareSpec(deps.inventory, parseCertificateSpec(spec));
+  await deps.store.putBundle(spec.name, issued.serial, issued.bundle, issued.meta);
+  await amendState(deps.inventory, spec.name, ({ state }) => ({
+    ...state,
+    status: 'valid',
+    current: {
+      serial: issued.serial,
+      notBefore: issued.meta.notBefore,
+      notAfter: issued.meta.notAfter,
+      manifestKey: manifestKey(spec.name),
+    },
+  }));
 }
