@@ -3,6 +3,7 @@
  * test cannot make happen on purpose (a source that fails and comes back, key material in
  * the data, a foreign Host header) and the rules of the answers.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PageAssets } from '../../../cli/dashboard/assets.js';
@@ -102,7 +103,10 @@ describe('the dashboard server', () => {
         const r = record({});
         r.state.lastError = {
           code: 'internal',
-          detail: '-----BEGIN PRIVATE KEY-----\nMIGH...',
+          // A real key, made for this test: what a leak would carry.
+          detail: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+            .privateKey.export({ type: 'pkcs8', format: 'pem' })
+            .toString(),
           at: r.state.updatedAt,
         };
         return { records: [r], view: undefined };
