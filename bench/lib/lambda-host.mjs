@@ -18,6 +18,7 @@ import { setInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { sqsEvent } from '../../scripts/stand-in-stack/sqs-event.mjs';
 import { requestKind } from './aws-request-kind.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
@@ -88,24 +89,7 @@ async function worker() {
     claimed += want;
     const messages = await take(want);
     claimed -= want - messages.length;
-    const event = {
-      Records: messages.map((m) => ({
-        messageId: m.MessageId,
-        receiptHandle: m.ReceiptHandle,
-        body: m.Body,
-        attributes: {
-          ApproximateReceiveCount: '1',
-          SentTimestamp: String(Date.now()),
-          SenderId: 'certkeeper-scheduler',
-          ApproximateFirstReceiveTimestamp: String(Date.now()),
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:certkeeper-issuer',
-        awsRegion: 'us-east-1',
-      })),
-    };
+    const event = sqsEvent(messages);
     const started = performance.now();
     const response = await handler(event);
     durations.push(performance.now() - started);

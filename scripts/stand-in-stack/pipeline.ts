@@ -9,16 +9,11 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type {
-  CloudFormationCustomResourceEvent,
-  ScheduledEvent,
-  SQSBatchResponse,
-  SQSEvent,
-  SQSRecord,
-} from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, ScheduledEvent, SQSBatchResponse } from 'aws-lambda';
 import { handler as issuer } from '../../functions/issuer.js';
 import { handler as scheduler } from '../../functions/scheduler.js';
 import type { ScheduleResult } from '../../shared/usecases/schedule-due.js';
+import { sqsEvent } from './sqs-event.mjs';
 
 export function scheduledEvent(at = new Date()): ScheduledEvent {
   return {
@@ -34,28 +29,7 @@ export function scheduledEvent(at = new Date()): ScheduledEvent {
   };
 }
 
-export function sqsEvent(
-  messages: readonly Pick<Message, 'MessageId' | 'Body' | 'ReceiptHandle'>[],
-): SQSEvent {
-  return {
-    Records: messages.map((m): SQSRecord => ({
-      messageId: m.MessageId ?? crypto.randomUUID(),
-      receiptHandle: m.ReceiptHandle ?? '',
-      body: m.Body ?? '',
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: String(Date.now()),
-        SenderId: 'certkeeper-scheduler',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:certkeeper-issuer',
-      awsRegion: 'us-east-1',
-    })),
-  };
-}
+export { sqsEvent };
 
 /** CloudFormation (through the CDK Provider framework) -> the inventory custom resource. */
 export function customResourceEvent(

@@ -305,6 +305,27 @@ async function waitFor(
 }
 
 /** The fleet tick as the fleet function runs it, with lag and silence measured in seconds. */
+/** A Roles Anywhere session from the stand-in with the identity `server` holds on disk. */
+function sessionOf(server: Server, durationSeconds?: number): ReturnType<typeof createSession> {
+  const identityDir = join(server.dir, 'identity');
+  return createSession(
+    {
+      certificatePem: readFileSync(join(identityDir, 'certificate.pem'), 'utf8'),
+      privateKey: readFileSync(join(identityDir, 'key.pem'), 'utf8'),
+    },
+    {
+      region: 'us-east-1',
+      endpoint: standIn.endpoint,
+      trustAnchorArn: agents.trustAnchorArn,
+      profileArn: agents.profileArn,
+      roleArn: agents.roleArn,
+      ...(durationSeconds ? { durationSeconds } : {}),
+      caPem: standIn.caCertPem,
+    },
+    { clock: systemClock },
+  );
+}
+
 function tick() {
   const fleetTable = { client: stack.clients.dynamodb, tableName: agents.fleetTable };
   const objects = new S3ObjectStore(stack.clients.s3, { bucket: stack.bucket });
@@ -402,23 +423,7 @@ describe('agents as data, from one command per server', () => {
   }, 150_000);
 
   it("agent web-a cannot read edge-1's delivery nor write its report: refused at its credentials' policy, and by the simulator", async () => {
-    const identityDir = join(web().dir, 'identity');
-    const credentials = await createSession(
-      {
-        certificatePem: readFileSync(join(identityDir, 'certificate.pem'), 'utf8'),
-        privateKey: readFileSync(join(identityDir, 'key.pem'), 'utf8'),
-      },
-      {
-        region: 'us-east-1',
-        endpoint: standIn.endpoint,
-        trustAnchorArn: agents.trustAnchorArn,
-        profileArn: agents.profileArn,
-        roleArn: agents.roleArn,
-        durationSeconds: 900,
-        caPem: standIn.caCertPem,
-      },
-      { clock: systemClock },
-    );
+    const credentials = await sessionOf(web(), 900);
     const s3 = new S3Client({
       endpoint: gate.endpoint,
       region: 'us-east-1',
@@ -588,22 +593,7 @@ describe('agents as data, from one command per server', () => {
     expect(removed.code, removed.stderr).toBe(0);
     // The scheduler's tick publishes the CRL to Roles Anywhere.
     expect(await identityHandler({ action: 'publish-crl' })).toMatchObject({ published: true });
-    const identityDir = join(edge2().dir, 'identity');
-    const session = createSession(
-      {
-        certificatePem: readFileSync(join(identityDir, 'certificate.pem'), 'utf8'),
-        privateKey: readFileSync(join(identityDir, 'key.pem'), 'utf8'),
-      },
-      {
-        region: 'us-east-1',
-        endpoint: standIn.endpoint,
-        trustAnchorArn: agents.trustAnchorArn,
-        profileArn: agents.profileArn,
-        roleArn: agents.roleArn,
-        caPem: standIn.caCertPem,
-      },
-      { clock: systemClock },
-    );
+    const session = sessionOf(edge2());
     await expect(session).rejects.toMatchObject({ reason: 'certificate-revoked' });
     // Its deliveries and inbox are gone at once: nothing it could still read carries a certificate.
     expect(
