@@ -3,7 +3,6 @@ import type { AgentRegistry } from '../agents/registry.js';
 import type { CrlTarget } from '../identity/crl-target.js';
 import type { CaSigner } from '../identity/signer.js';
 import { certificateRevocationList, readCrl } from '../identity/x509.js';
-import { canonicalSerial } from '../model/agent.js';
 import { type Clock, DAY } from '../model/clock.js';
 import type { Log } from '../model/log.js';
 
@@ -32,7 +31,8 @@ export async function publishAgentCrl(deps: CrlDeps): Promise<{ published: boole
   const published = current && readCrl(current.pem);
   const same =
     published !== undefined &&
-    published.serials.join(',') === revoked.map((r) => canonicalSerial(r.serial)).join(',') &&
+    // Both sides canonical: readCrl's, and the registry's (its schema stores them so).
+    published.serials.join(',') === revoked.map((r) => r.serial).join(',') &&
     published.nextUpdate !== undefined &&
     published.nextUpdate.getTime() - now.getTime() > VALIDITY_MS - REFRESH_BEFORE_MS;
   if (same) return { published: false, revoked: revoked.length };
