@@ -9,7 +9,7 @@ import { S3CertificateStore, S3ObjectStore } from '../shared/store/s3-store.js';
 import type { CertificateStore, ObjectStore } from '../shared/store/store.js';
 import { agentS3Client, registryClients } from './aws.js';
 import type { AgentConfig } from './config.js';
-import { loadDeliveryKey, loadIdentity, renewalDue, renewIdentity } from './identity.js';
+import { loadDeliveryKey, loadIdentity, renewalAt, renewIdentity } from './identity.js';
 import { consoleLog } from './log.js';
 import { writeAgentReport } from '../shared/fleet/reports-objects.js';
 import { buildAgentReport, writeReportIfDue } from './report.js';
@@ -144,7 +144,7 @@ class CertkeeperAgent implements Agent {
     while (!signal.aborted) {
       const now = this.clock.now().getTime();
       if (this.config.identity && now >= nextRenewal) {
-        nextRenewal = (await this.renewIdentityIfDue()) ? now : now + RENEWAL_RETRY_MS;
+        nextRenewal = await this.renewIdentityIfDue(now);
       }
       if (now >= nextFull) {
         generation = await this.generation().catch(() => generation);
@@ -174,12 +174,17 @@ class CertkeeperAgent implements Agent {
     this.log.info('agent stopped');
   }
 
-  /** Renews the identity when half its lifetime is gone; true when nothing failed. */
-  private async renewIdentityIfDue(): Promise<boolean> {
+  /**
+   * Renews the identity when half its lifetime is gone. Returns when to look again: its
+   * renewal time (the identity is not read from disk before), at once after a renewal (to
+   * schedule the new one's), or in 5 minutes after a failure.
+   */
+  private async renewIdentityIfDue(now: number): Promise<number> {
     const identity = this.config.identity!;
     try {
       const current = await loadIdentity(identity.directory);
-      if (!renewalDue(current.certificate, this.clock.now())) return true;
+      const due = renewalAt(current.certificate);
+      if (now < due) return due;
       const answer = await renewIdentity(
         {
           agent: requireName(this.config),
@@ -192,10 +197,10 @@ class CertkeeperAgent implements Agent {
         this.clock,
       );
       this.log.info('identity renewed', { notAfter: answer.notAfter });
-      return true;
+      return now;
     } catch (err) {
       this.logFailure("could not renew this agent's identity; it is tried again in 5 minutes", err);
-      return false;
+      return now + RENEWAL_RETRY_MS;
     }
   }
 

@@ -105,10 +105,10 @@ export const newIdentityKey = (): KeyObject =>
   generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
 
 /** Renew once half of the lifetime is gone: time to retry for days before it lapses. */
-export function renewalDue(certificate: X509Certificate, now: Date): boolean {
+export function renewalAt(certificate: X509Certificate): number {
   const from = Date.parse(certificate.validFrom);
   const to = Date.parse(certificate.validTo);
-  return now.getTime() >= from + (to - from) / 2;
+  return from + (to - from) / 2;
 }
 
 export interface IdentityAnswer {
